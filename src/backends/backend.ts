@@ -1,0 +1,84 @@
+/**
+ * The one storage interface every store (local, memory, REST, S3, SFTP) implements.
+ * A backend moves opaque files; it knows nothing about encryption or the format
+ * beyond restic's file types and the default layout.
+ */
+export type FileType = 'config' | 'key' | 'pack' | 'index' | 'snapshot' | 'lock';
+
+export const FILE_TYPES: readonly FileType[] = ['config', 'key', 'pack', 'index', 'snapshot', 'lock'];
+
+/** Identifies one file. `name` is the 64-hex ID; for `config` it is ignored. */
+export interface Handle {
+  type: FileType;
+  name: string;
+}
+
+export interface FileInfo {
+  name: string;
+  size: number;
+}
+
+export interface Backend {
+  /** Human-readable location, used in messages. */
+  readonly location: string;
+  /** Create the repository layout (directories, bucket). Does not write config. */
+  create(): Promise<void>;
+  /** Store a file atomically; saving the same name again with the same bytes is harmless. */
+  save(h: Handle, data: Uint8Array): Promise<void>;
+  /**
+   * Read a file or part of it. `length` undefined or 0 means "to the end".
+   * Throws NotFoundError when the file does not exist.
+   */
+  load(h: Handle, offset?: number, length?: number): Promise<Uint8Array>;
+  /** Size of a file; NotFoundError when missing. */
+  stat(h: Handle): Promise<FileInfo>;
+  /** All files of a type whose names are 64-hex IDs (others are ignored, as restic does). */
+  list(type: FileType): AsyncIterable<FileInfo>;
+  /** Delete a file; deleting a missing file is not an error. */
+  remove(h: Handle): Promise<void>;
+  /** Release connections and other resources. */
+  close(): Promise<void>;
+}
+
+const ID_RE = /^[0-9a-f]{64}$/;
+
+/** restic ignores names that are not IDs (temp files, stray files). */
+export function isIdName(name: string): boolean {
+  return ID_RE.test(name);
+}
+
+/** Path of a file relative to the repository root in restic's default layout. */
+export function defaultLayoutPath(h: Handle): string {
+  switch (h.type) {
+    case 'config':
+      return 'config';
+    case 'pack':
+      return `data/${h.name.slice(0, 2)}/${h.name}`;
+    case 'key':
+      return `keys/${h.name}`;
+    case 'index':
+      return `index/${h.name}`;
+    case 'snapshot':
+      return `snapshots/${h.name}`;
+    case 'lock':
+      return `locks/${h.name}`;
+  }
+}
+
+/** Directory of a file type in the default layout. */
+export function defaultLayoutDir(type: FileType): string {
+  switch (type) {
+    case 'config':
+      return '';
+    case 'pack':
+      return 'data';
+    case 'key':
+      return 'keys';
+    case 'index':
+      return 'index';
+    case 'snapshot':
+      return 'snapshots';
+    case 'lock':
+      return 'locks';
+  }
+}
