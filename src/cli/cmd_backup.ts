@@ -1,0 +1,77 @@
+import os from 'node:os';
+import { UsageError, ExitCode } from '../errors.js';
+import { Archiver } from '../archiver/archiver.js';
+import type { Command } from './command.js';
+import { openRepository, withLock } from './global.js';
+import { formatBytes, formatDuration } from './format.js';
+import { VERSION } from '../version.js';
+
+export const backupCommand: Command = {
+  name: 'backup',
+  summary: 'Create a new backup of files and/or directories',
+  usage: 'restic-ts backup [flags] FILE/DIR [FILE/DIR] ...',
+  options: [
+    { name: 'host', short: 'H', kind: 'string', help: 'set the hostname for the snapshot manually', env: 'RESTIC_HOST' },
+    { name: 'tag', kind: 'list', help: 'add tags for the new snapshot in the format `tag[,tag,...]` (can be specified multiple times)' },
+    { name: 'time', kind: 'string', help: 'time of the backup (ex. \'2012-11-01 22:08:41\') (default: now)' },
+  ],
+  async run(ctx, args) {
+    if (!args.length) throw new UsageError('nothing to backup, please specify target files/dirs');
+    const repo = await openRepository(ctx);
+    const started = Date.now();
+    const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
+    const archiver = new Archiver(repo, {
+      hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
+      tags,
+      time: parseTimeFlag(ctx.opts['time'] as string | undefined),
+      programVersion: `restic-ts ${VERSION}`,
+      onWarning: (w) => {
+        if (ctx.json) ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'archival', item: w.path }) + '\n');
+        else ctx.stderr(`error: ${w.path}: ${w.message}\n`);
+      },
+    });
+    const result = await withLock(ctx, repo, false, () => archiver.run(args));
+    const s = result.stats;
+    const elapsed = (Date.now() - started) / 1000;
+    if (ctx.json) {
+      ctx.stdout(
+        JSON.stringify({
+          message_type: 'summary',
+          files_new: s.filesNew,
+          files_changed: 0,
+          files_unmodified: 0,
+          dirs_new: s.dirsNew,
+          dirs_changed: 0,
+          dirs_unmodified: 0,
+          data_blobs: s.dataBlobs,
+          tree_blobs: s.treeBlobs,
+          data_added: s.dataAdded,
+          total_files_processed: s.totalFilesProcessed,
+          total_bytes_processed: s.totalBytesProcessed,
+          total_duration: elapsed,
+          snapshot_id: result.snapshotId,
+        }) + '\n',
+      );
+    } else if (!ctx.quiet) {
+      ctx.stdout(`\nFiles:       ${String(s.filesNew).padStart(5)} new,     0 changed,     0 unmodified\n`);
+      ctx.stdout(`Dirs:        ${String(s.dirsNew).padStart(5)} new,     0 changed,     0 unmodified\n`);
+      ctx.stdout(`Added to the repo: ${formatBytes(s.dataAdded)}\n\n`);
+      ctx.stdout(`processed ${s.totalFilesProcessed} files, ${formatBytes(s.totalBytesProcessed)} in ${formatDuration(elapsed * 1000)}\n`);
+      ctx.stdout(`snapshot ${result.snapshotId.slice(0, 8)} saved\n`);
+    }
+    await repo.close();
+    return result.warnings.length ? ExitCode.Incomplete : ExitCode.OK;
+  },
+};
+
+/** restic's --time format "2006-01-02 15:04:05" in the local zone, to a Go time string. */
+function parseTimeFlag(v: string | undefined): string | undefined {
+  if (!v) return undefined;
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(v);
+  if (!m) throw new UsageError(`unable to parse time ${JSON.stringify(v)}, expected format "2006-01-02 15:04:05"`);
+  const d = new Date(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? '+' : '-';
+  const z = off === 0 ? 'Z' : `${sign}${String(Math.floor(Math.abs(off) / 60)).padStart(2, '0')}:${String(Math.abs(off) % 60).padStart(2, '0')}`;
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${z}`;
+}

@@ -1,0 +1,119 @@
+/** Global options shared by all commands: repository location, password, output mode. */
+import fs from 'node:fs';
+import { execSync } from 'node:child_process';
+import type { Backend } from '../backends/backend.js';
+import { LocalBackend } from '../backends/local.js';
+import { UsageError } from '../errors.js';
+import type { CompressionMode } from '../compress/zstd.js';
+import type { KdfParams } from '../crypto/index.js';
+import { Repository } from '../repo/repository.js';
+import type { OptionSpec, Parsed } from './args.js';
+
+export const GLOBAL_OPTIONS: OptionSpec[] = [
+  { name: 'repo', short: 'r', kind: 'string', help: 'repository to back up to or restore from', env: 'RESTIC_REPOSITORY' },
+  { name: 'repository-file', kind: 'string', help: 'file to read the repository location from', env: 'RESTIC_REPOSITORY_FILE' },
+  { name: 'password-file', short: 'p', kind: 'string', help: 'file to read the repository password from', env: 'RESTIC_PASSWORD_FILE' },
+  { name: 'password-command', kind: 'string', help: 'shell command to obtain the repository password from', env: 'RESTIC_PASSWORD_COMMAND' },
+  { name: 'json', kind: 'bool', help: 'set output mode to JSON for commands that support it' },
+  { name: 'quiet', short: 'q', kind: 'bool', help: 'do not output comprehensive progress report' },
+  { name: 'verbose', short: 'v', kind: 'list', help: 'be verbose' },
+  { name: 'no-lock', kind: 'bool', help: 'do not lock the repository, this allows some operations on read-only repositories' },
+  { name: 'compression', kind: 'string', help: 'compression mode (only available for repository format version 2), one of (auto|off|max)', env: 'RESTIC_COMPRESSION' },
+  { name: 'key-hint', kind: 'string', help: 'key ID of key to try decrypting first', env: 'RESTIC_KEY_HINT' },
+  { name: 'help', short: 'h', kind: 'bool', help: 'help for this command' },
+];
+
+export interface GlobalContext {
+  opts: Parsed['opts'];
+  env: NodeJS.ProcessEnv;
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  json: boolean;
+  quiet: boolean;
+}
+
+export function repositoryLocation(ctx: GlobalContext): string {
+  let repo = ctx.opts['repo'] as string | undefined;
+  const file = (ctx.opts['repository-file'] as string | undefined) ?? ctx.env.RESTIC_REPOSITORY_FILE;
+  if (!repo && file) repo = fs.readFileSync(file, 'utf8').trim();
+  repo ??= ctx.env.RESTIC_REPOSITORY;
+  if (!repo) throw new UsageError('Please specify repository location (-r or --repository-file)');
+  return repo;
+}
+
+export function openBackend(location: string): Backend {
+  if (location.startsWith('local:')) return new LocalBackend(location.slice(6));
+  const m = /^([a-z0-9]+):/.exec(location);
+  if (m && m[1] !== 'local' && !location.startsWith('/')) {
+    if (['rest', 's3', 'sftp', 'b2', 'azure', 'gs', 'swift', 'rclone'].includes(m[1]!)) {
+      throw new UsageError(`backend "${m[1]}" is not supported yet (location ${location})`);
+    }
+  }
+  return new LocalBackend(location);
+}
+
+export function readPassword(ctx: GlobalContext): string {
+  const file = (ctx.opts['password-file'] as string | undefined) ?? ctx.env.RESTIC_PASSWORD_FILE;
+  const cmd = (ctx.opts['password-command'] as string | undefined) ?? ctx.env.RESTIC_PASSWORD_COMMAND;
+  if (file && cmd) throw new UsageError('Password file and command are mutually exclusive options');
+  if (file) {
+    try {
+      return fs.readFileSync(file, 'utf8').trim();
+    } catch (err) {
+      throw new UsageError(`Resolving password failed: ${(err as Error).message}`);
+    }
+  }
+  if (cmd) {
+    try {
+      return execSync(cmd, { encoding: 'utf8', stdio: ['inherit', 'pipe', 'inherit'] }).trim();
+    } catch (err) {
+      throw new UsageError(`password command failed: ${(err as Error).message}`);
+    }
+  }
+  if (ctx.env.RESTIC_PASSWORD !== undefined) return ctx.env.RESTIC_PASSWORD;
+  if (!process.stdin.isTTY) {
+    // restic reads the password from stdin when it is not a terminal
+    const text = fs.readFileSync(0, 'utf8');
+    return text.split('\n')[0]!.replace(/\r$/, '');
+  }
+  throw new UsageError('Resolving password failed: no password given (use --password-file, RESTIC_PASSWORD or RESTIC_PASSWORD_FILE)');
+}
+
+export function compressionOption(ctx: GlobalContext): CompressionMode | undefined {
+  const c = (ctx.opts['compression'] as string | undefined) ?? ctx.env.RESTIC_COMPRESSION;
+  if (c === undefined || c === '') return undefined;
+  if (c !== 'auto' && c !== 'off' && c !== 'max') throw new UsageError(`invalid compression mode "${c}", must be one of (auto|off|max)`);
+  return c;
+}
+
+/**
+ * scrypt parameters for new keys. restic calibrates; RESTIC_TS_SCRYPT="N:r:p" lets tests
+ * and embedded users choose cheaper (or stronger) parameters explicitly.
+ */
+export function kdfOverride(env: NodeJS.ProcessEnv): KdfParams | undefined {
+  const v = env.RESTIC_TS_SCRYPT;
+  if (!v) return undefined;
+  const m = /^(\d+):(\d+):(\d+)$/.exec(v);
+  if (!m) throw new UsageError(`RESTIC_TS_SCRYPT must look like N:r:p, got ${JSON.stringify(v)}`);
+  return { N: Number(m[1]), r: Number(m[2]), p: Number(m[3]) };
+}
+
+export async function openRepository(ctx: GlobalContext): Promise<Repository> {
+  const backend = openBackend(repositoryLocation(ctx));
+  const password = readPassword(ctx);
+  return Repository.open(backend, password, {
+    compression: compressionOption(ctx),
+    keyHint: (ctx.opts['key-hint'] as string | undefined) ?? ctx.env.RESTIC_KEY_HINT,
+  });
+}
+
+/** Run `fn` under a repository lock unless --no-lock was given. */
+export async function withLock<T>(ctx: GlobalContext, repo: Repository, exclusive: boolean, fn: () => Promise<T>): Promise<T> {
+  if (ctx.opts['no-lock']) return fn();
+  const release = await repo.lock(exclusive);
+  try {
+    return await fn();
+  } finally {
+    await release();
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * restic-ts command line: restic's words and exit codes. Errors become one human line on
+ * stderr (a JSON object under --json), never a stack trace.
+ */
+import { ResticError, UsageError, ExitCode } from '../errors.js';
+import { parseArgs, formatHelp } from './args.js';
+import type { Command } from './command.js';
+import { GLOBAL_OPTIONS, type GlobalContext } from './global.js';
+import { initCommand } from './cmd_init.js';
+import { backupCommand } from './cmd_backup.js';
+import { snapshotsCommand } from './cmd_snapshots.js';
+import { restoreCommand } from './cmd_restore.js';
+import { VERSION } from '../version.js';
+
+const versionCommand: Command = {
+  name: 'version',
+  summary: 'Print version information',
+  usage: 'restic-ts version',
+  options: [],
+  async run(ctx) {
+    const v = `restic-ts ${VERSION} compiled with node ${process.version} on ${process.platform}/${process.arch}`;
+    ctx.stdout(ctx.json ? JSON.stringify({ message_type: 'version', version: VERSION, node_version: process.version }) + '\n' : v + '\n');
+    return 0;
+  },
+};
+
+export const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, restoreCommand, versionCommand];
+
+function usage(): string {
+  const cmds = COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n');
+  return `restic-ts is a backup program compatible with restic repositories.\n\nUsage:\n  restic-ts [command]\n\nAvailable Commands:\n${cmds}\n  help         Help about any command\n\nFlags:\n${formatHelp(GLOBAL_OPTIONS)}\n`;
+}
+
+export interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const json = argv.includes('--json');
+  try {
+    const cmdIndex = argv.findIndex((a, i) => !a.startsWith('-') && !takesValue(argv[i - 1]));
+    const name = cmdIndex >= 0 ? argv[cmdIndex]! : undefined;
+    if (!name || name === 'help') {
+      const target = name === 'help' ? COMMANDS.find((c) => c.name === argv[cmdIndex + 1]) : undefined;
+      io.stdout(target ? commandHelp(target) : usage());
+      return name || argv.includes('--help') || argv.includes('-h') ? 0 : 1;
+    }
+    const cmd = COMMANDS.find((c) => c.name === name);
+    if (!cmd) throw new UsageError(`unknown command "${name}" for "restic-ts"`);
+    const rest = [...argv.slice(0, cmdIndex), ...argv.slice(cmdIndex + 1)];
+    const { opts, args } = parseArgs(rest, [...GLOBAL_OPTIONS, ...cmd.options], cmd.name);
+    if (opts['help']) {
+      io.stdout(commandHelp(cmd));
+      return 0;
+    }
+    const ctx: GlobalContext = { opts, env: io.env, stdout: io.stdout, stderr: io.stderr, json: !!opts['json'], quiet: !!opts['quiet'] };
+    return await cmd.run(ctx, args);
+  } catch (err) {
+    return reportError(err, io, json);
+  }
+}
+
+const VALUE_FLAGS = new Set(GLOBAL_OPTIONS.filter((o) => o.kind !== 'bool').flatMap((o) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])]));
+
+/** Whether `flag` consumes the next argument (so that argument is not the command name). */
+function takesValue(flag: string | undefined): boolean {
+  return !!flag && VALUE_FLAGS.has(flag);
+}
+
+function commandHelp(cmd: Command): string {
+  return `${cmd.summary}\n\nUsage:\n  ${cmd.usage}\n\nFlags:\n${formatHelp(cmd.options)}\n\nGlobal Flags:\n${formatHelp(GLOBAL_OPTIONS)}\n`;
+}
+
+function reportError(err: unknown, io: Io, json: boolean): number {
+  const code = err instanceof ResticError ? err.exitCode : ExitCode.Fatal;
+  const message = err instanceof Error ? err.message : String(err);
+  const known = err instanceof ResticError || (err as NodeJS.ErrnoException)?.code !== undefined;
+  if (json) io.stderr(JSON.stringify({ message_type: 'exit_error', code, message }) + '\n');
+  else io.stderr(`Fatal: ${message}\n`);
+  if (!known && io.env.RESTIC_TS_DEBUG) io.stderr(String((err as Error)?.stack) + '\n');
+  return code;
+}

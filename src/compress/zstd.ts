@@ -1,0 +1,74 @@
+/**
+ * zstd for restic v2 repositories. Node 20 has no zstd in node:zlib, so this wraps a WASM
+ * build of the reference library (@bokuweb/zstd-wasm): no native addon, no install step.
+ */
+import { init, compress, decompress } from '@bokuweb/zstd-wasm';
+import { FormatError } from '../errors.js';
+
+await init();
+
+export type CompressionMode = 'auto' | 'off' | 'max';
+
+/** zstd levels for restic's modes: auto ≈ klauspost SpeedDefault (zstd 3), max ≈ best. */
+const LEVEL: Record<Exclude<CompressionMode, 'off'>, number> = { auto: 3, max: 19 };
+
+export function zstdCompress(data: Uint8Array, mode: Exclude<CompressionMode, 'off'> = 'auto'): Uint8Array {
+  return compress(data, LEVEL[mode]);
+}
+
+const ZSTD_MAGIC = 0xfd2fb528;
+
+/**
+ * Frame content size from a zstd frame header, or -1 when the header does not record it.
+ * Read by hand so a hostile header cannot make us allocate gigabytes.
+ */
+export function zstdFrameContentSize(frame: Uint8Array): number {
+  if (frame.length < 5) throw new FormatError('zstd frame too short');
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  if (dv.getUint32(0, true) !== ZSTD_MAGIC) throw new FormatError('not a zstd frame');
+  const fhd = frame[4]!;
+  const fcsFlag = fhd >> 6;
+  const singleSegment = (fhd >> 5) & 1;
+  const dictIdFlag = fhd & 3;
+  let pos = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][dictIdFlag]!;
+  const fcsSize = fcsFlag === 0 ? (singleSegment ? 1 : 0) : [1, 2, 4, 8][fcsFlag]!;
+  if (fcsSize === 0) return -1;
+  if (frame.length < pos + fcsSize) throw new FormatError('zstd frame header truncated');
+  switch (fcsSize) {
+    case 1:
+      return frame[pos]!;
+    case 2:
+      return dv.getUint16(pos, true) + 256;
+    case 4:
+      return dv.getUint32(pos, true);
+    default: {
+      const v = dv.getBigUint64(pos, true);
+      return v > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(v);
+    }
+  }
+}
+
+/**
+ * Decompress one frame whose output may not exceed `maxSize` bytes.
+ * `expectedSize` (from the index) is used when the frame does not record its size.
+ */
+export function zstdDecompress(frame: Uint8Array, maxSize: number, expectedSize?: number): Uint8Array {
+  const fcs = zstdFrameContentSize(frame);
+  if (fcs > maxSize) throw new FormatError(`zstd frame claims ${fcs} bytes, more than the allowed ${maxSize}`);
+  let heap = fcs >= 0 ? Math.max(fcs, 1) : Math.min(maxSize, Math.max(expectedSize ?? 0, 1 << 20));
+  for (;;) {
+    try {
+      const out = decompress(frame, { defaultHeapSize: heap });
+      if (fcs >= 0 && out.length !== fcs) throw new FormatError('zstd frame size mismatch');
+      return out;
+    } catch (err) {
+      if (err instanceof FormatError) throw err;
+      // Without a recorded size we guessed the output buffer; grow it and retry.
+      if (fcs < 0 && heap < maxSize) {
+        heap = Math.min(maxSize, heap * 4);
+        continue;
+      }
+      throw new FormatError(`zstd decompression failed: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * restic-ts public API: open or create restic repositories on any Backend, back up
+ * files, restore snapshots, and work with the format objects directly.
+ */
+export * from './errors.js';
+export * from './backends/backend.js';
+export { LocalBackend } from './backends/local.js';
+export { MemoryBackend } from './backends/memory.js';
+export { Repository, type InitOptions, type OpenOptions, type SaveBlobResult, DEFAULT_PACK_SIZE } from './repo/repository.js';
+export type { Config } from './repo/config.js';
+export type { Snapshot } from './repo/snapshot.js';
+export type { Node, NodeType, ExtendedAttribute } from './repo/node.js';
+export type { PackedBlob, BlobType } from './repo/pack.js';
+export { encodeTree, decodeTree } from './repo/tree.js';
+export { backup, Archiver, type BackupOptions, type BackupResult, type BackupWarning } from './archiver/archiver.js';
+export { restore, Restorer, readFileContent, type RestoreOptions, type RestoreStats } from './restorer/restorer.js';
+export type { ArchiverFs } from './archiver/fs.js';
+export type { CompressionMode } from './compress/zstd.js';
+export type { KdfParams, MasterKey } from './crypto/index.js';
+export { VERSION } from './version.js';

@@ -1,0 +1,179 @@
+/**
+ * Pack files: encrypted blobs back to back, then the encrypted header, then the header
+ * length (uint32 LE). The header lists each blob's type, stored length, (for compressed
+ * blobs) plaintext length, and ID, in file order.
+ */
+import type { Backend } from '../backends/backend.js';
+import { FormatError, IntegrityError } from '../errors.js';
+import { type MasterKey, decrypt, encrypt, Extension } from '../crypto/index.js';
+import { hashBytes } from './id.js';
+
+export type BlobType = 'data' | 'tree';
+
+export interface PackedBlob {
+  type: BlobType;
+  /** Blob ID (hex): SHA-256 of the uncompressed plaintext. */
+  id: string;
+  /** Offset of the encrypted blob in the pack. */
+  offset: number;
+  /** Stored length (encrypted, incl. 32 bytes of IV and MAC). */
+  length: number;
+  /** Plaintext length for compressed blobs; 0 means "not compressed". */
+  uncompressedLength: number;
+}
+
+const ENTRY_SIZE = 1 + 4 + 32;
+const COMPRESSED_ENTRY_SIZE = ENTRY_SIZE + 4;
+const HEADER_LENGTH_SIZE = 4;
+/** Constant part of a pack's overhead: header length field + header IV/MAC. */
+export const HEADER_SIZE = HEADER_LENGTH_SIZE + Extension;
+export const MAX_HEADER_SIZE = 16 * 1024 * 1024 + HEADER_LENGTH_SIZE;
+/** restic reads this many trailing bytes first, hoping the whole header is inside. */
+const EAGER_ENTRIES = 15;
+const EAGER_READ = EAGER_ENTRIES * COMPRESSED_ENTRY_SIZE + HEADER_SIZE;
+
+export function entrySize(b: { uncompressedLength: number }): number {
+  return b.uncompressedLength ? COMPRESSED_ENTRY_SIZE : ENTRY_SIZE;
+}
+
+/** The size a pack must have, given its blobs (what `check` compares against). */
+export function packSizeFromBlobs(blobs: Iterable<PackedBlob>): number {
+  let size = HEADER_SIZE;
+  for (const b of blobs) size += b.length + entrySize(b);
+  return size;
+}
+
+function typeByte(b: PackedBlob): number {
+  return (b.type === 'data' ? 0 : 1) + (b.uncompressedLength ? 2 : 0);
+}
+
+export function encodeHeader(blobs: PackedBlob[]): Uint8Array {
+  let size = 0;
+  for (const b of blobs) size += entrySize(b);
+  const out = Buffer.alloc(size);
+  let p = 0;
+  for (const b of blobs) {
+    out[p] = typeByte(b);
+    out.writeUInt32LE(b.length, p + 1);
+    p += 5;
+    if (b.uncompressedLength) {
+      out.writeUInt32LE(b.uncompressedLength, p);
+      p += 4;
+    }
+    out.write(b.id, p, 'hex');
+    p += 32;
+  }
+  return out;
+}
+
+export function decodeHeader(plain: Uint8Array): PackedBlob[] {
+  const buf = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
+  const blobs: PackedBlob[] = [];
+  let p = 0;
+  let offset = 0;
+  while (p < buf.length) {
+    const t = buf[p]!;
+    if (t > 3) throw new FormatError(`invalid blob type ${t} in pack header`);
+    const compressed = t >= 2;
+    const need = compressed ? COMPRESSED_ENTRY_SIZE : ENTRY_SIZE;
+    if (p + need > buf.length) throw new FormatError('pack header has a truncated entry');
+    const length = buf.readUInt32LE(p + 1);
+    const uncompressedLength = compressed ? buf.readUInt32LE(p + 5) : 0;
+    const id = buf.toString('hex', p + need - 32, p + need);
+    blobs.push({ type: t & 1 ? 'tree' : 'data', id, offset, length, uncompressedLength });
+    offset += length;
+    p += need;
+  }
+  return blobs;
+}
+
+/** Accumulates encrypted blobs for one pack. */
+export class PackWriter {
+  private readonly parts: Uint8Array[] = [];
+  readonly blobs: PackedBlob[] = [];
+  private offset = 0;
+  private entries = 0;
+
+  /** Bytes the finished pack will have. */
+  get size(): number {
+    return this.offset + HEADER_SIZE + this.entries;
+  }
+
+  get count(): number {
+    return this.blobs.length;
+  }
+
+  /** Header bytes so far, for restic's "header would exceed MaxHeaderSize" rule. */
+  get headerSize(): number {
+    return this.size - this.offset;
+  }
+
+  add(type: BlobType, id: string, encrypted: Uint8Array, uncompressedLength: number): PackedBlob {
+    const blob: PackedBlob = { type, id, offset: this.offset, length: encrypted.length, uncompressedLength };
+    this.parts.push(encrypted);
+    this.blobs.push(blob);
+    this.offset += encrypted.length;
+    this.entries += entrySize(blob);
+    return blob;
+  }
+
+  /** The complete pack file and its ID (SHA-256 of all bytes). */
+  finish(key: MasterKey): { id: string; bytes: Buffer } {
+    const header = encrypt(key, encodeHeader(this.blobs));
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(header.length, 0);
+    const bytes = Buffer.concat([...this.parts, header, len]);
+    return { id: hashBytes(bytes).toString('hex'), bytes };
+  }
+}
+
+/**
+ * Read a pack's header from its tail, as restic does: one read of the last bytes,
+ * and a second one only when the header is larger than that.
+ */
+export async function readPackHeader(
+  backend: Backend,
+  key: MasterKey,
+  name: string,
+  size?: number,
+): Promise<{ blobs: PackedBlob[]; headerSize: number }> {
+  const packSize = size ?? (await backend.stat({ type: 'pack', name })).size;
+  return parsePackTail(key, name, packSize, (off, len) => backend.load({ type: 'pack', name }, off, len));
+}
+
+/** Same as readPackHeader, on a pack already in memory. */
+export function parsePackBytes(key: MasterKey, name: string, pack: Uint8Array): Promise<{ blobs: PackedBlob[]; headerSize: number }> {
+  return parsePackTail(key, name, pack.length, async (off, len) => pack.subarray(off, off + len));
+}
+
+async function parsePackTail(
+  key: MasterKey,
+  name: string,
+  size: number,
+  read: (offset: number, length: number) => Promise<Uint8Array>,
+): Promise<{ blobs: PackedBlob[]; headerSize: number }> {
+  const short = name.slice(0, 8);
+  if (size < HEADER_LENGTH_SIZE + Extension) throw new FormatError(`pack ${short} is too small (${size} bytes)`);
+  const eager = Math.min(size, EAGER_READ);
+  let tail = await read(size - eager, eager);
+  const dv = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+  const hlen = dv.getUint32(tail.length - 4, true);
+  if (hlen < Extension || hlen > size - HEADER_LENGTH_SIZE || hlen > MAX_HEADER_SIZE - HEADER_LENGTH_SIZE) {
+    throw new FormatError(`pack ${short}: invalid header length ${hlen} for a ${size}-byte pack`);
+  }
+  let header: Uint8Array;
+  if (hlen + HEADER_LENGTH_SIZE <= eager) {
+    header = tail.subarray(tail.length - 4 - hlen, tail.length - 4);
+  } else {
+    tail = await read(size - hlen - HEADER_LENGTH_SIZE, hlen);
+    header = tail;
+  }
+  let plain: Uint8Array;
+  try {
+    plain = decrypt(key, header);
+  } catch (err) {
+    throw new IntegrityError(`pack ${short}: header cannot be decrypted: ${(err as Error).message}`);
+  }
+  const blobs = decodeHeader(plain);
+  return { blobs, headerSize: hlen + HEADER_LENGTH_SIZE };
+}

@@ -1,0 +1,476 @@
+/**
+ * A restic repository: opens keys, holds the master key and index, and reads and
+ * writes blobs, packs, trees, index and snapshot files over any Backend.
+ */
+import type { Backend, FileType, Handle } from '../backends/backend.js';
+import {
+  FormatError,
+  IntegrityError,
+  NotFoundError,
+  RepositoryNotFoundError,
+  ResticError,
+  UsageError,
+  WrongPasswordError,
+} from '../errors.js';
+import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, newRandomKey } from '../crypto/index.js';
+import { type CompressionMode, zstdCompress, zstdDecompress } from '../compress/zstd.js';
+import { isIrreducible, randomPolynomial } from '../chunker/index.js';
+import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from './config.js';
+import { createKeyFile, decodeKeyFile, openKeyFile } from './key.js';
+import { type BlobType, PackWriter, MAX_HEADER_SIZE } from './pack.js';
+import { type IndexPack, decodeIndex, encodeIndex } from './index-file.js';
+import { MasterIndex } from './master-index.js';
+import { frameUnpacked, unframeUnpacked } from './unpacked.js';
+import { type Snapshot, decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import { type Node } from './node.js';
+import { decodeTree, encodeTree } from './tree.js';
+import { hashBytes, hashId, isId, randomId } from './id.js';
+import { conflictError, decodeLock, encodeLock, newLockInfo, type LockInfo } from './lock.js';
+
+export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
+/** restic tries at most this many key files before giving up. */
+const MAX_KEYS = 20;
+/** Largest blob we accept to inflate (trees of huge directories can exceed chunk sizes). */
+const MAX_BLOB_SIZE = 1 << 30;
+/** Packs uploaded in parallel while a backup continues. */
+const UPLOAD_CONCURRENCY = 2;
+/** restic starts a new index file at this many blobs. */
+const INDEX_MAX_BLOBS = 50_000;
+
+export interface InitOptions {
+  /** Repository format version (default 2, as restic 0.14). */
+  version?: number;
+  compression?: CompressionMode;
+  /** scrypt parameters for the first key; defaults to a restic-like calibration. */
+  kdf?: KdfParams;
+  /** Chunker polynomial; random by default. */
+  polynomial?: bigint;
+  packSize?: number;
+  username?: string;
+  hostname?: string;
+}
+
+export interface OpenOptions {
+  compression?: CompressionMode;
+  packSize?: number;
+  /** Key file ID (or prefix) to try first. */
+  keyHint?: string;
+}
+
+export interface SaveBlobResult {
+  id: string;
+  /** True when the blob was already stored (de-duplicated). */
+  known: boolean;
+  /** Bytes added to packs (encrypted size) when new. */
+  stored: number;
+}
+
+export class Repository {
+  readonly index = new MasterIndex();
+  compression: CompressionMode;
+  packSize: number;
+  private readonly packers: Record<BlobType, PackWriter | null> = { data: null, tree: null };
+  /** Blobs sitting in an unfinished pack (not yet in the index). */
+  private readonly pendingBlobs = new Set<string>();
+  private readonly uploads = new Set<Promise<void>>();
+  private uploadError: unknown = null;
+  private unsavedPacks: IndexPack[] = [];
+  private indexLoaded = false;
+
+  private constructor(
+    readonly backend: Backend,
+    readonly config: Config,
+    readonly key: MasterKey,
+    readonly keyId: string,
+    opts: OpenOptions,
+  ) {
+    this.compression = opts.compression ?? 'auto';
+    this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
+  }
+
+  get version(): number {
+    return this.config.version;
+  }
+
+  /** Create a new repository and return it opened. */
+  static async init(backend: Backend, password: string, opts: InitOptions = {}): Promise<Repository> {
+    const version = opts.version ?? 2;
+    if (!Number.isInteger(version) || version < 1 || version > MAX_REPO_VERSION) {
+      throw new UsageError(`repository version ${version} is not supported (use 1 or 2)`);
+    }
+    if (version < 2 && opts.compression && opts.compression !== 'auto' && opts.compression !== 'off') {
+      throw new UsageError('compression requires repository version 2');
+    }
+    if (await exists(backend, { type: 'config', name: 'config' })) {
+      throw new ResticError(`repository at ${backend.location} already exists (config file found)`);
+    }
+    await backend.create();
+    const master = newRandomKey();
+    const params = opts.kdf ?? (await calibrateKdf());
+    const key = await createKeyFile(password, master, params, opts);
+    const config: Config = { version, id: randomId(), chunkerPolynomial: opts.polynomial ?? randomPolynomial() };
+    await backend.save({ type: 'key', name: key.id }, key.bytes);
+    await backend.save({ type: 'config', name: 'config' }, encrypt(master, encodeConfig(config)));
+    return new Repository(backend, config, master, key.id, {
+      compression: version < 2 ? 'off' : opts.compression,
+      packSize: opts.packSize,
+    });
+  }
+
+  /** Open an existing repository with a password, trying each key file as restic does. */
+  static async open(backend: Backend, password: string, opts: OpenOptions = {}): Promise<Repository> {
+    let configBytes: Uint8Array;
+    try {
+      configBytes = await backend.load({ type: 'config', name: 'config' });
+    } catch (err) {
+      if (err instanceof NotFoundError) {
+        throw new RepositoryNotFoundError(`repository does not exist: unable to open config file at ${backend.location}`, { cause: err });
+      }
+      throw err;
+    }
+    const { master, keyId } = await findKey(backend, password, opts.keyHint);
+    let config: Config;
+    try {
+      config = decodeConfig(decrypt(master, configBytes));
+    } catch (err) {
+      throw new IntegrityError(`config file: ${(err as Error).message}`, { cause: err });
+    }
+    if (!isIrreducible(config.chunkerPolynomial)) throw new FormatError('config: invalid chunker polynomial (not irreducible)');
+    const compression = config.version < 2 ? 'off' : opts.compression;
+    return new Repository(backend, config, master, keyId, { ...opts, compression });
+  }
+
+  // ---- unpacked files (index, snapshot, lock) ----
+
+  async saveUnpacked(type: 'index' | 'snapshot' | 'lock', json: Uint8Array): Promise<string> {
+    const data = encrypt(this.key, frameUnpacked(json, this.version));
+    const id = hashId(data);
+    await this.backend.save({ type, name: id }, data);
+    return id;
+  }
+
+  /** Load, verify (name = SHA-256 of content), decrypt and unframe an unpacked file. */
+  async loadUnpacked(type: 'index' | 'snapshot' | 'lock' | 'key', id: string): Promise<Uint8Array> {
+    const data = await this.backend.load({ type, name: id });
+    const what = `${type} file ${id}`;
+    if (hashId(data) !== id) throw new IntegrityError(`${what}: content does not match its name (file is damaged)`);
+    if (type === 'key') return data;
+    let plain: Uint8Array;
+    try {
+      plain = decrypt(this.key, data);
+    } catch (err) {
+      throw new IntegrityError(`${what}: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      return unframeUnpacked(plain, this.version);
+    } catch (err) {
+      throw new IntegrityError(`${what}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async *listIds(type: FileType): AsyncGenerator<string> {
+    for await (const f of this.backend.list(type)) yield f.name;
+  }
+
+  // ---- index ----
+
+  async loadIndex(): Promise<void> {
+    const ids: string[] = [];
+    for await (const id of this.listIds('index')) ids.push(id);
+    await mapLimit(ids, 4, async (id) => {
+      const idx = decodeIndex(await this.loadUnpacked('index', id), id);
+      if (this.version < 2 && idx.packs.some((p) => p.blobs.some((b) => b.uncompressedLength))) {
+        throw new FormatError(`index ${id}: compressed blobs in a version 1 repository`);
+      }
+      this.index.addIndex(idx.packs);
+    });
+    this.indexLoaded = true;
+  }
+
+  private async ensureIndex(): Promise<void> {
+    if (!this.indexLoaded) await this.loadIndex();
+  }
+
+  // ---- blobs ----
+
+  /**
+   * Store a blob unless the index or an open pack already has it. Packs are uploaded in
+   * the background when full; call flush() to finish packs and write the index.
+   */
+  async saveBlob(type: BlobType, plaintext: Uint8Array, id?: string): Promise<SaveBlobResult> {
+    await this.ensureIndex();
+    const blobId = id ?? hashId(plaintext);
+    const k = type[0] + blobId;
+    if (this.pendingBlobs.has(k) || this.index.has(type, blobId)) return { id: blobId, known: true, stored: 0 };
+    this.pendingBlobs.add(k);
+    const { payload, uncompressedLength } = this.compressBlob(type, plaintext);
+    const encrypted = encrypt(this.key, payload);
+    const packer = (this.packers[type] ??= new PackWriter());
+    packer.add(type, blobId, encrypted, uncompressedLength);
+    if (packer.size >= this.packSize || packer.headerSize + 64 >= MAX_HEADER_SIZE) {
+      this.packers[type] = null;
+      await this.uploadPack(packer);
+    }
+    return { id: blobId, known: false, stored: encrypted.length };
+  }
+
+  private compressBlob(type: BlobType, plaintext: Uint8Array): { payload: Uint8Array; uncompressedLength: number } {
+    // v2 always compresses trees; data only unless compression is off. An empty blob is
+    // never marked compressed (uncompressed_length 0 means "not compressed").
+    const compress = this.version >= 2 && plaintext.length > 0 && (type === 'tree' || this.compression !== 'off');
+    if (!compress) return { payload: plaintext, uncompressedLength: 0 };
+    const z = zstdCompress(plaintext, this.compression === 'max' ? 'max' : 'auto');
+    // Incompressible data is stored as is: the format allows it and it saves space and time.
+    if (z.length >= plaintext.length) return { payload: plaintext, uncompressedLength: 0 };
+    return { payload: z, uncompressedLength: plaintext.length };
+  }
+
+  private async uploadPack(packer: PackWriter): Promise<void> {
+    while (this.uploads.size >= UPLOAD_CONCURRENCY) await Promise.race(this.uploads);
+    this.throwUploadError();
+    const { id, bytes } = packer.finish(this.key);
+    const p = this.backend
+      .save({ type: 'pack', name: id }, bytes)
+      .then(() => {
+        this.index.addPack(id, packer.blobs);
+        this.unsavedPacks.push({ id, blobs: packer.blobs });
+        for (const b of packer.blobs) this.pendingBlobs.delete(b.type[0] + b.id);
+      })
+      .catch((err) => {
+        this.uploadError ??= err;
+      })
+      .finally(() => this.uploads.delete(p));
+    this.uploads.add(p);
+  }
+
+  private throwUploadError(): void {
+    if (this.uploadError) throw this.uploadError;
+  }
+
+  /** Finish open packs, wait for uploads and write an index for the new packs. */
+  async flush(): Promise<void> {
+    for (const type of ['data', 'tree'] as const) {
+      const packer = this.packers[type];
+      this.packers[type] = null;
+      if (packer && packer.count) await this.uploadPack(packer);
+    }
+    await Promise.all(this.uploads);
+    this.throwUploadError();
+    await this.saveIndexOfNewPacks();
+  }
+
+  private async saveIndexOfNewPacks(): Promise<void> {
+    while (this.unsavedPacks.length) {
+      const packs: IndexPack[] = [];
+      let blobs = 0;
+      while (this.unsavedPacks.length && blobs < INDEX_MAX_BLOBS) {
+        const p = this.unsavedPacks.shift()!;
+        packs.push(p);
+        blobs += p.blobs.length;
+      }
+      await this.saveUnpacked('index', encodeIndex({ supersedes: [], packs }));
+    }
+  }
+
+  /** Load a blob, verifying MAC and SHA-256; tries every indexed copy before failing. */
+  async loadBlob(type: BlobType, id: string): Promise<Uint8Array> {
+    await this.ensureIndex();
+    const locs = this.index.lookup(type, id);
+    if (!locs.length) throw new NotFoundError(`${type} blob ${id} is not in the index`);
+    let lastErr: unknown;
+    for (const loc of locs) {
+      try {
+        const data = await this.backend.load({ type: 'pack', name: loc.packId }, loc.offset, loc.length);
+        return this.openBlob(data, type, id, loc.packId, loc.uncompressedLength);
+      } catch (err) {
+        lastErr = err;
+      }
+    }
+    throw lastErr;
+  }
+
+  /** Decrypt, decompress and verify one stored blob. */
+  openBlob(stored: Uint8Array, type: BlobType, id: string, packId: string, uncompressedLength: number): Uint8Array {
+    const where = `${type} blob ${id.slice(0, 16)} in pack ${packId}`;
+    let plain: Uint8Array;
+    try {
+      plain = decrypt(this.key, stored);
+      if (uncompressedLength) plain = zstdDecompress(plain, Math.min(MAX_BLOB_SIZE, uncompressedLength), uncompressedLength);
+    } catch (err) {
+      throw new IntegrityError(`${where}: ${(err as Error).message}`, { cause: err });
+    }
+    if (uncompressedLength && plain.length !== uncompressedLength) {
+      throw new IntegrityError(`${where}: decompressed to ${plain.length} bytes, index says ${uncompressedLength}`);
+    }
+    if (!hashBytes(plain).equals(Buffer.from(id, 'hex'))) throw new IntegrityError(`${where}: content does not match its ID`);
+    return plain;
+  }
+
+  // ---- trees ----
+
+  async loadTree(id: string): Promise<Node[]> {
+    const bytes = await this.loadBlob('tree', id);
+    try {
+      return decodeTree(bytes);
+    } catch (err) {
+      throw new FormatError(`tree ${id}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async saveTree(nodes: Node[]): Promise<string> {
+    return (await this.saveBlob('tree', encodeTree(nodes))).id;
+  }
+
+  // ---- snapshots ----
+
+  async saveSnapshot(s: Snapshot): Promise<string> {
+    return this.saveUnpacked('snapshot', encodeSnapshot(s));
+  }
+
+  async loadSnapshot(id: string): Promise<Snapshot> {
+    return decodeSnapshot(await this.loadUnpacked('snapshot', id), id);
+  }
+
+  /** All snapshots, oldest first. */
+  async listSnapshots(): Promise<Array<{ id: string; snapshot: Snapshot }>> {
+    const ids: string[] = [];
+    for await (const id of this.listIds('snapshot')) ids.push(id);
+    const out = await mapLimit(ids, 8, async (id) => ({ id, snapshot: await this.loadSnapshot(id) }));
+    return out.sort((a, b) => compareGoTimes(a.snapshot.time, b.snapshot.time));
+  }
+
+  /**
+   * Resolve "latest", a full ID or a unique prefix. `filter` narrows "latest"
+   * (e.g. by host or path), as restic's --host/--path do.
+   */
+  async findSnapshot(spec: string, filter?: (s: Snapshot) => boolean): Promise<{ id: string; snapshot: Snapshot }> {
+    if (spec === 'latest') {
+      const all = (await this.listSnapshots()).filter((s) => !filter || filter(s.snapshot));
+      const last = all[all.length - 1];
+      if (!last) throw new NotFoundError('no snapshot found');
+      return last;
+    }
+    const id = await this.resolveId('snapshot', spec);
+    return { id, snapshot: await this.loadSnapshot(id) };
+  }
+
+  /** Full ID for a unique prefix of a file name. */
+  async resolveId(type: FileType, prefix: string): Promise<string> {
+    if (isId(prefix)) return prefix;
+    if (!/^[0-9a-f]+$/.test(prefix)) throw new UsageError(`invalid ID ${JSON.stringify(prefix)}`);
+    let found: string | undefined;
+    for await (const id of this.listIds(type)) {
+      if (!id.startsWith(prefix)) continue;
+      if (found) throw new UsageError(`prefix ${prefix} is ambiguous (matches ${found.slice(0, 8)} and ${id.slice(0, 8)})`);
+      found = id;
+    }
+    if (!found) throw new NotFoundError(`no ${type} file found with ID ${prefix}`);
+    return found;
+  }
+
+  // ---- locks ----
+
+  /**
+   * Take a lock as restic does: write it, wait, then look for conflicting locks.
+   * Returns a release function; the lock is refreshed while held.
+   */
+  async lock(exclusive: boolean): Promise<() => Promise<void>> {
+    await this.checkLocks(exclusive, null);
+    let info = newLockInfo(exclusive);
+    let id = await this.saveUnpacked('lock', encodeLock(info));
+    await new Promise((r) => setTimeout(r, 200));
+    try {
+      await this.checkLocks(exclusive, id);
+    } catch (err) {
+      await this.backend.remove({ type: 'lock', name: id });
+      throw err;
+    }
+    const timer = setInterval(async () => {
+      try {
+        info = newLockInfo(exclusive);
+        const old = id;
+        id = await this.saveUnpacked('lock', encodeLock(info));
+        await this.backend.remove({ type: 'lock', name: old });
+      } catch {
+        // A failed refresh is retried at the next tick; the lock still exists.
+      }
+    }, 5 * 60 * 1000);
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      await this.backend.remove({ type: 'lock', name: id });
+    };
+  }
+
+  private async checkLocks(exclusive: boolean, own: string | null): Promise<void> {
+    for await (const id of this.listIds('lock')) {
+      if (id === own) continue;
+      let l: LockInfo;
+      try {
+        l = decodeLock(await this.loadUnpacked('lock', id));
+      } catch {
+        continue; // restic 0.14 ignores unreadable locks (e.g. one being deleted)
+      }
+      if (exclusive || l.exclusive) throw conflictError(id, l);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close();
+  }
+}
+
+async function exists(backend: Backend, h: Handle): Promise<boolean> {
+  try {
+    await backend.stat(h);
+    return true;
+  } catch (err) {
+    if (err instanceof NotFoundError) return false;
+    throw err;
+  }
+}
+
+async function findKey(backend: Backend, password: string, hint?: string): Promise<{ master: MasterKey; keyId: string }> {
+  const ids: string[] = [];
+  for await (const f of backend.list('key')) ids.push(f.name);
+  ids.sort();
+  if (hint) {
+    const i = ids.findIndex((id) => id.startsWith(hint));
+    if (i > 0) ids.unshift(...ids.splice(i, 1));
+  }
+  if (!ids.length) throw new RepositoryNotFoundError(`repository at ${backend.location} has no key files`);
+  for (const keyId of ids.slice(0, MAX_KEYS)) {
+    const bytes = await backend.load({ type: 'key', name: keyId });
+    if (hashId(bytes) !== keyId) throw new IntegrityError(`key file ${keyId}: content does not match its name (file is damaged)`);
+    const master = await openKeyFile(decodeKeyFile(bytes, keyId), password, keyId);
+    if (master) return { master, keyId };
+  }
+  throw new WrongPasswordError('wrong password or no key found');
+}
+
+/** Run `fn` over items with at most `limit` in flight; results keep input order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Order of Go RFC3339 times (different zones allowed). */
+export function compareGoTimes(a: string, b: string): number {
+  const ta = Date.parse(a);
+  const tb = Date.parse(b);
+  if (ta !== tb) return ta - tb;
+  return fracNs(a) - fracNs(b);
+}
+
+function fracNs(t: string): number {
+  const m = /\.(\d+)/.exec(t);
+  return m ? Number(m[1]!.padEnd(9, '0').slice(3, 9)) : 0;
+}

@@ -1,0 +1,68 @@
+/** Snapshot files (`snapshots/<id>`), encoded in Go struct order. */
+import { FormatError } from '../errors.js';
+import { goJsonString, parseJson } from './gojson.js';
+import { isId } from './id.js';
+
+export interface Snapshot {
+  time: string;
+  parent?: string;
+  tree: string | null;
+  paths: string[];
+  hostname?: string;
+  username?: string;
+  uid?: number;
+  gid?: number;
+  excludes?: string[];
+  tags?: string[];
+  original?: string;
+  programVersion?: string;
+  /** restic 0.17+ summary, kept as parsed JSON; we never write it. */
+  summary?: unknown;
+}
+
+const strList = (l: string[]) => '[' + l.map((s) => goJsonString(s)).join(',') + ']';
+
+export function encodeSnapshot(s: Snapshot): Uint8Array {
+  const f: string[] = [`"time":${goJsonString(s.time)}`];
+  if (s.parent) f.push(`"parent":"${s.parent}"`);
+  f.push(`"tree":${s.tree ? `"${s.tree}"` : 'null'}`);
+  f.push(`"paths":${s.paths ? strList(s.paths) : 'null'}`);
+  if (s.hostname) f.push(`"hostname":${goJsonString(s.hostname)}`);
+  if (s.username) f.push(`"username":${goJsonString(s.username)}`);
+  if (s.uid) f.push(`"uid":${s.uid}`);
+  if (s.gid) f.push(`"gid":${s.gid}`);
+  if (s.excludes?.length) f.push(`"excludes":${strList(s.excludes)}`);
+  if (s.tags?.length) f.push(`"tags":${strList(s.tags)}`);
+  if (s.original) f.push(`"original":"${s.original}"`);
+  if (s.programVersion) f.push(`"program_version":${goJsonString(s.programVersion)}`);
+  return Buffer.from('{' + f.join(',') + '}');
+}
+
+export function decodeSnapshot(plain: Uint8Array, name = ''): Snapshot {
+  let raw: Record<string, unknown>;
+  try {
+    raw = parseJson(plain) as Record<string, unknown>;
+  } catch (err) {
+    throw new FormatError(`snapshot ${name.slice(0, 8)} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (!raw || typeof raw !== 'object' || typeof raw.time !== 'string') {
+    throw new FormatError(`snapshot ${name.slice(0, 8)} has no time`);
+  }
+  const strs = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined);
+  const s: Snapshot = {
+    time: raw.time,
+    tree: isId(raw.tree) ? raw.tree : null,
+    paths: strs(raw.paths) ?? [],
+  };
+  if (isId(raw.parent)) s.parent = raw.parent;
+  if (typeof raw.hostname === 'string') s.hostname = raw.hostname;
+  if (typeof raw.username === 'string') s.username = raw.username;
+  if (typeof raw.uid === 'number') s.uid = raw.uid;
+  if (typeof raw.gid === 'number') s.gid = raw.gid;
+  if (strs(raw.excludes)?.length) s.excludes = strs(raw.excludes);
+  if (strs(raw.tags)?.length) s.tags = strs(raw.tags);
+  if (isId(raw.original)) s.original = raw.original;
+  if (typeof raw.program_version === 'string') s.programVersion = raw.program_version;
+  if (raw.summary !== undefined) s.summary = raw.summary;
+  return s;
+}

@@ -1,0 +1,28 @@
+/**
+ * Framing of "unpacked" files (index, snapshot, lock). In v2 repositories the plaintext
+ * is a version byte followed by data: 0x02 = one zstd frame; '{' or '[' = plain JSON
+ * kept for files written by v1-era code. v1 repositories never compress.
+ */
+import { FormatError } from '../errors.js';
+import { zstdCompress, zstdDecompress } from '../compress/zstd.js';
+
+const ZSTD_FORMAT = 0x02;
+/** Unpacked JSON files beyond this size are refused rather than inflated. */
+const MAX_UNPACKED_SIZE = 1 << 30;
+
+export function frameUnpacked(json: Uint8Array, repoVersion: number): Uint8Array {
+  if (repoVersion < 2) return json;
+  const z = zstdCompress(json, 'auto');
+  const out = new Uint8Array(z.length + 1);
+  out[0] = ZSTD_FORMAT;
+  out.set(z, 1);
+  return out;
+}
+
+export function unframeUnpacked(plain: Uint8Array, repoVersion: number): Uint8Array {
+  if (repoVersion < 2 || plain.length === 0) return plain;
+  const first = plain[0];
+  if (first === 0x7b || first === 0x5b) return plain;
+  if (first === ZSTD_FORMAT) return zstdDecompress(plain.subarray(1), MAX_UNPACKED_SIZE);
+  throw new FormatError(`not supported encoding format ${first}`);
+}
