@@ -19,8 +19,23 @@ export const nodeFs: ArchiverFs = {
   lstat: (p) => fs.lstatSync(p, { bigint: true }),
   readdir: (p) => fs.readdirSync(p, { encoding: 'buffer' }),
   readlink: (p) => fs.readlinkSync(p, { encoding: 'buffer' }),
-  open: (p) => fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW),
+  open: openNoAtime,
   fstat: (fd) => fs.fstatSync(fd, { bigint: true }),
   read: (fd, buf, off, len, pos) => fs.readSync(fd, buf, off, len, pos),
   close: (fd) => fs.closeSync(fd),
 };
+
+const O_NOATIME = (fs.constants as Record<string, number>).O_NOATIME ?? 0;
+
+/** Reading a file for backup should not change its atime; O_NOATIME needs ownership (or root). */
+function openNoAtime(p: Buffer): number {
+  const flags = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW;
+  if (O_NOATIME) {
+    try {
+      return fs.openSync(p, flags | O_NOATIME);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    }
+  }
+  return fs.openSync(p, flags);
+}

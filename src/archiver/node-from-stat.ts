@@ -1,7 +1,7 @@
 /** Build a tree node from lstat results, recording what restic 0.14 records on Linux. */
 import type fs from 'node:fs';
 import type { Node, NodeType } from '../repo/node.js';
-import { posixToGoMode } from '../repo/mode.js';
+import { goModeFromPosix } from '../repo/mode.js';
 import { goTimeFromNs } from '../repo/time.js';
 import { groupName, userName } from './users.js';
 
@@ -29,15 +29,16 @@ export function nodeTypeOf(st: fs.BigIntStats): NodeType | null {
 }
 
 /** Metadata common to all node types; `content` and type-specific fields are set by the caller. */
-export function nodeFromStat(name: Uint8Array, st: fs.BigIntStats, type: NodeType): Node {
+export function nodeFromStat(name: Uint8Array, st: fs.BigIntStats, type: NodeType, withAtime = false): Node {
   const uid = Number(st.uid);
   const gid = Number(st.gid);
   const node: Node = {
     name,
     type,
-    mode: posixToGoMode(Number(st.mode)),
+    mode: goModeFromPosix(Number(st.mode)),
     mtime: goTimeFromNs(st.mtimeNs),
-    atime: goTimeFromNs(st.atimeNs),
+    // restic 0.14 records atime = mtime unless --with-atime, so unchanged files give unchanged trees
+    atime: withAtime ? goTimeFromNs(st.atimeNs) : goTimeFromNs(st.mtimeNs),
     ctime: goTimeFromNs(st.ctimeNs),
     uid,
     gid,

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Repository } from '../repo/repository.js';
 import type { Node } from '../repo/node.js';
-import { goModeToPosix } from '../repo/mode.js';
+import { posixPermFromGo } from '../repo/mode.js';
 import { parseGoTime } from '../repo/gojson.js';
 
 export interface RestoreOptions {
@@ -112,7 +112,7 @@ export class Restorer {
 
   private restoreMetadata(node: Node, p: Buffer): void {
     if (this.chown) fs.lchownSync(p, node.uid, node.gid);
-    if (node.type !== 'symlink' && node.mode !== undefined) fs.chmodSync(p, goModeToPosix(node.mode) & 0o7777);
+    if (node.type !== 'symlink' && node.mode !== undefined) fs.chmodSync(p, posixPermFromGo(node.mode));
     const at = toDate(node.atime);
     const mt = toDate(node.mtime);
     if (node.type === 'symlink') fs.lutimesSync(p, at, mt);

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need on a fresh Debian machine
+# (restic 0.14 as interop peer; npm dependencies), builds, type-checks and runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v restic >/dev/null 2>&1 || need_apt+=(restic)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need_apt[*]}"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+restic version
+
+npm ci --no-audit --no-fund
+npm run build
+npx tsc -p tsconfig.test.json --noEmit
+
+mkdir -p test-results
+set +e
+npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@"
+rc=$?
+set -e
+node scripts/test-summary.mjs test-results/vitest.json || true
+exit $rc
