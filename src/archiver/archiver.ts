@@ -86,9 +86,13 @@ export class Archiver {
     if (!targets.length) throw new Error('nothing to back up');
     const time = this.opts.time ?? nowGoTime();
     await this.repo.loadIndex();
+    const before = { ...this.repo.added };
     const tt = buildTargetTree(this.fs, targets);
     const tree = await this.saveTargetTree(tt);
     await this.repo.flush();
+    this.stats.dataBlobs = this.repo.added.dataBlobs - before.dataBlobs;
+    this.stats.treeBlobs = this.repo.added.treeBlobs - before.treeBlobs;
+    this.stats.dataAdded = this.repo.added.data + this.repo.added.tree - before.data - before.tree;
     const snapshot: Snapshot = {
       time,
       tree,
@@ -129,9 +133,7 @@ export class Archiver {
   }
 
   private async saveTree(nodes: Node[]): Promise<string> {
-    const r = await this.repo.saveBlob('tree', encodeTree(sortNodes(nodes)));
-    if (!r.known) this.stats.treeBlobs++;
-    return r.id;
+    return (await this.repo.saveBlob('tree', encodeTree(sortNodes(nodes)))).id;
   }
 
   /** Save one file-system entry; null when it could not be read (a warning is recorded). */
@@ -228,12 +230,7 @@ export class Archiver {
   }
 
   private async saveChunk(data: Uint8Array): Promise<string> {
-    const r = await this.repo.saveBlob('data', data, hashId(data));
-    if (!r.known) {
-      this.stats.dataBlobs++;
-      this.stats.dataAdded += r.stored;
-    }
-    return r.id;
+    return (await this.repo.saveBlob('data', data, hashId(data))).id;
   }
 }
 

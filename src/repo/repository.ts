@@ -2,6 +2,7 @@
  * A restic repository: opens keys, holds the master key and index, and reads and
  * writes blobs, packs, trees, index and snapshot files over any Backend.
  */
+import os from 'node:os';
 import type { Backend, FileType, Handle } from '../backends/backend.js';
 import {
   FormatError,
@@ -13,7 +14,9 @@ import {
   WrongPasswordError,
 } from '../errors.js';
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, newRandomKey } from '../crypto/index.js';
-import { type CompressionMode, zstdCompress, zstdDecompress } from '../compress/zstd.js';
+import { type CompressionMode, zstdDecompress } from '../compress/zstd.js';
+import { type EncodedBlob, encodeBlob } from './blob-codec.js';
+import { BlobPool, workersAvailable } from './blob-pool.js';
 import { isIrreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from './config.js';
 import { createKeyFile, decodeKeyFile, openKeyFile } from './key.js';
@@ -33,11 +36,12 @@ const MAX_KEYS = 20;
 /** Largest blob we accept to inflate (trees of huge directories can exceed chunk sizes). */
 const MAX_BLOB_SIZE = 1 << 30;
 /** Packs uploaded in parallel while a backup continues. */
-const UPLOAD_CONCURRENCY = 2;
+const UPLOAD_CONCURRENCY = 4;
 /** restic starts a new index file at this many blobs. */
 const INDEX_MAX_BLOBS = 50_000;
 
 export interface InitOptions {
+  workers?: number;
   /** Repository format version (default 2, as restic 0.14). */
   version?: number;
   compression?: CompressionMode;
@@ -52,6 +56,11 @@ export interface InitOptions {
 
 export interface OpenOptions {
   compression?: CompressionMode;
+  /**
+   * Worker threads that compress and encrypt blobs while the caller reads and chunks
+   * (default: 1 when the machine has more than one core, else 0 = in-process).
+   */
+  workers?: number;
   packSize?: number;
   /** Key file ID (or prefix) to try first. */
   keyHint?: string;
@@ -73,9 +82,14 @@ export class Repository {
   /** Blobs sitting in an unfinished pack (not yet in the index). */
   private readonly pendingBlobs = new Set<string>();
   private readonly uploads = new Set<Promise<void>>();
-  private uploadError: unknown = null;
+  private backgroundError: unknown = null;
   private unsavedPacks: IndexPack[] = [];
   private indexLoaded = false;
+  private readonly encoding = new Set<Promise<void>>();
+  private pool: BlobPool | null = null;
+  private readonly workers: number;
+  /** Bytes (as stored) and blobs added to packs by this process. */
+  readonly added = { data: 0, tree: 0, dataBlobs: 0, treeBlobs: 0 };
 
   private constructor(
     readonly backend: Backend,
@@ -86,6 +100,7 @@ export class Repository {
   ) {
     this.compression = opts.compression ?? 'auto';
     this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
+    this.workers = opts.workers ?? (os.availableParallelism() > 1 ? 1 : 0);
   }
 
   get version(): number {
@@ -114,6 +129,7 @@ export class Repository {
     return new Repository(backend, config, master, key.id, {
       compression: version < 2 ? 'off' : opts.compression,
       packSize: opts.packSize,
+      workers: opts.workers,
     });
   }
 
@@ -194,8 +210,9 @@ export class Repository {
   // ---- blobs ----
 
   /**
-   * Store a blob unless the index or an open pack already has it. Packs are uploaded in
-   * the background when full; call flush() to finish packs and write the index.
+   * Store a blob unless the index or an open pack already has it. Compression and
+   * encryption may run on a worker thread; the blob is then in flight when this resolves.
+   * Call flush() to finish packs and write the index.
    */
   async saveBlob(type: BlobType, plaintext: Uint8Array, id?: string): Promise<SaveBlobResult> {
     await this.ensureIndex();
@@ -203,31 +220,46 @@ export class Repository {
     const k = type[0] + blobId;
     if (this.pendingBlobs.has(k) || this.index.has(type, blobId)) return { id: blobId, known: true, stored: 0 };
     this.pendingBlobs.add(k);
-    const { payload, uncompressedLength } = this.compressBlob(type, plaintext);
-    const encrypted = encrypt(this.key, payload);
+    while (this.uploads.size >= UPLOAD_CONCURRENCY) await Promise.race(this.uploads);
+    this.throwBackgroundError();
+    const pool = this.blobPool();
+    if (!pool) {
+      const enc = encodeBlob(this.key, this.version, this.compression, type, plaintext);
+      this.addToPacker(type, blobId, enc);
+      return { id: blobId, known: false, stored: enc.encrypted.length };
+    }
+    await pool.waitForRoom(plaintext.length);
+    // The caller may reuse its buffer: hand the worker a copy it owns.
+    const p = pool
+      .encode(type, new Uint8Array(plaintext))
+      .then((enc) => this.addToPacker(type, blobId, enc))
+      .catch((err) => {
+        this.backgroundError ??= err;
+      })
+      .finally(() => this.encoding.delete(p));
+    this.encoding.add(p);
+    return { id: blobId, known: false, stored: plaintext.length };
+  }
+
+  private blobPool(): BlobPool | null {
+    if (!this.pool && this.workers > 0 && workersAvailable()) {
+      this.pool = new BlobPool(this.key, this.version, this.compression, this.workers);
+    }
+    return this.pool;
+  }
+
+  private addToPacker(type: BlobType, id: string, enc: EncodedBlob): void {
     const packer = (this.packers[type] ??= new PackWriter());
-    packer.add(type, blobId, encrypted, uncompressedLength);
+    packer.add(type, id, enc.encrypted, enc.uncompressedLength);
+    this.added[type] += enc.encrypted.length;
+    this.added[type === 'data' ? 'dataBlobs' : 'treeBlobs']++;
     if (packer.size >= this.packSize || packer.headerSize + 64 >= MAX_HEADER_SIZE) {
       this.packers[type] = null;
-      await this.uploadPack(packer);
+      this.startUpload(packer);
     }
-    return { id: blobId, known: false, stored: encrypted.length };
   }
 
-  private compressBlob(type: BlobType, plaintext: Uint8Array): { payload: Uint8Array; uncompressedLength: number } {
-    // v2 always compresses trees; data only unless compression is off. An empty blob is
-    // never marked compressed (uncompressed_length 0 means "not compressed").
-    const compress = this.version >= 2 && plaintext.length > 0 && (type === 'tree' || this.compression !== 'off');
-    if (!compress) return { payload: plaintext, uncompressedLength: 0 };
-    const z = zstdCompress(plaintext, this.compression === 'max' ? 'max' : 'auto');
-    // Incompressible data is stored as is: the format allows it and it saves space and time.
-    if (z.length >= plaintext.length) return { payload: plaintext, uncompressedLength: 0 };
-    return { payload: z, uncompressedLength: plaintext.length };
-  }
-
-  private async uploadPack(packer: PackWriter): Promise<void> {
-    while (this.uploads.size >= UPLOAD_CONCURRENCY) await Promise.race(this.uploads);
-    this.throwUploadError();
+  private startUpload(packer: PackWriter): void {
     const { id, bytes } = packer.finish(this.key);
     const p = this.backend
       .save({ type: 'pack', name: id }, bytes)
@@ -237,25 +269,26 @@ export class Repository {
         for (const b of packer.blobs) this.pendingBlobs.delete(b.type[0] + b.id);
       })
       .catch((err) => {
-        this.uploadError ??= err;
+        this.backgroundError ??= err;
       })
       .finally(() => this.uploads.delete(p));
     this.uploads.add(p);
   }
 
-  private throwUploadError(): void {
-    if (this.uploadError) throw this.uploadError;
+  private throwBackgroundError(): void {
+    if (this.backgroundError) throw this.backgroundError;
   }
 
   /** Finish open packs, wait for uploads and write an index for the new packs. */
   async flush(): Promise<void> {
+    while (this.encoding.size) await Promise.all(this.encoding);
     for (const type of ['data', 'tree'] as const) {
       const packer = this.packers[type];
       this.packers[type] = null;
-      if (packer && packer.count) await this.uploadPack(packer);
+      if (packer && packer.count) this.startUpload(packer);
     }
     await Promise.all(this.uploads);
-    this.throwUploadError();
+    this.throwBackgroundError();
     await this.saveIndexOfNewPacks();
   }
 
@@ -416,6 +449,8 @@ export class Repository {
   }
 
   async close(): Promise<void> {
+    await this.pool?.close();
+    this.pool = null;
     await this.backend.close();
   }
 }
