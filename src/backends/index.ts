@@ -1,0 +1,3 @@
+export * from './backend.js';
+export { LocalBackend, type LocalBackendOptions, type Modes, DEFAULT_MODES, deriveModes } from './local.js';
+export { MemoryBackend } from './memory.js';

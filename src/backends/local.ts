@@ -1,0 +1,351 @@
+/**
+ * Local directory backend in restic's default layout, behaving like restic 0.14's
+ * internal/backend/local: writes go to `<final>-tmp-<random>` (0600), are fsynced, closed,
+ * renamed into place, the directory is fsynced, and the file is made read-only.
+ *
+ * Not supported: the deprecated s3legacy layout (`key/`, `lock/`, `snapshot/`, packs directly
+ * in `data/`), which restic 0.14 auto-detects when `keys/` is empty and `key/` is not.
+ */
+import { randomBytes } from 'node:crypto';
+import fsp from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import path from 'node:path';
+import { NotFoundError, ResticError } from '../errors.js';
+import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
+
+export interface LocalBackendOptions {
+  /** Maximum number of files open at once by save/load (restic: `-o local.connections`). */
+  connections?: number;
+}
+
+/** Permissions for new directories and files (restic's backend.Modes). */
+export interface Modes {
+  dir: number;
+  file: number;
+}
+
+export const DEFAULT_MODES: Readonly<Modes> = { dir: 0o700, file: 0o600 };
+
+/** restic's DeriveModesFromFileInfo: a group-readable config makes the repo group-accessible. */
+export function deriveModes(configMode: number | undefined): Modes {
+  if (configMode === undefined || (configMode & 0o040) === 0) return { ...DEFAULT_MODES };
+  return { dir: DEFAULT_MODES.dir | 0o070, file: DEFAULT_MODES.file | 0o060 };
+}
+
+const DEFAULT_CONNECTIONS = 32;
+const STAT_BATCH = 64;
+// restic skips chmod and directory fsync on Windows.
+const POSIX = process.platform !== 'win32';
+
+export class LocalBackend implements Backend {
+  readonly location: string;
+  private modesP?: Promise<Modes>;
+  private readonly sem: Semaphore;
+
+  constructor(
+    readonly root: string,
+    options: LocalBackendOptions = {},
+  ) {
+    this.location = path.resolve(root);
+    this.sem = new Semaphore(options.connections ?? DEFAULT_CONNECTIONS);
+  }
+
+  /** Absolute path of a file in the default layout. */
+  filename(h: Handle): string {
+    checkHandle(h);
+    return path.join(this.location, defaultLayoutPath(h));
+  }
+
+  /** Modes are derived once per backend from the config file, as restic does on open. */
+  modes(): Promise<Modes> {
+    this.modesP ??= fsp.stat(path.join(this.location, 'config')).then(
+      (st) => deriveModes(st.mode),
+      () => deriveModes(undefined),
+    );
+    return this.modesP;
+  }
+
+  async create(): Promise<void> {
+    const config = path.join(this.location, 'config');
+    if (await exists(config)) throw new ResticError(`config file already exists at ${config}`);
+    const { dir } = await this.modes();
+    const data = path.join(this.location, 'data');
+    await fsp.mkdir(data, { recursive: true, mode: dir });
+    const dirs = ['index', 'keys', 'locks', 'snapshots'].map((d) => path.join(this.location, d));
+    for (let i = 0; i < 256; i++) dirs.push(path.join(data, i.toString(16).padStart(2, '0')));
+    await Promise.all(dirs.map((d) => fsp.mkdir(d, { recursive: true, mode: dir })));
+  }
+
+  async save(h: Handle, data: Uint8Array): Promise<void> {
+    const final = this.filename(h);
+    const modes = await this.modes();
+    await this.sem.acquire();
+    try {
+      await writeAtomic(final, data, modes);
+    } finally {
+      this.sem.release();
+    }
+  }
+
+  async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
+    const file = this.filename(h);
+    checkRange(file, offset, length);
+    await this.sem.acquire();
+    try {
+      return await readRange(h, file, offset, length);
+    } finally {
+      this.sem.release();
+    }
+  }
+
+  async stat(h: Handle): Promise<FileInfo> {
+    const file = this.filename(h);
+    try {
+      const st = await fsp.stat(file);
+      if (!st.isFile()) throw new ResticError(`${file} is not a regular file`);
+      return { name: h.name, size: st.size };
+    } catch (err) {
+      throw wrapNotFound(err, h, file);
+    }
+  }
+
+  async *list(type: FileType): AsyncGenerator<FileInfo> {
+    if (type === 'config') return;
+    const base = path.join(this.location, defaultLayoutDir(type));
+    // Packs live one level down in data/XX; restic visits every subdirectory of data/.
+    const dirs = type === 'pack' ? await subdirs(base) : [base];
+    for (const dir of dirs) yield* listFiles(dir);
+  }
+
+  async remove(h: Handle): Promise<void> {
+    const file = this.filename(h);
+    try {
+      await fsp.unlink(file);
+    } catch (err) {
+      const code = errCode(err);
+      if (code === 'ENOENT') return;
+      if (code !== 'EPERM' && code !== 'EACCES') throw err;
+      // Read-only files cannot be unlinked on Windows; restic resets the mode first.
+      await fsp.chmod(file, 0o666).catch(() => undefined);
+      await fsp.unlink(file).catch((e: unknown) => {
+        if (errCode(e) !== 'ENOENT') throw e;
+      });
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Temp file in the target dir, write, fsync, close, rename, fsync dir, chmod read-only. */
+async function writeAtomic(final: string, data: Uint8Array, modes: Modes): Promise<void> {
+  const dir = path.dirname(final);
+  const tmp = `${final}-tmp-${randomBytes(6).toString('hex')}`;
+  const fh = await openTemp(tmp, dir, modes.dir);
+  let closed = false;
+  let renamed = false;
+  let syncSupported = true;
+  try {
+    await writeAll(fh, data);
+    syncSupported = await syncFile(fh);
+    closed = true; // close before rename: Windows refuses to rename open files
+    await fh.close();
+    await fsp.rename(tmp, final);
+    renamed = true;
+  } finally {
+    if (!renamed) {
+      if (!closed) await fh.close().catch(() => undefined);
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    }
+  }
+  if (POSIX && syncSupported) await syncDir(dir);
+  if (POSIX) await setReadOnly(final, modes.file);
+}
+
+/** Exclusive create of the temp file; a missing directory (e.g. data/XX) is made on demand. */
+async function openTemp(tmp: string, dir: string, dirMode: number): Promise<fsp.FileHandle> {
+  try {
+    return await fsp.open(tmp, 'wx', 0o600);
+  } catch (err) {
+    if (errCode(err) !== 'ENOENT') throw err;
+    await fsp.mkdir(dir, { recursive: true, mode: dirMode });
+    return await fsp.open(tmp, 'wx', 0o600);
+  }
+}
+
+async function writeAll(fh: fsp.FileHandle, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) {
+    const { bytesWritten } = await fh.write(data, off, data.length - off, off);
+    off += bytesWritten;
+  }
+}
+
+/** fsync; returns false when the file system does not support it (restic ignores that). */
+async function syncFile(fh: fsp.FileHandle): Promise<boolean> {
+  try {
+    await fh.sync();
+    return true;
+  } catch (err) {
+    if (errCode(err) === 'ENOTSUP' || errCode(err) === 'EOPNOTSUPP') return false;
+    throw err;
+  }
+}
+
+/** Commit the rename; like restic, tolerate file systems that cannot fsync directories. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try {
+    await fh.sync();
+  } catch (err) {
+    const code = errCode(err);
+    if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOENT' && code !== 'EINVAL') throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** mode &^ 0222; some file systems (exfat, network mounts) refuse chmod, which is fine. */
+async function setReadOnly(file: string, mode: number): Promise<void> {
+  try {
+    await fsp.chmod(file, mode & ~0o222);
+  } catch (err) {
+    const code = errCode(err);
+    if (code !== 'EPERM' && code !== 'EACCES') throw err;
+  }
+}
+
+function checkRange(file: string, offset: number, length: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`${file}: invalid offset ${offset}`);
+  if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`${file}: invalid length ${length}`);
+}
+
+/** Positional read of exactly [offset, offset+length), or to the end when length is 0. */
+async function readRange(h: Handle, file: string, offset: number, length: number): Promise<Uint8Array> {
+  let fh: fsp.FileHandle;
+  try {
+    fh = await fsp.open(file, 'r');
+  } catch (err) {
+    throw wrapNotFound(err, h, file);
+  }
+  try {
+    if (length === 0) {
+      const size = (await fh.stat()).size;
+      if (offset > size) throw new ResticError(`${file}: offset ${offset} is beyond the end of the file (${size} bytes)`);
+      length = size - offset;
+    }
+    const buf = allocUninitialized(length);
+    let got = 0;
+    while (got < length) {
+      const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
+      if (bytesRead === 0) {
+        throw new ResticError(`${file}: unexpected EOF: wanted ${length} bytes at offset ${offset}, file ends after ${offset + got}`);
+      }
+      got += bytesRead;
+    }
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A plain Uint8Array that owns its whole ArrayBuffer, without zero-filling. */
+function allocUninitialized(n: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
+async function readdirOrEmpty(dir: string): Promise<Dirent[]> {
+  try {
+    return await fsp.readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    const code = errCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+    throw err;
+  }
+}
+
+/** Subdirectories of data/ (symlinks are followed; plain files there are ignored, as in restic). */
+async function subdirs(dir: string): Promise<string[]> {
+  const entries = await readdirOrEmpty(dir);
+  return entries
+    .filter((e) => e.isDirectory() || e.isSymbolicLink())
+    .map((e) => path.join(dir, e.name))
+    .sort();
+}
+
+/** Regular files with ID names in one directory, with sizes (stat'ed in parallel batches). */
+async function* listFiles(dir: string): AsyncGenerator<FileInfo> {
+  const entries = (await readdirOrEmpty(dir)).filter((e) => isIdName(e.name) && (e.isFile() || e.isSymbolicLink()));
+  for (let i = 0; i < entries.length; i += STAT_BATCH) {
+    const batch = entries.slice(i, i + STAT_BATCH);
+    const infos = await Promise.all(batch.map((e) => fileInfo(dir, e.name)));
+    for (const fi of infos) if (fi) yield fi;
+  }
+}
+
+async function fileInfo(dir: string, name: string): Promise<FileInfo | undefined> {
+  try {
+    const st = await fsp.stat(path.join(dir, name));
+    return st.isFile() ? { name, size: st.size } : undefined;
+  } catch (err) {
+    const code = errCode(err);
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ELOOP') return undefined; // removed or dangling
+    throw err;
+  }
+}
+
+/** restic's Handle.Valid, plus: a name must not escape its directory. */
+function checkHandle(h: Handle): void {
+  if (!FILE_TYPES.includes(h.type)) throw new ResticError(`invalid file type ${JSON.stringify(h.type)}`);
+  if (h.type === 'config') return;
+  const n = h.name;
+  if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) {
+    throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
+  }
+}
+
+function wrapNotFound(err: unknown, h: Handle, file: string): unknown {
+  const code = errCode(err);
+  if (code !== 'ENOENT' && code !== 'ENOTDIR') return err;
+  const what = h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
+  return new NotFoundError(`${what} does not exist: ${file}`, { cause: err });
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fsp.lstat(file);
+    return true;
+  } catch (err) {
+    if (errCode(err) === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+function errCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Counting semaphore bounding open file descriptors. */
+class Semaphore {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(n: number) {
+    if (!Number.isInteger(n) || n < 1) throw new ResticError(`invalid number of connections: ${n}`);
+    this.free = n;
+  }
+
+  acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * In-memory backend for unit tests, with the local backend's semantics. Bytes are copied on
+ * save and on load so callers can never mutate what is stored.
+ */
+import { NotFoundError, ResticError } from '../errors.js';
+import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, isIdName } from './backend.js';
+
+export class MemoryBackend implements Backend {
+  readonly location: string;
+  private readonly files = new Map<FileType, Map<string, Uint8Array>>(FILE_TYPES.map((t) => [t, new Map()]));
+
+  constructor(location = 'memory:') {
+    this.location = location;
+  }
+
+  async create(): Promise<void> {
+    if (this.files.get('config')!.size) throw new ResticError(`config file already exists at ${this.location}`);
+  }
+
+  async save(h: Handle, data: Uint8Array): Promise<void> {
+    // new Uint8Array copies; Buffer#slice would share memory.
+    this.dir(h).set(key(h), new Uint8Array(data));
+  }
+
+  async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
+    const f = this.get(h);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`${describe(h)}: invalid offset ${offset}`);
+    if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`${describe(h)}: invalid length ${length}`);
+    if (offset > f.length) throw new ResticError(`${describe(h)}: offset ${offset} is beyond the end of the file (${f.length} bytes)`);
+    const end = length ? offset + length : f.length;
+    if (end > f.length) {
+      throw new ResticError(`${describe(h)}: unexpected EOF: wanted ${length} bytes at offset ${offset}, file ends after ${f.length}`);
+    }
+    return f.slice(offset, end);
+  }
+
+  async stat(h: Handle): Promise<FileInfo> {
+    return { name: h.name, size: this.get(h).length };
+  }
+
+  async *list(type: FileType): AsyncGenerator<FileInfo> {
+    // Snapshot the entries: callers may save or remove while iterating.
+    const entries = [...(this.files.get(type) ?? [])];
+    for (const [name, data] of entries) if (isIdName(name)) yield { name, size: data.length };
+  }
+
+  async remove(h: Handle): Promise<void> {
+    this.dir(h).delete(key(h));
+  }
+
+  async close(): Promise<void> {}
+
+  private dir(h: Handle): Map<string, Uint8Array> {
+    const m = this.files.get(h.type);
+    if (!m) throw new ResticError(`invalid file type ${JSON.stringify(h.type)}`);
+    if (h.type !== 'config' && !h.name) throw new ResticError(`invalid ${h.type} file name ""`);
+    return m;
+  }
+
+  private get(h: Handle): Uint8Array {
+    const f = this.dir(h).get(key(h));
+    if (!f) throw new NotFoundError(`${describe(h)} does not exist in ${this.location}`);
+    return f;
+  }
+}
+
+/** The config file has a single slot whatever name the handle carries. */
+function key(h: Handle): string {
+  return h.type === 'config' ? '' : h.name;
+}
+
+function describe(h: Handle): string {
+  return h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
+}
