@@ -23,6 +23,11 @@ export interface BackupOptions {
   /** Snapshot time (Go RFC3339Nano); now by default. */
   time?: string;
   fs?: ArchiverFs;
+  /**
+   * Parent snapshot for change detection: an ID (prefix), or undefined to pick the latest
+   * snapshot with the same host and paths, as restic does. `false` (= --force) re-reads all.
+   */
+  parent?: string | false;
   onWarning?: (w: BackupWarning) => void;
   programVersion?: string;
 }
@@ -34,7 +39,11 @@ export interface BackupWarning {
 
 export interface BackupStats {
   filesNew: number;
+  filesChanged: number;
+  filesUnmodified: number;
   dirsNew: number;
+  dirsChanged: number;
+  dirsUnmodified: number;
   dataBlobs: number;
   treeBlobs: number;
   dataAdded: number;
@@ -59,7 +68,11 @@ export class Archiver {
   readonly warnings: BackupWarning[] = [];
   readonly stats: BackupStats = {
     filesNew: 0,
+    filesChanged: 0,
+    filesUnmodified: 0,
     dirsNew: 0,
+    dirsChanged: 0,
+    dirsUnmodified: 0,
     dataBlobs: 0,
     treeBlobs: 0,
     dataAdded: 0,
@@ -87,17 +100,21 @@ export class Archiver {
     const time = this.opts.time ?? nowGoTime();
     await this.repo.loadIndex();
     const before = { ...this.repo.added };
+    const hostname = this.opts.hostname ?? os.hostname();
+    const paths = targets.map((t) => path.resolve(t));
+    const parent = await this.findParent(hostname, paths, time);
     const tt = buildTargetTree(this.fs, targets);
-    const tree = await this.saveTargetTree(tt);
+    const tree = await this.saveTargetTree(tt, parent?.snapshot.tree ?? undefined);
     await this.repo.flush();
     this.stats.dataBlobs = this.repo.added.dataBlobs - before.dataBlobs;
     this.stats.treeBlobs = this.repo.added.treeBlobs - before.treeBlobs;
     this.stats.dataAdded = this.repo.added.data + this.repo.added.tree - before.data - before.tree;
     const snapshot: Snapshot = {
       time,
+      parent: parent?.id,
       tree,
-      paths: targets.map((t) => path.resolve(t)),
-      hostname: this.opts.hostname ?? os.hostname(),
+      paths,
+      hostname,
       username: safeUsername(),
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
@@ -108,12 +125,40 @@ export class Archiver {
     return { snapshotId, snapshot, stats: this.stats, warnings: this.warnings };
   }
 
-  private async saveTargetTree(t: TargetTree): Promise<string> {
+  /** restic's rule: the latest snapshot of this host with exactly these paths, not newer than now. */
+  private async findParent(hostname: string, paths: string[], time: string): Promise<{ id: string; snapshot: Snapshot } | undefined> {
+    if (this.opts.parent === false) return undefined;
+    if (this.opts.parent) return this.repo.findSnapshot(this.opts.parent);
+    const want = [...paths].sort().join('\0');
+    const limit = Date.parse(time);
+    const all = await this.repo.listSnapshots();
+    for (let i = all.length - 1; i >= 0; i--) {
+      const s = all[i]!.snapshot;
+      if (s.hostname === hostname && [...s.paths].sort().join('\0') === want && Date.parse(s.time) <= limit) return all[i];
+    }
+    return undefined;
+  }
+
+  /** Nodes of a parent tree by raw name, for change detection; empty when there is none. */
+  private async parentNodes(treeId: string | undefined): Promise<Map<string, Node>> {
+    const m = new Map<string, Node>();
+    if (!treeId) return m;
+    try {
+      for (const n of await this.repo.loadTree(treeId)) m.set(Buffer.from(n.name).toString('latin1'), n);
+    } catch (err) {
+      this.warn('parent tree ' + treeId.slice(0, 8), err);
+    }
+    return m;
+  }
+
+  private async saveTargetTree(t: TargetTree, parentTree?: string): Promise<string> {
     const nodes: Node[] = [];
+    const previous = await this.parentNodes(parentTree);
     for (const [k, child] of t.children) {
       const name = nameBytes(k);
+      const prev = previous.get(name.toString('latin1'));
       if (child.path) {
-        const node = await this.saveItem(name, child.path);
+        const node = await this.saveItem(name, child.path, prev);
         if (node) nodes.push(node);
         continue;
       }
@@ -126,7 +171,7 @@ export class Archiver {
         this.warn(meta, err);
         continue;
       }
-      node.subtree = await this.saveTargetTree(child);
+      node.subtree = await this.saveTargetTree(child, prev?.type === 'dir' ? prev.subtree : undefined);
       nodes.push(node);
     }
     return this.saveTree(nodes);
@@ -137,7 +182,7 @@ export class Archiver {
   }
 
   /** Save one file-system entry; null when it could not be read (a warning is recorded). */
-  private async saveItem(name: Uint8Array, p: Buffer): Promise<Node | null> {
+  private async saveItem(name: Uint8Array, p: Buffer, prev?: Node): Promise<Node | null> {
     let st;
     try {
       st = this.fs.lstat(p);
@@ -151,11 +196,22 @@ export class Archiver {
     try {
       switch (type) {
         case 'file':
-          return await this.saveFile(node, p);
-        case 'dir':
-          node.subtree = await this.saveDir(p);
-          this.stats.dirsNew++;
+          if (prev && this.unchanged(prev, node)) {
+            node.content = prev.content;
+            this.stats.filesUnmodified++;
+            this.stats.totalFilesProcessed++;
+            this.stats.totalBytesProcessed += node.size ?? 0;
+            return node;
+          }
+          return await this.saveFile(node, p, !!prev);
+        case 'dir': {
+          const parentSubtree = prev?.type === 'dir' ? prev.subtree : undefined;
+          node.subtree = await this.saveDir(p, parentSubtree);
+          if (!prev) this.stats.dirsNew++;
+          else if (parentSubtree === node.subtree) this.stats.dirsUnmodified++;
+          else this.stats.dirsChanged++;
           return node;
+        }
         case 'symlink':
           node.linktarget = this.fs.readlink(p);
           return node;
@@ -168,24 +224,43 @@ export class Archiver {
     }
   }
 
-  private async saveDir(p: Buffer): Promise<string> {
+  /**
+   * restic 0.14's fileChanged: a file whose type, mtime, ctime, size and inode match the
+   * parent's node keeps its content list without being read, if all its blobs are indexed.
+   */
+  private unchanged(prev: Node, node: Node): boolean {
+    return (
+      prev.type === 'file' &&
+      prev.mtime === node.mtime &&
+      prev.ctime === node.ctime &&
+      // size and inode are omitted from the JSON when 0
+      (prev.size ?? 0) === (node.size ?? 0) &&
+      (prev.inode ?? 0n) === (node.inode ?? 0n) &&
+      prev.content !== null &&
+      prev.content.every((id) => this.repo.index.has('data', id))
+    );
+  }
+
+  private async saveDir(p: Buffer, parentTree?: string): Promise<string> {
     const nodes: Node[] = [];
     const names = this.fs.readdir(p);
+    const previous = await this.parentNodes(parentTree);
     for (const name of names) {
-      const node = await this.saveItem(name, Buffer.concat([p, Buffer.from('/'), name]));
+      const node = await this.saveItem(name, Buffer.concat([p, Buffer.from('/'), name]), previous.get(name.toString('latin1')));
       if (node) nodes.push(node);
     }
     return this.saveTree(nodes);
   }
 
   /** Chunk and store a file; the node's size and times come from fstat of the open file. */
-  private async saveFile(node: Node, p: Buffer): Promise<Node> {
+  private async saveFile(node: Node, p: Buffer, changed = false): Promise<Node> {
     const fd = this.fs.open(p);
     try {
       const st = this.fs.fstat(fd);
       const fresh = nodeFromStat(node.name, st, 'file');
       fresh.content = await this.saveContent(fd);
-      this.stats.filesNew++;
+      if (changed) this.stats.filesChanged++;
+      else this.stats.filesNew++;
       this.stats.totalFilesProcessed++;
       return fresh;
     } finally {

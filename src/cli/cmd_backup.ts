@@ -13,6 +13,8 @@ export const backupCommand: Command = {
   options: [
     { name: 'host', short: 'H', kind: 'string', help: 'set the hostname for the snapshot manually', env: 'RESTIC_HOST' },
     { name: 'tag', kind: 'list', help: 'add tags for the new snapshot in the format `tag[,tag,...]` (can be specified multiple times)' },
+    { name: 'parent', kind: 'string', help: 'use this parent snapshot (default: last snapshot in the repository that has the same target files/directories, and is not newer than the snapshot time)' },
+    { name: 'force', short: 'f', kind: 'bool', help: 'force re-reading the target files/directories (overrides the "parent" flag)' },
     { name: 'time', kind: 'string', help: 'time of the backup (ex. \'2012-11-01 22:08:41\') (default: now)' },
   ],
   async run(ctx, args) {
@@ -25,6 +27,7 @@ export const backupCommand: Command = {
       tags,
       time: parseTimeFlag(ctx.opts['time'] as string | undefined),
       programVersion: `restic-ts ${VERSION}`,
+      parent: ctx.opts['force'] ? false : (ctx.opts['parent'] as string | undefined),
       onWarning: (w) => {
         if (ctx.json) ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'archival', item: w.path }) + '\n');
         else ctx.stderr(`error: ${w.path}: ${w.message}\n`);
@@ -38,11 +41,11 @@ export const backupCommand: Command = {
         JSON.stringify({
           message_type: 'summary',
           files_new: s.filesNew,
-          files_changed: 0,
-          files_unmodified: 0,
+          files_changed: s.filesChanged,
+          files_unmodified: s.filesUnmodified,
           dirs_new: s.dirsNew,
-          dirs_changed: 0,
-          dirs_unmodified: 0,
+          dirs_changed: s.dirsChanged,
+          dirs_unmodified: s.dirsUnmodified,
           data_blobs: s.dataBlobs,
           tree_blobs: s.treeBlobs,
           data_added: s.dataAdded,
@@ -53,8 +56,9 @@ export const backupCommand: Command = {
         }) + '\n',
       );
     } else if (!ctx.quiet) {
-      ctx.stdout(`\nFiles:       ${String(s.filesNew).padStart(5)} new,     0 changed,     0 unmodified\n`);
-      ctx.stdout(`Dirs:        ${String(s.dirsNew).padStart(5)} new,     0 changed,     0 unmodified\n`);
+      const n = (v: number) => String(v).padStart(5);
+      ctx.stdout(`\nFiles:       ${n(s.filesNew)} new, ${n(s.filesChanged)} changed, ${n(s.filesUnmodified)} unmodified\n`);
+      ctx.stdout(`Dirs:        ${n(s.dirsNew)} new, ${n(s.dirsChanged)} changed, ${n(s.dirsUnmodified)} unmodified\n`);
       ctx.stdout(`Added to the repo: ${formatBytes(s.dataAdded)}\n\n`);
       ctx.stdout(`processed ${s.totalFilesProcessed} files, ${formatBytes(s.totalBytesProcessed)} in ${formatDuration(elapsed * 1000)}\n`);
       ctx.stdout(`snapshot ${result.snapshotId.slice(0, 8)} saved\n`);
