@@ -1,0 +1,488 @@
+/**
+ * restic's content-defined chunker (github.com/restic/chunker v0.4.0): a Rabin fingerprint
+ * over a 64-byte window. A chunk ends after the byte where the low `averageBits` bits of
+ * the digest are zero, or at MaxSize; never before MinSize. The first MinSize−64 bytes of
+ * each chunk are not hashed at all, and the state is reset after every cut.
+ *
+ * The digest (< 2^53 between bytes, < 2^61 mid-update) is kept as two int32 halves so the
+ * per-byte loop never touches BigInt; the fingerprint is turned into a bigint only at cuts.
+ */
+import { readSync } from 'node:fs';
+import { deg, mod } from './polynomial.js';
+
+export const WINDOW_SIZE = 64;
+export const MIN_SIZE = 512 * 1024;
+export const MAX_SIZE = 8 * 1024 * 1024;
+export const AVERAGE_BITS = 20;
+
+export interface ChunkerOptions {
+  /** Smallest chunk (except a stream's last); ≥ 64. Default 512 KiB. */
+  minSize?: number;
+  /** Largest chunk; ≥ minSize. Default 8 MiB. */
+  maxSize?: number;
+  /** Cut where the digest's low `averageBits` bits are zero (0–32). Default 20. */
+  averageBits?: number;
+}
+
+/** A chunk of an in-memory buffer. */
+export interface ChunkBoundary {
+  offset: number;
+  length: number;
+  /** The fingerprint at the cut (restic's `Chunk.Cut`). */
+  cut: bigint;
+}
+
+/** A chunk's bytes with its position in the stream. */
+export interface ChunkData {
+  data: Uint8Array;
+  offset: number;
+  cut: bigint;
+}
+
+/** Per-polynomial tables split into int32 halves: hi = bits 32–63, lo = bits 0–31. */
+interface Tables {
+  outHi: Int32Array;
+  outLo: Int32Array;
+  modHi: Int32Array;
+  modLo: Int32Array;
+  /** out8[b] = out[b]·x^8 mod pol: an outgoing byte's term one step later. */
+  out8Hi: Int32Array;
+  out8Lo: Int32Array;
+  /** mod2[a]: reduction of a·x^(k+8), plus its overflow bits below 2^64. */
+  mod2Hi: Int32Array;
+  mod2Lo: Int32Array;
+  /** polShift − 32: the table index is `hi >>> hiShift`. */
+  hiShift: number;
+  /** k − 48: the second byte's index is `(hi >>> loShift) & 255` (pairs need k ≥ 48). */
+  pairShift: number;
+}
+
+const tableCache = new Map<bigint, Tables>();
+
+/**
+ * The tables of the polynomial in use, read by the per-byte loops. V8 compiles module-level
+ * constant arrays as constants (known length 256: no bounds checks for byte indices), which
+ * makes the loop ~1.7× faster than reading per-chunker arrays; next() copies its tables in
+ * (4 KiB) only when a chunker with another polynomial ran last.
+ */
+const OUT_HI = new Int32Array(256);
+const OUT_LO = new Int32Array(256);
+const MOD_HI = new Int32Array(256);
+const MOD_LO = new Int32Array(256);
+const OUT8_HI = new Int32Array(256);
+const OUT8_LO = new Int32Array(256);
+const MOD2_HI = new Int32Array(256);
+const MOD2_LO = new Int32Array(256);
+let activeTables: Tables | undefined;
+
+function activate(t: Tables): void {
+  if (activeTables === t) return;
+  OUT_HI.set(t.outHi);
+  OUT_LO.set(t.outLo);
+  MOD_HI.set(t.modHi);
+  MOD_LO.set(t.modLo);
+  OUT8_HI.set(t.out8Hi);
+  OUT8_LO.set(t.out8Lo);
+  MOD2_HI.set(t.mod2Hi);
+  MOD2_LO.set(t.mod2Lo);
+  activeTables = t;
+}
+
+/** The byte restic slides in at every reset. */
+const ONE = new Uint8Array([1]);
+
+const UINT64_MASK = (1n << 64n) - 1n;
+
+function appendByte(h: bigint, b: number, pol: bigint): bigint {
+  return mod((h << 8n) | BigInt(b), pol);
+}
+
+function setSplit(hi: Int32Array, lo: Int32Array, b: number, v: bigint): void {
+  hi[b] = Number(v >> 32n) | 0;
+  lo[b] = Number(v & 0xffffffffn) | 0;
+}
+
+/** out[b]: hash of a window holding b then 63 zeros; mod[b]: reduction of the 8 overflow bits. */
+function tablesFor(pol: bigint): Tables {
+  const cached = tableCache.get(pol);
+  if (cached) return cached;
+  const k = deg(pol);
+  // restic/chunker allows degree ≤ 53; the split digest also needs polShift ≥ 32.
+  if (k < 40 || k > 53) throw new RangeError(`chunker polynomial must have degree 40–53, got ${k}`);
+  const t: Tables = {
+    outHi: new Int32Array(256),
+    outLo: new Int32Array(256),
+    modHi: new Int32Array(256),
+    modLo: new Int32Array(256),
+    out8Hi: new Int32Array(256),
+    out8Lo: new Int32Array(256),
+    mod2Hi: new Int32Array(256),
+    mod2Lo: new Int32Array(256),
+    hiShift: k - 8 - 32,
+    pairShift: k - 48,
+  };
+  for (let b = 0; b < 256; b++) {
+    let h = appendByte(0n, b, pol);
+    for (let i = 0; i < WINDOW_SIZE - 1; i++) h = appendByte(h, 0, pol);
+    setSplit(t.outHi, t.outLo, b, h);
+    setSplit(t.out8Hi, t.out8Lo, b, appendByte(h, 0, pol));
+    const top = BigInt(b) << BigInt(k);
+    setSplit(t.modHi, t.modLo, b, mod(top, pol) | top);
+    const top2 = top << 8n;
+    setSplit(t.mod2Hi, t.mod2Lo, b, mod(top2, pol) | (top2 & UINT64_MASK));
+  }
+  tableCache.set(pol, t);
+  return t;
+}
+
+function join(hi: number, lo: number): bigint {
+  return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+}
+
+/** restic's `out[b]` and `mod[b]` table entries for a polynomial (for tests and tools). */
+export function tableValues(pol: bigint, b: number): { out: bigint; mod: bigint } {
+  const t = tablesFor(pol);
+  return { out: join(t.outHi[b]!, t.outLo[b]!), mod: join(t.modHi[b]!, t.modLo[b]!) };
+}
+
+/**
+ * Incremental chunker over one stream: feed consecutive pieces of the stream to
+ * {@link next}; a chunk may span any number of pieces. Call {@link flush} at the end of
+ * the stream and {@link reset} to start another one.
+ */
+export class Chunker {
+  readonly pol: bigint;
+  readonly minSize: number;
+  readonly maxSize: number;
+  readonly averageBits: number;
+  /** Fingerprint of the last boundary reported by next() or flush(). */
+  cut = 0n;
+
+  private readonly mask: number;
+  private readonly t: Tables;
+  /** Ring of the last 64 hashed bytes; window[wpos] is the oldest. */
+  private readonly window = new Uint8Array(WINDOW_SIZE);
+  private wpos = 0;
+  private hi = 0;
+  private lo = 0;
+  /** Bytes of the current chunk consumed so far. */
+  private count = 0;
+  /** Bytes still to take unhashed at the start of the current chunk. */
+  private pre = 0;
+
+  constructor(pol: bigint, opts: ChunkerOptions = {}) {
+    const { minSize = MIN_SIZE, maxSize = MAX_SIZE, averageBits = AVERAGE_BITS } = opts;
+    if (!Number.isSafeInteger(minSize) || minSize < WINDOW_SIZE) throw new RangeError(`minSize must be an integer ≥ ${WINDOW_SIZE}`);
+    if (!Number.isSafeInteger(maxSize) || maxSize < minSize) throw new RangeError('maxSize must be an integer ≥ minSize');
+    if (!Number.isInteger(averageBits) || averageBits < 0 || averageBits > 32) throw new RangeError('averageBits must be an integer in 0–32');
+    this.pol = pol;
+    this.minSize = minSize;
+    this.maxSize = maxSize;
+    this.averageBits = averageBits;
+    this.mask = averageBits === 32 ? -1 : (1 << averageBits) - 1;
+    this.t = tablesFor(pol);
+    this.reset();
+  }
+
+  /** Forgets the current chunk: zero window, then slide(1), as restic does after every cut. */
+  reset(): void {
+    this.window.fill(0);
+    this.wpos = 0;
+    this.hi = 0;
+    this.lo = 0;
+    this.count = 0;
+    this.pre = this.minSize - WINDOW_SIZE;
+    activate(this.t);
+    this.slideRing(ONE, 0, 1, 0);
+  }
+
+  /** The current fingerprint (what a chunk ending here without a boundary gets as its cut). */
+  get digest(): bigint {
+    return join(this.hi, this.lo);
+  }
+
+  /** Bytes of the unfinished chunk consumed so far. */
+  get pending(): number {
+    return this.count;
+  }
+
+  /**
+   * Consumes buf[start, end) as the next bytes of the stream. Returns the index just after
+   * the byte that ends a chunk (then `cut` holds its fingerprint and the chunker is reset
+   * for the next chunk: call again from that index), or −1 when no chunk ends in the range.
+   */
+  next(buf: Uint8Array, start = 0, end: number = buf.length): number {
+    let i = start;
+    if (this.pre > 0) {
+      const n = end - i;
+      if (this.pre > n) {
+        this.pre -= n;
+        this.count += n;
+        return -1;
+      }
+      i += this.pre;
+      this.count += this.pre;
+      this.pre = 0;
+    }
+    activate(this.t);
+    // Chunk length including buf[j] is base + j + 1.
+    const base = this.count - i;
+    // The first 64 bytes of each call take the outgoing byte from the ring; later ones
+    // read it straight from buf (faster).
+    const ringEnd = Math.min(end, i + WINDOW_SIZE);
+    let at = this.slideRing(buf, i, ringEnd, base);
+    if (at < 0 && ringEnd < end) {
+      // The chunk reaches maxSize at buf[maxAt]: scan no further, cut there.
+      const maxAt = this.maxSize - base - 1;
+      const stop = Math.min(end, maxAt + 1);
+      const { hiShift, pairShift } = this.t;
+      let from = ringEnd;
+      let hi = this.hi;
+      let lo = this.lo;
+      if (pairShift >= 0) {
+        from = scanPairs(buf, from, stop, hi, lo, hiShift, pairShift, this.mask);
+        hi = scanHi;
+        lo = scanLo;
+      }
+      // Byte by byte: all of it for low degrees, else just the last pair (or byte).
+      const to = pairShift >= 0 ? Math.min(from + 2, stop) : stop;
+      at = scan(buf, from, to, hi, lo, hiShift, this.mask);
+      if (at < 0 && to < stop) throw new Error('chunker: pair and byte steps disagree');
+      if (at < 0 && stop === maxAt + 1) at = maxAt;
+      this.hi = scanHi;
+      this.lo = scanLo;
+      // The ring continues with the last 64 bytes, oldest first.
+      if (at < 0) this.window.set(buf.subarray(end - WINDOW_SIZE, end));
+      this.wpos = 0;
+    }
+    if (at < 0) {
+      this.count = base + end;
+      return -1;
+    }
+    this.cut = join(this.hi, this.lo);
+    this.reset();
+    return at + 1;
+  }
+
+  /**
+   * Ends the stream: returns the length of the final, unfinished chunk (0 if none) and
+   * sets `cut` to the current digest, as restic does for the last chunk; then resets.
+   */
+  flush(): number {
+    const n = this.count;
+    if (n > 0) this.cut = join(this.hi, this.lo);
+    this.reset();
+    return n;
+  }
+
+  /** Whether the chunk reaching length n (after hashing its last byte) ends there. */
+  private isCut(lo: number, n: number): boolean {
+    return n >= this.minSize && ((lo & this.mask) === 0 || n >= this.maxSize);
+  }
+
+  /** Slides buf[from, to) through the ring window; returns the index of a cut byte or −1. */
+  private slideRing(buf: Uint8Array, from: number, to: number, base: number): number {
+    const hiShift = this.t.hiShift;
+    const win = this.window;
+    let { hi, lo, wpos } = this;
+    let at = -1;
+    for (let i = from; i < to; i++) {
+      const b = buf[i]!;
+      const o = win[wpos]!;
+      win[wpos] = b;
+      wpos = (wpos + 1) & (WINDOW_SIZE - 1);
+      hi ^= OUT_HI[o]!;
+      lo ^= OUT_LO[o]!;
+      const idx = hi >>> hiShift;
+      hi = ((hi << 8) | (lo >>> 24)) ^ MOD_HI[idx]!;
+      lo = ((lo << 8) | b) ^ MOD_LO[idx]!;
+      if (this.isCut(lo, base + i + 1)) {
+        at = i;
+        break;
+      }
+    }
+    this.hi = hi;
+    this.lo = lo;
+    this.wpos = wpos;
+    return at;
+  }
+}
+
+/** Digest halves left by the last scan() (module variables: stores need no type feedback). */
+let scanHi = 0;
+let scanLo = 0;
+
+/**
+ * The hot loop: slides buf[from, to), where buf[from − 64, from) are the 64 bytes hashed
+ * just before, so the outgoing byte is buf[i − 64]. Returns the index of the first byte
+ * after which the digest matches the split mask, or −1. Those 64 bytes already brought
+ * the chunk to ≥ minSize, and the caller stops `to` at maxSize, so nothing else decides. Deliberately free of property accesses and
+ * rarely taken branches: V8 compiles it while the loop is running, without feedback for
+ * code after the loop, and would otherwise deoptimize on leaving it.
+ */
+function scan(buf: Uint8Array, from: number, to: number, hi: number, lo: number, hiShift: number, mask: number): number {
+  let i = from;
+  for (; i < to; i++) {
+    const o = buf[i - WINDOW_SIZE]!;
+    hi ^= OUT_HI[o]!;
+    lo ^= OUT_LO[o]!;
+    const idx = hi >>> hiShift;
+    hi = ((hi << 8) | (lo >>> 24)) ^ MOD_HI[idx]!;
+    lo = ((lo << 8) | buf[i]!) ^ MOD_LO[idx]!;
+    if ((lo & mask) === 0) break;
+  }
+  scanHi = hi;
+  scanLo = lo;
+  return i < to ? i : -1;
+}
+
+/**
+ * scan() two bytes per step, for degree ≥ 48: the digest two bytes on is computed straight
+ * from the current one (two independent table look-ups instead of two dependent ones), the
+ * one in between only in its low half, for the boundary test. Stops before a pair with a
+ * match or where fewer than 2 bytes remain, and returns that index (the digest before it
+ * in scanHi/scanLo); scan() then goes on byte by byte.
+ */
+function scanPairs(
+  buf: Uint8Array,
+  from: number,
+  to: number,
+  hi: number,
+  lo: number,
+  hiShift: number,
+  pairShift: number,
+  mask: number,
+): number {
+  let i = from;
+  for (; i + 1 < to; i += 2) {
+    const b1 = buf[i]!;
+    const o1 = buf[i - WINDOW_SIZE]!;
+    const xhi = hi ^ OUT_HI[o1]!;
+    const xlo = lo ^ OUT_LO[o1]!;
+    const a = xhi >>> hiShift;
+    if (((((xlo << 8) | b1) ^ MOD_LO[a]!) & mask) === 0) break;
+    const o2 = buf[i + 1 - WINDOW_SIZE]!;
+    const c = (xhi >>> pairShift) & 255;
+    const nlo = ((xlo << 16) | (b1 << 8) | buf[i + 1]!) ^ MOD2_LO[a]! ^ MOD_LO[c]! ^ OUT8_LO[o2]!;
+    if ((nlo & mask) === 0) break;
+    hi = ((xhi << 16) | (xlo >>> 16)) ^ MOD2_HI[a]! ^ MOD_HI[c]! ^ OUT8_HI[o2]!;
+    lo = nlo;
+  }
+  scanHi = hi;
+  scanLo = lo;
+  return i;
+}
+
+/** All chunks of an in-memory buffer (an empty buffer has none). */
+export function chunkBuffer(buf: Uint8Array, pol: bigint, opts?: ChunkerOptions): ChunkBoundary[] {
+  const c = new Chunker(pol, opts);
+  const chunks: ChunkBoundary[] = [];
+  let start = 0;
+  for (let end = c.next(buf, 0); end >= 0; end = c.next(buf, start)) {
+    chunks.push({ offset: start, length: end - start, cut: c.cut });
+    start = end;
+  }
+  const length = c.flush();
+  if (length > 0) chunks.push({ offset: start, length, cut: c.cut });
+  return chunks;
+}
+
+/** Collects the bytes of a chunk that spans input pieces; reused from chunk to chunk. */
+class ChunkAccumulator {
+  private buf = new Uint8Array(0);
+  private len = 0;
+
+  constructor(private readonly limit: number) {}
+
+  push(part: Uint8Array): void {
+    if (part.length === 0) return;
+    const need = this.len + part.length;
+    if (need > this.buf.length) {
+      let size = Math.max(64 * 1024, this.buf.length);
+      while (size < need) size *= 2;
+      const grown = new Uint8Array(Math.max(need, Math.min(size, this.limit)));
+      grown.set(this.buf.subarray(0, this.len));
+      this.buf = grown;
+    }
+    this.buf.set(part, this.len);
+    this.len = need;
+  }
+
+  /** The collected bytes followed by `tail`, as a new buffer; empties the accumulator. */
+  take(tail: Uint8Array): Uint8Array {
+    if (this.len === 0) return tail.slice();
+    this.push(tail);
+    const data = this.buf.slice(0, this.len);
+    this.len = 0;
+    return data;
+  }
+}
+
+/**
+ * Chunks a stream, yielding each chunk as a buffer of its own. Holds at most one
+ * unfinished chunk (< maxSize) plus the current input piece.
+ */
+export async function* chunkStream(
+  source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  pol: bigint,
+  opts?: ChunkerOptions,
+): AsyncGenerator<ChunkData, void, undefined> {
+  const c = new Chunker(pol, opts);
+  const acc = new ChunkAccumulator(c.maxSize);
+  let offset = 0;
+  for await (const piece of source) {
+    let start = 0;
+    for (let end = c.next(piece, 0); end >= 0; end = c.next(piece, start)) {
+      const data = acc.take(piece.subarray(start, end));
+      yield { data, offset, cut: c.cut };
+      offset += data.length;
+      start = end;
+    }
+    acc.push(piece.subarray(start));
+  }
+  if (c.flush() > 0) yield { data: acc.take(new Uint8Array(0)), offset, cut: c.cut };
+}
+
+/** Reads up to `length` bytes into buf at `offset`; returns 0 at the end of the stream. */
+export type ReadSync = (buf: Uint8Array, offset: number, length: number) => number;
+
+export interface ChunkReadOptions extends ChunkerOptions {
+  /** Reused read buffer; must be larger than maxSize. Default: 2 × maxSize. */
+  buffer?: Uint8Array;
+}
+
+/**
+ * Chunks a synchronous reader through one reused buffer. Each yielded `data` is a view
+ * into that buffer, valid only until the generator resumes: copy it to keep it.
+ */
+export function* chunkReadSync(read: ReadSync, pol: bigint, opts: ChunkReadOptions = {}): Generator<ChunkData, void, undefined> {
+  const c = new Chunker(pol, opts);
+  const buf = opts.buffer ?? new Uint8Array(2 * c.maxSize);
+  if (buf.length <= c.maxSize) throw new RangeError('read buffer must be larger than maxSize');
+  let bufOffset = 0; // stream offset of buf[0]
+  let filled = 0;
+  let start = 0; // start of the current chunk in buf
+  for (;;) {
+    if (filled === buf.length) {
+      // The unfinished chunk (< maxSize) moves to the front to make room.
+      buf.copyWithin(0, start, filled);
+      bufOffset += start;
+      filled -= start;
+      start = 0;
+    }
+    const n = read(buf, filled, buf.length - filled);
+    if (n <= 0) break;
+    const scan = filled;
+    filled += n;
+    for (let end = c.next(buf, scan, filled); end >= 0; end = c.next(buf, start, filled)) {
+      yield { data: buf.subarray(start, end), offset: bufOffset + start, cut: c.cut };
+      start = end;
+    }
+  }
+  if (c.flush() > 0) yield { data: buf.subarray(start, filled), offset: bufOffset + start, cut: c.cut };
+}
+
+/** Chunks an open file (or pipe) read sequentially with fs.readSync; see {@link chunkReadSync}. */
+export function chunkFileSync(fd: number, pol: bigint, opts?: ChunkReadOptions): Generator<ChunkData, void, undefined> {
+  return chunkReadSync((buf, offset, length) => readSync(fd, buf, offset, length, null), pol, opts);
+}

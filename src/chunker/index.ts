@@ -1,0 +1,2 @@
+export * from './chunker.js';
+export * from './polynomial.js';
