@@ -14,7 +14,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 restic version
 
-npm ci --no-audit --no-fund
+# npm 11 here leaves other platforms' optional packages (rollup's) out of the lock file,
+# which makes `npm ci` refuse it; fall back to `npm install`, which honours the lock.
+npm ci --no-audit --no-fund || npm install --no-audit --no-fund
 npm run build
 npx tsc -p tsconfig.test.json --noEmit
 
