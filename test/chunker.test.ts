@@ -176,6 +176,51 @@ function reader(data: Uint8Array, sizes: number[]) {
   };
 }
 
+/** restic/chunker's Next() transcribed with BigInt and a ring window: slow, obviously right. */
+function referenceChunks(data: Uint8Array, pol: bigint, opts: ChunkerOptions) {
+  const { minSize = MIN_SIZE, maxSize = MAX_SIZE, averageBits = 20 } = opts;
+  const out: bigint[] = [];
+  const modT: bigint[] = [];
+  for (let b = 0; b < 256; b++) {
+    const t = tableValues(pol, b);
+    out.push(t.out);
+    modT.push(t.mod);
+  }
+  const splitmask = (1n << BigInt(averageBits)) - 1n;
+  const window = new Uint8Array(64);
+  let wpos = 0;
+  let digest = 0n;
+  const slide = (b: number) => {
+    const o = window[wpos]!;
+    window[wpos] = b;
+    digest ^= out[o]!;
+    wpos = (wpos + 1) % 64;
+    const index = digest >> 45n;
+    digest = ((digest << 8n) | BigInt(b)) ^ modT[Number(index)]!;
+  };
+  const reset = () => {
+    window.fill(0);
+    wpos = 0;
+    digest = 0n;
+    slide(1);
+  };
+  const chunks: { length: number; cut: bigint }[] = [];
+  reset();
+  let count = 0;
+  for (let i = 0; i < data.length; i++) {
+    count++;
+    if (count <= minSize - 64) continue; // the unhashed prefix
+    slide(data[i]!);
+    if (((digest & splitmask) === 0n || count >= maxSize) && count >= minSize) {
+      chunks.push({ length: count, cut: digest });
+      count = 0;
+      reset();
+    }
+  }
+  if (count > 0) chunks.push({ length: count, cut: digest });
+  return chunks;
+}
+
 const odd = [1, 7, 100 * KiB, 3 * MiB, 63, 64, 65, 1, 1, 1, 511 * KiB + 3, 8 * MiB + 1];
 
 describe('Go math/rand port (seed 23)', () => {
@@ -301,6 +346,33 @@ describe('Chunker', () => {
   it('cuts at exactly maxSize when no boundary is found', () => {
     const opts = { minSize: 64, maxSize: 1000, averageBits: 32 };
     expect(chunkBuffer(random.subarray(0, 2500), testPol, opts).map((c) => c.length)).toEqual([1000, 1000, 500]);
+  });
+
+  it('cuts at maxSize across pieces too', async () => {
+    const opts = { minSize: 64, maxSize: 1000, averageBits: 32 };
+    for (const size of [1, 7, 63, 64, 65, 999, 1000, 1001]) {
+      const got = await collect(pieces(random.subarray(0, 10_000), [size]), opts);
+      expect(got.map((c) => c.data.length)).toEqual(Array(10).fill(1000));
+    }
+  });
+
+  it('matches a straightforward BigInt port of restic’s algorithm', async () => {
+    const data = random.subarray(5 * MiB, 7 * MiB);
+    const cases: ChunkerOptions[] = [
+      { minSize: 64, maxSize: 64, averageBits: 20 },
+      { minSize: 64, maxSize: 4096, averageBits: 8 },
+      { minSize: 100, maxSize: 300, averageBits: 7 },
+      { minSize: 1024, maxSize: 8192, averageBits: 11 },
+      { minSize: 4096, maxSize: 1 << 20, averageBits: 13 },
+      { minSize: 64, maxSize: 1 << 20, averageBits: 0 },
+    ];
+    for (const opts of cases) {
+      const want = referenceChunks(data, testPol, opts);
+      const got = chunkBuffer(data, testPol, opts).map(({ length, cut }) => ({ length, cut }));
+      expect(got, JSON.stringify(opts)).toEqual(want);
+      const streamed = (await collect(pieces(data, [1, 100, 65_536 + 3, 7]), opts)).map((c) => ({ length: c.data.length, cut: c.cut }));
+      expect(streamed, JSON.stringify(opts)).toEqual(want);
+    }
   });
 
   it('reset() restarts the stream', () => {

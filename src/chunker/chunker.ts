@@ -15,6 +15,9 @@ export const MIN_SIZE = 512 * 1024;
 export const MAX_SIZE = 8 * 1024 * 1024;
 export const AVERAGE_BITS = 20;
 
+/** The byte restic slides in at every reset. */
+const ONE = new Uint8Array([1]);
+
 export interface ChunkerOptions {
   /** Smallest chunk (except a stream's last); ≥ 64. Default 512 KiB. */
   minSize?: number;
@@ -45,16 +48,8 @@ interface Tables {
   outLo: Int32Array;
   modHi: Int32Array;
   modLo: Int32Array;
-  /** out8[b] = out[b]·x^8 mod pol: an outgoing byte's term one step later. */
-  out8Hi: Int32Array;
-  out8Lo: Int32Array;
-  /** mod2[a]: reduction of a·x^(k+8), plus its overflow bits below 2^64. */
-  mod2Hi: Int32Array;
-  mod2Lo: Int32Array;
   /** polShift − 32: the table index is `hi >>> hiShift`. */
   hiShift: number;
-  /** k − 48: the second byte's index is `(hi >>> loShift) & 255` (pairs need k ≥ 48). */
-  pairShift: number;
 }
 
 const tableCache = new Map<bigint, Tables>();
@@ -69,10 +64,6 @@ const OUT_HI = new Int32Array(256);
 const OUT_LO = new Int32Array(256);
 const MOD_HI = new Int32Array(256);
 const MOD_LO = new Int32Array(256);
-const OUT8_HI = new Int32Array(256);
-const OUT8_LO = new Int32Array(256);
-const MOD2_HI = new Int32Array(256);
-const MOD2_LO = new Int32Array(256);
 let activeTables: Tables | undefined;
 
 function activate(t: Tables): void {
@@ -81,17 +72,8 @@ function activate(t: Tables): void {
   OUT_LO.set(t.outLo);
   MOD_HI.set(t.modHi);
   MOD_LO.set(t.modLo);
-  OUT8_HI.set(t.out8Hi);
-  OUT8_LO.set(t.out8Lo);
-  MOD2_HI.set(t.mod2Hi);
-  MOD2_LO.set(t.mod2Lo);
   activeTables = t;
 }
-
-/** The byte restic slides in at every reset. */
-const ONE = new Uint8Array([1]);
-
-const UINT64_MASK = (1n << 64n) - 1n;
 
 function appendByte(h: bigint, b: number, pol: bigint): bigint {
   return mod((h << 8n) | BigInt(b), pol);
@@ -114,22 +96,14 @@ function tablesFor(pol: bigint): Tables {
     outLo: new Int32Array(256),
     modHi: new Int32Array(256),
     modLo: new Int32Array(256),
-    out8Hi: new Int32Array(256),
-    out8Lo: new Int32Array(256),
-    mod2Hi: new Int32Array(256),
-    mod2Lo: new Int32Array(256),
     hiShift: k - 8 - 32,
-    pairShift: k - 48,
   };
   for (let b = 0; b < 256; b++) {
     let h = appendByte(0n, b, pol);
     for (let i = 0; i < WINDOW_SIZE - 1; i++) h = appendByte(h, 0, pol);
     setSplit(t.outHi, t.outLo, b, h);
-    setSplit(t.out8Hi, t.out8Lo, b, appendByte(h, 0, pol));
     const top = BigInt(b) << BigInt(k);
     setSplit(t.modHi, t.modLo, b, mod(top, pol) | top);
-    const top2 = top << 8n;
-    setSplit(t.mod2Hi, t.mod2Lo, b, mod(top2, pol) | (top2 & UINT64_MASK));
   }
   tableCache.set(pol, t);
   return t;
@@ -227,27 +201,15 @@ export class Chunker {
     activate(this.t);
     // Chunk length including buf[j] is base + j + 1.
     const base = this.count - i;
-    // The first 64 bytes of each call take the outgoing byte from the ring; later ones
-    // read it straight from buf (faster).
+    // The first 64 bytes of each call take the outgoing byte from the ring; scan() reads
+    // later ones straight from buf (faster).
     const ringEnd = Math.min(end, i + WINDOW_SIZE);
     let at = this.slideRing(buf, i, ringEnd, base);
     if (at < 0 && ringEnd < end) {
       // The chunk reaches maxSize at buf[maxAt]: scan no further, cut there.
       const maxAt = this.maxSize - base - 1;
       const stop = Math.min(end, maxAt + 1);
-      const { hiShift, pairShift } = this.t;
-      let from = ringEnd;
-      let hi = this.hi;
-      let lo = this.lo;
-      if (pairShift >= 0) {
-        from = scanPairs(buf, from, stop, hi, lo, hiShift, pairShift, this.mask);
-        hi = scanHi;
-        lo = scanLo;
-      }
-      // Byte by byte: all of it for low degrees, else just the last pair (or byte).
-      const to = pairShift >= 0 ? Math.min(from + 2, stop) : stop;
-      at = scan(buf, from, to, hi, lo, hiShift, this.mask);
-      if (at < 0 && to < stop) throw new Error('chunker: pair and byte steps disagree');
+      at = scan(buf, ringEnd, stop, this.hi, this.lo, this.t.hiShift, this.mask);
       if (at < 0 && stop === maxAt + 1) at = maxAt;
       this.hi = scanHi;
       this.lo = scanLo;
@@ -290,7 +252,7 @@ export class Chunker {
       const b = buf[i]!;
       const o = win[wpos]!;
       win[wpos] = b;
-      wpos = (wpos + 1) & (WINDOW_SIZE - 1);
+      wpos = (wpos + 1) & 63;
       hi ^= OUT_HI[o]!;
       lo ^= OUT_LO[o]!;
       const idx = hi >>> hiShift;
@@ -316,14 +278,16 @@ let scanLo = 0;
  * The hot loop: slides buf[from, to), where buf[from − 64, from) are the 64 bytes hashed
  * just before, so the outgoing byte is buf[i − 64]. Returns the index of the first byte
  * after which the digest matches the split mask, or −1. Those 64 bytes already brought
- * the chunk to ≥ minSize, and the caller stops `to` at maxSize, so nothing else decides. Deliberately free of property accesses and
- * rarely taken branches: V8 compiles it while the loop is running, without feedback for
- * code after the loop, and would otherwise deoptimize on leaving it.
+ * the chunk to ≥ minSize, and the caller stops `to` at maxSize, so nothing else decides.
+ *
+ * Deliberately free of property accesses and of code after the loop that needs type
+ * feedback: V8 compiles the function while its first long loop runs, and such code
+ * (a `this.x = …`, a `Math.min`) then deoptimizes it on every exit.
  */
 function scan(buf: Uint8Array, from: number, to: number, hi: number, lo: number, hiShift: number, mask: number): number {
   let i = from;
   for (; i < to; i++) {
-    const o = buf[i - WINDOW_SIZE]!;
+    const o = buf[i - 64]!; // a literal: module constants cost a load and a check per byte
     hi ^= OUT_HI[o]!;
     lo ^= OUT_LO[o]!;
     const idx = hi >>> hiShift;
@@ -334,43 +298,6 @@ function scan(buf: Uint8Array, from: number, to: number, hi: number, lo: number,
   scanHi = hi;
   scanLo = lo;
   return i < to ? i : -1;
-}
-
-/**
- * scan() two bytes per step, for degree ≥ 48: the digest two bytes on is computed straight
- * from the current one (two independent table look-ups instead of two dependent ones), the
- * one in between only in its low half, for the boundary test. Stops before a pair with a
- * match or where fewer than 2 bytes remain, and returns that index (the digest before it
- * in scanHi/scanLo); scan() then goes on byte by byte.
- */
-function scanPairs(
-  buf: Uint8Array,
-  from: number,
-  to: number,
-  hi: number,
-  lo: number,
-  hiShift: number,
-  pairShift: number,
-  mask: number,
-): number {
-  let i = from;
-  for (; i + 1 < to; i += 2) {
-    const b1 = buf[i]!;
-    const o1 = buf[i - WINDOW_SIZE]!;
-    const xhi = hi ^ OUT_HI[o1]!;
-    const xlo = lo ^ OUT_LO[o1]!;
-    const a = xhi >>> hiShift;
-    if (((((xlo << 8) | b1) ^ MOD_LO[a]!) & mask) === 0) break;
-    const o2 = buf[i + 1 - WINDOW_SIZE]!;
-    const c = (xhi >>> pairShift) & 255;
-    const nlo = ((xlo << 16) | (b1 << 8) | buf[i + 1]!) ^ MOD2_LO[a]! ^ MOD_LO[c]! ^ OUT8_LO[o2]!;
-    if ((nlo & mask) === 0) break;
-    hi = ((xhi << 16) | (xlo >>> 16)) ^ MOD2_HI[a]! ^ MOD_HI[c]! ^ OUT8_HI[o2]!;
-    lo = nlo;
-  }
-  scanHi = hi;
-  scanLo = lo;
-  return i;
 }
 
 /** All chunks of an in-memory buffer (an empty buffer has none). */
@@ -472,9 +399,9 @@ export function* chunkReadSync(read: ReadSync, pol: bigint, opts: ChunkReadOptio
     }
     const n = read(buf, filled, buf.length - filled);
     if (n <= 0) break;
-    const scan = filled;
+    const from = filled;
     filled += n;
-    for (let end = c.next(buf, scan, filled); end >= 0; end = c.next(buf, start, filled)) {
+    for (let end = c.next(buf, from, filled); end >= 0; end = c.next(buf, start, filled)) {
       yield { data: buf.subarray(start, end), offset: bufOffset + start, cut: c.cut };
       start = end;
     }
