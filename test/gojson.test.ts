@@ -1,3 +1,4 @@
+import { rng } from './helpers/rng.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FormatError } from '../src/errors.js';
 import {
@@ -16,14 +17,6 @@ import {
 const bytes = (...b: number[]) => new Uint8Array(b);
 const utf8 = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('goJsonString (go1.19 encoding/json)', () => {
   it('escapes every control character like go1.19', () => {

@@ -1,3 +1,4 @@
+import { rng } from './helpers/rng.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,14 +43,6 @@ function node(name: string | Uint8Array, type: NodeType, extra: Partial<Node> = 
   };
 }
 
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('encodeNode: verified restic 0.14.0 examples (§8.2)', () => {
   it('file with xattr', () => {
