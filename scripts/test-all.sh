@@ -4,8 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# restic: interop peer; openssh-server: SFTP tests; ceph-mon/ceph-osd/radosgw: real S3 (Ceph RGW).
 need_apt=()
 command -v restic >/dev/null 2>&1 || need_apt+=(restic)
+[ -x /usr/sbin/sshd ] || need_apt+=(openssh-server openssh-client)
+command -v radosgw >/dev/null 2>&1 || need_apt+=(radosgw)
+command -v ceph-mon >/dev/null 2>&1 || need_apt+=(ceph-mon)
+command -v ceph-osd >/dev/null 2>&1 || need_apt+=(ceph-osd)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

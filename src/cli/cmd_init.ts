@@ -16,7 +16,7 @@ export const initCommand: Command = {
     const location = repositoryLocation(ctx);
     const password = readPassword(ctx);
     if (!password) throw new UsageError('an empty password is not allowed by default');
-    const repo = await Repository.init(openBackend(location), password, {
+    const repo = await Repository.init(openBackend(location, ctx), password, {
       version,
       compression: compressionOption(ctx),
       kdf: kdfOverride(ctx.env),

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { execSync } from 'node:child_process';
 import type { Backend } from '../backends/backend.js';
-import { LocalBackend } from '../backends/local.js';
+import { openLocation } from '../backends/location.js';
 import { UsageError } from '../errors.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import type { KdfParams } from '../crypto/index.js';
@@ -20,6 +20,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'no-lock', kind: 'bool', help: 'do not lock the repository, this allows some operations on read-only repositories' },
   { name: 'compression', kind: 'string', help: 'compression mode (only available for repository format version 2), one of (auto|off|max)', env: 'RESTIC_COMPRESSION' },
   { name: 'key-hint', kind: 'string', help: 'key ID of key to try decrypting first', env: 'RESTIC_KEY_HINT' },
+  { name: 'option', short: 'o', kind: 'list', help: 'set extended option (key=value, can be specified multiple times)' },
   { name: 'help', short: 'h', kind: 'bool', help: 'help for this command' },
 ];
 
@@ -41,15 +42,19 @@ export function repositoryLocation(ctx: GlobalContext): string {
   return repo;
 }
 
-export function openBackend(location: string): Backend {
-  if (location.startsWith('local:')) return new LocalBackend(location.slice(6));
-  const m = /^([a-z0-9]+):/.exec(location);
-  if (m && m[1] !== 'local' && !location.startsWith('/')) {
-    if (['rest', 's3', 'sftp', 'b2', 'azure', 'gs', 'swift', 'rclone'].includes(m[1]!)) {
-      throw new UsageError(`backend "${m[1]}" is not supported yet (location ${location})`);
-    }
+export function openBackend(location: string, ctx?: GlobalContext): Backend {
+  return openLocation(location, { env: ctx?.env, extended: ctx ? extendedOptions(ctx) : {} });
+}
+
+/** `-o key=value` options. */
+export function extendedOptions(ctx: GlobalContext): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const kv of (ctx.opts['option'] as string[] | undefined) ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) throw new UsageError(`invalid option ${JSON.stringify(kv)}, expected key=value`);
+    out[kv.slice(0, i)] = kv.slice(i + 1);
   }
-  return new LocalBackend(location);
+  return out;
 }
 
 export function readPassword(ctx: GlobalContext): string {
@@ -99,7 +104,7 @@ export function kdfOverride(env: NodeJS.ProcessEnv): KdfParams | undefined {
 }
 
 export async function openRepository(ctx: GlobalContext): Promise<Repository> {
-  const backend = openBackend(repositoryLocation(ctx));
+  const backend = openBackend(repositoryLocation(ctx), ctx);
   const password = readPassword(ctx);
   return Repository.open(backend, password, {
     compression: compressionOption(ctx),

@@ -6,25 +6,7 @@ import { ResticError, UsageError, ExitCode } from '../errors.js';
 import { parseArgs, formatHelp } from './args.js';
 import type { Command } from './command.js';
 import { GLOBAL_OPTIONS, type GlobalContext } from './global.js';
-import { initCommand } from './cmd_init.js';
-import { backupCommand } from './cmd_backup.js';
-import { snapshotsCommand } from './cmd_snapshots.js';
-import { restoreCommand } from './cmd_restore.js';
-import { VERSION } from '../version.js';
-
-const versionCommand: Command = {
-  name: 'version',
-  summary: 'Print version information',
-  usage: 'restic-ts version',
-  options: [],
-  async run(ctx) {
-    const v = `restic-ts ${VERSION} compiled with node ${process.version} on ${process.platform}/${process.arch}`;
-    ctx.stdout(ctx.json ? JSON.stringify({ message_type: 'version', version: VERSION, node_version: process.version }) + '\n' : v + '\n');
-    return 0;
-  },
-};
-
-export const COMMANDS: Command[] = [initCommand, backupCommand, snapshotsCommand, restoreCommand, versionCommand];
+import { COMMANDS } from './commands.js';
 
 function usage(): string {
   const cmds = COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n');
