@@ -15,6 +15,7 @@ export { encodeTree, decodeTree } from './repo/tree.js';
 export { backup, Archiver, type BackupOptions, type BackupResult, type BackupWarning } from './archiver/archiver.js';
 export { restore, Restorer, readFileContent, type RestoreOptions, type RestoreStats } from './restorer/restorer.js';
 export type { ArchiverFs } from './archiver/fs.js';
+export { backupEntries, VirtualArchiver, type VirtualEntry, type EntryContent, type VirtualBackupOptions, type VirtualBackupResult } from './archiver/virtual.js';
 export type { CompressionMode } from './compress/zstd.js';
 export type { KdfParams, MasterKey } from './crypto/index.js';
 export { VERSION } from './version.js';

@@ -2,7 +2,9 @@ import os from 'node:os';
 import { UsageError, ExitCode } from '../errors.js';
 import { Archiver } from '../archiver/archiver.js';
 import type { Command } from './command.js';
-import { openRepository, withLock } from './global.js';
+import { type GlobalContext, openRepository, withLock } from './global.js';
+import { backupEntries } from '../archiver/virtual.js';
+import path from 'node:path';
 import { formatBytes, formatDuration } from './format.js';
 import { VERSION } from '../version.js';
 
@@ -15,9 +17,12 @@ export const backupCommand: Command = {
     { name: 'tag', kind: 'list', help: 'add tags for the new snapshot in the format `tag[,tag,...]` (can be specified multiple times)' },
     { name: 'parent', kind: 'string', help: 'use this parent snapshot (default: last snapshot in the repository that has the same target files/directories, and is not newer than the snapshot time)' },
     { name: 'force', short: 'f', kind: 'bool', help: 'force re-reading the target files/directories (overrides the "parent" flag)' },
+    { name: 'stdin', kind: 'bool', help: 'read backup from stdin' },
+    { name: 'stdin-filename', kind: 'string', help: 'filename to use when reading from stdin (default "stdin")' },
     { name: 'time', kind: 'string', help: 'time of the backup (ex. \'2012-11-01 22:08:41\') (default: now)' },
   ],
   async run(ctx, args) {
+    if (ctx.opts['stdin']) return backupStdin(ctx, args);
     if (!args.length) throw new UsageError('nothing to backup, please specify target files/dirs');
     const repo = await openRepository(ctx);
     const started = Date.now();
@@ -67,6 +72,32 @@ export const backupCommand: Command = {
     return result.warnings.length ? ExitCode.Incomplete : ExitCode.OK;
   },
 };
+
+/** `backup --stdin`: the data read from standard input becomes one file in the snapshot. */
+async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> {
+  if (args.length) throw new UsageError('--stdin was specified and files/dirs were listed as arguments');
+  const name = (ctx.opts['stdin-filename'] as string | undefined) ?? 'stdin';
+  if (!name || name.includes('/') && path.posix.normalize(name).startsWith('..')) throw new UsageError(`invalid --stdin-filename ${JSON.stringify(name)}`);
+  const repo = await openRepository(ctx);
+  const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
+  const rel = path.posix.normalize(name).replace(/^\/+/, '');
+  const result = await withLock(ctx, repo, false, () =>
+    backupEntries(repo, [{ path: rel, content: process.stdin, mode: 0o644 }], {
+      hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
+      tags,
+      time: parseTimeFlag(ctx.opts['time'] as string | undefined),
+      paths: ['/' + rel],
+      programVersion: `restic-ts ${VERSION}`,
+    }),
+  );
+  if (ctx.json) {
+    ctx.stdout(JSON.stringify({ message_type: 'summary', files_new: 1, total_files_processed: 1, total_bytes_processed: result.bytes, snapshot_id: result.snapshotId }) + '\n');
+  } else if (!ctx.quiet) {
+    ctx.stdout(`processed 1 files, ${formatBytes(result.bytes)}\nsnapshot ${result.snapshotId.slice(0, 8)} saved\n`);
+  }
+  await repo.close();
+  return 0;
+}
 
 /** restic's --time format "2006-01-02 15:04:05" in the local zone, to a Go time string. */
 function parseTimeFlag(v: string | undefined): string | undefined {
