@@ -1,21 +1,29 @@
 /**
  * Restore of a snapshot (or a subtree of it) into a target directory. Every blob is
- * verified on load. Names that could escape the target are refused, and nothing is
- * ever followed through a symlink: files are created with O_NOFOLLOW|O_EXCL semantics
- * below directories this restore created itself.
+ * verified on load. Names that could escape the target are refused, nothing is followed
+ * through a symlink (existing non-directories in the way are replaced, files are opened
+ * with O_NOFOLLOW), and a damaged blob fails only the file that needs it.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import type { Repository } from '../repo/repository.js';
 import type { Node } from '../repo/node.js';
 import { posixPermFromGo } from '../repo/mode.js';
 import { parseGoTime } from '../repo/gojson.js';
+import { type Pattern, childMatch, matchList, parsePattern } from '../filter/filter.js';
 
 export interface RestoreOptions {
   /** Called for each problem; restoring continues with the next entry. */
   onWarning?: (w: { path: string; message: string }) => void;
   /** Restore ownership (default: when running as root). */
   restoreOwnership?: boolean;
+  /** restic --include / --exclude patterns, matched against the path inside the snapshot. */
+  include?: string[];
+  exclude?: string[];
+  /** Re-read every restored file and check it against the snapshot's blob IDs. */
+  verify?: boolean;
 }
 
 export interface RestoreStats {
@@ -23,6 +31,7 @@ export interface RestoreStats {
   dirs: number;
   bytes: number;
   errors: number;
+  verified: number;
 }
 
 const SEP = Buffer.from('/');
@@ -34,31 +43,59 @@ export function isSafeName(name: Uint8Array): boolean {
   return s !== '.' && s !== '..';
 }
 
+interface DirToFinish {
+  node: Node;
+  path: Buffer;
+}
+
 export class Restorer {
-  readonly stats: RestoreStats = { files: 0, dirs: 0, bytes: 0, errors: 0 };
+  readonly stats: RestoreStats = { files: 0, dirs: 0, bytes: 0, errors: 0, verified: 0 };
   private readonly chown: boolean;
+  private readonly includes: Pattern[];
+  private readonly excludes: Pattern[];
+  /** (device, inode) of restored hard-linked files → where the first one went. */
+  private readonly links = new Map<string, Buffer>();
+  private readonly dirsToFinish: DirToFinish[] = [];
 
   constructor(
     private readonly repo: Repository,
     private readonly opts: RestoreOptions = {},
   ) {
     this.chown = opts.restoreOwnership ?? process.getuid?.() === 0;
+    this.includes = (opts.include ?? []).map(parsePattern);
+    this.excludes = (opts.exclude ?? []).map(parsePattern);
   }
 
-  private warn(p: Buffer, err: unknown): void {
+  private warn(p: Buffer | string, err: unknown): void {
     this.stats.errors++;
     this.opts.onWarning?.({ path: p.toString(), message: (err as Error)?.message ?? String(err) });
   }
 
   /** Restore the contents of tree `treeId` into directory `target` (created if missing). */
-  async restoreTree(treeId: string, target: string): Promise<RestoreStats> {
+  async restoreTree(treeId: string, target: string, location = '/'): Promise<RestoreStats> {
     const dir = Buffer.from(path.resolve(target));
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    await this.restoreDir(treeId, dir);
+    await this.restoreDir(treeId, dir, location);
+    // Directory metadata last, deepest first, so writing children does not change it.
+    for (const d of this.dirsToFinish.reverse()) {
+      try {
+        this.restoreMetadata(d.node, d.path);
+      } catch (err) {
+        this.warn(d.path, err);
+      }
+    }
     return this.stats;
   }
 
-  private async restoreDir(treeId: string, dir: Buffer): Promise<void> {
+  private selected(snapPath: string, isDir: boolean): { restore: boolean; descend: boolean } {
+    if (this.excludes.length && matchList(this.excludes, snapPath)) return { restore: false, descend: false };
+    if (!this.includes.length) return { restore: true, descend: true };
+    const restore = matchList(this.includes, snapPath);
+    const descend = isDir && (restore || this.includes.some((p) => childMatch(p, snapPath)));
+    return { restore, descend };
+  }
+
+  private async restoreDir(treeId: string, dir: Buffer, location: string): Promise<void> {
     const nodes = await this.repo.loadTree(treeId);
     for (const node of nodes) {
       const p = Buffer.concat([dir, SEP, node.name]);
@@ -66,21 +103,57 @@ export class Restorer {
         this.warn(p, new Error(`refusing to restore unsafe name ${JSON.stringify(Buffer.from(node.name).toString())}`));
         continue;
       }
+      const snapPath = path.posix.join(location, Buffer.from(node.name).toString());
+      const sel = this.selected(snapPath, node.type === 'dir');
+      if (!sel.restore && !sel.descend) continue;
       try {
-        await this.restoreNode(node, p);
+        if (node.type === 'dir') {
+          this.ensureDir(p);
+          if (sel.restore) this.stats.dirs++;
+          if (node.subtree) await this.restoreDir(node.subtree, p, snapPath);
+          this.dirsToFinish.push({ node, path: p });
+        } else if (sel.restore) {
+          await this.restoreNode(node, p);
+        }
       } catch (err) {
         this.warn(p, err);
       }
     }
   }
 
+  /** A real directory at p: an existing symlink or file there is removed, never followed. */
+  private ensureDir(p: Buffer): void {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(p);
+    } catch {
+      st = undefined;
+    }
+    if (st?.isDirectory()) return;
+    if (st) fs.rmSync(p, { force: true });
+    fs.mkdirSync(p, { mode: 0o700 });
+  }
+
+  /** Remove whatever is at p (not a directory tree) so a new entry can be created. */
+  private clear(p: Buffer): void {
+    try {
+      const st = fs.lstatSync(p);
+      if (st.isDirectory()) throw new Error('a directory is in the way');
+      fs.unlinkSync(p);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+
   private async restoreNode(node: Node, p: Buffer): Promise<void> {
+    this.clear(p);
+    const linkKey = node.links && node.links > 1 && node.inode ? `${node.deviceId ?? 0n}:${node.inode}` : undefined;
+    const first = linkKey ? this.links.get(linkKey) : undefined;
+    if (first && node.type !== 'dir') {
+      fs.linkSync(first, p);
+      return;
+    }
     switch (node.type) {
-      case 'dir':
-        fs.mkdirSync(p, { mode: 0o700 });
-        this.stats.dirs++;
-        if (node.subtree) await this.restoreDir(node.subtree, p);
-        break;
       case 'file':
         await this.restoreFile(node, p);
         this.stats.files++;
@@ -88,9 +161,24 @@ export class Restorer {
       case 'symlink':
         fs.symlinkSync(Buffer.from(node.linktarget ?? new Uint8Array()), p);
         break;
+      case 'fifo':
+        // Node has no mkfifo/mknod API; the system tools do it without a native addon.
+        execFileSync('mkfifo', ['-m', '600', p.toString()]);
+        break;
+      case 'dev':
+      case 'chardev': {
+        const dev = node.device ?? 0n;
+        const major = Number(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn));
+        const minor = Number((dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+        execFileSync('mknod', ['-m', '600', p.toString(), node.type === 'dev' ? 'b' : 'c', String(major), String(minor)]);
+        break;
+      }
+      case 'socket':
+        return; // sockets cannot be restored meaningfully (restic skips them too)
       default:
-        throw new Error(`restoring ${node.type} nodes is not supported yet`);
+        throw new Error(`unsupported node type ${node.type}`);
     }
+    if (linkKey) this.links.set(linkKey, p);
     this.restoreMetadata(node, p);
   }
 
@@ -108,20 +196,43 @@ export class Restorer {
     } finally {
       fs.closeSync(fd);
     }
+    if (this.opts.verify) this.verifyFile(node, p);
+  }
+
+  /** Re-read the file and compare each chunk's SHA-256 with the blob IDs of the snapshot. */
+  private verifyFile(node: Node, p: Buffer): void {
+    const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      let pos = 0;
+      for (const id of node.content ?? []) {
+        const locs = this.repo.index.lookup('data', id);
+        const size = locs[0] ? locs[0].uncompressedLength || locs[0].length - 32 : 0;
+        const buf = Buffer.allocUnsafe(size);
+        const n = fs.readSync(fd, buf, 0, size, pos);
+        if (n !== size || crypto.createHash('sha256').update(buf).digest('hex') !== id) {
+          throw new Error(`verification failed: content at offset ${pos} does not match blob ${id.slice(0, 16)}`);
+        }
+        pos += size;
+      }
+      if (fs.fstatSync(fd).size !== pos) throw new Error('verification failed: file size differs');
+      this.stats.verified++;
+    } finally {
+      fs.closeSync(fd);
+    }
   }
 
   private restoreMetadata(node: Node, p: Buffer): void {
     if (this.chown) fs.lchownSync(p, node.uid, node.gid);
     if (node.type !== 'symlink' && node.mode !== undefined) fs.chmodSync(p, posixPermFromGo(node.mode));
-    const at = toDate(node.atime);
-    const mt = toDate(node.mtime);
+    const at = toSeconds(node.atime);
+    const mt = toSeconds(node.mtime);
     if (node.type === 'symlink') fs.lutimesSync(p, at, mt);
     else fs.utimesSync(p, at, mt);
   }
 }
 
 /** Seconds with fraction for utimes; keeps sub-microsecond digits as far as a double can. */
-function toDate(t: string): number {
+function toSeconds(t: string): number {
   const { sec, nsec } = parseGoTime(t);
   return Number(sec) + nsec / 1e9;
 }
@@ -137,12 +248,14 @@ export async function restore(
   const { snapshot } = await repo.findSnapshot(snapshotSpec);
   if (!snapshot.tree) throw new Error('snapshot has no tree');
   let tree = snapshot.tree;
+  let location = '/';
   for (const part of (opts.subfolder ?? '').split('/').filter(Boolean)) {
     const node = (await repo.loadTree(tree)).find((n) => Buffer.from(n.name).toString() === part);
     if (!node || node.type !== 'dir' || !node.subtree) throw new Error(`path ${opts.subfolder} not found in snapshot`);
     tree = node.subtree;
+    location = path.posix.join(location, part);
   }
-  return new Restorer(repo, opts).restoreTree(tree, target);
+  return new Restorer(repo, opts).restoreTree(tree, target, location);
 }
 
 /** A file's content as a stream of verified chunks, without touching the disk. */
