@@ -16,6 +16,7 @@ import { Chunker } from '../chunker/index.js';
 import { type ArchiverFs, nodeFs } from './fs.js';
 import { nodeFromStat, nodeTypeOf } from './node-from-stat.js';
 import { type TargetTree, buildTargetTree, nameBytes } from './targets.js';
+import { type ExcludeOptions, Excluder } from './exclude.js';
 
 export interface BackupOptions {
   hostname?: string;
@@ -28,6 +29,8 @@ export interface BackupOptions {
    * snapshot with the same host and paths, as restic does. `false` (= --force) re-reads all.
    */
   parent?: string | false;
+  /** restic's exclude options (--exclude, --iexclude, --exclude-caches, …). */
+  excludes?: ExcludeOptions;
   onWarning?: (w: BackupWarning) => void;
   programVersion?: string;
 }
@@ -65,6 +68,9 @@ export class Archiver {
   private readonly fs: ArchiverFs;
   private readonly chunker: Chunker;
   private buf: Buffer | null = null;
+  private readonly excluder: Excluder;
+  /** Device of the target being walked, for --one-file-system. */
+  private targetDevice: bigint | undefined;
   readonly warnings: BackupWarning[] = [];
   readonly stats: BackupStats = {
     filesNew: 0,
@@ -85,6 +91,7 @@ export class Archiver {
     private readonly opts: BackupOptions = {},
   ) {
     this.fs = opts.fs ?? nodeFs;
+    this.excluder = new Excluder(this.fs, opts.excludes);
     this.chunker = new Chunker(repo.config.chunkerPolynomial);
   }
 
@@ -116,6 +123,7 @@ export class Archiver {
       paths,
       hostname,
       username: safeUsername(),
+      excludes: this.opts.excludes?.exclude?.length ? this.opts.excludes.exclude : undefined,
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
       tags: this.opts.tags?.length ? this.opts.tags : undefined,
@@ -158,6 +166,7 @@ export class Archiver {
       const name = nameBytes(k);
       const prev = previous.get(name.toString('latin1'));
       if (child.path) {
+        this.targetDevice = this.targetDeviceOf(child.path);
         const node = await this.saveItem(name, child.path, prev);
         if (node) nodes.push(node);
         continue;
@@ -181,6 +190,15 @@ export class Archiver {
     return (await this.repo.saveBlob('tree', encodeTree(sortNodes(nodes)))).id;
   }
 
+  private targetDeviceOf(p: Buffer): bigint | undefined {
+    if (!this.opts.excludes?.oneFileSystem) return undefined;
+    try {
+      return this.fs.lstat(p).dev;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Save one file-system entry; null when it could not be read (a warning is recorded). */
   private async saveItem(name: Uint8Array, p: Buffer, prev?: Node): Promise<Node | null> {
     let st;
@@ -192,6 +210,7 @@ export class Archiver {
     }
     const type = nodeTypeOf(st);
     if (!type || type === 'socket') return null; // restic 0.14 skips sockets
+    if (this.excluder.active && this.excluder.excluded(p, st, this.targetDevice)) return null;
     const node = nodeFromStat(name, st, type);
     try {
       switch (type) {

@@ -4,6 +4,7 @@ import { Archiver } from '../archiver/archiver.js';
 import type { Command } from './command.js';
 import { type GlobalContext, openRepository, withLock } from './global.js';
 import { backupEntries } from '../archiver/virtual.js';
+import { type ExcludeOptions, parseSize, readPatternFile } from '../archiver/exclude.js';
 import path from 'node:path';
 import { formatBytes, formatDuration } from './format.js';
 import { VERSION } from '../version.js';
@@ -17,6 +18,14 @@ export const backupCommand: Command = {
     { name: 'tag', kind: 'list', help: 'add tags for the new snapshot in the format `tag[,tag,...]` (can be specified multiple times)' },
     { name: 'parent', kind: 'string', help: 'use this parent snapshot (default: last snapshot in the repository that has the same target files/directories, and is not newer than the snapshot time)' },
     { name: 'force', short: 'f', kind: 'bool', help: 'force re-reading the target files/directories (overrides the "parent" flag)' },
+    { name: 'exclude', short: 'e', kind: 'list', help: 'exclude a pattern (can be specified multiple times)' },
+    { name: 'iexclude', kind: 'list', help: 'same as --exclude pattern but ignores the casing of filenames' },
+    { name: 'exclude-file', kind: 'list', help: 'read exclude patterns from a file (can be specified multiple times)' },
+    { name: 'iexclude-file', kind: 'list', help: 'same as --exclude-file but ignores casing of filenames in patterns' },
+    { name: 'exclude-caches', kind: 'bool', help: 'excludes cache directories that are marked with a CACHEDIR.TAG file' },
+    { name: 'exclude-if-present', kind: 'list', help: 'takes filename[:header], exclude contents of directories containing filename (except filename itself) if header of that file is as provided (can be specified multiple times)' },
+    { name: 'exclude-larger-than', kind: 'string', help: 'max size of the files to be backed up (allowed suffixes: k/K, m/M, g/G, t/T)' },
+    { name: 'one-file-system', short: 'x', kind: 'bool', help: 'exclude other file systems, don\'t cross filesystem boundaries and subvolumes' },
     { name: 'stdin', kind: 'bool', help: 'read backup from stdin' },
     { name: 'stdin-filename', kind: 'string', help: 'filename to use when reading from stdin (default "stdin")' },
     { name: 'time', kind: 'string', help: 'time of the backup (ex. \'2012-11-01 22:08:41\') (default: now)' },
@@ -33,6 +42,7 @@ export const backupCommand: Command = {
       time: parseTimeFlag(ctx.opts['time'] as string | undefined),
       programVersion: `restic-ts ${VERSION}`,
       parent: ctx.opts['force'] ? false : (ctx.opts['parent'] as string | undefined),
+      excludes: excludeOptions(ctx),
       onWarning: (w) => {
         if (ctx.json) ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'archival', item: w.path }) + '\n');
         else ctx.stderr(`error: ${w.path}: ${w.message}\n`);
@@ -72,6 +82,19 @@ export const backupCommand: Command = {
     return result.warnings.length ? ExitCode.Incomplete : ExitCode.OK;
   },
 };
+
+function excludeOptions(ctx: GlobalContext): ExcludeOptions {
+  const list = (k: string) => (ctx.opts[k] as string[] | undefined) ?? [];
+  const larger = ctx.opts['exclude-larger-than'] as string | undefined;
+  return {
+    exclude: [...list('exclude'), ...list('exclude-file').flatMap((f) => readPatternFile(f, ctx.env))],
+    iexclude: [...list('iexclude'), ...list('iexclude-file').flatMap((f) => readPatternFile(f, ctx.env))],
+    excludeIfPresent: list('exclude-if-present'),
+    excludeCaches: !!ctx.opts['exclude-caches'],
+    excludeLargerThan: larger ? parseSize(larger) : undefined,
+    oneFileSystem: !!ctx.opts['one-file-system'],
+  };
+}
 
 /** `backup --stdin`: the data read from standard input becomes one file in the snapshot. */
 async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> {
