@@ -6,18 +6,24 @@
 import { UsageError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { LocalBackend } from './local.js';
+import { RestBackend } from './rest.js';
 
 /** Options a remote backend may need, gathered from flags and environment by the caller. */
 export interface BackendOptions {
   env?: NodeJS.ProcessEnv;
   /** `-o key=value` extended options. */
   extended?: Record<string, string>;
+  /** `--cacert` files: extra trusted CA certificates for TLS (REST, S3). */
+  cacert?: string[];
+  /** `--insecure-tls`: skip TLS certificate verification (only when asked for). */
+  insecureTls?: boolean;
 }
 
 const KNOWN_REMOTE = ['rest', 's3', 'sftp', 'b2', 'azure', 'gs', 'swift', 'rclone'];
 
 export function openLocation(location: string, _opts: BackendOptions = {}): Backend {
   if (location.startsWith('local:')) return new LocalBackend(location.slice('local:'.length));
+  if (location.startsWith('rest:')) return RestBackend.fromLocation(location, _opts);
   const scheme = /^([a-z0-9]+):/.exec(location)?.[1];
   if (scheme && KNOWN_REMOTE.includes(scheme)) {
     throw new UsageError(`backend "${scheme}" is not supported yet (location ${location})`);

@@ -5,11 +5,13 @@ import { backupCommand } from './cmd_backup.js';
 import { snapshotsCommand } from './cmd_snapshots.js';
 import { restoreCommand } from './cmd_restore.js';
 import { versionCommand } from './cmd_version.js';
+import { restServerCommand } from './cmd_rest_server.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
   backupCommand,
   snapshotsCommand,
   restoreCommand,
+  restServerCommand,
   versionCommand,
 ];

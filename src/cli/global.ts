@@ -21,6 +21,8 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'compression', kind: 'string', help: 'compression mode (only available for repository format version 2), one of (auto|off|max)', env: 'RESTIC_COMPRESSION' },
   { name: 'key-hint', kind: 'string', help: 'key ID of key to try decrypting first', env: 'RESTIC_KEY_HINT' },
   { name: 'option', short: 'o', kind: 'list', help: 'set extended option (key=value, can be specified multiple times)' },
+  { name: 'cacert', kind: 'list', help: 'file to load root certificates from (default: use system certificates)' },
+  { name: 'insecure-tls', kind: 'bool', help: 'skip TLS certificate verification when connecting to the repository (insecure)' },
   { name: 'help', short: 'h', kind: 'bool', help: 'help for this command' },
 ];
 
@@ -43,7 +45,12 @@ export function repositoryLocation(ctx: GlobalContext): string {
 }
 
 export function openBackend(location: string, ctx?: GlobalContext): Backend {
-  return openLocation(location, { env: ctx?.env, extended: ctx ? extendedOptions(ctx) : {} });
+  return openLocation(location, {
+    env: ctx?.env,
+    extended: ctx ? extendedOptions(ctx) : {},
+    cacert: ctx?.opts['cacert'] as string[] | undefined,
+    insecureTls: !!ctx?.opts['insecure-tls'],
+  });
 }
 
 /** `-o key=value` options. */

@@ -1,0 +1,418 @@
+/**
+ * Client of restic's REST protocol (v2 with v1 fallback), as spoken by restic/rest-server
+ * and by our own `restic-ts rest-server`:
+ *
+ *   POST {base}/?create=true          create the layout
+ *   HEAD|GET|POST|DELETE {base}/config
+ *   GET  {base}/{type}/               list; v2 answers [{"name","size"}] with the v2 content type
+ *   HEAD|GET|POST|DELETE {base}/{type}/{name}   (packs too: no data/XX level over REST)
+ *
+ * Every request carries `Accept: application/vnd.x.restic.rest.v2`; a listing is parsed as v2
+ * only when the answer's Content-Type is exactly the v2 type, otherwise as v1 (a list of names,
+ * followed by a HEAD per name for its size). Reads send `Range: bytes=a-b` and accept 200 or 206.
+ * Connections are kept alive in an undici pool and at most `connections` requests run at once.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import tls from 'node:tls';
+import { Agent, request } from 'undici';
+import { NotFoundError, ResticError, UsageError } from '../errors.js';
+import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, isIdName } from './backend.js';
+import type { BackendOptions } from './location.js';
+import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
+
+export const CONTENT_TYPE_V1 = 'application/vnd.x.restic.rest.v1';
+export const CONTENT_TYPE_V2 = 'application/vnd.x.restic.rest.v2';
+
+export interface RestBackendOptions {
+  /** HTTP basic auth; taken from the URL when it has `user:pass@`. */
+  username?: string;
+  password?: string;
+  /** Extra trusted CA certificates (PEM text or buffers), added to the system roots. */
+  ca?: Array<string | Buffer>;
+  /** Accept any TLS certificate (only when explicitly asked for). */
+  insecureTls?: boolean;
+  /** Parallel requests (restic: `-o rest.connections`, default 5). */
+  connections?: number;
+  /** Headers and body inactivity timeout in ms (default 120 s). */
+  timeoutMs?: number;
+}
+
+/** REST type directories (restic's RESTLayout). */
+function typeDir(type: FileType): string {
+  switch (type) {
+    case 'config':
+      return '';
+    case 'pack':
+      return 'data';
+    case 'key':
+      return 'keys';
+    case 'index':
+      return 'index';
+    case 'snapshot':
+      return 'snapshots';
+    case 'lock':
+      return 'locks';
+  }
+}
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** Read CA files given with --cacert into PEM buffers (a clear error when a file is missing). */
+export function readCaFiles(files: string[]): Buffer[] {
+  return files.map((f) => {
+    try {
+      return fs.readFileSync(f);
+    } catch (err) {
+      throw new UsageError(`cannot read CA certificate ${f}: ${(err as Error).message}`);
+    }
+  });
+}
+
+export class RestBackend implements Backend {
+  readonly location: string;
+  /** Base URL without credentials, ending in "/". */
+  readonly baseUrl: string;
+  private readonly auth?: string;
+  private readonly agent: Agent;
+  private readonly sem: Semaphore;
+  /** A refused connection before the first answer means a wrong address: fail fast. */
+  private everConnected = false;
+
+  constructor(url: string, opts: RestBackendOptions = {}) {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new UsageError(`invalid REST URL ${JSON.stringify(redact(url))}`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`REST URL must start with http:// or https://, got ${redact(url)}`);
+    if (u.search || u.hash) throw new UsageError(`REST URL must not have a query or fragment: ${redact(url)}`);
+    const username = u.username ? decodeURIComponent(u.username) : opts.username;
+    const password = u.password ? decodeURIComponent(u.password) : opts.password;
+    u.username = '';
+    u.password = '';
+    if (!u.pathname.endsWith('/')) u.pathname += '/';
+    this.baseUrl = u.toString();
+    const shown = new URL(this.baseUrl);
+    if (username) shown.username = encodeURIComponent(username);
+    this.location = `rest:${shown.toString()}`;
+    if (username !== undefined && username !== '') {
+      this.auth = 'Basic ' + Buffer.from(`${username}:${password ?? ''}`, 'utf8').toString('base64');
+    }
+    const connections = opts.connections ?? 5;
+    if (!Number.isInteger(connections) || connections < 1) throw new UsageError(`invalid number of REST connections: ${connections}`);
+    const timeout = opts.timeoutMs ?? 120_000;
+    this.sem = new Semaphore(connections);
+    this.agent = new Agent({
+      connections,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      connectTimeout: Math.min(timeout, 30_000),
+      keepAliveTimeout: 4_000,
+      connect: {
+        rejectUnauthorized: !opts.insecureTls,
+        ...(opts.ca?.length ? { ca: [...tls.rootCertificates, ...opts.ca.map((c) => c.toString())] } : {}),
+      },
+    });
+  }
+
+  /**
+   * `rest:http(s)://[user:pass@]host[:port]/path/` → a RestBackend wrapped in RetryBackend.
+   * Credentials from the URL win over RESTIC_REST_USERNAME/RESTIC_REST_PASSWORD, then chectl's
+   * REST_SERVER_USERNAME/REST_SERVER_PASSWORD. Extended options: `rest.connections`,
+   * `rest.timeout` (seconds, or with an ms/s/m suffix), `rest.retries`.
+   */
+  static fromLocation(location: string, opts: BackendOptions = {}): Backend {
+    const env = opts.env ?? process.env;
+    const ext = opts.extended ?? {};
+    const url = location.replace(/^rest:/, '');
+    const connections = ext['rest.connections'] !== undefined ? parseIntOption('rest.connections', ext['rest.connections'], 1) : undefined;
+    const retries = ext['rest.retries'] !== undefined ? parseIntOption('rest.retries', ext['rest.retries'], 0) : undefined;
+    const timeoutMs = ext['rest.timeout'] !== undefined ? parseDuration('rest.timeout', ext['rest.timeout']) : undefined;
+    const be = new RestBackend(url, {
+      username: env.RESTIC_REST_USERNAME || env.REST_SERVER_USERNAME || undefined,
+      password: env.RESTIC_REST_PASSWORD ?? env.REST_SERVER_PASSWORD,
+      ca: opts.cacert?.length ? readCaFiles(opts.cacert) : undefined,
+      insecureTls: opts.insecureTls,
+      connections,
+      timeoutMs,
+    });
+    return new RetryBackend(be, retries !== undefined ? { retries } : {});
+  }
+
+  private url(h: Handle): string {
+    checkHandle(h);
+    if (h.type === 'config') return this.baseUrl + 'config';
+    return `${this.baseUrl}${typeDir(h.type)}/${encodeURIComponent(h.name)}`;
+  }
+
+  private what(h: Handle): string {
+    return h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
+  }
+
+  /** One HTTP exchange; network failures become BackendRequestErrors with a clear message. */
+  private async send(
+    method: string,
+    url: string,
+    headers: Record<string, string> = {},
+    body?: Uint8Array,
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+    const h: Record<string, string> = { accept: CONTENT_TYPE_V2, ...headers };
+    if (this.auth) h.authorization = this.auth;
+    await this.sem.acquire();
+    try {
+      let res;
+      try {
+        res = await request(url, { method: method as 'GET', headers: h, body, dispatcher: this.agent });
+      } catch (err) {
+        throw this.networkError(method, url, err);
+      }
+      this.everConnected = true;
+      let data: Buffer;
+      try {
+        data = method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await res.body.arrayBuffer());
+      } catch (err) {
+        throw this.networkError(method, url, err);
+      }
+      return { status: res.statusCode, headers: res.headers, body: data };
+    } finally {
+      this.sem.release();
+    }
+  }
+
+  private networkError(method: string, url: string, err: unknown): ResticError {
+    const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+    const code = e?.code ?? e?.cause?.code;
+    const where = this.location;
+    if (code === 'ECONNREFUSED') {
+      return new BackendRequestError(`cannot connect to ${where}: connection refused`, this.everConnected, undefined, { cause: err });
+    }
+    if (code === 'ENOTFOUND') return new BackendRequestError(`cannot connect to ${where}: host not found`, false, undefined, { cause: err });
+    if (code && TLS_CODES.has(code)) {
+      return new BackendRequestError(
+        `TLS certificate of ${where} is not trusted (${code}); pass its CA with --cacert FILE (or --insecure-tls to skip verification)`,
+        false,
+        undefined,
+        { cause: err },
+      );
+    }
+    const transient = code === undefined || !/^ERR_(INVALID|TLS)/.test(code);
+    const detail = e?.message ?? String(err);
+    return new BackendRequestError(`${method} ${redact(url)}: ${detail}${code && !detail.includes(code) ? ` (${code})` : ''}`, transient, undefined, { cause: err });
+  }
+
+  /** Errors for unexpected statuses: auth → AuthenticationError, 5xx → transient. */
+  private statusError(op: string, status: number, body: Buffer): ResticError {
+    const text = body.toString('utf8', 0, Math.min(body.length, 200)).split('\n')[0]!.trim();
+    const detail = `HTTP ${status}${text ? ` ${text}` : ''}`;
+    if (status === 401) {
+      return new AuthenticationError(`authentication failed at ${this.location} (${detail}): wrong or missing user name or password`);
+    }
+    if (status === 507) return new BackendRequestError(`${op}: the server is out of space or over its quota (${detail})`, false, status);
+    const transient = status >= 500 ? status !== 501 && status !== 505 : status === 408 || status === 429;
+    return new BackendRequestError(`${op}: server answered ${detail}`, transient, status);
+  }
+
+  async create(): Promise<void> {
+    const st = await this.send('HEAD', this.baseUrl + 'config');
+    if (st.status === 200) throw new ResticError(`config file already exists at ${this.location}`);
+    if (st.status !== 404) throw this.statusError(`check for config file at ${this.location}`, st.status, st.body);
+    const res = await this.send('POST', this.baseUrl + '?create=true', { 'content-type': 'binary/octet-stream' }, new Uint8Array(0));
+    if (res.status !== 200) throw this.statusError(`create repository at ${this.location}`, res.status, res.body);
+  }
+
+  async save(h: Handle, data: Uint8Array): Promise<void> {
+    const url = this.url(h);
+    const res = await this.send('POST', url, { 'content-type': 'application/octet-stream' }, data);
+    if (res.status === 200) return;
+    if (res.status === 403 && (await this.alreadyStored(h, data))) return;
+    if (res.status === 403) {
+      throw new BackendRequestError(`save ${this.what(h)}: the server refused to store it (HTTP 403: it exists with other content, or writing is not allowed)`, false, 403);
+    }
+    throw this.statusError(`save ${this.what(h)}`, res.status, res.body);
+  }
+
+  /**
+   * rest-server answers 403 when the file exists. A retried upload whose first attempt
+   * did arrive ends here: it is a success when the stored file holds the same bytes. The
+   * server checks that a file's SHA-256 equals its name, so for ID-named files a matching
+   * size suffices; other files (config) are compared byte by byte.
+   */
+  private async alreadyStored(h: Handle, data: Uint8Array): Promise<boolean> {
+    try {
+      if (h.type !== 'config' && createHash('sha256').update(data).digest('hex') === h.name) {
+        return (await this.stat(h)).size === data.length;
+      }
+      const stored = await this.load(h);
+      return Buffer.from(stored.buffer, stored.byteOffset, stored.length).equals(data);
+    } catch {
+      return false;
+    }
+  }
+
+  async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
+    const url = this.url(h);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`load ${this.what(h)}: invalid offset ${offset}`);
+    if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`load ${this.what(h)}: invalid length ${length}`);
+    const range = length > 0 ? `bytes=${offset}-${offset + length - 1}` : `bytes=${offset}-`;
+    const res = await this.send('GET', url, { range });
+    const op = `load ${this.what(h)}`;
+    if (res.status === 404) throw new NotFoundError(`${this.what(h)} does not exist at ${this.location}`);
+    if (res.status === 416) {
+      // An offset exactly at the end is an empty read (HTTP calls that range unsatisfiable).
+      const size = totalFromContentRange(res.headers['content-range']) ?? (await this.stat(h)).size;
+      if (offset === size && length === 0) return new Uint8Array(0);
+      throw new ResticError(`${op}: range offset ${offset}, length ${length} is beyond the end of the file (${size} bytes)`);
+    }
+    if (res.status === 403) throw new AuthenticationError(`${op}: access denied by ${this.location} (HTTP 403)`);
+    if (res.status !== 200 && res.status !== 206) throw this.statusError(op, res.status, res.body);
+    let body = res.body;
+    if (res.status === 200) {
+      // The server ignored the range and sent the whole file.
+      if (offset > body.length) throw new ResticError(`${op}: offset ${offset} is beyond the end of the file (${body.length} bytes)`);
+      body = body.subarray(offset, length > 0 ? offset + length : undefined);
+    } else {
+      const total = totalFromContentRange(res.headers['content-range']);
+      if (length > 0 && total !== undefined && offset + length > total) {
+        throw new ResticError(`${op}: range offset ${offset}, length ${length} is beyond the end of the file (${total} bytes)`);
+      }
+    }
+    if (length > 0 && body.length !== length) {
+      if (res.status === 200) throw new ResticError(`${op}: file has ${res.body.length} bytes, wanted ${length} at offset ${offset}`);
+      throw new BackendRequestError(`${op}: got ${body.length} bytes, wanted ${length} at offset ${offset}`, true);
+    }
+    return new Uint8Array(body.buffer, body.byteOffset, body.length);
+  }
+
+  async stat(h: Handle): Promise<FileInfo> {
+    const res = await this.send('HEAD', this.url(h));
+    if (res.status === 404) throw new NotFoundError(`${this.what(h)} does not exist at ${this.location}`);
+    if (res.status === 403) throw new AuthenticationError(`stat ${this.what(h)}: access denied by ${this.location} (HTTP 403)`);
+    if (res.status !== 200) throw this.statusError(`stat ${this.what(h)}`, res.status, res.body);
+    const size = Number(res.headers['content-length']);
+    if (!Number.isSafeInteger(size) || size < 0) throw new BackendRequestError(`stat ${this.what(h)}: missing or invalid Content-Length`, false);
+    return { name: h.name, size };
+  }
+
+  async *list(type: FileType): AsyncGenerator<FileInfo> {
+    if (type === 'config') return;
+    const op = `list ${type} files`;
+    const res = await this.send('GET', `${this.baseUrl}${typeDir(type)}/`);
+    if (res.status === 404) return; // no such directory: nothing stored yet
+    if (res.status === 403) throw new AuthenticationError(`${op}: access denied by ${this.location} (HTTP 403)`);
+    if (res.status !== 200) throw this.statusError(op, res.status, res.body);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(res.body.toString('utf8'));
+    } catch (err) {
+      throw new BackendRequestError(`${op}: the server sent invalid JSON: ${(err as Error).message}`, false);
+    }
+    if (!Array.isArray(parsed)) throw new BackendRequestError(`${op}: the server sent no JSON list`, false);
+    const ctype = res.headers['content-type'];
+    if (ctype === CONTENT_TYPE_V2) {
+      for (const item of parsed as unknown[]) {
+        const it = item as { name?: unknown; size?: unknown };
+        if (typeof it?.name !== 'string' || typeof it.size !== 'number' || !Number.isSafeInteger(it.size) || it.size < 0) {
+          throw new BackendRequestError(`${op}: malformed v2 list entry ${JSON.stringify(item)}`, false);
+        }
+        if (isIdName(it.name)) yield { name: it.name, size: it.size };
+      }
+      return;
+    }
+    // API v1: names only; sizes come from a HEAD each (in parallel, bounded by the semaphore).
+    const names = (parsed as unknown[]).filter((n): n is string => typeof n === 'string' && isIdName(n));
+    const BATCH = 32;
+    for (let i = 0; i < names.length; i += BATCH) {
+      const infos = await Promise.all(
+        names.slice(i, i + BATCH).map((name) =>
+          this.stat({ type, name }).catch((err: unknown) => {
+            if (err instanceof NotFoundError) return undefined; // removed meanwhile
+            throw err;
+          }),
+        ),
+      );
+      for (const fi of infos) if (fi) yield fi;
+    }
+  }
+
+  async remove(h: Handle): Promise<void> {
+    const res = await this.send('DELETE', this.url(h));
+    if (res.status === 200 || res.status === 204 || res.status === 404) return;
+    if (res.status === 403) {
+      throw new BackendRequestError(`remove ${this.what(h)}: the server refused the deletion (HTTP 403; is the repository append-only?)`, false, 403);
+    }
+    throw this.statusError(`remove ${this.what(h)}`, res.status, res.body);
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+function parseIntOption(name: string, v: string, min: number): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`invalid value for -o ${name}: ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** "30", "30s", "500ms", "2m" → milliseconds. */
+function parseDuration(name: string, v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
+  if (!m) throw new UsageError(`invalid value for -o ${name}: ${JSON.stringify(v)} (use e.g. 30s or 500ms)`);
+  const n = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
+  if (n <= 0) throw new UsageError(`invalid value for -o ${name}: ${JSON.stringify(v)}`);
+  return Math.round(n);
+}
+
+function totalFromContentRange(v: string | string[] | undefined): number | undefined {
+  const s = Array.isArray(v) ? v[0] : v;
+  const m = s ? /\/(\d+)\s*$/.exec(s) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+/** A URL for messages: the password replaced. */
+export function redact(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
+}
+
+function checkHandle(h: Handle): void {
+  if (!FILE_TYPES.includes(h.type)) throw new ResticError(`invalid file type ${JSON.stringify(h.type)}`);
+  if (h.type === 'config') return;
+  const n = h.name;
+  if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
+}
+
+/** Counting semaphore bounding requests in flight. */
+class Semaphore {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(n: number) {
+    this.free = n;
+  }
+
+  acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * .htpasswd users for the REST server, with rest-server's rules: `user:hash` lines, `#`
+ * comments, user names of letters, digits and `@._-`; bcrypt (`$2a$`, `$2b$`, `$2y$`) and
+ * `{SHA}` (base64 SHA-1) hashes. Other hash kinds (MD5-crypt `$apr1$`, crypt) never match.
+ * A successful check is cached for a minute (keyed by a SHA-256 of user and password) so
+ * bcrypt does not run on every request. The file is re-read when its size or mtime changes
+ * (checked at most every few seconds) or when `reload()` is called (SIGHUP in the CLI).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs';
+import { ResticError } from '../errors.js';
+import { bcryptVerify, isBcryptHash } from './bcrypt.js';
+
+const USER_RE = /^[\p{L}\d@._-]+$/u;
+const CACHE_MS = 60_000;
+const CHECK_INTERVAL_MS = 5_000;
+
+export class HtpasswdError extends ResticError {}
+
+/** Parse htpasswd text; invalid user names are skipped (and reported through `warn`). */
+export function parseHtpasswd(text: string, warn: (msg: string) => void = () => {}): Map<string, string> {
+  const users = new Map<string, string>();
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.replace(/^\s+/, '');
+    if (!line || line.startsWith('#')) continue;
+    const i = line.indexOf(':');
+    if (i < 0) {
+      warn(`ignoring htpasswd line without ":"`);
+      continue;
+    }
+    const user = line.slice(0, i);
+    const hash = line.slice(i + 1).trim();
+    if (!USER_RE.test(user)) {
+      warn(`ignoring invalid user name ${JSON.stringify(user)} in htpasswd (allowed: letters, digits, '_', '-', '.', '@')`);
+      continue;
+    }
+    users.set(user, hash);
+  }
+  return users;
+}
+
+/** Check one password against one htpasswd hash. */
+export async function checkHash(hash: string, password: string): Promise<boolean> {
+  if (hash.startsWith('{SHA}')) {
+    const want = Buffer.from(hash.slice(5));
+    const got = Buffer.from(createHash('sha1').update(password, 'utf8').digest('base64'));
+    return want.length === got.length && timingSafeEqual(want, got);
+  }
+  if (isBcryptHash(hash)) return bcryptVerify(password, hash);
+  return false;
+}
+
+export class Htpasswd {
+  private users = new Map<string, string>();
+  private readonly cache = new Map<string, { verifier: Buffer; expiry: number }>();
+  private stamp = '';
+  private lastCheck = 0;
+
+  private constructor(
+    readonly file: string,
+    private readonly warn: (msg: string) => void,
+  ) {}
+
+  /** Load the file; a missing or unreadable file is an error. */
+  static load(file: string, warn: (msg: string) => void = () => {}): Htpasswd {
+    const h = new Htpasswd(file, warn);
+    h.reload();
+    return h;
+  }
+
+  get size(): number {
+    return this.users.size;
+  }
+
+  /** Re-read the file; on failure the old users stay and the error is thrown. */
+  reload(): void {
+    let text: string;
+    let st: fs.Stats;
+    try {
+      st = fs.statSync(this.file);
+      text = fs.readFileSync(this.file, 'utf8');
+    } catch (err) {
+      throw new HtpasswdError(`cannot load htpasswd file ${this.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    this.users = parseHtpasswd(text, this.warn);
+    this.cache.clear();
+    this.stamp = `${st.size}:${st.mtimeMs}`;
+    this.lastCheck = Date.now();
+  }
+
+  private maybeReload(): void {
+    const now = Date.now();
+    if (now - this.lastCheck < CHECK_INTERVAL_MS) return;
+    this.lastCheck = now;
+    try {
+      const st = fs.statSync(this.file);
+      if (`${st.size}:${st.mtimeMs}` !== this.stamp) this.reload();
+    } catch (err) {
+      this.warn(`could not re-read ${this.file}: ${(err as Error).message}`);
+    }
+  }
+
+  async validate(user: string, password: string): Promise<boolean> {
+    this.maybeReload();
+    const hash = this.users.get(user);
+    if (hash === undefined) return false;
+    const verifier = createHash('sha256').update(user).update(':').update(password).digest();
+    const now = Date.now();
+    const cached = this.cache.get(user);
+    if (cached && cached.expiry > now && timingSafeEqual(cached.verifier, verifier)) {
+      cached.expiry = now + CACHE_MS;
+      return true;
+    }
+    if (!(await checkHash(hash, password))) return false;
+    if (this.users.get(user) === hash) this.cache.set(user, { verifier, expiry: now + CACHE_MS });
+    return true;
+  }
+}
