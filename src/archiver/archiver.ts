@@ -32,12 +32,22 @@ export interface BackupOptions {
   /** restic's exclude options (--exclude, --iexclude, --exclude-caches, …). */
   excludes?: ExcludeOptions;
   onWarning?: (w: BackupWarning) => void;
+  /** Progress, at most every `progressInterval` ms (default 1000). */
+  onProgress?: (p: BackupProgress) => void;
+  progressInterval?: number;
   programVersion?: string;
 }
 
 export interface BackupWarning {
   path: string;
   message: string;
+}
+
+export interface BackupProgress {
+  secondsElapsed: number;
+  filesDone: number;
+  bytesDone: number;
+  currentFile?: string;
 }
 
 export interface BackupStats {
@@ -71,6 +81,8 @@ export class Archiver {
   private readonly excluder: Excluder;
   /** Device of the target being walked, for --one-file-system. */
   private targetDevice: bigint | undefined;
+  private readonly started = Date.now();
+  private lastProgress = 0;
   readonly warnings: BackupWarning[] = [];
   readonly stats: BackupStats = {
     filesNew: 0,
@@ -272,7 +284,21 @@ export class Archiver {
   }
 
   /** Chunk and store a file; the node's size and times come from fstat of the open file. */
+  private progress(current?: Buffer): void {
+    if (!this.opts.onProgress) return;
+    const now = Date.now();
+    if (now - this.lastProgress < (this.opts.progressInterval ?? 1000)) return;
+    this.lastProgress = now;
+    this.opts.onProgress({
+      secondsElapsed: (now - this.started) / 1000,
+      filesDone: this.stats.totalFilesProcessed,
+      bytesDone: this.stats.totalBytesProcessed,
+      currentFile: current?.toString(),
+    });
+  }
+
   private async saveFile(node: Node, p: Buffer, changed = false): Promise<Node> {
+    this.progress(p);
     const fd = this.fs.open(p);
     try {
       const st = this.fs.fstat(fd);

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { UsageError, ExitCode } from '../errors.js';
-import { Archiver } from '../archiver/archiver.js';
+import { Archiver, type BackupProgress } from '../archiver/archiver.js';
 import type { Command } from './command.js';
 import { type GlobalContext, openRepository, withLock } from './global.js';
 import { backupEntries } from '../archiver/virtual.js';
@@ -43,12 +43,15 @@ export const backupCommand: Command = {
       programVersion: `restic-ts ${VERSION}`,
       parent: ctx.opts['force'] ? false : (ctx.opts['parent'] as string | undefined),
       excludes: excludeOptions(ctx),
+      onProgress: progressReporter(ctx),
+      progressInterval: progressInterval(ctx.env),
       onWarning: (w) => {
         if (ctx.json) ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'archival', item: w.path }) + '\n');
         else ctx.stderr(`error: ${w.path}: ${w.message}\n`);
       },
     });
     const result = await withLock(ctx, repo, false, () => archiver.run(args));
+    if (process.stdout.isTTY && !ctx.json && !ctx.quiet) ctx.stdout('\r\x1b[K');
     const s = result.stats;
     const elapsed = (Date.now() - started) / 1000;
     if (ctx.json) {
@@ -82,6 +85,26 @@ export const backupCommand: Command = {
     return result.warnings.length ? ExitCode.Incomplete : ExitCode.OK;
   },
 };
+
+/** restic's RESTIC_PROGRESS_FPS sets how often progress is reported (default once a second). */
+function progressInterval(env: NodeJS.ProcessEnv): number {
+  const fps = Number(env.RESTIC_PROGRESS_FPS);
+  return fps > 0 ? Math.max(1, 1000 / fps) : 1000;
+}
+
+/** A live line on a terminal; JSON status lines under --json; nothing on a plain pipe. */
+function progressReporter(ctx: GlobalContext): ((p: BackupProgress) => void) | undefined {
+  if (ctx.quiet) return undefined;
+  if (ctx.json) {
+    return (p) =>
+      ctx.stdout(JSON.stringify({ message_type: 'status', seconds_elapsed: Math.floor(p.secondsElapsed), files_done: p.filesDone, bytes_done: p.bytesDone, current_files: p.currentFile ? [p.currentFile] : [] }) + '\n');
+  }
+  if (!process.stdout.isTTY) return undefined;
+  return (p) => {
+    const rate = p.secondsElapsed > 0 ? p.bytesDone / p.secondsElapsed : 0;
+    ctx.stdout(`\r\x1b[K[${formatDuration(p.secondsElapsed * 1000)}] ${p.filesDone} files ${formatBytes(p.bytesDone)}, ${formatBytes(rate)}/s`);
+  };
+}
 
 function excludeOptions(ctx: GlobalContext): ExcludeOptions {
   const list = (k: string) => (ctx.opts[k] as string[] | undefined) ?? [];
