@@ -6,6 +6,7 @@
 import { UsageError } from '../errors.js';
 import type { Backend } from './backend.js';
 import { LocalBackend } from './local.js';
+import { S3Backend } from './s3.js';
 import { RestBackend } from './rest.js';
 
 /** Options a remote backend may need, gathered from flags and environment by the caller. */
@@ -23,6 +24,7 @@ const KNOWN_REMOTE = ['rest', 's3', 'sftp', 'b2', 'azure', 'gs', 'swift', 'rclon
 
 export function openLocation(location: string, _opts: BackendOptions = {}): Backend {
   if (location.startsWith('local:')) return new LocalBackend(location.slice('local:'.length));
+  if (location.startsWith('s3:')) return S3Backend.fromLocation(location, _opts);
   if (location.startsWith('rest:')) return RestBackend.fromLocation(location, _opts);
   const scheme = /^([a-z0-9]+):/.exec(location)?.[1];
   if (scheme && KNOWN_REMOTE.includes(scheme)) {

@@ -1,0 +1,515 @@
+/**
+ * S3 backend (AWS S3 and S3-compatible stores such as Ceph radosgw or MinIO) on
+ * @aws-sdk/client-s3, in restic's default layout under an optional prefix:
+ * `<prefix>/config`, `<prefix>/keys/<id>`, `<prefix>/data/<id[0:2]>/<id>`, … No marker objects.
+ *
+ * Locations (restic's syntax):
+ *   s3:host[:port]/bucket[/prefix]               https
+ *   s3:http(s)://host[:port]/bucket[/prefix]
+ *   s3:s3.amazonaws.com/bucket[/prefix]          AWS, region from s3.region / AWS_DEFAULT_REGION
+ * Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY [/ AWS_SESSION_TOKEN], else the SDK's
+ * default chain (shared credentials file, instance metadata). Options: `-o s3.region=…`,
+ * `-o s3.bucket-lookup=auto|path|dns` (auto: virtual-hosted style for AWS, path style
+ * elsewhere), `-o s3.connections=N` (parallel requests, default 5 like restic).
+ *
+ * The SDK's flexible checksums are set to WHEN_REQUIRED: with the newer defaults a streamed
+ * body goes out as `aws-chunked` with a trailing checksum, which Ceph rejects (411) and some
+ * S3 look-alikes store verbatim. We always upload whole Buffers with Content-Length and a
+ * Content-MD5 (the server verifies it, as restic's minio client asks it to).
+ *
+ * The SDK is imported on first use so opening a local repository does not pay for it.
+ * Retries: the SDK's standard strategy (3 attempts, backoff) for throttling, 5xx and
+ * connection errors; no retry for 4xx such as wrong credentials.
+ */
+import { createHash } from 'node:crypto';
+import type { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { NotFoundError, ResticError, UsageError } from '../errors.js';
+import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
+
+type Sdk = typeof import('@aws-sdk/client-s3');
+
+export type BucketLookup = 'auto' | 'path' | 'dns';
+
+export interface S3Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+export interface S3BackendOptions {
+  /** `http(s)://host[:port]`; undefined means AWS itself (endpoint resolved from the region). */
+  endpoint?: string;
+  bucket: string;
+  /** Key prefix inside the bucket, without leading or trailing slash ('' = bucket root). */
+  prefix?: string;
+  /** Signing region; default us-east-1. */
+  region?: string;
+  /** auto (default): virtual-hosted style on AWS, path style for any other endpoint. */
+  bucketLookup?: BucketLookup;
+  /** Static credentials; undefined uses the SDK's default provider chain. */
+  credentials?: S3Credentials;
+  /** Maximum number of requests in flight (default 5, restic's default). */
+  connections?: number;
+  /** Total attempts per request including the first (SDK retry strategy; default 3). */
+  maxAttempts?: number;
+  /** Human-readable location for messages (default derived from endpoint/bucket/prefix). */
+  location?: string;
+}
+
+/** What a failed S3 request was about; `kind` lets callers (and a retry wrapper) classify it. */
+export type S3ErrorKind = 'auth' | 'network' | 'client' | 'server';
+
+/** A one-line error from the S3 backend (wrong credentials, unreachable endpoint, server error). */
+export class S3Error extends ResticError {
+  constructor(
+    message: string,
+    readonly kind: S3ErrorKind,
+    readonly code: string | undefined,
+    readonly status: number | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const DEFAULT_REGION = 'us-east-1';
+const DEFAULT_CONNECTIONS = 5;
+const AWS_HOST_RE = /(^|\.)amazonaws\.com(\.cn)?$/i;
+
+// ---------------------------------------------------------------------------------------
+// Location parsing
+
+export interface ParsedS3Location {
+  /** `http(s)://host[:port]` */
+  endpoint: string;
+  host: string;
+  bucket: string;
+  prefix: string;
+}
+
+/** Parse `s3:…` as restic 0.14 does (the prefix is path.Clean'ed; no prefix = bucket root). */
+export function parseS3Location(location: string): ParsedS3Location {
+  if (!location.startsWith('s3:')) throw new UsageError(`invalid S3 location ${JSON.stringify(location)}: must start with "s3:"`);
+  let rest = location.slice(3);
+  let scheme = 'https';
+  let host: string;
+  let pathPart: string;
+  if (/^https?:\/\//i.test(rest)) {
+    let url: URL;
+    try {
+      url = new URL(rest);
+    } catch {
+      throw new UsageError(`invalid S3 location ${JSON.stringify(location)}: not a valid URL`);
+    }
+    if (url.username || url.password) throw new UsageError(`invalid S3 location ${JSON.stringify(location)}: credentials belong in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY`);
+    if (url.search || url.hash) throw new UsageError(`invalid S3 location ${JSON.stringify(location)}: unexpected query or fragment`);
+    scheme = url.protocol.slice(0, -1).toLowerCase();
+    host = url.host;
+    pathPart = decodeURIComponent(url.pathname.replace(/^\//, ''));
+  } else {
+    if (rest.startsWith('//')) rest = rest.slice(2); // s3://host/bucket
+    const slash = rest.indexOf('/');
+    host = slash < 0 ? rest : rest.slice(0, slash);
+    pathPart = slash < 0 ? '' : rest.slice(slash + 1);
+  }
+  if (!host) throw new UsageError(`invalid S3 location ${JSON.stringify(location)}: host not found`);
+  const slash = pathPart.indexOf('/');
+  const bucket = slash < 0 ? pathPart : pathPart.slice(0, slash);
+  if (!bucket) throw new UsageError(`invalid S3 location ${JSON.stringify(location)}: bucket name not found`);
+  const prefix = cleanPrefix(slash < 0 ? '' : pathPart.slice(slash + 1));
+  return { endpoint: `${scheme}://${host}`, host, bucket, prefix };
+}
+
+/** Go's path.Clean for a relative key prefix; '' for none. */
+function cleanPrefix(p: string): string {
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') out.pop();
+    else out.push(seg);
+  }
+  return out.join('/');
+}
+
+export interface S3LocationContext {
+  env?: NodeJS.ProcessEnv;
+  /** `-o key=value` options; only `s3.*` keys are looked at. */
+  extended?: Record<string, string>;
+}
+
+const S3_OPTIONS = ['s3.region', 's3.bucket-lookup', 's3.connections'];
+
+/** Backend options for an `s3:` location, from the environment and `-o s3.*` options. */
+export function s3OptionsFromLocation(location: string, ctx: S3LocationContext = {}): S3BackendOptions {
+  const env = ctx.env ?? process.env;
+  const ext = ctx.extended ?? {};
+  for (const k of Object.keys(ext)) {
+    if (k.startsWith('s3.') && !S3_OPTIONS.includes(k)) throw new UsageError(`option ${k} is not known (S3 options: ${S3_OPTIONS.join(', ')})`);
+  }
+  const parsed = parseS3Location(location);
+  const lookup = (ext['s3.bucket-lookup'] ?? 'auto').toLowerCase();
+  if (lookup !== 'auto' && lookup !== 'path' && lookup !== 'dns') {
+    throw new UsageError(`bad bucket-lookup style ${JSON.stringify(ext['s3.bucket-lookup'])} must be "auto", "path" or "dns"`);
+  }
+  let connections: number | undefined;
+  if (ext['s3.connections'] !== undefined) {
+    connections = Number(ext['s3.connections']);
+    if (!Number.isInteger(connections) || connections < 1) throw new UsageError(`invalid s3.connections ${JSON.stringify(ext['s3.connections'])}`);
+  }
+  const keyId = env.AWS_ACCESS_KEY_ID ?? '';
+  const secret = env.AWS_SECRET_ACCESS_KEY ?? '';
+  if (!keyId && secret) throw new UsageError('unable to open S3 backend: Key ID ($AWS_ACCESS_KEY_ID) is empty');
+  if (keyId && !secret) throw new UsageError('unable to open S3 backend: Secret ($AWS_SECRET_ACCESS_KEY) is empty');
+  const credentials = keyId ? { accessKeyId: keyId, secretAccessKey: secret, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } : undefined;
+  // s3.amazonaws.com is AWS's global name: let the SDK pick the regional endpoint.
+  const isGlobalAws = parsed.host.toLowerCase() === 's3.amazonaws.com' && parsed.endpoint.startsWith('https:');
+  return {
+    endpoint: isGlobalAws ? undefined : parsed.endpoint,
+    bucket: parsed.bucket,
+    prefix: parsed.prefix,
+    region: ext['s3.region'] || env.AWS_DEFAULT_REGION || DEFAULT_REGION,
+    bucketLookup: lookup,
+    credentials,
+    connections,
+    location,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Backend
+
+export class S3Backend implements Backend {
+  readonly location: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  private readonly opts: S3BackendOptions;
+  private readonly sem: Semaphore;
+  private clientP?: Promise<{ sdk: Sdk; client: S3Client }>;
+  private closed = false;
+
+  constructor(opts: S3BackendOptions) {
+    if (!opts.bucket) throw new UsageError('S3: bucket name is empty');
+    this.opts = opts;
+    this.bucket = opts.bucket;
+    this.prefix = cleanPrefix(opts.prefix ?? '');
+    this.location = opts.location ?? `s3:${opts.endpoint ?? 'https://s3.amazonaws.com'}/${this.bucket}${this.prefix ? `/${this.prefix}` : ''}`;
+    this.sem = new Semaphore(opts.connections ?? DEFAULT_CONNECTIONS);
+  }
+
+  /** Open an `s3:` location with credentials from `env` and `-o s3.*` options. */
+  static fromLocation(location: string, ctx: S3LocationContext = {}): S3Backend {
+    return new S3Backend(s3OptionsFromLocation(location, ctx));
+  }
+
+  /** Object key of a file: `<prefix>/<default layout path>`. */
+  key(h: Handle): string {
+    checkHandle(h);
+    return this.join(defaultLayoutPath(h));
+  }
+
+  private join(p: string): string {
+    return this.prefix ? `${this.prefix}/${p}` : p;
+  }
+
+  private async sdk(): Promise<{ sdk: Sdk; client: S3Client }> {
+    if (this.closed) throw new ResticError(`S3 backend ${this.location} is closed`);
+    this.clientP ??= (async () => {
+      // The SDK warns on Node 20 about releases after January 2027; our version is pinned.
+      process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+      const sdk = await import('@aws-sdk/client-s3');
+      const o = this.opts;
+      const onAws = o.endpoint === undefined || AWS_HOST_RE.test(new URL(o.endpoint).hostname);
+      const lookup = o.bucketLookup ?? 'auto';
+      const connections = o.connections ?? DEFAULT_CONNECTIONS;
+      const agent = { keepAlive: true, maxSockets: connections };
+      const client = new sdk.S3Client({
+        ...(o.endpoint !== undefined ? { endpoint: o.endpoint } : {}),
+        region: o.region ?? DEFAULT_REGION,
+        forcePathStyle: lookup === 'path' || (lookup === 'auto' && !onAws),
+        followRegionRedirects: onAws,
+        ...(o.credentials ? { credentials: o.credentials } : {}),
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        maxAttempts: o.maxAttempts ?? 3,
+        requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000, httpAgent: agent, httpsAgent: agent },
+      });
+      return { sdk, client };
+    })();
+    return this.clientP;
+  }
+
+  /** One request under the connection limit, with errors mapped to typed one-liners. */
+  private async request<T>(what: string, key: string | undefined, fn: (sdk: Sdk, client: S3Client) => Promise<T>): Promise<T> {
+    const { sdk, client } = await this.sdk();
+    await this.sem.acquire();
+    try {
+      return await fn(sdk, client);
+    } catch (err) {
+      throw this.mapError(err, what, key);
+    } finally {
+      this.sem.release();
+    }
+  }
+
+  async create(): Promise<void> {
+    const configKey = this.join('config');
+    if (await this.exists(configKey)) throw new ResticError(`config file already exists at ${this.location}`);
+    const present = await this.request('checking', undefined, (sdk, c) =>
+      c.send(new sdk.HeadBucketCommand({ Bucket: this.bucket })).then(
+        () => true,
+        (err: unknown) => {
+          const status = httpStatus(err);
+          if (status === 404 || errName(err) === 'NoSuchBucket' || errName(err) === 'NotFound') return false;
+          if (status === 403) return true; // restic: access denied to HeadBucket → assume it exists
+          throw err;
+        },
+      ),
+    );
+    if (present) return;
+    await this.request('creating', undefined, async (sdk, c) => {
+      const region = this.opts.region ?? DEFAULT_REGION;
+      try {
+        await c.send(
+          new sdk.CreateBucketCommand({
+            Bucket: this.bucket,
+            ...(region !== DEFAULT_REGION ? { CreateBucketConfiguration: { LocationConstraint: region as never } } : {}),
+          }),
+        );
+      } catch (err) {
+        if (errName(err) === 'BucketAlreadyOwnedByYou') return; // created concurrently
+        throw err;
+      }
+    });
+  }
+
+  async save(h: Handle, data: Uint8Array): Promise<void> {
+    const key = this.key(h);
+    // A private copy: the caller may reuse its buffer while the request is in flight.
+    const body = Buffer.from(data);
+    const md5 = createHash('md5').update(body).digest('base64');
+    await this.request('saving', key, (sdk, c) =>
+      c.send(
+        new sdk.PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: body.length,
+          ContentMD5: md5,
+          ContentType: 'application/octet-stream',
+        }),
+      ),
+    );
+  }
+
+  async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
+    const key = this.key(h);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`${describe(h)}: invalid offset ${offset}`);
+    if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`${describe(h)}: invalid length ${length}`);
+    let range: string | undefined;
+    if (length > 0) range = `bytes=${offset}-${offset + length - 1}`;
+    else if (offset > 0) range = `bytes=${offset}-`;
+    let body: Uint8Array;
+    let ranged = false;
+    try {
+      ({ body, ranged } = await this.request('loading', key, async (sdk, c) => {
+        const res = await c.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range }));
+        const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
+        if (res.ContentLength !== undefined && bytes.length !== res.ContentLength) {
+          throw new S3Error(`S3: loading ${key}: body ended after ${bytes.length} of ${res.ContentLength} bytes`, 'network', undefined, undefined);
+        }
+        return { body: bytes, ranged: res.ContentRange !== undefined };
+      }));
+    } catch (err) {
+      // An offset exactly at the end is an empty read (S3 answers 416 for `bytes=SIZE-`).
+      if (err instanceof S3Error && err.status === 416 && length === 0) {
+        const { size } = await this.stat(h);
+        if (offset === size) return new Uint8Array(0);
+        throw new ResticError(`${describe(h)}: offset ${offset} is beyond the end of the file (${size} bytes)`, { cause: err });
+      }
+      if (err instanceof S3Error && err.status === 416) {
+        throw new ResticError(`${describe(h)}: unexpected EOF: wanted ${length} bytes at offset ${offset}`, { cause: err });
+      }
+      throw err;
+    }
+    // A server that ignores Range sends the whole object.
+    if (range && !ranged) body = body.subarray(offset, length ? offset + length : undefined);
+    if (length > 0 && body.length !== length) {
+      throw new ResticError(`${describe(h)}: unexpected EOF: wanted ${length} bytes at offset ${offset}, got ${body.length}`);
+    }
+    return body;
+  }
+
+  async stat(h: Handle): Promise<FileInfo> {
+    const key = this.key(h);
+    const res = await this.request('checking', key, (sdk, c) => c.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+    return { name: h.name, size: res.ContentLength ?? 0 };
+  }
+
+  async *list(type: FileType): AsyncGenerator<FileInfo> {
+    if (type === 'config') return;
+    if (!FILE_TYPES.includes(type)) throw new ResticError(`invalid file type ${JSON.stringify(type)}`);
+    const dir = this.join(defaultLayoutDir(type)) + '/';
+    // Packs live one level down (data/XX/ID); other types directly in their directory.
+    const depth = type === 'pack' ? 2 : 1;
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.request('listing', dir, (sdk, c) =>
+          c.send(
+            new sdk.ListObjectsV2Command({
+              Bucket: this.bucket,
+              Prefix: dir,
+              ContinuationToken: token,
+              ...(depth === 1 ? { Delimiter: '/' } : {}),
+            }),
+          ),
+        );
+      } catch (err) {
+        // No bucket: nothing stored yet (like listing a local repository never created).
+        if (err instanceof NotFoundError) return;
+        throw err;
+      }
+      for (const obj of page.Contents ?? []) {
+        if (!obj.Key?.startsWith(dir)) continue;
+        const parts = obj.Key.slice(dir.length).split('/');
+        const name = parts[parts.length - 1]!;
+        if (parts.length !== depth || !isIdName(name)) continue;
+        yield { name, size: obj.Size ?? 0 };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      if (page.IsTruncated && !token) throw new S3Error(`S3: listing ${dir}: truncated listing without a continuation token`, 'server', undefined, undefined);
+    } while (token);
+  }
+
+  async remove(h: Handle): Promise<void> {
+    const key = this.key(h);
+    try {
+      await this.request('removing', key, (sdk, c) => c.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+    } catch (err) {
+      if (err instanceof NotFoundError) return;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const p = this.clientP;
+    this.clientP = undefined;
+    if (p) (await p.catch(() => undefined))?.client.destroy();
+  }
+
+  private async exists(key: string): Promise<boolean> {
+    try {
+      await this.request('checking', key, (sdk, c) => c.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+      return true;
+    } catch (err) {
+      if (err instanceof NotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /** SDK and network errors → NotFoundError or a one-line S3Error. */
+  private mapError(err: unknown, what: string, key: string | undefined): Error {
+    if (err instanceof ResticError) return err;
+    const name = errName(err);
+    const status = httpStatus(err);
+    const where = `bucket "${this.bucket}" at ${this.opts.endpoint ?? 'AWS S3'}`;
+    const obj = key !== undefined ? `${key} in ${where}` : where;
+    if (name === 'NoSuchBucket') {
+      return new NotFoundError(`${key !== undefined ? `${key}: ` : ''}bucket "${this.bucket}" does not exist at ${this.opts.endpoint ?? 'AWS S3'}`, { cause: err });
+    }
+    if (name === 'NoSuchKey' || name === 'NotFound' || (status === 404 && name !== 'NoSuchUpload')) {
+      return new NotFoundError(`${key ?? 'object'} does not exist in ${where}`, { cause: err });
+    }
+    if (name === 'CredentialsProviderError') {
+      return new S3Error('S3: no credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY', 'auth', name, undefined, { cause: err });
+    }
+    if (status === 401 || status === 403 || (name !== undefined && AUTH_CODES.has(name))) {
+      const code = name && !/^\d+$/.test(name) && name !== 'Unknown' && name !== 'UnknownError' ? `${name}: ` : '';
+      return new S3Error(
+        `S3: access denied ${what} ${obj} (${code}HTTP ${status ?? '?'}); check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`,
+        'auth',
+        name,
+        status,
+        { cause: err },
+      );
+    }
+    const netCode = networkCode(err);
+    if (netCode || name === 'TimeoutError' || name === 'RequestTimeout') {
+      const detail = oneLine((err as Error)?.message) || netCode || name;
+      return new S3Error(`S3: cannot reach ${this.opts.endpoint ?? 'AWS S3'} while ${what}${key !== undefined ? ` ${key}` : ''}: ${detail}`, 'network', netCode ?? name, status, { cause: err });
+    }
+    const msg = oneLine((err as Error)?.message);
+    const statusText = status ? ` (HTTP ${status})` : '';
+    const kind: S3ErrorKind = status !== undefined && status >= 500 ? 'server' : status !== undefined ? 'client' : 'network';
+    const detail = msg && msg !== name && msg !== 'UnknownError' ? `: ${msg}` : '';
+    return new S3Error(`S3: ${what} ${obj} failed: ${name ?? 'error'}${statusText}${detail}`, kind, name, status, { cause: err });
+  }
+}
+
+const AUTH_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired']);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+
+function errName(err: unknown): string | undefined {
+  const e = err as Partial<S3ServiceException> & { Code?: string };
+  return e?.Code ?? e?.name;
+}
+
+function httpStatus(err: unknown): number | undefined {
+  return (err as Partial<S3ServiceException>)?.$metadata?.httpStatusCode;
+}
+
+/** errno-style code of a connection failure, also inside AggregateError (happy eyeballs). */
+function networkCode(err: unknown): string | undefined {
+  const e = err as { code?: string; errors?: unknown[]; cause?: unknown };
+  if (e?.code && NETWORK_CODES.has(e.code)) return e.code;
+  if (Array.isArray(e?.errors)) for (const inner of e.errors) {
+    const c = networkCode(inner);
+    if (c) return c;
+  }
+  if (e?.cause && e.cause !== err) return networkCode(e.cause);
+  return undefined;
+}
+
+function oneLine(s: string | undefined): string {
+  return (s ?? '').replace(/\s+/g, ' ').trim();
+}
+
+function describe(h: Handle): string {
+  return h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
+}
+
+/** restic's Handle.Valid, plus: a name must not escape its directory. */
+function checkHandle(h: Handle): void {
+  if (!FILE_TYPES.includes(h.type)) throw new ResticError(`invalid file type ${JSON.stringify(h.type)}`);
+  if (h.type === 'config') return;
+  const n = h.name;
+  if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
+}
+
+/** Counting semaphore bounding requests in flight. */
+class Semaphore {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(n: number) {
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`invalid number of connections: ${n}`);
+    this.free = n;
+  }
+
+  acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
