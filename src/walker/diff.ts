@@ -1,0 +1,222 @@
+/**
+ * Snapshot comparison behind `diff` (restic 0.14's Comparer): the changed paths with
+ * restic's modifiers (+ added, - removed, M content modified, T type changed,
+ * U metadata updated) and the added/removed statistics, counted over unique blobs.
+ */
+import type { Node } from '../repo/node.js';
+import type { BlobType } from '../repo/pack.js';
+import { MasterIndex } from '../repo/master-index.js';
+import { parseGoTime } from '../repo/gojson.js';
+import { type ByteString, bstr, compareBstr, joinPath } from './bytestring.js';
+
+/** What the comparison needs from a repository (a Repository with its index loaded). */
+export interface DiffRepository {
+  loadTree(id: string): Promise<Node[]>;
+  readonly index: MasterIndex;
+}
+
+export interface DiffChange {
+  path: ByteString;
+  /** "+", "-", or a combination of "T", "M", "U". */
+  modifier: string;
+}
+
+export interface DiffStat {
+  files: number;
+  dirs: number;
+  others: number;
+  dataBlobs: number;
+  treeBlobs: number;
+  bytes: number;
+}
+
+export interface DiffResult {
+  changedFiles: number;
+  added: DiffStat;
+  removed: DiffStat;
+}
+
+export interface DiffOptions {
+  /** Report metadata changes ("U"), restic's --metadata. */
+  metadata?: boolean;
+  onChange?: (c: DiffChange) => void | Promise<void>;
+  /** Problems restic reports and continues after (unloadable subtrees, unknown blob sizes). */
+  onWarning?: (message: string) => void;
+}
+
+const emptyStat = (): DiffStat => ({ files: 0, dirs: 0, others: 0, dataBlobs: 0, treeBlobs: 0, bytes: 0 });
+
+function addNode(s: DiffStat, node: Node): void {
+  if (node.type === 'file') s.files++;
+  else if (node.type === 'dir') s.dirs++;
+  else s.others++;
+}
+
+/** Blob handles as 'd'+id / 't'+id. */
+function addBlobs(set: Set<string>, node: Node | undefined): void {
+  if (!node) return;
+  if (node.type === 'file') for (const id of node.content ?? []) set.add('d' + id);
+  else if (node.type === 'dir' && node.subtree) set.add('t' + node.subtree);
+}
+
+function sameTime(a: string, b: string): boolean {
+  if (a === b) return true;
+  const x = parseGoTime(a);
+  const y = parseGoTime(b);
+  return x.sec === y.sec && x.nsec === y.nsec;
+}
+
+const n0 = (v: number | bigint | undefined) => BigInt(v ?? 0);
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return Buffer.compare(a ?? new Uint8Array(), b ?? new Uint8Array()) === 0;
+}
+
+/** restic's Node.Equals. */
+export function nodesEqual(a: Node, b: Node): boolean {
+  if (!sameBytes(a.name, b.name) || a.type !== b.type) return false;
+  if ((a.mode ?? 0) >>> 0 !== (b.mode ?? 0) >>> 0) return false;
+  if (!sameTime(a.mtime, b.mtime) || !sameTime(a.atime, b.atime) || !sameTime(a.ctime, b.ctime)) return false;
+  if (a.uid !== b.uid || a.gid !== b.gid || (a.user ?? '') !== (b.user ?? '') || (a.group ?? '') !== (b.group ?? '')) return false;
+  if (n0(a.inode) !== n0(b.inode) || n0(a.deviceId) !== n0(b.deviceId) || n0(a.size) !== n0(b.size) || n0(a.links) !== n0(b.links)) return false;
+  if (!sameBytes(a.linktarget, b.linktarget) || n0(a.device) !== n0(b.device)) return false;
+  if ((a.content === null) !== (b.content === null)) return false;
+  if (a.content && b.content && (a.content.length !== b.content.length || a.content.some((id, i) => id !== b.content![i]))) return false;
+  const xa = a.extendedAttributes ?? [];
+  const xb = b.extendedAttributes ?? [];
+  if (xa.length !== xb.length) return false;
+  const attrs = new Map(xa.map((x) => [x.name, x.value]));
+  const seen = new Set<string>();
+  for (const x of xb) {
+    const v = attrs.get(x.name);
+    if (v === undefined || !sameBytes(v, x.value)) return false;
+    seen.add(x.name);
+  }
+  for (const name of attrs.keys()) if (!seen.has(name)) return false;
+  if ((a.subtree ?? '') !== (b.subtree ?? '')) return false;
+  return (a.error ?? '') === (b.error ?? '');
+}
+
+function sameContent(a: string[] | null, b: string[] | null): boolean {
+  // reflect.DeepEqual on two IDs slices: nil and empty differ.
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((id, i) => id === b[i]);
+}
+
+/** Compare tree `tree1` (before) with `tree2` (after). */
+export async function diffTrees(repo: DiffRepository, tree1: string, tree2: string, opts: DiffOptions = {}): Promise<DiffResult> {
+  const warn = opts.onWarning ?? (() => {});
+  const emit = opts.onChange ?? (() => {});
+  const result: DiffResult = { changedFiles: 0, added: emptyStat(), removed: emptyStat() };
+  const before = new Set<string>(['t' + tree1]);
+  const after = new Set<string>(['t' + tree2]);
+  const common = new Set<string>();
+
+  const printDir = async (mode: string, stats: DiffStat, blobs: Set<string>, prefix: ByteString, id: string): Promise<void> => {
+    for (const node of await repo.loadTree(id)) {
+      let name = joinPath(prefix, bstr(node.name));
+      if (node.type === 'dir') name += '/';
+      await emit({ path: name, modifier: mode });
+      addNode(stats, node);
+      addBlobs(blobs, node);
+      if (node.type === 'dir' && node.subtree) {
+        try {
+          await printDir(mode, stats, blobs, name, node.subtree);
+        } catch (err) {
+          warn(`error: ${(err as Error).message}`);
+        }
+      }
+    }
+  };
+
+  const collectDir = async (blobs: Set<string>, id: string): Promise<void> => {
+    for (const node of await repo.loadTree(id)) {
+      addBlobs(blobs, node);
+      if (node.type === 'dir' && node.subtree) {
+        try {
+          await collectDir(blobs, node.subtree);
+        } catch (err) {
+          warn(`error: ${(err as Error).message}`);
+        }
+      }
+    }
+  };
+
+  const diffTree = async (prefix: ByteString, id1: string, id2: string): Promise<void> => {
+    const t1 = new Map((await repo.loadTree(id1)).map((n) => [bstr(n.name), n]));
+    const t2 = new Map((await repo.loadTree(id2)).map((n) => [bstr(n.name), n]));
+    const names = [...new Set([...t1.keys(), ...t2.keys()])].sort(compareBstr);
+    for (const name of names) {
+      const node1 = t1.get(name);
+      const node2 = t2.get(name);
+      addBlobs(before, node1);
+      addBlobs(after, node2);
+      if (node1 && node2) {
+        let p = joinPath(prefix, name);
+        let mod = '';
+        if (node1.type !== node2.type) mod += 'T';
+        if (node2.type === 'dir') p += '/';
+        if (node1.type === 'file' && node2.type === 'file' && !sameContent(node1.content, node2.content)) {
+          mod += 'M';
+          result.changedFiles++;
+        } else if (opts.metadata && !nodesEqual(node1, node2)) {
+          mod += 'U';
+        }
+        if (mod) await emit({ path: p, modifier: mod });
+        if (node1.type === 'dir' && node2.type === 'dir' && node1.subtree && node2.subtree) {
+          try {
+            if (node1.subtree === node2.subtree) await collectDir(common, node1.subtree);
+            else await diffTree(p, node1.subtree, node2.subtree);
+          } catch (err) {
+            warn(`error: ${(err as Error).message}`);
+          }
+        }
+      } else if (node1) {
+        let p = joinPath(prefix, name);
+        if (node1.type === 'dir') p += '/';
+        await emit({ path: p, modifier: '-' });
+        addNode(result.removed, node1);
+        if (node1.type === 'dir' && node1.subtree) {
+          try {
+            await printDir('-', result.removed, before, p, node1.subtree);
+          } catch (err) {
+            warn(`error: ${(err as Error).message}`);
+          }
+        }
+      } else if (node2) {
+        let p = joinPath(prefix, name);
+        if (node2.type === 'dir') p += '/';
+        await emit({ path: p, modifier: '+' });
+        addNode(result.added, node2);
+        if (node2.type === 'dir' && node2.subtree) {
+          try {
+            await printDir('+', result.added, after, p, node2.subtree);
+          } catch (err) {
+            warn(`error: ${(err as Error).message}`);
+          }
+        }
+      }
+    }
+  };
+
+  await diffTree('/', tree1, tree2);
+
+  const count = (blobs: Set<string>, exclude: Set<string>, stats: DiffStat) => {
+    for (const h of blobs) {
+      if (exclude.has(h) || common.has(h)) continue;
+      const type: BlobType = h[0] === 'd' ? 'data' : 'tree';
+      const id = h.slice(1);
+      if (type === 'data') stats.dataBlobs++;
+      else stats.treeBlobs++;
+      const loc = repo.index.lookup(type, id)[0];
+      if (!loc) {
+        warn(`unable to find blob size for <${type}/${id.slice(0, 8)}>`);
+        continue;
+      }
+      stats.bytes += MasterIndex.plaintextSize(loc);
+    }
+  };
+  count(before, after, result.removed);
+  count(after, before, result.added);
+  return result;
+}
