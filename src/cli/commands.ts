@@ -6,12 +6,24 @@ import { snapshotsCommand } from './cmd_snapshots.js';
 import { restoreCommand } from './cmd_restore.js';
 import { versionCommand } from './cmd_version.js';
 import { restServerCommand } from './cmd_rest_server.js';
+import { lsCommand } from './cmd_ls.js';
+import { catCommand } from './cmd_cat.js';
+import { dumpCommand } from './cmd_dump.js';
+import { findCommand } from './cmd_find.js';
+import { diffCommand } from './cmd_diff.js';
+import { statsCommand } from './cmd_stats.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
   backupCommand,
   snapshotsCommand,
   restoreCommand,
+  lsCommand,
+  catCommand,
+  dumpCommand,
+  findCommand,
+  diffCommand,
+  statsCommand,
   restServerCommand,
   versionCommand,
 ];

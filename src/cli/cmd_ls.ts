@@ -1,0 +1,53 @@
+import { UsageError } from '../errors.js';
+import type { Command } from './command.js';
+import { openRepository, withLock } from './global.js';
+import { Out } from './output.js';
+import { snapshotFilter, snapshotFilterOptions, verbose } from './read-common.js';
+import { bstrFromText } from '../walker/bytestring.js';
+import { findSnapshot } from '../walker/select.js';
+import { listNodes } from '../walker/ls.js';
+import { formatNodeLine, goTimeString, lsNodeJson, snapshotJsonWithId } from '../walker/format.js';
+import { goList } from '../walker/select.js';
+
+export const lsCommand: Command = {
+  name: 'ls',
+  summary: 'List files in a snapshot',
+  usage: 'restic-ts ls [flags] snapshotID [dir...]',
+  options: [
+    { name: 'long', short: 'l', kind: 'bool', help: 'use a long listing format showing size and mode' },
+    ...snapshotFilterOptions(', when snapshot ID "latest" is given'),
+    { name: 'recursive', kind: 'bool', help: 'include files in subfolders of the listed directories' },
+  ],
+  async run(ctx, args) {
+    if (args.length === 0) throw new UsageError("no snapshot ID specified, specify snapshot ID or use special ID 'latest'");
+    const dirs = args.slice(1);
+    if (dirs.some((d) => !d.startsWith('/'))) throw new UsageError("All path filters must be absolute, starting with a forward slash '/'");
+    const long = !!ctx.opts['long'];
+    const recursive = !!ctx.opts['recursive'];
+    const repo = await openRepository(ctx);
+    const out = new Out();
+    try {
+      await withLock(ctx, repo, false, async () => {
+        await repo.loadIndex();
+        let sn;
+        try {
+          sn = await findSnapshot(repo, args[0]!, snapshotFilter(ctx));
+        } catch (err) {
+          throw new UsageError(`failed to find snapshot: ${(err as Error).message}`);
+        }
+        const { id, snapshot } = sn;
+        if (ctx.json) await out.text(snapshotJsonWithId(snapshot, id, ',"struct_type":"snapshot"') + '\n');
+        else if (verbose(ctx)) await out.text(`snapshot ${id.slice(0, 8)} of ${goList(snapshot.paths)} filtered by ${goList(dirs)} at ${goTimeString(snapshot.time)}):\n`);
+        if (!snapshot.tree) throw new UsageError(`snapshot ${id.slice(0, 8)} has no tree`);
+        await listNodes(repo, snapshot.tree, { dirs: dirs.map(bstrFromText), recursive }, async (p, node) => {
+          if (ctx.json) await out.text(lsNodeJson(p, node) + '\n');
+          else await out.bstr(formatNodeLine(p, node, long) + '\n');
+        });
+      });
+    } finally {
+      await out.flush();
+      await repo.close();
+    }
+    return 0;
+  },
+};
