@@ -1,6 +1,7 @@
 /** `s3:` location parsing and options (no server needed). */
 import { describe, expect, it } from 'vitest';
 import { openLocation } from '../src/backends/location.js';
+import { RetryBackend } from '../src/backends/retry.js';
 import { S3Backend, parseS3Location, s3OptionsFromLocation } from '../src/backends/s3.js';
 import { UsageError } from '../src/errors.js';
 
@@ -54,13 +55,18 @@ describe('s3OptionsFromLocation', () => {
     expect(() => s3OptionsFromLocation('s3:h/b', { env, extended: { 's3.bucket-lookup': 'x' } })).toThrow(UsageError);
     expect(() => s3OptionsFromLocation('s3:h/b', { env, extended: { 's3.connections': '0' } })).toThrow(UsageError);
     expect(() => s3OptionsFromLocation('s3:h/b', { env, extended: { 's3.bogus': '1' } })).toThrow(UsageError);
+    expect(() => S3Backend.fromLocation('s3:h/b', { env, extended: { 's3.retries': '-1' } })).toThrow(UsageError);
+    expect((S3Backend.fromLocation('s3:h/b', { env, extended: { 's3.retries': '2' } }) as RetryBackend).options.retries).toBe(2);
     expect(s3OptionsFromLocation('s3:h/b', { env, extended: { 'sftp.command': 'x' } }).bucket).toBe('b');
     expect(() => s3OptionsFromLocation('s3:h/b', { env: { AWS_ACCESS_KEY_ID: 'AK' } })).toThrow(/Secret/);
     expect(() => s3OptionsFromLocation('s3:h/b', { env: { AWS_SECRET_ACCESS_KEY: 'SK' } })).toThrow(/Key ID/);
   });
 
   it('openLocation maps s3: to S3Backend with object keys in the default layout', () => {
-    const be = openLocation('s3:http://127.0.0.1:1/bucket/pre', { env }) as S3Backend;
+    const wrapped = openLocation('s3:http://127.0.0.1:1/bucket/pre', { env });
+    expect(wrapped).toBeInstanceOf(RetryBackend);
+    expect(wrapped.location).toBe('s3:http://127.0.0.1:1/bucket/pre');
+    const be = (wrapped as RetryBackend).inner as S3Backend;
     expect(be).toBeInstanceOf(S3Backend);
     expect(be.location).toBe('s3:http://127.0.0.1:1/bucket/pre');
     const id = 'ab'.padEnd(64, '0');

@@ -10,7 +10,8 @@
  * Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY [/ AWS_SESSION_TOKEN], else the SDK's
  * default chain (shared credentials file, instance metadata). Options: `-o s3.region=…`,
  * `-o s3.bucket-lookup=auto|path|dns` (auto: virtual-hosted style for AWS, path style
- * elsewhere), `-o s3.connections=N` (parallel requests, default 5 like restic).
+ * elsewhere), `-o s3.connections=N` (parallel requests, default 5 like restic),
+ * `-o s3.retries=N` (see fromLocation).
  *
  * The SDK's flexible checksums are set to WHEN_REQUIRED: with the newer defaults a streamed
  * body goes out as `aws-chunked` with a trailing checksum, which Ceph rejects (411) and some
@@ -18,13 +19,16 @@
  * Content-MD5 (the server verifies it, as restic's minio client asks it to).
  *
  * The SDK is imported on first use so opening a local repository does not pay for it.
- * Retries: the SDK's standard strategy (3 attempts, backoff) for throttling, 5xx and
- * connection errors; no retry for 4xx such as wrong credentials.
+ * Retries: locations opened with fromLocation() go through the shared RetryBackend
+ * (retry.ts: capped exponential backoff for timeouts, resets, 5xx and throttling; none for
+ * refused credentials, other 4xx or missing objects). A bare S3Backend uses the SDK's
+ * standard strategy (`maxAttempts`, default 3) instead.
  */
 import { createHash } from 'node:crypto';
 import type { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NotFoundError, ResticError, UsageError } from '../errors.js';
 import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
+import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 
 type Sdk = typeof import('@aws-sdk/client-s3');
 
@@ -50,25 +54,27 @@ export interface S3BackendOptions {
   credentials?: S3Credentials;
   /** Maximum number of requests in flight (default 5, restic's default). */
   connections?: number;
-  /** Total attempts per request including the first (SDK retry strategy; default 3). */
+  /** Total attempts per request including the first (SDK retry strategy; default 3; 1 = none). */
   maxAttempts?: number;
   /** Human-readable location for messages (default derived from endpoint/bucket/prefix). */
   location?: string;
 }
 
-/** What a failed S3 request was about; `kind` lets callers (and a retry wrapper) classify it. */
-export type S3ErrorKind = 'auth' | 'network' | 'client' | 'server';
-
-/** A one-line error from the S3 backend (wrong credentials, unreachable endpoint, server error). */
-export class S3Error extends ResticError {
+/**
+ * A failed S3 request (unreachable endpoint, server error, refused request) as a one-line
+ * message; `transient` tells the retry wrapper whether another attempt may succeed. Refused
+ * credentials are AuthenticationError instead, missing objects and buckets NotFoundError.
+ */
+export class S3Error extends BackendRequestError {
   constructor(
     message: string,
-    readonly kind: S3ErrorKind,
+    transient: boolean,
+    /** S3 error code (NoSuchBucket, SlowDown, …) or errno code (ECONNREFUSED, …). */
     readonly code: string | undefined,
-    readonly status: number | undefined,
+    status?: number,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message, transient, status, options);
   }
 }
 
@@ -137,7 +143,7 @@ export interface S3LocationContext {
   extended?: Record<string, string>;
 }
 
-const S3_OPTIONS = ['s3.region', 's3.bucket-lookup', 's3.connections'];
+const S3_OPTIONS = ['s3.region', 's3.bucket-lookup', 's3.connections', 's3.retries'];
 
 /** Backend options for an `s3:` location, from the environment and `-o s3.*` options. */
 export function s3OptionsFromLocation(location: string, ctx: S3LocationContext = {}): S3BackendOptions {
@@ -186,6 +192,8 @@ export class S3Backend implements Backend {
   private readonly sem: Semaphore;
   private clientP?: Promise<{ sdk: Sdk; client: S3Client }>;
   private closed = false;
+  /** Whether the endpoint ever answered (a refused connection after that is transient). */
+  private answered = false;
 
   constructor(opts: S3BackendOptions) {
     if (!opts.bucket) throw new UsageError('S3: bucket name is empty');
@@ -196,9 +204,20 @@ export class S3Backend implements Backend {
     this.sem = new Semaphore(opts.connections ?? DEFAULT_CONNECTIONS);
   }
 
-  /** Open an `s3:` location with credentials from `env` and `-o s3.*` options. */
-  static fromLocation(location: string, ctx: S3LocationContext = {}): S3Backend {
-    return new S3Backend(s3OptionsFromLocation(location, ctx));
+  /**
+   * Open an `s3:` location with credentials from `env` and `-o s3.*` options, wrapped in the
+   * shared RetryBackend (`-o s3.retries=N`, default 6 retries with capped exponential backoff);
+   * the SDK's own retries are turned off so there is one retry policy.
+   */
+  static fromLocation(location: string, ctx: S3LocationContext = {}): Backend {
+    const opts = s3OptionsFromLocation(location, ctx);
+    const raw = ctx.extended?.['s3.retries'];
+    let retries: number | undefined;
+    if (raw !== undefined) {
+      retries = Number(raw);
+      if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`invalid s3.retries ${JSON.stringify(raw)}`);
+    }
+    return new RetryBackend(new S3Backend({ ...opts, maxAttempts: 1 }), retries !== undefined ? { retries } : {});
   }
 
   /** Object key of a file: `<prefix>/<default layout path>`. */
@@ -243,8 +262,11 @@ export class S3Backend implements Backend {
     const { sdk, client } = await this.sdk();
     await this.sem.acquire();
     try {
-      return await fn(sdk, client);
+      const res = await fn(sdk, client);
+      this.answered = true;
+      return res;
     } catch (err) {
+      if (httpStatus(err) !== undefined) this.answered = true;
       throw this.mapError(err, what, key);
     } finally {
       this.sem.release();
@@ -315,7 +337,7 @@ export class S3Backend implements Backend {
         const res = await c.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range }));
         const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
         if (res.ContentLength !== undefined && bytes.length !== res.ContentLength) {
-          throw new S3Error(`S3: loading ${key}: body ended after ${bytes.length} of ${res.ContentLength} bytes`, 'network', undefined, undefined);
+          throw new S3Error(`S3: loading ${key}: body ended after ${bytes.length} of ${res.ContentLength} bytes`, true, undefined);
         }
         return { body: bytes, ranged: res.ContentRange !== undefined };
       }));
@@ -378,7 +400,7 @@ export class S3Backend implements Backend {
         yield { name, size: obj.Size ?? 0 };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      if (page.IsTruncated && !token) throw new S3Error(`S3: listing ${dir}: truncated listing without a continuation token`, 'server', undefined, undefined);
+      if (page.IsTruncated && !token) throw new S3Error(`S3: listing ${dir}: truncated listing without a continuation token`, false, undefined);
     } while (token);
   }
 
@@ -424,32 +446,34 @@ export class S3Backend implements Backend {
       return new NotFoundError(`${key ?? 'object'} does not exist in ${where}`, { cause: err });
     }
     if (name === 'CredentialsProviderError') {
-      return new S3Error('S3: no credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY', 'auth', name, undefined, { cause: err });
+      return new AuthenticationError('S3: no credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY', { cause: err });
     }
+    const msg = oneLine((err as Error)?.message);
+    const detail = msg && msg !== name && msg !== 'UnknownError' ? `: ${msg}` : '';
+    const statusText = status ? ` (HTTP ${status})` : '';
+    // The SDK corrects its clock from this answer; the next attempt is signed correctly.
+    if (name === 'RequestTimeTooSkewed') return new S3Error(`S3: ${what} ${obj}: clock skew${statusText}`, true, name, status, { cause: err });
     if (status === 401 || status === 403 || (name !== undefined && AUTH_CODES.has(name))) {
       const code = name && !/^\d+$/.test(name) && name !== 'Unknown' && name !== 'UnknownError' ? `${name}: ` : '';
-      return new S3Error(
+      return new AuthenticationError(
         `S3: access denied ${what} ${obj} (${code}HTTP ${status ?? '?'}); check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`,
-        'auth',
-        name,
-        status,
         { cause: err },
       );
     }
     const netCode = networkCode(err);
-    if (netCode || name === 'TimeoutError' || name === 'RequestTimeout') {
-      const detail = oneLine((err as Error)?.message) || netCode || name;
-      return new S3Error(`S3: cannot reach ${this.opts.endpoint ?? 'AWS S3'} while ${what}${key !== undefined ? ` ${key}` : ''}: ${detail}`, 'network', netCode ?? name, status, { cause: err });
+    if (status === undefined && (netCode || name === 'TimeoutError' || name === 'RequestTimeout')) {
+      const why = msg || netCode || name;
+      // Refused or unknown host before any answer: a wrong endpoint, not a hiccup — fail fast.
+      const transient = this.answered || !(netCode === 'ECONNREFUSED' || netCode === 'ENOTFOUND');
+      return new S3Error(`S3: cannot reach ${this.opts.endpoint ?? 'AWS S3'} while ${what}${key !== undefined ? ` ${key}` : ''}: ${why}`, transient, netCode ?? name, undefined, { cause: err });
     }
-    const msg = oneLine((err as Error)?.message);
-    const statusText = status ? ` (HTTP ${status})` : '';
-    const kind: S3ErrorKind = status !== undefined && status >= 500 ? 'server' : status !== undefined ? 'client' : 'network';
-    const detail = msg && msg !== name && msg !== 'UnknownError' ? `: ${msg}` : '';
-    return new S3Error(`S3: ${what} ${obj} failed: ${name ?? 'error'}${statusText}${detail}`, kind, name, status, { cause: err });
+    const transient = status === undefined || status >= 500 || status === 408 || status === 429 || (name !== undefined && TRANSIENT_CODES.has(name));
+    return new S3Error(`S3: ${what} ${obj} failed: ${name ?? 'error'}${statusText}${detail}`, transient, name, status, { cause: err });
   }
 }
 
 const AUTH_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired']);
+const TRANSIENT_CODES = new Set(['SlowDown', 'InternalError', 'ServiceUnavailable', 'RequestTimeout', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded']);
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 
 function errName(err: unknown): string | undefined {
