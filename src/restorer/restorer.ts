@@ -43,6 +43,22 @@ export function isSafeName(name: Uint8Array): boolean {
   return s !== '.' && s !== '..';
 }
 
+/** Packs read in parallel during restore. */
+const PACK_READERS = 4;
+
+interface FileJob {
+  node: Node;
+  path: Buffer;
+  /** Blob writes still to do. */
+  remaining: number;
+  failed: boolean;
+}
+
+interface BlobUse {
+  job: FileJob;
+  offset: number;
+}
+
 interface DirToFinish {
   node: Node;
   path: Buffer;
@@ -56,6 +72,8 @@ export class Restorer {
   /** (device, inode) of restored hard-linked files → where the first one went. */
   private readonly links = new Map<string, Buffer>();
   private readonly dirsToFinish: DirToFinish[] = [];
+  /** pack ID → blob ID → where its plaintext goes. */
+  private readonly plan = new Map<string, Map<string, BlobUse[]>>();
 
   constructor(
     private readonly repo: Repository,
@@ -76,6 +94,7 @@ export class Restorer {
     const dir = Buffer.from(path.resolve(target));
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     await this.restoreDir(treeId, dir, location);
+    await this.writeContents();
     // Directory metadata last, deepest first, so writing children does not change it.
     for (const d of this.dirsToFinish.reverse()) {
       try {
@@ -157,7 +176,8 @@ export class Restorer {
       case 'file':
         await this.restoreFile(node, p);
         this.stats.files++;
-        break;
+        if (linkKey) this.links.set(linkKey, p);
+        return; // metadata once the content is written
       case 'symlink':
         fs.symlinkSync(Buffer.from(node.linktarget ?? new Uint8Array()), p);
         break;
@@ -182,21 +202,105 @@ export class Restorer {
     this.restoreMetadata(node, p);
   }
 
+  /** Create the (empty) file now; its content is written pack by pack in writeContents(). */
   private async restoreFile(node: Node, p: Buffer): Promise<void> {
     const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
-    const fd = fs.openSync(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-    try {
-      let pos = 0;
-      for (const id of node.content ?? []) {
-        const data = await this.repo.loadBlob('data', id);
-        fs.writeSync(fd, data, 0, data.length, pos);
-        pos += data.length;
+    fs.closeSync(fs.openSync(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600));
+    const content = node.content ?? [];
+    const job: FileJob = { node, path: p, remaining: content.length, failed: false };
+    let offset = 0;
+    for (const id of content) {
+      const loc = this.repo.index.lookup('data', id)[0];
+      if (!loc) {
+        this.failFile(job, new Error(`data blob ${id.slice(0, 16)} is not in the index`));
+        return;
       }
-      this.stats.bytes += pos;
-    } finally {
-      fs.closeSync(fd);
+      const size = loc.uncompressedLength || loc.length - 32;
+      let pack = this.plan.get(loc.packId);
+      if (!pack) this.plan.set(loc.packId, (pack = new Map()));
+      let uses = pack.get(id);
+      if (!uses) pack.set(id, (uses = []));
+      uses.push({ job, offset });
+      offset += size;
     }
-    if (this.opts.verify) this.verifyFile(node, p);
+    this.stats.bytes += offset;
+    if (job.remaining === 0) this.finishFile(job);
+  }
+
+  private failFile(job: FileJob, err: unknown): void {
+    if (job.failed) return;
+    job.failed = true;
+    this.warn(job.path, err);
+  }
+
+  private finishFile(job: FileJob): void {
+    try {
+      if (this.opts.verify) this.verifyFile(job.node, job.path);
+      this.restoreMetadata(job.node, job.path);
+    } catch (err) {
+      this.failFile(job, err);
+    }
+  }
+
+  /**
+   * Read each needed pack once (the span covering its needed blobs), verify and write
+   * every blob to all the places that need it. Packs are read a few at a time.
+   */
+  private async writeContents(): Promise<void> {
+    const packs = [...this.plan];
+    this.plan.clear();
+    let next = 0;
+    const worker = async () => {
+      while (next < packs.length) {
+        const [packId, blobs] = packs[next++]!;
+        await this.restorePack(packId, blobs);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(PACK_READERS, packs.length) }, worker));
+  }
+
+  private async restorePack(packId: string, blobs: Map<string, BlobUse[]>): Promise<void> {
+    const locs = [...blobs.keys()].map((id) => ({ id, loc: this.repo.index.lookup('data', id).find((l) => l.packId === packId)! }));
+    locs.sort((a, b) => a.loc.offset - b.loc.offset);
+    const start = locs[0]!.loc.offset;
+    const last = locs[locs.length - 1]!.loc;
+    let span: Uint8Array | null = null;
+    try {
+      span = await this.repo.backend.load({ type: 'pack', name: packId }, start, last.offset + last.length - start);
+    } catch {
+      span = null; // fall back to blob-by-blob loads, which also try other copies
+    }
+    for (const { id, loc } of locs) {
+      const uses = blobs.get(id)!;
+      let plain: Uint8Array;
+      try {
+        plain = span
+          ? this.repo.openBlob(span.subarray(loc.offset - start, loc.offset - start + loc.length), 'data', id, packId, loc.uncompressedLength)
+          : await this.repo.loadBlob('data', id);
+      } catch (err) {
+        try {
+          plain = await this.repo.loadBlob('data', id); // another copy may be intact
+        } catch {
+          for (const u of uses) this.failFile(u.job, err);
+          continue;
+        }
+      }
+      for (const u of uses) {
+        if (u.job.failed) continue;
+        try {
+          const fd = fs.openSync(u.job.path, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
+          try {
+            fs.writeSync(fd, plain, 0, plain.length, u.offset);
+          } finally {
+            fs.closeSync(fd);
+          }
+        } catch (err) {
+          this.failFile(u.job, err);
+          continue;
+        }
+        if (--u.job.remaining === 0) this.finishFile(u.job);
+      }
+    }
   }
 
   /** Re-read the file and compare each chunk's SHA-256 with the blob IDs of the snapshot. */
