@@ -18,4 +18,6 @@ export type { ArchiverFs } from './archiver/fs.js';
 export { backupEntries, VirtualArchiver, type VirtualEntry, type EntryContent, type VirtualBackupOptions, type VirtualBackupResult } from './archiver/virtual.js';
 export type { CompressionMode } from './compress/zstd.js';
 export type { KdfParams, MasterKey } from './crypto/index.js';
+export * from './walker/index.js';
+export * from './dump/index.js';
 export { VERSION } from './version.js';
