@@ -23,6 +23,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'option', short: 'o', kind: 'list', help: 'set extended option (key=value, can be specified multiple times)' },
   { name: 'cacert', kind: 'list', help: 'file to load root certificates from (default: use system certificates)' },
   { name: 'insecure-tls', kind: 'bool', help: 'skip TLS certificate verification when connecting to the repository (insecure)' },
+  { name: 'ssh-key-file', kind: 'string', help: 'SSH private key for sftp: repositories (default: SSH_KEY_FILE, SSH_KEY, ~/.ssh/id_ed25519, id_ecdsa, id_rsa)' },
   { name: 'help', short: 'h', kind: 'bool', help: 'help for this command' },
 ];
 
@@ -50,6 +51,7 @@ export function openBackend(location: string, ctx?: GlobalContext): Backend {
     extended: ctx ? extendedOptions(ctx) : {},
     cacert: ctx?.opts['cacert'] as string[] | undefined,
     insecureTls: !!ctx?.opts['insecure-tls'],
+    sshKeyFile: ctx?.opts['ssh-key-file'] as string | undefined,
   });
 }
 
