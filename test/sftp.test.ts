@@ -65,17 +65,6 @@ const cleanup = (be: Backend) => {
 };
 
 runBackendSuite('sftp location on OpenSSH', () => locationBackend(repoDir('suite')), { cleanup });
-// A relative path (resolved in the session's start directory), the RSA key, hashed known_hosts.
-runBackendSuite(
-  'SftpBackend on OpenSSH, relative path, RSA key, hashed known_hosts',
-  () =>
-    bare(`rel-${++seq}/repo`, {
-      privateKeys: [{ key: fs.readFileSync(sshd.clientKeyRsa), source: sshd.clientKeyRsa }],
-      knownHostsFile: sshd.knownHostsHashed,
-    }),
-  { cleanup, largeSize: 4 * 1024 * 1024 },
-);
-
 describe('sftp locations', () => {
   it('parses restic 0.14 syntax', () => {
     expect(parseSftpLocation('sftp:user@host:/srv/repo')).toEqual({ user: 'user', host: 'host', port: undefined, path: '/srv/repo' });
@@ -223,6 +212,22 @@ describe('host keys and authentication', () => {
 });
 
 describe('layout and writes on the server', () => {
+  it('a relative path resolves in the session start directory; RSA key; hashed known_hosts', async () => {
+    const rel = `rel-${++seq}/repo`;
+    const be = bare(rel, {
+      privateKeys: [{ key: fs.readFileSync(sshd.clientKeyRsa), source: sshd.clientKeyRsa }],
+      knownHostsFile: sshd.knownHostsHashed,
+    });
+    await be.create();
+    const f = randomFile(300_000);
+    await be.save({ type: 'pack', name: f.name }, f.data);
+    await be.save({ type: 'index', name: f.name }, f.data);
+    expectBytes(fs.readFileSync(path.join(sshd.home, rel, 'data', f.name.slice(0, 2), f.name)), f.data);
+    expectBytes(await be.load({ type: 'index', name: f.name }, 1000, 200_000), f.data.subarray(1000, 201_000));
+    expect(await collect(be.list('pack'))).toEqual([{ name: f.name, size: f.data.length }]);
+    await be.close();
+  });
+
   it('create makes restic directories including data/00..ff; saves go through a temp name', async () => {
     const dir = repoDir('layout');
     const be = bare(dir);

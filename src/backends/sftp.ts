@@ -179,7 +179,9 @@ export function findPrivateKeys(env: NodeJS.ProcessEnv, keyFile?: string): SftpP
 
 /** Parse each key now so a bad file or a missing passphrase is a clear error, not an auth failure. */
 async function checkKeys(keys: SftpPrivateKey[]): Promise<void> {
-  const { utils } = await import('ssh2');
+  // ssh2 is CommonJS: under Node's ESM loader its exports sit on `default`.
+  const mod = (await import('ssh2')) as typeof import('ssh2') & { default?: typeof import('ssh2') };
+  const utils = mod.utils ?? mod.default!.utils;
   for (const k of keys) {
     const parsed = utils.parseKey(k.key, k.passphrase);
     if (parsed instanceof Error) {
@@ -199,6 +201,8 @@ async function checkKeys(keys: SftpPrivateKey[]): Promise<void> {
 
 interface Session {
   client: SftpClient;
+  /** The TCP socket: referenced only while requests are in flight (see run()). */
+  sock?: { ref(): void; unref(): void; setKeepAlive(on: boolean, delay: number): void };
   sftp: SFTPWrapper;
   posixRename: boolean;
   alive: boolean;
@@ -206,6 +210,8 @@ interface Session {
   lost?: Error;
   /** drop() has closed it. */
   ended?: boolean;
+  /** Requests waiting for an answer (failed when the connection is lost). */
+  pending: Set<{ reject: (err: Error) => void }>;
 }
 
 export class SftpBackend implements Backend {
@@ -220,6 +226,9 @@ export class SftpBackend implements Backend {
   /** Once connected, a refused or failed reconnect is worth retrying (sshd restarting). */
   private everConnected = false;
   private closed = false;
+  /** Operations in flight; while there are none the socket does not keep the process alive. */
+  private busy = 0;
+  private current?: Session;
 
   constructor(opts: SftpBackendOptions) {
     if (!opts.privateKeys.length) throw new UsageError('SFTP backend needs at least one SSH private key');
@@ -321,9 +330,9 @@ export class SftpBackend implements Backend {
       port: this.port,
       username: this.opts.user,
       readyTimeout: this.opts.readyTimeoutMs ?? 20_000,
-      // A dead peer is noticed within ~40 s instead of hanging a request forever.
-      keepaliveInterval: 10_000,
-      keepaliveCountMax: 3,
+      // No SSH-level keepalive: its timer would keep an idle process alive (a CLI that
+      // fails without closing the backend must still exit). TCP keepalive is set instead.
+      keepaliveInterval: 0,
       authHandler: this.opts.privateKeys.map((k) => ({ type: 'publickey' as const, username: this.opts.user, key: k.key, passphrase: k.passphrase })),
     };
     if (!this.opts.insecureHostKey) {
@@ -346,12 +355,19 @@ export class SftpBackend implements Backend {
       await client.end().catch(() => undefined);
       throw this.connectError(hostKeyProblem, lastError, err);
     }
-    const s: Session = { client, sftp, posixRename: hasExtension(sftp, 'posix-rename@openssh.com'), alive: true };
+    const s: Session = { client, sftp, posixRename: hasExtension(sftp, 'posix-rename@openssh.com'), alive: true, pending: new Set() };
     const lost = (why: string) => (e?: Error) => {
       s.alive = false;
       s.lost ??= e ?? new Error(why);
+      const waiting = [...s.pending];
+      s.pending.clear();
+      for (const p of waiting) p.reject(new Error(`connection lost (${s.lost.message})`));
     };
-    const raw = (client as unknown as { client: NodeJS.EventEmitter }).client;
+    const raw = (client as unknown as { client: NodeJS.EventEmitter & { _sock?: Session['sock'] } }).client;
+    s.sock = raw._sock;
+    s.sock?.setKeepAlive(true, 15_000);
+    this.current = s;
+    if (this.busy === 0) s.sock?.unref();
     raw.on('error', lost('connection error'));
     raw.on('close', lost('connection closed'));
     raw.on('end', lost('connection ended'));
@@ -389,6 +405,7 @@ export class SftpBackend implements Backend {
    * repeated once on a new one; after that the loss is a transient error for the retrier.
    */
   private async run<T>(op: string, fn: (s: Session) => Promise<T>): Promise<T> {
+    if (this.busy++ === 0) this.current?.sock?.ref();
     await this.sem.acquire();
     try {
       for (let attempt = 0; ; attempt++) {
@@ -405,6 +422,7 @@ export class SftpBackend implements Backend {
       }
     } finally {
       this.sem.release();
+      if (--this.busy === 0) this.current?.sock?.unref();
     }
   }
 
@@ -429,7 +447,7 @@ export class SftpBackend implements Backend {
 
   /** restic's DeriveModesFromFileInfo: a group-readable config makes the repo group-accessible. */
   private modes(s: Session): Promise<{ dir: number; file: number }> {
-    const p = (this.modesP ??= call<Stats>((cb) => s.sftp.stat(path.posix.join(this.root, 'config'), cb)).then(
+    const p = (this.modesP ??= call<Stats>(s, (cb) => s.sftp.stat(path.posix.join(this.root, 'config'), cb)).then(
       (st) => ((st.mode & 0o040) !== 0 ? { dir: DEFAULT_MODES.dir | 0o070, file: DEFAULT_MODES.file | 0o060 } : { ...DEFAULT_MODES }),
       (err: unknown) => {
         // Only an answer from the server decides; a lost link asks again next time.
@@ -446,7 +464,7 @@ export class SftpBackend implements Backend {
   async create(): Promise<void> {
     const config = path.posix.join(this.root, 'config');
     await this.run(`create repository at ${this.location}`, async (s) => {
-      const st = await call<Stats>((cb) => s.sftp.lstat(config, cb)).catch((err: unknown) => {
+      const st = await call<Stats>(s, (cb) => s.sftp.lstat(config, cb)).catch((err: unknown) => {
         if (statusCode(err) === FX_NO_SUCH_FILE) return undefined;
         throw this.fail(s, `check for config file at ${this.location}`, err);
       });
@@ -464,20 +482,20 @@ export class SftpBackend implements Backend {
   private async mkdirAll(s: Session, dir: string): Promise<void> {
     const { dir: mode } = await this.modes(s);
     try {
-      await call<void>((cb) => s.sftp.mkdir(dir, { mode }, cb));
+      await call<void>(s, (cb) => s.sftp.mkdir(dir, { mode }, cb));
       return;
     } catch (err) {
       if (isConnectionLoss(err, s)) throw err;
-      const st = await call<Stats>((cb) => s.sftp.stat(dir, cb)).catch(() => undefined);
+      const st = await call<Stats>(s, (cb) => s.sftp.stat(dir, cb)).catch(() => undefined);
       if (st?.isDirectory()) return;
       if (st) throw new ResticError(`cannot create directory ${dir} on ${this.endpoint}: a file is in the way`);
       const parent = path.posix.dirname(dir);
       if (parent === dir || parent === '.' || parent === '/') throw this.fail(s, `create directory ${dir}`, err);
       await this.mkdirAll(s, parent);
       try {
-        await call<void>((cb) => s.sftp.mkdir(dir, { mode }, cb));
+        await call<void>(s, (cb) => s.sftp.mkdir(dir, { mode }, cb));
       } catch (err2) {
-        const st2 = await call<Stats>((cb) => s.sftp.stat(dir, cb)).catch(() => undefined);
+        const st2 = await call<Stats>(s, (cb) => s.sftp.stat(dir, cb)).catch(() => undefined);
         if (!st2?.isDirectory()) throw this.fail(s, `create directory ${dir}`, err2);
       }
     }
@@ -491,19 +509,19 @@ export class SftpBackend implements Backend {
       const tmp = `${final}-restic-temp-${randomBytes(16).toString('hex')}`;
       let handle: Buffer;
       try {
-        handle = await call<Buffer>((cb) => s.sftp.open(tmp, 'wx', { mode: modes.file }, cb));
+        handle = await call<Buffer>(s, (cb) => s.sftp.open(tmp, 'wx', { mode: modes.file }, cb));
       } catch (err) {
         if (statusCode(err) !== FX_NO_SUCH_FILE) throw this.fail(s, `save ${this.what(h)}`, err);
         // data/XX (or the type directory) is missing: make it, as restic does.
         await this.mkdirAll(s, path.posix.dirname(final));
-        handle = await call<Buffer>((cb) => s.sftp.open(tmp, 'wx', { mode: modes.file }, cb)).catch((e: unknown) => {
+        handle = await call<Buffer>(s, (cb) => s.sftp.open(tmp, 'wx', { mode: modes.file }, cb)).catch((e: unknown) => {
           throw this.fail(s, `save ${this.what(h)}`, e);
         });
       }
       let done = false;
       try {
-        await writeAll(s.sftp, handle, buf);
-        await call<void>((cb) => s.sftp.close(handle, cb));
+        await writeAll(s, handle, buf);
+        await call<void>(s, (cb) => s.sftp.close(handle, cb));
         await this.rename(s, tmp, final);
         done = true;
       } catch (err) {
@@ -511,8 +529,8 @@ export class SftpBackend implements Backend {
       } finally {
         if (!done && s.alive) {
           // Do not leave a partial temp file behind (list ignores it, but it wastes space).
-          await call<void>((cb) => s.sftp.close(handle, cb)).catch(() => undefined);
-          await call<void>((cb) => s.sftp.unlink(tmp, cb)).catch(() => undefined);
+          await call<void>(s, (cb) => s.sftp.close(handle, cb)).catch(() => undefined);
+          await call<void>(s, (cb) => s.sftp.unlink(tmp, cb)).catch(() => undefined);
         }
       }
     });
@@ -521,17 +539,17 @@ export class SftpBackend implements Backend {
   /** Move the finished temp file into place, replacing an existing file. */
   private async rename(s: Session, tmp: string, final: string): Promise<void> {
     if (s.posixRename) {
-      await call<void>((cb) => s.sftp.ext_openssh_rename(tmp, final, cb));
+      await call<void>(s, (cb) => s.sftp.ext_openssh_rename(tmp, final, cb));
       return;
     }
     try {
-      await call<void>((cb) => s.sftp.rename(tmp, final, cb));
+      await call<void>(s, (cb) => s.sftp.rename(tmp, final, cb));
     } catch (err) {
       if (isConnectionLoss(err, s)) throw err;
       // SFTP v3 rename refuses to overwrite: remove the old file (same content for
       // content-addressed names) and try once more.
-      await call<void>((cb) => s.sftp.unlink(final, cb)).catch(() => undefined);
-      await call<void>((cb) => s.sftp.rename(tmp, final, cb));
+      await call<void>(s, (cb) => s.sftp.unlink(final, cb)).catch(() => undefined);
+      await call<void>(s, (cb) => s.sftp.rename(tmp, final, cb));
     }
   }
 
@@ -543,21 +561,21 @@ export class SftpBackend implements Backend {
     return this.run(op, async (s) => {
       let handle: Buffer;
       try {
-        handle = await call<Buffer>((cb) => s.sftp.open(file, 'r', cb));
+        handle = await call<Buffer>(s, (cb) => s.sftp.open(file, 'r', cb));
       } catch (err) {
         throw this.fail(s, op, err, h);
       }
       try {
-        const st = await call<Stats>((cb) => s.sftp.fstat(handle, cb));
+        const st = await call<Stats>(s, (cb) => s.sftp.fstat(handle, cb));
         const size = st.size;
         if (offset > size) throw new ResticError(`${op}: offset ${offset} is beyond the end of the file (${size} bytes)`);
         const n = length > 0 ? length : size - offset;
         if (offset + n > size) throw new ResticError(`${op}: range offset ${offset}, length ${length} is beyond the end of the file (${size} bytes)`);
-        return await readAll(s.sftp, handle, offset, n);
+        return await readAll(s, handle, offset, n);
       } catch (err) {
         throw this.fail(s, op, err, h);
       } finally {
-        if (s.alive) await call<void>((cb) => s.sftp.close(handle, cb)).catch(() => undefined);
+        if (s.alive) await call<void>(s, (cb) => s.sftp.close(handle, cb)).catch(() => undefined);
       }
     });
   }
@@ -567,7 +585,7 @@ export class SftpBackend implements Backend {
     const op = `stat ${this.what(h)}`;
     return this.run(op, async (s) => {
       try {
-        const st = await call<Stats>((cb) => s.sftp.lstat(file, cb));
+        const st = await call<Stats>(s, (cb) => s.sftp.lstat(file, cb));
         return { name: h.name, size: st.size };
       } catch (err) {
         throw this.fail(s, op, err, h);
@@ -601,7 +619,7 @@ export class SftpBackend implements Backend {
         out.push({ name: e.filename, size: e.attrs.size });
       } else if (e.attrs.isSymbolicLink()) {
         const target = path.posix.join(dir, e.filename);
-        const st = await this.run(`stat ${target}`, (s) => call<Stats>((cb) => s.sftp.stat(target, cb))).catch(() => undefined);
+        const st = await this.run(`stat ${target}`, (s) => call<Stats>(s, (cb) => s.sftp.stat(target, cb))).catch(() => undefined);
         if (st?.isFile()) out.push({ name: e.filename, size: st.size });
       }
     }
@@ -612,7 +630,7 @@ export class SftpBackend implements Backend {
   private readDir(dir: string): Promise<Array<{ filename: string; attrs: Stats }>> {
     return this.run(`list ${dir}`, async (s) => {
       try {
-        return await call<Array<{ filename: string; attrs: Stats }>>((cb) => s.sftp.readdir(dir, cb));
+        return await call<Array<{ filename: string; attrs: Stats }>>(s, (cb) => s.sftp.readdir(dir, cb));
       } catch (err) {
         if (statusCode(err) === FX_NO_SUCH_FILE) return [];
         throw this.fail(s, `list directory ${dir}`, err);
@@ -625,7 +643,7 @@ export class SftpBackend implements Backend {
     const op = `remove ${this.what(h)}`;
     await this.run(op, async (s) => {
       try {
-        await call<void>((cb) => s.sftp.unlink(file, cb));
+        await call<void>(s, (cb) => s.sftp.unlink(file, cb));
       } catch (err) {
         if (statusCode(err) === FX_NO_SUCH_FILE) return;
         throw this.fail(s, op, err, h);
@@ -642,6 +660,7 @@ export class SftpBackend implements Backend {
     if (s && !s.ended) {
       s.alive = false;
       s.ended = true;
+      s.sock?.ref(); // keep the process alive until the server has seen the goodbye
       await s.client.end().catch(() => undefined);
     }
   }
@@ -714,44 +733,58 @@ function isConnectionLoss(err: unknown, s: Session): boolean {
   if (!s.alive) return true;
   const msg = (err as Error)?.message ?? '';
   const code = (err as { code?: unknown })?.code;
-  return /No response from server|not connected|channel|ECONNRESET|EPIPE/i.test(msg) || code === 'ECONNRESET' || code === 'EPIPE';
+  return /No response from server|connection lost|not connected|channel|ECONNRESET|EPIPE/i.test(msg) || code === 'ECONNRESET' || code === 'EPIPE';
 }
 
-/** Promise form of an ssh2 callback API. */
-function call<T>(fn: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
+/**
+ * Promise form of one SFTP request on a session. ssh2 buffers requests for a channel that
+ * is no longer open without ever answering them, so a request on a lost session fails at
+ * once, and requests still waiting when the session is lost are failed by its loss handler.
+ */
+function call<T>(s: Session, fn: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    fn((err, value) => (err ? reject(err) : resolve(value)));
+    const state = (s.sftp as unknown as { outgoing?: { state?: string } }).outgoing?.state;
+    if (!s.alive || (state !== undefined && state !== 'open')) {
+      reject(new Error(`connection lost (${s.lost?.message ?? `SFTP channel ${state ?? 'closed'}`})`));
+      return;
+    }
+    const pending = { reject };
+    s.pending.add(pending);
+    fn((err, value) => {
+      s.pending.delete(pending);
+      if (err) reject(err);
+      else resolve(value);
+    });
   });
 }
 
 /** Write a whole buffer with up to IO_PARALLEL requests in flight. */
-async function writeAll(sftp: SFTPWrapper, handle: Buffer, data: Buffer): Promise<void> {
+async function writeAll(s: Session, handle: Buffer, data: Buffer): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < data.length) {
       const pos = next;
       const len = Math.min(IO_CHUNK, data.length - pos);
       next += len;
-      await call<void>((cb) => sftp.write(handle, data, pos, len, pos, cb as (err: Error | null | undefined) => void));
+      await call<void>(s, (cb) => s.sftp.write(handle, data, pos, len, pos, cb as (err: Error | null | undefined) => void));
     }
   };
   await Promise.all(Array.from({ length: IO_PARALLEL }, worker));
 }
 
 /** Read exactly `length` bytes at `offset` (short reads continued), IO_PARALLEL requests in flight. */
-async function readAll(sftp: SFTPWrapper, handle: Buffer, offset: number, length: number): Promise<Uint8Array> {
+async function readAll(s: Session, handle: Buffer, offset: number, length: number): Promise<Uint8Array> {
   const buf = Buffer.allocUnsafeSlow(length);
   let next = 0;
   const readChunk = async (start: number, len: number) => {
     let got = 0;
     while (got < len) {
-      const n = await new Promise<number>((resolve, reject) => {
-        sftp.read(handle, buf, start + got, len - got, offset + start + got, (err, bytesRead) => {
-          if (err && (err as { code?: unknown }).code === FX_EOF) resolve(0);
-          else if (err) reject(err);
-          else resolve(bytesRead);
-        });
-      });
+      const n = await call<number>(s, (cb) =>
+        s.sftp.read(handle, buf, start + got, len - got, offset + start + got, (err, bytesRead) => {
+          if (err && (err as { code?: unknown }).code === FX_EOF) cb(undefined, 0);
+          else cb(err, bytesRead);
+        }),
+      );
       if (n === 0) throw new ResticError(`unexpected end of file: wanted ${length} bytes at offset ${offset}, got ${start + got}`);
       got += n;
     }

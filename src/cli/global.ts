@@ -114,11 +114,17 @@ export function kdfOverride(env: NodeJS.ProcessEnv): KdfParams | undefined {
 
 export async function openRepository(ctx: GlobalContext): Promise<Repository> {
   const backend = openBackend(repositoryLocation(ctx), ctx);
-  const password = readPassword(ctx);
-  return Repository.open(backend, password, {
-    compression: compressionOption(ctx),
-    keyHint: (ctx.opts['key-hint'] as string | undefined) ?? ctx.env.RESTIC_KEY_HINT,
-  });
+  try {
+    const password = readPassword(ctx);
+    return await Repository.open(backend, password, {
+      compression: compressionOption(ctx),
+      keyHint: (ctx.opts['key-hint'] as string | undefined) ?? ctx.env.RESTIC_KEY_HINT,
+    });
+  } catch (err) {
+    // Release connections (SSH sessions, sockets) so the process can exit after the error.
+    await backend.close().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Run `fn` under a repository lock unless --no-lock was given. */
