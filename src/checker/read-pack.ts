@@ -40,7 +40,7 @@ export async function verifyPack(repo: Repository, id: string, indexed: PackedBl
   }
   const hash = hashId(pack);
   if (hash !== id) {
-    const more = errs.length ? ` (pack ${id} also contains ${errs.length} errors: [${errs.join(', ')}])` : '';
+    const more = errs.length ? `; ${errs.length} more errors: [${errs.join(', ')}]` : '';
     return `Pack ID does not match, want ${id}, got ${hash}${more}`;
   }
   if (pack.length !== size) errs.push(`pack size ${pack.length} does not match the ${size} bytes predicted by the index`);
