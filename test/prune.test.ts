@@ -113,6 +113,12 @@ describe('restic prune, restic-ts verifies', () => {
     const repo = fresh('restic-pruned');
     const [s0, s1, s2, s3] = base.snapshots as [string, string, string, string];
     resticOk(repo, PASSWORD, ['forget', s0, s2]);
+    // Both tools plan the same prune (same summary lines).
+    const summary = (out: string) => out.split('\n').filter((l) => /^(to repack|this removes|to delete|total prune|remaining|unused size after prune): /.test(l) && !/ packs$/.test(l));
+    const ourPlan = cli(['-r', repo, 'prune', '--dry-run'], env);
+    expect(ourPlan.code).toBe(0);
+    expect(summary(ourPlan.stdout)).toHaveLength(6);
+    expect(summary(ourPlan.stdout)).toEqual(summary(resticOk(repo, PASSWORD, ['prune', '--dry-run'])));
     resticOk(repo, PASSWORD, ['prune']);
     const c = cli(['-r', repo, 'check', '--read-data'], env);
     expect(c.stderr).toBe('');
