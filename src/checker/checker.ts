@@ -16,6 +16,8 @@ import { packSizeFromBlobs } from '../repo/pack.js';
 import { NotFoundError } from '../errors.js';
 import { type Finding, error, hint } from './findings.js';
 import { verifyPack } from './read-pack.js';
+import { OpenPool } from '../repo/open-pool.js';
+import os from 'node:os';
 
 export type Progress = (done: number, total: number) => void;
 
@@ -217,11 +219,17 @@ export class Checker {
     const out: Finding[] = [];
     let done = 0;
     progress?.(0, packs.size);
-    await mapLimit([...packs.keys()], concurrency, async (id) => {
-      const problem = await verifyPack(this.repo, id, this.index.packContents(id) ?? [], packs.get(id)!, this.index);
-      if (problem) out.push(error('read-data', problem, { pack: id }));
-      progress?.(++done, packs.size);
-    });
+    // Blobs are verified on worker threads while the main thread downloads and hashes packs.
+    const pool = new OpenPool(this.repo.key, Math.max(1, Math.min(concurrency, os.availableParallelism() - 1)));
+    try {
+      await mapLimit([...packs.keys()], concurrency, async (id) => {
+        const problem = await verifyPack(this.repo, id, this.index.packContents(id) ?? [], packs.get(id)!, this.index, pool);
+        if (problem) out.push(error('read-data', problem, { pack: id }));
+        progress?.(++done, packs.size);
+      });
+    } finally {
+      await pool.close();
+    }
     return out;
   }
 }
