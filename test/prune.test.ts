@@ -97,6 +97,37 @@ describe('restic-ts prune, restic verifies', () => {
     resticRestores(repo, base.snapshots[3]!, base.states[3]!);
   });
 
+  it('--repack-cacheable-only repacks no data pack', async () => {
+    const repo = fresh('ours-cacheable');
+    await removeSnapshots(repo, [base.snapshots[1]!, base.snapshots[2]!]);
+    const r = await Repository.open(new LocalBackend(repo), PASSWORD);
+    try {
+      await r.loadIndex();
+      const res = await prune(r, { dryRun: true, repackCacheableOnly: true });
+      const all = await prune(r, { dryRun: true });
+      const hasData = (id: string) => r.index.packContents(id)!.some((b) => b.type === 'data');
+      expect([...all.plan.repackPacks].some(hasData)).toBe(true);
+      expect([...res.plan.repackPacks].some(hasData)).toBe(false);
+    } finally {
+      await r.close();
+    }
+  });
+
+  it('works on a version 1 repository', async () => {
+    const root = path.join(tmp.dir, 'v1');
+    fs.mkdirSync(root);
+    const h = await buildHistory(root, { version: 1, states: 3, files: 20 });
+    resticOk(h.repo, PASSWORD, ['forget', h.snapshots[1]!]);
+    const r = cli(['-r', h.repo, 'prune', '--max-unused', '0%'], env);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/removing \d+ old packs/);
+    expect(resticOk(h.repo, PASSWORD, ['check', '--read-data'])).toMatch(/no errors were found/);
+    const target = fs.mkdtempSync(path.join(tmp.dir, 'restore-v1-'));
+    resticOk(h.repo, PASSWORD, ['restore', h.snapshots[2]!, '--target', target]);
+    expect(diffTrees(h.states[2]!, path.join(target, h.states[2]!))).toEqual([]);
+  });
+
   it('rejects bad flags with restic messages and a one-line error', () => {
     const repo = fresh('ours-flags');
     let r = cli(['-r', repo, 'prune', '--max-unused', '100%'], env);
