@@ -104,9 +104,11 @@ maybe('restic-ts holds a lock', () => {
     const b = ourBackup(repo);
     b.child.stdin!.write(pseudoRandom('a', 100_000));
     await holdsLock(repo, b);
-    const check = restic(repo, PW, ['check']);
-    expect(check.code).not.toBe(0);
-    expect(check.stderr).toContain(`unable to create lock in backend: repository is already locked by PID ${b.child.pid} on ${os.hostname()}`);
+    for (const cmd of [['check'], ['prune']]) {
+      const r = restic(repo, PW, cmd);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`unable to create lock in backend: repository is already locked by PID ${b.child.pid} on ${os.hostname()}`);
+    }
     // restic probes a holder on its host with SIGHUP: our process must survive it, and the lock is not stale
     const unlock = restic(repo, PW, ['unlock']);
     expect(unlock.code).toBe(0);
@@ -231,4 +233,13 @@ maybe('signals', () => {
     expect(lockFiles(repo)).toEqual([]);
     expect(snapshotFiles(repo)).toEqual([]);
   }, 60_000);
+});
+
+describe('--retry-lock flag', () => {
+  it('rejects a value that is not a Go duration with one line', () => {
+    const repo = newRepo();
+    const r = cli(['-r', repo, '--retry-lock', '5x', 'snapshots'], env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('Fatal: invalid argument "5x" for "--retry-lock" flag: time: invalid duration "5x"\n');
+  });
 });
