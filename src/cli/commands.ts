@@ -16,6 +16,9 @@ import { checkCommand } from './cmd_check.js';
 import { pruneCommand } from './cmd_prune.js';
 import { rebuildIndexCommand } from './cmd_rebuild_index.js';
 import { repairCommand } from './cmd_repair.js';
+import { keyCommand } from './cmd_key.js';
+import { unlockCommand } from './cmd_unlock.js';
+import { migrateCommand } from './cmd_migrate.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -32,6 +35,9 @@ export const COMMANDS: Command[] = [
   pruneCommand,
   rebuildIndexCommand,
   repairCommand,
+  keyCommand,
+  unlockCommand,
+  migrateCommand,
   restServerCommand,
   versionCommand,
 ];
