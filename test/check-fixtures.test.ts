@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cli } from './helpers/cli.js';
 import { restic, resticOk } from './helpers/restic.js';
 import { tempDir } from './helpers/tmp.js';
@@ -20,6 +20,8 @@ beforeAll(() => {
   tmp = tempDir('restic-ts-check-fx-');
 });
 afterAll(() => tmp.cleanup());
+// Child processes run synchronously: give vitest's worker a turn of the event loop between tests.
+beforeEach(() => new Promise<void>((r) => setImmediate(r)));
 
 function extract(name: string, as: string): string {
   const dir = path.join(tmp.dir, as);

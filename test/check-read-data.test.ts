@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cli } from './helpers/cli.js';
 import { restic } from './helpers/restic.js';
 import { tempDir } from './helpers/tmp.js';
@@ -23,6 +23,8 @@ beforeAll(async () => {
   packCount = listFiles(path.join(h.repo, 'data')).length;
 });
 afterAll(() => tmp.cleanup());
+// Child processes run synchronously: give vitest's worker a turn of the event loop between tests.
+beforeEach(() => new Promise<void>((r) => setImmediate(r)));
 
 const tick = () => new Promise((r) => setImmediate(r));
 

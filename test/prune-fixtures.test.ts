@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cli } from './helpers/cli.js';
 import { restic } from './helpers/restic.js';
 import { tempDir } from './helpers/tmp.js';
@@ -19,6 +19,8 @@ beforeAll(() => {
   tmp = tempDir('restic-ts-prune-fx-');
 });
 afterAll(() => tmp.cleanup());
+// Child processes run synchronously: give vitest's worker a turn of the event loop between tests.
+beforeEach(() => new Promise<void>((r) => setImmediate(r)));
 
 const tick = () => new Promise((r) => setImmediate(r));
 

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cli } from './helpers/cli.js';
 import { restic, resticOk } from './helpers/restic.js';
 import { diffTrees } from './helpers/gentree.js';
@@ -23,6 +23,8 @@ beforeAll(async () => {
   await addUnreferencedPacks(base.repo, 2);
 });
 afterAll(() => tmp.cleanup());
+// Child processes run synchronously: give vitest's worker a turn of the event loop between tests.
+beforeEach(() => new Promise<void>((r) => setImmediate(r)));
 
 function fresh(name: string): string {
   const dir = path.join(tmp.dir, name);

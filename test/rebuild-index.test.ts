@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { cli } from './helpers/cli.js';
 import { restic, resticOk } from './helpers/restic.js';
 import { tempDir } from './helpers/tmp.js';
@@ -21,6 +21,8 @@ beforeAll(async () => {
   h = await buildHistory(tmp.dir, { states: 3, files: 16 });
 });
 afterAll(() => tmp.cleanup());
+// Child processes run synchronously: give vitest's worker a turn of the event loop between tests.
+beforeEach(() => new Promise<void>((r) => setImmediate(r)));
 
 const tick = () => new Promise((r) => setImmediate(r));
 const indexFiles = (repo: string) => listFiles(path.join(repo, 'index'));
