@@ -12,6 +12,9 @@ import { dumpCommand } from './cmd_dump.js';
 import { findCommand } from './cmd_find.js';
 import { diffCommand } from './cmd_diff.js';
 import { statsCommand } from './cmd_stats.js';
+import { forgetCommand } from './cmd_forget.js';
+import { tagCommand } from './cmd_tag.js';
+import { copyCommand } from './cmd_copy.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -24,6 +27,9 @@ export const COMMANDS: Command[] = [
   findCommand,
   diffCommand,
   statsCommand,
+  forgetCommand,
+  tagCommand,
+  copyCommand,
   restServerCommand,
   versionCommand,
 ];
