@@ -7,6 +7,7 @@ import { type GlobalContext, openRepository } from './global.js';
 import { warn } from './read-common.js';
 import { compareGoTimes } from '../repo/repository.js';
 import { formatLocalTime } from '../walker/format.js';
+import { formatDuration } from './format.js';
 import { findFilteredSnapshots } from '../walker/select.js';
 import { type Duration, parseDuration } from '../forget/duration.js';
 import { type ExpirePolicy, type KeepReason, type SnapshotEntry, formatPolicy, isEmptyPolicy } from '../forget/policy.js';
@@ -146,7 +147,12 @@ async function runForget(
     remove = removedIds(groups);
   }
   if (remove.length) {
-    if (!dryRun) await deleteSnapshots(repo, remove);
+    if (!dryRun) {
+      const started = Date.now();
+      await deleteSnapshots(repo, remove);
+      // restic's progress counter prints its final state (without a terminal: one line)
+      if (!ctx.json && !ctx.quiet) ctx.stdout(`[${formatDuration(Date.now() - started)}] 100.00%  ${remove.length} / ${remove.length} files deleted\n\n`);
+    }
     else if (!ctx.json) ctx.stdout(`Would have removed the following snapshots:\n{${[...remove].sort().map((id) => id.slice(0, 8)).join(' ')}}\n\n`);
   }
   if (ctx.json && groups.length) ctx.stdout(forgetJson(groups));
