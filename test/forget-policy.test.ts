@@ -143,6 +143,23 @@ describe('forget policy against restic 0.14', () => {
     expect(a.reduce((n, g) => n + (g.keep?.length ?? 0) + (g.remove?.length ?? 0), 0)).toBeGreaterThan(0);
   });
 
+  // Go attaches time.Local to times whose offset is the local zone's: calendar arithmetic
+  // then follows its DST rules (2026-03-31 +02:00 minus one month is 2026-03-03 +01:00 in Berlin)
+  it.each([
+    [['--keep-within', '1m']],
+    [['--keep-within-daily', '1m', '--keep-within', '1y2m3d4h']],
+    [['--keep-daily', '5', '--keep-weekly', '3', '--host', 'h1', '--path', '/data']],
+  ])('in the zone Europe/Berlin %j: same JSON and text as restic', (flags) => {
+    const zone = { TZ: 'Europe/Berlin' };
+    for (const json of [['--json'], []]) {
+      const args = ['--no-lock', 'forget', '--dry-run', ...json, ...flags];
+      const ours = cli(['-r', repoDir, ...args], { ...env, ...zone });
+      const theirs = resticOk(repoDir, PASSWORD, args, zone);
+      if (json.length) expect(sortGroups(JSON.parse(ours.stdout) as Group[])).toEqual(sortGroups(JSON.parse(theirs) as Group[]));
+      else if (flags.includes('--path')) expect(ours.stdout).toBe(theirs); // text: one group, so restic's map order does not matter
+    }
+  });
+
   it('an empty policy prints nothing under --json and removes nothing', () => {
     const ours = cli(['-r', repoDir, 'forget', '--dry-run', '--json'], env);
     const theirs = restic(repoDir, PASSWORD, ['forget', '--dry-run', '--json']);
