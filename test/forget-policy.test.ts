@@ -11,7 +11,7 @@ import { LocalBackend } from '../src/backends/local.js';
 import { Repository } from '../src/repo/repository.js';
 import type { Snapshot } from '../src/repo/snapshot.js';
 import { formatGoTime } from '../src/repo/gojson.js';
-import { applyPolicy, parseDuration, formatPolicy } from '../src/forget/index.js';
+import { applyPolicy, parseDuration, formatDuration, formatPolicy } from '../src/forget/index.js';
 import { cli } from './helpers/cli.js';
 import { restic, resticOk } from './helpers/restic.js';
 import { rng } from './helpers/rng.js';
@@ -231,6 +231,14 @@ describe('policy module', () => {
     // 2024-03-31 − 1 month = 2024-02-31 → 2024-03-02
     expect(r.keep.map((e) => e.id).sort()).toEqual(['future', 'in', 'latest']);
     expect(r.reasons.find((x) => x.entry.id === 'in')!.matches).toEqual(['within 1m']);
+  });
+
+  it('parses durations as restic does', () => {
+    expect(parseDuration(' 1y2m3d4h ')).toEqual({ years: 1, months: 2, days: 3, hours: 4 });
+    expect(parseDuration('5d1d')).toEqual({ years: 0, months: 0, days: 1, hours: 0 }); // later pair wins
+    expect(parseDuration('-2h')).toEqual({ years: 0, months: 0, days: 0, hours: -2 });
+    expect(formatDuration(parseDuration('0y3h'))).toBe('3h');
+    for (const bad of ['1', 'd', '1x', '1d-', '--1d']) expect(() => parseDuration(bad), bad).toThrow();
   });
 
   it('formats the policy as restic does', () => {

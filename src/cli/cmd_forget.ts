@@ -67,8 +67,14 @@ export const forgetCommand: Command = {
     const noLock = !!ctx.opts['no-lock'];
     const doPrune = !!ctx.opts['prune'];
     if (doPrune) {
-      // TODO(prune): call prune(repo, opts) from src/prune/ once that module lands on main.
-      throw new UsageError('forget --prune is not available yet in restic-ts: run forget, then restic prune');
+      // TODO(prune): src/prune/ is not on main yet (branch maint has it). Wiring, as restic does:
+      //  1. options: use PRUNE_OPTIONS from cmd_prune.ts instead of PRUNE_FLAG_OPTIONS below;
+      //  2. here, before opening the repository: `const pruneOpts = pruneOptionsFromFlags(ctx)`;
+      //  3. in runForget, after the deletion, under the same exclusive lock:
+      //       if (remove.length && doPrune) { say(`${remove.length} snapshots have been removed, running prune\n`);
+      //         await runPruneWithOutput(ctx, repo, { ...pruneOpts, dryRun, ignoreSnapshots: new Set(remove) }); }
+      // Until then refuse before anything is deleted.
+      throw new UsageError('forget --prune is not available yet in restic-ts: run forget, then prune');
     }
     const repo = await openRepository(ctx);
     try {
