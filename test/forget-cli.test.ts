@@ -3,6 +3,7 @@
  * by explicit IDs (same output and result as restic), under an exclusive lock; restic
  * checks the repository clean afterwards.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,6 +76,23 @@ describe('forget (deleting)', () => {
     expect(a.stdout).toBe(b.stdout);
     expect(a.stdout).toContain('files deleted');
     expect(snapshotIds(ours)).toEqual(snapshotIds(theirs));
+  });
+
+  it('skips an undecryptable snapshot file with a warning and forgets the rest, as restic does', () => {
+    const ours = copyOf('damaged-ours');
+    const theirs = copyOf('damaged-theirs');
+    const junk = crypto.randomBytes(300);
+    const junkId = crypto.createHash('sha256').update(junk).digest('hex');
+    for (const dir of [ours, theirs]) fs.writeFileSync(path.join(dir, 'snapshots', junkId), junk);
+    const args = ['forget', '--keep-last', '3'];
+    const a = cli(['-r', ours, ...args], env);
+    const b = restic(theirs, PASSWORD, args);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    expect(a.stderr).toContain(`could not load snapshot ${junkId.slice(0, 8)}`);
+    expect(b.stderr).toContain(`could not load snapshot ${junkId.slice(0, 8)}`);
+    const remaining = (dir: string) => fs.readdirSync(path.join(dir, 'snapshots')).sort();
+    expect(remaining(ours)).toEqual(remaining(theirs));
+    expect(remaining(ours)).toContain(junkId);
   });
 
   it('removes snapshots named by ID (prefix or full) like restic, warning about unknown ones', () => {

@@ -13,7 +13,7 @@ import { type Duration, parseDuration } from '../forget/duration.js';
 import { type ExpirePolicy, type KeepReason, type SnapshotEntry, formatPolicy, isEmptyPolicy } from '../forget/policy.js';
 import { type ForgetGroup, deleteSnapshots, forgetJson, planForget, removedIds } from '../forget/forget.js';
 import { parseGroupByOptions } from '../forget/group.js';
-import { parseTagListFlags } from '../forget/tags.js';
+import { loadSnapshots, parseTagListFlags } from '../forget/tags.js';
 
 const COUNT_FLAGS = [
   ['keep-last', 'l', 'last', 'keep the last n snapshots'],
@@ -142,7 +142,7 @@ async function runForget(
     // explicit IDs are removed as they are, without a policy
     remove = (await findFilteredSnapshots(repo, filter, args, (m) => warn(ctx, m))).map((e) => e.id);
   } else {
-    const all = await repo.listSnapshots();
+    const all = await loadSnapshots(repo, (m) => warn(ctx, m));
     if (isEmptyPolicy(policy)) {
       if (!ctx.json) say('no policy was specified, no snapshots will be removed\n');
     } else {

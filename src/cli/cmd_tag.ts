@@ -4,7 +4,7 @@ import type { Command } from './command.js';
 import { openRepository } from './global.js';
 import { warn } from './read-common.js';
 import { findFilteredSnapshots } from '../walker/select.js';
-import { flattenTagLists, parseTagListFlags, selectorMatches } from '../forget/tags.js';
+import { flattenTagLists, loadSnapshots, parseTagListFlags, selectorMatches } from '../forget/tags.js';
 import { changeSnapshotTags } from '../forget/tag.js';
 
 export const tagCommand: Command = {
@@ -45,7 +45,7 @@ export const tagCommand: Command = {
         let changed = 0;
         const list = args.length
           ? await findFilteredSnapshots(repo, filter, args, (m) => warn(ctx, m))
-          : (await repo.listSnapshots()).filter((e) => selectorMatches(e.snapshot, filter));
+          : (await loadSnapshots(repo, (m) => warn(ctx, m))).filter((e) => selectorMatches(e.snapshot, filter));
         for (const { id, snapshot } of list) {
           try {
             if (await changeSnapshotTags(repo, id, snapshot, change)) changed++;

@@ -12,7 +12,7 @@ import { decodeTree } from '../repo/tree.js';
 import { FormatError } from '../errors.js';
 import { findFilteredSnapshots } from '../walker/select.js';
 import { goTimeString } from '../walker/format.js';
-import { type SnapshotSelector, hasTags, selectorMatches } from '../forget/tags.js';
+import { type SnapshotSelector, hasTags, loadSnapshots, selectorMatches } from '../forget/tags.js';
 
 export interface CopyOptions {
   /** --host/--tag/--path: which snapshots of both repositories are considered */
@@ -69,7 +69,7 @@ export async function copySnapshots(src: Repository, dst: Repository, opts: Copy
   // destination snapshots by their persistent ID (original) and by their own ID
   const byOriginal = new Map<string, Entry[]>();
   const remember = (k: string, e: Entry) => byOriginal.set(k, [...(byOriginal.get(k) ?? []), e]);
-  for (const e of await dst.listSnapshots()) {
+  for (const e of await loadSnapshots(dst, opts.warn)) {
     if (!selectorMatches(e.snapshot, filter)) continue;
     if (e.snapshot.original) remember(e.snapshot.original, e);
     remember(e.id, e);
@@ -77,7 +77,7 @@ export async function copySnapshots(src: Repository, dst: Repository, opts: Copy
 
   const sources = opts.ids?.length
     ? await findFilteredSnapshots(src, filter, opts.ids, opts.warn)
-    : (await src.listSnapshots()).filter((e) => selectorMatches(e.snapshot, filter));
+    : (await loadSnapshots(src, opts.warn)).filter((e) => selectorMatches(e.snapshot, filter));
 
   const visitedTrees = new Set<string>();
   const result: CopyResult = { snapshots: [], blobs: 0, bytes: 0 };

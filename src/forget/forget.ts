@@ -8,7 +8,7 @@ import { goJsonString } from '../repo/gojson.js';
 import { snapshotJson014, snapshotJsonWithId } from '../walker/format.js';
 import { type GroupByOptions, type GroupKey, groupSnapshots, parseGroupByOptions } from './group.js';
 import { type ExpirePolicy, type KeepReason, type SnapshotEntry, applyPolicy, isEmptyPolicy } from './policy.js';
-import { type SnapshotSelector, selectorMatches } from './tags.js';
+import { type SnapshotSelector, loadSnapshots, selectorMatches } from './tags.js';
 
 export interface ForgetPlanOptions {
   policy: ExpirePolicy;
@@ -80,6 +80,8 @@ export async function deleteSnapshots(repo: Repository, ids: string[]): Promise<
 
 export interface ForgetOptions extends ForgetPlanOptions {
   dryRun?: boolean;
+  /** unreadable snapshot files are skipped with a warning, as in restic */
+  warn?: (line: string) => void;
 }
 
 export interface ForgetResult {
@@ -93,7 +95,7 @@ export interface ForgetResult {
  * hold an exclusive lock (repo.lock(true)), as restic does for forget.
  */
 export async function forget(repo: Repository, opts: ForgetOptions): Promise<ForgetResult> {
-  const groups = planForget(await repo.listSnapshots(), opts);
+  const groups = planForget(await loadSnapshots(repo, opts.warn), opts);
   const removed = removedIds(groups);
   if (!opts.dryRun) await deleteSnapshots(repo, removed);
   return { groups, removed };

@@ -3,6 +3,7 @@
  * HasTagList, HasHostname, HasPaths, AddTags, RemoveTags).
  */
 import type { Snapshot } from '../repo/snapshot.js';
+import { type Repository, compareGoTimes, mapLimit } from '../repo/repository.js';
 
 /** `a, b,,c` → ["a", "b", "", "c"]: split at commas, trim each tag, keep empty ones (restic's splitTagList). */
 export function splitTagList(s: string): string[] {
@@ -79,4 +80,23 @@ export function removeTags(s: Snapshot, remove: string[]): boolean {
     changed = true;
   }
   return changed;
+}
+
+/**
+ * Every snapshot that can be loaded, oldest first. Like restic's FindFilteredSnapshots, a
+ * snapshot file that cannot be read or decrypted is reported through `warn` and skipped,
+ * so one damaged file does not stop forget, tag or copy.
+ */
+export async function loadSnapshots(repo: Repository, warn: (line: string) => void = () => {}): Promise<Array<{ id: string; snapshot: Snapshot }>> {
+  const ids: string[] = [];
+  for await (const id of repo.listIds('snapshot')) ids.push(id);
+  const loaded = await mapLimit(ids, 8, async (id) => {
+    try {
+      return { id, snapshot: await repo.loadSnapshot(id) };
+    } catch (err) {
+      warn(`could not load snapshot ${id.slice(0, 8)}: ${(err as Error).message}`);
+      return null;
+    }
+  });
+  return loaded.filter((e) => e !== null).sort((a, b) => compareGoTimes(a.snapshot.time, b.snapshot.time));
 }
