@@ -135,6 +135,19 @@ describe('copy', () => {
     expect(theirs).toContain('skipping source snapshot');
   });
 
+  it('accepts the deprecated --repo2 group (there -r is the source), and refuses both groups at once', () => {
+    const dst = path.join(tmp.dir, 'legacy');
+    const init = cli(['-r', dst, 'init', '--copy-chunker-params', '--repo2', src], { RESTIC_PASSWORD: DST_PW, RESTIC_PASSWORD2: SRC_PW });
+    expect(init.code, init.stderr).toBe(0);
+    const r = cli(['-r', src, 'copy', '--repo2', dst, '--tag', 'one'], { RESTIC_PASSWORD: SRC_PW, RESTIC_PASSWORD2: DST_PW });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('Flag --repo2 has been deprecated, use --repo or --from-repo instead');
+    const sns = JSON.parse(resticOk(dst, DST_PW, ['--no-lock', 'snapshots', '--json'])) as Array<{ tags?: string[] }>;
+    expect(sns.map((s) => s.tags)).toEqual([['one']]);
+    const both = cli(['-r', dst, 'copy', '--repo2', src, '--from-repo', src], { RESTIC_PASSWORD: DST_PW });
+    expect([both.code, both.stderr]).toEqual([1, 'Fatal: Option groups repo2 and from-repo are mutually exclusive, please specify only one\n']);
+  });
+
   it('reports a missing source with restic words', () => {
     const r = cli(['-r', path.join(tmp.dir, 'dst'), 'copy'], { RESTIC_PASSWORD: DST_PW });
     expect([r.code, r.stderr]).toEqual([1, 'Fatal: Please specify a source repository location (--from-repo or --from-repository-file)\n']);

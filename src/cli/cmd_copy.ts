@@ -8,7 +8,7 @@ import { warn } from './read-common.js';
 import { parseTagListFlags } from '../forget/tags.js';
 import { copySnapshots } from '../copy/copy.js';
 
-/** restic's from-repo option group (the secondary repository of copy and init). */
+/** restic's from-repo option group (the secondary repository of copy and init), and the deprecated *2 group. */
 export function secondaryRepoOptions(usage: string): OptionSpec[] {
   return [
     { name: 'from-repo', kind: 'string', help: `source repository ${usage}`, env: 'RESTIC_FROM_REPOSITORY' },
@@ -16,37 +16,59 @@ export function secondaryRepoOptions(usage: string): OptionSpec[] {
     { name: 'from-password-file', kind: 'string', help: 'file to read the source repository password from', env: 'RESTIC_FROM_PASSWORD_FILE' },
     { name: 'from-key-hint', kind: 'string', help: 'key ID of key to try decrypting the source repository first', env: 'RESTIC_FROM_KEY_HINT' },
     { name: 'from-password-command', kind: 'string', help: 'shell command to obtain the source repository password from', env: 'RESTIC_FROM_PASSWORD_COMMAND' },
+    { name: 'repo2', kind: 'string', help: 'deprecated: use --repo or --from-repo instead', env: 'RESTIC_REPOSITORY2' },
+    { name: 'repository-file2', kind: 'string', help: 'deprecated: use --repository-file or --from-repository-file instead', env: 'RESTIC_REPOSITORY_FILE2' },
+    { name: 'password-file2', kind: 'string', help: 'deprecated', env: 'RESTIC_PASSWORD_FILE2' },
+    { name: 'key-hint2', kind: 'string', help: 'deprecated', env: 'RESTIC_KEY_HINT2' },
+    { name: 'password-command2', kind: 'string', help: 'deprecated', env: 'RESTIC_PASSWORD_COMMAND2' },
   ];
 }
 
-const fromOpt = (ctx: GlobalContext, flag: string, env: string) => (ctx.opts[flag] as string | undefined) || ctx.env[env] || undefined;
+/** [flag, environment variable] per field, for the from-repo group and the legacy *2 group */
+const GROUPS = {
+  from: { repo: ['from-repo', 'RESTIC_FROM_REPOSITORY'], repoFile: ['from-repository-file', 'RESTIC_FROM_REPOSITORY_FILE'], pwFile: ['from-password-file', 'RESTIC_FROM_PASSWORD_FILE'], keyHint: ['from-key-hint', 'RESTIC_FROM_KEY_HINT'], pwCommand: ['from-password-command', 'RESTIC_FROM_PASSWORD_COMMAND'], pwEnv: 'RESTIC_FROM_PASSWORD' },
+  legacy: { repo: ['repo2', 'RESTIC_REPOSITORY2'], repoFile: ['repository-file2', 'RESTIC_REPOSITORY_FILE2'], pwFile: ['password-file2', 'RESTIC_PASSWORD_FILE2'], keyHint: ['key-hint2', 'RESTIC_KEY_HINT2'], pwCommand: ['password-command2', 'RESTIC_PASSWORD_COMMAND2'], pwEnv: 'RESTIC_PASSWORD2' },
+} as const;
+type Group = (typeof GROUPS)[keyof typeof GROUPS];
+const FIELDS = ['repo', 'repoFile', 'pwFile', 'keyHint', 'pwCommand'] as const;
 
-/** Whether a source repository location was given (flags or environment). */
+const value = (ctx: GlobalContext, [flag, env]: readonly [string, string]) => (ctx.opts[flag] as string | undefined) || ctx.env[env] || undefined;
+const anyOf = (ctx: GlobalContext, g: Group) => FIELDS.some((f) => value(ctx, g[f]));
+
+/** Whether a secondary repository location was given (flags or environment). */
 export function hasSecondaryRepo(ctx: GlobalContext): boolean {
-  return !!(fromOpt(ctx, 'from-repo', 'RESTIC_FROM_REPOSITORY') || fromOpt(ctx, 'from-repository-file', 'RESTIC_FROM_REPOSITORY_FILE'));
+  return [GROUPS.from, GROUPS.legacy].some((g) => value(ctx, g.repo) || value(ctx, g.repoFile));
+}
+
+export interface Secondary {
+  ctx: GlobalContext;
+  /** given with --from-repo (the secondary is the source); false for the deprecated --repo2 (the destination) */
+  isFromRepo: boolean;
 }
 
 /**
- * A context for the secondary repository: its location, password (RESTIC_FROM_PASSWORD,
- * …_FILE, …_COMMAND) and key hint replace the primary ones; other options are shared.
+ * restic's fillSecondaryGlobalOpts: a context for the secondary repository whose location,
+ * password (RESTIC_FROM_PASSWORD or RESTIC_PASSWORD2, files, commands) and key hint replace
+ * the primary ones; other options are shared.
  */
-export function secondaryContext(ctx: GlobalContext): GlobalContext {
-  const repo = fromOpt(ctx, 'from-repo', 'RESTIC_FROM_REPOSITORY');
-  const repoFile = fromOpt(ctx, 'from-repository-file', 'RESTIC_FROM_REPOSITORY_FILE');
-  if (!repo && !repoFile) throw new UsageError('Please specify a source repository location (--from-repo or --from-repository-file)');
-  if (repo && repoFile) throw new UsageError('Options --from-repo and --from-repository-file are mutually exclusive, please specify only one');
-  const opts = {
-    ...ctx.opts,
-    repo,
-    'repository-file': repoFile,
-    'password-file': fromOpt(ctx, 'from-password-file', 'RESTIC_FROM_PASSWORD_FILE'),
-    'password-command': fromOpt(ctx, 'from-password-command', 'RESTIC_FROM_PASSWORD_COMMAND'),
-    'key-hint': fromOpt(ctx, 'from-key-hint', 'RESTIC_FROM_KEY_HINT'),
-  };
-  const env: NodeJS.ProcessEnv = { ...ctx.env, RESTIC_PASSWORD: ctx.env.RESTIC_FROM_PASSWORD };
+export function secondaryContext(ctx: GlobalContext): Secondary {
+  if (!hasSecondaryRepo(ctx)) throw new UsageError('Please specify a source repository location (--from-repo or --from-repository-file)');
+  const hasFrom = anyOf(ctx, GROUPS.from);
+  if (hasFrom && anyOf(ctx, GROUPS.legacy)) throw new UsageError('Option groups repo2 and from-repo are mutually exclusive, please specify only one');
+  const g: Group = hasFrom ? GROUPS.from : GROUPS.legacy;
+  const repo = value(ctx, g.repo);
+  const repoFile = value(ctx, g.repoFile);
+  if (repo && repoFile) {
+    throw new UsageError(hasFrom ? 'Options --from-repo and --from-repository-file are mutually exclusive, please specify only one' : 'Options --repo2 and --repository-file2 are mutually exclusive, please specify only one');
+  }
+  for (const name of ['repo2', 'repository-file2']) {
+    if (ctx.opts[name] !== undefined) ctx.stderr(`Flag --${name} has been deprecated, use --${name.slice(0, -1)} or --from-${name.slice(0, -1)} instead\n`);
+  }
+  const opts = { ...ctx.opts, repo, 'repository-file': repoFile, 'password-file': value(ctx, g.pwFile), 'password-command': value(ctx, g.pwCommand), 'key-hint': value(ctx, g.keyHint) };
+  const env: NodeJS.ProcessEnv = { ...ctx.env, RESTIC_PASSWORD: ctx.env[g.pwEnv] };
   for (const k of ['RESTIC_REPOSITORY', 'RESTIC_REPOSITORY_FILE', 'RESTIC_PASSWORD_FILE', 'RESTIC_PASSWORD_COMMAND', 'RESTIC_KEY_HINT']) delete env[k];
   if (env.RESTIC_PASSWORD === undefined) delete env.RESTIC_PASSWORD;
-  return { ...ctx, opts, env };
+  return { ctx: { ...ctx, opts, env }, isFromRepo: hasFrom };
 }
 
 export const copyCommand: Command = {
@@ -60,7 +82,9 @@ export const copyCommand: Command = {
     { name: 'path', kind: 'list', help: 'only consider snapshots which include this (absolute) path, when no snapshot ID is given' },
   ],
   async run(ctx, args) {
-    const srcCtx = secondaryContext(ctx);
+    const secondary = secondaryContext(ctx);
+    // with --from-repo the secondary repository is the source; with --repo2 the destination
+    const [srcCtx, dstCtx] = secondary.isFromRepo ? [secondary.ctx, ctx] : [ctx, secondary.ctx];
     const filter = {
       hosts: (ctx.opts['host'] as string[] | undefined) ?? [],
       tags: parseTagListFlags(ctx.opts['tag'] as string[] | undefined),
@@ -70,7 +94,7 @@ export const copyCommand: Command = {
     let dst: Repository | null = null;
     const releases: Array<() => Promise<void>> = [];
     try {
-      dst = await openRepository(ctx);
+      dst = await openRepository(dstCtx);
       if (!ctx.opts['no-lock']) releases.push(await src.lock(false));
       releases.push(await dst.lock(false));
       await copySnapshots(src, dst, {

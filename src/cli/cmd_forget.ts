@@ -62,6 +62,7 @@ export const forgetCommand: Command = {
   ],
   async run(ctx, args) {
     const policy = policyFromFlags(ctx);
+    if (ctx.opts['hostname'] !== undefined) ctx.stderr('Flag --hostname has been deprecated, use --host\n');
     const groupBy = parseGroupByOptions((ctx.opts['group-by'] as string | undefined) ?? 'host,paths');
     const dryRun = !!ctx.opts['dry-run'];
     const noLock = !!ctx.opts['no-lock'];

@@ -49,7 +49,7 @@ async function secondaryPolynomial(ctx: GlobalContext): Promise<bigint | undefin
     if (hasSecondaryRepo(ctx)) throw new UsageError('Secondary repository must only be specified when copying the chunker parameters');
     return undefined;
   }
-  const other = await openRepository(secondaryContext(ctx));
+  const other = await openRepository(secondaryContext(ctx).ctx);
   try {
     return other.config.chunkerPolynomial;
   } finally {
