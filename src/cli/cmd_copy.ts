@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import type { Repository } from '../repo/repository.js';
 import type { OptionSpec } from './args.js';
 import type { Command } from './command.js';
-import { type GlobalContext, openRepository } from './global.js';
+import { type GlobalContext, lockOptions, openRepository } from './global.js';
 import { warn } from './read-common.js';
 import { parseTagListFlags } from '../forget/tags.js';
 import { copySnapshots } from '../copy/copy.js';
@@ -95,8 +95,8 @@ export const copyCommand: Command = {
     const releases: Array<() => Promise<void>> = [];
     try {
       dst = await openRepository(dstCtx);
-      if (!ctx.opts['no-lock']) releases.push(await src.lock(false));
-      releases.push(await dst.lock(false));
+      if (!ctx.opts['no-lock']) releases.push(await src.lock(false, lockOptions(ctx)));
+      releases.push(await dst.lock(false, lockOptions(ctx)));
       await copySnapshots(src, dst, {
         filter,
         ids: args,

@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import type { Repository } from '../repo/repository.js';
 import type { OptionSpec } from './args.js';
 import type { Command } from './command.js';
-import { type GlobalContext, openRepository } from './global.js';
+import { type GlobalContext, lockOptions, openRepository } from './global.js';
 import { warn } from './read-common.js';
 import { compareGoTimes } from '../repo/repository.js';
 import { formatLocalTime } from '../walker/format.js';
@@ -80,7 +80,7 @@ export const forgetCommand: Command = {
     const repo = await openRepository(ctx);
     try {
       if (noLock && !dryRun) throw new UsageError('--no-lock is only applicable in combination with --dry-run for forget command');
-      const release = dryRun && noLock ? null : await repo.lock(true);
+      const release = dryRun && noLock ? null : await repo.lock(true, lockOptions(ctx));
       try {
         await runForget(ctx, repo, args, policy, groupBy, dryRun);
       } finally {

@@ -1,7 +1,7 @@
 /** `tag`: add, remove or set tags of snapshots (restic 0.14's words and rules). */
 import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
-import { openRepository } from './global.js';
+import { lockOptions, openRepository } from './global.js';
 import { warn } from './read-common.js';
 import { findFilteredSnapshots } from '../walker/select.js';
 import { flattenTagLists, loadSnapshots, parseTagListFlags, selectorMatches } from '../forget/tags.js';
@@ -39,7 +39,7 @@ export const tagCommand: Command = {
       let release: (() => Promise<void>) | null = null;
       if (!ctx.opts['no-lock']) {
         say('create exclusive lock for repository\n');
-        release = await repo.lock(true);
+        release = await repo.lock(true, lockOptions(ctx));
       }
       try {
         let changed = 0;

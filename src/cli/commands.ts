@@ -15,6 +15,9 @@ import { statsCommand } from './cmd_stats.js';
 import { forgetCommand } from './cmd_forget.js';
 import { tagCommand } from './cmd_tag.js';
 import { copyCommand } from './cmd_copy.js';
+import { keyCommand } from './cmd_key.js';
+import { unlockCommand } from './cmd_unlock.js';
+import { migrateCommand } from './cmd_migrate.js';
 
 export const COMMANDS: Command[] = [
   initCommand,
@@ -30,6 +33,9 @@ export const COMMANDS: Command[] = [
   forgetCommand,
   tagCommand,
   copyCommand,
+  keyCommand,
+  unlockCommand,
+  migrateCommand,
   restServerCommand,
   versionCommand,
 ];
