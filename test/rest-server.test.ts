@@ -406,6 +406,42 @@ describe('retries through the fault proxy', () => {
     }
   });
 
+  it('backs off exponentially up to the cap on 5xx; 401, 403 and other 4xx are not retried', async () => {
+    const s = await start({ appendOnly: true });
+    let failFirst = 5;
+    const proxy = await startFaultProxy({
+      target: { host: '127.0.0.1', port: s.port },
+      onRequest: ({ method }) => (method === 'POST' && failFirst-- > 0 ? { kind: 'http500' } : undefined),
+    });
+    try {
+      const delays: number[] = [];
+      const opts = { retries: 6, baseDelayMs: 8, maxDelayMs: 32, onRetry: ({ delayMs }: { delayMs: number }) => void delays.push(delayMs) };
+      const be = new RetryBackend(new RestBackend(proxy.url.replace('://', '://bob:builder@') + 'backoff/'), opts);
+      await be.create(); // HEAD config passes, POST ?create=true fails 5 times, then succeeds
+      // 8, 16, 32, 32, 32 ms with ±25 % jitter
+      expect(delays).toHaveLength(5);
+      [8, 16, 32, 32, 32].forEach((d, i) => {
+        expect(delays[i]).toBeGreaterThanOrEqual(d * 0.75);
+        expect(delays[i]).toBeLessThanOrEqual(d * 1.25);
+      });
+
+      delays.length = 0;
+      const before = proxy.counts.requests;
+      const f = randomFile(50);
+      await be.save({ type: 'snapshot', name: f.name }, f.data);
+      await expect(be.remove({ type: 'snapshot', name: f.name })).rejects.toThrow(/remove snapshot file .*403/); // append-only
+      await expect(be.load({ type: 'index', name: f.name })).rejects.toThrow(/does not exist/); // 404
+      const wrong = new RetryBackend(new RestBackend(proxy.url.replace('://', '://bob:wrong@') + 'backoff/'), opts);
+      await expect(wrong.stat({ type: 'config', name: 'config' })).rejects.toThrow(/authentication failed/); // 401
+      await wrong.close();
+      expect(delays).toEqual([]);
+      expect(proxy.counts.requests - before).toBe(4); // one request each: nothing was repeated
+      await be.close();
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('gives up with an error naming the operation and the file', async () => {
     const s = await start();
     const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: s.port }, onRequest: () => ({ kind: 'http500' }) });
