@@ -237,7 +237,14 @@ const MiB = bytes / 1048576;
 spawnSync('sh', ['-c', `find ${JSON.stringify(data)} -type f -exec cat {} + > /dev/null`]); // warm the page cache
 
 const report = { dataset, size_mib: MiB, bytes, runs, restic: spawnSync('restic', ['version'], { encoding: 'utf8' }).stdout.trim(), date: new Date().toISOString(), stores: [] };
-for (const name of storeNames) report.stores.push(await benchStore(name, MiB));
+for (const name of storeNames) {
+  try {
+    report.stores.push(await benchStore(name, MiB));
+  } catch (err) {
+    console.error(`bench: ${name}: ${err.message}`);
+    process.exit(1);
+  }
+}
 
 console.log(`first backup of ${dataset} (${MiB.toFixed(1)} MiB), ${runs} run(s) each, medians`);
 for (const s of report.stores) {
