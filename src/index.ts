@@ -35,4 +35,6 @@ export * from './dump/index.js';
 export { check, Checker, type CheckOptions, type CheckResult, type CheckPhase, type Finding, type FindingKind, parseSubset, selectPacks, verifyPack } from './checker/index.js';
 export { prune, pruneLimits, pruneStatsText, findUsedBlobs, type PruneOptions, type PruneResult, type PruneStep, type PrunePlan, type PruneStats } from './prune/index.js';
 export { rebuildIndex, type RebuildIndexOptions, type RebuildIndexResult } from './repair/rebuild-index.js';
+export * from './forget/index.js';
+export * from './copy/index.js';
 export { VERSION } from './version.js';

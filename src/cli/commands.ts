@@ -16,6 +16,9 @@ import { checkCommand } from './cmd_check.js';
 import { pruneCommand } from './cmd_prune.js';
 import { rebuildIndexCommand } from './cmd_rebuild_index.js';
 import { repairCommand } from './cmd_repair.js';
+import { forgetCommand } from './cmd_forget.js';
+import { tagCommand } from './cmd_tag.js';
+import { copyCommand } from './cmd_copy.js';
 import { keyCommand } from './cmd_key.js';
 import { unlockCommand } from './cmd_unlock.js';
 import { migrateCommand } from './cmd_migrate.js';
@@ -35,6 +38,9 @@ export const COMMANDS: Command[] = [
   pruneCommand,
   rebuildIndexCommand,
   repairCommand,
+  forgetCommand,
+  tagCommand,
+  copyCommand,
   keyCommand,
   unlockCommand,
   migrateCommand,
