@@ -14,9 +14,10 @@ import {
   WrongPasswordError,
 } from '../errors.js';
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, newRandomKey } from '../crypto/index.js';
-import { type CompressionMode, zstdDecompress } from '../compress/zstd.js';
+import type { CompressionMode } from '../compress/zstd.js';
 import { type EncodedBlob, encodeBlob } from './blob-codec.js';
 import { BlobPool, workersAvailable } from './blob-pool.js';
+import { openStoredBlob } from './blob-open.js';
 import { isIrreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from './config.js';
 import { createKeyFile, decodeKeyFile, openKeyFile } from './key.js';
@@ -27,14 +28,12 @@ import { frameUnpacked, unframeUnpacked } from './unpacked.js';
 import { type Snapshot, decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { type Node } from './node.js';
 import { decodeTree, encodeTree } from './tree.js';
-import { hashBytes, hashId, isId, randomId } from './id.js';
+import { hashId, isId, randomId } from './id.js';
 import { conflictError, decodeLock, encodeLock, newLockInfo, type LockInfo } from './lock.js';
 
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** restic tries at most this many key files before giving up. */
 const MAX_KEYS = 20;
-/** Largest blob we accept to inflate (trees of huge directories can exceed chunk sizes). */
-const MAX_BLOB_SIZE = 1 << 30;
 /** Packs uploaded in parallel while a backup continues. */
 const UPLOAD_CONCURRENCY = 4;
 /** restic starts a new index file at this many blobs. */
@@ -324,19 +323,7 @@ export class Repository {
 
   /** Decrypt, decompress and verify one stored blob. */
   openBlob(stored: Uint8Array, type: BlobType, id: string, packId: string, uncompressedLength: number): Uint8Array {
-    const where = `${type} blob ${id.slice(0, 16)} in pack ${packId}`;
-    let plain: Uint8Array;
-    try {
-      plain = decrypt(this.key, stored);
-      if (uncompressedLength) plain = zstdDecompress(plain, Math.min(MAX_BLOB_SIZE, uncompressedLength), uncompressedLength);
-    } catch (err) {
-      throw new IntegrityError(`${where}: ${(err as Error).message}`, { cause: err });
-    }
-    if (uncompressedLength && plain.length !== uncompressedLength) {
-      throw new IntegrityError(`${where}: decompressed to ${plain.length} bytes, index says ${uncompressedLength}`);
-    }
-    if (!hashBytes(plain).equals(Buffer.from(id, 'hex'))) throw new IntegrityError(`${where}: content does not match its ID`);
-    return plain;
+    return openStoredBlob(this.key, stored, type, id, packId, uncompressedLength);
   }
 
   // ---- trees ----
