@@ -251,7 +251,8 @@ describe('find', () => {
       // restic loads snapshots in parallel, so their order is not defined: compare one snapshot
       // byte for byte, and all snapshots at once as a set of JSON objects
       await same([...args, '--snapshot', snap2]);
-      const objects = (r: Run) => (JSON.parse(r.stdout.toString()) as unknown[]).map((o) => JSON.stringify(o)).sort();
+      // restic prints one JSON array per snapshot, back to back
+      const objects = (r: Run) => (JSON.parse(`[${r.stdout.toString().trim().replace(/\]\s*\[/g, '],[')}]`) as unknown[][]).flat().map((o) => JSON.stringify(o)).sort();
       expect(objects(await ours(['--json', ...args])), args.join(' ')).toEqual(objects(await theirs(['--json', ...args])));
     }
   });
