@@ -32,4 +32,6 @@ export type { CompressionMode } from './compress/zstd.js';
 export type { KdfParams, MasterKey } from './crypto/index.js';
 export * from './walker/index.js';
 export * from './dump/index.js';
+export * from './forget/index.js';
+export * from './copy/index.js';
 export { VERSION } from './version.js';

@@ -12,6 +12,9 @@ import { dumpCommand } from './cmd_dump.js';
 import { findCommand } from './cmd_find.js';
 import { diffCommand } from './cmd_diff.js';
 import { statsCommand } from './cmd_stats.js';
+import { forgetCommand } from './cmd_forget.js';
+import { tagCommand } from './cmd_tag.js';
+import { copyCommand } from './cmd_copy.js';
 import { keyCommand } from './cmd_key.js';
 import { unlockCommand } from './cmd_unlock.js';
 import { migrateCommand } from './cmd_migrate.js';
@@ -27,6 +30,9 @@ export const COMMANDS: Command[] = [
   findCommand,
   diffCommand,
   statsCommand,
+  forgetCommand,
+  tagCommand,
+  copyCommand,
   keyCommand,
   unlockCommand,
   migrateCommand,
