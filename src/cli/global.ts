@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import type { KdfParams } from '../crypto/index.js';
 import { Repository } from '../repo/repository.js';
+import { type LockOptions, parseGoDuration } from '../repo/lock.js';
 import type { OptionSpec, Parsed } from './args.js';
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -16,11 +17,15 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'password-command', kind: 'string', help: 'shell command to obtain the repository password from', env: 'RESTIC_PASSWORD_COMMAND' },
   { name: 'json', kind: 'bool', help: 'set output mode to JSON for commands that support it' },
   { name: 'quiet', short: 'q', kind: 'bool', help: 'do not output comprehensive progress report' },
-  { name: 'verbose', short: 'v', kind: 'list', help: 'be verbose' },
+  { name: 'verbose', short: 'v', kind: 'count', help: 'be verbose (specify multiple times or a level using --verbose=n, max level/times is 3)' },
   { name: 'no-lock', kind: 'bool', help: 'do not lock the repository, this allows some operations on read-only repositories' },
+  { name: 'retry-lock', kind: 'string', help: 'retry to lock the repository if it is already locked, takes a value like 5m or 2h (default: no retries)' },
   { name: 'compression', kind: 'string', help: 'compression mode (only available for repository format version 2), one of (auto|off|max)', env: 'RESTIC_COMPRESSION' },
   { name: 'key-hint', kind: 'string', help: 'key ID of key to try decrypting first', env: 'RESTIC_KEY_HINT' },
   { name: 'option', short: 'o', kind: 'list', help: 'set extended option (key=value, can be specified multiple times)' },
+  // restic-ts keeps no local cache (every read goes to the repository), so these are accepted and have no effect.
+  { name: 'cache-dir', kind: 'string', help: 'accepted for compatibility; restic-ts keeps no cache', env: 'RESTIC_CACHE_DIR' },
+  { name: 'no-cache', kind: 'bool', help: 'accepted for compatibility; restic-ts keeps no cache' },
   { name: 'cacert', kind: 'list', help: 'file to load root certificates from (default: use system certificates)' },
   { name: 'insecure-tls', kind: 'bool', help: 'skip TLS certificate verification when connecting to the repository (insecure)' },
   { name: 'ssh-key-file', kind: 'string', help: 'SSH private key for sftp: repositories (default: SSH_KEY_FILE, SSH_KEY, ~/.ssh/id_ed25519, id_ecdsa, id_rsa)' },
@@ -48,20 +53,30 @@ export function repositoryLocation(ctx: GlobalContext): string {
 export function openBackend(location: string, ctx?: GlobalContext): Backend {
   return openLocation(location, {
     env: ctx?.env,
-    extended: ctx ? extendedOptions(ctx) : {},
+    extended: ctx ? extendedOptions(ctx, location) : {},
     cacert: ctx?.opts['cacert'] as string[] | undefined,
     insecureTls: !!ctx?.opts['insecure-tls'],
     sshKeyFile: ctx?.opts['ssh-key-file'] as string | undefined,
   });
 }
 
-/** `-o key=value` options. */
-export function extendedOptions(ctx: GlobalContext): Record<string, string> {
+/** Extended options the local backend understands (other backends check their own namespace). */
+const LOCAL_OPTIONS = ['local.connections'];
+
+/**
+ * `-o key=value` options with restic's rules: an empty or repeated key is an error, and so is
+ * an unknown key in the namespace of the repository's backend (`local.foo` for a local path).
+ */
+export function extendedOptions(ctx: GlobalContext, location?: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const kv of (ctx.opts['option'] as string[] | undefined) ?? []) {
     const i = kv.indexOf('=');
-    if (i <= 0) throw new UsageError(`invalid option ${JSON.stringify(kv)}, expected key=value`);
-    out[kv.slice(0, i)] = kv.slice(i + 1);
+    const key = (i < 0 ? kv : kv.slice(0, i)).trim();
+    if (!key) throw new UsageError('empty key is not a valid option');
+    if (key in out) throw new UsageError(`key ${JSON.stringify(key)} present more than once`);
+    out[key] = i < 0 ? '' : kv.slice(i + 1);
+    const local = location === undefined || !/^(rest|s3|sftp|b2|azure|gs|swift|rclone):/.test(location);
+    if (local && key.startsWith('local.') && !LOCAL_OPTIONS.includes(key)) throw new UsageError(`option ${key} is not known`);
   }
   return out;
 }
@@ -127,13 +142,51 @@ export async function openRepository(ctx: GlobalContext): Promise<Repository> {
   }
 }
 
-/** Run `fn` under a repository lock unless --no-lock was given. */
-export async function withLock<T>(ctx: GlobalContext, repo: Repository, exclusive: boolean, fn: () => Promise<T>): Promise<T> {
-  if (ctx.opts['no-lock']) return fn();
-  const release = await repo.lock(exclusive);
+/** `--retry-lock` as milliseconds (0 when not given). */
+export function retryLockOption(ctx: GlobalContext): number {
+  const v = ctx.opts['retry-lock'] as string | undefined;
+  if (v === undefined || v === '') return 0;
+  let ms: number;
+  try {
+    ms = parseGoDuration(v);
+  } catch {
+    throw new UsageError(`invalid argument "${v}" for "--retry-lock" flag: time: invalid duration "${v}"`);
+  }
+  if (ms < 0) throw new UsageError(`invalid argument "${v}" for "--retry-lock" flag: must not be negative`);
+  return ms;
+}
+
+/**
+ * Lock options for CLI commands: --retry-lock, and one stderr line for every stale lock
+ * removed so an unattended run says what it cleaned up.
+ */
+export function lockOptions(ctx: GlobalContext): LockOptions {
+  return {
+    retryMs: retryLockOption(ctx),
+    onEvent: (e) => {
+      if (e.type === 'stale-lock-removed' || e.type === 'refresh-failed') ctx.stderr(`${e.message}\n`);
+      else if (e.type === 'waiting' && !ctx.quiet) ctx.stderr(`${e.message}\n`);
+    },
+  };
+}
+
+/**
+ * Run `fn` under a repository lock unless --no-lock was given and the command honours it
+ * (restic's backup, key, migrate and prune always lock). A signal releases the lock through
+ * the handler installed by main.
+ */
+export async function withLock<T>(
+  ctx: GlobalContext,
+  repo: Repository,
+  exclusive: boolean,
+  fn: () => Promise<T>,
+  how: { honourNoLock?: boolean } = {},
+): Promise<T> {
+  if (ctx.opts['no-lock'] && (how.honourNoLock ?? true)) return fn();
+  const lock = await repo.acquireLock(exclusive, lockOptions(ctx));
   try {
     return await fn();
   } finally {
-    await release();
+    await lock.release();
   }
 }
