@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TEST_SCRYPT, cli } from './helpers/cli.js';
 import { diffTrees, generateTree } from './helpers/gentree.js';
 import { resticOk } from './helpers/restic.js';
@@ -38,6 +38,8 @@ afterAll(async () => {
   await sshd?.stop();
   tmp?.cleanup();
 });
+// Child processes run synchronously: give vitest's worker a turn of the event loop between tests.
+beforeEach(() => new Promise<void>((r) => setImmediate(r)));
 
 function repoDir(tag: string): string {
   return path.join(sshd.home, `${tag}-${++seq}`);

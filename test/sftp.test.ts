@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Backend } from '../src/backends/backend.js';
 import { openLocation } from '../src/backends/location.js';
 import { AuthenticationError, RetryBackend } from '../src/backends/retry.js';
+import { keyBlobType, knownHostsName, parseKnownHosts, verifyHostKey } from '../src/backends/known-hosts.js';
 import { HostKeyError, SftpBackend, parseSftpLocation } from '../src/backends/sftp.js';
 import { NotFoundError, UsageError } from '../src/errors.js';
 import { collect, expectBytes, randomFile, runBackendSuite } from './helpers/backend-suite.js';
@@ -83,6 +84,10 @@ describe('sftp locations', () => {
     expect(() => locationBackend('/x', { 'sftp.command': 'ssh host -s sftp' })).toThrow(/sftp\.command is not supported/);
   });
 
+  it('refuses unknown sftp.* options, as restic does', () => {
+    expect(() => locationBackend('/x', { 'sftp.knownhosts': 'f' })).toThrow(/option sftp\.knownhosts is not known \(SFTP options: sftp\.known-hosts/);
+  });
+
   it('without any key: a one-line usage error naming the ways to give one', () => {
     expect(() => openLocation(`sftp:root@127.0.0.1:/x`, { env: { HOME: emptyHome } })).toThrow(/--ssh-key-file.*SSH_KEY_FILE.*SSH_KEY/);
   });
@@ -109,6 +114,38 @@ describe('sftp locations', () => {
       expectBytes(await be2.load({ type: 'key', name: f.name }), f.data);
       await be2.close();
     }
+  });
+});
+
+describe('known_hosts matching', () => {
+  const blob = (type: string, fill: number) => {
+    const t = Buffer.from(type);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(t.length);
+    return Buffer.concat([len, t, Buffer.alloc(32, fill)]);
+  };
+  const k1 = blob('ssh-ed25519', 1);
+  const k2 = blob('ssh-ed25519', 2);
+  const r1 = blob('ssh-rsa', 3);
+  const line = (hosts: string, b: Buffer, marker = '') => `${marker}${hosts} ${keyBlobType(b)} ${b.toString('base64')}`;
+
+  it('ok, unknown, changed, revoked; other key types alone are "unknown"', () => {
+    const text = [
+      '# comment',
+      line('host.example,[host.example]:2222', k1),
+      line('[other]:2222', k2),
+      line('rsaonly', r1),
+      line('*.bad', k2, '@revoked '),
+      line('@cert-authority *', k1),
+      'garbage line',
+    ].join('\n');
+    expect(verifyHostKey(parseKnownHosts(text, '[host.example]:2222'), k1)).toEqual({ status: 'ok', line: 2 });
+    expect(verifyHostKey(parseKnownHosts(text, 'host.example'), k2)).toEqual({ status: 'changed', line: 2 });
+    expect(verifyHostKey(parseKnownHosts(text, 'nowhere'), k1)).toEqual({ status: 'unknown', knownTypes: [] });
+    expect(verifyHostKey(parseKnownHosts(text, 'rsaonly'), k1)).toEqual({ status: 'unknown', knownTypes: ['ssh-rsa'] });
+    expect(verifyHostKey(parseKnownHosts(text, 'x.bad'), k2)).toEqual({ status: 'revoked', line: 5 });
+    expect(knownHostsName('h', 22)).toBe('h');
+    expect(knownHostsName('h', 2222)).toBe('[h]:2222');
   });
 });
 

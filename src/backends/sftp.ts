@@ -82,6 +82,7 @@ const FX_NO_SUCH_FILE = 2;
 const FX_PERMISSION_DENIED = 3;
 
 const DEFAULT_CONNECTIONS = 5;
+const SFTP_OPTIONS = ['sftp.known-hosts', 'sftp.insecure-host-key', 'sftp.connections', 'sftp.retries', 'sftp.timeout'];
 const IO_CHUNK = 64 * 1024;
 const IO_PARALLEL = 8;
 const DEFAULT_MODES = { dir: 0o700, file: 0o600 };
@@ -248,6 +249,11 @@ export class SftpBackend implements Backend {
   static fromLocation(location: string, opts: BackendOptions = {}): Backend {
     const env = opts.env ?? process.env;
     const ext = opts.extended ?? {};
+    for (const k of Object.keys(ext)) {
+      if (k.startsWith('sftp.') && !SFTP_OPTIONS.includes(k) && k !== 'sftp.command') {
+        throw new UsageError(`option ${k} is not known (SFTP options: ${SFTP_OPTIONS.join(', ')})`);
+      }
+    }
     if (ext['sftp.command'] !== undefined) {
       throw new UsageError('-o sftp.command is not supported: restic-ts speaks SSH itself; use --ssh-key-file and -o sftp.known-hosts=FILE instead');
     }
