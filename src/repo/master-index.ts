@@ -196,9 +196,9 @@ export class MasterIndex {
     for (const [start, count] of this.packs[pn]!.runs) for (let e = start; e < start + count; e++) yield e;
   }
 
-  private slotOf(type: BlobType, id: Uint8Array): number {
+  private slotOf(type: BlobType, id: Uint8Array, at = 0): number {
     // The ID is a SHA-256 digest: its leading bytes are already uniformly distributed.
-    const h = (id[0]! | (id[1]! << 8) | (id[2]! << 16) | (id[3]! << 24)) ^ (type === 'tree' ? 0x5bd1e995 : 0);
+    const h = (id[at]! | (id[at + 1]! << 8) | (id[at + 2]! << 16) | (id[at + 3]! << 24)) ^ (type === 'tree' ? 0x5bd1e995 : 0);
     return h & (this.table.length - 1);
   }
 
@@ -264,7 +264,7 @@ export class MasterIndex {
       const pg = this.page(e);
       const i = e & PAGE_MASK;
       const type: BlobType = pg.packRef[i]! & TREE_BIT ? 'tree' : 'data';
-      let s = this.slotOf(type, pg.ids.subarray(i * 32, i * 32 + 32));
+      let s = this.slotOf(type, pg.ids, i * 32);
       while (this.table[s] !== 0) s = (s + 1) & mask;
       this.table[s] = v;
     }
