@@ -83,6 +83,29 @@ describe('restic-ts prune, restic verifies', () => {
     expect(plan2.stats.size.unused).toBeLessThanOrEqual(plan2.stats.size.used * 0.06);
   });
 
+  it('forget --prune: removes by policy, then prunes under the same lock; restic checks clean and restores what is kept', () => {
+    const repo = fresh('ours-forget-prune');
+    const [, , s2, s3] = base.snapshots as [string, string, string, string];
+    const before = packs(repo);
+    // each snapshot has its own path: group by host so the policy sees all four
+    const f = cli(['-r', repo, 'forget', '--group-by', 'host', '--keep-last', '2', '--prune'], env);
+    expect(f.stderr).toBe('');
+    expect(f.code).toBe(0);
+    expect(f.stdout).toMatch(/snapshots have been removed, running prune\n/);
+    expect(f.stdout).toMatch(/total prune: +\d+ blobs/);
+    expect(f.stdout).toMatch(/done\n$/);
+    const kept = (JSON.parse(resticOk(repo, PASSWORD, ['snapshots', '--json'])) as Array<{ id: string }>).map((s) => s.id).sort();
+    expect(kept).toEqual([s2, s3].sort());
+    expect(packs(repo)).not.toEqual(before);
+    expect(resticOk(repo, PASSWORD, ['check', '--read-data'])).toMatch(/no errors were found/);
+    resticRestores(repo, s2, base.states[2]!);
+    resticRestores(repo, s3, base.states[3]!);
+    // nothing removed → no prune run
+    const again = cli(['-r', repo, 'forget', '--group-by', 'host', '--keep-last', '2', '--prune'], env);
+    expect(again.code).toBe(0);
+    expect(again.stdout).not.toMatch(/running prune/);
+  });
+
   it('library prune with --max-unused unlimited only deletes wholly unused packs; --max-repack-size 0 repacks nothing', async () => {
     const repo = fresh('ours-library');
     await removeSnapshots(repo, [base.snapshots[0]!, base.snapshots[1]!]);
