@@ -195,9 +195,13 @@ describe('dropped connections during a backup', () => {
     child.stdout.resume();
     const exited = new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? -1)));
     // Kill every SSH session of the running backup, three times, with room to make progress between.
+    // The first kill waits until the backup is under way (its lock is on the server): a first
+    // connection that never completes is a failure to connect, not a dropped link.
     let drops = 0;
     let done = false;
     void exited.then(() => (done = true));
+    const locks = path.join(dir, 'locks');
+    while (!done && !(fs.existsSync(locks) && fs.readdirSync(locks).length > 0)) await new Promise((r) => setTimeout(r, 50));
     while (!done && drops < 3) {
       await new Promise((r) => setTimeout(r, drops === 0 ? 300 : 1000));
       if (!done && sshd.dropConnections() > 0) drops++;

@@ -15,7 +15,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import tls from 'node:tls';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import { NotFoundError, ResticError, UsageError } from '../errors.js';
 import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, isIdName } from './backend.js';
 import type { BackendOptions } from './location.js';
@@ -79,12 +79,18 @@ export function readCaFiles(files: string[]): Buffer[] {
   });
 }
 
+type Undici = typeof import('undici');
+let undici: Promise<Undici> | undefined;
+/** undici is loaded on first use: its import costs ~0.4 s that local repositories need not pay. */
+const loadUndici = (): Promise<Undici> => (undici ??= import('undici'));
+
 export class RestBackend implements Backend {
   readonly location: string;
   /** Base URL without credentials, ending in "/". */
   readonly baseUrl: string;
   private readonly auth?: string;
-  private readonly agent: Agent;
+  private agentPromise: Promise<Agent> | undefined;
+  private readonly agentOptions: ConstructorParameters<typeof Agent>[0];
   private readonly sem: Semaphore;
   /** A refused connection before the first answer means a wrong address: fail fast. */
   private everConnected = false;
@@ -114,7 +120,7 @@ export class RestBackend implements Backend {
     if (!Number.isInteger(connections) || connections < 1) throw new UsageError(`invalid number of REST connections: ${connections}`);
     const timeout = opts.timeoutMs ?? 120_000;
     this.sem = new Semaphore(connections);
-    this.agent = new Agent({
+    this.agentOptions = {
       connections,
       headersTimeout: timeout,
       bodyTimeout: timeout,
@@ -124,7 +130,11 @@ export class RestBackend implements Backend {
         rejectUnauthorized: !opts.insecureTls,
         ...(opts.ca?.length ? { ca: [...tls.rootCertificates, ...opts.ca.map((c) => c.toString())] } : {}),
       },
-    });
+    };
+  }
+
+  private agent(): Promise<Agent> {
+    return (this.agentPromise ??= loadUndici().then((u) => new u.Agent(this.agentOptions)));
   }
 
   /**
@@ -174,7 +184,8 @@ export class RestBackend implements Backend {
     try {
       let res;
       try {
-        res = await request(url, { method: method as 'GET', headers: h, body, dispatcher: this.agent });
+        const [{ request }, dispatcher] = await Promise.all([loadUndici(), this.agent()]);
+        res = await request(url, { method: method as 'GET', headers: h, body, dispatcher });
       } catch (err) {
         throw this.networkError(method, url, err);
       }
@@ -356,7 +367,7 @@ export class RestBackend implements Backend {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    if (this.agentPromise) await (await this.agentPromise).close();
   }
 }
 
