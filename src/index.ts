@@ -21,3 +21,4 @@ export type { KdfParams, MasterKey } from './crypto/index.js';
 export * from './walker/index.js';
 export * from './dump/index.js';
 export { VERSION } from './version.js';
+export * from './operator/index.js';

@@ -80,11 +80,17 @@ export const backupCommand: Command = {
       ctx.stdout(`Added to the repo: ${formatBytes(s.dataAdded)}\n\n`);
       ctx.stdout(`processed ${s.totalFilesProcessed} files, ${formatBytes(s.totalBytesProcessed)} in ${formatDuration(elapsed * 1000)}\n`);
       ctx.stdout(`snapshot ${result.snapshotId.slice(0, 8)} saved\n`);
+      ctx.stdout(backupIdLine(result.snapshotId));
     }
     await repo.close();
     return result.warnings.length ? ExitCode.Incomplete : ExitCode.OK;
   },
 };
+
+/** chectl's last line (`server:backup`), for scripts that read the short ID from there. */
+function backupIdLine(snapshotId: string): string {
+  return `Backup snapshot ID: ${snapshotId.slice(0, 8)}\n`;
+}
 
 /** restic's RESTIC_PROGRESS_FPS sets how often progress is reported (default once a second). */
 function progressInterval(env: NodeJS.ProcessEnv): number {
@@ -140,6 +146,7 @@ async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> 
     ctx.stdout(JSON.stringify({ message_type: 'summary', files_new: 1, total_files_processed: 1, total_bytes_processed: result.bytes, snapshot_id: result.snapshotId }) + '\n');
   } else if (!ctx.quiet) {
     ctx.stdout(`processed 1 files, ${formatBytes(result.bytes)}\nsnapshot ${result.snapshotId.slice(0, 8)} saved\n`);
+    ctx.stdout(backupIdLine(result.snapshotId));
   }
   await repo.close();
   return 0;
