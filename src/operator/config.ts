@@ -256,7 +256,7 @@ export function resolveBackupServer(config: BackupServerConfiguration | BackupSe
   const keyRef = requireString(f.sshKeySecretRef, 'sftp.sshKeySecretRef');
   const key = checkSshPrivateKey(secretKey(secrets, keyRef, 'sftp.sshKeySecretRef', 'ssh-privatekey'), `secret ${JSON.stringify(keyRef)} (sftp.sshKeySecretRef)`);
   // sftp://user@host:port//abs or sftp://user@host:port/relative (restic's URL form).
-  const p = rawPath.startsWith('/') ? '/' + rawPath.replace(/\/+$/, '') : rawPath.replace(/\/+$/, '');
+  const p = rawPath.replace(/^\/+/, '/').replace(/(.)\/+$/, '$1');
   return {
     kind: 'sftp',
     location: `sftp://${username}@${hostname}:${port}/${p}`,

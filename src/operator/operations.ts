@@ -54,12 +54,6 @@ function serverOf(source: BackupServerSource): ResolvedBackupServer {
   return 'server' in source ? source.server : resolveBackupServer(source.configuration, source.secrets, source.sftp);
 }
 
-async function connect(source: BackupServerSource, opts: OperationOptions): Promise<{ server: ResolvedBackupServer; repo: Repository }> {
-  const server = serverOf(source);
-  const { repo } = await openBackupRepository(server, { kdf: opts.kdf, cacert: opts.cacert, extended: opts.extended });
-  return { server, repo };
-}
-
 async function locked<T>(repo: Repository, opts: OperationOptions, fn: () => Promise<T>): Promise<T> {
   if (opts.lock === false) return fn();
   const release = await repo.lock(false);
@@ -84,9 +78,9 @@ export async function backupCheInstallation(source: BackupServerSource, inst: Ch
   try {
     status.progress(BACKUP_STAGES.connecting, inProgress);
     checkAborted(opts.signal, status.currentStage);
-    const c = await connect(source, opts);
-    repo = c.repo;
-    location = c.server.location;
+    const server = serverOf(source);
+    location = server.location;
+    repo = (await openBackupRepository(server, { kdf: opts.kdf, cacert: opts.cacert, extended: opts.extended })).repo;
     checkAborted(opts.signal, status.currentStage);
     status.progress(BACKUP_STAGES.collecting, inProgress);
     const result = await locked(repo, opts, () =>
