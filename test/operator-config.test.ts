@@ -23,7 +23,7 @@ import {
 } from '../src/index.js';
 import { resticOk, hasRestic } from './helpers/restic.js';
 import { tempDir } from './helpers/tmp.js';
-import { CA_CONFIGMAP_YAML, CHE_CLUSTER, HARD_PASSWORD, TEST_KDF, cheInstallation, expectRestoredDir, expectRestoredInstallation, expectedDumps } from './operator-helpers.js';
+import { CA_CONFIGMAP_YAML, CHE_CLUSTER, HARD_PASSWORD, TEST_KDF, cheInstallation, expectRestoredDir, expectRestoredInstallation, expectedDumps, run } from './operator-helpers.js';
 
 const work = tempDir('restic-ts-op-config-');
 afterAll(() => work.cleanup());
@@ -190,4 +190,15 @@ describe('installation layout', () => {
     expectRestoredDir(target, dumps);
     expect(fs.readFileSync(path.join(target, 'backup-info.yaml'), 'utf8')).toMatch(/^metadataFileVersion: v1\ncreationDate: "?\d{4}-.*\ncheVersion: 7\.41\.2\ninfrastructure: Kubernetes\nappsDomain: 192\.168\.49\.2\.nip\.io\nnamespace: eclipse-che\n$/);
   }, 60_000);
+});
+
+describe('examples/operator.js', () => {
+  it('runs: local repository and internal server, backup, list, restore by short ID, identical dumps', async () => {
+    const r = await run(process.execPath, [path.resolve(__dirname, '../examples/operator.js')], {});
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout.match(/^Backup snapshot ID: [0-9a-f]{8}$/gm)).toHaveLength(2);
+    expect(r.stdout.match(/dump identical: true/g)).toHaveLength(2);
+    expect(r.stdout).toContain('status: Succeeded / Sending backup snapshot to backup server');
+  }, 120_000);
 });
