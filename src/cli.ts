@@ -1,5 +1,7 @@
 #!/usr/bin/env node
-import { main } from './cli/main.js';
+import { installSignalHandlers, main } from './cli/main.js';
+
+installSignalHandlers({ stderr: (s) => process.stderr.write(s) });
 
 const code = await main(process.argv.slice(2), {
   stdout: (s) => process.stdout.write(s),

@@ -6,8 +6,20 @@ export * from './errors.js';
 export * from './backends/backend.js';
 export { LocalBackend } from './backends/local.js';
 export { MemoryBackend } from './backends/memory.js';
-export { Repository, type InitOptions, type OpenOptions, type SaveBlobResult, DEFAULT_PACK_SIZE } from './repo/repository.js';
+export { Repository, type InitOptions, type OpenOptions, type SaveBlobResult, type AddKeyOptions, DEFAULT_PACK_SIZE } from './repo/repository.js';
 export type { Config } from './repo/config.js';
+export {
+  RepositoryLock,
+  type LockInfo,
+  type LockEvent,
+  type LockOptions,
+  isStale as isLockStale,
+  describeLock,
+  STALE_TIMEOUT_MS,
+  REFRESH_INTERVAL_MS,
+} from './repo/lock.js';
+export type { KeyFile } from './repo/key.js';
+export { MIGRATIONS, upgradeRepoV2, structuralProblems, type Migration } from './repo/migrations.js';
 export type { Snapshot } from './repo/snapshot.js';
 export type { Node, NodeType, ExtendedAttribute } from './repo/node.js';
 export type { PackedBlob, BlobType } from './repo/pack.js';
@@ -20,5 +32,7 @@ export type { CompressionMode } from './compress/zstd.js';
 export type { KdfParams, MasterKey } from './crypto/index.js';
 export * from './walker/index.js';
 export * from './dump/index.js';
+export * from './forget/index.js';
+export * from './copy/index.js';
 export { VERSION } from './version.js';
 export * from './operator/index.js';

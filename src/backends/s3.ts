@@ -11,7 +11,8 @@
  * default chain (shared credentials file, instance metadata). Options: `-o s3.region=…`,
  * `-o s3.bucket-lookup=auto|path|dns` (auto: virtual-hosted style for AWS, path style
  * elsewhere), `-o s3.connections=N` (parallel requests, default 5 like restic),
- * `-o s3.retries=N` (see fromLocation).
+ * `-o s3.retries=N` (see fromLocation), `-o s3.timeout=30s` (a request with no progress for this
+ * long fails and is retried; default 120 s).
  *
  * The SDK's flexible checksums are set to WHEN_REQUIRED: with the newer defaults a streamed
  * body goes out as `aws-chunked` with a trailing checksum, which Ceph rejects (411) and some
@@ -25,6 +26,7 @@
  * standard strategy (`maxAttempts`, default 3) instead.
  */
 import { createHash } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import type { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NotFoundError, ResticError, UsageError } from '../errors.js';
 import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
@@ -54,6 +56,8 @@ export interface S3BackendOptions {
   credentials?: S3Credentials;
   /** Maximum number of requests in flight (default 5, restic's default). */
   connections?: number;
+  /** A request with no socket activity for this long fails with a (transient) timeout; default 120 s. */
+  timeoutMs?: number;
   /** Total attempts per request including the first (SDK retry strategy; default 3; 1 = none). */
   maxAttempts?: number;
   /** Human-readable location for messages (default derived from endpoint/bucket/prefix). */
@@ -143,7 +147,7 @@ export interface S3LocationContext {
   extended?: Record<string, string>;
 }
 
-const S3_OPTIONS = ['s3.region', 's3.bucket-lookup', 's3.connections', 's3.retries'];
+const S3_OPTIONS = ['s3.region', 's3.bucket-lookup', 's3.connections', 's3.retries', 's3.timeout'];
 
 /** Backend options for an `s3:` location, from the environment and `-o s3.*` options. */
 export function s3OptionsFromLocation(location: string, ctx: S3LocationContext = {}): S3BackendOptions {
@@ -162,6 +166,12 @@ export function s3OptionsFromLocation(location: string, ctx: S3LocationContext =
     connections = Number(ext['s3.connections']);
     if (!Number.isInteger(connections) || connections < 1) throw new UsageError(`invalid s3.connections ${JSON.stringify(ext['s3.connections'])}`);
   }
+  let timeoutMs: number | undefined;
+  if (ext['s3.timeout'] !== undefined) {
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(ext['s3.timeout'].trim());
+    timeoutMs = m ? Math.round(Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000)) : NaN;
+    if (!(timeoutMs > 0)) throw new UsageError(`invalid s3.timeout ${JSON.stringify(ext['s3.timeout'])} (use e.g. 30s or 500ms)`);
+  }
   const keyId = env.AWS_ACCESS_KEY_ID ?? '';
   const secret = env.AWS_SECRET_ACCESS_KEY ?? '';
   if (!keyId && secret) throw new UsageError('unable to open S3 backend: Key ID ($AWS_ACCESS_KEY_ID) is empty');
@@ -177,6 +187,7 @@ export function s3OptionsFromLocation(location: string, ctx: S3LocationContext =
     bucketLookup: lookup,
     credentials,
     connections,
+    timeoutMs,
     location,
   };
 }
@@ -250,7 +261,9 @@ export class S3Backend implements Backend {
         requestChecksumCalculation: 'WHEN_REQUIRED',
         responseChecksumValidation: 'WHEN_REQUIRED',
         maxAttempts: o.maxAttempts ?? 3,
-        requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000, httpAgent: agent, httpsAgent: agent },
+        // socketTimeout is an inactivity limit (a stalled request or body fails, a slow but
+        // moving 128 MiB upload does not); requestTimeout would only log a warning to stderr.
+        requestHandler: { connectionTimeout: Math.min(10_000, o.timeoutMs ?? 10_000), socketTimeout: o.timeoutMs ?? 120_000, httpAgent: agent, httpsAgent: agent },
       });
       return { sdk, client };
     })();
@@ -448,7 +461,9 @@ export class S3Backend implements Backend {
     if (name === 'CredentialsProviderError') {
       return new AuthenticationError('S3: no credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY', { cause: err });
     }
-    const msg = oneLine((err as Error)?.message);
+    const msg = oneLine((err as Error)?.message)
+      .replace(/^@smithy\/[\w-]+ - /, '')
+      .replace(/ \((?:configured by client requestHandler|service default socket timeout)\)/, '');
     const detail = msg && msg !== name && msg !== 'UnknownError' ? `: ${msg}` : '';
     const statusText = status ? ` (HTTP ${status})` : '';
     // The SDK corrects its clock from this answer; the next attempt is signed correctly.
@@ -468,6 +483,10 @@ export class S3Backend implements Backend {
       return new S3Error(`S3: cannot reach ${this.opts.endpoint ?? 'AWS S3'} while ${what}${key !== undefined ? ` ${key}` : ''}: ${why}`, transient, netCode ?? name, undefined, { cause: err });
     }
     const transient = status === undefined || status >= 500 || status === 408 || status === 429 || (name !== undefined && TRANSIENT_CODES.has(name));
+    if (status !== undefined && /Deserialization error|XML parse error/.test(msg)) {
+      // an answer without S3's XML error document (a proxy, a load balancer): its status says it all
+      return new S3Error(`S3: ${what} ${obj} failed: HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd(), transient, undefined, status, { cause: err });
+    }
     return new S3Error(`S3: ${what} ${obj} failed: ${name ?? 'error'}${statusText}${detail}`, transient, name, status, { cause: err });
   }
 }

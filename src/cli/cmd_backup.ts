@@ -50,7 +50,7 @@ export const backupCommand: Command = {
         else ctx.stderr(`error: ${w.path}: ${w.message}\n`);
       },
     });
-    const result = await withLock(ctx, repo, false, () => archiver.run(args));
+    const result = await withLock(ctx, repo, false, () => archiver.run(args), { honourNoLock: false });
     if (process.stdout.isTTY && !ctx.json && !ctx.quiet) ctx.stdout('\r\x1b[K');
     const s = result.stats;
     const elapsed = (Date.now() - started) / 1000;
@@ -141,6 +141,7 @@ async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> 
       paths: ['/' + rel],
       programVersion: `restic-ts ${VERSION}`,
     }),
+    { honourNoLock: false },
   );
   if (ctx.json) {
     ctx.stdout(JSON.stringify({ message_type: 'summary', files_new: 1, total_files_processed: 1, total_bytes_processed: result.bytes, snapshot_id: result.snapshotId }) + '\n');

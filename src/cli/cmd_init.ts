@@ -2,17 +2,23 @@ import os from 'node:os';
 import { UsageError } from '../errors.js';
 import { Repository } from '../repo/repository.js';
 import type { Command } from './command.js';
-import { compressionOption, kdfOverride, openBackend, readPassword, repositoryLocation } from './global.js';
+import { type GlobalContext, compressionOption, kdfOverride, openBackend, openRepository, readPassword, repositoryLocation } from './global.js';
+import { hasSecondaryRepo, secondaryContext, secondaryRepoOptions } from './cmd_copy.js';
 
 export const initCommand: Command = {
   name: 'init',
   summary: 'Initialize a new repository',
   usage: 'restic-ts init [flags]',
-  options: [{ name: 'repository-version', kind: 'string', help: 'repository format version to use, allowed values are a format version, "latest" and "stable"' }],
+  options: [
+    { name: 'repository-version', kind: 'string', help: 'repository format version to use, allowed values are a format version, "latest" and "stable"' },
+    { name: 'copy-chunker-params', kind: 'bool', help: 'copy chunker parameters from the secondary repository (useful with the copy command)' },
+    ...secondaryRepoOptions('to copy chunker parameters from'),
+  ],
   async run(ctx) {
     const v = (ctx.opts['repository-version'] as string | undefined) ?? 'stable';
     const version = v === 'stable' || v === 'latest' ? 2 : Number(v);
     if (version !== 1 && version !== 2) throw new UsageError(`unsupported repository version ${JSON.stringify(v)}`);
+    const polynomial = await secondaryPolynomial(ctx);
     const location = repositoryLocation(ctx);
     const password = readPassword(ctx);
     if (!password) throw new UsageError('an empty password is not allowed by default');
@@ -21,6 +27,7 @@ export const initCommand: Command = {
       compression: compressionOption(ctx),
       kdf: kdfOverride(ctx.env),
       hostname: os.hostname(),
+      polynomial,
     });
     if (ctx.json) {
       ctx.stdout(JSON.stringify({ message_type: 'initialized', id: repo.config.id, repository: location }) + '\n');
@@ -32,3 +39,20 @@ export const initCommand: Command = {
     return 0;
   },
 };
+
+/**
+ * With --copy-chunker-params, the secondary (--from-repo) repository's chunker polynomial,
+ * so that `copy` into the new repository de-duplicates against its own backups.
+ */
+async function secondaryPolynomial(ctx: GlobalContext): Promise<bigint | undefined> {
+  if (!ctx.opts['copy-chunker-params']) {
+    if (hasSecondaryRepo(ctx)) throw new UsageError('Secondary repository must only be specified when copying the chunker parameters');
+    return undefined;
+  }
+  const other = await openRepository(secondaryContext(ctx).ctx);
+  try {
+    return other.config.chunkerPolynomial;
+  } finally {
+    await other.close();
+  }
+}

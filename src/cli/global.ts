@@ -7,6 +7,7 @@ import { UsageError } from '../errors.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import type { KdfParams } from '../crypto/index.js';
 import { Repository } from '../repo/repository.js';
+import { type LockOptions, parseGoDuration } from '../repo/lock.js';
 import type { OptionSpec, Parsed } from './args.js';
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -18,6 +19,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'quiet', short: 'q', kind: 'bool', help: 'do not output comprehensive progress report' },
   { name: 'verbose', short: 'v', kind: 'list', help: 'be verbose' },
   { name: 'no-lock', kind: 'bool', help: 'do not lock the repository, this allows some operations on read-only repositories' },
+  { name: 'retry-lock', kind: 'string', help: 'retry to lock the repository if it is already locked, takes a value like 5m or 2h (default: no retries)' },
   { name: 'compression', kind: 'string', help: 'compression mode (only available for repository format version 2), one of (auto|off|max)', env: 'RESTIC_COMPRESSION' },
   { name: 'key-hint', kind: 'string', help: 'key ID of key to try decrypting first', env: 'RESTIC_KEY_HINT' },
   { name: 'option', short: 'o', kind: 'list', help: 'set extended option (key=value, can be specified multiple times)' },
@@ -122,13 +124,51 @@ export async function openRepository(ctx: GlobalContext): Promise<Repository> {
   });
 }
 
-/** Run `fn` under a repository lock unless --no-lock was given. */
-export async function withLock<T>(ctx: GlobalContext, repo: Repository, exclusive: boolean, fn: () => Promise<T>): Promise<T> {
-  if (ctx.opts['no-lock']) return fn();
-  const release = await repo.lock(exclusive);
+/** `--retry-lock` as milliseconds (0 when not given). */
+export function retryLockOption(ctx: GlobalContext): number {
+  const v = ctx.opts['retry-lock'] as string | undefined;
+  if (v === undefined || v === '') return 0;
+  let ms: number;
+  try {
+    ms = parseGoDuration(v);
+  } catch {
+    throw new UsageError(`invalid argument "${v}" for "--retry-lock" flag: time: invalid duration "${v}"`);
+  }
+  if (ms < 0) throw new UsageError(`invalid argument "${v}" for "--retry-lock" flag: must not be negative`);
+  return ms;
+}
+
+/**
+ * Lock options for CLI commands: --retry-lock, and one stderr line for every stale lock
+ * removed so an unattended run says what it cleaned up.
+ */
+export function lockOptions(ctx: GlobalContext): LockOptions {
+  return {
+    retryMs: retryLockOption(ctx),
+    onEvent: (e) => {
+      if (e.type === 'stale-lock-removed' || e.type === 'refresh-failed') ctx.stderr(`${e.message}\n`);
+      else if (e.type === 'waiting' && !ctx.quiet) ctx.stderr(`${e.message}\n`);
+    },
+  };
+}
+
+/**
+ * Run `fn` under a repository lock unless --no-lock was given and the command honours it
+ * (restic's backup, key, migrate and prune always lock). A signal releases the lock through
+ * the handler installed by main.
+ */
+export async function withLock<T>(
+  ctx: GlobalContext,
+  repo: Repository,
+  exclusive: boolean,
+  fn: () => Promise<T>,
+  how: { honourNoLock?: boolean } = {},
+): Promise<T> {
+  if (ctx.opts['no-lock'] && (how.honourNoLock ?? true)) return fn();
+  const lock = await repo.acquireLock(exclusive, lockOptions(ctx));
   try {
     return await fn();
   } finally {
-    await release();
+    await lock.release();
   }
 }

@@ -7,6 +7,7 @@ import { parseArgs, formatHelp } from './args.js';
 import type { Command } from './command.js';
 import { GLOBAL_OPTIONS, type GlobalContext } from './global.js';
 import { COMMANDS } from './commands.js';
+import { RepositoryLock } from '../repo/lock.js';
 
 function usage(): string {
   const cmds = COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n');
@@ -53,6 +54,27 @@ function takesValue(flag: string | undefined): boolean {
 
 function commandHelp(cmd: Command): string {
   return `${cmd.summary}\n\nUsage:\n  ${cmd.usage}\n\nFlags:\n${formatHelp(cmd.options)}\n\nGlobal Flags:\n${formatHelp(GLOBAL_OPTIONS)}\n`;
+}
+
+const SIGNAL_NAMES: Record<string, string> = { SIGINT: 'interrupt', SIGTERM: 'terminated' };
+
+/**
+ * SIGINT/SIGTERM end the process after releasing every lock it holds, as restic's cleanup
+ * handler does: exit 130 for SIGINT (restic's code), 143 (128 + 15) for SIGTERM. Data
+ * already uploaded stays unreferenced until prune; no snapshot is written after the signal.
+ */
+export function installSignalHandlers(io: Pick<Io, 'stderr'>, exit: (code: number) => void = (c) => process.exit(c)): void {
+  let exiting = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    // a command with its own handler (rest-server's graceful stop) decides for itself
+    if (exiting || process.listenerCount(sig) > 1) return;
+    exiting = true;
+    io.stderr(`signal ${SIGNAL_NAMES[sig] ?? sig} received, cleaning up\n`);
+    const code = sig === 'SIGINT' ? ExitCode.Interrupted : 128 + 15;
+    RepositoryLock.releaseAll().finally(() => exit(code));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
 
 function reportError(err: unknown, io: Io, json: boolean): number {

@@ -1,9 +1,14 @@
 /**
- * Lock files (`locks/<id>`). A non-exclusive lock conflicts only with an exclusive one;
- * an exclusive lock conflicts with any. Locks are refreshed every 5 minutes so other
- * processes can tell a live holder from a stale one.
+ * Lock files (`locks/<id>`) as restic 0.14 writes and judges them. A non-exclusive lock
+ * conflicts only with an exclusive one; an exclusive lock conflicts with any. A holder
+ * rewrites its lock every 5 minutes so others can tell a live holder from a stale one.
+ *
+ * Beyond restic 0.14: a lock attempt blocked only by stale locks removes them (and reports
+ * each through `onEvent`), so unattended runs never need `unlock`; `retryMs` waits for
+ * live holders with restic 0.16's backoff (5 s doubling up to 60 s).
  */
 import os from 'node:os';
+import type { FileType } from '../backends/backend.js';
 import { LockError } from '../errors.js';
 import { goJsonString, parseGoTime, parseJson } from './gojson.js';
 import { nowGoTime } from './time.js';
@@ -53,32 +58,320 @@ export function newLockInfo(exclusive: boolean): LockInfo {
   };
 }
 
-const STALE_AGE_MS = 30 * 60 * 1000;
+/** restic's staleTimeout. */
+export const STALE_TIMEOUT_MS = 30 * 60 * 1000;
+/** restic's refreshInterval. */
+export const REFRESH_INTERVAL_MS = 5 * 60 * 1000;
+/** restic's waitBeforeLockCheck: time for a concurrent writer's lock to become visible. */
+export const WAIT_BEFORE_LOCK_CHECK_MS = 200;
+const RETRY_START_MS = 5_000;
+const RETRY_MAX_MS = 60_000;
 
-/** restic's rule: older than 30 minutes, or on this host with a process that is gone. */
-export function isStale(l: LockInfo, now = Date.now()): boolean {
-  let t: number;
+/** Milliseconds since the epoch of the lock's time; NaN when unreadable. */
+export function lockTimeMs(l: LockInfo): number {
   try {
     const p = parseGoTime(l.time);
-    t = Number(p.sec) * 1000 + p.nsec / 1e6;
+    return Number(p.sec) * 1000 + p.nsec / 1e6;
   } catch {
-    return true;
+    return NaN;
   }
-  if (now - t > STALE_AGE_MS) return true;
-  if (l.hostname !== os.hostname()) return false;
+}
+
+/**
+ * restic's Stale(): older than 30 minutes, or written on this host by a process that is
+ * gone. Locks of other hosts younger than 30 minutes are never stale. restic probes the
+ * process with SIGHUP; signal 0 asks the same question without disturbing it (and a
+ * process we may not signal, EPERM, is alive).
+ */
+export function isStale(l: LockInfo, now = Date.now(), hostname = os.hostname()): boolean {
+  const t = lockTimeMs(l);
+  if (Number.isNaN(t) || now - t > STALE_TIMEOUT_MS) return true;
+  if (l.hostname !== hostname) return false;
+  return !processExists(l.pid);
+}
+
+function processExists(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
-    process.kill(l.pid, 0);
-    return false;
+    process.kill(pid, 0);
+    return true;
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }
 
-export function describeLock(id: string, l: LockInfo): string {
-  return `lock ${id.slice(0, 8)} ${l.exclusive ? '(exclusive) ' : ''}was created at ${l.time} by PID ${l.pid} on ${l.hostname} by ${l.username}`;
+/** Go's time.Duration.String() for a span in milliseconds (e.g. "5m3.25s", "850ms"). */
+export function formatGoDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  const neg = ms < 0;
+  let rest = Math.abs(ms);
+  let out: string;
+  if (rest < 1000) {
+    out = `${+rest.toFixed(3)}ms`;
+  } else {
+    const h = Math.floor(rest / 3_600_000);
+    rest -= h * 3_600_000;
+    const m = Math.floor(rest / 60_000);
+    rest -= m * 60_000;
+    const s = +(rest / 1000).toFixed(3);
+    out = (h ? `${h}h` : '') + (h || m ? `${m}m` : '') + `${s}s`;
+  }
+  return (neg ? '-' : '') + out;
 }
 
-export function conflictError(id: string, l: LockInfo): LockError {
+/** Go's time.ParseDuration (units ns, us, µs, ms, s, m, h) to milliseconds. */
+export function parseGoDuration(text: string): number {
+  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const s = text.trim();
+  if (s === '0') return 0;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+  let total = 0;
+  let i = s.startsWith('-') || s.startsWith('+') ? 1 : 0;
+  if (i === s.length) throw new RangeError(`invalid duration ${JSON.stringify(text)}`);
+  while (i < s.length) {
+    re.lastIndex = i;
+    const m = re.exec(s);
+    if (!m) throw new RangeError(`invalid duration ${JSON.stringify(text)}`);
+    total += Number(m[1]) * units[m[2]!]!;
+    i = re.lastIndex;
+  }
+  return s.startsWith('-') ? -total : total;
+}
+
+/** "2006-01-02 15:04:05" in this machine's zone, as restic prints lock times. */
+function localTimeText(ms: number): string {
+  if (Number.isNaN(ms)) return '(invalid time)';
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** restic's Lock.String() on one line: holder, creation time and age, storage ID. */
+export function describeLock(id: string, l: LockInfo, now = Date.now()): string {
+  const t = lockTimeMs(l);
+  const age = Number.isNaN(t) ? '' : ` (${formatGoDuration(now - t)} ago)`;
+  return (
+    `PID ${l.pid} on ${l.hostname} by ${l.username} (UID ${l.uid ?? 0}, GID ${l.gid ?? 0}), ` +
+    `lock was created at ${localTimeText(t)}${age}, storage ID ${id.slice(0, 8)}`
+  );
+}
+
+/** restic's "unable to create lock in backend: repository is already locked …". */
+export function conflictError(id: string, l: LockInfo, now = Date.now()): LockError {
   const how = l.exclusive ? 'exclusively ' : '';
-  return new LockError(`unable to create lock in backend: repository is already locked ${how}by PID ${l.pid} on ${l.hostname} by ${l.username} (${describeLock(id, l)})`);
+  return new LockError(`unable to create lock in backend: repository is already locked ${how}by ${describeLock(id, l, now)}`);
+}
+
+/** Whether an existing lock blocks taking a lock of the given kind. */
+export function conflicts(wantExclusive: boolean, other: LockInfo): boolean {
+  return wantExclusive || other.exclusive;
+}
+
+// ---- taking, refreshing and releasing a lock ----
+
+/** What lock code needs from a repository (kept small so it stays testable). */
+export interface LockStore {
+  saveUnpacked(type: 'lock', json: Uint8Array): Promise<string>;
+  loadUnpacked(type: 'lock', id: string): Promise<Uint8Array>;
+  listIds(type: FileType): AsyncIterable<string>;
+  removeFile(type: 'lock', id: string): Promise<void>;
+}
+
+export type LockEvent =
+  | { type: 'stale-lock-removed'; id: string; lock: LockInfo; message: string }
+  | { type: 'waiting'; id: string; lock: LockInfo; retryInMs: number; message: string }
+  | { type: 'refreshed'; id: string; previousId: string }
+  | { type: 'refresh-failed'; error: unknown; message: string };
+
+export interface LockOptions {
+  /** Keep trying this long (ms) while a live process holds a conflicting lock (`--retry-lock`). */
+  retryMs?: number;
+  /** Remove conflicting locks that are stale instead of failing (default true). */
+  removeStale?: boolean;
+  /** Told about removed stale locks, waits, refreshes and failed refreshes. */
+  onEvent?: (e: LockEvent) => void;
+  /** How often the lock file is rewritten (default restic's 5 minutes). */
+  refreshIntervalMs?: number;
+}
+
+/** Locks held by this process; a signal handler releases them before exiting. */
+const heldLocks = new Set<RepositoryLock>();
+
+/**
+ * restic probes a lock holder on its own host with SIGHUP, which would kill a Node process
+ * with the default disposition. While we hold a lock we ignore SIGHUP as restic does.
+ */
+const ignoreSighup = () => {};
+
+export class RepositoryLock {
+  private timer: NodeJS.Timeout | null = null;
+  private pending: Promise<void> = Promise.resolve();
+  private released = false;
+
+  private constructor(
+    private readonly store: LockStore,
+    public id: string,
+    public info: LockInfo,
+    private readonly opts: LockOptions,
+  ) {}
+
+  get exclusive(): boolean {
+    return this.info.exclusive;
+  }
+
+  /** Take a lock as restic does: look, write, wait 200 ms, look again. */
+  static async acquire(store: LockStore, exclusive: boolean, opts: LockOptions = {}): Promise<RepositoryLock> {
+    const deadline = Date.now() + Math.max(0, opts.retryMs ?? 0);
+    let delay = RETRY_START_MS;
+    for (;;) {
+      try {
+        return await RepositoryLock.tryOnce(store, exclusive, opts);
+      } catch (err) {
+        const remaining = deadline - Date.now();
+        if (!(err instanceof HeldLockError) || remaining <= 0) throw err instanceof HeldLockError ? err.error : err;
+        const wait = Math.min(delay, remaining);
+        opts.onEvent?.({ type: 'waiting', id: err.id, lock: err.lock, retryInMs: wait, message: `repo already locked, waiting up to ${formatGoDuration(remaining)} for the lock` });
+        await sleep(wait);
+        delay = Math.min(delay * 2, RETRY_MAX_MS);
+      }
+    }
+  }
+
+  private static async tryOnce(store: LockStore, exclusive: boolean, opts: LockOptions): Promise<RepositoryLock> {
+    await clearConflicts(store, exclusive, null, opts);
+    const info = newLockInfo(exclusive);
+    const id = await store.saveUnpacked('lock', encodeLock(info));
+    const lock = new RepositoryLock(store, id, info, opts);
+    lock.hold();
+    try {
+      await sleep(WAIT_BEFORE_LOCK_CHECK_MS);
+      await clearConflicts(store, exclusive, id, opts);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+    lock.startRefresh();
+    return lock;
+  }
+
+  private hold(): void {
+    if (heldLocks.size === 0) process.on('SIGHUP', ignoreSighup);
+    heldLocks.add(this);
+  }
+
+  private startRefresh(): void {
+    this.timer = setInterval(() => {
+      this.refresh().catch(() => {}); // reported through onEvent; retried at the next tick
+    }, this.opts.refreshIntervalMs ?? REFRESH_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  /** Write a new lock file with the current time, then remove the previous one. */
+  refresh(): Promise<void> {
+    const run = async () => {
+      if (this.released) return;
+      try {
+        const info = { ...this.info, time: nowGoTime() };
+        const id = await this.store.saveUnpacked('lock', encodeLock(info));
+        const previousId = this.id;
+        this.id = id;
+        this.info = info;
+        await this.store.removeFile('lock', previousId);
+        this.opts.onEvent?.({ type: 'refreshed', id, previousId });
+      } catch (error) {
+        this.opts.onEvent?.({ type: 'refresh-failed', error, message: `unable to refresh lock: ${(error as Error)?.message ?? error}` });
+        throw error;
+      }
+    };
+    const p = this.pending.then(run);
+    this.pending = p.catch(() => {});
+    return p;
+  }
+
+  /** Stop refreshing and delete the lock file (idempotent). */
+  async release(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.pending;
+    heldLocks.delete(this);
+    if (heldLocks.size === 0) process.off('SIGHUP', ignoreSighup);
+    await this.store.removeFile('lock', this.id);
+  }
+
+  /** Release every lock this process holds (used when a signal ends the process). */
+  static async releaseAll(): Promise<void> {
+    await Promise.allSettled([...heldLocks].map((l) => l.release()));
+  }
+
+  static get heldCount(): number {
+    return heldLocks.size;
+  }
+}
+
+/** A live conflicting lock, carried so a retry loop can wait for it. */
+class HeldLockError extends Error {
+  constructor(
+    readonly id: string,
+    readonly lock: LockInfo,
+    readonly error: LockError,
+  ) {
+    super(error.message);
+  }
+}
+
+/**
+ * Look at every other lock; remove conflicting stale ones (when allowed) and fail on the
+ * first live conflict. Unreadable locks are ignored, as restic 0.14 does (one may be
+ * half-deleted by its owner).
+ */
+async function clearConflicts(store: LockStore, exclusive: boolean, own: string | null, opts: LockOptions): Promise<void> {
+  const ids: string[] = [];
+  for await (const id of store.listIds('lock')) if (id !== own) ids.push(id);
+  for (const id of ids) {
+    let l: LockInfo;
+    try {
+      l = decodeLock(await store.loadUnpacked('lock', id));
+    } catch {
+      continue;
+    }
+    if (!conflicts(exclusive, l)) continue;
+    const now = Date.now();
+    if ((opts.removeStale ?? true) && isStale(l, now)) {
+      await store.removeFile('lock', id);
+      opts.onEvent?.({ type: 'stale-lock-removed', id, lock: l, message: `removed stale lock held by ${describeLock(id, l, now)}` });
+      continue;
+    }
+    throw new HeldLockError(id, l, conflictError(id, l, now));
+  }
+}
+
+/** restic's RemoveStaleLocks (`unlock`): IDs of the removed locks. */
+export async function removeStaleLocks(store: LockStore): Promise<string[]> {
+  const removed: string[] = [];
+  for await (const id of store.listIds('lock')) {
+    let l: LockInfo;
+    try {
+      l = decodeLock(await store.loadUnpacked('lock', id));
+    } catch {
+      continue; // restic ignores locks it cannot load
+    }
+    if (!isStale(l)) continue;
+    await store.removeFile('lock', id);
+    removed.push(id);
+  }
+  return removed;
+}
+
+/** restic's RemoveAllLocks (`unlock --remove-all`): IDs of the removed locks. */
+export async function removeAllLocks(store: LockStore): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const id of store.listIds('lock')) ids.push(id);
+  for (const id of ids) await store.removeFile('lock', id);
+  return ids;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

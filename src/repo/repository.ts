@@ -14,12 +14,13 @@ import {
   WrongPasswordError,
 } from '../errors.js';
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, newRandomKey } from '../crypto/index.js';
-import { type CompressionMode, zstdDecompress } from '../compress/zstd.js';
+import type { CompressionMode } from '../compress/zstd.js';
 import { type EncodedBlob, encodeBlob } from './blob-codec.js';
 import { BlobPool, workersAvailable } from './blob-pool.js';
+import { openStoredBlob } from './blob-open.js';
 import { isIrreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from './config.js';
-import { createKeyFile, decodeKeyFile, openKeyFile } from './key.js';
+import { createKeyFile, decodeKeyFile, type KeyFile, openKeyFile } from './key.js';
 import { type BlobType, PackWriter, MAX_HEADER_SIZE } from './pack.js';
 import { type IndexPack, decodeIndex, encodeIndex } from './index-file.js';
 import { MasterIndex } from './master-index.js';
@@ -27,14 +28,12 @@ import { frameUnpacked, unframeUnpacked } from './unpacked.js';
 import { type Snapshot, decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { type Node } from './node.js';
 import { decodeTree, encodeTree } from './tree.js';
-import { hashBytes, hashId, isId, randomId } from './id.js';
-import { conflictError, decodeLock, encodeLock, newLockInfo, type LockInfo } from './lock.js';
+import { hashId, isId, randomId } from './id.js';
+import { decodeLock, type LockInfo, type LockOptions, type LockStore, RepositoryLock, removeAllLocks, removeStaleLocks } from './lock.js';
 
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** restic tries at most this many key files before giving up. */
 const MAX_KEYS = 20;
-/** Largest blob we accept to inflate (trees of huge directories can exceed chunk sizes). */
-const MAX_BLOB_SIZE = 1 << 30;
 /** Packs uploaded in parallel while a backup continues. */
 const UPLOAD_CONCURRENCY = 4;
 /** restic starts a new index file at this many blobs. */
@@ -64,6 +63,14 @@ export interface OpenOptions {
   packSize?: number;
   /** Key file ID (or prefix) to try first. */
   keyHint?: string;
+}
+
+export interface AddKeyOptions {
+  /** scrypt parameters; default: restic's calibration. */
+  kdf?: KdfParams;
+  /** Recorded in the key file; default: the current user and host. */
+  username?: string;
+  hostname?: string;
 }
 
 export interface SaveBlobResult {
@@ -324,19 +331,7 @@ export class Repository {
 
   /** Decrypt, decompress and verify one stored blob. */
   openBlob(stored: Uint8Array, type: BlobType, id: string, packId: string, uncompressedLength: number): Uint8Array {
-    const where = `${type} blob ${id.slice(0, 16)} in pack ${packId}`;
-    let plain: Uint8Array;
-    try {
-      plain = decrypt(this.key, stored);
-      if (uncompressedLength) plain = zstdDecompress(plain, Math.min(MAX_BLOB_SIZE, uncompressedLength), uncompressedLength);
-    } catch (err) {
-      throw new IntegrityError(`${where}: ${(err as Error).message}`, { cause: err });
-    }
-    if (uncompressedLength && plain.length !== uncompressedLength) {
-      throw new IntegrityError(`${where}: decompressed to ${plain.length} bytes, index says ${uncompressedLength}`);
-    }
-    if (!hashBytes(plain).equals(Buffer.from(id, 'hex'))) throw new IntegrityError(`${where}: content does not match its ID`);
-    return plain;
+    return openStoredBlob(this.key, stored, type, id, packId, uncompressedLength);
   }
 
   // ---- trees ----
@@ -404,48 +399,94 @@ export class Repository {
   // ---- locks ----
 
   /**
-   * Take a lock as restic does: write it, wait, then look for conflicting locks.
-   * Returns a release function; the lock is refreshed while held.
+   * Take a lock as restic does (write it, wait, look for conflicts); it is refreshed
+   * while held. Conflicting stale locks are removed and reported through `opts.onEvent`.
    */
-  async lock(exclusive: boolean): Promise<() => Promise<void>> {
-    await this.checkLocks(exclusive, null);
-    let info = newLockInfo(exclusive);
-    let id = await this.saveUnpacked('lock', encodeLock(info));
-    await new Promise((r) => setTimeout(r, 200));
-    try {
-      await this.checkLocks(exclusive, id);
-    } catch (err) {
-      await this.backend.remove({ type: 'lock', name: id });
-      throw err;
-    }
-    const timer = setInterval(async () => {
+  acquireLock(exclusive: boolean, opts: LockOptions = {}): Promise<RepositoryLock> {
+    return RepositoryLock.acquire(this.lockStore(), exclusive, opts);
+  }
+
+  /** acquireLock() returning just the release function. */
+  async lock(exclusive: boolean, opts: LockOptions = {}): Promise<() => Promise<void>> {
+    const l = await this.acquireLock(exclusive, opts);
+    return () => l.release();
+  }
+
+  /** `unlock`: remove stale locks (or every lock with `all`); returns the removed IDs. */
+  removeLocks(all = false): Promise<string[]> {
+    return all ? removeAllLocks(this.lockStore()) : removeStaleLocks(this.lockStore());
+  }
+
+  /** All readable locks with their IDs (unreadable ones are skipped, as restic does). */
+  async listLocks(): Promise<Array<{ id: string; lock: LockInfo }>> {
+    const out: Array<{ id: string; lock: LockInfo }> = [];
+    for await (const id of this.listIds('lock')) {
       try {
-        info = newLockInfo(exclusive);
-        const old = id;
-        id = await this.saveUnpacked('lock', encodeLock(info));
-        await this.backend.remove({ type: 'lock', name: old });
+        out.push({ id, lock: decodeLock(await this.loadUnpacked('lock', id)) });
       } catch {
-        // A failed refresh is retried at the next tick; the lock still exists.
+        // a lock being deleted or written by someone else
       }
-    }, 5 * 60 * 1000);
-    timer.unref();
-    return async () => {
-      clearInterval(timer);
-      await this.backend.remove({ type: 'lock', name: id });
+    }
+    return out;
+  }
+
+  private lockStore(): LockStore {
+    return {
+      saveUnpacked: (type, json) => this.saveUnpacked(type, json),
+      loadUnpacked: (type, id) => this.loadUnpacked(type, id),
+      listIds: (type) => this.listIds(type),
+      removeFile: (type, id) => this.backend.remove({ type, name: id }),
     };
   }
 
-  private async checkLocks(exclusive: boolean, own: string | null): Promise<void> {
-    for await (const id of this.listIds('lock')) {
-      if (id === own) continue;
-      let l: LockInfo;
-      try {
-        l = decodeLock(await this.loadUnpacked('lock', id));
-      } catch {
-        continue; // restic 0.14 ignores unreadable locks (e.g. one being deleted)
-      }
-      if (exclusive || l.exclusive) throw conflictError(id, l);
+  // ---- keys ----
+
+  /** Every key file with its metadata; `current` marks the one this repository was opened with. */
+  async listKeys(): Promise<Array<{ id: string; key: KeyFile; current: boolean }>> {
+    const out: Array<{ id: string; key: KeyFile; current: boolean }> = [];
+    for await (const id of this.listIds('key')) {
+      const key = decodeKeyFile(await this.loadUnpacked('key', id), id);
+      out.push({ id, key, current: id === this.keyId });
     }
+    return out;
+  }
+
+  /**
+   * Add a key file for `password` protecting this repository's master key, and prove it
+   * opens the repository before returning (restic removes a new key that does not).
+   */
+  async addKey(password: string, opts: AddKeyOptions = {}): Promise<string> {
+    const params = opts.kdf ?? (await calibrateKdf());
+    const key = await createKeyFile(password, this.key, params, {
+      username: opts.username || undefined,
+      hostname: opts.hostname || undefined,
+    });
+    await this.backend.save({ type: 'key', name: key.id }, key.bytes);
+    try {
+      const stored = await this.loadUnpacked('key', key.id);
+      const master = await openKeyFile(decodeKeyFile(stored, key.id), password, key.id);
+      if (!master || !sameMasterKey(master, this.key)) throw new IntegrityError('the new key does not open the master key');
+    } catch (err) {
+      await this.backend.remove({ type: 'key', name: key.id });
+      throw new ResticError(`failed to access repository with new key: ${(err as Error).message}`, { cause: err });
+    }
+    return key.id;
+  }
+
+  /** Remove a key file; the key this repository was opened with is never removed. */
+  async removeKey(id: string): Promise<void> {
+    if (id === this.keyId) throw new UsageError('refusing to remove key currently used to access repository');
+    await this.backend.stat({ type: 'key', name: id });
+    await this.backend.remove({ type: 'key', name: id });
+  }
+
+  /** `key passwd`: add a key for the new password, then remove the current one. */
+  async changePassword(password: string, opts: AddKeyOptions = {}): Promise<string> {
+    const id = await this.addKey(password, opts);
+    const old = this.keyId;
+    (this as { keyId: string }).keyId = id;
+    await this.backend.remove({ type: 'key', name: old });
+    return id;
   }
 
   async close(): Promise<void> {
@@ -453,6 +494,11 @@ export class Repository {
     this.pool = null;
     await this.backend.close();
   }
+}
+
+function sameMasterKey(a: MasterKey, b: MasterKey): boolean {
+  const eq = (x: Uint8Array, y: Uint8Array) => Buffer.from(x).equals(Buffer.from(y));
+  return eq(a.encrypt, b.encrypt) && eq(a.mac.k, b.mac.k) && eq(a.mac.r, b.mac.r);
 }
 
 async function exists(backend: Backend, h: Handle): Promise<boolean> {

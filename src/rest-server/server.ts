@@ -400,9 +400,12 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
     }
     if (quota) quota.used += len; // reserved; released again on failure
     let stored = false;
+    // The answer is sent only after the temp file is gone, so a refused upload leaves nothing
+    // behind; store() decides it, the finally block cleans up, then it is sent.
+    let answer: () => void = () => ok(c.res);
     const tmp = path.join(dir, `.${id ?? 'config'}.tmp-${randomBytes(8).toString('hex')}`);
     let fh: fsp.FileHandle | undefined;
-    try {
+    const store = async (): Promise<void> => {
       try {
         fh = await fsp.open(tmp, 'wx', fileMode);
       } catch (err) {
@@ -428,12 +431,13 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
         });
       });
       if (!complete || got !== len) {
-        if (!complete) return void c.res.destroy(); // client went away: nothing to answer
-        return send(c.res, 400);
+        answer = complete ? () => send(c.res, 400) : () => c.res.destroy(); // client went away: nothing to answer
+        return;
       }
       if (id !== undefined && !opts.noVerifyUpload && hash.digest('hex') !== id) {
         log(`refusing ${c.req.url}: content does not match its name (SHA-256)`);
-        return send(c.res, 400, 'file content does not match hash\n');
+        answer = () => send(c.res, 400, 'file content does not match hash\n');
+        return;
       }
       await fh.sync().catch((err: unknown) => {
         if (errCode(err) !== 'ENOTSUP' && errCode(err) !== 'EOPNOTSUPP' && errCode(err) !== 'EINVAL') throw err;
@@ -444,16 +448,18 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
       try {
         await fsp.link(tmp, file);
       } catch (err) {
-        if (errCode(err) === 'EEXIST') return send(c.res, 403);
+        if (errCode(err) === 'EEXIST') return void (answer = () => send(c.res, 403));
         if (errCode(err) !== 'EPERM' && errCode(err) !== 'ENOTSUP' && errCode(err) !== 'EOPNOTSUPP') throw err;
-        if (await exists(file)) return send(c.res, 403); // no hard links here: check, then rename
+        if (await exists(file)) return void (answer = () => send(c.res, 403)); // no hard links: check, then rename
         await fsp.rename(tmp, file);
       }
       await fsp.rm(tmp, { force: true });
       await fsyncDir(dir);
       stored = true;
       if (type !== 'config') metric(c, 'write', type, len);
-      ok(c.res);
+    };
+    try {
+      await store();
     } finally {
       if (fh) await fh.close().catch(() => undefined);
       if (!stored) {
@@ -461,6 +467,7 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
         if (quota) quota.used -= len;
       }
     }
+    answer();
   }
 
   async function remove(c: Ctx, file: string, type: ObjType | 'config'): Promise<void> {

@@ -8,7 +8,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import os from 'node:os';
 import type { Repository } from '../repo/repository.js';
+import { OpenPool } from '../repo/open-pool.js';
+import type { SpanBlob } from '../repo/blob-open.js';
 import type { Node } from '../repo/node.js';
 import { posixPermFromGo } from '../repo/mode.js';
 import { parseGoTime } from '../repo/gojson.js';
@@ -45,6 +48,8 @@ export function isSafeName(name: Uint8Array): boolean {
 
 /** Packs read in parallel during restore. */
 const PACK_READERS = 4;
+/** Files kept open between writes of their blobs; the rest are reopened per write. */
+const MAX_OPEN_FILES = 64;
 
 interface FileJob {
   node: Node;
@@ -52,6 +57,10 @@ interface FileJob {
   /** Blob writes still to do. */
   remaining: number;
   failed: boolean;
+  /** Whether the file exists yet: files are created by their first write. */
+  created: boolean;
+  /** Open descriptor while more writes are expected, else -1. */
+  fd: number;
 }
 
 interface BlobUse {
@@ -74,6 +83,8 @@ export class Restorer {
   private readonly dirsToFinish: DirToFinish[] = [];
   /** pack ID → blob ID → where its plaintext goes. */
   private readonly plan = new Map<string, Map<string, BlobUse[]>>();
+  private pool: OpenPool | null = null;
+  private openFiles = 0;
 
   constructor(
     private readonly repo: Repository,
@@ -92,9 +103,16 @@ export class Restorer {
   /** Restore the contents of tree `treeId` into directory `target` (created if missing). */
   async restoreTree(treeId: string, target: string, location = '/'): Promise<RestoreStats> {
     const dir = Buffer.from(path.resolve(target));
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    await this.restoreDir(treeId, dir, location);
-    await this.writeContents();
+    const created = fs.mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
+    await this.restoreDir(treeId, dir, location, created);
+    // Verifying blobs is most of the CPU work: it runs on workers while this thread writes.
+    this.pool = new OpenPool(this.repo.key, Math.max(1, os.availableParallelism() - 1));
+    try {
+      await this.writeContents();
+    } finally {
+      await this.pool.close();
+      this.pool = null;
+    }
     // Directory metadata last, deepest first, so writing children does not change it.
     for (const d of this.dirsToFinish.reverse()) {
       try {
@@ -114,8 +132,11 @@ export class Restorer {
     return { restore, descend };
   }
 
-  private async restoreDir(treeId: string, dir: Buffer, location: string): Promise<void> {
+  /** `fresh`: the directory was created by us just now, so nothing in it needs clearing. */
+  private async restoreDir(treeId: string, dir: Buffer, location: string, fresh: boolean): Promise<void> {
     const nodes = await this.repo.loadTree(treeId);
+    // A tree may repeat a name; a repeated entry must clear what the first one made.
+    const seen = fresh ? new Set<string>() : null;
     for (const node of nodes) {
       const p = Buffer.concat([dir, SEP, node.name]);
       if (!isSafeName(node.name)) {
@@ -125,14 +146,17 @@ export class Restorer {
       const snapPath = path.posix.join(location, Buffer.from(node.name).toString());
       const sel = this.selected(snapPath, node.type === 'dir');
       if (!sel.restore && !sel.descend) continue;
+      const key = seen ? Buffer.from(node.name).toString('latin1') : '';
+      const empty = seen !== null && !seen.has(key);
+      seen?.add(key);
       try {
         if (node.type === 'dir') {
-          this.ensureDir(p);
+          const made = this.ensureDir(p, empty);
           if (sel.restore) this.stats.dirs++;
-          if (node.subtree) await this.restoreDir(node.subtree, p, snapPath);
+          if (node.subtree) await this.restoreDir(node.subtree, p, snapPath, made);
           this.dirsToFinish.push({ node, path: p });
         } else if (sel.restore) {
-          await this.restoreNode(node, p);
+          await this.restoreNode(node, p, empty);
         }
       } catch (err) {
         this.warn(p, err);
@@ -140,17 +164,25 @@ export class Restorer {
     }
   }
 
-  /** A real directory at p: an existing symlink or file there is removed, never followed. */
-  private ensureDir(p: Buffer): void {
+  /**
+   * A real directory at p: an existing symlink or file there is removed, never followed.
+   * Returns whether the directory was newly made.
+   */
+  private ensureDir(p: Buffer, parentFresh: boolean): boolean {
+    if (parentFresh) {
+      fs.mkdirSync(p, { mode: 0o700 });
+      return true;
+    }
     let st: fs.Stats | undefined;
     try {
       st = fs.lstatSync(p);
     } catch {
       st = undefined;
     }
-    if (st?.isDirectory()) return;
+    if (st?.isDirectory()) return false;
     if (st) fs.rmSync(p, { force: true });
     fs.mkdirSync(p, { mode: 0o700 });
+    return true;
   }
 
   /** Remove whatever is at p (not a directory tree) so a new entry can be created. */
@@ -164,8 +196,8 @@ export class Restorer {
     }
   }
 
-  private async restoreNode(node: Node, p: Buffer): Promise<void> {
-    this.clear(p);
+  private async restoreNode(node: Node, p: Buffer, fresh: boolean): Promise<void> {
+    if (!fresh) this.clear(p);
     const linkKey = node.links && node.links > 1 && node.inode ? `${node.deviceId ?? 0n}:${node.inode}` : undefined;
     const first = linkKey ? this.links.get(linkKey) : undefined;
     if (first && node.type !== 'dir') {
@@ -174,7 +206,7 @@ export class Restorer {
     }
     switch (node.type) {
       case 'file':
-        await this.restoreFile(node, p);
+        await this.restoreFile(node, p, linkKey !== undefined);
         this.stats.files++;
         if (linkKey) this.links.set(linkKey, p);
         return; // metadata once the content is written
@@ -202,12 +234,16 @@ export class Restorer {
     this.restoreMetadata(node, p);
   }
 
-  /** Create the (empty) file now; its content is written pack by pack in writeContents(). */
-  private async restoreFile(node: Node, p: Buffer): Promise<void> {
-    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
-    fs.closeSync(fs.openSync(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600));
+  /**
+   * Plan the file's content, written pack by pack in writeContents(). The file is created
+   * by its first write, or now when it is empty or other hard links must point at it.
+   */
+  private async restoreFile(node: Node, p: Buffer, linked: boolean): Promise<void> {
     const content = node.content ?? [];
-    const job: FileJob = { node, path: p, remaining: content.length, failed: false };
+    const job: FileJob = { node, path: p, remaining: content.length, failed: false, created: false, fd: -1 };
+    if (linked || content.length === 0) {
+      fs.closeSync(this.openJob(job));
+    }
     let offset = 0;
     for (const id of content) {
       const loc = this.repo.index.lookup('data', id)[0];
@@ -230,15 +266,53 @@ export class Restorer {
   private failFile(job: FileJob, err: unknown): void {
     if (job.failed) return;
     job.failed = true;
+    this.closeJob(job);
     this.warn(job.path, err);
   }
 
   private finishFile(job: FileJob): void {
     try {
       if (this.opts.verify) this.verifyFile(job.node, job.path);
-      this.restoreMetadata(job.node, job.path);
+      if (job.fd >= 0) this.restoreFileMetadata(job.node, job.fd);
+      else this.restoreMetadata(job.node, job.path);
     } catch (err) {
       this.failFile(job, err);
+    } finally {
+      this.closeJob(job);
+    }
+  }
+
+  /** Open the file for writing, creating it exclusively the first time; never through a symlink. */
+  private openJob(job: FileJob): number {
+    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+    const fd = job.created ? fs.openSync(job.path, O_WRONLY | O_NOFOLLOW) : fs.openSync(job.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    job.created = true;
+    return fd;
+  }
+
+  private closeJob(job: FileJob): void {
+    if (job.fd < 0) return;
+    fs.closeSync(job.fd);
+    job.fd = -1;
+    this.openFiles--;
+  }
+
+  /** Write one blob's plaintext into the file; the descriptor stays open while more writes follow. */
+  private writeBlob(job: FileJob, plain: Uint8Array, offset: number): void {
+    let fd = job.fd;
+    if (fd < 0) fd = this.openJob(job);
+    try {
+      fs.writeSync(fd, plain, 0, plain.length, offset);
+    } catch (err) {
+      if (job.fd < 0) fs.closeSync(fd);
+      throw err;
+    }
+    if (job.fd < 0) {
+      if (job.remaining > 1 && this.openFiles >= MAX_OPEN_FILES) fs.closeSync(fd);
+      else {
+        job.fd = fd;
+        this.openFiles++;
+      }
     }
   }
 
@@ -264,36 +338,32 @@ export class Restorer {
     locs.sort((a, b) => a.loc.offset - b.loc.offset);
     const start = locs[0]!.loc.offset;
     const last = locs[locs.length - 1]!.loc;
-    let span: Uint8Array | null = null;
+    const spanBlobs: SpanBlob[] = locs.map(({ id, loc }) => ({ id, offset: loc.offset - start, length: loc.length, uncompressedLength: loc.uncompressedLength }));
+    let opened: Array<Uint8Array | { error: string }> | null = null;
     try {
-      span = await this.repo.backend.load({ type: 'pack', name: packId }, start, last.offset + last.length - start);
+      const span = await this.repo.backend.load({ type: 'pack', name: packId }, start, last.offset + last.length - start);
+      opened = await this.pool!.open(packId, 'data', span, spanBlobs);
     } catch {
-      span = null; // fall back to blob-by-blob loads, which also try other copies
+      opened = null; // fall back to blob-by-blob loads, which also try other copies
     }
-    for (const { id, loc } of locs) {
+    for (let i = 0; i < locs.length; i++) {
+      const { id } = locs[i]!;
       const uses = blobs.get(id)!;
       let plain: Uint8Array;
-      try {
-        plain = span
-          ? this.repo.openBlob(span.subarray(loc.offset - start, loc.offset - start + loc.length), 'data', id, packId, loc.uncompressedLength)
-          : await this.repo.loadBlob('data', id);
-      } catch (err) {
+      const got = opened?.[i];
+      if (got instanceof Uint8Array) plain = got;
+      else {
         try {
           plain = await this.repo.loadBlob('data', id); // another copy may be intact
-        } catch {
-          for (const u of uses) this.failFile(u.job, err);
+        } catch (err) {
+          for (const u of uses) this.failFile(u.job, got ? new Error(got.error) : err);
           continue;
         }
       }
       for (const u of uses) {
         if (u.job.failed) continue;
         try {
-          const fd = fs.openSync(u.job.path, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
-          try {
-            fs.writeSync(fd, plain, 0, plain.length, u.offset);
-          } finally {
-            fs.closeSync(fd);
-          }
+          this.writeBlob(u.job, plain, u.offset);
         } catch (err) {
           this.failFile(u.job, err);
           continue;
@@ -323,6 +393,13 @@ export class Restorer {
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  /** A regular file's metadata through its open descriptor: no path lookups, nothing followed. */
+  private restoreFileMetadata(node: Node, fd: number): void {
+    if (this.chown) fs.fchownSync(fd, node.uid, node.gid);
+    if (node.mode !== undefined) fs.fchmodSync(fd, posixPermFromGo(node.mode));
+    fs.futimesSync(fd, toSeconds(node.atime), toSeconds(node.mtime));
   }
 
   private restoreMetadata(node: Node, p: Buffer): void {

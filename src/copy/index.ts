@@ -1,0 +1,1 @@
+export { copySnapshots, similarSnapshots, type CopyOptions, type CopyResult, type CopiedSnapshot } from './copy.js';

@@ -1,0 +1,102 @@
+/**
+ * `forget` as a library: select snapshots, group them, apply the expire policy per group
+ * (planForget is pure), report in restic's JSON shape, and delete the removed snapshot files.
+ */
+import type { Repository } from '../repo/repository.js';
+import { mapLimit } from '../repo/repository.js';
+import { goJsonString } from '../repo/gojson.js';
+import { snapshotJson014, snapshotJsonWithId } from '../walker/format.js';
+import { type GroupByOptions, type GroupKey, groupSnapshots, parseGroupByOptions } from './group.js';
+import { type ExpirePolicy, type KeepReason, type SnapshotEntry, applyPolicy, isEmptyPolicy } from './policy.js';
+import { type SnapshotSelector, loadSnapshots, selectorMatches } from './tags.js';
+
+export interface ForgetPlanOptions {
+  policy: ExpirePolicy;
+  /** restic's --group-by; default "host,paths" */
+  groupBy?: string | GroupByOptions;
+  /** --host/--tag/--path */
+  filter?: SnapshotSelector;
+  /** ms since the epoch; decides which snapshots are "in the future" (default: now) */
+  now?: number;
+}
+
+export interface ForgetGroup<E extends SnapshotEntry = SnapshotEntry> {
+  key: GroupKey;
+  keyJson: string;
+  /** newest first */
+  keep: E[];
+  remove: E[];
+  reasons: KeepReason<E>[];
+}
+
+/**
+ * Which snapshots each group keeps and removes. An empty policy yields no groups (restic
+ * then removes nothing). Snapshot paths (and tags, when grouping by tags) are sorted in
+ * place, as restic does.
+ */
+export function planForget<E extends SnapshotEntry>(all: E[], opts: ForgetPlanOptions): ForgetGroup<E>[] {
+  if (isEmptyPolicy(opts.policy)) return [];
+  const g = typeof opts.groupBy === 'object' ? opts.groupBy : parseGroupByOptions(opts.groupBy ?? 'host,paths');
+  const list = opts.filter ? all.filter((e) => selectorMatches(e.snapshot, opts.filter!)) : all;
+  return groupSnapshots(list, g).map((group) => {
+    const r = applyPolicy(group.snapshots, opts.policy, opts.now);
+    return { key: group.key, keyJson: group.keyJson, keep: r.keep, remove: r.remove, reasons: r.reasons };
+  });
+}
+
+/** Every snapshot ID some group removes. */
+export function removedIds(groups: ForgetGroup[]): string[] {
+  return [...new Set(groups.flatMap((g) => g.remove.map((e) => e.id)))];
+}
+
+const strs = (l: string[] | null) => (l === null ? 'null' : '[' + l.map((s) => goJsonString(s)).join(',') + ']');
+const entries = (l: SnapshotEntry[]) => (l.length ? '[' + l.map((e) => snapshotJsonWithId(e.snapshot, e.id)).join(',') + ']' : 'null');
+
+function reasonJson(r: KeepReason): string {
+  const c = r.counters;
+  const counters = (['last', 'hourly', 'daily', 'weekly', 'monthly', 'yearly'] as const)
+    .filter((k) => c[k] !== 0)
+    .map((k) => `"${k}":${c[k]}`)
+    .join(',');
+  return `{"snapshot":${snapshotJson014(r.entry.snapshot)},"matches":${strs(r.matches)},"counters":{${counters}}}`;
+}
+
+/** restic 0.14's `forget --json` document (one line, newline-terminated); groups sorted by key. */
+export function forgetJson(groups: ForgetGroup[]): string {
+  const sorted = [...groups].sort((a, b) => (a.keyJson < b.keyJson ? -1 : a.keyJson > b.keyJson ? 1 : 0));
+  const out = sorted.map(
+    (g) =>
+      `{"tags":${strs(g.key.tags)},"host":${goJsonString(g.key.hostname)},"paths":${strs(g.key.paths)}` +
+      `,"keep":${entries(g.keep)},"remove":${entries(g.remove)}` +
+      `,"reasons":${g.reasons.length ? '[' + g.reasons.map(reasonJson).join(',') + ']' : 'null'}}`,
+  );
+  return '[' + out.join(',') + ']\n';
+}
+
+/** Delete snapshot files (the caller holds an exclusive lock). Fails on the first error. */
+export async function deleteSnapshots(repo: Repository, ids: string[]): Promise<void> {
+  await mapLimit(ids, 8, (name) => repo.backend.remove({ type: 'snapshot', name }));
+}
+
+export interface ForgetOptions extends ForgetPlanOptions {
+  dryRun?: boolean;
+  /** unreadable snapshot files are skipped with a warning, as in restic */
+  warn?: (line: string) => void;
+}
+
+export interface ForgetResult {
+  groups: ForgetGroup[];
+  /** IDs removed (or, with dryRun, that would be removed) */
+  removed: string[];
+}
+
+/**
+ * Apply a policy to a repository's snapshots and delete what it removes. The caller should
+ * hold an exclusive lock (repo.lock(true)), as restic does for forget.
+ */
+export async function forget(repo: Repository, opts: ForgetOptions): Promise<ForgetResult> {
+  const groups = planForget(await loadSnapshots(repo, opts.warn), opts);
+  const removed = removedIds(groups);
+  if (!opts.dryRun) await deleteSnapshots(repo, removed);
+  return { groups, removed };
+}
