@@ -229,6 +229,16 @@ describe('Che installation over REST (auth on, hard password)', () => {
   });
 });
 
+describe('restore from a location without a repository', () => {
+  it('fails with "there is no backup repository" and creates nothing', async () => {
+    const empty: BackupServerConfiguration = { spec: { rest: { ...config.spec.rest!, repositoryPath: 'nothing-here' } } };
+    const seen: StatusEvent[] = [];
+    await expect(restoreCheInstallation({ configuration: empty, secrets }, 'latest', { onStatus: (e) => seen.push(e) })).rejects.toThrow();
+    expect(seen.at(-1)).toMatchObject({ state: 'Failed', stage: RESTORE_STAGES.downloading, message: `Error: there is no backup repository at rest:http://127.0.0.1:${server.port}/nothing-here/` });
+    expect(fs.existsSync(path.join(work.dir, 'data', 'nothing-here'))).toBe(false);
+  });
+});
+
 describe('internal backup server', () => {
   it('has authentication on, survives a restart with its data and refuses unauthenticated requests', async () => {
     const dir = path.join(work.dir, 'internal');
