@@ -127,10 +127,11 @@ describe('forget (deleting)', () => {
     }
   });
 
-  it('--prune refuses before deleting anything while prune is not wired in', () => {
+  it('--prune with an invalid prune flag refuses before deleting anything', () => {
     const dir = copyOf('prune');
-    const r = cli(['-r', dir, 'forget', '--keep-last', '1', '--prune'], env);
+    const r = cli(['-r', dir, 'forget', '--keep-last', '1', '--prune', '--max-unused', 'lots'], env);
     expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(snapshotIds(dir)).toEqual([...all].sort());
   });
 });

@@ -164,6 +164,20 @@ describe('every node type, as root', () => {
     expect(diff(C, A)).toEqual([]); // we restore restic's backup as restic does
     expect(diff(D, S)).toEqual([]); // our own round trip is exact (incl. raw symlink targets)
     expect(A.get(Buffer.from('hl-b').toString('hex'))!.link).toBe(Buffer.from('hl-a').toString('hex'));
+
+    // `ls --json` of both tools agrees node for node on both snapshots (the snapshot line too)
+    for (const repo of [ours, theirs]) {
+      const mine = cli(['-r', repo, 'ls', '--json', 'latest'], env);
+      expect(mine.code, mine.stderr).toBe(0);
+      const lines = (s: string) => s.trim().split('\n').map((l) => JSON.parse(l));
+      const a = lines(mine.stdout);
+      const b = lines(resticOk(repo, PASSWORD, ['ls', '--json', 'latest']));
+      expect(a.length).toBeGreaterThan(40);
+      expect(a).toEqual(b);
+      expect(mine.stdout).toBe(resticOk(repo, PASSWORD, ['ls', '--json', 'latest']));
+      const types = new Set(a.map((n) => n.type));
+      for (const t of ['file', 'dir', 'symlink', 'fifo', 'chardev', 'dev']) expect(types, repo).toContain(t);
+    }
     expect(D.get(Buffer.from('chr').toString('hex'))!.rdev).toBe(259);
   });
 });

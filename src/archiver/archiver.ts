@@ -36,6 +36,18 @@ export interface BackupOptions {
   onProgress?: (p: BackupProgress) => void;
   progressInterval?: number;
   programVersion?: string;
+  /** Each file and directory once it is saved (restic's verbose "new/unchanged/modified" lines). */
+  onItem?: (item: BackupItem) => void;
+}
+
+export interface BackupItem {
+  /** Path inside the snapshot; directories end in "/". */
+  path: string;
+  type: 'file' | 'dir';
+  action: 'new' | 'unchanged' | 'modified';
+  seconds: number;
+  /** Plaintext bytes of new blobs (data and trees) this item added. */
+  added: number;
 }
 
 export interface BackupWarning {
@@ -59,7 +71,10 @@ export interface BackupStats {
   dirsUnmodified: number;
   dataBlobs: number;
   treeBlobs: number;
+  /** Plaintext bytes of new data and tree blobs (restic's data_added). */
   dataAdded: number;
+  /** The same blobs as stored in packs: encrypted, maybe compressed (restic 0.17's data_added_packed). */
+  dataAddedStored: number;
   totalFilesProcessed: number;
   totalBytesProcessed: number;
 }
@@ -83,6 +98,8 @@ export class Archiver {
   private targetDevice: bigint | undefined;
   private readonly started = Date.now();
   private lastProgress = 0;
+  /** Plaintext bytes of blobs that were new to the repository. */
+  private addedPlain = 0;
   readonly warnings: BackupWarning[] = [];
   readonly stats: BackupStats = {
     filesNew: 0,
@@ -94,6 +111,7 @@ export class Archiver {
     dataBlobs: 0,
     treeBlobs: 0,
     dataAdded: 0,
+    dataAddedStored: 0,
     totalFilesProcessed: 0,
     totalBytesProcessed: 0,
   };
@@ -127,7 +145,8 @@ export class Archiver {
     await this.repo.flush();
     this.stats.dataBlobs = this.repo.added.dataBlobs - before.dataBlobs;
     this.stats.treeBlobs = this.repo.added.treeBlobs - before.treeBlobs;
-    this.stats.dataAdded = this.repo.added.data + this.repo.added.tree - before.data - before.tree;
+    this.stats.dataAdded = this.addedPlain;
+    this.stats.dataAddedStored = this.repo.added.data + this.repo.added.tree - before.data - before.tree;
     const snapshot: Snapshot = {
       time,
       parent: parent?.id,
@@ -171,7 +190,7 @@ export class Archiver {
     return m;
   }
 
-  private async saveTargetTree(t: TargetTree, parentTree?: string): Promise<string> {
+  private async saveTargetTree(t: TargetTree, parentTree?: string, snPath = '/'): Promise<string> {
     const nodes: Node[] = [];
     const previous = await this.parentNodes(parentTree);
     for (const [k, child] of t.children) {
@@ -179,7 +198,7 @@ export class Archiver {
       const prev = previous.get(name.toString('latin1'));
       if (child.path) {
         this.targetDevice = this.targetDeviceOf(child.path);
-        const node = await this.saveItem(name, child.path, prev);
+        const node = await this.saveItem(name, child.path, prev, snPath + name.toString() + '/');
         if (node) nodes.push(node);
         continue;
       }
@@ -192,14 +211,25 @@ export class Archiver {
         this.warn(meta, err);
         continue;
       }
-      node.subtree = await this.saveTargetTree(child, prev?.type === 'dir' ? prev.subtree : undefined);
+      const started = Date.now();
+      const addedBefore = this.addedPlain;
+      const prevSubtree = prev?.type === 'dir' ? prev.subtree : undefined;
+      node.subtree = await this.saveTargetTree(child, prevSubtree, snPath + name.toString() + '/');
+      this.item(snPath + name.toString() + '/', 'dir', !prev ? 'new' : prevSubtree === node.subtree ? 'unchanged' : 'modified', started, addedBefore);
       nodes.push(node);
     }
     return this.saveTree(nodes);
   }
 
   private async saveTree(nodes: Node[]): Promise<string> {
-    return (await this.repo.saveBlob('tree', encodeTree(sortNodes(nodes)))).id;
+    const data = encodeTree(sortNodes(nodes));
+    const r = await this.repo.saveBlob('tree', data);
+    if (!r.known) this.addedPlain += data.length;
+    return r.id;
+  }
+
+  private item(snPath: string, type: BackupItem['type'], action: BackupItem['action'], started: number, addedBefore: number): void {
+    this.opts.onItem?.({ path: snPath, type, action, seconds: (Date.now() - started) / 1000, added: this.addedPlain - addedBefore });
   }
 
   private targetDeviceOf(p: Buffer): bigint | undefined {
@@ -212,7 +242,9 @@ export class Archiver {
   }
 
   /** Save one file-system entry; null when it could not be read (a warning is recorded). */
-  private async saveItem(name: Uint8Array, p: Buffer, prev?: Node): Promise<Node | null> {
+  private async saveItem(name: Uint8Array, p: Buffer, prev: Node | undefined, snItem: string): Promise<Node | null> {
+    const started = Date.now();
+    const addedBefore = this.addedPlain;
     let st;
     try {
       st = this.fs.lstat(p);
@@ -232,15 +264,18 @@ export class Archiver {
             this.stats.filesUnmodified++;
             this.stats.totalFilesProcessed++;
             this.stats.totalBytesProcessed += node.size ?? 0;
+            this.item(snItem.slice(0, -1), 'file', 'unchanged', started, addedBefore);
             return node;
           }
-          return await this.saveFile(node, p, !!prev);
+          const saved = await this.saveFile(node, p, !!prev);
+          this.item(snItem.slice(0, -1), 'file', prev ? 'modified' : 'new', started, addedBefore);
+          return saved;
         case 'dir': {
           const parentSubtree = prev?.type === 'dir' ? prev.subtree : undefined;
-          node.subtree = await this.saveDir(p, parentSubtree);
-          if (!prev) this.stats.dirsNew++;
-          else if (parentSubtree === node.subtree) this.stats.dirsUnmodified++;
-          else this.stats.dirsChanged++;
+          node.subtree = await this.saveDir(p, parentSubtree, snItem);
+          const action = !prev ? 'new' : parentSubtree === node.subtree ? 'unchanged' : 'modified';
+          this.stats[action === 'new' ? 'dirsNew' : action === 'unchanged' ? 'dirsUnmodified' : 'dirsChanged']++;
+          this.item(snItem, 'dir', action, started, addedBefore);
           return node;
         }
         case 'symlink':
@@ -272,12 +307,12 @@ export class Archiver {
     );
   }
 
-  private async saveDir(p: Buffer, parentTree?: string): Promise<string> {
+  private async saveDir(p: Buffer, parentTree: string | undefined, snPath: string): Promise<string> {
     const nodes: Node[] = [];
     const names = this.fs.readdir(p);
     const previous = await this.parentNodes(parentTree);
     for (const name of names) {
-      const node = await this.saveItem(name, Buffer.concat([p, Buffer.from('/'), name]), previous.get(name.toString('latin1')));
+      const node = await this.saveItem(name, Buffer.concat([p, Buffer.from('/'), name]), previous.get(name.toString('latin1')), snPath + name.toString() + '/');
       if (node) nodes.push(node);
     }
     return this.saveTree(nodes);
@@ -350,7 +385,9 @@ export class Archiver {
   }
 
   private async saveChunk(data: Uint8Array): Promise<string> {
-    return (await this.repo.saveBlob('data', data, hashId(data))).id;
+    const r = await this.repo.saveBlob('data', data, hashId(data));
+    if (!r.known) this.addedPlain += data.length;
+    return r.id;
   }
 }
 

@@ -86,7 +86,7 @@ export class Excluder {
     if (this.patterns.length && matchList(this.patterns, s)) return true;
     if (this.ipatterns.length && matchList(this.ipatterns, s, true)) return true;
     if (this.opts.excludeLargerThan && st.isFile() && Number(st.size) > this.opts.excludeLargerThan) return true;
-    if (this.opts.oneFileSystem && targetDevice !== undefined && st.dev !== targetDevice) return true;
+    if (this.opts.oneFileSystem && targetDevice !== undefined && st.dev !== targetDevice && !this.isMountPoint(p, st, targetDevice)) return true;
     if (this.tags.length) {
       const slash = p.lastIndexOf(0x2f);
       const dir = slash > 0 ? p.subarray(0, slash) : Buffer.from('/');
@@ -95,6 +95,21 @@ export class Excluder {
       if (!this.tags.some((t) => t.name === base) && this.tagged(dir)) return true;
     }
     return false;
+  }
+
+  /**
+   * restic keeps a mount point itself (an empty directory in the snapshot): a directory on
+   * another device whose parent is on the target's device. Its contents stay excluded.
+   */
+  private isMountPoint(p: Buffer, st: BigIntStats, targetDevice: bigint): boolean {
+    if (!st.isDirectory()) return false;
+    const slash = p.lastIndexOf(0x2f);
+    const parent = slash > 0 ? p.subarray(0, slash) : Buffer.from('/');
+    try {
+      return this.fsys.lstat(parent).dev === targetDevice;
+    } catch {
+      return false;
+    }
   }
 
   private tagged(dir: Buffer): boolean {

@@ -7,14 +7,14 @@ import { UsageError } from '../errors.js';
 export interface OptionSpec {
   name: string;
   short?: string;
-  /** 'bool' takes no value; 'string' one; 'list' may repeat. */
-  kind: 'bool' | 'string' | 'list';
+  /** 'bool' takes no value; 'string' one; 'list' may repeat; 'count' counts (-v, -vv, --verbose=2). */
+  kind: 'bool' | 'string' | 'list' | 'count';
   help: string;
   env?: string;
 }
 
 export interface Parsed {
-  opts: Record<string, string | boolean | string[] | undefined>;
+  opts: Record<string, string | boolean | string[] | number | undefined>;
   args: string[];
 }
 
@@ -40,6 +40,10 @@ export function parseArgs(argv: string[], specs: OptionSpec[], command: string):
     } else if (a.startsWith('-') && a.length > 1) {
       spec = byShort.get(a[1]!);
       if (!spec) throw new UsageError(`unknown shorthand flag: '${a[1]}' in ${a}`);
+      if (spec.kind === 'count' && /^-(.)\1*$/.test(a)) {
+        opts[spec.name] = ((opts[spec.name] as number | undefined) ?? 0) + a.length - 1;
+        continue;
+      }
       if (a.length > 2) inline = a.slice(2);
     } else {
       args.push(a);
@@ -48,6 +52,11 @@ export function parseArgs(argv: string[], specs: OptionSpec[], command: string):
     if (spec.kind === 'bool') {
       if (inline !== undefined && !['true', 'false'].includes(inline)) throw new UsageError(`invalid value for --${spec.name}: ${inline}`);
       opts[spec.name] = inline !== 'false';
+      continue;
+    }
+    if (spec.kind === 'count') {
+      if (inline !== undefined && !/^\d+$/.test(inline)) throw new UsageError(`invalid argument "${inline}" for "--${spec.name}" flag: strconv.ParseInt: parsing "${inline}": invalid syntax`);
+      opts[spec.name] = inline !== undefined ? Number(inline) : ((opts[spec.name] as number | undefined) ?? 0) + 1;
       continue;
     }
     const value = inline ?? argv[++i];
@@ -61,7 +70,7 @@ export function parseArgs(argv: string[], specs: OptionSpec[], command: string):
 export function formatHelp(specs: OptionSpec[]): string {
   return specs
     .map((s) => {
-      const flag = (s.short ? `-${s.short}, ` : '    ') + `--${s.name}` + (s.kind === 'bool' ? '' : ' value');
+      const flag = (s.short ? `-${s.short}, ` : '    ') + `--${s.name}` + (s.kind === 'bool' || s.kind === 'count' ? '' : ' value');
       return `  ${flag.padEnd(32)} ${s.help}${s.env ? ` (env ${s.env})` : ''}`;
     })
     .join('\n');

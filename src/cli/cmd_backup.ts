@@ -1,12 +1,14 @@
 import os from 'node:os';
 import { UsageError, ExitCode } from '../errors.js';
-import { Archiver, type BackupProgress } from '../archiver/archiver.js';
+import { Archiver, type BackupItem, type BackupProgress } from '../archiver/archiver.js';
 import type { Command } from './command.js';
 import { type GlobalContext, openRepository, withLock } from './global.js';
 import { backupEntries } from '../archiver/virtual.js';
 import { type ExcludeOptions, parseSize, readPatternFile } from '../archiver/exclude.js';
 import path from 'node:path';
 import { formatBytes, formatDuration } from './format.js';
+import { Scanner, StatusLine, formatPercent, progressInterval, rateAndEta } from './progress.js';
+import { resticFormatBytes } from '../walker/format.js';
 import { VERSION } from '../version.js';
 
 export const backupCommand: Command = {
@@ -36,6 +38,9 @@ export const backupCommand: Command = {
     const repo = await openRepository(ctx);
     const started = Date.now();
     const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
+    const line = !ctx.json && !ctx.quiet && StatusLine.available() ? new StatusLine() : undefined;
+    const scanner = line ? new Scanner() : undefined;
+    scanner?.start(args);
     const archiver = new Archiver(repo, {
       hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
       tags,
@@ -43,15 +48,17 @@ export const backupCommand: Command = {
       programVersion: `restic-ts ${VERSION}`,
       parent: ctx.opts['force'] ? false : (ctx.opts['parent'] as string | undefined),
       excludes: excludeOptions(ctx),
-      onProgress: progressReporter(ctx),
+      onProgress: progressReporter(ctx, line, scanner),
       progressInterval: progressInterval(ctx.env),
+      onItem: verbosity(ctx) >= 3 ? (item) => verboseItem(ctx, item, line) : undefined,
       onWarning: (w) => {
+        line?.clear();
         if (ctx.json) ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'archival', item: w.path }) + '\n');
         else ctx.stderr(`error: ${w.path}: ${w.message}\n`);
       },
     });
-    const result = await withLock(ctx, repo, false, () => archiver.run(args), { honourNoLock: false });
-    if (process.stdout.isTTY && !ctx.json && !ctx.quiet) ctx.stdout('\r\x1b[K');
+    const result = await withLock(ctx, repo, false, () => archiver.run(args), { honourNoLock: false }).finally(() => scanner?.stop());
+    line?.clear();
     const s = result.stats;
     const elapsed = (Date.now() - started) / 1000;
     if (ctx.json) {
@@ -67,6 +74,7 @@ export const backupCommand: Command = {
           data_blobs: s.dataBlobs,
           tree_blobs: s.treeBlobs,
           data_added: s.dataAdded,
+          data_added_packed: s.dataAddedStored,
           total_files_processed: s.totalFilesProcessed,
           total_bytes_processed: s.totalBytesProcessed,
           total_duration: elapsed,
@@ -77,7 +85,11 @@ export const backupCommand: Command = {
       const n = (v: number) => String(v).padStart(5);
       ctx.stdout(`\nFiles:       ${n(s.filesNew)} new, ${n(s.filesChanged)} changed, ${n(s.filesUnmodified)} unmodified\n`);
       ctx.stdout(`Dirs:        ${n(s.dirsNew)} new, ${n(s.dirsChanged)} changed, ${n(s.dirsUnmodified)} unmodified\n`);
-      ctx.stdout(`Added to the repo: ${formatBytes(s.dataAdded)}\n\n`);
+      if (verbosity(ctx) >= 2) {
+        ctx.stdout(`Data Blobs:  ${n(s.dataBlobs)} new\n`);
+        ctx.stdout(`Tree Blobs:  ${n(s.treeBlobs)} new\n`);
+      }
+      ctx.stdout(`Added to the repository: ${resticFormatBytes(s.dataAdded).padEnd(5)} (${resticFormatBytes(s.dataAddedStored).padEnd(5)} stored)\n\n`);
       ctx.stdout(`processed ${s.totalFilesProcessed} files, ${formatBytes(s.totalBytesProcessed)} in ${formatDuration(elapsed * 1000)}\n`);
       ctx.stdout(`snapshot ${result.snapshotId.slice(0, 8)} saved\n`);
       ctx.stdout(backupIdLine(result.snapshotId));
@@ -92,23 +104,45 @@ function backupIdLine(snapshotId: string): string {
   return `Backup snapshot ID: ${snapshotId.slice(0, 8)}\n`;
 }
 
-/** restic's RESTIC_PROGRESS_FPS sets how often progress is reported (default once a second). */
-function progressInterval(env: NodeJS.ProcessEnv): number {
-  const fps = Number(env.RESTIC_PROGRESS_FPS);
-  return fps > 0 ? Math.max(1, 1000 / fps) : 1000;
+/** restic's verbosity: 0 with --quiet, 1 by default, more with -v. */
+function verbosity(ctx: GlobalContext): number {
+  if (ctx.quiet) return 0;
+  return 1 + ((ctx.opts['verbose'] as number | undefined) ?? 0);
+}
+
+/** restic's -vv lines (verbosity 3): "new       /path, saved in 0.001s (6 B added)", "unchanged /dir/". */
+function verboseItem(ctx: GlobalContext, item: BackupItem, line: StatusLine | undefined): void {
+  line?.clear();
+  if (ctx.json) {
+    ctx.stdout(JSON.stringify({ message_type: 'verbose_status', action: item.action, item: item.path, duration: item.seconds, data_size: item.added }) + '\n');
+    return;
+  }
+  const verb = item.action === 'modified' ? 'modified ' : item.action.padEnd(9);
+  if (item.action === 'unchanged') ctx.stdout(`${verb} ${item.path}\n`);
+  else ctx.stdout(`${verb} ${item.path}, saved in ${item.seconds.toFixed(3)}s (${resticFormatBytes(item.added)} added)\n`);
 }
 
 /** A live line on a terminal; JSON status lines under --json; nothing on a plain pipe. */
-function progressReporter(ctx: GlobalContext): ((p: BackupProgress) => void) | undefined {
+function progressReporter(ctx: GlobalContext, line: StatusLine | undefined, scanner: Scanner | undefined): ((p: BackupProgress) => void) | undefined {
   if (ctx.quiet) return undefined;
   if (ctx.json) {
     return (p) =>
       ctx.stdout(JSON.stringify({ message_type: 'status', seconds_elapsed: Math.floor(p.secondsElapsed), files_done: p.filesDone, bytes_done: p.bytesDone, current_files: p.currentFile ? [p.currentFile] : [] }) + '\n');
   }
-  if (!process.stdout.isTTY) return undefined;
+  if (!line) return undefined;
   return (p) => {
-    const rate = p.secondsElapsed > 0 ? p.bytesDone / p.secondsElapsed : 0;
-    ctx.stdout(`\r\x1b[K[${formatDuration(p.secondsElapsed * 1000)}] ${p.filesDone} files ${formatBytes(p.bytesDone)}, ${formatBytes(rate)}/s`);
+    const elapsed = `[${formatDuration(p.secondsElapsed * 1000)}]`;
+    const total = scanner?.done ? scanner : undefined;
+    if (!total) {
+      line.update(`${elapsed} ${p.filesDone} files, ${resticFormatBytes(p.bytesDone)}` + rateAndEta(p.bytesDone, undefined, p.secondsElapsed) + (p.currentFile ? ` ${p.currentFile}` : ''));
+      return;
+    }
+    const pct = formatPercent(p.bytesDone, total.bytes);
+    line.update(
+      `${elapsed} ${pct ? pct + '  ' : ''}${p.filesDone} files ${resticFormatBytes(p.bytesDone)}, total ${total.files} files ${resticFormatBytes(total.bytes)}` +
+        rateAndEta(p.bytesDone, total.bytes, p.secondsElapsed) +
+        (p.currentFile ? ` ${p.currentFile}` : ''),
+    );
   };
 }
 

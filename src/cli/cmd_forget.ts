@@ -5,6 +5,7 @@ import type { OptionSpec } from './args.js';
 import type { Command } from './command.js';
 import { type GlobalContext, lockOptions, openRepository } from './global.js';
 import { warn } from './read-common.js';
+import { PRUNE_OPTIONS, pruneOptionsFromFlags, runPruneWithOutput } from './cmd_prune.js';
 import { compareGoTimes } from '../repo/repository.js';
 import { formatLocalTime } from '../walker/format.js';
 import { formatDuration } from './format.js';
@@ -33,15 +34,6 @@ const WITHIN_FLAGS = [
   ['keep-within-yearly', 'withinYearly', 'keep yearly snapshots that are newer than duration (eg. 1y5m7d2h) relative to the latest snapshot'],
 ] as const;
 
-/** prune's flags, which forget accepts for --prune */
-export const PRUNE_FLAG_OPTIONS: OptionSpec[] = [
-  { name: 'max-unused', kind: 'string', help: "tolerate given limit of unused data (absolute value in bytes with suffixes k/K, m/M, g/G, t/T, a value in % or the word 'unlimited') (default \"5%\")" },
-  { name: 'max-repack-size', kind: 'string', help: 'maximum size to repack (allowed suffixes: k/K, m/M, g/G, t/T)' },
-  { name: 'repack-cacheable-only', kind: 'bool', help: 'only repack packs which are cacheable' },
-  { name: 'repack-small', kind: 'bool', help: 'repack pack files below 80% of target pack size' },
-  { name: 'repack-uncompressed', kind: 'bool', help: 'repack all uncompressed data' },
-];
-
 export const forgetCommand: Command = {
   name: 'forget',
   summary: 'Remove snapshots from the repository',
@@ -58,7 +50,7 @@ export const forgetCommand: Command = {
     { name: 'group-by', short: 'g', kind: 'string', help: "group snapshots by host, paths and/or tags, separated by comma (disable grouping with '') (default \"host,paths\")" },
     { name: 'dry-run', short: 'n', kind: 'bool', help: 'do not delete anything, just print what would be done' },
     { name: 'prune', kind: 'bool', help: "automatically run the 'prune' command if snapshots have been removed" },
-    ...PRUNE_FLAG_OPTIONS,
+    ...PRUNE_OPTIONS,
   ],
   async run(ctx, args) {
     const policy = policyFromFlags(ctx);
@@ -67,22 +59,18 @@ export const forgetCommand: Command = {
     const dryRun = !!ctx.opts['dry-run'];
     const noLock = !!ctx.opts['no-lock'];
     const doPrune = !!ctx.opts['prune'];
-    if (doPrune) {
-      // TODO(prune): src/prune/ is not on main yet (branch maint has it). Wiring, as restic does:
-      //  1. options: use PRUNE_OPTIONS from cmd_prune.ts instead of PRUNE_FLAG_OPTIONS below;
-      //  2. here, before opening the repository: `const pruneOpts = pruneOptionsFromFlags(ctx)`;
-      //  3. in runForget, after the deletion, under the same exclusive lock:
-      //       if (remove.length && doPrune) { say(`${remove.length} snapshots have been removed, running prune\n`);
-      //         await runPruneWithOutput(ctx, repo, { ...pruneOpts, dryRun, ignoreSnapshots: new Set(remove) }); }
-      // Until then refuse before anything is deleted.
-      throw new UsageError('forget --prune is not available yet in restic-ts: run forget, then prune');
-    }
+    // Validate prune's flags before anything is deleted.
+    const pruneOpts = doPrune ? pruneOptionsFromFlags(ctx) : null;
     const repo = await openRepository(ctx);
     try {
       if (noLock && !dryRun) throw new UsageError('--no-lock is only applicable in combination with --dry-run for forget command');
       const release = dryRun && noLock ? null : await repo.lock(true, lockOptions(ctx));
       try {
-        await runForget(ctx, repo, args, policy, groupBy, dryRun);
+        const removed = await runForget(ctx, repo, args, policy, groupBy, dryRun);
+        if (removed.length && pruneOpts) {
+          if (!ctx.json && !ctx.quiet) ctx.stdout(`${removed.length} snapshots have been removed, running prune\n`);
+          await runPruneWithOutput(ctx, repo, { ...pruneOpts, dryRun, ignoreSnapshots: new Set(removed) });
+        }
       } finally {
         await release?.();
       }
@@ -128,7 +116,7 @@ async function runForget(
   policy: ExpirePolicy,
   groupBy: ReturnType<typeof parseGroupByOptions>,
   dryRun: boolean,
-): Promise<void> {
+): Promise<string[]> {
   const filter = {
     hosts: [...((ctx.opts['host'] as string[] | undefined) ?? []), ...((ctx.opts['hostname'] as string[] | undefined) ?? [])],
     tags: parseTagListFlags(ctx.opts['tag'] as string[] | undefined),
@@ -163,11 +151,12 @@ async function runForget(
     else if (!ctx.json) ctx.stdout(`Would have removed the following snapshots:\n{${[...remove].sort().map((id) => id.slice(0, 8)).join(' ')}}\n\n`);
   }
   if (ctx.json && groups.length) ctx.stdout(forgetJson(groups));
+  return remove;
 }
 
 function printGroups(ctx: GlobalContext, groups: ForgetGroup[]): void {
   const compact = !!ctx.opts['compact'];
-  const verbose = ((ctx.opts['verbose'] as string[] | undefined) ?? []).length > 0;
+  const verbose = ((ctx.opts['verbose'] as number | undefined) ?? 0) > 0;
   for (const g of [...groups].sort((a, b) => (a.keyJson < b.keyJson ? -1 : a.keyJson > b.keyJson ? 1 : 0))) {
     if (verbose) ctx.stdout(groupHeader(g));
     if (ctx.quiet) continue;

@@ -2,9 +2,9 @@ import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import { openRepository, withLock } from './global.js';
 import { Out } from './output.js';
-import { snapshotFilter, snapshotFilterOptions, verbose } from './read-common.js';
+import { snapshotFilter, snapshotFilterOptions, verbose, warn } from './read-common.js';
 import { bstrFromText } from '../walker/bytestring.js';
-import { findSnapshot } from '../walker/select.js';
+import { findFilteredSnapshots } from '../walker/select.js';
 import { listNodes } from '../walker/ls.js';
 import { formatNodeLine, goTimeString, lsNodeJson, snapshotJsonWithId } from '../walker/format.js';
 import { goList } from '../walker/select.js';
@@ -29,20 +29,16 @@ export const lsCommand: Command = {
     try {
       await withLock(ctx, repo, false, async () => {
         await repo.loadIndex();
-        let sn;
-        try {
-          sn = await findSnapshot(repo, args[0]!, snapshotFilter(ctx));
-        } catch (err) {
-          throw new UsageError(`failed to find snapshot: ${(err as Error).message}`);
+        // restic 0.14 reports a snapshot it cannot find as a warning and exits 0
+        for (const { id, snapshot } of await findFilteredSnapshots(repo, snapshotFilter(ctx), [args[0]!], (m) => warn(ctx, m))) {
+          if (ctx.json) await out.text(snapshotJsonWithId(snapshot, id, ',"struct_type":"snapshot"') + '\n');
+          else if (verbose(ctx)) await out.text(`snapshot ${id.slice(0, 8)} of ${goList(snapshot.paths)} filtered by ${goList(dirs)} at ${goTimeString(snapshot.time)}):\n`);
+          if (!snapshot.tree) throw new UsageError(`snapshot ${id.slice(0, 8)} has no tree`);
+          await listNodes(repo, snapshot.tree, { dirs: dirs.map(bstrFromText), recursive }, async (p, node) => {
+            if (ctx.json) await out.text(lsNodeJson(p, node) + '\n');
+            else await out.bstr(formatNodeLine(p, node, long) + '\n');
+          });
         }
-        const { id, snapshot } = sn;
-        if (ctx.json) await out.text(snapshotJsonWithId(snapshot, id, ',"struct_type":"snapshot"') + '\n');
-        else if (verbose(ctx)) await out.text(`snapshot ${id.slice(0, 8)} of ${goList(snapshot.paths)} filtered by ${goList(dirs)} at ${goTimeString(snapshot.time)}):\n`);
-        if (!snapshot.tree) throw new UsageError(`snapshot ${id.slice(0, 8)} has no tree`);
-        await listNodes(repo, snapshot.tree, { dirs: dirs.map(bstrFromText), recursive }, async (p, node) => {
-          if (ctx.json) await out.text(lsNodeJson(p, node) + '\n');
-          else await out.bstr(formatNodeLine(p, node, long) + '\n');
-        });
       });
     } finally {
       await out.flush();

@@ -1,7 +1,11 @@
 import { UsageError } from '../errors.js';
-import { restore } from '../restorer/restorer.js';
+import { restore, type RestoreStats } from '../restorer/restorer.js';
+import { goTimeString, resticFormatBytes } from '../walker/format.js';
+import { goList } from '../walker/select.js';
 import type { Command } from './command.js';
-import { openRepository, withLock } from './global.js';
+import { formatDuration } from './format.js';
+import { type GlobalContext, openRepository, withLock } from './global.js';
+import { StatusLine, formatPercent, progressInterval, rateAndEta } from './progress.js';
 
 export const restoreCommand: Command = {
   name: 'restore',
@@ -19,24 +23,79 @@ export const restoreCommand: Command = {
     if (!target) throw new UsageError('please specify a directory to restore to (--target)');
     const [spec, subfolder] = args[0]!.split(/:(.*)/s) as [string, string | undefined];
     const repo = await openRepository(ctx);
+    const started = Date.now();
+    const line = !ctx.json && !ctx.quiet && StatusLine.available() ? new StatusLine() : undefined;
     const stats = await withLock(ctx, repo, false, async () => {
-      const { id } = await repo.findSnapshot(spec);
-      if (!ctx.json && !ctx.quiet) ctx.stdout(`restoring snapshot ${id.slice(0, 8)} to ${target}\n`);
+      const { id, snapshot } = await repo.findSnapshot(spec);
+      if (!ctx.json && !ctx.quiet) {
+        ctx.stdout(`restoring snapshot ${id.slice(0, 8)} of ${goList(snapshot.paths)} at ${goTimeString(snapshot.time)} by ${snapshot.username ?? ''}@${snapshot.hostname} to ${target}\n`);
+      }
       return restore(repo, id, target, {
         subfolder,
         include: ctx.opts['include'] as string[] | undefined,
         exclude: ctx.opts['exclude'] as string[] | undefined,
         verify: !!ctx.opts['verify'],
-        onWarning: (w) => ctx.stderr(`ignoring error for ${w.path}: ${w.message}\n`),
+        onProgress: progressReporter(ctx, started, line),
+        progressInterval: progressInterval(ctx.env),
+        onWarning: (w) => {
+          line?.clear();
+          if (ctx.json) ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'restore', item: w.path }) + '\n');
+          else ctx.stderr(`ignoring error for ${w.path}: ${w.message}\n`);
+        },
       });
     });
-    if (ctx.json) {
-      ctx.stdout(JSON.stringify({ message_type: 'summary', total_files: stats.files, files_restored: stats.files, total_bytes: stats.bytes, bytes_restored: stats.bytes }) + '\n');
-    } else if (ctx.opts['verify'] && !ctx.quiet) {
-      ctx.stdout(`verified ${stats.verified} files\n`);
+    line?.clear();
+    const seconds = (Date.now() - started) / 1000;
+    if (ctx.json) ctx.stdout(JSON.stringify(restoreJson('summary', stats, seconds)) + '\n');
+    else if (!ctx.quiet) {
+      ctx.stdout(summaryText(stats, seconds) + '\n');
+      if (ctx.opts['verify']) ctx.stdout(`verified ${stats.verified} files in ${target}\n`);
     }
-    if (stats.errors && !ctx.json) ctx.stderr(`There were ${stats.errors} errors\n`);
     await repo.close();
-    return stats.errors ? 1 : 0;
+    if (stats.errors) {
+      if (!ctx.json) ctx.stderr(`Fatal: There were ${stats.errors} errors\n`);
+      else ctx.stderr(JSON.stringify({ message_type: 'exit_error', code: 1, message: `There were ${stats.errors} errors` }) + '\n');
+      return 1;
+    }
+    return 0;
   },
 };
+
+/** restic 0.17's restore status/summary objects (zero counts are omitted, as Go's omitempty does). */
+function restoreJson(type: 'status' | 'summary', s: Readonly<RestoreStats>, seconds: number): Record<string, unknown> {
+  const o: Record<string, unknown> = { message_type: type };
+  const put = (k: string, v: number) => {
+    if (v) o[k] = v;
+  };
+  put('seconds_elapsed', Math.floor(seconds));
+  if (type === 'status') o.percent_done = s.bytes > 0 ? s.bytesWritten / s.bytes : 0;
+  put('total_files', s.nodesTotal);
+  put('files_restored', s.nodesDone);
+  put('total_bytes', s.bytes);
+  put('bytes_restored', s.bytesWritten);
+  return o;
+}
+
+/** restic 0.17's closing line. */
+function summaryText(s: Readonly<RestoreStats>, seconds: number): string {
+  const took = formatDuration(seconds * 1000);
+  if (s.nodesDone === s.nodesTotal && s.bytesWritten === s.bytes) {
+    return `Summary: Restored ${s.nodesTotal} files/dirs (${resticFormatBytes(s.bytes)}) in ${took}`;
+  }
+  return `Summary: Restored ${s.nodesDone} / ${s.nodesTotal} files/dirs (${resticFormatBytes(s.bytesWritten)} / ${resticFormatBytes(s.bytes)}) in ${took}`;
+}
+
+/** JSON status lines under --json, a live line on a terminal, nothing on a plain pipe. */
+function progressReporter(ctx: GlobalContext, started: number, line: StatusLine | undefined): ((s: Readonly<RestoreStats>) => void) | undefined {
+  if (ctx.quiet) return undefined;
+  if (ctx.json) return (s) => ctx.stdout(JSON.stringify(restoreJson('status', s, (Date.now() - started) / 1000)) + '\n');
+  if (!line) return undefined;
+  return (s) => {
+    const seconds = (Date.now() - started) / 1000;
+    const pct = formatPercent(s.bytesWritten, s.bytes);
+    line.update(
+      `[${formatDuration(seconds * 1000)}] ${pct ? pct + '  ' : ''}${s.nodesDone} files/dirs ${resticFormatBytes(s.bytesWritten)}, total ${s.nodesTotal} files/dirs ${resticFormatBytes(s.bytes)}` +
+        rateAndEta(s.bytesWritten, s.bytes, seconds),
+    );
+  };
+}

@@ -12,6 +12,10 @@ import { dumpCommand } from './cmd_dump.js';
 import { findCommand } from './cmd_find.js';
 import { diffCommand } from './cmd_diff.js';
 import { statsCommand } from './cmd_stats.js';
+import { checkCommand } from './cmd_check.js';
+import { pruneCommand } from './cmd_prune.js';
+import { rebuildIndexCommand } from './cmd_rebuild_index.js';
+import { repairCommand } from './cmd_repair.js';
 import { forgetCommand } from './cmd_forget.js';
 import { tagCommand } from './cmd_tag.js';
 import { copyCommand } from './cmd_copy.js';
@@ -30,6 +34,10 @@ export const COMMANDS: Command[] = [
   findCommand,
   diffCommand,
   statsCommand,
+  checkCommand,
+  pruneCommand,
+  rebuildIndexCommand,
+  repairCommand,
   forgetCommand,
   tagCommand,
   copyCommand,

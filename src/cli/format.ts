@@ -1,14 +1,9 @@
 /** Text formatting helpers shared by commands. */
+import { resticFormatBytes } from '../walker/format.js';
 
+/** restic's formatBytes ("%.3f KiB" above each unit, Go's rounding). */
 export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(3)} ${units[u]}`;
+  return resticFormatBytes(n);
 }
 
 export function formatDuration(ms: number): string {

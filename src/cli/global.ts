@@ -17,12 +17,15 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'password-command', kind: 'string', help: 'shell command to obtain the repository password from', env: 'RESTIC_PASSWORD_COMMAND' },
   { name: 'json', kind: 'bool', help: 'set output mode to JSON for commands that support it' },
   { name: 'quiet', short: 'q', kind: 'bool', help: 'do not output comprehensive progress report' },
-  { name: 'verbose', short: 'v', kind: 'list', help: 'be verbose' },
+  { name: 'verbose', short: 'v', kind: 'count', help: 'be verbose (specify multiple times or a level using --verbose=n, max level/times is 3)' },
   { name: 'no-lock', kind: 'bool', help: 'do not lock the repository, this allows some operations on read-only repositories' },
   { name: 'retry-lock', kind: 'string', help: 'retry to lock the repository if it is already locked, takes a value like 5m or 2h (default: no retries)' },
   { name: 'compression', kind: 'string', help: 'compression mode (only available for repository format version 2), one of (auto|off|max)', env: 'RESTIC_COMPRESSION' },
   { name: 'key-hint', kind: 'string', help: 'key ID of key to try decrypting first', env: 'RESTIC_KEY_HINT' },
   { name: 'option', short: 'o', kind: 'list', help: 'set extended option (key=value, can be specified multiple times)' },
+  // restic-ts keeps no local cache (every read goes to the repository), so these are accepted and have no effect.
+  { name: 'cache-dir', kind: 'string', help: 'accepted for compatibility; restic-ts keeps no cache', env: 'RESTIC_CACHE_DIR' },
+  { name: 'no-cache', kind: 'bool', help: 'accepted for compatibility; restic-ts keeps no cache' },
   { name: 'cacert', kind: 'list', help: 'file to load root certificates from (default: use system certificates)' },
   { name: 'insecure-tls', kind: 'bool', help: 'skip TLS certificate verification when connecting to the repository (insecure)' },
   { name: 'help', short: 'h', kind: 'bool', help: 'help for this command' },
@@ -51,19 +54,29 @@ export function repositoryLocation(ctx: GlobalContext): string {
 export function openBackend(location: string, ctx?: GlobalContext): Backend {
   return openLocation(location, {
     env: ctx?.env,
-    extended: ctx ? extendedOptions(ctx) : {},
+    extended: ctx ? extendedOptions(ctx, location) : {},
     cacert: ctx?.opts['cacert'] as string[] | undefined,
     insecureTls: !!ctx?.opts['insecure-tls'],
   });
 }
 
-/** `-o key=value` options. */
-export function extendedOptions(ctx: GlobalContext): Record<string, string> {
+/** Extended options the local backend understands (other backends check their own namespace). */
+const LOCAL_OPTIONS = ['local.connections'];
+
+/**
+ * `-o key=value` options with restic's rules: an empty or repeated key is an error, and so is
+ * an unknown key in the namespace of the repository's backend (`local.foo` for a local path).
+ */
+export function extendedOptions(ctx: GlobalContext, location?: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const kv of (ctx.opts['option'] as string[] | undefined) ?? []) {
     const i = kv.indexOf('=');
-    if (i <= 0) throw new UsageError(`invalid option ${JSON.stringify(kv)}, expected key=value`);
-    out[kv.slice(0, i)] = kv.slice(i + 1);
+    const key = (i < 0 ? kv : kv.slice(0, i)).trim();
+    if (!key) throw new UsageError('empty key is not a valid option');
+    if (key in out) throw new UsageError(`key ${JSON.stringify(key)} present more than once`);
+    out[key] = i < 0 ? '' : kv.slice(i + 1);
+    const local = location === undefined || !/^(rest|s3|sftp|b2|azure|gs|swift|rclone):/.test(location);
+    if (local && key.startsWith('local.') && !LOCAL_OPTIONS.includes(key)) throw new UsageError(`option ${key} is not known`);
   }
   return out;
 }

@@ -27,14 +27,24 @@ export interface RestoreOptions {
   exclude?: string[];
   /** Re-read every restored file and check it against the snapshot's blob IDs. */
   verify?: boolean;
+  /** Progress, at most every `progressInterval` ms (default 1000). */
+  onProgress?: (stats: Readonly<RestoreStats>) => void;
+  progressInterval?: number;
 }
 
 export interface RestoreStats {
   files: number;
   dirs: number;
+  /** Bytes of file content to restore. */
   bytes: number;
   errors: number;
   verified: number;
+  /** restic's "files/dirs": every entry to create (files, dirs, links, fifos, devices). */
+  nodesTotal: number;
+  /** Entries completely restored. */
+  nodesDone: number;
+  /** File content bytes written so far. */
+  bytesWritten: number;
 }
 
 const SEP = Buffer.from('/');
@@ -74,7 +84,8 @@ interface DirToFinish {
 }
 
 export class Restorer {
-  readonly stats: RestoreStats = { files: 0, dirs: 0, bytes: 0, errors: 0, verified: 0 };
+  readonly stats: RestoreStats = { files: 0, dirs: 0, bytes: 0, errors: 0, verified: 0, nodesTotal: 0, nodesDone: 0, bytesWritten: 0 };
+  private lastProgress = 0;
   private readonly chown: boolean;
   private readonly includes: Pattern[];
   private readonly excludes: Pattern[];
@@ -93,6 +104,14 @@ export class Restorer {
     this.chown = opts.restoreOwnership ?? process.getuid?.() === 0;
     this.includes = (opts.include ?? []).map(parsePattern);
     this.excludes = (opts.exclude ?? []).map(parsePattern);
+  }
+
+  private progress(): void {
+    if (!this.opts.onProgress) return;
+    const now = Date.now();
+    if (now - this.lastProgress < (this.opts.progressInterval ?? 1000)) return;
+    this.lastProgress = now;
+    this.opts.onProgress(this.stats);
   }
 
   private warn(p: Buffer | string, err: unknown): void {
@@ -152,7 +171,12 @@ export class Restorer {
       try {
         if (node.type === 'dir') {
           const made = this.ensureDir(p, empty);
-          if (sel.restore) this.stats.dirs++;
+          if (sel.restore) {
+            this.stats.dirs++;
+            this.stats.nodesTotal++;
+            this.stats.nodesDone++;
+            this.progress();
+          }
           if (node.subtree) await this.restoreDir(node.subtree, p, snapPath, made);
           this.dirsToFinish.push({ node, path: p });
         } else if (sel.restore) {
@@ -197,11 +221,13 @@ export class Restorer {
   }
 
   private async restoreNode(node: Node, p: Buffer, fresh: boolean): Promise<void> {
+    this.stats.nodesTotal++;
     if (!fresh) this.clear(p);
     const linkKey = node.links && node.links > 1 && node.inode ? `${node.deviceId ?? 0n}:${node.inode}` : undefined;
     const first = linkKey ? this.links.get(linkKey) : undefined;
     if (first && node.type !== 'dir') {
       fs.linkSync(first, p);
+      this.stats.nodesDone++;
       return;
     }
     switch (node.type) {
@@ -226,12 +252,15 @@ export class Restorer {
         break;
       }
       case 'socket':
+        this.stats.nodesTotal--;
         return; // sockets cannot be restored meaningfully (restic skips them too)
       default:
         throw new Error(`unsupported node type ${node.type}`);
     }
     if (linkKey) this.links.set(linkKey, p);
     this.restoreMetadata(node, p);
+    this.stats.nodesDone++;
+    this.progress();
   }
 
   /**
@@ -275,6 +304,7 @@ export class Restorer {
       if (this.opts.verify) this.verifyFile(job.node, job.path);
       if (job.fd >= 0) this.restoreFileMetadata(job.node, job.fd);
       else this.restoreMetadata(job.node, job.path);
+      this.stats.nodesDone++;
     } catch (err) {
       this.failFile(job, err);
     } finally {
@@ -303,6 +333,7 @@ export class Restorer {
     if (fd < 0) fd = this.openJob(job);
     try {
       fs.writeSync(fd, plain, 0, plain.length, offset);
+      this.stats.bytesWritten += plain.length;
     } catch (err) {
       if (job.fd < 0) fs.closeSync(fd);
       throw err;
@@ -370,6 +401,7 @@ export class Restorer {
         }
         if (--u.job.remaining === 0) this.finishFile(u.job);
       }
+      this.progress();
     }
   }
 

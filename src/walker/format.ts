@@ -189,11 +189,25 @@ export function goIndentJson(compact: string, indent = '  '): string {
   return out;
 }
 
+/**
+ * Go's fmt "%.<prec>f": correctly rounded like toFixed, except that an exact tie rounds to
+ * the even digit (toFixed rounds it away from zero), e.g. 2.3125 → "2.312".
+ */
+export function goFixed(x: number, prec: number): string {
+  const exact = x.toFixed(100); // every double's decimal expansion fits in 100 digits here
+  const dot = exact.indexOf('.');
+  const rest = exact.slice(dot + 1 + prec);
+  if (!/^50*$/.test(rest)) return x.toFixed(prec);
+  const kept = exact.slice(0, dot + 1 + prec).replace(/\.$/, '');
+  const last = Number(kept[kept.length - 1]);
+  return last % 2 === 0 ? kept : x.toFixed(prec);
+}
+
 /** restic 0.14's formatBytes: "%.3f TiB/GiB/MiB/KiB" above each unit, else "%d B". */
 export function resticFormatBytes(c: number): string {
-  if (c > 2 ** 40) return `${(c / 2 ** 40).toFixed(3)} TiB`;
-  if (c > 2 ** 30) return `${(c / 2 ** 30).toFixed(3)} GiB`;
-  if (c > 2 ** 20) return `${(c / 2 ** 20).toFixed(3)} MiB`;
-  if (c > 2 ** 10) return `${(c / 2 ** 10).toFixed(3)} KiB`;
+  if (c > 2 ** 40) return `${goFixed(c / 2 ** 40, 3)} TiB`;
+  if (c > 2 ** 30) return `${goFixed(c / 2 ** 30, 3)} GiB`;
+  if (c > 2 ** 20) return `${goFixed(c / 2 ** 20, 3)} MiB`;
+  if (c > 2 ** 10) return `${goFixed(c / 2 ** 10, 3)} KiB`;
   return `${c} B`;
 }

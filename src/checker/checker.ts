@@ -1,0 +1,235 @@
+/**
+ * restic's `check`: index files load, every indexed pack exists with the size the index
+ * predicts, every snapshot's trees load and verify and every data blob they reference is
+ * indexed; optionally every selected pack is downloaded whole and verified blob by blob.
+ *
+ * The checker keeps its own view of the index (which index file lists which pack) rather
+ * than the repository's merged one, because duplicates across index files are findings.
+ */
+import type { Repository } from '../repo/repository.js';
+import { mapLimit } from '../repo/repository.js';
+import { decodeIndex, type IndexFile } from '../repo/index-file.js';
+import { MasterIndex } from '../repo/master-index.js';
+import { decodeTree } from '../repo/tree.js';
+import type { Node } from '../repo/node.js';
+import { packSizeFromBlobs } from '../repo/pack.js';
+import { NotFoundError } from '../errors.js';
+import { type Finding, error, hint } from './findings.js';
+import { verifyPack } from './read-pack.js';
+import { OpenPool } from '../repo/open-pool.js';
+import os from 'node:os';
+
+export type Progress = (done: number, total: number) => void;
+
+const NULL_ID = '0'.repeat(64);
+/** Node types restic 0.14's checker accepts. */
+const KNOWN_TYPES = new Set(['file', 'dir', 'symlink', 'socket', 'chardev', 'dev', 'fifo']);
+/** Trees loaded concurrently while walking snapshots. */
+const TREE_CONCURRENCY = 8;
+/** Whole packs downloaded and verified concurrently by --read-data. */
+export const READ_CONCURRENCY = 4;
+
+export class Checker {
+  /** Merged index of every index file that loaded. */
+  readonly index = new MasterIndex();
+  /** Pack → size predicted from its index entries. */
+  readonly packs = new Map<string, number>();
+  private snapshotIds: string[] = [];
+  private readonly checkedTrees = new Set<string>();
+
+  constructor(readonly repo: Repository) {}
+
+  async loadSnapshots(): Promise<void> {
+    this.snapshotIds = [];
+    for await (const id of this.repo.listIds('snapshot')) this.snapshotIds.push(id);
+  }
+
+  get snapshotCount(): number {
+    return this.snapshotIds.length;
+  }
+
+  /**
+   * Load every index file. Returns hints (duplicate packs, old format, obsolete index files,
+   * mixed packs, duplicate blobs) and errors (unreadable index files; fatal for `check`).
+   */
+  async loadIndex(): Promise<{ hints: Finding[]; errors: Finding[] }> {
+    const hints: Finding[] = [];
+    const errors: Finding[] = [];
+    const ids: string[] = [];
+    for await (const id of this.repo.listIds('index')) ids.push(id);
+    const files = new Map<string, IndexFile>();
+    await mapLimit(ids, 4, async (id) => {
+      try {
+        files.set(id, decodeIndex(await this.repo.loadUnpacked('index', id), id));
+      } catch (err) {
+        errors.push(error('index-unreadable', `error loading index ${id}: ${(err as Error).message}`, { index: id }));
+      }
+    });
+    const packToIndexes = new Map<string, string[]>();
+    for (const id of ids) {
+      const f = files.get(id);
+      if (!f) continue;
+      if (f.legacy) hints.push(hint('old-index-format', `index ${id} has old format`, { index: id }));
+      for (const p of f.packs) {
+        const list = packToIndexes.get(p.id) ?? [];
+        if (!list.includes(id)) list.push(id);
+        packToIndexes.set(p.id, list);
+      }
+      this.index.addIndex(f.packs);
+    }
+    for (const id of ids) {
+      for (const old of files.get(id)?.supersedes ?? []) {
+        if (files.has(old)) hints.push(hint('obsolete-index', `index ${old} is superseded by index ${id.slice(0, 8)} but still present`, { index: old }));
+      }
+    }
+    for (const p of this.index.allPacks()) {
+      this.packs.set(p.id, packSizeFromBlobs(p.blobs));
+      const inIndexes = packToIndexes.get(p.id) ?? [];
+      if (inIndexes.length > 1) {
+        const names = inIndexes.map((i) => i.slice(0, 8)).sort();
+        hints.push(hint('duplicate-pack', `pack ${p.id} contained in several indexes: {${names.join(' ')}}`, { pack: p.id }));
+      }
+      const types = new Set(p.blobs.map((b) => b.type));
+      if (types.size > 1) hints.push(hint('mixed-pack', `pack ${p.id.slice(0, 8)} contains a mix of tree and data blobs`, { pack: p.id }));
+    }
+    const dups = this.duplicateBlobCount();
+    if (dups > 0) hints.push(hint('duplicate-blobs', `${dups} blobs are stored in more than one pack`));
+    return { hints, errors };
+  }
+
+  private duplicateBlobCount(): number {
+    const seen = new Set<string>();
+    let dups = 0;
+    for (const p of this.index.allPacks()) {
+      const inPack = new Set<string>();
+      for (const b of p.blobs) {
+        const k = b.type[0] + b.id;
+        if (inPack.has(k)) continue;
+        inPack.add(k);
+        if (seen.has(k)) dups++;
+        else seen.add(k);
+      }
+    }
+    return dups;
+  }
+
+  /** Indexed packs must exist with the predicted size; packs no index lists are orphaned (hint). */
+  async checkPacks(): Promise<Finding[]> {
+    const out: Finding[] = [];
+    const present = new Map<string, number>();
+    for await (const f of this.repo.backend.list('pack')) present.set(f.name, f.size);
+    for (const [id, size] of this.packs) {
+      const real = present.get(id);
+      present.delete(id);
+      if (real === undefined) out.push(error('missing-pack', `pack ${id}: does not exist`, { pack: id }));
+      else if (real !== size) out.push(error('pack-size', `pack ${id}: unexpected file size: got ${real}, expected ${size}`, { pack: id }));
+    }
+    for (const id of present.keys()) out.push(hint('orphaned-pack', `pack ${id}: not referenced in any index`, { pack: id }));
+    return out;
+  }
+
+  /**
+   * Walk every snapshot's tree once: trees must load and verify, nodes must be sane, data
+   * blobs must be indexed.
+   */
+  async checkStructure(progress?: Progress): Promise<Finding[]> {
+    const out: Finding[] = [];
+    const roots: string[] = [];
+    for (const id of this.snapshotIds) {
+      try {
+        const sn = await this.repo.loadSnapshot(id);
+        if (sn.tree) roots.push(sn.tree);
+        else out.push(error('snapshot', `snapshot ${id} has no tree`));
+      } catch (err) {
+        out.push(error('snapshot', `failed to load snapshot ${id}: ${(err as Error).message}`));
+      }
+    }
+    let done = 0;
+    progress?.(0, roots.length);
+    for (const root of roots) {
+      await this.walk([root], out);
+      progress?.(++done, roots.length);
+    }
+    return out;
+  }
+
+  private async walk(level: string[], out: Finding[]): Promise<void> {
+    while (level.length) {
+      const todo = level.filter((id) => !this.checkedTrees.has(id));
+      for (const id of todo) this.checkedTrees.add(id);
+      const next: string[] = [];
+      await mapLimit(todo, TREE_CONCURRENCY, async (id) => {
+        let nodes: Node[];
+        try {
+          nodes = await this.loadTree(id);
+        } catch (err) {
+          out.push(error('tree', `error for tree ${id.slice(0, 8)}`, { tree: id, details: [(err as Error).message] }));
+          return;
+        }
+        const errs = this.checkTree(id, nodes);
+        if (errs.length) out.push(error('tree', `error for tree ${id.slice(0, 8)}`, { tree: id, details: errs }));
+        for (const n of nodes) if (n.type === 'dir' && n.subtree && n.subtree !== NULL_ID) next.push(n.subtree);
+      });
+      level = next;
+    }
+  }
+
+  private async loadTree(id: string): Promise<Node[]> {
+    const locs = this.index.lookup('tree', id);
+    if (!locs.length) throw new NotFoundError(`id ${id} not found in repository`);
+    let lastErr: unknown;
+    for (const loc of locs) {
+      try {
+        const stored = await this.repo.backend.load({ type: 'pack', name: loc.packId }, loc.offset, loc.length);
+        return decodeTree(this.repo.openBlob(stored, 'tree', id, loc.packId, loc.uncompressedLength));
+      } catch (err) {
+        lastErr = err;
+      }
+    }
+    throw lastErr;
+  }
+
+  private checkTree(id: string, nodes: Node[]): string[] {
+    const errs: string[] = [];
+    const where = `tree ${id}`;
+    for (const n of nodes) {
+      const name = JSON.stringify(Buffer.from(n.name).toString('utf8'));
+      switch (n.type) {
+        case 'file':
+          if (n.content === null) errs.push(`${where}: file ${name} has nil blob list`);
+          (n.content ?? []).forEach((blob, i) => {
+            if (blob === NULL_ID) errs.push(`${where}: file ${name} blob ${i} has null ID`);
+            else if (!this.index.has('data', blob)) errs.push(`${where}: file ${name} blob ${blob} not found in index`);
+          });
+          break;
+        case 'dir':
+          if (!n.subtree) errs.push(`${where}: dir node ${name} has no subtree`);
+          else if (n.subtree === NULL_ID) errs.push(`${where}: dir node ${name} subtree id is null`);
+          break;
+        default:
+          if (!KNOWN_TYPES.has(n.type)) errs.push(`${where}: node ${name} with invalid type ${JSON.stringify(n.type)}`);
+      }
+      if (n.name.length === 0) errs.push(`${where}: node with empty name`);
+    }
+    return errs;
+  }
+
+  /** Download each selected pack whole and verify it (a few in parallel). */
+  async readPacks(packs: Map<string, number>, progress?: Progress, concurrency = READ_CONCURRENCY): Promise<Finding[]> {
+    const out: Finding[] = [];
+    let done = 0;
+    progress?.(0, packs.size);
+    // Blobs are verified on worker threads while the main thread downloads and hashes packs.
+    const pool = new OpenPool(this.repo.key, Math.max(1, Math.min(concurrency, os.availableParallelism() - 1)));
+    try {
+      await mapLimit([...packs.keys()], concurrency, async (id) => {
+        const problem = await verifyPack(this.repo, id, this.index.packContents(id) ?? [], packs.get(id)!, this.index, pool);
+        if (problem) out.push(error('read-data', problem, { pack: id }));
+        progress?.(++done, packs.size);
+      });
+    } finally {
+      await pool.close();
+    }
+    return out;
+  }
+}

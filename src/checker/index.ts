@@ -1,0 +1,94 @@
+/**
+ * `check(repo, opts)`: every phase of restic's check in order, reporting findings as they
+ * are made. The caller holds the lock (restic takes an exclusive one).
+ */
+import type { Repository } from '../repo/repository.js';
+import { Checker, type Progress } from './checker.js';
+import type { Finding } from './findings.js';
+import { type Subset, parseSubset, selectPacks } from './subset.js';
+
+export { Checker, type Progress } from './checker.js';
+export { type Finding, type FindingKind } from './findings.js';
+export { parseSubset, selectPacks, selectByBucket, selectByPercentage, selectBySize, type Subset } from './subset.js';
+export { verifyPack } from './read-pack.js';
+
+export type CheckPhase = 'load-index' | 'packs' | 'structure' | 'read-data';
+
+export interface CheckOptions {
+  /** Download and verify every pack. */
+  readData?: boolean;
+  /** Download and verify a subset: `n/t`, `x%` or a size, as restic's flag. */
+  readDataSubset?: string | Subset;
+  /** Packs verified in parallel by read-data. */
+  readConcurrency?: number;
+  /** Called when a phase starts; `detail` is restic's line for read-data subsets. */
+  onPhase?: (phase: CheckPhase, detail?: string) => void;
+  onFinding?: (f: Finding) => void;
+  onProgress?: (phase: CheckPhase, done: number, total: number) => void;
+}
+
+export interface CheckResult {
+  findings: Finding[];
+  errors: number;
+  /** The index could not be loaded; later phases did not run. */
+  indexUnreadable: boolean;
+  packsRead: number;
+  snapshots: number;
+}
+
+export async function check(repo: Repository, opts: CheckOptions = {}): Promise<CheckResult> {
+  const subset = typeof opts.readDataSubset === 'string' ? parseSubset(opts.readDataSubset) : opts.readDataSubset;
+  const findings: Finding[] = [];
+  const report = (list: Finding[]) => {
+    for (const f of list) {
+      findings.push(f);
+      opts.onFinding?.(f);
+    }
+  };
+  const progress = (phase: CheckPhase): Progress => (done, total) => opts.onProgress?.(phase, done, total);
+  const result = (indexUnreadable: boolean, packsRead = 0): CheckResult => ({
+    findings,
+    errors: findings.filter((f) => f.severity === 'error').length,
+    indexUnreadable,
+    packsRead,
+    snapshots: chk.snapshotCount,
+  });
+
+  const chk = new Checker(repo);
+  await chk.loadSnapshots();
+  opts.onPhase?.('load-index');
+  const { hints, errors } = await chk.loadIndex();
+  report(hints);
+  if (errors.length) {
+    report(errors);
+    return result(true);
+  }
+  opts.onPhase?.('packs');
+  report(await chk.checkPacks());
+  opts.onPhase?.('structure');
+  report(await chk.checkStructure(progress('structure')));
+
+  let packs: Map<string, number> | null = null;
+  if (opts.readData) {
+    packs = chk.packs;
+    opts.onPhase?.('read-data', 'read all data');
+  } else if (subset) {
+    packs = selectPacks(chk.packs, subset);
+    opts.onPhase?.('read-data', subsetLine(subset, packs.size, chk.packs.size));
+  }
+  if (!packs) return result(false);
+  report(await chk.readPacks(packs, progress('read-data'), opts.readConcurrency));
+  return result(false, packs.size);
+}
+
+/** restic's line announcing which packs are read. */
+function subsetLine(s: Subset, selected: number, total: number): string {
+  switch (s.kind) {
+    case 'bucket':
+      return `read group #${s.n} of ${selected} data packs (out of total ${total} packs in ${s.t} groups)`;
+    case 'percent':
+      return `read ${s.percent.toFixed(1)}% of data packs`;
+    case 'size':
+      return `read ${s.bytes} bytes of data packs`;
+  }
+}

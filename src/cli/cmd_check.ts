@@ -1,0 +1,168 @@
+import { ResticError, UsageError } from '../errors.js';
+import type { Command } from './command.js';
+import type { GlobalContext } from './global.js';
+import { openRepository, withLock } from './global.js';
+import { formatDuration } from './format.js';
+import { type CheckPhase, check } from '../checker/index.js';
+import { parseSubset } from '../checker/subset.js';
+import type { Finding } from '../checker/findings.js';
+
+export const checkCommand: Command = {
+  name: 'check',
+  summary: 'Check the repository for errors',
+  usage: 'restic-ts check [flags]',
+  options: [
+    { name: 'read-data', kind: 'bool', help: 'read all data blobs' },
+    { name: 'read-data-subset', kind: 'string', help: 'read a subset of data packs, specified as \'n/t\' for specific part, or either \'x%\' or \'x.y%\' or a size in bytes with suffixes k/K, m/M, g/G, t/T for a random subset' },
+    { name: 'check-unused', kind: 'bool', help: 'find unused blobs (deprecated, ignored)' },
+    { name: 'with-cache', kind: 'bool', help: 'use the cache (restic-ts keeps no cache; accepted for compatibility)' },
+  ],
+  async run(ctx, args) {
+    if (args.length) throw new UsageError('the check command expects no arguments, only options - please see `restic help check` for usage and flags');
+    const readData = !!ctx.opts['read-data'];
+    const subset = ctx.opts['read-data-subset'] as string | undefined;
+    if (readData && subset) throw new UsageError('check flags --read-data and --read-data-subset cannot be used together');
+    if (subset) parseSubset(subset);
+    if (ctx.opts['check-unused']) ctx.stderr('Flag --check-unused has been deprecated, `--check-unused` is deprecated and will be ignored\n');
+
+    const say = (s: string) => {
+      if (!ctx.json && !ctx.quiet) ctx.stdout(s + '\n');
+    };
+    const repo = await openRepository(ctx);
+    try {
+      if (!ctx.opts['no-lock']) say('create exclusive lock for repository');
+      return await withLock(ctx, repo, true, async () => {
+        const printer = new FindingPrinter(ctx);
+        const progress = new ProgressLine(ctx);
+        const result = await check(repo, {
+          readData,
+          readDataSubset: subset,
+          onPhase: (phase, detail) => {
+            progress.end();
+            printer.phaseDone(phase);
+            say(PHASE_LINES[phase] ?? detail ?? '');
+          },
+          onFinding: (f) => {
+            progress.end();
+            printer.print(f);
+          },
+          onProgress: (phase, done, total) => progress.update(done, total, phase === 'read-data' ? 'packs' : 'snapshots'),
+        });
+        progress.end();
+        printer.phaseDone(null);
+        if (ctx.json) {
+          ctx.stdout(
+            JSON.stringify({
+              message_type: 'summary',
+              num_errors: result.errors,
+              num_hints: result.findings.length - result.errors,
+              broken_packs: result.findings.filter((f) => f.kind === 'read-data' || f.kind === 'missing-pack' || f.kind === 'pack-size').map((f) => f.pack),
+              suggest_repair_index: result.findings.some((f) => ['duplicate-pack', 'old-index-format', 'obsolete-index', 'orphaned-pack', 'missing-pack', 'pack-size'].includes(f.kind)),
+              suggest_prune: result.findings.some((f) => ['mixed-pack', 'orphaned-pack', 'duplicate-blobs'].includes(f.kind)),
+              snapshots: result.snapshots,
+              packs_read: result.packsRead,
+            }) + '\n',
+          );
+        }
+        if (result.indexUnreadable) throw new ResticError('LoadIndex returned errors');
+        if (result.errors) throw new ResticError('repository contains errors');
+        say('no errors were found');
+        return 0;
+      });
+    } finally {
+      await repo.close();
+    }
+  },
+};
+
+const PHASE_LINES: Partial<Record<CheckPhase, string>> = {
+  'load-index': 'load indexes',
+  packs: 'check all packs',
+  structure: 'check snapshots, trees and blobs',
+};
+
+/** Prints findings with restic's words: hints on stdout, errors on stderr; JSON lines under --json. */
+class FindingPrinter {
+  private rebuildHint = false;
+  private pruneHint = false;
+  private orphans = 0;
+  private dupBlobs = false;
+
+  constructor(private readonly ctx: GlobalContext) {}
+
+  print(f: Finding): void {
+    const { ctx } = this;
+    if (ctx.json) {
+      const { severity, ...rest } = f;
+      ctx.stdout(JSON.stringify({ message_type: severity, ...rest }) + '\n');
+      return;
+    }
+    if (f.severity === 'error') {
+      if (f.kind === 'tree') {
+        ctx.stderr(`${f.message}:\n${(f.details ?? []).map((d) => `  ${d}\n`).join('')}`);
+      } else if (f.kind === 'index-unreadable' || f.kind === 'snapshot') {
+        ctx.stderr(`error: ${f.message}\n`);
+      } else {
+        ctx.stderr(f.message + '\n');
+      }
+      return;
+    }
+    if (ctx.quiet) return;
+    ctx.stdout(f.message + '\n');
+    if (f.kind === 'duplicate-pack' || f.kind === 'old-index-format' || f.kind === 'obsolete-index') this.rebuildHint = true;
+    if (f.kind === 'mixed-pack') this.pruneHint = true;
+    if (f.kind === 'orphaned-pack') this.orphans++;
+    if (f.kind === 'duplicate-blobs') this.dupBlobs = true;
+  }
+
+  /** The summary lines restic prints after the index and pack phases. */
+  phaseDone(next: CheckPhase | null): void {
+    const { ctx } = this;
+    if (ctx.json || ctx.quiet) return;
+    if (next === 'packs' || next === null) {
+      if (this.rebuildHint) ctx.stdout("This is non-critical, you can run `restic rebuild-index' to correct this\n");
+      if (this.pruneHint) ctx.stdout('Mixed packs with tree and data blobs are non-critical, you can run `restic prune` to correct this.\n');
+      if (this.dupBlobs) ctx.stdout('Duplicate blobs are non-critical, you can run `restic prune` to correct this.\n');
+      this.rebuildHint = this.pruneHint = this.dupBlobs = false;
+    }
+    if (next === 'structure' || (next === null && this.orphans)) {
+      if (this.orphans) {
+        ctx.stdout(
+          `${this.orphans} additional files were found in the repo, which likely contain duplicate data.\nThis is non-critical, you can run \`restic prune\` to correct this.\n`,
+        );
+      }
+      this.orphans = 0;
+    }
+  }
+}
+
+/** restic's "[0:01] 42.00%  21 / 50 packs" line, live on a terminal only. */
+class ProgressLine {
+  private readonly live: boolean;
+  private readonly start = Date.now();
+  private shown = false;
+  private last = 0;
+
+  constructor(ctx: GlobalContext) {
+    this.live = !ctx.json && !ctx.quiet && !!process.stderr.isTTY;
+    this.write = ctx.stderr;
+  }
+
+  private readonly write: (s: string) => void;
+
+  update(done: number, total: number, what: string): void {
+    if (!this.live) return;
+    const now = Date.now();
+    if (done < total && now - this.last < 100) return;
+    this.last = now;
+    const pct = total ? ((done / total) * 100).toFixed(2).padStart(6) + '%  ' : '';
+    this.write(`\r\x1b[K[${formatDuration(now - this.start)}] ${pct}${done} / ${total} ${what}`);
+    this.shown = true;
+  }
+
+  end(): void {
+    if (!this.shown) return;
+    this.write('\n');
+    this.shown = false;
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * Deciding what prune does, as restic 0.14's planPrune/decidePackAction: classify every
+ * indexed blob as used, unused or duplicate; then per pack remove (nothing used), keep, or
+ * repack, repacking the worst packs first until the unused share is within --max-unused.
+ */
+import type { MasterIndex } from '../repo/master-index.js';
+import { HEADER_SIZE, entrySize, type BlobType } from '../repo/pack.js';
+import { ResticError, UsageError } from '../errors.js';
+import { parseSize } from '../archiver/exclude.js';
+import { blobKey } from './used-blobs.js';
+
+export interface PruneLimits {
+  /** Tolerated unused bytes after prune, given the used bytes. */
+  maxUnusedBytes: (used: number) => number;
+  maxRepackBytes: number;
+  repackCacheableOnly: boolean;
+  repackSmall: boolean;
+  repackUncompressed: boolean;
+}
+
+/** restic's --max-unused: "unlimited", "x%" (of the used size) or a size. */
+export function parseMaxUnused(v: string): (used: number) => number {
+  const s = v.trim();
+  if (s === '') throw new UsageError(`invalid value for --max-unused: ${JSON.stringify(v)}`);
+  if (s === 'unlimited') return () => Number.POSITIVE_INFINITY;
+  if (s.endsWith('%')) {
+    const p = Number(s.slice(0, -1));
+    if (s.slice(0, -1).trim() === '' || !Number.isFinite(p)) throw new UsageError(`invalid percentage ${JSON.stringify(v)} passed for --max-unused`);
+    if (p < 0) throw new UsageError('percentage for --max-unused must be positive');
+    if (p >= 100) throw new UsageError('percentage for --max-unused must be below 100%');
+    return (used) => Math.floor((p / (100 - p)) * used);
+  }
+  let size: number;
+  try {
+    size = parseSize(s);
+  } catch (err) {
+    throw new UsageError(`invalid number of bytes ${JSON.stringify(v)} for --max-unused: ${(err as Error).message}`);
+  }
+  return () => size;
+}
+
+export interface PruneStats {
+  blobs: { used: number; duplicate: number; unused: number; remove: number; repack: number; repackrm: number };
+  size: { used: number; duplicate: number; unused: number; remove: number; repack: number; repackrm: number; unref: number };
+  packs: { used: number; unused: number; partlyUsed: number; unref: number; keep: number; repack: number; remove: number };
+}
+
+export interface PrunePlan {
+  /** Packs in the repository that no index lists: deleted first. */
+  removePacksFirst: Set<string>;
+  repackPacks: Set<string>;
+  /** Blob keys (blobKey) that repacking must copy into new packs. */
+  keepBlobs: Set<string>;
+  /** Packs with nothing used: deleted after the new index is stored. */
+  removePacks: Set<string>;
+  /** Indexed packs that are missing but hold nothing needed: dropped from the index. */
+  ignorePacks: Set<string>;
+}
+
+type PackKind = BlobType | 'mixed' | null;
+
+interface PackInfo {
+  id: string;
+  usedBlobs: number;
+  unusedBlobs: number;
+  usedSize: number;
+  unusedSize: number;
+  kind: PackKind;
+  uncompressed: boolean;
+}
+
+export function newStats(): PruneStats {
+  return {
+    blobs: { used: 0, duplicate: 0, unused: 0, remove: 0, repack: 0, repackrm: 0 },
+    size: { used: 0, duplicate: 0, unused: 0, remove: 0, repack: 0, repackrm: 0, unref: 0 },
+    packs: { used: 0, unused: 0, partlyUsed: 0, unref: 0, keep: 0, repack: 0, remove: 0 },
+  };
+}
+
+/**
+ * `used` is consumed (emptied as blobs are found). Throws when a used blob is not indexed:
+ * prune must not run on a repository that already misses data.
+ */
+export function packInfoFromIndex(index: MasterIndex, used: Set<string>, stats: PruneStats): { keepBlobs: Set<string>; packs: Map<string, PackInfo> } {
+  const keepBlobs = new Set<string>();
+  const duplicates = new Map<string, number>();
+  for (const p of index.allPacks()) {
+    for (const b of p.blobs) {
+      const k = blobKey(b.type, b.id);
+      if (used.has(k)) {
+        used.delete(k);
+        keepBlobs.add(k);
+        stats.size.used += b.length;
+        stats.blobs.used++;
+      } else if (keepBlobs.has(k)) {
+        duplicates.set(k, Math.min(255, (duplicates.get(k) ?? 1) + 1));
+        stats.size.duplicate += b.length;
+        stats.blobs.duplicate++;
+      } else {
+        stats.size.unused += b.length;
+        stats.blobs.unused++;
+      }
+    }
+  }
+  if (used.size) {
+    const missing = [...used].slice(0, 5).map((k) => `${k[0] === 't' ? 'tree' : 'data'} blob ${k.slice(1)}`);
+    throw new ResticError(
+      `${used.size} used blobs not found in the index (${missing.join(', ')}${used.size > 5 ? ', …' : ''}): ` +
+        'integrity check failed, data seems to be missing; will not start prune to prevent (additional) data loss',
+    );
+  }
+
+  const packs = new Map<string, PackInfo>();
+  for (const p of index.allPacks()) {
+    const info: PackInfo = { id: p.id, usedBlobs: 0, unusedBlobs: 0, usedSize: HEADER_SIZE, unusedSize: 0, kind: null, uncompressed: false };
+    for (const b of p.blobs) {
+      info.usedSize += entrySize(b);
+      info.kind = info.kind === null ? b.type : info.kind === b.type ? info.kind : 'mixed';
+      const k = blobKey(b.type, b.id);
+      if (duplicates.has(k)) {
+        // decided below
+      } else if (keepBlobs.has(k)) {
+        info.usedSize += b.length;
+        info.usedBlobs++;
+      } else {
+        info.unusedSize += b.length;
+        info.unusedBlobs++;
+      }
+      if (!b.uncompressedLength) info.uncompressed = true;
+    }
+    packs.set(p.id, info);
+  }
+  // One copy of each duplicate counts as used: preferably in a pack that has used blobs anyway.
+  if (duplicates.size) {
+    for (const p of index.allPacks()) {
+      const info = packs.get(p.id)!;
+      for (const b of p.blobs) {
+        const k = blobKey(b.type, b.id);
+        const count = duplicates.get(k);
+        if (count === undefined) continue;
+        if (count !== 0 && (info.usedBlobs > 0 || count === 1)) {
+          info.usedSize += b.length;
+          info.usedBlobs++;
+          duplicates.set(k, 0);
+        } else {
+          info.unusedSize += b.length;
+          info.unusedBlobs++;
+          if (count !== 0) duplicates.set(k, count - 1);
+        }
+      }
+    }
+  }
+  return { keepBlobs, packs };
+}
+
+/** Per-pack decisions. `present` lists the packs in the repository with their sizes. */
+export function decidePackAction(
+  packs: Map<string, PackInfo>,
+  present: Map<string, number>,
+  limits: PruneLimits,
+  repo: { version: number; packSize: number },
+  stats: PruneStats,
+  warn: (line: string) => void,
+): PrunePlan {
+  const removePacksFirst = new Set<string>();
+  const removePacks = new Set<string>();
+  const repackPacks = new Set<string>();
+  let candidates: PackInfo[] = [];
+  const smallCandidates: PackInfo[] = [];
+  const targetPackSize = limits.repackSmall ? Math.floor(repo.packSize / 5) * 4 : Math.floor(repo.packSize / 25);
+  const remaining = new Map(packs);
+
+  for (const [id, packSize] of present) {
+    const p = remaining.get(id);
+    if (!p) {
+      removePacksFirst.add(id);
+      stats.size.unref += packSize;
+      continue;
+    }
+    remaining.delete(id);
+    if (p.unusedSize + p.usedSize !== packSize && p.usedBlobs !== 0) {
+      throw new ResticError(`pack ${id.slice(0, 8)}: calculated size ${p.unusedSize + p.usedSize} does not match real size ${packSize}; run 'restic-ts rebuild-index'`);
+    }
+    if (p.usedBlobs === 0) stats.packs.unused++;
+    else if (p.unusedBlobs === 0) stats.packs.used++;
+    else stats.packs.partlyUsed++;
+
+    // v2: uncompressed trees are always recompressed; data only with --repack-uncompressed.
+    const mustCompress = repo.version >= 2 && (p.kind === 'tree' || limits.repackUncompressed) && p.uncompressed;
+    p.uncompressed = mustCompress;
+
+    if (p.usedBlobs === 0) {
+      removePacks.add(id);
+      stats.blobs.remove += p.unusedBlobs;
+      stats.size.remove += p.unusedSize;
+    } else if (limits.repackCacheableOnly && p.kind === 'data') {
+      stats.packs.keep++;
+    } else if (p.unusedBlobs === 0 && p.kind !== 'mixed' && !mustCompress) {
+      if (packSize >= targetPackSize) stats.packs.keep++;
+      else smallCandidates.push(p);
+    } else {
+      candidates.push(p);
+    }
+  }
+
+  // What is left is indexed but missing: harmless when nothing in it is needed.
+  const ignorePacks = new Set<string>();
+  for (const [id, p] of remaining) {
+    if (p.usedBlobs !== 0) continue;
+    ignorePacks.add(id);
+    stats.blobs.remove += p.unusedBlobs;
+    stats.size.remove += p.unusedSize;
+    remaining.delete(id);
+  }
+  if (remaining.size) {
+    throw new ResticError(`the index references ${remaining.size} needed pack files which are missing from the repository: ${[...remaining.keys()].join(', ')}`);
+  }
+  if (ignorePacks.size) {
+    warn('Missing but unneeded pack files are referenced in the index, will be repaired');
+    for (const id of ignorePacks) warn(`will forget missing pack file ${id}`);
+  }
+
+  // A handful of small packs is not worth rewriting (and would be rewritten forever).
+  if (smallCandidates.length < 10) stats.packs.keep += smallCandidates.length;
+  else candidates = candidates.concat(smallCandidates);
+
+  const total = (p: PackInfo) => p.unusedSize + p.usedSize;
+  candidates.sort((a, b) => {
+    const aData = a.kind === 'data';
+    const bData = b.kind === 'data';
+    if (!aData && bData) return -1;
+    if (aData && !bData) return 1;
+    const aSmall = total(a) < targetPackSize;
+    const bSmall = total(b) < targetPackSize;
+    if (aSmall && !bSmall) return -1;
+    if (bSmall && !aSmall) return 1;
+    // Highest unused/used ratio first (cross-multiplied to stay exact).
+    return b.unusedSize * a.usedSize - a.unusedSize * b.usedSize;
+  });
+
+  const repack = (p: PackInfo) => {
+    repackPacks.add(p.id);
+    stats.blobs.repack += p.unusedBlobs + p.usedBlobs;
+    stats.size.repack += p.unusedSize + p.usedSize;
+    stats.blobs.repackrm += p.unusedBlobs;
+    stats.size.repackrm += p.unusedSize;
+  };
+  const maxUnusedAfter = limits.maxUnusedBytes(stats.size.used);
+  for (const p of candidates) {
+    const reachedUnused = stats.size.unused - stats.size.remove - stats.size.repackrm < maxUnusedAfter;
+    const reachedRepackSize = stats.size.repack + total(p) >= limits.maxRepackBytes;
+    const largeEnough = total(p) >= targetPackSize;
+    if (reachedRepackSize) stats.packs.keep++;
+    else if (p.kind !== 'data' || p.uncompressed) repack(p);
+    else if (reachedUnused && largeEnough) stats.packs.keep++;
+    else repack(p);
+  }
+
+  stats.packs.unref = removePacksFirst.size;
+  stats.packs.repack = repackPacks.size;
+  stats.packs.remove = removePacks.size;
+  return { removePacksFirst, repackPacks, keepBlobs: new Set(), removePacks, ignorePacks };
+}

@@ -1,0 +1,102 @@
+/**
+ * restic 0.14's `rebuild-index` (later `repair index`): keep the index entries of packs that
+ * exist with the predicted size, read the headers of packs that are unindexed or have the
+ * wrong size, forget packs that are gone, write one complete new index and delete every old
+ * index file. The caller holds an exclusive lock.
+ */
+import type { Repository } from '../repo/repository.js';
+import { mapLimit } from '../repo/repository.js';
+import { decodeIndex, type IndexPack } from '../repo/index-file.js';
+import { MasterIndex } from '../repo/master-index.js';
+import { packSizeFromBlobs, readPackHeader } from '../repo/pack.js';
+import { deleteIndexFiles, writeIndexFiles } from './index-writer.js';
+
+export interface RebuildIndexOptions {
+  /** Ignore the existing index and read every pack header. */
+  readAllPacks?: boolean;
+  /** Progress lines (restic's Verbosef). */
+  log?: (line: string) => void;
+  /** Warnings (restic's Warnf). */
+  warn?: (line: string) => void;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface RebuildIndexResult {
+  /** Packs whose headers were read (unindexed or with the wrong size). */
+  packsRead: string[];
+  /** Indexed packs that no longer exist and were dropped. */
+  packsForgotten: string[];
+  /** Packs whose header could not be read; they are left out of the index. */
+  invalidPacks: string[];
+  /** Index files that were written. */
+  newIndexes: string[];
+  /** Old index files that were deleted. */
+  removedIndexes: string[];
+}
+
+/** Pack headers read in parallel. */
+const HEADER_CONCURRENCY = 8;
+
+export async function rebuildIndex(repo: Repository, opts: RebuildIndexOptions = {}): Promise<RebuildIndexResult> {
+  const log = opts.log ?? (() => {});
+  const warn = opts.warn ?? (() => {});
+  const oldIndexes: string[] = [];
+  for await (const id of repo.listIds('index')) oldIndexes.push(id);
+
+  const index = new MasterIndex();
+  if (!opts.readAllPacks) {
+    log('loading indexes...');
+    for (const id of oldIndexes) {
+      try {
+        index.addIndex(decodeIndex(await repo.loadUnpacked('index', id), id).packs);
+      } catch (err) {
+        warn(`removing invalid index ${id}: ${(err as Error).message}`);
+      }
+    }
+  }
+  const predicted = new Map<string, number>();
+  for (const p of index.allPacks()) predicted.set(p.id, packSizeFromBlobs(p.blobs));
+
+  log('getting pack files to read...');
+  const keep = new Map<string, IndexPack>();
+  const toRead = new Map<string, number>();
+  for await (const f of repo.backend.list('pack')) {
+    const size = predicted.get(f.name);
+    predicted.delete(f.name);
+    if (size === f.size) {
+      keep.set(f.name, { id: f.name, blobs: index.packContents(f.name)! });
+      continue;
+    }
+    toRead.set(f.name, f.size);
+    if (size === undefined) warn(`adding pack file to index ${f.name}`);
+    else warn(`reindexing pack file ${f.name} with unexpected size ${f.size} instead of ${size}`);
+  }
+  const packsForgotten = [...predicted.keys()];
+  for (const id of packsForgotten) warn(`removing not found pack file ${id}`);
+
+  const invalidPacks: string[] = [];
+  if (toRead.size) {
+    log('reading pack files');
+    let done = 0;
+    opts.onProgress?.(0, toRead.size);
+    await mapLimit([...toRead], HEADER_CONCURRENCY, async ([id, size]) => {
+      try {
+        const { blobs } = await readPackHeader(repo.backend, repo.key, id, size);
+        keep.set(id, { id, blobs });
+      } catch (err) {
+        invalidPacks.push(id);
+        log(`skipped incomplete pack file: ${id}: ${(err as Error).message}`);
+      }
+      opts.onProgress?.(++done, toRead.size);
+    });
+  }
+
+  log('rebuilding index');
+  const sorted = [...keep.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const newIndexes = await writeIndexFiles(repo, sorted, oldIndexes);
+  log('deleting obsolete index files');
+  const removedIndexes = oldIndexes.filter((id) => !newIndexes.includes(id));
+  await deleteIndexFiles(repo, removedIndexes);
+  log('done');
+  return { packsRead: [...toRead.keys()].filter((id) => !invalidPacks.includes(id)), packsForgotten, invalidPacks, newIndexes, removedIndexes };
+}
