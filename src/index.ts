@@ -6,6 +6,7 @@ export * from './errors.js';
 export * from './backends/backend.js';
 export { LocalBackend } from './backends/local.js';
 export { MemoryBackend } from './backends/memory.js';
+export { SftpBackend, HostKeyError, parseSftpLocation, type SftpBackendOptions, type SftpPrivateKey } from './backends/sftp.js';
 export { Repository, type InitOptions, type OpenOptions, type SaveBlobResult, type AddKeyOptions, DEFAULT_PACK_SIZE } from './repo/repository.js';
 export type { Config } from './repo/config.js';
 export {

@@ -8,6 +8,7 @@ import type { Backend } from './backend.js';
 import { LocalBackend } from './local.js';
 import { S3Backend } from './s3.js';
 import { RestBackend } from './rest.js';
+import { SftpBackend } from './sftp.js';
 
 /** Options a remote backend may need, gathered from flags and environment by the caller. */
 export interface BackendOptions {
@@ -18,6 +19,8 @@ export interface BackendOptions {
   cacert?: string[];
   /** `--insecure-tls`: skip TLS certificate verification (only when asked for). */
   insecureTls?: boolean;
+  /** `--ssh-key-file`: private key for SFTP (else SSH_KEY_FILE, SSH_KEY, ~/.ssh/id_*). */
+  sshKeyFile?: string;
 }
 
 const KNOWN_REMOTE = ['rest', 's3', 'sftp', 'b2', 'azure', 'gs', 'swift', 'rclone'];
@@ -26,6 +29,7 @@ export function openLocation(location: string, _opts: BackendOptions = {}): Back
   if (location.startsWith('local:')) return new LocalBackend(location.slice('local:'.length));
   if (location.startsWith('s3:')) return S3Backend.fromLocation(location, _opts);
   if (location.startsWith('rest:')) return RestBackend.fromLocation(location, _opts);
+  if (location.startsWith('sftp:')) return SftpBackend.fromLocation(location, _opts);
   const scheme = /^([a-z0-9]+):/.exec(location)?.[1];
   if (scheme && KNOWN_REMOTE.includes(scheme)) {
     throw new UsageError(`backend "${scheme}" is not supported yet (location ${location})`);

@@ -28,6 +28,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'no-cache', kind: 'bool', help: 'accepted for compatibility; restic-ts keeps no cache' },
   { name: 'cacert', kind: 'list', help: 'file to load root certificates from (default: use system certificates)' },
   { name: 'insecure-tls', kind: 'bool', help: 'skip TLS certificate verification when connecting to the repository (insecure)' },
+  { name: 'ssh-key-file', kind: 'string', help: 'SSH private key for sftp: repositories (default: SSH_KEY_FILE, SSH_KEY, ~/.ssh/id_ed25519, id_ecdsa, id_rsa)' },
   { name: 'help', short: 'h', kind: 'bool', help: 'help for this command' },
 ];
 
@@ -57,6 +58,7 @@ export function openBackend(location: string, ctx?: GlobalContext): Backend {
     extended: ctx ? extendedOptions(ctx, location) : {},
     cacert: ctx?.opts['cacert'] as string[] | undefined,
     insecureTls: !!ctx?.opts['insecure-tls'],
+    sshKeyFile: ctx?.opts['ssh-key-file'] as string | undefined,
   });
 }
 
@@ -130,11 +132,17 @@ export function kdfOverride(env: NodeJS.ProcessEnv): KdfParams | undefined {
 
 export async function openRepository(ctx: GlobalContext): Promise<Repository> {
   const backend = openBackend(repositoryLocation(ctx), ctx);
-  const password = readPassword(ctx);
-  return Repository.open(backend, password, {
-    compression: compressionOption(ctx),
-    keyHint: (ctx.opts['key-hint'] as string | undefined) ?? ctx.env.RESTIC_KEY_HINT,
-  });
+  try {
+    const password = readPassword(ctx);
+    return await Repository.open(backend, password, {
+      compression: compressionOption(ctx),
+      keyHint: (ctx.opts['key-hint'] as string | undefined) ?? ctx.env.RESTIC_KEY_HINT,
+    });
+  } catch (err) {
+    // Release connections (SSH sessions, sockets) so the process can exit after the error.
+    await backend.close().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** `--retry-lock` as milliseconds (0 when not given). */

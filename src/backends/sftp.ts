@@ -1,0 +1,854 @@
+/**
+ * SFTP backend on ssh2-sftp-client (ssh2), in restic's default layout under a directory on
+ * the server, behaving like restic 0.14's internal/backend/sftp:
+ *   - save writes `<final>-restic-temp-<32 hex>` (exclusive create, mode 0600) and renames it
+ *     into place with posix-rename@openssh.com when the server offers it (atomic overwrite);
+ *     plain SFTP v3 rename cannot overwrite, so there the old file is removed first;
+ *   - create makes keys/, locks/, snapshots/, index/, data/ and data/00..ff;
+ *   - names that are not 64-hex IDs (temp files) are ignored by list.
+ *
+ * Locations (restic's syntax):
+ *   sftp:user@host:/abs/path   sftp:user@host:relative/path
+ *   sftp://user@host[:port]//abs/path   sftp://user@host[:port]/relative/path
+ * Relative paths resolve against the directory the server starts the session in (usually
+ * the home directory).
+ *
+ * Unlike restic, which runs the `ssh` binary, we speak SSH ourselves, so keys and host keys
+ * are configured here: the private key from --ssh-key-file, SSH_KEY_FILE, SSH_KEY (key text),
+ * else ~/.ssh/id_ed25519, id_ecdsa, id_rsa (tried in that order); an encrypted key takes its
+ * passphrase from SSH_KEY_PASSPHRASE. The server's host key must be in known_hosts
+ * (~/.ssh/known_hosts, or `-o sftp.known-hosts=FILE`); an unknown or changed key refuses the
+ * connection unless `-o sftp.insecure-host-key=true` is given explicitly.
+ *
+ * One SSH connection carries all requests (at most `sftp.connections`, default 5, at once,
+ * as restic's semaphore). When the link drops, the next request reconnects; a request that
+ * was cut off is repeated once on the new connection, then reported as transient so the
+ * RetryBackend around every location backs off and tries again.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
+import type SftpClient from 'ssh2-sftp-client';
+import { NotFoundError, ResticError, UsageError } from '../errors.js';
+import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
+import { fingerprint, keyBlobType, knownHostsName, knownKeyTypes, readKnownHosts, verifyHostKey } from './known-hosts.js';
+import type { BackendOptions } from './location.js';
+import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
+
+/** The server's host key was not accepted (unknown, changed or revoked). Never retried. */
+export class HostKeyError extends ResticError {}
+
+export interface SftpPrivateKey {
+  /** Key text (OpenSSH or PEM format). */
+  key: string | Buffer;
+  /** Where it came from, for messages (a file name, or "SSH_KEY"). */
+  source: string;
+  passphrase?: string;
+}
+
+export interface SftpBackendOptions {
+  host: string;
+  /** Default 22. */
+  port?: number;
+  user: string;
+  /** Repository directory on the server (absolute, or relative to the session's start directory). */
+  path: string;
+  /** Keys tried in order for public-key authentication. */
+  privateKeys: SftpPrivateKey[];
+  /** known_hosts file (default ~/.ssh/known_hosts). */
+  knownHostsFile?: string;
+  /** Accept any host key (only when explicitly asked for). */
+  insecureHostKey?: boolean;
+  /** Requests in flight at once (default 5, restic's default). */
+  connections?: number;
+  /** Time allowed for connecting and the SSH handshake, in ms (default 20 s). */
+  readyTimeoutMs?: number;
+  /** Human-readable location (default derived from the options). */
+  location?: string;
+}
+
+export interface ParsedSftpLocation {
+  user?: string;
+  host: string;
+  port?: number;
+  path: string;
+}
+
+// SFTP status codes (draft-ietf-secsh-filexfer-02).
+const FX_EOF = 1;
+const FX_NO_SUCH_FILE = 2;
+const FX_PERMISSION_DENIED = 3;
+
+const DEFAULT_CONNECTIONS = 5;
+const SFTP_OPTIONS = ['sftp.known-hosts', 'sftp.insecure-host-key', 'sftp.connections', 'sftp.retries', 'sftp.timeout'];
+const IO_CHUNK = 64 * 1024;
+const IO_PARALLEL = 8;
+const DEFAULT_MODES = { dir: 0o700, file: 0o600 };
+
+// ---------------------------------------------------------------------------------------
+// Location parsing
+
+/** Parse `sftp:…` as restic 0.14 does (the path is path.Clean'ed; `~` is refused). */
+export function parseSftpLocation(location: string): ParsedSftpLocation {
+  let user: string | undefined;
+  let host: string;
+  let port: number | undefined;
+  let dir: string;
+  if (location.startsWith('sftp://')) {
+    let url: URL;
+    try {
+      url = new URL(location);
+    } catch {
+      throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: not a valid URL`);
+    }
+    if (url.password) throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: passwords are not supported, use an SSH key`);
+    if (url.search || url.hash) throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: unexpected query or fragment`);
+    user = url.username ? decodeURIComponent(url.username) : undefined;
+    host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    if (url.port) port = Number(url.port);
+    if (!url.pathname || url.pathname === '/') throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: no directory specified`);
+    dir = decodeURIComponent(url.pathname.slice(1)); // "//abs" → "/abs", "/rel" → "rel"
+  } else if (location.startsWith('sftp:')) {
+    const rest = location.slice(5);
+    const colon = rest.indexOf(':');
+    if (colon < 0) throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: hostname or path not found (use sftp:user@host:/path)`);
+    const userHost = rest.slice(0, colon);
+    dir = rest.slice(colon + 1);
+    const at = userHost.lastIndexOf('@');
+    if (at >= 0) {
+      user = userHost.slice(0, at);
+      host = userHost.slice(at + 1);
+    } else {
+      host = userHost;
+    }
+  } else {
+    throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: must start with "sftp:"`);
+  }
+  if (!host) throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: host not found`);
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: bad port`);
+  if (!dir) throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: no directory specified`);
+  const p = path.posix.normalize(dir).replace(/(.)\/$/, '$1');
+  if (p.startsWith('~')) {
+    throw new UsageError(`sftp path ${JSON.stringify(p)} starts with the tilde (~) character, which most sftp servers do not expand; use a relative directory (relative to the home directory)`);
+  }
+  return { user, host, port, path: p };
+}
+
+/** Location string in restic's URL syntax (`sftp://user@host:port//abs` or `/rel`). */
+export function formatSftpLocation(p: { user: string; host: string; port?: number; path: string }): string {
+  const host = p.host.includes(':') ? `[${p.host}]` : p.host;
+  const port = p.port && p.port !== 22 ? `:${p.port}` : '';
+  return `sftp://${p.user}@${host}${port}/${p.path}`;
+}
+
+// ---------------------------------------------------------------------------------------
+// Keys
+
+/**
+ * Private keys in restic-ts's order: --ssh-key-file, SSH_KEY_FILE, SSH_KEY (key text, as
+ * chectl passes it), else the user's default keys. Passphrase from SSH_KEY_PASSPHRASE.
+ */
+export function findPrivateKeys(env: NodeJS.ProcessEnv, keyFile?: string): SftpPrivateKey[] {
+  const passphrase = env.SSH_KEY_PASSPHRASE || undefined;
+  const fromFile = (file: string, how: string): SftpPrivateKey => {
+    try {
+      return { key: fs.readFileSync(file), source: file, passphrase };
+    } catch (err) {
+      throw new UsageError(`cannot read SSH private key ${file} (${how}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  if (keyFile) return [fromFile(keyFile, '--ssh-key-file')];
+  if (env.SSH_KEY_FILE) return [fromFile(env.SSH_KEY_FILE, 'SSH_KEY_FILE')];
+  if (env.SSH_KEY) {
+    // Some tools pass the key with literal "\n" sequences in one line.
+    const text = env.SSH_KEY.includes('\n') ? env.SSH_KEY : env.SSH_KEY.replace(/\\n/g, '\n');
+    return [{ key: text, source: 'SSH_KEY', passphrase }];
+  }
+  const home = env.HOME || os.homedir();
+  const keys: SftpPrivateKey[] = [];
+  for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
+    const file = path.join(home, '.ssh', name);
+    if (fs.existsSync(file)) keys.push(fromFile(file, 'default key'));
+  }
+  if (!keys.length) {
+    throw new UsageError(`no SSH private key: use --ssh-key-file FILE, SSH_KEY_FILE or SSH_KEY (no ~/.ssh/id_ed25519, id_ecdsa or id_rsa in ${home})`);
+  }
+  return keys;
+}
+
+/** Parse each key now so a bad file or a missing passphrase is a clear error, not an auth failure. */
+async function checkKeys(keys: SftpPrivateKey[]): Promise<void> {
+  // ssh2 is CommonJS: under Node's ESM loader its exports sit on `default`.
+  const mod = (await import('ssh2')) as typeof import('ssh2') & { default?: typeof import('ssh2') };
+  const utils = mod.utils ?? mod.default!.utils;
+  for (const k of keys) {
+    const parsed = utils.parseKey(k.key, k.passphrase);
+    if (parsed instanceof Error) {
+      const msg = parsed.message;
+      if (/passphrase/i.test(msg) && !k.passphrase) {
+        throw new UsageError(`SSH private key ${k.source} is encrypted: set SSH_KEY_PASSPHRASE`);
+      }
+      throw new UsageError(`cannot use SSH private key ${k.source}: ${msg}`);
+    }
+    const key = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (!key || !key.isPrivateKey()) throw new UsageError(`${k.source} is not an SSH private key`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// The backend
+
+interface Session {
+  client: SftpClient;
+  /** The TCP socket: referenced only while requests are in flight (see run()). */
+  sock?: { ref(): void; unref(): void; setKeepAlive(on: boolean, delay: number): void };
+  sftp: SFTPWrapper;
+  posixRename: boolean;
+  alive: boolean;
+  /** Why the connection ended, when it did. */
+  lost?: Error;
+  /** drop() has closed it. */
+  ended?: boolean;
+  /** Requests waiting for an answer (failed when the connection is lost). */
+  pending: Set<{ reject: (err: Error) => void }>;
+}
+
+export class SftpBackend implements Backend {
+  readonly location: string;
+  /** Repository directory as given (absolute or relative). */
+  readonly root: string;
+  private readonly opts: SftpBackendOptions;
+  private readonly sem: Semaphore;
+  private sessionP?: Promise<Session>;
+  private modesP?: Promise<{ dir: number; file: number }>;
+  private keysChecked = false;
+  /** Once connected, a refused or failed reconnect is worth retrying (sshd restarting). */
+  private everConnected = false;
+  private closed = false;
+  /** Operations in flight; while there are none the socket does not keep the process alive. */
+  private busy = 0;
+  private current?: Session;
+
+  constructor(opts: SftpBackendOptions) {
+    if (!opts.privateKeys.length) throw new UsageError('SFTP backend needs at least one SSH private key');
+    const connections = opts.connections ?? DEFAULT_CONNECTIONS;
+    if (!Number.isInteger(connections) || connections < 1) throw new UsageError(`invalid number of SFTP connections: ${connections}`);
+    this.opts = opts;
+    this.root = opts.path;
+    this.sem = new Semaphore(connections);
+    this.location = opts.location ?? formatSftpLocation(opts);
+  }
+
+  /**
+   * `sftp:…` → an SftpBackend wrapped in RetryBackend. Extended options: `sftp.known-hosts`,
+   * `sftp.insecure-host-key` (true|false), `sftp.connections`, `sftp.retries`,
+   * `sftp.timeout` (connect/handshake, seconds or with ms/s/m suffix).
+   */
+  static fromLocation(location: string, opts: BackendOptions = {}): Backend {
+    const env = opts.env ?? process.env;
+    const ext = opts.extended ?? {};
+    for (const k of Object.keys(ext)) {
+      if (k.startsWith('sftp.') && !SFTP_OPTIONS.includes(k) && k !== 'sftp.command') {
+        throw new UsageError(`option ${k} is not known (SFTP options: ${SFTP_OPTIONS.join(', ')})`);
+      }
+    }
+    if (ext['sftp.command'] !== undefined) {
+      throw new UsageError('-o sftp.command is not supported: restic-ts speaks SSH itself; use --ssh-key-file and -o sftp.known-hosts=FILE instead');
+    }
+    const parsed = parseSftpLocation(location);
+    const insecure = ext['sftp.insecure-host-key'];
+    if (insecure !== undefined && insecure !== 'true' && insecure !== 'false') {
+      throw new UsageError(`invalid value for -o sftp.insecure-host-key: ${JSON.stringify(insecure)} (true or false)`);
+    }
+    const connections = ext['sftp.connections'] !== undefined ? parseIntOption('sftp.connections', ext['sftp.connections'], 1) : undefined;
+    const retries = ext['sftp.retries'] !== undefined ? parseIntOption('sftp.retries', ext['sftp.retries'], 0) : undefined;
+    const readyTimeoutMs = ext['sftp.timeout'] !== undefined ? parseDuration('sftp.timeout', ext['sftp.timeout']) : undefined;
+    const home = env.HOME || os.homedir();
+    const be = new SftpBackend({
+      host: parsed.host,
+      port: parsed.port,
+      user: parsed.user ?? (env.USER || os.userInfo().username),
+      path: parsed.path,
+      privateKeys: findPrivateKeys(env, opts.sshKeyFile),
+      knownHostsFile: ext['sftp.known-hosts'] || path.join(home, '.ssh', 'known_hosts'),
+      insecureHostKey: insecure === 'true',
+      connections,
+      readyTimeoutMs,
+    });
+    return new RetryBackend(be, retries !== undefined ? { retries } : {});
+  }
+
+  private get port(): number {
+    return this.opts.port ?? 22;
+  }
+
+  private get endpoint(): string {
+    return `${this.opts.user}@${this.opts.host}:${this.port}`;
+  }
+
+  /** Path of a file on the server. */
+  filename(h: Handle): string {
+    checkHandle(h);
+    return path.posix.join(this.root, defaultLayoutPath(h));
+  }
+
+  private what(h: Handle): string {
+    return h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
+  }
+
+  // ---- connection handling ------------------------------------------------------------
+
+  /** The live session, connecting (again) when there is none. */
+  private async session(): Promise<Session> {
+    if (this.closed) throw new ResticError(`SFTP backend ${this.location} is closed`);
+    for (let i = 0; i < 3; i++) {
+      const p = (this.sessionP ??= this.connect());
+      let s: Session;
+      try {
+        s = await p;
+      } catch (err) {
+        if (this.sessionP === p) this.sessionP = undefined;
+        throw err;
+      }
+      if (s.alive) return s;
+      if (this.sessionP === p) this.sessionP = undefined;
+    }
+    throw new BackendRequestError(`connection to ${this.endpoint} closes right after it is opened`, true);
+  }
+
+  private async connect(): Promise<Session> {
+    if (!this.keysChecked) {
+      await checkKeys(this.opts.privateKeys);
+      this.keysChecked = true;
+    }
+    const { default: Client } = await import('ssh2-sftp-client');
+    const quiet = { error: () => {}, end: () => {}, close: () => {} };
+    const client = new Client('restic-ts', quiet);
+    let hostKeyProblem: HostKeyError | undefined;
+    let lastError: (Error & { level?: string; code?: string }) | undefined;
+    client.on('error', (e: Error) => {
+      lastError ??= e;
+    });
+    const config: ConnectConfig = {
+      host: this.opts.host,
+      port: this.port,
+      username: this.opts.user,
+      readyTimeout: this.opts.readyTimeoutMs ?? 20_000,
+      // No SSH-level keepalive: its timer would keep an idle process alive (a CLI that
+      // fails without closing the backend must still exit). TCP keepalive is set instead.
+      keepaliveInterval: 0,
+      authHandler: this.opts.privateKeys.map((k) => ({ type: 'publickey' as const, username: this.opts.user, key: k.key, passphrase: k.passphrase })),
+    };
+    if (!this.opts.insecureHostKey) {
+      const file = this.opts.knownHostsFile ?? path.join(os.homedir(), '.ssh', 'known_hosts');
+      const name = knownHostsName(this.opts.host, this.port);
+      const entries = readKnownHosts(file, name);
+      const preferred = preferredHostKeyAlgorithms(knownKeyTypes(entries));
+      if (preferred) config.algorithms = { serverHostKey: preferred as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] };
+      config.hostVerifier = (blob: Buffer) => {
+        const v = verifyHostKey(entries, blob);
+        if (v.status === 'ok') return true;
+        hostKeyProblem = hostKeyError(v, name, file, blob);
+        return false;
+      };
+    }
+    let sftp: SFTPWrapper;
+    try {
+      sftp = await client.connect(config);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw this.connectError(hostKeyProblem, lastError, err);
+    }
+    const s: Session = { client, sftp, posixRename: hasExtension(sftp, 'posix-rename@openssh.com'), alive: true, pending: new Set() };
+    const lost = (why: string) => (e?: Error) => {
+      s.alive = false;
+      s.lost ??= e ?? new Error(why);
+      const waiting = [...s.pending];
+      s.pending.clear();
+      for (const p of waiting) p.reject(new Error(`connection lost (${s.lost.message})`));
+    };
+    const raw = (client as unknown as { client: NodeJS.EventEmitter & { _sock?: Session['sock'] } }).client;
+    s.sock = raw._sock;
+    s.sock?.setKeepAlive(true, 15_000);
+    this.current = s;
+    if (this.busy === 0) s.sock?.unref();
+    raw.on('error', lost('connection error'));
+    raw.on('close', lost('connection closed'));
+    raw.on('end', lost('connection ended'));
+    sftp.on('close', lost('SFTP channel closed'));
+    sftp.on('end', lost('SFTP channel ended'));
+    sftp.on('error', lost('SFTP channel error'));
+    this.everConnected = true;
+    return s;
+  }
+
+  /** One line for a failed connection attempt. */
+  private connectError(hostKey: HostKeyError | undefined, raw: (Error & { level?: string; code?: string }) | undefined, err: unknown): ResticError {
+    if (hostKey) return hostKey;
+    const e = raw ?? (err as Error & { level?: string; code?: string });
+    const where = this.endpoint;
+    const msg = e?.message ?? String(err);
+    if (e?.level === 'client-authentication' || /authentication methods failed/i.test(msg)) {
+      const keys = this.opts.privateKeys.map((k) => k.source).join(', ');
+      return new AuthenticationError(`SSH authentication failed for ${where}: the server refused the key (${keys})`);
+    }
+    const code = e?.code ?? (err as { code?: string })?.code;
+    const transient = this.everConnected;
+    if (code === 'ECONNREFUSED') return new BackendRequestError(`cannot connect to ${where}: connection refused`, transient, undefined, { cause: err });
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new BackendRequestError(`cannot connect to ${where}: host not found`, code === 'EAI_AGAIN' && transient, undefined, { cause: err });
+    if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new BackendRequestError(`cannot connect to ${where}: host unreachable`, transient, undefined, { cause: err });
+    if (e?.level === 'client-timeout' || /timed out/i.test(msg)) {
+      return new BackendRequestError(`cannot connect to ${where}: timed out during the SSH handshake`, transient, undefined, { cause: err });
+    }
+    const detail = msg.replace(/^getConnection:\s*/, '');
+    return new BackendRequestError(`cannot connect to ${where}: ${detail}${code && !detail.includes(code) ? ` (${code})` : ''}`, transient, undefined, { cause: err });
+  }
+
+  /**
+   * Run one operation on the live session. A request cut off by a lost connection is
+   * repeated once on a new one; after that the loss is a transient error for the retrier.
+   */
+  private async run<T>(op: string, fn: (s: Session) => Promise<T>): Promise<T> {
+    if (this.busy++ === 0) this.current?.sock?.ref();
+    await this.sem.acquire();
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const s = await this.session();
+        try {
+          return await fn(s);
+        } catch (err) {
+          if (!isConnectionLoss(err, s)) throw err;
+          this.drop(s);
+          if (attempt >= 1) {
+            throw new BackendRequestError(`${op}: connection to ${this.endpoint} lost (${(s.lost ?? (err as Error)).message})`, true, undefined, { cause: err });
+          }
+        }
+      }
+    } finally {
+      this.sem.release();
+      if (--this.busy === 0) this.current?.sock?.unref();
+    }
+  }
+
+  /** Forget a broken session (once, however many requests noticed it) and close it. */
+  private drop(s: Session): void {
+    s.alive = false;
+    if (s.ended) return;
+    s.ended = true;
+    const cur = this.sessionP;
+    if (cur) {
+      void cur.then(
+        (c) => {
+          if (c === s && this.sessionP === cur) this.sessionP = undefined;
+        },
+        () => undefined,
+      );
+    }
+    s.client.end().catch(() => undefined);
+  }
+
+  // ---- Backend --------------------------------------------------------------------------
+
+  /** restic's DeriveModesFromFileInfo: a group-readable config makes the repo group-accessible. */
+  private modes(s: Session): Promise<{ dir: number; file: number }> {
+    const p = (this.modesP ??= call<Stats>(s, (cb) => s.sftp.stat(path.posix.join(this.root, 'config'), cb)).then(
+      (st) => ((st.mode & 0o040) !== 0 ? { dir: DEFAULT_MODES.dir | 0o070, file: DEFAULT_MODES.file | 0o060 } : { ...DEFAULT_MODES }),
+      (err: unknown) => {
+        // Only an answer from the server decides; a lost link asks again next time.
+        if (isConnectionLoss(err, s)) {
+          if (this.modesP === p) this.modesP = undefined;
+          throw err;
+        }
+        return { ...DEFAULT_MODES };
+      },
+    ));
+    return p;
+  }
+
+  async create(): Promise<void> {
+    const config = path.posix.join(this.root, 'config');
+    await this.run(`create repository at ${this.location}`, async (s) => {
+      const st = await call<Stats>(s, (cb) => s.sftp.lstat(config, cb)).catch((err: unknown) => {
+        if (statusCode(err) === FX_NO_SUCH_FILE) return undefined;
+        throw this.fail(s, `check for config file at ${this.location}`, err);
+      });
+      if (st) throw new ResticError(`config file already exists at ${this.location}`);
+    });
+    const dirs = ['data', 'index', 'keys', 'locks', 'snapshots'].map((d) => path.posix.join(this.root, d));
+    // The parents first, then data/00..ff in parallel (bounded by the semaphore).
+    for (const d of dirs) await this.run(`create directory ${d}`, (s) => this.mkdirAll(s, d));
+    const data = dirs[0]!;
+    const subdirs = Array.from({ length: 256 }, (_, i) => path.posix.join(data, i.toString(16).padStart(2, '0')));
+    await Promise.all(subdirs.map((d) => this.run(`create directory ${d}`, (s) => this.mkdirAll(s, d))));
+  }
+
+  /** mkdir -p; an existing directory is fine (concurrent creators race harmlessly). */
+  private async mkdirAll(s: Session, dir: string): Promise<void> {
+    const { dir: mode } = await this.modes(s);
+    try {
+      await call<void>(s, (cb) => s.sftp.mkdir(dir, { mode }, cb));
+      return;
+    } catch (err) {
+      if (isConnectionLoss(err, s)) throw err;
+      const st = await call<Stats>(s, (cb) => s.sftp.stat(dir, cb)).catch(() => undefined);
+      if (st?.isDirectory()) return;
+      if (st) throw new ResticError(`cannot create directory ${dir} on ${this.endpoint}: a file is in the way`);
+      const parent = path.posix.dirname(dir);
+      if (parent === dir || parent === '.' || parent === '/') throw this.fail(s, `create directory ${dir}`, err);
+      await this.mkdirAll(s, parent);
+      try {
+        await call<void>(s, (cb) => s.sftp.mkdir(dir, { mode }, cb));
+      } catch (err2) {
+        const st2 = await call<Stats>(s, (cb) => s.sftp.stat(dir, cb)).catch(() => undefined);
+        if (!st2?.isDirectory()) throw this.fail(s, `create directory ${dir}`, err2);
+      }
+    }
+  }
+
+  async save(h: Handle, data: Uint8Array): Promise<void> {
+    const final = this.filename(h);
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.length);
+    await this.run(`save ${this.what(h)}`, async (s) => {
+      const modes = await this.modes(s);
+      const tmp = `${final}-restic-temp-${randomBytes(16).toString('hex')}`;
+      let handle: Buffer;
+      try {
+        handle = await call<Buffer>(s, (cb) => s.sftp.open(tmp, 'wx', { mode: modes.file }, cb));
+      } catch (err) {
+        if (statusCode(err) !== FX_NO_SUCH_FILE) throw this.fail(s, `save ${this.what(h)}`, err);
+        // data/XX (or the type directory) is missing: make it, as restic does.
+        await this.mkdirAll(s, path.posix.dirname(final));
+        handle = await call<Buffer>(s, (cb) => s.sftp.open(tmp, 'wx', { mode: modes.file }, cb)).catch((e: unknown) => {
+          throw this.fail(s, `save ${this.what(h)}`, e);
+        });
+      }
+      let done = false;
+      try {
+        await writeAll(s, handle, buf);
+        await call<void>(s, (cb) => s.sftp.close(handle, cb));
+        await this.rename(s, tmp, final);
+        done = true;
+      } catch (err) {
+        throw this.fail(s, `save ${this.what(h)}`, err);
+      } finally {
+        if (!done && s.alive) {
+          // Do not leave a partial temp file behind (list ignores it, but it wastes space).
+          await call<void>(s, (cb) => s.sftp.close(handle, cb)).catch(() => undefined);
+          await call<void>(s, (cb) => s.sftp.unlink(tmp, cb)).catch(() => undefined);
+        }
+      }
+    });
+  }
+
+  /** Move the finished temp file into place, replacing an existing file. */
+  private async rename(s: Session, tmp: string, final: string): Promise<void> {
+    if (s.posixRename) {
+      await call<void>(s, (cb) => s.sftp.ext_openssh_rename(tmp, final, cb));
+      return;
+    }
+    try {
+      await call<void>(s, (cb) => s.sftp.rename(tmp, final, cb));
+    } catch (err) {
+      if (isConnectionLoss(err, s)) throw err;
+      // SFTP v3 rename refuses to overwrite: remove the old file (same content for
+      // content-addressed names) and try once more.
+      await call<void>(s, (cb) => s.sftp.unlink(final, cb)).catch(() => undefined);
+      await call<void>(s, (cb) => s.sftp.rename(tmp, final, cb));
+    }
+  }
+
+  async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
+    const file = this.filename(h);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`load ${this.what(h)}: invalid offset ${offset}`);
+    if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`load ${this.what(h)}: invalid length ${length}`);
+    const op = `load ${this.what(h)}`;
+    return this.run(op, async (s) => {
+      let handle: Buffer;
+      try {
+        handle = await call<Buffer>(s, (cb) => s.sftp.open(file, 'r', cb));
+      } catch (err) {
+        throw this.fail(s, op, err, h);
+      }
+      try {
+        const st = await call<Stats>(s, (cb) => s.sftp.fstat(handle, cb));
+        const size = st.size;
+        if (offset > size) throw new ResticError(`${op}: offset ${offset} is beyond the end of the file (${size} bytes)`);
+        const n = length > 0 ? length : size - offset;
+        if (offset + n > size) throw new ResticError(`${op}: range offset ${offset}, length ${length} is beyond the end of the file (${size} bytes)`);
+        return await readAll(s, handle, offset, n);
+      } catch (err) {
+        throw this.fail(s, op, err, h);
+      } finally {
+        if (s.alive) await call<void>(s, (cb) => s.sftp.close(handle, cb)).catch(() => undefined);
+      }
+    });
+  }
+
+  async stat(h: Handle): Promise<FileInfo> {
+    const file = this.filename(h);
+    const op = `stat ${this.what(h)}`;
+    return this.run(op, async (s) => {
+      try {
+        const st = await call<Stats>(s, (cb) => s.sftp.lstat(file, cb));
+        return { name: h.name, size: st.size };
+      } catch (err) {
+        throw this.fail(s, op, err, h);
+      }
+    });
+  }
+
+  async *list(type: FileType): AsyncGenerator<FileInfo> {
+    if (type === 'config') return;
+    const base = path.posix.join(this.root, defaultLayoutDir(type));
+    if (type !== 'pack') {
+      yield* await this.listDir(base);
+      return;
+    }
+    // Packs live one level down in data/XX: read several of those directories at once.
+    const subdirs = (await this.readDir(base)).filter((e) => e.attrs.isDirectory() || e.attrs.isSymbolicLink()).map((e) => e.filename);
+    subdirs.sort();
+    const BATCH = 8;
+    for (let i = 0; i < subdirs.length; i += BATCH) {
+      const lists = await Promise.all(subdirs.slice(i, i + BATCH).map((d) => this.listDir(path.posix.join(base, d))));
+      for (const l of lists) yield* l;
+    }
+  }
+
+  /** ID-named regular files in one directory (symlinks followed), with sizes. */
+  private async listDir(dir: string): Promise<FileInfo[]> {
+    const out: FileInfo[] = [];
+    for (const e of await this.readDir(dir)) {
+      if (!isIdName(e.filename)) continue;
+      if (e.attrs.isFile()) {
+        out.push({ name: e.filename, size: e.attrs.size });
+      } else if (e.attrs.isSymbolicLink()) {
+        const target = path.posix.join(dir, e.filename);
+        const st = await this.run(`stat ${target}`, (s) => call<Stats>(s, (cb) => s.sftp.stat(target, cb))).catch(() => undefined);
+        if (st?.isFile()) out.push({ name: e.filename, size: st.size });
+      }
+    }
+    return out;
+  }
+
+  /** A directory listing; a missing directory is empty. */
+  private readDir(dir: string): Promise<Array<{ filename: string; attrs: Stats }>> {
+    return this.run(`list ${dir}`, async (s) => {
+      try {
+        return await call<Array<{ filename: string; attrs: Stats }>>(s, (cb) => s.sftp.readdir(dir, cb));
+      } catch (err) {
+        if (statusCode(err) === FX_NO_SUCH_FILE) return [];
+        throw this.fail(s, `list directory ${dir}`, err);
+      }
+    });
+  }
+
+  async remove(h: Handle): Promise<void> {
+    const file = this.filename(h);
+    const op = `remove ${this.what(h)}`;
+    await this.run(op, async (s) => {
+      try {
+        await call<void>(s, (cb) => s.sftp.unlink(file, cb));
+      } catch (err) {
+        if (statusCode(err) === FX_NO_SUCH_FILE) return;
+        throw this.fail(s, op, err, h);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const p = this.sessionP;
+    this.sessionP = undefined;
+    if (!p) return;
+    const s = await p.catch(() => undefined);
+    if (s && !s.ended) {
+      s.alive = false;
+      s.ended = true;
+      s.sock?.ref(); // keep the process alive until the server has seen the goodbye
+      await s.client.end().catch(() => undefined);
+    }
+  }
+
+  /** Like fileError, but a lost connection passes through unchanged (run() reconnects). */
+  private fail(s: Session, op: string, err: unknown, h?: Handle): unknown {
+    return isConnectionLoss(err, s) ? err : this.fileError(op, err, h);
+  }
+
+  /** An SFTP status as a typed one-line error. */
+  private fileError(op: string, err: unknown, h?: Handle): ResticError {
+    if (err instanceof ResticError) return err;
+    const code = statusCode(err);
+    const msg = (err as Error)?.message ?? String(err);
+    if (code === FX_NO_SUCH_FILE && h) return new NotFoundError(`${this.what(h)} does not exist at ${this.location}`, { cause: err });
+    if (code === FX_PERMISSION_DENIED) return new BackendRequestError(`${op}: permission denied on ${this.endpoint}`, false, undefined, { cause: err });
+    return new BackendRequestError(`${op}: ${msg}`, false, undefined, { cause: err });
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+/** Host key algorithms with the ones known_hosts lists for the host first (as OpenSSH orders them). */
+function preferredHostKeyAlgorithms(knownTypes: string[]): string[] | undefined {
+  const all = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+  const first: string[] = [];
+  for (const t of knownTypes) {
+    const algos = t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t];
+    for (const a of algos) if (all.includes(a) && !first.includes(a)) first.push(a);
+  }
+  if (!first.length) return undefined;
+  return [...first, ...all.filter((a) => !first.includes(a))];
+}
+
+function hostKeyError(v: ReturnType<typeof verifyHostKey>, name: string, file: string, blob: Buffer): HostKeyError {
+  const fp = `${keyBlobType(blob)} ${fingerprint(blob)}`;
+  switch (v.status) {
+    case 'changed':
+      return new HostKeyError(`host key verification failed: the host key of ${name} (${fp}) differs from ${file} line ${v.line}; someone may be intercepting the connection, refusing to connect`);
+    case 'revoked':
+      return new HostKeyError(`host key verification failed: the host key of ${name} (${fp}) is marked @revoked in ${file} line ${v.line}`);
+    default: {
+      const others = v.status === 'unknown' && v.knownTypes.length ? ` (only ${v.knownTypes.join(', ')} keys are listed)` : '';
+      return new HostKeyError(
+        `host key verification failed: ${name} is not in ${file}${others}; its key is ${fp} — add it to known_hosts (e.g. ssh-keyscan) or pass -o sftp.insecure-host-key=true to skip the check`,
+      );
+    }
+  }
+}
+
+function hasExtension(sftp: SFTPWrapper, name: string): boolean {
+  const ext = (sftp as unknown as { _extensions?: Record<string, string> })._extensions;
+  return !!ext && Object.prototype.hasOwnProperty.call(ext, name);
+}
+
+function statusCode(err: unknown): number | undefined {
+  const c = (err as { code?: unknown })?.code;
+  return typeof c === 'number' ? c : undefined;
+}
+
+/**
+ * Whether a failed request means the link is gone (then it may be repeated on a new
+ * connection). SFTP status answers carry numeric codes; anything else on a session that
+ * has since died, or ssh2's "No response from server", is a lost connection.
+ */
+function isConnectionLoss(err: unknown, s: Session): boolean {
+  if (err instanceof ResticError) return false;
+  if (statusCode(err) !== undefined) return false;
+  if (!s.alive) return true;
+  const msg = (err as Error)?.message ?? '';
+  const code = (err as { code?: unknown })?.code;
+  return /No response from server|connection lost|not connected|channel|ECONNRESET|EPIPE/i.test(msg) || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+/**
+ * Promise form of one SFTP request on a session. ssh2 buffers requests for a channel that
+ * is no longer open without ever answering them, so a request on a lost session fails at
+ * once, and requests still waiting when the session is lost are failed by its loss handler.
+ */
+function call<T>(s: Session, fn: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const state = (s.sftp as unknown as { outgoing?: { state?: string } }).outgoing?.state;
+    if (!s.alive || (state !== undefined && state !== 'open')) {
+      reject(new Error(`connection lost (${s.lost?.message ?? `SFTP channel ${state ?? 'closed'}`})`));
+      return;
+    }
+    const pending = { reject };
+    s.pending.add(pending);
+    fn((err, value) => {
+      s.pending.delete(pending);
+      if (err) reject(err);
+      else resolve(value);
+    });
+  });
+}
+
+/** Write a whole buffer with up to IO_PARALLEL requests in flight. */
+async function writeAll(s: Session, handle: Buffer, data: Buffer): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < data.length) {
+      const pos = next;
+      const len = Math.min(IO_CHUNK, data.length - pos);
+      next += len;
+      await call<void>(s, (cb) => s.sftp.write(handle, data, pos, len, pos, cb as (err: Error | null | undefined) => void));
+    }
+  };
+  await Promise.all(Array.from({ length: IO_PARALLEL }, worker));
+}
+
+/** Read exactly `length` bytes at `offset` (short reads continued), IO_PARALLEL requests in flight. */
+async function readAll(s: Session, handle: Buffer, offset: number, length: number): Promise<Uint8Array> {
+  const buf = Buffer.allocUnsafeSlow(length);
+  let next = 0;
+  const readChunk = async (start: number, len: number) => {
+    let got = 0;
+    while (got < len) {
+      const n = await call<number>(s, (cb) =>
+        s.sftp.read(handle, buf, start + got, len - got, offset + start + got, (err, bytesRead) => {
+          if (err && (err as { code?: unknown }).code === FX_EOF) cb(undefined, 0);
+          else cb(err, bytesRead);
+        }),
+      );
+      if (n === 0) throw new ResticError(`unexpected end of file: wanted ${length} bytes at offset ${offset}, got ${start + got}`);
+      got += n;
+    }
+  };
+  const worker = async () => {
+    while (next < length) {
+      const start = next;
+      const len = Math.min(IO_CHUNK, length - start);
+      next += len;
+      await readChunk(start, len);
+    }
+  };
+  if (length > 0) await Promise.all(Array.from({ length: IO_PARALLEL }, worker));
+  return new Uint8Array(buf.buffer, buf.byteOffset, length);
+}
+
+function checkHandle(h: Handle): void {
+  if (!FILE_TYPES.includes(h.type)) throw new ResticError(`invalid file type ${JSON.stringify(h.type)}`);
+  if (h.type === 'config') return;
+  const n = h.name;
+  if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
+}
+
+function parseIntOption(name: string, v: string, min: number): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`invalid value for -o ${name}: ${JSON.stringify(v)}`);
+  return n;
+}
+
+/** "30", "30s", "500ms", "2m" → milliseconds. */
+function parseDuration(name: string, v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
+  if (!m) throw new UsageError(`invalid value for -o ${name}: ${JSON.stringify(v)} (use e.g. 30s or 500ms)`);
+  const n = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
+  if (n <= 0) throw new UsageError(`invalid value for -o ${name}: ${JSON.stringify(v)}`);
+  return Math.round(n);
+}
+
+/** Counting semaphore bounding requests in flight. */
+class Semaphore {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(n: number) {
+    this.free = n;
+  }
+
+  acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
