@@ -102,3 +102,35 @@ export function datasetBytes(dir) {
   }
   return total;
 }
+
+/** Files `modify` rewrites: ≈1 % of the dataset (mixed: every 100th small file; big: ten 1 MiB regions ≈ 1 %). */
+function modifiedSmall(scale) {
+  const n = Math.round(20000 * scale);
+  const out = [];
+  for (let i = 37; i < n; i += 100) out.push(i);
+  return out;
+}
+
+/**
+ * Change ≈1 % of a generated dataset (`revert` = put the original bytes back), as the
+ * baseline measurements did: new random content of the same size, then a fresh mtime.
+ */
+export function modify(kind, dir, { scale = 1, revert = false } = {}) {
+  if (kind === 'mixed') {
+    for (const i of modifiedSmall(scale)) {
+      const p = path.join(dir, 'small', 'd' + String(i % 100).padStart(3, '0'), 'f' + String(i).padStart(5, '0') + '.bin');
+      const size = fs.statSync(p).size;
+      fs.writeFileSync(p, randomBytes((revert ? 'small:' : 'mod:') + i, 0, size));
+    }
+  } else {
+    const file = path.join(dir, 'big.bin');
+    const size = fs.statSync(file).size;
+    const fd = fs.openSync(file, 'r+');
+    for (let k = 0; k < 10; k++) {
+      const off = Math.floor((k * size) / 10 / MiB) * MiB + Math.floor(size / 20 / MiB) * MiB;
+      const len = Math.min(Math.floor(size / 1000 / 16) * 16, size - off);
+      fs.writeSync(fd, randomBytes(revert ? 'big' : 'bigmod', off, len), 0, len, off);
+    }
+    fs.closeSync(fd);
+  }
+}

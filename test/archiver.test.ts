@@ -5,10 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend, Repository, backup, type ArchiverFs } from '../src/index.js';
 import { nodeFs } from '../src/archiver/fs.js';
 import { generateTree, pseudoRandom } from './helpers/gentree.js';
-import { tempDir } from './helpers/tmp.js';
 
 const KDF = { N: 1024, r: 8, p: 1 };
-let tmp: ReturnType<typeof tempDir>;
+let tmp: { dir: string; cleanup: () => void };
 let src: string;
 
 /** The real file system, counting the files opened for reading. */
@@ -18,8 +17,11 @@ function countingFs(): ArchiverFs & { opened: string[] } {
 }
 
 beforeAll(() => {
-  tmp = tempDir();
-  src = path.join(tmp.dir, 'src');
+  // The tree is backed up by a path relative to the working directory, as restic allows, so the
+  // snapshot holds no intermediate nodes for /tmp, whose metadata other test files change.
+  const dir = fs.mkdtempSync(path.join(process.cwd(), '.tmp-archiver-'));
+  tmp = { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+  src = path.relative(process.cwd(), path.join(tmp.dir, 'src'));
   generateTree(src, { bigFileSize: 3 * 1024 * 1024 });
 });
 afterAll(() => tmp.cleanup());

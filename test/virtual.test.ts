@@ -43,7 +43,13 @@ describe('virtual tree API', () => {
   it('backs up a 50 MiB stream and in-memory entries without temp files; restic restores them identically', async () => {
     const repoPath = path.join(tmp.dir, 'repo');
     const repo = await Repository.init(new LocalBackend(repoPath), PASSWORD, { version: 2, kdf: KDF });
-    const tmpBefore = fs.readdirSync(os.tmpdir()).sort();
+    // Anything that asks Node for a temp dir during the backup gets this empty one; it must stay empty.
+    // (A private TMPDIR: other test files create entries in the shared /tmp meanwhile.)
+    const privateTmp = path.join(tmp.dir, 'tmpdir');
+    fs.mkdirSync(privateTmp);
+    const savedTmp = process.env.TMPDIR;
+    process.env.TMPDIR = privateTmp;
+    expect(os.tmpdir()).toBe(privateTmp);
     const h = crypto.createHash('sha256');
     const manifest = 'apiVersion: org.eclipse.che/v2\nkind: CheCluster\nmetadata:\n  name: eclipse-che\n';
     const result = await backupEntries(
@@ -56,9 +62,12 @@ describe('virtual tree API', () => {
         { path: 'link', type: 'symlink', linktarget: 'che-cr.yaml' },
       ],
       { root: '/backup/che', hostname: 'operator', tags: ['che'] },
-    );
+    ).finally(() => {
+      if (savedTmp === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = savedTmp;
+    });
     await repo.close();
-    expect(fs.readdirSync(os.tmpdir()).sort()).toEqual(tmpBefore);
+    expect(fs.readdirSync(privateTmp)).toEqual([]);
     expect(result.files).toBe(4);
     expect(result.bytes).toBe(50 * MiB + manifest.length + 5);
 

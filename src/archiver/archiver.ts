@@ -91,7 +91,8 @@ const READ_BUFFER_SIZE = 16 * 1024 * 1024;
 
 export class Archiver {
   private readonly fs: ArchiverFs;
-  private readonly chunker: Chunker;
+  /** Built on first use: an unchanged re-backup never chunks anything. */
+  private chunkerInstance: Chunker | null = null;
   private buf: Buffer | null = null;
   private readonly excluder: Excluder;
   /** Device of the target being walked, for --one-file-system. */
@@ -122,7 +123,6 @@ export class Archiver {
   ) {
     this.fs = opts.fs ?? nodeFs;
     this.excluder = new Excluder(this.fs, opts.excludes);
-    this.chunker = new Chunker(repo.config.chunkerPolynomial);
   }
 
   private warn(p: Buffer | string, err: unknown): void {
@@ -351,7 +351,7 @@ export class Archiver {
   private async saveContent(fd: number): Promise<string[]> {
     const buf = (this.buf ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
     const ids: string[] = [];
-    const chunker = this.chunker;
+    const chunker = (this.chunkerInstance ??= new Chunker(this.repo.config.chunkerPolynomial));
     chunker.reset();
     let filled = 0; // valid bytes in buf
     let start = 0; // start of the current chunk in buf

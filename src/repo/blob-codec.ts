@@ -2,9 +2,10 @@
  * Turning a blob's plaintext into the bytes stored in a pack: optional zstd compression
  * (v2 only), then encryption. Shared by the in-process path and the worker threads.
  */
-import { type MasterKey, encrypt } from '../crypto/index.js';
+import { createHash } from 'node:crypto';
+import { type MasterKey, encrypt, encryptInto, Extension } from '../crypto/index.js';
 import { type CompressionMode, looksCompressible, zstdCompress } from '../compress/zstd.js';
-import type { BlobType } from './pack.js';
+import { type BlobType, type PackedBlob, encodeHeader, entrySize, HEADER_SIZE, MAX_HEADER_SIZE } from './pack.js';
 
 export interface EncodedBlob {
   /** IV || ciphertext || MAC of the (possibly compressed) plaintext. */
@@ -30,4 +31,95 @@ export function encodeBlob(
     if (z.length < plaintext.length) return { encrypted: encrypt(key, z), uncompressedLength: plaintext.length };
   }
   return { encrypted: encrypt(key, plaintext), uncompressedLength: 0 };
+}
+
+/** A finished pack file: its ID (SHA-256 of all bytes), bytes and blob list in file order. */
+export interface FinishedPack {
+  id: string;
+  bytes: Buffer;
+  blobs: PackedBlob[];
+}
+
+/** One pack being filled: encrypted blobs are written straight into its buffer and hashed as they land. */
+class OpenPack {
+  readonly blobs: PackedBlob[] = [];
+  readonly hash = createHash('sha256');
+  used = 0;
+  entries = 0;
+  constructor(public buf: Buffer) {}
+
+  /** Make room for `n` more bytes (rare: only a last big blob or a big header overflows). */
+  reserve(n: number): void {
+    if (this.used + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafeSlow(Math.max(this.used + n, this.buf.length * 1.5) | 0);
+    this.buf.copy(bigger, 0, 0, this.used);
+    this.buf = bigger;
+  }
+}
+
+/**
+ * Builds pack files from plaintext blobs without intermediate copies: compression decision,
+ * encryption into the pack buffer, incremental pack SHA-256, header and trailer. One per
+ * thread that encodes blobs (the in-process path or a worker). Pack buffers can be handed
+ * back with recycle() once uploaded, so a long backup allocates a few buffers only.
+ */
+export class PackAssembler {
+  private readonly open: Record<BlobType, OpenPack | null> = { data: null, tree: null };
+  private readonly spare: Buffer[] = [];
+
+  constructor(
+    private readonly key: MasterKey,
+    private readonly repoVersion: number,
+    private readonly compression: CompressionMode,
+    private readonly packSize: number,
+  ) {}
+
+  /** Encode and append one blob; returns its stored size and the pack it completed, if any. */
+  add(type: BlobType, id: string, plaintext: Uint8Array): { stored: number; pack: FinishedPack | null } {
+    const { src, uncompressedLength } = this.compressed(type, plaintext);
+    const p = (this.open[type] ??= new OpenPack(this.spare.pop() ?? Buffer.allocUnsafeSlow(this.packSize + (1 << 20))));
+    const total = src.length + Extension;
+    p.reserve(total);
+    const offset = p.used;
+    encryptInto(this.key, src, p.buf, offset);
+    p.hash.update(p.buf.subarray(offset, offset + total));
+    p.used += total;
+    const blob: PackedBlob = { type, id, offset, length: total, uncompressedLength };
+    p.blobs.push(blob);
+    p.entries += entrySize(blob);
+    // restic's rule: a pack is done once it reaches the target size or its header nears the limit.
+    const full = p.used + HEADER_SIZE + p.entries >= this.packSize || HEADER_SIZE + p.entries + 64 >= MAX_HEADER_SIZE;
+    return { stored: total, pack: full ? this.finish(type) : null };
+  }
+
+  private compressed(type: BlobType, plaintext: Uint8Array): { src: Uint8Array; uncompressedLength: number } {
+    let compress = this.repoVersion >= 2 && plaintext.length > 0 && (type === 'tree' || this.compression !== 'off');
+    if (compress && type === 'data' && this.compression === 'auto' && !looksCompressible(plaintext)) compress = false;
+    if (compress) {
+      const z = zstdCompress(plaintext, this.compression === 'max' ? 'max' : 'auto');
+      if (z.length < plaintext.length) return { src: z, uncompressedLength: plaintext.length };
+    }
+    return { src: plaintext, uncompressedLength: 0 };
+  }
+
+  /** Finish the open pack of `type` (null when it has no blobs). */
+  finish(type: BlobType): FinishedPack | null {
+    const p = this.open[type];
+    this.open[type] = null;
+    if (!p || !p.blobs.length) return null;
+    const header = encodeHeader(p.blobs);
+    p.reserve(header.length + Extension + 4);
+    const start = p.used;
+    p.used += encryptInto(this.key, header, p.buf, p.used);
+    p.buf.writeUInt32LE(p.used - start, p.used);
+    p.used += 4;
+    p.hash.update(p.buf.subarray(start, p.used));
+    return { id: p.hash.digest('hex'), bytes: p.buf.subarray(0, p.used), blobs: p.blobs };
+  }
+
+  /** Give back a pack buffer whose upload finished. */
+  recycle(buf: Buffer): void {
+    const whole = Buffer.from(buf.buffer, 0, buf.buffer.byteLength);
+    if (this.spare.length < 2 && whole.length >= this.packSize) this.spare.push(whole);
+  }
 }

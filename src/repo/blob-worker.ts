@@ -1,16 +1,54 @@
-/** Worker thread: compresses and encrypts blobs so the main thread can keep reading and chunking. */
+/**
+ * Worker thread: compresses, encrypts and assembles pack files (incl. the pack's SHA-256)
+ * so the main thread only reads, chunks, hashes blobs and uploads finished packs.
+ * Blob bytes arrive in a shared ring buffer (no copy, no allocation per blob); finished
+ * packs are transferred back and their buffers returned for reuse after the upload.
+ */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MasterKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
-import { encodeBlob } from './blob-codec.js';
+import { type FinishedPack, PackAssembler } from './blob-codec.js';
 import type { BlobType } from './pack.js';
+import type { ToWorker, FromWorker } from './blob-pool.js';
 
-const { key, version, compression } = workerData as { key: MasterKey; version: number; compression: CompressionMode };
+const { key, version, compression, packSize, ring } = workerData as {
+  key: MasterKey;
+  version: number;
+  compression: CompressionMode;
+  packSize: number;
+  ring: SharedArrayBuffer;
+};
+const assembler = new PackAssembler(key, version, compression, packSize);
+const ringBytes = new Uint8Array(ring);
+const port = parentPort!;
 
-parentPort!.on('message', (m: { seq: number; type: BlobType; data: Uint8Array }) => {
-  const r = encodeBlob(key, version, compression, m.type, m.data);
-  // Small Buffers share Node's pool; only a buffer of our own may be transferred.
-  const e = r.encrypted;
-  const out = e.byteOffset === 0 && e.buffer.byteLength === e.length ? e : new Uint8Array(e);
-  parentPort!.postMessage({ seq: m.seq, encrypted: out, uncompressedLength: r.uncompressedLength }, [out.buffer as ArrayBuffer]);
+function send(m: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(m, transfer);
+}
+
+function sendPack(p: FinishedPack): void {
+  send({ op: 'pack', id: p.id, bytes: p.bytes, blobs: p.blobs }, [p.bytes.buffer as ArrayBuffer]);
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.op) {
+    case 'blob': {
+      const data = m.data ?? ringBytes.subarray(m.off, m.off + m.len);
+      const { stored, pack } = assembler.add(m.type, m.id, data);
+      // The ring region is free again once the blob is encrypted into the pack buffer.
+      send({ op: 'done', seq: m.seq, type: m.type, stored });
+      if (pack) sendPack(pack);
+      break;
+    }
+    case 'flush':
+      for (const t of ['data', 'tree'] as BlobType[]) {
+        const pack = assembler.finish(t);
+        if (pack) sendPack(pack);
+      }
+      send({ op: 'flushed', seq: m.seq });
+      break;
+    case 'recycle':
+      assembler.recycle(Buffer.from(m.buf));
+      break;
+  }
 });

@@ -15,13 +15,13 @@ import {
 } from '../errors.js';
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, newRandomKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
-import { type EncodedBlob, encodeBlob } from './blob-codec.js';
+import { PackAssembler } from './blob-codec.js';
 import { BlobPool, workersAvailable } from './blob-pool.js';
 import { openStoredBlob } from './blob-open.js';
 import { isIrreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from './config.js';
 import { createKeyFile, decodeKeyFile, type KeyFile, openKeyFile } from './key.js';
-import { type BlobType, PackWriter, MAX_HEADER_SIZE } from './pack.js';
+import type { BlobType, PackedBlob } from './pack.js';
 import { type IndexPack, decodeIndex, encodeIndex } from './index-file.js';
 import { MasterIndex } from './master-index.js';
 import { frameUnpacked, unframeUnpacked } from './unpacked.js';
@@ -35,7 +35,7 @@ export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** restic tries at most this many key files before giving up. */
 const MAX_KEYS = 20;
 /** Packs uploaded in parallel while a backup continues. */
-const UPLOAD_CONCURRENCY = 4;
+const UPLOAD_CONCURRENCY = 2;
 /** restic starts a new index file at this many blobs. */
 const INDEX_MAX_BLOBS = 50_000;
 
@@ -85,15 +85,14 @@ export class Repository {
   readonly index = new MasterIndex();
   compression: CompressionMode;
   packSize: number;
-  private readonly packers: Record<BlobType, PackWriter | null> = { data: null, tree: null };
   /** Blobs sitting in an unfinished pack (not yet in the index). */
   private readonly pendingBlobs = new Set<string>();
   private readonly uploads = new Set<Promise<void>>();
   private backgroundError: unknown = null;
   private unsavedPacks: IndexPack[] = [];
   private indexLoaded = false;
-  private readonly encoding = new Set<Promise<void>>();
   private pool: BlobPool | null = null;
+  private packAssembler: PackAssembler | null = null;
   private readonly workers: number;
   /** Bytes (as stored) and blobs added to packs by this process. */
   readonly added = { data: 0, tree: 0, dataBlobs: 0, treeBlobs: 0 };
@@ -217,8 +216,9 @@ export class Repository {
   // ---- blobs ----
 
   /**
-   * Store a blob unless the index or an open pack already has it. Compression and
-   * encryption may run on a worker thread; the blob is then in flight when this resolves.
+   * Store a blob unless the index or an open pack already has it. Compression, encryption
+   * and pack assembly may run on a worker thread; the blob is then in flight when this
+   * resolves (its bytes already copied: the caller may reuse its buffer).
    * Call flush() to finish packs and write the index.
    */
   async saveBlob(type: BlobType, plaintext: Uint8Array, id?: string): Promise<SaveBlobResult> {
@@ -227,53 +227,53 @@ export class Repository {
     const k = type[0] + blobId;
     if (this.pendingBlobs.has(k) || this.index.has(type, blobId)) return { id: blobId, known: true, stored: 0 };
     this.pendingBlobs.add(k);
+    // Back-pressure: never more than UPLOAD_CONCURRENCY finished packs held in memory.
     while (this.uploads.size >= UPLOAD_CONCURRENCY) await Promise.race(this.uploads);
     this.throwBackgroundError();
     const pool = this.blobPool();
     if (!pool) {
-      const enc = encodeBlob(this.key, this.version, this.compression, type, plaintext);
-      this.addToPacker(type, blobId, enc);
-      return { id: blobId, known: false, stored: enc.encrypted.length };
+      const { stored, pack } = this.assembler().add(type, blobId, plaintext);
+      this.countStored(type, stored);
+      if (pack) this.startUpload(pack.id, pack.bytes, pack.blobs, () => this.assembler().recycle(pack.bytes));
+      return { id: blobId, known: false, stored };
     }
-    await pool.waitForRoom(plaintext.length);
-    // The caller may reuse its buffer: hand the worker a copy it owns.
-    const p = pool
-      .encode(type, new Uint8Array(plaintext))
-      .then((enc) => this.addToPacker(type, blobId, enc))
-      .catch((err) => {
-        this.backgroundError ??= err;
-      })
-      .finally(() => this.encoding.delete(p));
-    this.encoding.add(p);
+    await pool.add(type, blobId, plaintext);
     return { id: blobId, known: false, stored: plaintext.length };
+  }
+
+  private assembler(): PackAssembler {
+    return (this.packAssembler ??= new PackAssembler(this.key, this.version, this.compression, this.packSize));
   }
 
   private blobPool(): BlobPool | null {
     if (!this.pool && this.workers > 0 && workersAvailable()) {
-      this.pool = new BlobPool(this.key, this.version, this.compression, this.workers);
+      this.pool = new BlobPool({
+        key: this.key,
+        version: this.version,
+        compression: this.compression,
+        packSize: this.packSize,
+        workers: this.workers,
+        onPack: (p) => this.startUpload(p.id, p.bytes, p.blobs, p.recycle),
+        onStored: (type, stored) => this.countStored(type, stored),
+      });
     }
     return this.pool;
   }
 
-  private addToPacker(type: BlobType, id: string, enc: EncodedBlob): void {
-    const packer = (this.packers[type] ??= new PackWriter());
-    packer.add(type, id, enc.encrypted, enc.uncompressedLength);
-    this.added[type] += enc.encrypted.length;
+  private countStored(type: BlobType, stored: number): void {
+    this.added[type] += stored;
     this.added[type === 'data' ? 'dataBlobs' : 'treeBlobs']++;
-    if (packer.size >= this.packSize || packer.headerSize + 64 >= MAX_HEADER_SIZE) {
-      this.packers[type] = null;
-      this.startUpload(packer);
-    }
   }
 
-  private startUpload(packer: PackWriter): void {
-    const { id, bytes } = packer.finish(this.key);
+  /** Save a finished pack; its blobs enter the index once the backend has it (fsynced for local). */
+  private startUpload(id: string, bytes: Uint8Array, blobs: PackedBlob[], recycle: () => void): void {
     const p = this.backend
       .save({ type: 'pack', name: id }, bytes)
       .then(() => {
-        this.index.addPack(id, packer.blobs);
-        this.unsavedPacks.push({ id, blobs: packer.blobs });
-        for (const b of packer.blobs) this.pendingBlobs.delete(b.type[0] + b.id);
+        recycle();
+        this.index.addPack(id, blobs);
+        this.unsavedPacks.push({ id, blobs });
+        for (const b of blobs) this.pendingBlobs.delete(b.type[0] + b.id);
       })
       .catch((err) => {
         this.backgroundError ??= err;
@@ -288,13 +288,14 @@ export class Repository {
 
   /** Finish open packs, wait for uploads and write an index for the new packs. */
   async flush(): Promise<void> {
-    while (this.encoding.size) await Promise.all(this.encoding);
-    for (const type of ['data', 'tree'] as const) {
-      const packer = this.packers[type];
-      this.packers[type] = null;
-      if (packer && packer.count) this.startUpload(packer);
+    if (this.pool) await this.pool.flush();
+    if (this.packAssembler) {
+      for (const type of ['data', 'tree'] as const) {
+        const pack = this.packAssembler.finish(type);
+        if (pack) this.startUpload(pack.id, pack.bytes, pack.blobs, () => undefined);
+      }
     }
-    await Promise.all(this.uploads);
+    while (this.uploads.size) await Promise.all(this.uploads);
     this.throwBackgroundError();
     await this.saveIndexOfNewPacks();
   }
