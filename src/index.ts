@@ -39,3 +39,4 @@ export { rebuildIndex, type RebuildIndexOptions, type RebuildIndexResult } from 
 export * from './forget/index.js';
 export * from './copy/index.js';
 export { VERSION } from './version.js';
+export * from './operator/index.js';

@@ -92,11 +92,17 @@ export const backupCommand: Command = {
       ctx.stdout(`Added to the repository: ${resticFormatBytes(s.dataAdded).padEnd(5)} (${resticFormatBytes(s.dataAddedStored).padEnd(5)} stored)\n\n`);
       ctx.stdout(`processed ${s.totalFilesProcessed} files, ${formatBytes(s.totalBytesProcessed)} in ${formatDuration(elapsed * 1000)}\n`);
       ctx.stdout(`snapshot ${result.snapshotId.slice(0, 8)} saved\n`);
+      ctx.stdout(backupIdLine(result.snapshotId));
     }
     await repo.close();
     return result.warnings.length ? ExitCode.Incomplete : ExitCode.OK;
   },
 };
+
+/** chectl's last line (`server:backup`), for scripts that read the short ID from there. */
+function backupIdLine(snapshotId: string): string {
+  return `Backup snapshot ID: ${snapshotId.slice(0, 8)}\n`;
+}
 
 /** restic's verbosity: 0 with --quiet, 1 by default, more with -v. */
 function verbosity(ctx: GlobalContext): number {
@@ -175,6 +181,7 @@ async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> 
     ctx.stdout(JSON.stringify({ message_type: 'summary', files_new: 1, total_files_processed: 1, total_bytes_processed: result.bytes, snapshot_id: result.snapshotId }) + '\n');
   } else if (!ctx.quiet) {
     ctx.stdout(`processed 1 files, ${formatBytes(result.bytes)}\nsnapshot ${result.snapshotId.slice(0, 8)} saved\n`);
+    ctx.stdout(backupIdLine(result.snapshotId));
   }
   await repo.close();
   return 0;

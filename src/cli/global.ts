@@ -46,6 +46,8 @@ export function repositoryLocation(ctx: GlobalContext): string {
   const file = (ctx.opts['repository-file'] as string | undefined) ?? ctx.env.RESTIC_REPOSITORY_FILE;
   if (!repo && file) repo = fs.readFileSync(file, 'utf8').trim();
   repo ??= ctx.env.RESTIC_REPOSITORY;
+  // chectl's name (server:backup -r), for users coming from chectl.
+  if (!repo && ctx.env.BACKUP_REPOSITORY_URL) repo = ctx.env.BACKUP_REPOSITORY_URL;
   if (!repo) throw new UsageError('Please specify repository location (-r or --repository-file)');
   return repo;
 }
@@ -100,6 +102,7 @@ export function readPassword(ctx: GlobalContext): string {
     }
   }
   if (ctx.env.RESTIC_PASSWORD !== undefined) return ctx.env.RESTIC_PASSWORD;
+  if (ctx.env.BACKUP_REPOSITORY_PASSWORD !== undefined) return ctx.env.BACKUP_REPOSITORY_PASSWORD; // chectl's name
   if (!process.stdin.isTTY) {
     // restic reads the password from stdin when it is not a terminal
     const text = fs.readFileSync(0, 'utf8');
