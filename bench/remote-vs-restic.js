@@ -13,8 +13,8 @@
 //   s3    --s3-endpoint (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), or else a
 //         throwaway Ceph radosgw started with test/helpers/ceph.ts (needs ceph-mon, ceph-osd,
 //         radosgw). A fresh bucket per backup, emptied afterwards (Ceph's memstore is RAM).
-//   sftp  pluggable: needs the SFTP backend (dist/backends/sftp.js) and --sftp-base; restic
-//         gets --sftp-command as `-o sftp.command=…`. Each backup goes to <base>/<run>-<tool>.
+//   sftp  a private OpenSSH sshd on 127.0.0.1 (test/helpers/sshd.ts) unless --sftp-base is given;
+//         restic gets `-o sftp.command=…` (ssh), restic-ts the key and known_hosts file.
 //
 // --size is the dataset size in MiB (default 1024 = the 1 GiB of the issue; use e.g. 32 to
 // try the script). Datasets come from bench/gen.js (cached per kind and size under --dir).
@@ -141,30 +141,46 @@ const stores = {
   },
 
   async sftp() {
-    if (!fs.existsSync(path.join(root, 'dist', 'backends', 'sftp.js'))) {
-      throw new Error('the SFTP backend (src/backends/sftp.ts) has not landed yet: --store sftp is not available');
+    // Without --sftp-base: a private OpenSSH sshd on 127.0.0.1 (test/helpers/sshd.ts), key-only.
+    let sftpBase = arg('sftp-base');
+    let command = arg('sftp-command');
+    let ours = [];
+    let stopSshd = async () => {};
+    let localDir = null;
+    if (!sftpBase) {
+      const sshd = await (await loadTestHelper('sshd')).startSshd();
+      localDir = path.join(sshd.home, 'bench');
+      fs.mkdirSync(localDir, { recursive: true });
+      sftpBase = `sftp://root@127.0.0.1:${sshd.port}/${localDir}`;
+      command = sshd.sftpCommand();
+      ours = ['--ssh-key-file', sshd.clientKey, '-o', `sftp.known-hosts=${sshd.knownHosts}`];
+      stopSshd = () => sshd.stop();
     }
-    const sftpBase = arg('sftp-base');
-    if (!sftpBase) throw new Error('--store sftp needs --sftp-base sftp:user@host:/path (and usually --sftp-command)');
-    const command = arg('sftp-command');
+    const resticBase = localDir ? `sftp:root@127.0.0.1:${localDir}` : sftpBase;
     return {
       label: `SFTP at ${sftpBase}`,
       env: {},
-      repo: (run, tool) => `${sftpBase.replace(/\/+$/, '')}/run${run}-${tool}`,
-      toolArgs: (tool) => (command && tool === 'restic' ? ['-o', `sftp.command=${command}`] : []),
-      cleanup: () => {}, // remote paths are left for the operator (no SFTP code here)
-      teardown: async () => {},
+      repo: (run, tool) => `${(tool === 'restic' ? resticBase : sftpBase).replace(/\/+$/, '')}/run${run}-${tool}`,
+      toolArgs: (tool) => (tool === 'restic' ? (command ? ['-o', `sftp.command=${command}`] : []) : ours),
+      cleanup: (repo) => {
+        if (localDir) fs.rmSync(path.join(localDir, path.basename(repo)), { recursive: true, force: true });
+      },
+      teardown: () => stopSshd(),
     };
   },
 };
 
-/** test/helpers/ceph.ts, compiled on the fly with esbuild (it only imports node builtins). */
-async function loadCephHelper() {
+/** test/helpers/<name>.ts, compiled on the fly with esbuild (they only import node builtins). */
+async function loadTestHelper(name) {
   const { transformSync } = await import('esbuild');
-  const src = fs.readFileSync(path.join(root, 'test', 'helpers', 'ceph.ts'), 'utf8');
-  const out = path.join(base, 'ceph-helper.mjs');
+  const src = fs.readFileSync(path.join(root, 'test', 'helpers', `${name}.ts`), 'utf8');
+  const out = path.join(base, `${name}-helper.mjs`);
   fs.writeFileSync(out, transformSync(src, { loader: 'ts', format: 'esm', target: 'node20' }).code);
   return import(pathToFileURL(out).href);
+}
+
+function loadCephHelper() {
+  return loadTestHelper('ceph');
 }
 
 // ---------------------------------------------------------------------------------------
