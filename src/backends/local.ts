@@ -12,6 +12,7 @@ import type { Dirent } from 'node:fs';
 import path from 'node:path';
 import { NotFoundError, ResticError } from '../errors.js';
 import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
+import { Semaphore } from './semaphore.js';
 
 export interface LocalBackendOptions {
   /** Maximum number of files open at once by save/load (restic: `-o local.connections`). */
@@ -325,27 +326,3 @@ function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
-/** Counting semaphore bounding open file descriptors. */
-class Semaphore {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(n: number) {
-    if (!Number.isInteger(n) || n < 1) throw new ResticError(`invalid number of connections: ${n}`);
-    this.free = n;
-  }
-
-  acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
-  }
-}

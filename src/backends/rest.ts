@@ -20,6 +20,7 @@ import { NotFoundError, ResticError, UsageError } from '../errors.js';
 import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, isIdName } from './backend.js';
 import type { BackendOptions } from './location.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
+import { Semaphore } from './semaphore.js';
 
 export const CONTENT_TYPE_V1 = 'application/vnd.x.restic.rest.v1';
 export const CONTENT_TYPE_V2 = 'application/vnd.x.restic.rest.v2';
@@ -404,26 +405,3 @@ function checkHandle(h: Handle): void {
   if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
 }
 
-/** Counting semaphore bounding requests in flight. */
-class Semaphore {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(n: number) {
-    this.free = n;
-  }
-
-  acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
-  }
-}

@@ -31,6 +31,7 @@ import type { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NotFoundError, ResticError, UsageError } from '../errors.js';
 import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
+import { Semaphore } from './semaphore.js';
 
 type Sdk = typeof import('@aws-sdk/client-s3');
 
@@ -532,27 +533,3 @@ function checkHandle(h: Handle): void {
   if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
 }
 
-/** Counting semaphore bounding requests in flight. */
-class Semaphore {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(n: number) {
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`invalid number of connections: ${n}`);
-    this.free = n;
-  }
-
-  acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
-  }
-}

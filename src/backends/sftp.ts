@@ -36,6 +36,7 @@ import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, de
 import { fingerprint, keyBlobType, knownHostsName, knownKeyTypes, readKnownHosts, verifyHostKey } from './known-hosts.js';
 import type { BackendOptions } from './location.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
+import { Semaphore } from './semaphore.js';
 
 /** The server's host key was not accepted (unknown, changed or revoked). Never retried. */
 export class HostKeyError extends ResticError {}
@@ -829,26 +830,3 @@ function parseDuration(name: string, v: string): number {
   return Math.round(n);
 }
 
-/** Counting semaphore bounding requests in flight. */
-class Semaphore {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(n: number) {
-    this.free = n;
-  }
-
-  acquire(): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.waiting.push(resolve));
-  }
-
-  release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.free++;
-  }
-}
