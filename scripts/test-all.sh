@@ -11,6 +11,11 @@ command -v restic >/dev/null 2>&1 || need_apt+=(restic)
 command -v radosgw >/dev/null 2>&1 || need_apt+=(radosgw)
 command -v ceph-mon >/dev/null 2>&1 || need_apt+=(ceph-mon)
 command -v ceph-osd >/dev/null 2>&1 || need_apt+=(ceph-osd)
+# unzip: dump --archive zip is checked by extracting it; ssh: restic reaches SFTP through it.
+command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
+# openssl: self-signed certificates for the TLS tests (REST server, --cacert).
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+[ -x /usr/bin/ssh ] || need_apt+=(openssh-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
