@@ -21,6 +21,7 @@ import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, is
 import type { BackendOptions } from './location.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
+import { parseDurationOption, parseIntOption } from './options.js';
 
 export const CONTENT_TYPE_V1 = 'application/vnd.x.restic.rest.v1';
 export const CONTENT_TYPE_V2 = 'application/vnd.x.restic.rest.v2';
@@ -150,7 +151,7 @@ export class RestBackend implements Backend {
     const url = location.replace(/^rest:/, '');
     const connections = ext['rest.connections'] !== undefined ? parseIntOption('rest.connections', ext['rest.connections'], 1) : undefined;
     const retries = ext['rest.retries'] !== undefined ? parseIntOption('rest.retries', ext['rest.retries'], 0) : undefined;
-    const timeoutMs = ext['rest.timeout'] !== undefined ? parseDuration('rest.timeout', ext['rest.timeout']) : undefined;
+    const timeoutMs = ext['rest.timeout'] !== undefined ? parseDurationOption('rest.timeout', ext['rest.timeout']) : undefined;
     const be = new RestBackend(url, {
       username: env.RESTIC_REST_USERNAME || env.REST_SERVER_USERNAME || undefined,
       password: env.RESTIC_REST_PASSWORD ?? env.REST_SERVER_PASSWORD,
@@ -370,21 +371,6 @@ export class RestBackend implements Backend {
   async close(): Promise<void> {
     if (this.agentPromise) await (await this.agentPromise).close();
   }
-}
-
-function parseIntOption(name: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`invalid value for -o ${name}: ${JSON.stringify(v)}`);
-  return n;
-}
-
-/** "30", "30s", "500ms", "2m" → milliseconds. */
-function parseDuration(name: string, v: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
-  if (!m) throw new UsageError(`invalid value for -o ${name}: ${JSON.stringify(v)} (use e.g. 30s or 500ms)`);
-  const n = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
-  if (n <= 0) throw new UsageError(`invalid value for -o ${name}: ${JSON.stringify(v)}`);
-  return Math.round(n);
 }
 
 function totalFromContentRange(v: string | string[] | undefined): number | undefined {

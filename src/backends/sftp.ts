@@ -37,6 +37,7 @@ import { fingerprint, keyBlobType, knownHostsName, knownKeyTypes, readKnownHosts
 import type { BackendOptions } from './location.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
+import { parseDurationOption, parseIntOption } from './options.js';
 
 /** The server's host key was not accepted (unknown, changed or revoked). Never retried. */
 export class HostKeyError extends ResticError {}
@@ -265,7 +266,7 @@ export class SftpBackend implements Backend {
     }
     const connections = ext['sftp.connections'] !== undefined ? parseIntOption('sftp.connections', ext['sftp.connections'], 1) : undefined;
     const retries = ext['sftp.retries'] !== undefined ? parseIntOption('sftp.retries', ext['sftp.retries'], 0) : undefined;
-    const readyTimeoutMs = ext['sftp.timeout'] !== undefined ? parseDuration('sftp.timeout', ext['sftp.timeout']) : undefined;
+    const readyTimeoutMs = ext['sftp.timeout'] !== undefined ? parseDurationOption('sftp.timeout', ext['sftp.timeout']) : undefined;
     const home = env.HOME || os.homedir();
     const be = new SftpBackend({
       host: parsed.host,
@@ -813,20 +814,5 @@ function checkHandle(h: Handle): void {
   if (h.type === 'config') return;
   const n = h.name;
   if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
-}
-
-function parseIntOption(name: string, v: string, min: number): number {
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`invalid value for -o ${name}: ${JSON.stringify(v)}`);
-  return n;
-}
-
-/** "30", "30s", "500ms", "2m" → milliseconds. */
-function parseDuration(name: string, v: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
-  if (!m) throw new UsageError(`invalid value for -o ${name}: ${JSON.stringify(v)} (use e.g. 30s or 500ms)`);
-  const n = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
-  if (n <= 0) throw new UsageError(`invalid value for -o ${name}: ${JSON.stringify(v)}`);
-  return Math.round(n);
 }
 

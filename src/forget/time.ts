@@ -3,7 +3,7 @@
  * (nanoseconds) plus the wall clock in the recorded offset. Forget buckets use that wall
  * clock, and keep-within durations use Go's calendar arithmetic (AddDate).
  */
-import { localOffsetMinutes, parseGoTime } from '../repo/gojson.js';
+import { civilFromDays, localOffsetMinutes, parseGoTime } from '../repo/gojson.js';
 
 export interface WallTime {
   /** Nanoseconds since the Unix epoch. */
@@ -38,18 +38,6 @@ export function daysFromCivil(y: number, m: number, d: number): number {
   const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5);
   const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
   return era * 146097 + doe - 719468 + (d - 1);
-}
-
-export function civilFromDays(z: number): [number, number, number] {
-  z += 719468;
-  const era = Math.floor(z / 146097);
-  const doe = z - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  return [era * 400 + yoe + (m <= 2 ? 1 : 0), m, d];
 }
 
 const localOffsetSec = (unixSec: number) => Math.round(localOffsetMinutes(unixSec * 1000) * 60);
