@@ -267,7 +267,18 @@ export function runBackendSuite(name: string, makeBackend: () => Backend | Promi
         expect(await collect(be.list('pack'))).toEqual(names.map((n, i) => ({ name: n, size: i + 1 })));
       });
 
-      it.skipIf(opts.nonIdNames === false)('ignores names that are not 64-hex IDs', async () => {
+      // A store that cannot hold such names (restic's REST server answers 400) must refuse them.
+      if (opts.nonIdNames === false) {
+        it('refuses to store names that are not 64-hex IDs', async () => {
+          await be.create();
+          const good = randomFile(5);
+          await be.save({ type: 'key', name: good.name }, good.data);
+          for (const n of ['not-an-id', idWithPrefix('AB'), good.name.slice(1)]) {
+            await expect(be.save({ type: 'key', name: n }, new Uint8Array(3))).rejects.toThrow();
+          }
+          expect(await collect(be.list('key'))).toEqual([{ name: good.name, size: 5 }]);
+        });
+      } else it('ignores names that are not 64-hex IDs', async () => {
         await be.create();
         const good = randomFile(5);
         await be.save({ type: 'key', name: good.name }, good.data);
