@@ -21,6 +21,17 @@ export function encodeBlob(
   type: BlobType,
   plaintext: Uint8Array,
 ): EncodedBlob {
+  const { src, uncompressedLength } = maybeCompress(repoVersion, compression, type, plaintext);
+  return { encrypted: encrypt(key, src), uncompressedLength };
+}
+
+/** The bytes to encrypt for a blob: its zstd frame when compression applies and helps, else the plaintext. */
+function maybeCompress(
+  repoVersion: number,
+  compression: CompressionMode,
+  type: BlobType,
+  plaintext: Uint8Array,
+): { src: Uint8Array; uncompressedLength: number } {
   // v2 always compresses trees; data unless compression is off. An empty blob is never
   // marked compressed (uncompressed_length 0 means "not compressed").
   let compress = repoVersion >= 2 && plaintext.length > 0 && (type === 'tree' || compression !== 'off');
@@ -28,9 +39,9 @@ export function encodeBlob(
   if (compress && type === 'data' && compression === 'auto' && !looksCompressible(plaintext)) compress = false;
   if (compress) {
     const z = zstdCompress(plaintext, compression === 'max' ? 'max' : 'auto');
-    if (z.length < plaintext.length) return { encrypted: encrypt(key, z), uncompressedLength: plaintext.length };
+    if (z.length < plaintext.length) return { src: z, uncompressedLength: plaintext.length };
   }
-  return { encrypted: encrypt(key, plaintext), uncompressedLength: 0 };
+  return { src: plaintext, uncompressedLength: 0 };
 }
 
 /** A finished pack file: its ID (SHA-256 of all bytes), bytes and blob list in file order. */
@@ -76,7 +87,7 @@ export class PackAssembler {
 
   /** Encode and append one blob; returns its stored size and the pack it completed, if any. */
   add(type: BlobType, id: string, plaintext: Uint8Array): { stored: number; pack: FinishedPack | null } {
-    const { src, uncompressedLength } = this.compressed(type, plaintext);
+    const { src, uncompressedLength } = maybeCompress(this.repoVersion, this.compression, type, plaintext);
     const p = (this.open[type] ??= new OpenPack(this.spare.pop() ?? Buffer.allocUnsafeSlow(this.packSize + (1 << 20))));
     const total = src.length + Extension;
     p.reserve(total);
@@ -90,16 +101,6 @@ export class PackAssembler {
     // restic's rule: a pack is done once it reaches the target size or its header nears the limit.
     const full = p.used + HEADER_SIZE + p.entries >= this.packSize || HEADER_SIZE + p.entries + 64 >= MAX_HEADER_SIZE;
     return { stored: total, pack: full ? this.finish(type) : null };
-  }
-
-  private compressed(type: BlobType, plaintext: Uint8Array): { src: Uint8Array; uncompressedLength: number } {
-    let compress = this.repoVersion >= 2 && plaintext.length > 0 && (type === 'tree' || this.compression !== 'off');
-    if (compress && type === 'data' && this.compression === 'auto' && !looksCompressible(plaintext)) compress = false;
-    if (compress) {
-      const z = zstdCompress(plaintext, this.compression === 'max' ? 'max' : 'auto');
-      if (z.length < plaintext.length) return { src: z, uncompressedLength: plaintext.length };
-    }
-    return { src: plaintext, uncompressedLength: 0 };
   }
 
   /** Finish the open pack of `type` (null when it has no blobs). */
