@@ -4,12 +4,13 @@
  * through a symlink (existing non-directories in the way are replaced, files are opened
  * with O_NOFOLLOW), and a damaged blob fails only the file that needs it.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import type { Repository } from '../repo/repository.js';
+import { type Repository, mapLimit } from '../repo/repository.js';
+import { MasterIndex } from '../repo/master-index.js';
+import { hashId } from '../repo/id.js';
 import { OpenPool } from '../repo/open-pool.js';
 import type { SpanBlob } from '../repo/blob-open.js';
 import type { Node } from '../repo/node.js';
@@ -280,7 +281,7 @@ export class Restorer {
         this.failFile(job, new Error(`data blob ${id.slice(0, 16)} is not in the index`));
         return;
       }
-      const size = loc.uncompressedLength || loc.length - 32;
+      const size = MasterIndex.plaintextSize(loc);
       let pack = this.plan.get(loc.packId);
       if (!pack) this.plan.set(loc.packId, (pack = new Map()));
       let uses = pack.get(id);
@@ -354,14 +355,7 @@ export class Restorer {
   private async writeContents(): Promise<void> {
     const packs = [...this.plan];
     this.plan.clear();
-    let next = 0;
-    const worker = async () => {
-      while (next < packs.length) {
-        const [packId, blobs] = packs[next++]!;
-        await this.restorePack(packId, blobs);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(PACK_READERS, packs.length) }, worker));
+    await mapLimit(packs, PACK_READERS, ([packId, blobs]) => this.restorePack(packId, blobs));
   }
 
   private async restorePack(packId: string, blobs: Map<string, BlobUse[]>): Promise<void> {
@@ -412,10 +406,10 @@ export class Restorer {
       let pos = 0;
       for (const id of node.content ?? []) {
         const locs = this.repo.index.lookup('data', id);
-        const size = locs[0] ? locs[0].uncompressedLength || locs[0].length - 32 : 0;
+        const size = locs[0] ? MasterIndex.plaintextSize(locs[0]) : 0;
         const buf = Buffer.allocUnsafe(size);
         const n = fs.readSync(fd, buf, 0, size, pos);
-        if (n !== size || crypto.createHash('sha256').update(buf).digest('hex') !== id) {
+        if (n !== size || hashId(buf) !== id) {
           throw new Error(`verification failed: content at offset ${pos} does not match blob ${id.slice(0, 16)}`);
         }
         pos += size;
