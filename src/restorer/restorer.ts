@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { type Repository, mapLimit } from '../repo/repository.js';
-import { MasterIndex } from '../repo/master-index.js';
+import { type BlobLocation, MasterIndex } from '../repo/master-index.js';
 import { hashId } from '../repo/id.js';
 import { OpenPool } from '../repo/open-pool.js';
 import type { SpanBlob } from '../repo/blob-open.js';
@@ -79,6 +79,12 @@ interface BlobUse {
   offset: number;
 }
 
+/** A blob to restore: where it is read from (located once, when planned) and where it goes. */
+interface PlannedBlob {
+  loc: BlobLocation;
+  uses: BlobUse[];
+}
+
 interface DirToFinish {
   node: Node;
   path: Buffer;
@@ -93,8 +99,8 @@ export class Restorer {
   /** (device, inode) of restored hard-linked files → where the first one went. */
   private readonly links = new Map<string, Buffer>();
   private readonly dirsToFinish: DirToFinish[] = [];
-  /** pack ID → blob ID → where its plaintext goes. */
-  private readonly plan = new Map<string, Map<string, BlobUse[]>>();
+  /** pack ID → blob ID → its location and where its plaintext goes. */
+  private readonly plan = new Map<string, Map<string, PlannedBlob>>();
   private pool: OpenPool | null = null;
   private openFiles = 0;
 
@@ -281,13 +287,12 @@ export class Restorer {
         this.failFile(job, new Error(`data blob ${id.slice(0, 16)} is not in the index`));
         return;
       }
-      const size = MasterIndex.plaintextSize(loc);
       let pack = this.plan.get(loc.packId);
       if (!pack) this.plan.set(loc.packId, (pack = new Map()));
-      let uses = pack.get(id);
-      if (!uses) pack.set(id, (uses = []));
-      uses.push({ job, offset });
-      offset += size;
+      let planned = pack.get(id);
+      if (!planned) pack.set(id, (planned = { loc, uses: [] }));
+      planned.uses.push({ job, offset });
+      offset += MasterIndex.plaintextSize(loc);
     }
     this.stats.bytes += offset;
     if (job.remaining === 0) this.finishFile(job);
@@ -358,8 +363,8 @@ export class Restorer {
     await mapLimit(packs, PACK_READERS, ([packId, blobs]) => this.restorePack(packId, blobs));
   }
 
-  private async restorePack(packId: string, blobs: Map<string, BlobUse[]>): Promise<void> {
-    const locs = [...blobs.keys()].map((id) => ({ id, loc: this.repo.index.lookup('data', id).find((l) => l.packId === packId)! }));
+  private async restorePack(packId: string, blobs: Map<string, PlannedBlob>): Promise<void> {
+    const locs = [...blobs].map(([id, { loc, uses }]) => ({ id, loc, uses }));
     locs.sort((a, b) => a.loc.offset - b.loc.offset);
     const start = locs[0]!.loc.offset;
     const last = locs[locs.length - 1]!.loc;
@@ -372,8 +377,7 @@ export class Restorer {
       opened = null; // fall back to blob-by-blob loads, which also try other copies
     }
     for (let i = 0; i < locs.length; i++) {
-      const { id } = locs[i]!;
-      const uses = blobs.get(id)!;
+      const { id, uses } = locs[i]!;
       let plain: Uint8Array;
       const got = opened?.[i];
       if (got instanceof Uint8Array) plain = got;
