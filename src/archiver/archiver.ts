@@ -12,7 +12,7 @@ import { encodeTree, sortNodes } from '../repo/tree.js';
 import { nowGoTime } from '../repo/time.js';
 import { safeUsername } from '../repo/key.js';
 import { hashId } from '../repo/id.js';
-import { Chunker } from '../chunker/index.js';
+import { chunkReadSync } from '../chunker/index.js';
 import { type ArchiverFs, nodeFs } from './fs.js';
 import { nodeFromStat, nodeTypeOf } from './node-from-stat.js';
 import { type TargetTree, buildTargetTree, nameBytes } from './targets.js';
@@ -91,8 +91,7 @@ const READ_BUFFER_SIZE = 16 * 1024 * 1024;
 
 export class Archiver {
   private readonly fs: ArchiverFs;
-  /** Built on first use: an unchanged re-backup never chunks anything. */
-  private chunkerInstance: Chunker | null = null;
+  /** Read buffer, allocated on first use: an unchanged re-backup never reads a file. */
   private buf: Buffer | null = null;
   private readonly excluder: Excluder;
   /** Device of the target being walked, for --one-file-system. */
@@ -349,38 +348,19 @@ export class Archiver {
   }
 
   private async saveContent(fd: number): Promise<string[]> {
-    const buf = (this.buf ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
+    const buffer = (this.buf ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
     const ids: string[] = [];
-    const chunker = (this.chunkerInstance ??= new Chunker(this.repo.config.chunkerPolynomial));
-    chunker.reset();
-    let filled = 0; // valid bytes in buf
-    let start = 0; // start of the current chunk in buf
-    let scan = 0; // where the chunker continues
-    let pos = 0; // file position of buf[filled]
-    for (;;) {
-      if (filled === buf.length) {
-        // Move the unfinished chunk to the front to make room.
-        buf.copyWithin(0, start, filled);
-        filled -= start;
-        scan -= start;
-        start = 0;
-      }
-      const n = this.fs.read(fd, buf, filled, buf.length - filled, pos);
-      if (n === 0) break;
-      filled += n;
+    let pos = 0;
+    const read = (b: Uint8Array, off: number, len: number): number => {
+      const n = this.fs.read(fd, b, off, len, pos);
       pos += n;
       this.stats.totalBytesProcessed += n;
-      for (;;) {
-        const cut = chunker.next(buf, scan, filled);
-        if (cut < 0) {
-          scan = filled;
-          break;
-        }
-        ids.push(await this.saveChunk(buf.subarray(start, cut)));
-        start = scan = cut;
-      }
+      return n;
+    };
+    // Each chunk is a view into `buffer`; saveBlob has copied it once it resolves.
+    for (const chunk of chunkReadSync(read, this.repo.config.chunkerPolynomial, { buffer })) {
+      ids.push(await this.saveChunk(chunk.data));
     }
-    if (filled > start) ids.push(await this.saveChunk(buf.subarray(start, filled)));
     return ids;
   }
 
