@@ -11,7 +11,6 @@ import type { Snapshot } from '../repo/snapshot.js';
 import { encodeTree, sortNodes } from '../repo/tree.js';
 import { nowGoTime } from '../repo/time.js';
 import { safeUsername } from '../repo/key.js';
-import { hashId } from '../repo/id.js';
 import { chunkReadSync } from '../chunker/index.js';
 import { type ArchiverFs, nodeFs } from './fs.js';
 import { nodeFromStat, nodeTypeOf } from './node-from-stat.js';
@@ -317,7 +316,6 @@ export class Archiver {
     return this.saveTree(nodes);
   }
 
-  /** Chunk and store a file; the node's size and times come from fstat of the open file. */
   private progress(current?: Buffer): void {
     if (!this.opts.onProgress) return;
     const now = Date.now();
@@ -331,6 +329,7 @@ export class Archiver {
     });
   }
 
+  /** Chunk and store a file; the node's size and times come from fstat of the open file. */
   private async saveFile(node: Node, p: Buffer, changed = false): Promise<Node> {
     this.progress(p);
     const fd = this.fs.open(p);
@@ -365,7 +364,7 @@ export class Archiver {
   }
 
   private async saveChunk(data: Uint8Array): Promise<string> {
-    const r = await this.repo.saveBlob('data', data, hashId(data));
+    const r = await this.repo.saveBlob('data', data);
     if (!r.known) this.addedPlain += data.length;
     return r.id;
   }
