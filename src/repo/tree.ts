@@ -5,11 +5,11 @@
  */
 import { FormatError } from '../errors.js';
 import { goJsonString, goQuote, goUnquote, isValidUtf8, parseJson } from './gojson.js';
+import { isId } from './id.js';
 import type { ExtendedAttribute, Node, NodeType } from './node.js';
 
 const TREE_HEAD = '{"nodes":[';
 const TREE_TAIL = ']}\n';
-const ID_RE = /^[0-9a-f]{64}$/;
 
 /** Go's string `<` on raw name bytes (what restic sorts and checks by). */
 export function compareNames(a: Uint8Array, b: Uint8Array): number {
@@ -22,7 +22,7 @@ export function sortNodes<T extends Pick<Node, 'name'>>(nodes: T[]): T[] {
 }
 
 function checkId(id: string, what: string): string {
-  if (!ID_RE.test(id)) throw new FormatError(`${what}: invalid ID ${JSON.stringify(id)}`);
+  if (!isId(id)) throw new FormatError(`${what}: invalid ID ${JSON.stringify(id)}`);
   return id;
 }
 
@@ -235,7 +235,7 @@ class NodeReader {
 
   id(field: string): string | undefined {
     const v = this.string(field);
-    if (v !== undefined && !ID_RE.test(v)) this.fail(field, `is not a blob ID: ${JSON.stringify(v)}`);
+    if (v !== undefined && !isId(v)) this.fail(field, `is not a blob ID: ${JSON.stringify(v)}`);
     return v;
   }
 
@@ -319,7 +319,7 @@ function decodeContent(r: NodeReader): string[] | null {
   const list = r.array('content');
   if (list === null) return null;
   return list.map((id, i) => {
-    if (typeof id !== 'string' || !ID_RE.test(id)) r.fail('content', `entry ${i} is not a blob ID`);
+    if (!isId(id)) r.fail('content', `entry ${i} is not a blob ID`);
     return id;
   });
 }
