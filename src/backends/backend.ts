@@ -3,6 +3,8 @@
  * A backend moves opaque files; it knows nothing about encryption or the format
  * beyond restic's file types and the default layout.
  */
+import { ResticError } from '../errors.js';
+
 export type FileType = 'config' | 'key' | 'pack' | 'index' | 'snapshot' | 'lock';
 
 export const FILE_TYPES: readonly FileType[] = ['config', 'key', 'pack', 'index', 'snapshot', 'lock'];
@@ -38,6 +40,14 @@ export interface Backend {
   remove(h: Handle): Promise<void>;
   /** Release connections and other resources. */
   close(): Promise<void>;
+}
+
+/** restic's Handle.Valid, plus: a name must not escape its directory. */
+export function checkHandle(h: Handle): void {
+  if (!FILE_TYPES.includes(h.type)) throw new ResticError(`invalid file type ${JSON.stringify(h.type)}`);
+  if (h.type === 'config') return;
+  const n = h.name;
+  if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
 }
 
 const ID_RE = /^[0-9a-f]{64}$/;

@@ -11,7 +11,7 @@ import fsp from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import path from 'node:path';
 import { NotFoundError, ResticError } from '../errors.js';
-import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
+import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
 import { Semaphore } from './semaphore.js';
 
 export interface LocalBackendOptions {
@@ -295,16 +295,6 @@ async function fileInfo(dir: string, name: string): Promise<FileInfo | undefined
   }
 }
 
-/** restic's Handle.Valid, plus: a name must not escape its directory. */
-function checkHandle(h: Handle): void {
-  if (!FILE_TYPES.includes(h.type)) throw new ResticError(`invalid file type ${JSON.stringify(h.type)}`);
-  if (h.type === 'config') return;
-  const n = h.name;
-  if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) {
-    throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
-  }
-}
-
 function wrapNotFound(err: unknown, h: Handle, file: string): unknown {
   const code = errCode(err);
   if (code !== 'ENOENT' && code !== 'ENOTDIR') return err;
@@ -325,4 +315,3 @@ async function exists(file: string): Promise<boolean> {
 function errCode(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
-

@@ -29,7 +29,7 @@ import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NotFoundError, ResticError, UsageError } from '../errors.js';
-import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
+import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, FILE_TYPES, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
 
@@ -524,12 +524,3 @@ function oneLine(s: string | undefined): string {
 function describe(h: Handle): string {
   return h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
 }
-
-/** restic's Handle.Valid, plus: a name must not escape its directory. */
-function checkHandle(h: Handle): void {
-  if (!FILE_TYPES.includes(h.type)) throw new ResticError(`invalid file type ${JSON.stringify(h.type)}`);
-  if (h.type === 'config') return;
-  const n = h.name;
-  if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
-}
-
