@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import path from 'node:path';
-import { NotFoundError, ResticError } from '../errors.js';
+import { NotFoundError, ResticError, errCode } from '../errors.js';
 import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
 import { Semaphore } from './semaphore.js';
 
@@ -310,8 +310,4 @@ async function exists(file: string): Promise<boolean> {
     if (errCode(err) === 'ENOENT') return false;
     throw err;
   }
-}
-
-function errCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
 }

@@ -24,7 +24,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { ResticError } from '../errors.js';
+import { ResticError, errCode } from '../errors.js';
 import { Htpasswd } from './htpasswd.js';
 import { Metrics } from './metrics.js';
 
@@ -104,10 +104,6 @@ function parseListen(listen: string): { host?: string; port: number } {
   if (port > 65535) throw new RestServerError(`invalid port in listen address ${JSON.stringify(listen)}`);
   const host = m[1] ?? m[2];
   return { host: host ? host : undefined, port };
-}
-
-function errCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 
 /** Sum of file sizes below dir (for the quota). */
