@@ -193,7 +193,7 @@ async function syncFile(fh: fsp.FileHandle): Promise<boolean> {
 }
 
 /** Commit the rename; like restic, tolerate file systems that cannot fsync directories. */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   const fh = await fsp.open(dir, 'r');
   try {
     await fh.sync();

@@ -24,6 +24,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { syncDir } from '../backends/local.js';
 import { ResticError, errCode } from '../errors.js';
 import { Htpasswd } from './htpasswd.js';
 import { Metrics } from './metrics.js';
@@ -125,18 +126,6 @@ async function tallySize(dir: string): Promise<number> {
   };
   await walk(dir);
   return total;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
-  try {
-    await fh.sync();
-  } catch (err) {
-    const c = errCode(err);
-    if (c !== 'ENOTSUP' && c !== 'EOPNOTSUPP' && c !== 'EINVAL') throw err;
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Parse one `bytes=` range against a size; 'all' = ignore, 'bad' = 416. */
@@ -450,7 +439,7 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
         await fsp.rename(tmp, file);
       }
       await fsp.rm(tmp, { force: true });
-      await fsyncDir(dir);
+      await syncDir(dir);
       stored = true;
       if (type !== 'config') metric(c, 'write', type, len);
     };
