@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import type { Agent } from 'undici';
 import { NotFoundError, ResticError, UsageError } from '../errors.js';
-import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, isIdName } from './backend.js';
+import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, isIdName } from './backend.js';
 import type { BackendOptions } from './location.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
@@ -38,24 +38,6 @@ export interface RestBackendOptions {
   connections?: number;
   /** Headers and body inactivity timeout in ms (default 120 s). */
   timeoutMs?: number;
-}
-
-/** REST type directories (restic's RESTLayout). */
-function typeDir(type: FileType): string {
-  switch (type) {
-    case 'config':
-      return '';
-    case 'pack':
-      return 'data';
-    case 'key':
-      return 'keys';
-    case 'index':
-      return 'index';
-    case 'snapshot':
-      return 'snapshots';
-    case 'lock':
-      return 'locks';
-  }
 }
 
 const TLS_CODES = new Set([
@@ -166,7 +148,7 @@ export class RestBackend implements Backend {
   private url(h: Handle): string {
     checkHandle(h);
     if (h.type === 'config') return this.baseUrl + 'config';
-    return `${this.baseUrl}${typeDir(h.type)}/${encodeURIComponent(h.name)}`;
+    return `${this.baseUrl}${defaultLayoutDir(h.type)}/${encodeURIComponent(h.name)}`;
   }
 
   private what(h: Handle): string {
@@ -321,7 +303,7 @@ export class RestBackend implements Backend {
   async *list(type: FileType): AsyncGenerator<FileInfo> {
     if (type === 'config') return;
     const op = `list ${type} files`;
-    const res = await this.send('GET', `${this.baseUrl}${typeDir(type)}/`);
+    const res = await this.send('GET', `${this.baseUrl}${defaultLayoutDir(type)}/`);
     if (res.status === 404) return; // no such directory: nothing stored yet
     if (res.status === 403) throw new AuthenticationError(`${op}: access denied by ${this.location} (HTTP 403)`);
     if (res.status !== 200) throw this.statusError(op, res.status, res.body);
