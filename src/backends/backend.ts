@@ -50,6 +50,11 @@ export function checkHandle(h: Handle): void {
   if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
 }
 
+/** A handle for messages: "config file" or "<type> file <name>". */
+export function describeHandle(h: Handle): string {
+  return h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
+}
+
 const ID_RE = /^[0-9a-f]{64}$/;
 
 /** restic ignores names that are not IDs (temp files, stray files). */

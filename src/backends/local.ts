@@ -11,7 +11,7 @@ import fsp from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import path from 'node:path';
 import { NotFoundError, ResticError, errCode } from '../errors.js';
-import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
+import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, defaultLayoutPath, describeHandle, isIdName } from './backend.js';
 import { Semaphore } from './semaphore.js';
 
 export interface LocalBackendOptions {
@@ -298,8 +298,7 @@ async function fileInfo(dir: string, name: string): Promise<FileInfo | undefined
 function wrapNotFound(err: unknown, h: Handle, file: string): unknown {
   const code = errCode(err);
   if (code !== 'ENOENT' && code !== 'ENOTDIR') return err;
-  const what = h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
-  return new NotFoundError(`${what} does not exist: ${file}`, { cause: err });
+  return new NotFoundError(`${describeHandle(h)} does not exist: ${file}`, { cause: err });
 }
 
 async function exists(file: string): Promise<boolean> {
