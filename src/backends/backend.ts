@@ -4,6 +4,7 @@
  * beyond restic's file types and the default layout.
  */
 import { ResticError } from '../errors.js';
+import { isId } from '../repo/id.js';
 
 export type FileType = 'config' | 'key' | 'pack' | 'index' | 'snapshot' | 'lock';
 
@@ -55,11 +56,9 @@ export function describeHandle(h: Handle): string {
   return h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
 }
 
-const ID_RE = /^[0-9a-f]{64}$/;
-
 /** restic ignores names that are not IDs (temp files, stray files). */
 export function isIdName(name: string): boolean {
-  return ID_RE.test(name);
+  return isId(name);
 }
 
 /** Path of a file relative to the repository root in restic's default layout. */

@@ -26,6 +26,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { syncDir } from '../backends/local.js';
 import { ResticError, errCode } from '../errors.js';
+import { isId } from '../repo/id.js';
 import { Htpasswd } from './htpasswd.js';
 import { Metrics } from './metrics.js';
 
@@ -34,7 +35,6 @@ export const MIME_V2 = 'application/vnd.x.restic.rest.v2';
 
 const TYPES = ['data', 'index', 'keys', 'locks', 'snapshots'] as const;
 type ObjType = (typeof TYPES)[number];
-const ID_RE = /^[0-9a-f]{64}$/;
 const MAX_FOLDER_DEPTH = 2;
 /** restic's packs are at most 128 MiB (plus one blob); everything else is small. */
 export const DEFAULT_MAX_UPLOAD = 160 * 1024 * 1024;
@@ -348,7 +348,7 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
     const v2 = c.req.headers.accept === MIME_V2;
     const items: Array<{ name: string; size: number }> = [];
     for (const d of dirs) {
-      const names = (await fsp.readdir(d, { withFileTypes: true })).filter((e) => e.isFile() && ID_RE.test(e.name)).map((e) => e.name);
+      const names = (await fsp.readdir(d, { withFileTypes: true })).filter((e) => e.isFile() && isId(e.name)).map((e) => e.name);
       for (let i = 0; i < names.length; i += 64) {
         const batch = names.slice(i, i + 64);
         const sizes = await Promise.all(batch.map((n) => (v2 ? fsp.stat(path.join(d, n)).then((s) => s.size, () => -1) : Promise.resolve(0))));
@@ -491,7 +491,7 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
         if (m === 'GET') return list(c, type);
         return notAllowed(c, ['GET']);
       }
-      if (ID_RE.test(name)) {
+      if (isId(name)) {
         const file = await objectPath(c, type, name);
         if (m === 'HEAD' || m === 'GET') return headOrGet(c, file, type);
         if (m === 'POST') return upload(c, file, type, name);
