@@ -262,7 +262,7 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
 
   // ---- handlers ----
 
-  async function objectPath(c: Ctx, type: ObjType, id: string): Promise<string> {
+  function objectPath(c: Ctx, type: ObjType, id: string): string {
     return type === 'data' ? path.join(c.dir, 'data', id.slice(0, 2), id) : path.join(c.dir, type, id);
   }
 
@@ -492,7 +492,7 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
         return notAllowed(c, ['GET']);
       }
       if (isId(name)) {
-        const file = await objectPath(c, type, name);
+        const file = objectPath(c, type, name);
         if (m === 'HEAD' || m === 'GET') return headOrGet(c, file, type);
         if (m === 'POST') return upload(c, file, type, name);
         if (m === 'DELETE') return remove(c, file, type);
