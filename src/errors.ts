@@ -50,6 +50,11 @@ export class NotFoundError extends ResticError {}
 /** The repository or an object in it has an unsupported format. */
 export class FormatError extends ResticError {}
 
+/** The errno code (`ENOENT`, `EEXIST`, …) of a Node.js system error, if any. */
+export function errCode(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | undefined)?.code;
+}
+
 export function isNotFound(err: unknown): boolean {
   return err instanceof NotFoundError || (err as { code?: string })?.code === 'ENOENT';
 }

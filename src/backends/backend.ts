@@ -3,6 +3,9 @@
  * A backend moves opaque files; it knows nothing about encryption or the format
  * beyond restic's file types and the default layout.
  */
+import { ResticError } from '../errors.js';
+import { isId } from '../repo/id.js';
+
 export type FileType = 'config' | 'key' | 'pack' | 'index' | 'snapshot' | 'lock';
 
 export const FILE_TYPES: readonly FileType[] = ['config', 'key', 'pack', 'index', 'snapshot', 'lock'];
@@ -40,11 +43,22 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-const ID_RE = /^[0-9a-f]{64}$/;
+/** restic's Handle.Valid, plus: a name must not escape its directory. */
+export function checkHandle(h: Handle): void {
+  if (!FILE_TYPES.includes(h.type)) throw new ResticError(`invalid file type ${JSON.stringify(h.type)}`);
+  if (h.type === 'config') return;
+  const n = h.name;
+  if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
+}
+
+/** A handle for messages: "config file" or "<type> file <name>". */
+export function describeHandle(h: Handle): string {
+  return h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
+}
 
 /** restic ignores names that are not IDs (temp files, stray files). */
 export function isIdName(name: string): boolean {
-  return ID_RE.test(name);
+  return isId(name);
 }
 
 /** Path of a file relative to the repository root in restic's default layout. */

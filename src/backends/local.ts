@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import path from 'node:path';
-import { NotFoundError, ResticError } from '../errors.js';
-import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
+import { NotFoundError, ResticError, errCode } from '../errors.js';
+import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, defaultLayoutPath, describeHandle, isIdName } from './backend.js';
 import { Semaphore } from './semaphore.js';
 
 export interface LocalBackendOptions {
@@ -193,7 +193,7 @@ async function syncFile(fh: fsp.FileHandle): Promise<boolean> {
 }
 
 /** Commit the rename; like restic, tolerate file systems that cannot fsync directories. */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   const fh = await fsp.open(dir, 'r');
   try {
     await fh.sync();
@@ -295,21 +295,10 @@ async function fileInfo(dir: string, name: string): Promise<FileInfo | undefined
   }
 }
 
-/** restic's Handle.Valid, plus: a name must not escape its directory. */
-function checkHandle(h: Handle): void {
-  if (!FILE_TYPES.includes(h.type)) throw new ResticError(`invalid file type ${JSON.stringify(h.type)}`);
-  if (h.type === 'config') return;
-  const n = h.name;
-  if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) {
-    throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
-  }
-}
-
 function wrapNotFound(err: unknown, h: Handle, file: string): unknown {
   const code = errCode(err);
   if (code !== 'ENOENT' && code !== 'ENOTDIR') return err;
-  const what = h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
-  return new NotFoundError(`${what} does not exist: ${file}`, { cause: err });
+  return new NotFoundError(`${describeHandle(h)} does not exist: ${file}`, { cause: err });
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -321,8 +310,3 @@ async function exists(file: string): Promise<boolean> {
     throw err;
   }
 }
-
-function errCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-

@@ -3,7 +3,7 @@
  * save and on load so callers can never mutate what is stored.
  */
 import { NotFoundError, ResticError } from '../errors.js';
-import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, isIdName } from './backend.js';
+import { type Backend, type FileInfo, type FileType, type Handle, describeHandle, FILE_TYPES, isIdName } from './backend.js';
 
 export class MemoryBackend implements Backend {
   readonly location: string;
@@ -24,12 +24,12 @@ export class MemoryBackend implements Backend {
 
   async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
     const f = this.get(h);
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`${describe(h)}: invalid offset ${offset}`);
-    if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`${describe(h)}: invalid length ${length}`);
-    if (offset > f.length) throw new ResticError(`${describe(h)}: offset ${offset} is beyond the end of the file (${f.length} bytes)`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`${describeHandle(h)}: invalid offset ${offset}`);
+    if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`${describeHandle(h)}: invalid length ${length}`);
+    if (offset > f.length) throw new ResticError(`${describeHandle(h)}: offset ${offset} is beyond the end of the file (${f.length} bytes)`);
     const end = length ? offset + length : f.length;
     if (end > f.length) {
-      throw new ResticError(`${describe(h)}: unexpected EOF: wanted ${length} bytes at offset ${offset}, file ends after ${f.length}`);
+      throw new ResticError(`${describeHandle(h)}: unexpected EOF: wanted ${length} bytes at offset ${offset}, file ends after ${f.length}`);
     }
     return f.slice(offset, end);
   }
@@ -59,7 +59,7 @@ export class MemoryBackend implements Backend {
 
   private get(h: Handle): Uint8Array {
     const f = this.dir(h).get(key(h));
-    if (!f) throw new NotFoundError(`${describe(h)} does not exist in ${this.location}`);
+    if (!f) throw new NotFoundError(`${describeHandle(h)} does not exist in ${this.location}`);
     return f;
   }
 }
@@ -67,8 +67,4 @@ export class MemoryBackend implements Backend {
 /** The config file has a single slot whatever name the handle carries. */
 function key(h: Handle): string {
   return h.type === 'config' ? '' : h.name;
-}
-
-function describe(h: Handle): string {
-  return h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
 }

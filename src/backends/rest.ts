@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import type { Agent } from 'undici';
 import { NotFoundError, ResticError, UsageError } from '../errors.js';
-import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, isIdName } from './backend.js';
+import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, describeHandle, isIdName } from './backend.js';
 import type { BackendOptions } from './location.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
@@ -38,24 +38,6 @@ export interface RestBackendOptions {
   connections?: number;
   /** Headers and body inactivity timeout in ms (default 120 s). */
   timeoutMs?: number;
-}
-
-/** REST type directories (restic's RESTLayout). */
-function typeDir(type: FileType): string {
-  switch (type) {
-    case 'config':
-      return '';
-    case 'pack':
-      return 'data';
-    case 'key':
-      return 'keys';
-    case 'index':
-      return 'index';
-    case 'snapshot':
-      return 'snapshots';
-    case 'lock':
-      return 'locks';
-  }
 }
 
 const TLS_CODES = new Set([
@@ -166,11 +148,7 @@ export class RestBackend implements Backend {
   private url(h: Handle): string {
     checkHandle(h);
     if (h.type === 'config') return this.baseUrl + 'config';
-    return `${this.baseUrl}${typeDir(h.type)}/${encodeURIComponent(h.name)}`;
-  }
-
-  private what(h: Handle): string {
-    return h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
+    return `${this.baseUrl}${defaultLayoutDir(h.type)}/${encodeURIComponent(h.name)}`;
   }
 
   /** One HTTP exchange; network failures become BackendRequestErrors with a clear message. */
@@ -251,9 +229,9 @@ export class RestBackend implements Backend {
     if (res.status === 200) return;
     if (res.status === 403 && (await this.alreadyStored(h, data))) return;
     if (res.status === 403) {
-      throw new BackendRequestError(`save ${this.what(h)}: the server refused to store it (HTTP 403: it exists with other content, or writing is not allowed)`, false, 403);
+      throw new BackendRequestError(`save ${describeHandle(h)}: the server refused to store it (HTTP 403: it exists with other content, or writing is not allowed)`, false, 403);
     }
-    throw this.statusError(`save ${this.what(h)}`, res.status, res.body);
+    throw this.statusError(`save ${describeHandle(h)}`, res.status, res.body);
   }
 
   /**
@@ -276,12 +254,12 @@ export class RestBackend implements Backend {
 
   async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
     const url = this.url(h);
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`load ${this.what(h)}: invalid offset ${offset}`);
-    if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`load ${this.what(h)}: invalid length ${length}`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`load ${describeHandle(h)}: invalid offset ${offset}`);
+    if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`load ${describeHandle(h)}: invalid length ${length}`);
     const range = length > 0 ? `bytes=${offset}-${offset + length - 1}` : `bytes=${offset}-`;
     const res = await this.send('GET', url, { range });
-    const op = `load ${this.what(h)}`;
-    if (res.status === 404) throw new NotFoundError(`${this.what(h)} does not exist at ${this.location}`);
+    const op = `load ${describeHandle(h)}`;
+    if (res.status === 404) throw new NotFoundError(`${describeHandle(h)} does not exist at ${this.location}`);
     if (res.status === 416) {
       // An offset exactly at the end is an empty read (HTTP calls that range unsatisfiable).
       const size = totalFromContentRange(res.headers['content-range']) ?? (await this.stat(h)).size;
@@ -310,18 +288,18 @@ export class RestBackend implements Backend {
 
   async stat(h: Handle): Promise<FileInfo> {
     const res = await this.send('HEAD', this.url(h));
-    if (res.status === 404) throw new NotFoundError(`${this.what(h)} does not exist at ${this.location}`);
-    if (res.status === 403) throw new AuthenticationError(`stat ${this.what(h)}: access denied by ${this.location} (HTTP 403)`);
-    if (res.status !== 200) throw this.statusError(`stat ${this.what(h)}`, res.status, res.body);
+    if (res.status === 404) throw new NotFoundError(`${describeHandle(h)} does not exist at ${this.location}`);
+    if (res.status === 403) throw new AuthenticationError(`stat ${describeHandle(h)}: access denied by ${this.location} (HTTP 403)`);
+    if (res.status !== 200) throw this.statusError(`stat ${describeHandle(h)}`, res.status, res.body);
     const size = Number(res.headers['content-length']);
-    if (!Number.isSafeInteger(size) || size < 0) throw new BackendRequestError(`stat ${this.what(h)}: missing or invalid Content-Length`, false);
+    if (!Number.isSafeInteger(size) || size < 0) throw new BackendRequestError(`stat ${describeHandle(h)}: missing or invalid Content-Length`, false);
     return { name: h.name, size };
   }
 
   async *list(type: FileType): AsyncGenerator<FileInfo> {
     if (type === 'config') return;
     const op = `list ${type} files`;
-    const res = await this.send('GET', `${this.baseUrl}${typeDir(type)}/`);
+    const res = await this.send('GET', `${this.baseUrl}${defaultLayoutDir(type)}/`);
     if (res.status === 404) return; // no such directory: nothing stored yet
     if (res.status === 403) throw new AuthenticationError(`${op}: access denied by ${this.location} (HTTP 403)`);
     if (res.status !== 200) throw this.statusError(op, res.status, res.body);
@@ -363,9 +341,9 @@ export class RestBackend implements Backend {
     const res = await this.send('DELETE', this.url(h));
     if (res.status === 200 || res.status === 204 || res.status === 404) return;
     if (res.status === 403) {
-      throw new BackendRequestError(`remove ${this.what(h)}: the server refused the deletion (HTTP 403; is the repository append-only?)`, false, 403);
+      throw new BackendRequestError(`remove ${describeHandle(h)}: the server refused the deletion (HTTP 403; is the repository append-only?)`, false, 403);
     }
-    throw this.statusError(`remove ${this.what(h)}`, res.status, res.body);
+    throw this.statusError(`remove ${describeHandle(h)}`, res.status, res.body);
   }
 
   async close(): Promise<void> {
@@ -383,11 +361,3 @@ function totalFromContentRange(v: string | string[] | undefined): number | undef
 export function redact(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
 }
-
-function checkHandle(h: Handle): void {
-  if (!FILE_TYPES.includes(h.type)) throw new ResticError(`invalid file type ${JSON.stringify(h.type)}`);
-  if (h.type === 'config') return;
-  const n = h.name;
-  if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
-}
-

@@ -29,7 +29,7 @@ import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NotFoundError, ResticError, UsageError } from '../errors.js';
-import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
+import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, defaultLayoutPath, describeHandle, FILE_TYPES, isIdName } from './backend.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
 
@@ -339,8 +339,8 @@ export class S3Backend implements Backend {
 
   async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
     const key = this.key(h);
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`${describe(h)}: invalid offset ${offset}`);
-    if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`${describe(h)}: invalid length ${length}`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`${describeHandle(h)}: invalid offset ${offset}`);
+    if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`${describeHandle(h)}: invalid length ${length}`);
     let range: string | undefined;
     if (length > 0) range = `bytes=${offset}-${offset + length - 1}`;
     else if (offset > 0) range = `bytes=${offset}-`;
@@ -360,17 +360,17 @@ export class S3Backend implements Backend {
       if (err instanceof S3Error && err.status === 416 && length === 0) {
         const { size } = await this.stat(h);
         if (offset === size) return new Uint8Array(0);
-        throw new ResticError(`${describe(h)}: offset ${offset} is beyond the end of the file (${size} bytes)`, { cause: err });
+        throw new ResticError(`${describeHandle(h)}: offset ${offset} is beyond the end of the file (${size} bytes)`, { cause: err });
       }
       if (err instanceof S3Error && err.status === 416) {
-        throw new ResticError(`${describe(h)}: unexpected EOF: wanted ${length} bytes at offset ${offset}`, { cause: err });
+        throw new ResticError(`${describeHandle(h)}: unexpected EOF: wanted ${length} bytes at offset ${offset}`, { cause: err });
       }
       throw err;
     }
     // A server that ignores Range sends the whole object.
     if (range && !ranged) body = body.subarray(offset, length ? offset + length : undefined);
     if (length > 0 && body.length !== length) {
-      throw new ResticError(`${describe(h)}: unexpected EOF: wanted ${length} bytes at offset ${offset}, got ${body.length}`);
+      throw new ResticError(`${describeHandle(h)}: unexpected EOF: wanted ${length} bytes at offset ${offset}, got ${body.length}`);
     }
     return body;
   }
@@ -520,16 +520,3 @@ function networkCode(err: unknown): string | undefined {
 function oneLine(s: string | undefined): string {
   return (s ?? '').replace(/\s+/g, ' ').trim();
 }
-
-function describe(h: Handle): string {
-  return h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
-}
-
-/** restic's Handle.Valid, plus: a name must not escape its directory. */
-function checkHandle(h: Handle): void {
-  if (!FILE_TYPES.includes(h.type)) throw new ResticError(`invalid file type ${JSON.stringify(h.type)}`);
-  if (h.type === 'config') return;
-  const n = h.name;
-  if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
-}
-

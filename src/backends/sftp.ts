@@ -32,7 +32,7 @@ import path from 'node:path';
 import type { ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
 import type SftpClient from 'ssh2-sftp-client';
 import { NotFoundError, ResticError, UsageError } from '../errors.js';
-import { type Backend, type FileInfo, type FileType, type Handle, FILE_TYPES, defaultLayoutDir, defaultLayoutPath, isIdName } from './backend.js';
+import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, defaultLayoutPath, describeHandle, isIdName } from './backend.js';
 import { fingerprint, keyBlobType, knownHostsName, knownKeyTypes, readKnownHosts, verifyHostKey } from './known-hosts.js';
 import type { BackendOptions } from './location.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
@@ -296,10 +296,6 @@ export class SftpBackend implements Backend {
     return path.posix.join(this.root, defaultLayoutPath(h));
   }
 
-  private what(h: Handle): string {
-    return h.type === 'config' ? 'config file' : `${h.type} file ${h.name}`;
-  }
-
   // ---- connection handling ------------------------------------------------------------
 
   /** The live session, connecting (again) when there is none. */
@@ -512,18 +508,18 @@ export class SftpBackend implements Backend {
   async save(h: Handle, data: Uint8Array): Promise<void> {
     const final = this.filename(h);
     const buf = Buffer.from(data.buffer, data.byteOffset, data.length);
-    await this.run(`save ${this.what(h)}`, async (s) => {
+    await this.run(`save ${describeHandle(h)}`, async (s) => {
       const modes = await this.modes(s);
       const tmp = `${final}-restic-temp-${randomBytes(16).toString('hex')}`;
       let handle: Buffer;
       try {
         handle = await call<Buffer>(s, (cb) => s.sftp.open(tmp, 'wx', { mode: modes.file }, cb));
       } catch (err) {
-        if (statusCode(err) !== FX_NO_SUCH_FILE) throw this.fail(s, `save ${this.what(h)}`, err);
+        if (statusCode(err) !== FX_NO_SUCH_FILE) throw this.fail(s, `save ${describeHandle(h)}`, err);
         // data/XX (or the type directory) is missing: make it, as restic does.
         await this.mkdirAll(s, path.posix.dirname(final));
         handle = await call<Buffer>(s, (cb) => s.sftp.open(tmp, 'wx', { mode: modes.file }, cb)).catch((e: unknown) => {
-          throw this.fail(s, `save ${this.what(h)}`, e);
+          throw this.fail(s, `save ${describeHandle(h)}`, e);
         });
       }
       let done = false;
@@ -533,7 +529,7 @@ export class SftpBackend implements Backend {
         await this.rename(s, tmp, final);
         done = true;
       } catch (err) {
-        throw this.fail(s, `save ${this.what(h)}`, err);
+        throw this.fail(s, `save ${describeHandle(h)}`, err);
       } finally {
         if (!done && s.alive) {
           // Do not leave a partial temp file behind (list ignores it, but it wastes space).
@@ -563,9 +559,9 @@ export class SftpBackend implements Backend {
 
   async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
     const file = this.filename(h);
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`load ${this.what(h)}: invalid offset ${offset}`);
-    if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`load ${this.what(h)}: invalid length ${length}`);
-    const op = `load ${this.what(h)}`;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`load ${describeHandle(h)}: invalid offset ${offset}`);
+    if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`load ${describeHandle(h)}: invalid length ${length}`);
+    const op = `load ${describeHandle(h)}`;
     return this.run(op, async (s) => {
       let handle: Buffer;
       try {
@@ -590,7 +586,7 @@ export class SftpBackend implements Backend {
 
   async stat(h: Handle): Promise<FileInfo> {
     const file = this.filename(h);
-    const op = `stat ${this.what(h)}`;
+    const op = `stat ${describeHandle(h)}`;
     return this.run(op, async (s) => {
       try {
         const st = await call<Stats>(s, (cb) => s.sftp.lstat(file, cb));
@@ -648,7 +644,7 @@ export class SftpBackend implements Backend {
 
   async remove(h: Handle): Promise<void> {
     const file = this.filename(h);
-    const op = `remove ${this.what(h)}`;
+    const op = `remove ${describeHandle(h)}`;
     await this.run(op, async (s) => {
       try {
         await call<void>(s, (cb) => s.sftp.unlink(file, cb));
@@ -683,7 +679,7 @@ export class SftpBackend implements Backend {
     if (err instanceof ResticError) return err;
     const code = statusCode(err);
     const msg = (err as Error)?.message ?? String(err);
-    if (code === FX_NO_SUCH_FILE && h) return new NotFoundError(`${this.what(h)} does not exist at ${this.location}`, { cause: err });
+    if (code === FX_NO_SUCH_FILE && h) return new NotFoundError(`${describeHandle(h)} does not exist at ${this.location}`, { cause: err });
     if (code === FX_PERMISSION_DENIED) return new BackendRequestError(`${op}: permission denied on ${this.endpoint}`, false, undefined, { cause: err });
     return new BackendRequestError(`${op}: ${msg}`, false, undefined, { cause: err });
   }
@@ -808,11 +804,3 @@ async function readAll(s: Session, handle: Buffer, offset: number, length: numbe
   if (length > 0) await Promise.all(Array.from({ length: IO_PARALLEL }, worker));
   return new Uint8Array(buf.buffer, buf.byteOffset, length);
 }
-
-function checkHandle(h: Handle): void {
-  if (!FILE_TYPES.includes(h.type)) throw new ResticError(`invalid file type ${JSON.stringify(h.type)}`);
-  if (h.type === 'config') return;
-  const n = h.name;
-  if (!n || n === '.' || n === '..' || /[/\\\0]/.test(n)) throw new ResticError(`invalid ${h.type} file name ${JSON.stringify(n)}`);
-}
-

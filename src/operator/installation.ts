@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { type EntryContent, type VirtualEntry, backupEntries } from '../archiver/virtual.js';
 import { IntegrityError, NotFoundError, UsageError } from '../errors.js';
+import { shortId } from '../repo/id.js';
 import type { Node } from '../repo/node.js';
 import type { Repository } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
@@ -186,7 +187,7 @@ export async function backupInstallation(repo: Repository, inst: CheInstallation
     onEntry: opts.onEntry,
     programVersion: `restic-ts ${VERSION}`,
   });
-  return { snapshotId: r.snapshotId, shortId: r.snapshotId.slice(0, 8), snapshot: r.snapshot, files: r.files, bytes: r.bytes };
+  return { snapshotId: r.snapshotId, shortId: shortId(r.snapshotId), snapshot: r.snapshot, files: r.files, bytes: r.bytes };
 }
 
 // ---------------------------------------------------------------- restore
@@ -234,7 +235,7 @@ function nameOf(n: Node): string {
 
 /** The tree holding che-cr.yaml: the root (Che's layout) or below the snapshot's path. */
 async function dataTree(repo: Repository, snapshot: Snapshot, id: string): Promise<{ tree: string; nodes: Node[] }> {
-  if (!snapshot.tree) throw new IntegrityError(`snapshot ${id.slice(0, 8)} has no tree`);
+  if (!snapshot.tree) throw new IntegrityError(`snapshot ${shortId(id)} has no tree`);
   let tree = snapshot.tree;
   let nodes = await repo.loadTree(tree);
   if (nodes.some((n) => nameOf(n) === CHE_CR_FILE)) return { tree, nodes };
@@ -248,7 +249,7 @@ async function dataTree(repo: Repository, snapshot: Snapshot, id: string): Promi
     }
     if (nodes.some((n) => nameOf(n) === CHE_CR_FILE)) return { tree, nodes };
   }
-  throw new NotFoundError(`snapshot ${id.slice(0, 8)} is not a Che installation backup (no ${CHE_CR_FILE} in it)`);
+  throw new NotFoundError(`snapshot ${shortId(id)} is not a Che installation backup (no ${CHE_CR_FILE} in it)`);
 }
 
 async function readAll(repo: Repository, node: Node): Promise<Buffer> {
@@ -335,7 +336,7 @@ export async function readInstallation(repo: Repository, snapshotSpec = 'latest'
   }
   return {
     snapshotId: id,
-    shortId: id.slice(0, 8),
+    shortId: shortId(id),
     snapshot,
     cheCluster,
     configMaps,
@@ -345,7 +346,7 @@ export async function readInstallation(repo: Repository, snapshotSpec = 'latest'
     writeTo: async (dir: string) => {
       const problems: string[] = [];
       const stats = await new Restorer(repo, { verify: true, onWarning: (w) => problems.push(`${w.path}: ${w.message}`) }).restoreTree(tree, dir);
-      if (problems.length) throw new IntegrityError(`restoring snapshot ${id.slice(0, 8)} failed for ${problems.length} file(s): ${problems[0]}`);
+      if (problems.length) throw new IntegrityError(`restoring snapshot ${shortId(id)} failed for ${problems.length} file(s): ${problems[0]}`);
       return stats;
     },
   };

@@ -24,7 +24,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { ResticError } from '../errors.js';
+import { syncDir } from '../backends/local.js';
+import { ResticError, errCode } from '../errors.js';
+import { isId } from '../repo/id.js';
 import { Htpasswd } from './htpasswd.js';
 import { Metrics } from './metrics.js';
 
@@ -33,7 +35,6 @@ export const MIME_V2 = 'application/vnd.x.restic.rest.v2';
 
 const TYPES = ['data', 'index', 'keys', 'locks', 'snapshots'] as const;
 type ObjType = (typeof TYPES)[number];
-const ID_RE = /^[0-9a-f]{64}$/;
 const MAX_FOLDER_DEPTH = 2;
 /** restic's packs are at most 128 MiB (plus one blob); everything else is small. */
 export const DEFAULT_MAX_UPLOAD = 160 * 1024 * 1024;
@@ -106,10 +107,6 @@ function parseListen(listen: string): { host?: string; port: number } {
   return { host: host ? host : undefined, port };
 }
 
-function errCode(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
 /** Sum of file sizes below dir (for the quota). */
 async function tallySize(dir: string): Promise<number> {
   let total = 0;
@@ -129,18 +126,6 @@ async function tallySize(dir: string): Promise<number> {
   };
   await walk(dir);
   return total;
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
-  try {
-    await fh.sync();
-  } catch (err) {
-    const c = errCode(err);
-    if (c !== 'ENOTSUP' && c !== 'EOPNOTSUPP' && c !== 'EINVAL') throw err;
-  } finally {
-    await fh.close();
-  }
 }
 
 /** Parse one `bytes=` range against a size; 'all' = ignore, 'bad' = 416. */
@@ -277,7 +262,7 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
 
   // ---- handlers ----
 
-  async function objectPath(c: Ctx, type: ObjType, id: string): Promise<string> {
+  function objectPath(c: Ctx, type: ObjType, id: string): string {
     return type === 'data' ? path.join(c.dir, 'data', id.slice(0, 2), id) : path.join(c.dir, type, id);
   }
 
@@ -363,7 +348,7 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
     const v2 = c.req.headers.accept === MIME_V2;
     const items: Array<{ name: string; size: number }> = [];
     for (const d of dirs) {
-      const names = (await fsp.readdir(d, { withFileTypes: true })).filter((e) => e.isFile() && ID_RE.test(e.name)).map((e) => e.name);
+      const names = (await fsp.readdir(d, { withFileTypes: true })).filter((e) => e.isFile() && isId(e.name)).map((e) => e.name);
       for (let i = 0; i < names.length; i += 64) {
         const batch = names.slice(i, i + 64);
         const sizes = await Promise.all(batch.map((n) => (v2 ? fsp.stat(path.join(d, n)).then((s) => s.size, () => -1) : Promise.resolve(0))));
@@ -454,7 +439,7 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
         await fsp.rename(tmp, file);
       }
       await fsp.rm(tmp, { force: true });
-      await fsyncDir(dir);
+      await syncDir(dir);
       stored = true;
       if (type !== 'config') metric(c, 'write', type, len);
     };
@@ -506,8 +491,8 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
         if (m === 'GET') return list(c, type);
         return notAllowed(c, ['GET']);
       }
-      if (ID_RE.test(name)) {
-        const file = await objectPath(c, type, name);
+      if (isId(name)) {
+        const file = objectPath(c, type, name);
         if (m === 'HEAD' || m === 'GET') return headOrGet(c, file, type);
         if (m === 'POST') return upload(c, file, type, name);
         if (m === 'DELETE') return remove(c, file, type);
