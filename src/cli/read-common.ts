@@ -2,6 +2,7 @@
 import type { OptionSpec } from './args.js';
 import type { GlobalContext } from './global.js';
 import { type SnapshotFilter, parseTagLists } from '../walker/select.js';
+import { type SnapshotSelector, parseTagListFlags } from '../forget/tags.js';
 
 /** --host/--tag/--path with restic's help texts; `when` says when they apply. */
 export function snapshotFilterOptions(when: string): OptionSpec[] {
@@ -16,6 +17,15 @@ export function snapshotFilter(ctx: GlobalContext): SnapshotFilter {
   return {
     hosts: (ctx.opts['host'] as string[] | undefined) ?? [],
     tags: parseTagLists(ctx.opts['tag'] as string[] | undefined),
+    paths: (ctx.opts['path'] as string[] | undefined) ?? [],
+  };
+}
+
+/** --host/--tag/--path for forget, tag and copy: tag lists keep empty tags (restic's splitTagList). */
+export function snapshotSelector(ctx: GlobalContext): SnapshotSelector {
+  return {
+    hosts: (ctx.opts['host'] as string[] | undefined) ?? [],
+    tags: parseTagListFlags(ctx.opts['tag'] as string[] | undefined),
     paths: (ctx.opts['path'] as string[] | undefined) ?? [],
   };
 }
