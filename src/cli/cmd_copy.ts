@@ -4,7 +4,7 @@ import type { Repository } from '../repo/repository.js';
 import type { OptionSpec } from './args.js';
 import type { Command } from './command.js';
 import { type GlobalContext, lockOptions, openRepository } from './global.js';
-import { snapshotSelector, warn } from './read-common.js';
+import { logLine, snapshotSelector, warn } from './read-common.js';
 import { copySnapshots } from '../copy/copy.js';
 
 /** restic's from-repo option group (the secondary repository of copy and init), and the deprecated *2 group. */
@@ -95,9 +95,7 @@ export const copyCommand: Command = {
       await copySnapshots(src, dst, {
         filter,
         ids: args,
-        log: (line) => {
-          if (!ctx.quiet && !ctx.json) ctx.stdout(line + '\n');
-        },
+        log: logLine(ctx),
         warn: (line) => warn(ctx, line),
       });
     } finally {

@@ -35,6 +35,13 @@ export function warn(ctx: GlobalContext, msg: string): void {
   ctx.stderr(msg.endsWith('\n') ? msg : msg + '\n');
 }
 
+/** A line on stdout for the normal progress words (restic's Verbosef), unless --quiet or --json. */
+export function logLine(ctx: GlobalContext): (line: string) => void {
+  return (line) => {
+    if (!ctx.quiet && !ctx.json) ctx.stdout(line + '\n');
+  };
+}
+
 /** restic's Verbosef prints at the default verbosity, i.e. unless --quiet. */
 export function verbose(ctx: GlobalContext): boolean {
   return !ctx.quiet;
