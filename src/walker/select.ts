@@ -7,7 +7,6 @@ import { NotFoundError, UsageError } from '../errors.js';
 import type { Repository } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import { compareGoTimes } from '../repo/repository.js';
-import { selectorMatches } from '../forget/tags.js';
 
 export interface SnapshotFilter {
   /** Any of these hosts (empty: any host). */
@@ -28,8 +27,17 @@ export function parseTagLists(values: string[] | undefined): string[][] {
   return (values ?? []).map((v) => v.split(',').map((t) => t.trim()).filter((t) => t !== ''));
 }
 
-/** restic's HasHostname && HasTagList && HasPaths (one implementation, shared with forget, tag and copy). */
-export const snapshotMatches: (s: Snapshot, f: SnapshotFilter) => boolean = selectorMatches;
+/** restic's HasHostname && HasTagList && HasPaths. */
+export function snapshotMatches(s: Snapshot, f: SnapshotFilter): boolean {
+  if (f.hosts?.length && !f.hosts.includes(s.hostname ?? '')) return false;
+  if (f.tags?.length) {
+    const tags = s.tags ?? [];
+    const hasTags = (l: string[]) => l.every((t) => (t === '' && tags.length === 0) || tags.includes(t));
+    if (!f.tags.some(hasTags)) return false;
+  }
+  if (f.paths?.length && !f.paths.every((p) => s.paths.includes(p))) return false;
+  return true;
+}
 
 /** The full snapshot ID for a unique prefix, with restic's error words. */
 export async function findSnapshotId(repo: Repository, prefix: string): Promise<string> {
