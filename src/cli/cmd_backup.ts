@@ -6,7 +6,7 @@ import { type GlobalContext, openRepository, withLock } from './global.js';
 import { backupEntries } from '../archiver/virtual.js';
 import { type ExcludeOptions, parseSize, readPatternFile } from '../archiver/exclude.js';
 import path from 'node:path';
-import { formatBytes, formatDuration } from './format.js';
+import { formatDuration } from './format.js';
 import { Scanner, StatusLine, formatPercent, progressInterval, rateAndEta } from './progress.js';
 import { resticFormatBytes } from '../walker/format.js';
 import { VERSION } from '../version.js';
@@ -90,7 +90,7 @@ export const backupCommand: Command = {
         ctx.stdout(`Tree Blobs:  ${n(s.treeBlobs)} new\n`);
       }
       ctx.stdout(`Added to the repository: ${resticFormatBytes(s.dataAdded).padEnd(5)} (${resticFormatBytes(s.dataAddedStored).padEnd(5)} stored)\n\n`);
-      ctx.stdout(`processed ${s.totalFilesProcessed} files, ${formatBytes(s.totalBytesProcessed)} in ${formatDuration(elapsed * 1000)}\n`);
+      ctx.stdout(`processed ${s.totalFilesProcessed} files, ${resticFormatBytes(s.totalBytesProcessed)} in ${formatDuration(elapsed * 1000)}\n`);
       ctx.stdout(`snapshot ${result.snapshotId.slice(0, 8)} saved\n`);
       ctx.stdout(backupIdLine(result.snapshotId));
     }
@@ -180,7 +180,7 @@ async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> 
   if (ctx.json) {
     ctx.stdout(JSON.stringify({ message_type: 'summary', files_new: 1, total_files_processed: 1, total_bytes_processed: result.bytes, snapshot_id: result.snapshotId }) + '\n');
   } else if (!ctx.quiet) {
-    ctx.stdout(`processed 1 files, ${formatBytes(result.bytes)}\nsnapshot ${result.snapshotId.slice(0, 8)} saved\n`);
+    ctx.stdout(`processed 1 files, ${resticFormatBytes(result.bytes)}\nsnapshot ${result.snapshotId.slice(0, 8)} saved\n`);
     ctx.stdout(backupIdLine(result.snapshotId));
   }
   await repo.close();

@@ -2,6 +2,7 @@ import { ResticError, UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import type { GlobalContext } from './global.js';
 import { openRepository, withLock } from './global.js';
+import { logLine } from './read-common.js';
 import { formatDuration } from './format.js';
 import { type CheckPhase, check } from '../checker/index.js';
 import { parseSubset } from '../checker/subset.js';
@@ -25,9 +26,7 @@ export const checkCommand: Command = {
     if (subset) parseSubset(subset);
     if (ctx.opts['check-unused']) ctx.stderr('Flag --check-unused has been deprecated, `--check-unused` is deprecated and will be ignored\n');
 
-    const say = (s: string) => {
-      if (!ctx.json && !ctx.quiet) ctx.stdout(s + '\n');
-    };
+    const say = logLine(ctx);
     const repo = await openRepository(ctx);
     try {
       if (!ctx.opts['no-lock']) say('create exclusive lock for repository');

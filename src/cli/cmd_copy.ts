@@ -4,8 +4,7 @@ import type { Repository } from '../repo/repository.js';
 import type { OptionSpec } from './args.js';
 import type { Command } from './command.js';
 import { type GlobalContext, lockOptions, openRepository } from './global.js';
-import { warn } from './read-common.js';
-import { parseTagListFlags } from '../forget/tags.js';
+import { logLine, snapshotSelector, warn } from './read-common.js';
 import { copySnapshots } from '../copy/copy.js';
 
 /** restic's from-repo option group (the secondary repository of copy and init), and the deprecated *2 group. */
@@ -85,11 +84,7 @@ export const copyCommand: Command = {
     const secondary = secondaryContext(ctx);
     // with --from-repo the secondary repository is the source; with --repo2 the destination
     const [srcCtx, dstCtx] = secondary.isFromRepo ? [secondary.ctx, ctx] : [ctx, secondary.ctx];
-    const filter = {
-      hosts: (ctx.opts['host'] as string[] | undefined) ?? [],
-      tags: parseTagListFlags(ctx.opts['tag'] as string[] | undefined),
-      paths: (ctx.opts['path'] as string[] | undefined) ?? [],
-    };
+    const filter = snapshotSelector(ctx);
     const src = await openRepository(srcCtx);
     let dst: Repository | null = null;
     const releases: Array<() => Promise<void>> = [];
@@ -100,9 +95,7 @@ export const copyCommand: Command = {
       await copySnapshots(src, dst, {
         filter,
         ids: args,
-        log: (line) => {
-          if (!ctx.quiet && !ctx.json) ctx.stdout(line + '\n');
-        },
+        log: logLine(ctx),
         warn: (line) => warn(ctx, line),
       });
     } finally {

@@ -4,7 +4,7 @@ import type { Repository } from '../repo/repository.js';
 import type { OptionSpec } from './args.js';
 import type { Command } from './command.js';
 import { type GlobalContext, lockOptions, openRepository } from './global.js';
-import { warn } from './read-common.js';
+import { snapshotSelector, warn } from './read-common.js';
 import { PRUNE_OPTIONS, pruneOptionsFromFlags, runPruneWithOutput } from './cmd_prune.js';
 import { compareGoTimes } from '../repo/repository.js';
 import { formatLocalTime } from '../walker/format.js';
@@ -117,11 +117,7 @@ async function runForget(
   groupBy: ReturnType<typeof parseGroupByOptions>,
   dryRun: boolean,
 ): Promise<string[]> {
-  const filter = {
-    hosts: [...((ctx.opts['host'] as string[] | undefined) ?? []), ...((ctx.opts['hostname'] as string[] | undefined) ?? [])],
-    tags: parseTagListFlags(ctx.opts['tag'] as string[] | undefined),
-    paths: (ctx.opts['path'] as string[] | undefined) ?? [],
-  };
+  const filter = { ...snapshotSelector(ctx), hosts: [...((ctx.opts['host'] as string[] | undefined) ?? []), ...((ctx.opts['hostname'] as string[] | undefined) ?? [])] };
   const say = (s: string) => {
     if (!ctx.quiet) ctx.stdout(s);
   };

@@ -3,6 +3,7 @@ import type { Command } from './command.js';
 import type { OptionSpec } from './args.js';
 import type { GlobalContext } from './global.js';
 import { openRepository, withLock } from './global.js';
+import { logLine } from './read-common.js';
 import type { Repository } from '../repo/repository.js';
 import { type PruneOptions, type PruneStep, prune, pruneLimits } from '../prune/prune.js';
 import { pruneStatsText } from '../prune/report.js';
@@ -35,9 +36,7 @@ export function pruneOptionsFromFlags(ctx: GlobalContext): PruneOptions {
  * holds (used by `prune` and by `forget --prune`).
  */
 export async function runPruneWithOutput(ctx: GlobalContext, repo: Repository, opts: PruneOptions): Promise<void> {
-  const say = (l: string) => {
-    if (!ctx.quiet && !ctx.json) ctx.stdout(l + '\n');
-  };
+  const say = logLine(ctx);
   const result = await prune(repo, {
     ...opts,
     log: say,

@@ -2,6 +2,7 @@ import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import type { GlobalContext } from './global.js';
 import { openRepository, withLock } from './global.js';
+import { logLine } from './read-common.js';
 import { rebuildIndex } from '../repair/rebuild-index.js';
 
 export const rebuildIndexOptions: Command['options'] = [
@@ -16,9 +17,7 @@ export async function runRebuildIndex(ctx: GlobalContext, args: string[]): Promi
     await withLock(ctx, repo, true, () =>
       rebuildIndex(repo, {
         readAllPacks: !!ctx.opts['read-all-packs'],
-        log: (l) => {
-          if (!ctx.quiet && !ctx.json) ctx.stdout(l + '\n');
-        },
+        log: logLine(ctx),
         warn: (l) => ctx.stderr(l + '\n'),
       }),
     );

@@ -2,7 +2,7 @@
 import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import { lockOptions, openRepository } from './global.js';
-import { warn } from './read-common.js';
+import { snapshotSelector, warn } from './read-common.js';
 import { findFilteredSnapshots } from '../walker/select.js';
 import { flattenTagLists, loadSnapshots, parseTagListFlags, selectorMatches } from '../forget/tags.js';
 import { changeSnapshotTags } from '../forget/tag.js';
@@ -26,11 +26,7 @@ export const tagCommand: Command = {
     if (!set.length && !add.length && !remove.length) throw new UsageError('nothing to do!');
     if (set.length && (add.length || remove.length)) throw new UsageError('--set and --add/--remove cannot be given at the same time');
     const change = { set: flattenTagLists(set), add: flattenTagLists(add), remove: flattenTagLists(remove) };
-    const filter = {
-      hosts: (ctx.opts['host'] as string[] | undefined) ?? [],
-      tags: parseTagListFlags(ctx.opts['tag'] as string[] | undefined),
-      paths: (ctx.opts['path'] as string[] | undefined) ?? [],
-    };
+    const filter = snapshotSelector(ctx);
     const say = (s: string) => {
       if (!ctx.quiet && !ctx.json) ctx.stdout(s);
     };

@@ -1,10 +1,4 @@
 /** Text formatting helpers shared by commands. */
-import { resticFormatBytes } from '../walker/format.js';
-
-/** restic's formatBytes ("%.3f KiB" above each unit, Go's rounding). */
-export function formatBytes(n: number): string {
-  return resticFormatBytes(n);
-}
 
 export function formatDuration(ms: number): string {
   const s = Math.floor(ms / 1000);

@@ -2,6 +2,7 @@
 import type { OptionSpec } from './args.js';
 import type { GlobalContext } from './global.js';
 import { type SnapshotFilter, parseTagLists } from '../walker/select.js';
+import { type SnapshotSelector, parseTagListFlags } from '../forget/tags.js';
 
 /** --host/--tag/--path with restic's help texts; `when` says when they apply. */
 export function snapshotFilterOptions(when: string): OptionSpec[] {
@@ -20,9 +21,25 @@ export function snapshotFilter(ctx: GlobalContext): SnapshotFilter {
   };
 }
 
+/** --host/--tag/--path for forget, tag and copy: tag lists keep empty tags (restic's splitTagList). */
+export function snapshotSelector(ctx: GlobalContext): SnapshotSelector {
+  return {
+    hosts: (ctx.opts['host'] as string[] | undefined) ?? [],
+    tags: parseTagListFlags(ctx.opts['tag'] as string[] | undefined),
+    paths: (ctx.opts['path'] as string[] | undefined) ?? [],
+  };
+}
+
 /** restic's Warnf: a line on stderr. */
 export function warn(ctx: GlobalContext, msg: string): void {
   ctx.stderr(msg.endsWith('\n') ? msg : msg + '\n');
+}
+
+/** A line on stdout for the normal progress words (restic's Verbosef), unless --quiet or --json. */
+export function logLine(ctx: GlobalContext): (line: string) => void {
+  return (line) => {
+    if (!ctx.quiet && !ctx.json) ctx.stdout(line + '\n');
+  };
 }
 
 /** restic's Verbosef prints at the default verbosity, i.e. unless --quiet. */

@@ -105,21 +105,22 @@ export async function copySnapshots(src: Repository, dst: Repository, opts: Copy
   return result;
 }
 
-/** Walk the trees under `root` (each at most once) and copy every blob the destination lacks. */
+/**
+ * Walk the trees under `root` (each at most once) and copy every blob the destination lacks.
+ * Trees are saved as they are read (already verified), so each is downloaded once.
+ */
 async function copyTree(src: Repository, dst: Repository, visited: Set<string>, root: string): Promise<void> {
   const wanted = new Map<string, { type: BlobType; id: string }>();
-  const want = (type: BlobType, id: string) => {
-    if (!dst.index.has(type, id)) wanted.set(type[0] + id, { type, id });
-  };
   let level = [root];
   while (level.length) {
     const next: string[] = [];
     const fresh = level.filter((id) => !visited.has(id) && (visited.add(id), true));
     await mapLimit(fresh, 8, async (treeId) => {
-      const nodes = decodeTree(await src.loadBlob('tree', treeId));
-      want('tree', treeId);
+      const plain = await src.loadBlob('tree', treeId);
+      const nodes = decodeTree(plain);
+      await dst.saveBlob('tree', plain, treeId);
       for (const n of nodes) {
-        for (const blob of n.content ?? []) want('data', blob);
+        for (const blob of n.content ?? []) if (!dst.index.has('data', blob)) wanted.set(blob, { type: 'data', id: blob });
         if (n.type === 'dir' && n.subtree) next.push(n.subtree);
       }
     });

@@ -11,7 +11,7 @@
  * The caller must hold an exclusive lock. The repository's own in-memory index is not updated;
  * reopen the repository (or reload the index) before using it for more work.
  */
-import type { Repository } from '../repo/repository.js';
+import { type Repository, mapLimit } from '../repo/repository.js';
 import { decodeIndex, type IndexPack } from '../repo/index-file.js';
 import { MasterIndex } from '../repo/master-index.js';
 import { PackWriter, MAX_HEADER_SIZE, type BlobType, type PackedBlob } from '../repo/pack.js';
@@ -93,7 +93,18 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   const index = new MasterIndex();
   const indexFiles: string[] = [];
   for await (const id of repo.listIds('index')) indexFiles.push(id);
-  for (const id of indexFiles) index.addIndex(decodeIndex(await repo.loadUnpacked('index', id), id).packs);
+  // Loaded a few at a time, merged (and the first failure thrown) in listing order.
+  const loaded = await mapLimit(indexFiles, 4, async (id) => {
+    try {
+      return { packs: decodeIndex(await repo.loadUnpacked('index', id), id).packs };
+    } catch (err) {
+      return { err };
+    }
+  });
+  for (const l of loaded) {
+    if ('err' in l) throw l.err;
+    index.addIndex(l.packs);
+  }
 
   log('loading all snapshots...');
   const roots: string[] = [];
