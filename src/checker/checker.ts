@@ -219,8 +219,8 @@ export class Checker {
     const out: Finding[] = [];
     let done = 0;
     progress?.(0, packs.size);
-    // Blobs are verified on worker threads while the main thread downloads and hashes packs.
-    const pool = new OpenPool(this.repo.key, Math.max(1, Math.min(concurrency, os.availableParallelism() - 1)));
+    // Packs are verified whole on worker threads (one per core); this thread only downloads.
+    const pool = new OpenPool(this.repo.key, Math.max(1, Math.min(concurrency, os.availableParallelism())));
     try {
       await mapLimit([...packs.keys()], concurrency, async (id) => {
         const problem = await verifyPack(this.repo, id, this.index.packContents(id) ?? [], packs.get(id)!, this.index, pool);
