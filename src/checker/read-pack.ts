@@ -9,7 +9,9 @@ import { type PackedBlob, entrySize, parsePackBytes, HEADER_SIZE } from '../repo
 import { hashId } from '../repo/id.js';
 import type { MasterKey } from '../crypto/index.js';
 import type { OpenPool } from '../repo/open-pool.js';
-import { openStoredBlob } from '../repo/blob-open.js';
+import { streamStoredBlob } from '../repo/blob-open.js';
+import { noteGarbage } from '../repo/worker-gc.js';
+import { type BufferRing, loadRecycled } from '../repo/buffer-ring.js';
 
 /** One line describing what is wrong with the pack, or null when it is sound. */
 export async function verifyPack(
@@ -19,21 +21,25 @@ export async function verifyPack(
   size: number,
   index: MasterIndex,
   pool?: OpenPool,
+  ring?: BufferRing,
 ): Promise<string | null> {
   if (!indexed.length) return `pack ${id} is empty or not indexed`;
   const blobs = [...indexed].sort((a, b) => a.offset - b.offset);
   const gaps = hasGaps(blobs);
   let pack: Uint8Array;
   try {
-    pack = await repo.backend.load({ type: 'pack', name: id });
+    const h = { type: 'pack' as const, name: id };
+    pack = ring ? await loadRecycled(repo.backend, h, 0, 0, ring) : await repo.backend.load(h);
   } catch (err) {
     return `pack ${id} failed to download: ${(err as Error).message}`;
   }
   // On a worker, `indexed` stands for the index: it holds every entry the index has for this pack.
-  if (pool?.size) return pool.checkPack(id, pack, blobs, size);
+  if (pool?.size) return pool.checkPack(id, pack, blobs, size, ring?.giveBackFor(pack));
   const inIndex = (b: PackedBlob): boolean =>
     index.lookup(b.type, b.id).some((l) => l.packId === id && l.offset === b.offset && l.length === b.length && l.uncompressedLength === b.uncompressedLength);
-  return checkPack(repo.key, id, pack, blobs, size, gaps, inIndex);
+  const problem = await checkPack(repo.key, id, pack, blobs, size, gaps, inIndex);
+  ring?.giveBackFor(pack)?.(pack.buffer as ArrayBuffer);
+  return problem;
 }
 
 function hasGaps(sorted: PackedBlob[]): boolean {
@@ -92,6 +98,8 @@ async function checkPack(
   return errs.length ? `pack ${id} contains ${errs.length} errors: [${errs.join(', ')}]` : null;
 }
 
+const ignore = (): void => undefined;
+
 /** Decrypt, decompress and hash every indexed blob: data blobs first, then trees, each in pack order. */
 function verifyBlobs(key: MasterKey, id: string, pack: Uint8Array, blobs: PackedBlob[]): string[] {
   const errs: string[] = [];
@@ -102,7 +110,7 @@ function verifyBlobs(key: MasterKey, id: string, pack: Uint8Array, blobs: Packed
     for (const b of blobs) {
       if (b.type !== type || b.offset + b.length > pack.length) continue;
       try {
-        openStoredBlob(key, pack.subarray(b.offset, b.offset + b.length), type, b.id, id, b.uncompressedLength);
+        noteGarbage(streamStoredBlob(key, pack.subarray(b.offset, b.offset + b.length), type, b.id, id, b.uncompressedLength, ignore));
       } catch (err) {
         errs.push(`blob ${b.id}: ${(err as Error).message}`);
       }

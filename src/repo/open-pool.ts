@@ -1,14 +1,13 @@
 /**
- * Work on pack data on worker threads: decoding spans (decrypt, decompress, verify), whole-pack
- * checks for `check --read-data` and restore's span writes. Each job runs the same function
+ * Work on pack data on worker threads: whole-pack checks for `check --read-data` and
+ * restore's span writes (decrypt, decompress, verify, write). Each job runs the same function
  * in-process when the compiled worker is absent (tests running the sources).
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import type { MasterKey } from '../crypto/index.js';
-import { type OpenResult, type SpanBlob, openSpan } from './blob-open.js';
-import type { BlobType, PackedBlob } from './pack.js';
+import type { PackedBlob } from './pack.js';
 import { checkPackBytes } from '../checker/read-pack.js';
 import { type SpanWrite, type SpanWriteResult, writeSpan } from '../restorer/span-write.js';
 
@@ -18,11 +17,19 @@ interface Pending {
   resolve: (r: unknown) => void;
   reject: (e: unknown) => void;
   worker: number;
+  /** Takes the job's buffer back once the worker is done with it. */
+  giveBack?: (buf: ArrayBuffer) => void;
 }
 
 /** A buffer that owns its whole ArrayBuffer can be transferred; anything else is copied first. */
 export function ownBuffer(b: Uint8Array): Uint8Array {
   return b.byteOffset === 0 && b.buffer.byteLength === b.length ? b : new Uint8Array(b);
+}
+
+interface Answer {
+  seq: number;
+  result: unknown;
+  back?: ArrayBuffer;
 }
 
 export class OpenPool {
@@ -40,7 +47,7 @@ export class OpenPool {
     if (!fs.existsSync(WORKER_FILE)) return;
     for (let i = 0; i < size; i++) {
       const w = new Worker(WORKER_FILE, { workerData: { key }, execArgv: [] });
-      w.on('message', (m: { seq: number; result: unknown }) => this.done(m));
+      w.on('message', (m: Answer) => this.done(m));
       w.on('error', (err) => this.fail(err));
       w.unref();
       this.workers.push(w);
@@ -52,9 +59,10 @@ export class OpenPool {
     return this.workers.length;
   }
 
-  private done(m: { seq: number; result: unknown }): void {
+  private done(m: Answer): void {
     const p = this.pending.get(m.seq);
     if (!p) return;
+    if (m.back) p.giveBack?.(m.back);
     this.pending.delete(m.seq);
     this.load[p.worker]!--;
     if (this.pending.size === 0) for (const w of this.workers) w.unref();
@@ -67,8 +75,11 @@ export class OpenPool {
     this.pending.clear();
   }
 
-  /** Send a job to the least busy worker; `buf` (if any) is transferred, not copied. */
-  private post<T>(kind: string, args: object, buf?: Uint8Array): Promise<T> {
+  /**
+   * Send a job to the least busy worker; `buf` is transferred, not copied. With `giveBack`,
+   * the whole buffer behind `buf` (a view at its start) travels and is handed back afterwards.
+   */
+  private post<T>(kind: string, args: object, buf: Uint8Array, giveBack?: (buf: ArrayBuffer) => void): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const seq = this.seq++;
     if (this.pending.size === 0) for (const w of this.workers) w.ref();
@@ -76,33 +87,39 @@ export class OpenPool {
     for (let i = 1; i < this.workers.length; i++) if (this.load[i]! < this.load[best]!) best = i;
     this.load[best]!++;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(seq, { resolve: resolve as (r: unknown) => void, reject, worker: best });
-      this.workers[best]!.postMessage({ seq, kind, args }, buf ? [buf.buffer as ArrayBuffer] : []);
+      this.pending.set(seq, { resolve: resolve as (r: unknown) => void, reject, worker: best, giveBack });
+      this.workers[best]!.postMessage({ seq, kind, args, back: giveBack !== undefined }, [buf.buffer as ArrayBuffer]);
     });
   }
 
-  /** Decode the blobs of `span` (ownership of its buffer passes to the pool). */
-  open(packId: string, type: BlobType, span: Uint8Array, blobs: SpanBlob[]): Promise<OpenResult[]> {
-    if (!this.workers.length) return Promise.resolve(openSpan(this.key, packId, type, span, blobs));
-    const own = ownBuffer(span);
-    return this.post('open', { packId, type, span: own, blobs }, own);
+  /** Whether `buf` may travel with its whole buffer: a view at its start, given back later. */
+  private sendable(buf: Uint8Array, giveBack?: (buf: ArrayBuffer) => void): Uint8Array {
+    return giveBack && buf.byteOffset === 0 ? buf : ownBuffer(buf);
   }
 
   /**
    * Verify a whole pack (hash, header, every indexed blob); only the problem line comes back.
    * `indexed` must be sorted by offset. Ownership of `pack` passes to the pool.
    */
-  checkPack(packId: string, pack: Uint8Array, indexed: PackedBlob[], size: number): Promise<string | null> {
-    if (!this.workers.length) return checkPackBytes(this.key, packId, pack, indexed, size);
-    const own = ownBuffer(pack);
-    return this.post('check', { packId, pack: own, indexed, size }, own);
+  async checkPack(packId: string, pack: Uint8Array, indexed: PackedBlob[], size: number, giveBack?: (buf: ArrayBuffer) => void): Promise<string | null> {
+    if (!this.workers.length) {
+      const problem = await checkPackBytes(this.key, packId, pack, indexed, size);
+      if (pack.byteOffset === 0) giveBack?.(pack.buffer as ArrayBuffer);
+      return problem;
+    }
+    const buf = this.sendable(pack, giveBack);
+    return this.post('check', { packId, pack: buf, indexed, size }, buf, buf === pack ? giveBack : undefined);
   }
 
   /** Decode a span and write its blobs into files; the plaintext never leaves the worker. */
-  write(job: SpanWrite): Promise<SpanWriteResult> {
-    if (!this.workers.length) return Promise.resolve(writeSpan(this.key, job));
-    const own = ownBuffer(job.span);
-    return this.post('write', { ...job, span: own }, own);
+  async write(job: SpanWrite, giveBack?: (buf: ArrayBuffer) => void): Promise<SpanWriteResult> {
+    if (!this.workers.length) {
+      const res = writeSpan(this.key, job);
+      if (job.span.byteOffset === 0) giveBack?.(job.span.buffer as ArrayBuffer);
+      return res;
+    }
+    const span = this.sendable(job.span, giveBack);
+    return this.post('write', { ...job, span }, span, span === job.span ? giveBack : undefined);
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,7 @@ import { type Repository, mapLimit } from '../repo/repository.js';
 import { type BlobLocation, MasterIndex } from '../repo/master-index.js';
 import { hashId } from '../repo/id.js';
 import { OpenPool } from '../repo/open-pool.js';
+import { BufferRing, loadRecycled } from '../repo/buffer-ring.js';
 import type { SpanBlob } from '../repo/blob-open.js';
 import type { FileMeta, SpanWriteResult, WriteFile } from './span-write.js';
 import type { Node } from '../repo/node.js';
@@ -58,8 +59,8 @@ export function isSafeName(name: Uint8Array): boolean {
   return s !== '.' && s !== '..';
 }
 
-/** Packs read in parallel during restore. */
-const PACK_READERS = 4;
+/** Pack spans in flight during restore: one per worker plus the one being read. */
+const PACK_READERS = os.availableParallelism() + 1;
 /** Files kept open between writes of their blobs; the rest are reopened per write. */
 const MAX_OPEN_FILES = 64;
 
@@ -107,6 +108,7 @@ export class Restorer {
   /** pack ID → blob ID → its location and where its plaintext goes. */
   private readonly plan = new Map<string, Map<string, PlannedBlob>>();
   private pool: OpenPool | null = null;
+  private readonly ring = new BufferRing(PACK_READERS);
   private openFiles = 0;
 
   constructor(
@@ -376,7 +378,7 @@ export class Restorer {
     const last = locs[locs.length - 1]!.loc;
     let span: Uint8Array;
     try {
-      span = await this.repo.backend.load({ type: 'pack', name: packId }, start, last.offset + last.length - start);
+      span = await loadRecycled(this.repo.backend, { type: 'pack', name: packId }, start, last.offset + last.length - start, this.ring);
     } catch {
       // Blob-by-blob loads instead, which also try other copies.
       for (const { id, uses } of locs) await this.restoreBlobHere(id, uses, null);
@@ -386,7 +388,7 @@ export class Restorer {
     const { jobs, files, targets } = this.planSpan(locs);
     let res: SpanWriteResult;
     try {
-      res = await this.pool!.write({ packId, span, blobs: spanBlobs, targets, files });
+      res = await this.pool!.write({ packId, span, blobs: spanBlobs, targets, files }, this.ring.giveBackFor(span));
     } catch (err) {
       const msg = (err as Error).message;
       res = { blobErrors: locs.map(() => msg), fileErrors: files.map(() => null), created: files.map(() => false), finished: files.map(() => false) };

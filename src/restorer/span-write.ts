@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import type { MasterKey } from '../crypto/index.js';
-import { type SpanBlob, openStoredBlob } from '../repo/blob-open.js';
+import { type SpanBlob, streamStoredBlob } from '../repo/blob-open.js';
+import { noteGarbage } from '../repo/worker-gc.js';
 
 /** Metadata applied through the descriptor once a file's content is complete. */
 export interface FileMeta {
@@ -63,18 +64,9 @@ export function writeSpan(key: MasterKey, job: SpanWrite): SpanWriteResult {
   };
   /** Files missing a blob: the main thread completes them. */
   const incomplete = new Array<boolean>(n).fill(false);
-  for (let i = 0; i < job.blobs.length; i++) {
-    const b = job.blobs[i]!;
-    const targets = job.targets[i]!;
-    let plain: Uint8Array;
-    try {
-      plain = openStoredBlob(key, job.span.subarray(b.offset, b.offset + b.length), 'data', b.id, job.packId, b.uncompressedLength);
-    } catch (err) {
-      res.blobErrors.push((err as Error).message);
-      for (let t = 0; t < targets.length; t += 2) incomplete[targets[t]!] = true;
-      continue;
-    }
-    res.blobErrors.push(null);
+  let targets: number[] = [];
+  /** Write a piece of the current blob to every file that needs it (opening files on first use). */
+  const sink = (piece: Uint8Array, offset: number): void => {
     for (let t = 0; t < targets.length; t += 2) {
       const f = targets[t]!;
       if (res.fileErrors[f] !== null) continue;
@@ -84,10 +76,23 @@ export function writeSpan(key: MasterKey, job: SpanWrite): SpanWriteResult {
           fds[f] = fs.openSync(asBuffer(file.path!), res.created[f] ? O_WRONLY | O_NOFOLLOW : O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
           res.created[f] = true;
         }
-        writeAll(fds[f]!, plain, targets[t + 1]!);
+        writeAll(fds[f]!, piece, targets[t + 1]! + offset);
       } catch (err) {
         res.fileErrors[f] = (err as Error).message;
       }
+    }
+  };
+  for (let i = 0; i < job.blobs.length; i++) {
+    const b = job.blobs[i]!;
+    targets = job.targets[i]!;
+    try {
+      noteGarbage(streamStoredBlob(key, job.span.subarray(b.offset, b.offset + b.length), 'data', b.id, job.packId, b.uncompressedLength, sink));
+      res.blobErrors.push(null);
+    } catch (err) {
+      // Nothing was written unless the MAC held and the content still mismatched its ID;
+      // either way the main thread rewrites these places from another copy or fails the files.
+      res.blobErrors.push((err as Error).message);
+      for (let t = 0; t < targets.length; t += 2) incomplete[targets[t]!] = true;
     }
   }
   for (let f = 0; f < n; f++) {
