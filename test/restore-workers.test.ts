@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 import { diffTrees, generateTree, pseudoRandom } from './helpers/gentree.js';
-import { LocalBackend, Repository, restore } from '../src/index.js';
+import { LocalBackend, Repository, check, restore } from '../src/index.js';
 import type { Node } from '../src/repo/node.js';
 
 const PASSWORD = 'secret';
@@ -103,6 +103,11 @@ describe('restore and check on worker threads', () => {
     const got = crypto.createHash('sha256').update(bytes).digest('hex');
     const blobError = `blob ${blob}: data blob ${blob.slice(0, 16)} in pack ${loc.packId}: ciphertext verification failed`;
     expect(chk.stderr).toContain(`Pack ID does not match, want ${loc.packId}, got ${got}; 1 more errors: [${blobError}]`);
+    // The in-process path (no worker file next to the sources) finds the same.
+    const lib = await check(await Repository.open(new LocalBackend(damaged), PASSWORD), { readData: true });
+    expect(lib.findings.filter((f) => f.kind === 'read-data').map((f) => f.message)).toEqual([
+      `Pack ID does not match, want ${loc.packId}, got ${got}; 1 more errors: [${blobError}]`,
+    ]);
     const sound = cli(['-r', repo, 'check', '--read-data'], ENV);
     expect(sound.stderr).toBe('');
     expect(sound.code).toBe(0);

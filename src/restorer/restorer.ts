@@ -137,10 +137,11 @@ export class Restorer {
   async restoreTree(treeId: string, target: string, location = '/'): Promise<RestoreStats> {
     const dir = Buffer.from(path.resolve(target));
     const created = fs.mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
-    await this.restoreDir(treeId, dir, location, created);
-    // Workers (one per core) decode and write the blobs; this thread plans, reads and finishes files.
+    // Workers (one per core) decode and write the blobs; this thread plans, reads and finishes
+    // files. They start up while the trees are walked.
     this.pool = new OpenPool(this.repo.key, Math.max(1, os.availableParallelism()));
     try {
+      await this.restoreDir(treeId, dir, location, created);
       await this.writeContents();
     } finally {
       await this.pool.close();
