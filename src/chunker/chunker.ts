@@ -9,7 +9,7 @@
  */
 import { readSync } from 'node:fs';
 import { deg, mod } from './polynomial.js';
-import { DATA, DIG, LANES, MOD, OUT, PIECE, STRIDE, mem, scanner, words, type ScanFn, type Scanner } from './wasm.js';
+import { DATA, DIG, HEAD, LANES, MOD, OUT, PIECE, STRIDE, mem, scanner, words, type ScanFn, type Scanner } from './wasm.js';
 
 export const WINDOW_SIZE = 64;
 export const MIN_SIZE = 512 * 1024;
@@ -288,7 +288,9 @@ export class Chunker {
     // buf[j] may end a chunk from j = minSize − base − 1 on.
     const checkFrom = this.minSize - base - 1;
     for (let p = from; p < to; ) {
-      const n = Math.min(PIECE, to - p);
+      // A first piece with an unchecked head (≤ 63 bytes after a reset) grows by it, so
+      // that the checked part can still be whole blocks.
+      const n = Math.min(PIECE + Math.min(HEAD, Math.max(0, checkFrom - p)), to - p);
       mem.set(buf.subarray(p, p + n), DATA);
       const a = DATA + Math.max(0, checkFrom - p);
       const hit = a < DATA + n ? findCut(sc, a, DATA + n, this.mask) : -1;
@@ -339,12 +341,12 @@ function activateWasm(t: Tables, mask: number): Scanner {
  */
 function findCut(sc: Scanner, a: number, b: number, mask: number): number {
   for (; b - a >= LANES * STRIDE; a += LANES * STRIDE) {
-    const hit = lanesCut(sc.block, a, STRIDE, STRIDE, mask);
+    const hit = lanesCut(sc, sc.block, a, STRIDE, STRIDE, mask);
     if (hit >= 0) return hit;
   }
-  const lane = Math.floor((b - a) / LANES);
+  const lane = 2 * Math.floor((b - a) / (2 * LANES)); // even: see scanFunction
   if (lane >= MIN_LANE) {
-    const hit = lanesCut(sc.scan, a, lane, lane, mask);
+    const hit = lanesCut(sc, sc.scan, a, lane, lane, mask);
     if (hit >= 0) return hit;
     a += LANES * lane;
   }
@@ -354,25 +356,21 @@ function findCut(sc: Scanner, a: number, b: number, mask: number): number {
 }
 
 /**
- * Scans LANES lanes of `count` bytes `stride` apart from a; returns the first hit. A hit in
- * lane h > 0 is only a candidate: lanes 0…h−1 go on (fewer lanes, same stride) from the
- * step after it, and an earlier hit there wins.
+ * Scans LANES lanes of `count` bytes `stride` apart from a; returns the first hit or −1.
+ * A hit in lane h > 0 is only a candidate: the unscanned rest of each lane before it is
+ * searched first (again LANES lanes wide), and an earlier hit there wins.
  */
-function lanesCut(fns: ScanFn[], a: number, stride: number, count: number, mask: number): number {
-  let lanes = LANES;
-  let candidate = -1;
-  for (;;) {
-    const step = fns[lanes - 1]!(a, stride, count);
-    if (step < 0) return candidate;
-    let h = 0;
-    while ((words[(DIG >> 2) + 2 * h]! & mask) !== 0) h++;
-    if (h === 0) return a + step;
-    candidate = a + h * stride + step;
-    lanes = h;
-    a += step + 1;
-    count -= step + 1;
-    if (count === 0) return candidate;
+function lanesCut(sc: Scanner, fns: ScanFn[], a: number, stride: number, count: number, mask: number): number {
+  const step = fns[LANES - 1]!(a, stride, count);
+  if (step < 0) return -1;
+  let h = 0;
+  while ((words[(DIG >> 2) + 2 * h]! & mask) !== 0) h++;
+  for (let l = 0; l < h; l++) {
+    const lane = a + l * stride;
+    const hit = lane + step + 1 < lane + count ? findCut(sc, lane + step + 1, lane + count, mask) : -1;
+    if (hit >= 0) return hit;
   }
+  return a + h * stride + step;
 }
 
 /** All chunks of an in-memory buffer (an empty buffer has none). */

@@ -14,7 +14,7 @@
  *   OUT   out table, 256 × i64 (restic's out[b])
  *   MOD   mod table, 256 × i64 (restic's mod[b])
  *   DATA−64 … DATA  the 64 bytes hashed just before DATA (the window)
- *   DATA … DATA+PIECE  input bytes copied in
+ *   DATA … DATA+PIECE+HEAD  input bytes copied in
  */
 
 export const DIG = 16;
@@ -28,7 +28,10 @@ export const LANES = 4;
 /** Lane spacing of the block scans: LANES × STRIDE bytes per block, PIECE a multiple of it. */
 export const STRIDE = PIECE / LANES;
 
-const PAGES = Math.ceil((DATA + PIECE) / 65536);
+/** Extra room after PIECE for a first piece's unhashed head. */
+export const HEAD = 1024;
+
+const PAGES = Math.ceil((DATA + PIECE + HEAD) / 65536);
 
 // Opcodes used (WebAssembly core spec, binary format).
 const I32 = 0x7f;
@@ -139,7 +142,7 @@ function slide(f: Body, d: number, r: number, off: number, shift: number, out: b
 
 /**
  * scan(start, stride, count) → step or −1. Lane l covers bytes [start + l·stride,
- * start + l·stride + count) (count ≥ 1); each is warmed up on the 64 bytes before it, then
+ * start + l·stride + count) (count ≥ 1, and even when lanes > 1); each is warmed up on the 64 bytes before it, then
  * slid byte by byte. Stops at the first step where some lane's digest has (low 32 bits &
  * mask) = 0, checking lanes in order, and returns that step; −1 if none. The lane digests
  * are stored at DIG either way (lanes after the hit lane hold their previous step's).
@@ -174,18 +177,29 @@ function scanFunction(lanes: number, shift: number, mask: number, fixed?: number
   const store = () => {
     for (let l = 0; l < lanes; l++) f.i32(DIG + 8 * l).get(d[l]!).mem(op.i64_store, 3, 0);
   };
-  f.emit(op.block, VOID, op.loop, VOID);
-  for (let l = 0; l < lanes; l++) {
-    slide(f, d[l]!, ...ptr(l), shift, true);
-    f.get(d[l]!).emit(op.i32_wrap_i64).i32(mask).emit(op.i32_and, op.i32_eqz, op.br_if, 1);
+  // Multi-lane loops do two steps per iteration (V8 puts a stack check and register
+  // moves in every iteration): their count must be even. Copy k's hit leaves block k.
+  const unroll = lanes > 1 ? 2 : 1;
+  for (let k = unroll - 1; k >= 0; k--) f.emit(op.block, VOID);
+  f.emit(op.loop, VOID);
+  for (let k = 0; k < unroll; k++) {
+    for (let l = 0; l < lanes; l++) {
+      const [p, off] = ptr(l);
+      slide(f, d[l]!, p, off + k, shift, true);
+      f.get(d[l]!).emit(op.i32_wrap_i64).i32(mask).emit(op.i32_and, op.i32_eqz, op.br_if, 1 + k);
+    }
   }
-  step();
+  for (const p of r) f.get(p).i32(unroll).emit(op.i32_add).set(p);
   f.get(r[0]!).get(end).emit(op.i32_lt_u, op.br_if, 0, op.end);
   store();
-  f.i32(-1).emit(op.return, op.end);
-  // Hit: r[0] started the scan at start − 64.
-  store();
-  f.get(r[0]!).get(start).emit(op.i32_sub).i32(64).emit(op.i32_add);
+  f.i32(-1).emit(op.return);
+  for (let k = 0; k < unroll; k++) {
+    f.emit(op.end);
+    // Hit in copy k: r[0] started the scan at start − 64.
+    store();
+    f.get(r[0]!).get(start).emit(op.i32_sub).i32(64 + k).emit(op.i32_add);
+    if (k < unroll - 1) f.emit(op.return);
+  }
   return f;
 }
 
