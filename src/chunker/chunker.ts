@@ -351,7 +351,7 @@ function findCut(sc: Scanner, a: number, b: number, mask: number): number {
     a += LANES * lane;
   }
   if (a === b) return -1;
-  const step = sc.scan[0]!(a, 0, b - a);
+  const step = sc.scan1(a, 0, b - a);
   return step < 0 ? -1 : a + step;
 }
 
@@ -360,8 +360,8 @@ function findCut(sc: Scanner, a: number, b: number, mask: number): number {
  * A hit in lane h > 0 is only a candidate: the unscanned rest of each lane before it is
  * searched first (again LANES lanes wide), and an earlier hit there wins.
  */
-function lanesCut(sc: Scanner, fns: ScanFn[], a: number, stride: number, count: number, mask: number): number {
-  const step = fns[LANES - 1]!(a, stride, count);
+function lanesCut(sc: Scanner, scan: ScanFn, a: number, stride: number, count: number, mask: number): number {
+  const step = scan(a, stride, count);
   if (step < 0) return -1;
   let h = 0;
   while ((words[(DIG >> 2) + 2 * h]! & mask) !== 0) h++;
