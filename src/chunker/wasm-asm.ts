@@ -4,7 +4,7 @@
  * in cold (interpreted) JS takes milliseconds while decoding the template takes
  * microseconds. test/chunker-wasm.test.ts checks that the template is this file's output.
  */
-import { DATA, DIG, LANES, MOD, OUT, PAGES, STRIDE } from './wasm.js';
+import { DIG, LANES, MOD, OUT, PAGES, STRIDE } from './wasm.js';
 
 // Opcodes used (WebAssembly core spec, binary format).
 const I32 = 0x7f;
@@ -17,7 +17,6 @@ const op = {
   return: 0x0f,
   get: 0x20,
   set: 0x21,
-  tee: 0x22,
   i64_load: 0x29,
   i32_load8_u: 0x2d,
   i64_load8_u: 0x31,
@@ -36,7 +35,6 @@ const op = {
   i64_shl: 0x86,
   i64_shr_u: 0x88,
   i32_wrap_i64: 0xa7,
-  i64_extend_i32_u: 0xad,
 } as const;
 const VOID = 0x40;
 
@@ -149,8 +147,8 @@ function slide(f: Body, d: number, r: number, off: number, out: boolean): void {
 
 /**
  * scan(start, stride, count) → step or −1. Lane l covers bytes [start + l·stride,
- * start + l·stride + count) (count ≥ 1, and even when lanes > 1); each is warmed up on the 64 bytes before it, then
- * slid byte by byte. Stops at the first step where some lane's digest has (low 32 bits &
+ * start + l·stride + count) (count ≥ 1, even when lanes > 1); each is warmed up on the 64
+ * bytes before it, then slid byte by byte. Stops at the first step where some lane's digest has (low 32 bits &
  * mask) = 0, checking lanes in order, and returns that step; −1 if none. The lane digests
  * are stored at DIG either way (lanes after the hit lane hold their previous step's).
  *
