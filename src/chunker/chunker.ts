@@ -326,6 +326,7 @@ let wasmTables: Tables | undefined;
 
 /** The scan functions, with the polynomial's tables copied into WASM memory if another ran last. */
 function activateWasm(t: Tables, mask: number): Scanner {
+  const sc = scanner(t.hiShift + 32, mask); // first: it creates the memory
   if (wasmTables !== t) {
     for (let b = 0; b < 256; b++) {
       words[(OUT >> 2) + 2 * b] = t.outLo[b]!;
@@ -335,7 +336,7 @@ function activateWasm(t: Tables, mask: number): Scanner {
     }
     wasmTables = t;
   }
-  return scanner(t.hiShift + 32, mask);
+  return sc;
 }
 
 /**

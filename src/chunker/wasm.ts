@@ -97,19 +97,27 @@ export interface Scanner {
   warm: (end: number) => void;
 }
 
-const memory = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES });
-/** The shared memory (fixed size: views never detach). */
-export const mem = new Uint8Array(memory.buffer);
+let memory: WebAssembly.Memory | undefined;
+/** The shared memory, created by the first scanner() (fixed size: views never detach). */
+export let mem = new Uint8Array(0);
 /** Lane l's digest is words[DIG/4 + 2l] (low half) and words[DIG/4 + 2l + 1] (high half). */
-export const words = new Int32Array(memory.buffer);
+export let words = new Int32Array(0);
 
 const scanners = new Map<number, Scanner>();
 
-/** The scan functions for polynomial degree − 8 = `shift` and split mask `mask` (compiled once). */
+/**
+ * The scan functions for polynomial degree − 8 = `shift` and split mask `mask`, compiled on
+ * first use (nothing WASM happens at import: commands that never chunk pay nothing).
+ */
 export function scanner(shift: number, mask: number): Scanner {
   const key = shift * 2 ** 32 + (mask >>> 0);
   let s = scanners.get(key);
   if (!s) {
+    if (!memory) {
+      memory = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES });
+      mem = new Uint8Array(memory.buffer);
+      words = new Int32Array(memory.buffer);
+    }
     const e = new WebAssembly.Instance(new WebAssembly.Module(patch(shift, mask)), { env: { mem: memory } }).exports;
     const fn = (name: string) => e[name] as ScanFn;
     s = { scan1: fn('scan1'), scan: fn(`scan${LANES}`), block: fn(`block${LANES}`), warm: e.warm as Scanner['warm'] };
