@@ -1,10 +1,13 @@
 /** Worker thread for OpenPool: checks whole packs and writes restored blobs. */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { MasterKey } from '../crypto/index.js';
+import { type MasterKey, loadPoly1305 } from '../crypto/index.js';
 import type { PackedBlob } from './pack.js';
 import { checkPackBytes } from '../checker/read-pack.js';
 import { type SpanWrite, writeSpan } from '../restorer/span-write.js';
 import { enableWorkerGc } from './worker-gc.js';
+
+// Bulk MACs need the WASM Poly1305 (the pure-JS fallback is far slower).
+await loadPoly1305();
 
 const { key } = workerData as { key: MasterKey };
 enableWorkerGc();
