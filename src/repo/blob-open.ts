@@ -1,7 +1,7 @@
 /**
  * Turning a stored blob back into its plaintext: decrypt (MAC first), decompress when the
  * index says so, and check the SHA-256 against the blob's ID. Shared by the in-process
- * path and the open workers used by restore.
+ * path and the OpenPool workers used by restore and check --read-data.
  */
 import crypto from 'node:crypto';
 import { type MasterKey, decrypt, decryptStream } from '../crypto/index.js';
@@ -86,17 +86,4 @@ export interface SpanBlob {
   offset: number;
   length: number;
   uncompressedLength: number;
-}
-
-/** Plaintext of each blob, or the message of the error that blob failed with. */
-export type OpenResult = Uint8Array | { error: string };
-
-export function openSpan(key: MasterKey, packId: string, type: BlobType, span: Uint8Array, blobs: SpanBlob[]): OpenResult[] {
-  return blobs.map((b) => {
-    try {
-      return openStoredBlob(key, span.subarray(b.offset, b.offset + b.length), type, b.id, packId, b.uncompressedLength);
-    } catch (err) {
-      return { error: (err as Error).message };
-    }
-  });
 }
