@@ -82,6 +82,28 @@ export function writeSpan(key: MasterKey, job: SpanWrite): SpanWriteResult {
       }
     }
   };
+  // A file the worker opens is finished and closed right after its last blob here, so a
+  // span of many small files holds one or two descriptors at a time, not hundreds.
+  const lastUse = new Array<number>(n).fill(-1);
+  job.targets.forEach((t, i) => {
+    for (let k = 0; k < t.length; k += 2) lastUse[t[k]!] = i;
+  });
+  const finish = (f: number): void => {
+    const file = job.files[f]!;
+    // The main thread's descriptors stay open; a file never opened here has nothing to finish.
+    if (!file.path || fds[f]! < 0) return;
+    try {
+      if (file.meta && !incomplete[f] && res.fileErrors[f] === null) {
+        applyMeta(fds[f]!, file.meta);
+        res.finished[f] = true;
+      }
+    } catch (err) {
+      res.fileErrors[f] = (err as Error).message;
+    } finally {
+      fs.closeSync(fds[f]!);
+      fds[f] = -1;
+    }
+  };
   for (let i = 0; i < job.blobs.length; i++) {
     const b = job.blobs[i]!;
     targets = job.targets[i]!;
@@ -94,21 +116,7 @@ export function writeSpan(key: MasterKey, job: SpanWrite): SpanWriteResult {
       res.blobErrors.push((err as Error).message);
       for (let t = 0; t < targets.length; t += 2) incomplete[targets[t]!] = true;
     }
-  }
-  for (let f = 0; f < n; f++) {
-    const file = job.files[f]!;
-    // The main thread's descriptors stay open; a file never opened here has nothing to finish.
-    if (!file.path || fds[f]! < 0) continue;
-    try {
-      if (file.meta && !incomplete[f] && res.fileErrors[f] === null) {
-        applyMeta(fds[f]!, file.meta);
-        res.finished[f] = true;
-      }
-    } catch (err) {
-      res.fileErrors[f] = (err as Error).message;
-    } finally {
-      if (fds[f]! >= 0) fs.closeSync(fds[f]!);
-    }
+    for (let t = 0; t < targets.length; t += 2) if (lastUse[targets[t]!] === i) finish(targets[t]!);
   }
   return res;
 }
