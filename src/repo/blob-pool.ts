@@ -1,8 +1,9 @@
 /**
  * Worker threads that turn blobs into finished pack files (compress, encrypt, header,
- * pack SHA-256). The main thread copies each new blob into a shared ring buffer and goes
- * on reading and chunking; the ring's size bounds the bytes in flight, so memory stays
- * flat however fast the reader is. Finished packs come back through `onPack`.
+ * pack SHA-256). Blob bytes travel in a shared ring buffer: file contents are read straight
+ * into it (a BlobWindow) and only offsets go to the workers, so blob bytes are never copied
+ * between the read and the pack buffer. The ring's size bounds the bytes in flight, so
+ * memory stays flat however fast the reader is. Finished packs come back through `onPack`.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
@@ -15,19 +16,32 @@ const WORKER_FILE = fileURLToPath(new URL('./blob-worker.js', import.meta.url));
 
 /** Bytes of blob data in flight between the reader and the workers (two max-size chunks + slack). */
 export const DEFAULT_RING_SIZE = 20 * 1024 * 1024;
+/** Blobs sent to a worker in one message: per-message cost matters with thousands of small files. */
+const BATCH_BLOBS = 32;
+const BATCH_BYTES = 1024 * 1024;
 
 /** Workers need the compiled worker file (absent when running TypeScript sources directly). */
 export function workersAvailable(): boolean {
   return fs.existsSync(WORKER_FILE);
 }
 
+/** One blob for a worker: bytes at ring[off, off+len), or `data` (transferred) when off < 0. */
+export interface BlobJob {
+  type: BlobType;
+  id: string;
+  off: number;
+  len: number;
+  data?: Uint8Array;
+}
+
 export type ToWorker =
-  | { op: 'blob'; seq: number; type: BlobType; id: string; off: number; len: number; data?: Uint8Array }
+  | { op: 'blobs'; batch: number; jobs: BlobJob[] }
   | { op: 'flush'; seq: number }
-  | { op: 'recycle'; buf: ArrayBuffer };
+  | { op: 'recycle'; buf: ArrayBuffer }
+  | { op: 'close' };
 
 export type FromWorker =
-  | { op: 'done'; seq: number; type: BlobType; stored: number }
+  | { op: 'done'; batch: number; stored: number[] }
   | { op: 'pack'; id: string; bytes: Uint8Array; blobs: PackedBlob[] }
   | { op: 'flushed'; seq: number };
 
@@ -46,16 +60,44 @@ export interface BlobPoolOptions {
   packSize: number;
   workers: number;
   onPack: (p: WorkerPack) => void;
+  /** Called once per blob, when a worker has encoded it. */
   onStored: (type: BlobType, stored: number) => void;
   ringSize?: number;
 }
 
-/** A region of the ring holding one blob until its worker is done with it. */
+/** A part of the ring in use until its batch is done (or, for `window`, until the window moves on). */
 interface Region {
-  seq: number;
   off: number;
   end: number;
   done: boolean;
+}
+
+/** A batch being filled or with a worker. */
+interface Batch {
+  jobs: BlobJob[];
+  types: BlobType[];
+  regions: Region[];
+  bytes: number;
+}
+
+/**
+ * Ring space that the reader fills directly: bytes[start, end) hold data read but not yet
+ * cut into blobs; the reader may write up to `limit`. Blobs are taken from `start` in order.
+ */
+export interface BlobWindow {
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly end: number;
+  readonly limit: number;
+}
+
+class Window implements BlobWindow {
+  constructor(
+    readonly bytes: Uint8Array,
+    public start: number,
+    public end: number,
+    public limit: number,
+  ) {}
 }
 
 export class BlobPool {
@@ -64,11 +106,13 @@ export class BlobPool {
   private readonly ringBytes: Uint8Array;
   /** Live regions in allocation order; the oldest one bounds where the writer may go. */
   private regions: Region[] = [];
-  private readonly bySeq = new Map<number, Region | null>();
+  /** Next free byte after the newest region (or after the open window's data). */
   private head = 0;
-  private seq = 0;
+  private window: Window | null = null;
+  private pending: Batch | null = null;
+  private readonly inFlight = new Map<number, Batch>();
+  private batchSeq = 0;
   private next = 0;
-  private outstanding = 0;
   private roomWaiters: Array<() => void> = [];
   private flushWaiters = new Map<number, { left: number; resolve: () => void }>();
   private failure: unknown = null;
@@ -90,12 +134,21 @@ export class BlobPool {
     }
   }
 
+  get ringSize(): number {
+    return this.ring.byteLength;
+  }
+
   private onMessage(w: Worker, m: FromWorker): void {
     switch (m.op) {
-      case 'done':
-        this.release(m.seq);
-        this.opts.onStored(m.type, m.stored);
+      case 'done': {
+        const b = this.inFlight.get(m.batch)!;
+        this.inFlight.delete(m.batch);
+        for (const r of b.regions) r.done = true;
+        this.dropDoneRegions();
+        for (let i = 0; i < m.stored.length; i++) this.opts.onStored(b.types[i]!, m.stored[i]!);
+        this.wake();
         break;
+      }
       case 'pack': {
         const bytes = m.bytes;
         const recycle = () => {
@@ -116,9 +169,14 @@ export class BlobPool {
     this.updateRef();
   }
 
+  /** Blobs or flushes still with the workers (their replies need the event loop). */
+  get busy(): boolean {
+    return this.inFlight.size > 0 || this.flushWaiters.size > 0 || this.pending !== null;
+  }
+
   /** Keep the process alive only while work is outstanding, so a forgotten close() never hangs it. */
   private updateRef(): void {
-    const busy = this.outstanding > 0 || this.flushWaiters.size > 0;
+    const busy = this.inFlight.size > 0 || this.flushWaiters.size > 0;
     for (const w of this.workers) {
       if (busy) w.ref();
       else w.unref();
@@ -132,24 +190,41 @@ export class BlobPool {
     this.flushWaiters.clear();
   }
 
-  private release(seq: number): void {
-    const r = this.bySeq.get(seq);
-    this.bySeq.delete(seq);
-    this.outstanding--;
-    if (r) {
-      r.done = true;
-      let i = 0;
-      while (i < this.regions.length && this.regions[i]!.done) i++;
-      if (i) this.regions = this.regions.slice(i);
-      if (!this.regions.length) this.head = 0;
-    }
-    this.wake();
+  private dropDoneRegions(): void {
+    let i = 0;
+    while (i < this.regions.length && this.regions[i]!.done) i++;
+    if (i) this.regions = this.regions.slice(i);
+    // An empty ring starts over at 0, which keeps free space contiguous.
+    if (!this.regions.length && !this.window) this.head = 0;
   }
 
   private wake(): void {
     const w = this.roomWaiters;
     this.roomWaiters = [];
     for (const f of w) f();
+  }
+
+  private async waitForRoom(): Promise<void> {
+    this.send();
+    await new Promise<void>((r) => this.roomWaiters.push(r));
+    this.throwIfFailed();
+  }
+
+  /** Start of the oldest bytes still in use (the writer must stay behind it). */
+  private tail(): number {
+    return this.regions.length ? this.regions[0]!.off : this.window ? this.window.start : this.head;
+  }
+
+  /** True when the used part of the ring is one run from tail() to head without wrapping. */
+  private usedRunIsFlat(): boolean {
+    return !this.regions.length || this.regions[0]!.off <= this.head;
+  }
+
+  /** End of the free run that starts at `pos` (pos is the head). */
+  private freeEnd(pos: number): number {
+    const size = this.ring.byteLength;
+    if (!this.regions.length && !this.window) return size;
+    return this.usedRunIsFlat() && this.tail() <= pos ? size : this.tail() - 1;
   }
 
   /** Offset for `len` bytes in the ring, or −1 when it must wait for workers to finish blobs. */
@@ -168,44 +243,137 @@ export class BlobPool {
     if (this.failure) throw this.failure;
   }
 
+  /** Queue a job; the batch goes to a worker once it is big enough (or someone waits). */
+  private queue(job: BlobJob, region: Region | null): void {
+    const b = (this.pending ??= { jobs: [], types: [], regions: [], bytes: 0 });
+    b.jobs.push(job);
+    b.types.push(job.type);
+    if (region) b.regions.push(region);
+    b.bytes += job.len;
+    this.updateRefBusy();
+    if (b.jobs.length >= BATCH_BLOBS || b.bytes >= BATCH_BYTES || job.data) this.send();
+  }
+
+  private updateRefBusy(): void {
+    for (const w of this.workers) w.ref();
+  }
+
+  /** Hand the pending batch to the next worker. */
+  send(): void {
+    const b = this.pending;
+    if (!b) return;
+    this.pending = null;
+    const batch = this.batchSeq++;
+    this.inFlight.set(batch, b);
+    const transfer = b.jobs.flatMap((j) => (j.data ? [j.data.buffer as ArrayBuffer] : []));
+    const w = this.workers[this.next++ % this.workers.length]!;
+    w.postMessage({ op: 'blobs', batch, jobs: b.jobs } satisfies ToWorker, transfer);
+  }
+
   /**
    * Queue a blob for encoding. Its bytes are copied before this resolves, so the caller
    * may reuse its buffer right away.
    */
   async add(type: BlobType, id: string, data: Uint8Array): Promise<void> {
     this.throwIfFailed();
-    const seq = this.seq++;
-    const w = this.workers[this.next++ % this.workers.length]!;
-    if (data.length > this.ring.byteLength / 2) {
-      // Huge blobs (big trees) bypass the ring: wait until it drains to bound memory, then transfer a copy.
-      while (this.outstanding > 0 && !this.failure) await new Promise<void>((r) => this.roomWaiters.push(r));
-      this.throwIfFailed();
+    if (data.length > this.ring.byteLength / 2 || this.window) {
+      // Huge blobs (big trees) bypass the ring: wait until it drains to bound memory, then
+      // transfer a copy. Small ones do too while a window is open (its free space is the reader's).
+      if (data.length > this.ring.byteLength / 2) {
+        this.send();
+        while (this.inFlight.size > 0 && !this.failure) await new Promise<void>((r) => this.roomWaiters.push(r));
+        this.throwIfFailed();
+      }
       const copy = new Uint8Array(data);
-      this.outstanding++;
-      this.bySeq.set(seq, null);
-      this.updateRef();
-      w.postMessage({ op: 'blob', seq, type, id, off: 0, len: 0, data: copy } satisfies ToWorker, [copy.buffer]);
+      this.queue({ type, id, off: -1, len: copy.length, data: copy }, null);
       return;
     }
     let off: number;
-    while ((off = this.allocate(data.length)) < 0) {
-      await new Promise<void>((r) => this.roomWaiters.push(r));
-      this.throwIfFailed();
-    }
+    while ((off = this.allocate(data.length)) < 0) await this.waitForRoom();
     this.ringBytes.set(data, off);
-    const region: Region = { seq, off, end: off + data.length, done: false };
+    const region: Region = { off, end: off + data.length, done: false };
     this.regions.push(region);
     this.head = region.end;
-    this.bySeq.set(seq, region);
-    this.outstanding++;
-    this.updateRef();
-    w.postMessage({ op: 'blob', seq, type, id, off, len: data.length } satisfies ToWorker);
+    this.queue({ type, id, off, len: data.length }, region);
+  }
+
+  /** Open the reader's window at the head of the ring (one at a time). */
+  openWindow(): BlobWindow {
+    if (this.window) throw new Error('BlobPool: a window is already open');
+    this.throwIfFailed();
+    const w = new Window(this.ringBytes, this.head, this.head, 0);
+    this.window = w;
+    w.limit = this.freeEnd(w.end);
+    return w;
+  }
+
+  /**
+   * Make at least `min` bytes writable after the window's end, waiting for workers as
+   * needed. When the run up to the end of the ring is too short, the window's data
+   * (less than one chunk) moves to the start of the ring.
+   */
+  async grow(win: BlobWindow, min: number): Promise<void> {
+    const w = win as Window;
+    const size = this.ring.byteLength;
+    if (min > size / 2) throw new RangeError('BlobPool: window growth larger than half the ring');
+    for (;;) {
+      this.throwIfFailed();
+      if (w.start === w.end && !this.regions.length) {
+        w.start = w.end = this.head = 0; // nothing in use: start over contiguously
+      }
+      w.limit = this.freeEnd(w.end);
+      if (w.limit - w.end >= min) return;
+      const len = w.end - w.start;
+      // Wrap: the used run is flat (regions, then the window up to the ring's end) and the
+      // space before the oldest region fits the window's data plus `min`.
+      if (this.usedRunIsFlat() && size - w.end < min && (this.regions.length ? this.regions[0]!.off : w.start) > len + min) {
+        this.ringBytes.copyWithin(0, w.start, w.end);
+        w.start = 0;
+        w.end = len;
+        this.head = len;
+        continue;
+      }
+      await this.waitForRoom();
+    }
+  }
+
+  /** Record that the reader wrote `n` more bytes at the window's end. */
+  fill(win: BlobWindow, n: number): void {
+    const w = win as Window;
+    if (w.end + n > w.limit) throw new RangeError('BlobPool: window overflow');
+    w.end += n;
+    this.head = w.end;
+  }
+
+  /**
+   * Take the next `len` bytes of the window as a blob: queued for a worker when `id` is
+   * given (a new blob), dropped otherwise (already stored).
+   */
+  take(win: BlobWindow, len: number, type: BlobType, id: string | null): void {
+    const w = win as Window;
+    const off = w.start;
+    if (off + len > w.end) throw new RangeError('BlobPool: take beyond the window');
+    w.start += len;
+    if (id === null) return;
+    const region: Region = { off, end: off + len, done: false };
+    this.regions.push(region);
+    this.queue({ type, id, off, len }, region);
+  }
+
+  /** Close the window; bytes not taken are discarded. */
+  closeWindow(win: BlobWindow): void {
+    const w = win as Window;
+    if (this.window !== w) return;
+    this.window = null;
+    this.head = w.start;
+    this.dropDoneRegions();
   }
 
   /** Finish every worker's open packs; resolves after all of them went through `onPack`. */
   async flush(): Promise<void> {
     this.throwIfFailed();
-    const seq = this.seq++;
+    this.send();
+    const seq = this.batchSeq++;
     await new Promise<void>((resolve) => {
       this.flushWaiters.set(seq, { left: this.workers.length, resolve });
       this.updateRef();
@@ -215,7 +383,17 @@ export class BlobPool {
     this.throwIfFailed();
   }
 
+  /** Stop the workers: a clean exit when idle (lets them finish profiles), else terminate. */
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    await Promise.all(
+      this.workers.map(async (w) => {
+        if (this.failure || this.busy) return w.terminate();
+        const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+        w.postMessage({ op: 'close' } satisfies ToWorker);
+        const timer = setTimeout(() => void w.terminate(), 2000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Worker thread: compresses, encrypts and assembles pack files (incl. the pack's SHA-256)
  * so the main thread only reads, chunks, hashes blobs and uploads finished packs.
- * Blob bytes arrive in a shared ring buffer (no copy, no allocation per blob); finished
- * packs are transferred back and their buffers returned for reuse after the upload.
+ * Blob bytes arrive in a shared ring buffer (no copy, no allocation per blob) in batches;
+ * finished packs are transferred back and their buffers returned for reuse after the upload.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MasterKey } from '../crypto/index.js';
@@ -32,12 +32,18 @@ function sendPack(p: FinishedPack): void {
 
 port.on('message', (m: ToWorker) => {
   switch (m.op) {
-    case 'blob': {
-      const data = m.data ?? ringBytes.subarray(m.off, m.off + m.len);
-      const { stored, pack } = assembler.add(m.type, m.id, data);
-      // The ring region is free again once the blob is encrypted into the pack buffer.
-      send({ op: 'done', seq: m.seq, type: m.type, stored });
-      if (pack) sendPack(pack);
+    case 'blobs': {
+      const stored: number[] = [];
+      const packs: FinishedPack[] = [];
+      for (const j of m.jobs) {
+        const data = j.data ?? ringBytes.subarray(j.off, j.off + j.len);
+        const r = assembler.add(j.type, j.id, data);
+        stored.push(r.stored);
+        if (r.pack) packs.push(r.pack);
+      }
+      // The batch's ring regions are free again once its blobs are encrypted into pack buffers.
+      send({ op: 'done', batch: m.batch, stored });
+      for (const p of packs) sendPack(p);
       break;
     }
     case 'flush':
@@ -49,6 +55,9 @@ port.on('message', (m: ToWorker) => {
       break;
     case 'recycle':
       assembler.recycle(Buffer.from(m.buf));
+      break;
+    case 'close':
+      port.close();
       break;
   }
 });
