@@ -42,13 +42,18 @@ export type ToWorker =
 
 export type FromWorker =
   | { op: 'done'; batch: number; stored: number[] }
-  | { op: 'pack'; id: string; bytes: Uint8Array; blobs: PackedBlob[] }
+  | { op: 'pack'; id: string; bytes?: Uint8Array; file?: string; size: number; blobs: PackedBlob[] }
   | { op: 'flushed'; seq: number };
 
-/** A pack a worker finished; call `recycle()` once its bytes are no longer needed. */
+/**
+ * A pack a worker finished: its bytes, or the temp file (in `tempDir`) holding them, which
+ * the receiver must commit or remove. Call `recycle()` once the bytes are no longer needed.
+ */
 export interface WorkerPack {
   id: string;
   bytes: Uint8Array;
+  file?: string;
+  size: number;
   blobs: PackedBlob[];
   recycle: () => void;
 }
@@ -59,6 +64,8 @@ export interface BlobPoolOptions {
   compression: CompressionMode;
   packSize: number;
   workers: number;
+  /** Write packs to temp files in this directory as they are assembled (bounds memory). */
+  tempDir?: string;
   onPack: (p: WorkerPack) => void;
   /** Called once per blob, when a worker has encoded it. */
   onStored: (type: BlobType, stored: number) => void;
@@ -121,7 +128,14 @@ export class BlobPool {
     this.ring = new SharedArrayBuffer(opts.ringSize ?? DEFAULT_RING_SIZE);
     this.ringBytes = new Uint8Array(this.ring);
     for (let i = 0; i < opts.workers; i++) {
-      const workerData = { key: opts.key, version: opts.version, compression: opts.compression, packSize: opts.packSize, ring: this.ring };
+      const workerData = {
+        key: opts.key,
+        version: opts.version,
+        compression: opts.compression,
+        packSize: opts.packSize,
+        ring: this.ring,
+        tempDir: opts.tempDir ?? null,
+      };
       // Inherit no eval/loader flags: the worker is a plain module file.
       const w = new Worker(WORKER_FILE, { workerData, execArgv: [] });
       w.on('message', (m: FromWorker) => this.onMessage(w, m));
@@ -132,6 +146,11 @@ export class BlobPool {
       w.unref();
       this.workers.push(w);
     }
+  }
+
+  /** Packs arrive as temp files (tempDir), not as bytes. */
+  get writesFiles(): boolean {
+    return this.opts.tempDir !== undefined;
   }
 
   get ringSize(): number {
@@ -151,10 +170,14 @@ export class BlobPool {
       }
       case 'pack': {
         const bytes = m.bytes;
+        if (!bytes) {
+          this.opts.onPack({ id: m.id, bytes: new Uint8Array(0), file: m.file, size: m.size, blobs: m.blobs, recycle: () => undefined });
+          break;
+        }
         const recycle = () => {
           if (!this.failure) w.postMessage({ op: 'recycle', buf: bytes.buffer as ArrayBuffer } satisfies ToWorker, [bytes.buffer as ArrayBuffer]);
         };
-        this.opts.onPack({ id: m.id, bytes, blobs: m.blobs, recycle });
+        this.opts.onPack({ id: m.id, bytes, size: m.size, blobs: m.blobs, recycle });
         break;
       }
       case 'flushed': {

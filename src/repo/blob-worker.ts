@@ -11,14 +11,15 @@ import { type FinishedPack, PackAssembler } from './blob-codec.js';
 import type { BlobType } from './pack.js';
 import type { ToWorker, FromWorker } from './blob-pool.js';
 
-const { key, version, compression, packSize, ring } = workerData as {
+const { key, version, compression, packSize, ring, tempDir } = workerData as {
   key: MasterKey;
   version: number;
   compression: CompressionMode;
   packSize: number;
   ring: SharedArrayBuffer;
+  tempDir: string | null;
 };
-const assembler = new PackAssembler(key, version, compression, packSize);
+const assembler = new PackAssembler(key, version, compression, packSize, tempDir);
 const ringBytes = new Uint8Array(ring);
 const port = parentPort!;
 
@@ -27,10 +28,20 @@ function send(m: FromWorker, transfer: ArrayBuffer[] = []): void {
 }
 
 function sendPack(p: FinishedPack): void {
-  send({ op: 'pack', id: p.id, bytes: p.bytes, blobs: p.blobs }, [p.bytes.buffer as ArrayBuffer]);
+  if (p.file) send({ op: 'pack', id: p.id, file: p.file, size: p.size, blobs: p.blobs });
+  else send({ op: 'pack', id: p.id, bytes: p.bytes, size: p.size, blobs: p.blobs }, [p.bytes.buffer as ArrayBuffer]);
 }
 
 port.on('message', (m: ToWorker) => {
+  try {
+    handle(m);
+  } catch (err) {
+    assembler.abort(); // no temp files left behind; the error ends the worker
+    throw err;
+  }
+});
+
+function handle(m: ToWorker): void {
   switch (m.op) {
     case 'blobs': {
       const stored: number[] = [];
@@ -57,7 +68,8 @@ port.on('message', (m: ToWorker) => {
       assembler.recycle(Buffer.from(m.buf));
       break;
     case 'close':
+      assembler.abort();
       port.close();
       break;
   }
-});
+}

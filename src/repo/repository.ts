@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import type { Backend, FileType, Handle } from '../backends/backend.js';
+import { LocalBackend } from '../backends/local.js';
 import {
   FormatError,
   IntegrityError,
@@ -34,8 +35,10 @@ import { decodeLock, type LockInfo, type LockOptions, type LockStore, Repository
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** restic tries at most this many key files before giving up. */
 const MAX_KEYS = 20;
-/** Packs uploaded in parallel while a backup continues. */
+/** Packs uploaded in parallel while a backup continues (each held in memory). */
 const UPLOAD_CONCURRENCY = 2;
+/** Packs already written to temp files, being committed (fsync, rename) in parallel: no memory held. */
+const COMMIT_CONCURRENCY = 4;
 /** restic starts a new index file at this many blobs. */
 const INDEX_MAX_BLOBS = 50_000;
 /** How long saveBlob may keep the event loop from running while uploads or workers need it. */
@@ -260,9 +263,10 @@ export class Repository {
 
   /** Back-pressure: never more than UPLOAD_CONCURRENCY finished packs held in memory. */
   private async uploadRoom(): Promise<void> {
-    if (this.uploads.size >= UPLOAD_CONCURRENCY) {
+    const limit = this.pool?.writesFiles ? COMMIT_CONCURRENCY : UPLOAD_CONCURRENCY;
+    if (this.uploads.size >= limit) {
       this.pool?.send(); // the workers keep encoding meanwhile
-      while (this.uploads.size >= UPLOAD_CONCURRENCY) await Promise.race(this.uploads);
+      while (this.uploads.size >= limit) await Promise.race(this.uploads);
     }
     await this.yieldToEventLoop();
     this.throwBackgroundError();
@@ -329,7 +333,9 @@ export class Repository {
         compression: this.compression,
         packSize: this.packSize,
         workers,
-        onPack: (p) => this.startUpload(p.id, p.bytes, p.blobs, p.recycle),
+        // A local repository gets packs written in place as they are assembled: no pack is held in memory.
+        tempDir: this.backend instanceof LocalBackend ? this.backend.packTempDir() : undefined,
+        onPack: (p) => (p.file ? this.startCommit(p.id, p.file, p.blobs) : this.startUpload(p.id, p.bytes, p.blobs, p.recycle)),
         onStored: (type, stored) => this.countStored(type, stored),
       });
     }
@@ -343,10 +349,17 @@ export class Repository {
 
   /** Save a finished pack; its blobs enter the index once the backend has it (fsynced for local). */
   private startUpload(id: string, bytes: Uint8Array, blobs: PackedBlob[], recycle: () => void): void {
-    const p = this.backend
-      .save({ type: 'pack', name: id }, bytes)
+    this.track(this.backend.save({ type: 'pack', name: id }, bytes).then(recycle), id, blobs);
+  }
+
+  /** Commit a pack a worker wrote to a temp file in the local repository. */
+  private startCommit(id: string, file: string, blobs: PackedBlob[]): void {
+    this.track((this.backend as LocalBackend).adoptTempFile({ type: 'pack', name: id }, file), id, blobs);
+  }
+
+  private track(saved: Promise<void>, id: string, blobs: PackedBlob[]): void {
+    const p = saved
       .then(() => {
-        recycle();
         this.index.addPack(id, blobs);
         this.unsavedPacks.push({ id, blobs });
         for (const b of blobs) this.pendingBlobs.delete(b.type[0] + b.id);
