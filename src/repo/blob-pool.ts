@@ -136,8 +136,9 @@ export class BlobPool {
         ring: this.ring,
         tempDir: opts.tempDir ?? null,
       };
-      // Inherit no eval/loader flags: the worker is a plain module file.
-      const w = new Worker(WORKER_FILE, { workerData, execArgv: [] });
+      // Inherit no eval/loader flags (the worker is a plain module file), only profiling ones.
+      const execArgv = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
+      const w = new Worker(WORKER_FILE, { workerData, execArgv });
       w.on('message', (m: FromWorker) => this.onMessage(w, m));
       w.on('error', (err) => this.fail(err));
       w.on('exit', (code) => {
