@@ -91,6 +91,12 @@ const READ_BUFFER_SIZE = 16 * 1024 * 1024;
 /** Reads into the workers' ring: at least this much room per read, at most this much per call. */
 const WINDOW_MIN_READ = 1024 * 1024;
 const WINDOW_MAX_READ = 4 * 1024 * 1024;
+/**
+ * Chunks at least this long (all but the last of a file larger than the chunker's minimum)
+ * are hashed by a worker while this thread reads on, when the workers have spare time;
+ * smaller ones here, where waiting for a worker's answer would cost more than the hash.
+ */
+const DEFER_HASH_MIN = 256 * 1024;
 
 export class Archiver {
   private readonly fs: ArchiverFs;
@@ -381,7 +387,7 @@ export class Archiver {
    */
   private async saveContentInWindow(fd: number, w: BlobWindow): Promise<string[]> {
     const c = new Chunker(this.repo.config.chunkerPolynomial);
-    const ids: string[] = [];
+    const ids: Array<string | Promise<string>> = [];
     let pos = 0;
     for (;;) {
       if (w.limit - w.end < WINDOW_MIN_READ) await this.repo.growBlobWindow(w, WINDOW_MIN_READ);
@@ -392,17 +398,28 @@ export class Archiver {
       const from = w.end;
       this.repo.fillBlobWindow(w, n);
       for (let cut = c.next(w.bytes, from, w.end); cut >= 0; cut = c.next(w.bytes, w.start, w.end)) {
-        ids.push(await this.saveWindowChunk(w, cut - w.start));
+        ids.push((await this.saveWindowChunk(w, cut - w.start)).id);
       }
     }
-    if (c.flush() > 0) ids.push(await this.saveWindowChunk(w, w.end - w.start));
-    return ids;
+    if (c.flush() > 0) ids.push((await this.saveWindowChunk(w, w.end - w.start)).id);
+    return Promise.all(ids);
   }
 
-  private async saveWindowChunk(w: BlobWindow, len: number): Promise<string> {
+  /** The chunk's ID, or for a long chunk a promise of it (hashed by a worker). */
+  private async saveWindowChunk(w: BlobWindow, len: number): Promise<{ id: string | Promise<string> }> {
+    if (len >= DEFER_HASH_MIN && this.repo.workersHaveSpareTime()) {
+      const { result } = await this.repo.deferWindowBlob(w, len);
+      const id = result.then((r) => {
+        if (!r.known) this.addedPlain += len;
+        return r.id;
+      });
+      // Observed at once so a failure never counts as unhandled; Promise.all reports it.
+      id.catch(() => undefined);
+      return { id };
+    }
     const r = await this.repo.saveWindowBlob(w, len);
     if (!r.known) this.addedPlain += len;
-    return r.id;
+    return { id: r.id };
   }
 
   private async saveChunk(data: Uint8Array): Promise<string> {

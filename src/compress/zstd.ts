@@ -2,10 +2,62 @@
  * zstd for restic v2 repositories. Node 20 has no zstd in node:zlib, so this wraps a WASM
  * build of the reference library (@bokuweb/zstd-wasm): no native addon, no install step.
  */
-import { init, compress, decompress } from '@bokuweb/zstd-wasm';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { init, decompress } from '@bokuweb/zstd-wasm';
 import { FormatError } from '../errors.js';
 
 await init();
+
+/** The package's emscripten module (the same instance its compress() uses) for the raw C API. */
+interface ZstdModule {
+  HEAPU8: Uint8Array;
+  _malloc(n: number): number;
+  _free(p: number): void;
+  _ZSTD_createCCtx(): number;
+  _ZSTD_compressBound(n: number): number;
+  _ZSTD_isError(code: number): number;
+  _ZSTD_compress_usingDict(cctx: number, dst: number, dstCap: number, src: number, srcSize: number, dict: number, dictSize: number, level: number): number;
+}
+const require = createRequire(import.meta.url);
+const zstd = (require(path.join(path.dirname(require.resolve('@bokuweb/zstd-wasm')), 'module.js')) as { Module: ZstdModule }).Module;
+
+/**
+ * One compression context and one input and output buffer in the WASM heap, reused by
+ * every call (per thread): ZSTD_compress would create and free a context and two buffers
+ * per blob, and the package's wrapper copies the result out once more.
+ */
+const ctx = { cctx: 0, src: 0, srcCap: 0, dst: 0, dstCap: 0 };
+
+function reserve(which: 'src' | 'dst', n: number): number {
+  const cap = which === 'src' ? 'srcCap' : 'dstCap';
+  if (ctx[cap] < n) {
+    if (ctx[which]) zstd._free(ctx[which]);
+    ctx[which] = 0;
+    ctx[cap] = 0;
+    const p = zstd._malloc(n);
+    if (!p) throw new Error(`zstd: cannot allocate ${n} bytes`);
+    ctx[which] = p;
+    ctx[cap] = n;
+  }
+  return ctx[which];
+}
+
+/**
+ * Compress into the reused output buffer: the frame is a view into the WASM heap, valid
+ * only until the next compression on this thread. Same frame as ZSTD_compress at `level`
+ * (ZSTD_compressCCtx is ZSTD_compress_usingDict without a dictionary).
+ */
+function compressView(data: Uint8Array, level: number): Uint8Array {
+  ctx.cctx ||= zstd._ZSTD_createCCtx();
+  const bound = zstd._ZSTD_compressBound(data.length);
+  const src = reserve('src', Math.max(data.length, 1));
+  const dst = reserve('dst', bound);
+  zstd.HEAPU8.set(data, src); // HEAPU8 is re-read after each allocation: the heap may have grown
+  const n = zstd._ZSTD_compress_usingDict(ctx.cctx, dst, bound, src, data.length, 0, 0, level);
+  if (zstd._ZSTD_isError(n)) throw new Error(`zstd compression failed with code ${n}`);
+  return zstd.HEAPU8.subarray(dst, dst + n);
+}
 
 export type CompressionMode = 'auto' | 'off' | 'max';
 
@@ -24,11 +76,19 @@ const SAMPLE_SIZE = 16 * 1024;
 export function looksCompressible(data: Uint8Array): boolean {
   if (data.length <= 2 * SAMPLE_SIZE) return true;
   const mid = (data.length - SAMPLE_SIZE) >> 1;
-  return compress(data.subarray(mid, mid + SAMPLE_SIZE), 1).length < SAMPLE_SIZE * 0.97;
+  return compressView(data.subarray(mid, mid + SAMPLE_SIZE), 1).length < SAMPLE_SIZE * 0.97;
 }
 
 export function zstdCompress(data: Uint8Array, mode: Exclude<CompressionMode, 'off'> = 'auto'): Uint8Array {
-  return compress(data, LEVEL[mode]);
+  return compressView(data, LEVEL[mode]).slice();
+}
+
+/**
+ * zstdCompress without the copy: the frame is only valid until the next zstd compression
+ * on this thread (use it right away, e.g. to encrypt it into a pack).
+ */
+export function zstdCompressTransient(data: Uint8Array, mode: Exclude<CompressionMode, 'off'> = 'auto'): Uint8Array {
+  return compressView(data, LEVEL[mode]);
 }
 
 const ZSTD_MAGIC = 0xfd2fb528;

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { type MasterKey, encrypt, encryptInto, Extension } from '../crypto/index.js';
-import { type CompressionMode, looksCompressible, zstdCompress } from '../compress/zstd.js';
+import { type CompressionMode, looksCompressible, zstdCompressTransient } from '../compress/zstd.js';
 import { type BlobType, type PackedBlob, encodeHeader, entrySize, HEADER_SIZE, MAX_HEADER_SIZE } from './pack.js';
 
 export interface EncodedBlob {
@@ -40,7 +40,8 @@ function maybeCompress(
   // Incompressible data is stored as is: the format allows it and it saves time and space.
   if (compress && type === 'data' && compression === 'auto' && !looksCompressible(plaintext)) compress = false;
   if (compress) {
-    const z = zstdCompress(plaintext, compression === 'max' ? 'max' : 'auto');
+    // A view into zstd's heap: encrypted (copied) by the caller before the next compression.
+    const z = zstdCompressTransient(plaintext, compression === 'max' ? 'max' : 'auto');
     if (z.length < plaintext.length) return { src: z, uncompressedLength: plaintext.length };
   }
   return { src: plaintext, uncompressedLength: 0 };

@@ -25,7 +25,10 @@ export function workersAvailable(): boolean {
   return fs.existsSync(WORKER_FILE);
 }
 
-/** One blob for a worker: bytes at ring[off, off+len), or `data` (transferred) when off < 0. */
+/**
+ * One blob for a worker: bytes at ring[off, off+len), or `data` (transferred) when off < 0.
+ * An empty `id` asks only for the blob's SHA-256 (the caller then decides whether to store it).
+ */
 export interface BlobJob {
   type: BlobType;
   id: string;
@@ -41,7 +44,7 @@ export type ToWorker =
   | { op: 'close' };
 
 export type FromWorker =
-  | { op: 'done'; batch: number; stored: number[] }
+  | { op: 'done'; batch: number; stored: number[]; hashes: string[] }
   | { op: 'pack'; id: string; bytes?: Uint8Array; file?: string; size: number; blobs: PackedBlob[] }
   | { op: 'flushed'; seq: number };
 
@@ -73,7 +76,7 @@ export interface BlobPoolOptions {
 }
 
 /** A part of the ring in use until its batch is done (or, for `window`, until the window moves on). */
-interface Region {
+export interface Region {
   off: number;
   end: number;
   done: boolean;
@@ -84,7 +87,22 @@ interface Batch {
   jobs: BlobJob[];
   types: BlobType[];
   regions: Region[];
+  /** Per job: who waits for the blob's ID (hash-only jobs), else null. */
+  hashWaiters: Array<HashWaiter | null>;
   bytes: number;
+}
+
+interface HashWaiter {
+  resolve: (id: string) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Ring bytes of a blob hashed by a worker, until the caller stores or drops it. */
+export interface HeldBlob {
+  readonly region: Region;
+  readonly type: BlobType;
+  /** The blob's SHA-256 (hex), computed by a worker. */
+  readonly id: Promise<string>;
 }
 
 /**
@@ -119,6 +137,8 @@ export class BlobPool {
   private pending: Batch | null = null;
   private readonly inFlight = new Map<number, Batch>();
   private batchSeq = 0;
+  /** Blob bytes sent to workers and not yet done. */
+  private sentBytes = 0;
   private next = 0;
   private roomWaiters: Array<() => void> = [];
   private flushWaiters = new Map<number, { left: number; resolve: () => void }>();
@@ -154,6 +174,15 @@ export class BlobPool {
     return this.opts.tempDir !== undefined;
   }
 
+  /** Blob bytes queued for the workers and not done yet. */
+  get queuedBytes(): number {
+    return this.sentBytes + (this.pending?.bytes ?? 0);
+  }
+
+  get workerCount(): number {
+    return this.workers.length;
+  }
+
   get ringSize(): number {
     return this.ring.byteLength;
   }
@@ -161,11 +190,17 @@ export class BlobPool {
   private onMessage(w: Worker, m: FromWorker): void {
     switch (m.op) {
       case 'done': {
-        const b = this.inFlight.get(m.batch)!;
+        const b = this.inFlight.get(m.batch);
+        if (!b) break; // the pool failed meanwhile
         this.inFlight.delete(m.batch);
+        this.sentBytes -= b.bytes;
         for (const r of b.regions) r.done = true;
         this.dropDoneRegions();
-        for (let i = 0; i < m.stored.length; i++) this.opts.onStored(b.types[i]!, m.stored[i]!);
+        for (let i = 0; i < m.stored.length; i++) {
+          const waiter = b.hashWaiters[i];
+          if (waiter) waiter.resolve(m.hashes[i]!);
+          else this.opts.onStored(b.types[i]!, m.stored[i]!);
+        }
         this.wake();
         break;
       }
@@ -209,6 +244,11 @@ export class BlobPool {
 
   private fail(err: unknown): void {
     this.failure ??= err;
+    for (const b of [...this.inFlight.values(), ...(this.pending ? [this.pending] : [])]) {
+      for (const h of b.hashWaiters) h?.reject(this.failure);
+    }
+    this.inFlight.clear();
+    this.pending = null;
     this.wake();
     for (const f of this.flushWaiters.values()) f.resolve();
     this.flushWaiters.clear();
@@ -268,10 +308,11 @@ export class BlobPool {
   }
 
   /** Queue a job; the batch goes to a worker once it is big enough (or someone waits). */
-  private queue(job: BlobJob, region: Region | null): void {
-    const b = (this.pending ??= { jobs: [], types: [], regions: [], bytes: 0 });
+  private queue(job: BlobJob, region: Region | null, hashWaiter: HashWaiter | null = null): void {
+    const b = (this.pending ??= { jobs: [], types: [], regions: [], hashWaiters: [], bytes: 0 });
     b.jobs.push(job);
     b.types.push(job.type);
+    b.hashWaiters.push(hashWaiter);
     if (region) b.regions.push(region);
     b.bytes += job.len;
     this.updateRefBusy();
@@ -289,6 +330,7 @@ export class BlobPool {
     this.pending = null;
     const batch = this.batchSeq++;
     this.inFlight.set(batch, b);
+    this.sentBytes += b.bytes;
     const transfer = b.jobs.flatMap((j) => (j.data ? [j.data.buffer as ArrayBuffer] : []));
     const w = this.workers[this.next++ % this.workers.length]!;
     w.postMessage({ op: 'blobs', batch, jobs: b.jobs } satisfies ToWorker, transfer);
@@ -382,6 +424,39 @@ export class BlobPool {
     const region: Region = { off, end: off + len, done: false };
     this.regions.push(region);
     this.queue({ type, id, off, len }, region);
+  }
+
+  /**
+   * Take the next `len` bytes of the window as a blob whose SHA-256 a worker computes; its
+   * bytes stay in the ring until store() or drop(). Lets the reader go on chunking meanwhile.
+   */
+  hold(win: BlobWindow, len: number, type: BlobType): HeldBlob {
+    this.throwIfFailed();
+    const w = win as Window;
+    const off = w.start;
+    if (off + len > w.end) throw new RangeError('BlobPool: take beyond the window');
+    w.start += len;
+    const region: Region = { off, end: off + len, done: false };
+    this.regions.push(region);
+    let waiter!: HashWaiter;
+    const id = new Promise<string>((resolve, reject) => (waiter = { resolve, reject }));
+    this.queue({ type, id: '', off, len }, null, waiter);
+    this.send(); // the reader may wait for the ID next (at the file's end): never leave it queued
+    return { region, type, id };
+  }
+
+  /** Queue a held blob for encoding (sent at once: whoever waits for ring room needs it done). */
+  store(b: HeldBlob, id: string): void {
+    this.throwIfFailed();
+    this.queue({ type: b.type, id, off: b.region.off, len: b.region.end - b.region.off }, b.region);
+    this.send();
+  }
+
+  /** Give a held blob's ring bytes back (it was already stored). */
+  drop(b: HeldBlob): void {
+    b.region.done = true;
+    this.dropDoneRegions();
+    this.wake();
   }
 
   /** Close the window; bytes not taken are discarded. */

@@ -4,6 +4,7 @@
  * Blob bytes arrive in a shared ring buffer (no copy, no allocation per blob) in batches;
  * finished packs are transferred back and their buffers returned for reuse after the upload.
  */
+import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MasterKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
@@ -45,15 +46,23 @@ function handle(m: ToWorker): void {
   switch (m.op) {
     case 'blobs': {
       const stored: number[] = [];
+      const hashes: string[] = [];
       const packs: FinishedPack[] = [];
       for (const j of m.jobs) {
         const data = j.data ?? ringBytes.subarray(j.off, j.off + j.len);
+        if (!j.id) {
+          // Hash only: the main thread de-duplicates by ID and may send the blob back to store.
+          hashes.push(createHash('sha256').update(data).digest('hex'));
+          stored.push(0);
+          continue;
+        }
         const r = assembler.add(j.type, j.id, data);
+        hashes.push('');
         stored.push(r.stored);
         if (r.pack) packs.push(r.pack);
       }
       // The batch's ring regions are free again once its blobs are encrypted into pack buffers.
-      send({ op: 'done', batch: m.batch, stored });
+      send({ op: 'done', batch: m.batch, stored, hashes });
       for (const p of packs) sendPack(p);
       break;
     }

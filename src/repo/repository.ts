@@ -17,7 +17,7 @@ import {
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, newRandomKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import { PackAssembler } from './blob-codec.js';
-import { type BlobWindow, BlobPool, workersAvailable } from './blob-pool.js';
+import { type BlobWindow, BlobPool, type HeldBlob, workersAvailable } from './blob-pool.js';
 import { openStoredBlob } from './blob-open.js';
 import { isIrreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from './config.js';
@@ -39,6 +39,8 @@ const MAX_KEYS = 20;
 const UPLOAD_CONCURRENCY = 2;
 /** Packs already written to temp files, being committed (fsync, rename) in parallel: no memory held. */
 const COMMIT_CONCURRENCY = 4;
+/** Queued blob bytes per worker below which it counts as having spare time (a few chunks' worth). */
+const SPARE_QUEUE_BYTES = 4 * 1024 * 1024;
 /** restic starts a new index file at this many blobs. */
 const INDEX_MAX_BLOBS = 50_000;
 /** How long saveBlob may keep the event loop from running while uploads or workers need it. */
@@ -62,8 +64,9 @@ export interface OpenOptions {
   compression?: CompressionMode;
   /**
    * Worker threads that compress and encrypt blobs while the caller reads and chunks
-   * (default: none on one core; else one, or one per core (at most 4) when data blobs
-   * are compressed, since zstd is then the larger part of the work).
+   * (default: none on one core; else one, or one per core (at most 4) when data blobs are
+   * compressed: zstd then outweighs reading and chunking. Without compression one worker and
+   * the reader share the work, the SHA-256 of long blobs going to whichever is less busy).
    */
   workers?: number;
   packSize?: number;
@@ -306,6 +309,33 @@ export class Repository {
     this.pendingBlobs.add(k);
     await this.uploadRoom();
     this.pool!.take(w, len, type, blobId);
+    return { id: blobId, known: false, stored: len };
+  }
+
+  /** Whether the workers have little queued, so handing them a blob's SHA-256 keeps both sides busy. */
+  workersHaveSpareTime(): boolean {
+    return this.pool !== null && this.pool.queuedBytes < SPARE_QUEUE_BYTES * this.pool.workerCount;
+  }
+
+  /**
+   * saveWindowBlob() with the SHA-256 computed by a worker, so the caller can read and chunk
+   * on meanwhile: the window moves on at once; `result` settles once the blob's ID is known
+   * and the blob is queued (new) or dropped (already stored).
+   */
+  async deferWindowBlob(w: BlobWindow, len: number, type: BlobType = 'data'): Promise<{ result: Promise<SaveBlobResult> }> {
+    await this.uploadRoom();
+    const held = this.pool!.hold(w, len, type);
+    return { result: held.id.then((id) => this.decideHeld(held, id, len)) };
+  }
+
+  private decideHeld(held: HeldBlob, blobId: string, len: number): SaveBlobResult {
+    const k = held.type[0] + blobId;
+    if (this.pendingBlobs.has(k) || this.index.has(held.type, blobId)) {
+      this.pool!.drop(held);
+      return { id: blobId, known: true, stored: 0 };
+    }
+    this.pendingBlobs.add(k);
+    this.pool!.store(held, blobId);
     return { id: blobId, known: false, stored: len };
   }
 
