@@ -482,14 +482,18 @@ export class BlobPool {
     this.throwIfFailed();
   }
 
-  /** Stop the workers: a clean exit when idle (lets them finish profiles), else terminate. */
+  /**
+   * Stop the workers. Blobs not flushed are discarded; a worker finishes the batches it has,
+   * removes its unfinished packs' temp files and exits (terminated if that takes too long).
+   */
   async close(): Promise<void> {
+    this.pending = null;
     await Promise.all(
       this.workers.map(async (w) => {
-        if (this.failure || this.busy) return w.terminate();
+        if (this.failure) return w.terminate();
         const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
         w.postMessage({ op: 'close' } satisfies ToWorker);
-        const timer = setTimeout(() => void w.terminate(), 2000);
+        const timer = setTimeout(() => void w.terminate(), 5000);
         await exited;
         clearTimeout(timer);
       }),
