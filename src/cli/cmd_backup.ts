@@ -57,6 +57,10 @@ export const backupCommand: Command = {
         else ctx.stderr(`error: ${w.path}: ${w.message}\n`);
       },
     });
+    // Read index and snapshots while the lock settles (restic waits 200 ms after writing it);
+    // the archiver re-lists both under the lock and keeps only what is unchanged.
+    repo.prefetchIndex();
+    repo.prefetchSnapshots();
     const result = await withLock(ctx, repo, false, () => archiver.run(args), { honourNoLock: false }).finally(() => scanner?.stop());
     line?.clear();
     const s = result.stats;

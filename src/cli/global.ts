@@ -6,7 +6,7 @@ import { openLocation } from '../backends/location.js';
 import { UsageError } from '../errors.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import type { KdfParams } from '../crypto/index.js';
-import { Repository } from '../repo/repository.js';
+import type { Repository } from '../repo/repository.js';
 import { type LockOptions, parseGoDuration } from '../repo/lock.js';
 import type { OptionSpec, Parsed } from './args.js';
 
@@ -134,6 +134,8 @@ export async function openRepository(ctx: GlobalContext): Promise<Repository> {
   const backend = openBackend(repositoryLocation(ctx), ctx);
   try {
     const password = readPassword(ctx);
+    // Loaded here, not at start-up: commands that never open a repository skip its module graph.
+    const { Repository } = await import('../repo/repository.js');
     return await Repository.open(backend, password, {
       compression: compressionOption(ctx),
       keyHint: (ctx.opts['key-hint'] as string | undefined) ?? ctx.env.RESTIC_KEY_HINT,

@@ -6,11 +6,11 @@ import { ResticError, UsageError, ExitCode } from '../errors.js';
 import { parseArgs, formatHelp } from './args.js';
 import type { Command } from './command.js';
 import { GLOBAL_OPTIONS, type GlobalContext } from './global.js';
-import { COMMANDS } from './commands.js';
+import { loadCommand, loadCommands } from './command-list.js';
 import { RepositoryLock } from '../repo/lock.js';
 
-function usage(): string {
-  const cmds = COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n');
+function usage(commands: Command[]): string {
+  const cmds = commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n');
   return `restic-ts is a backup program compatible with restic repositories.\n\nUsage:\n  restic-ts [command]\n\nAvailable Commands:\n${cmds}\n  help         Help about any command\n\nFlags:\n${formatHelp(GLOBAL_OPTIONS)}\n`;
 }
 
@@ -26,11 +26,11 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const cmdIndex = argv.findIndex((a, i) => !a.startsWith('-') && !takesValue(argv[i - 1]));
     const name = cmdIndex >= 0 ? argv[cmdIndex]! : undefined;
     if (!name || name === 'help') {
-      const target = name === 'help' ? COMMANDS.find((c) => c.name === argv[cmdIndex + 1]) : undefined;
-      io.stdout(target ? commandHelp(target) : usage());
+      const target = name === 'help' && argv[cmdIndex + 1] !== undefined ? await loadCommand(argv[cmdIndex + 1]!) : undefined;
+      io.stdout(target ? commandHelp(target) : usage(await loadCommands()));
       return name || argv.includes('--help') || argv.includes('-h') ? 0 : 1;
     }
-    const cmd = COMMANDS.find((c) => c.name === name);
+    const cmd = await loadCommand(name);
     if (!cmd) throw new UsageError(`unknown command "${name}" for "restic-ts"`);
     const rest = [...argv.slice(0, cmdIndex), ...argv.slice(cmdIndex + 1)];
     const { opts, args } = parseArgs(rest, [...GLOBAL_OPTIONS, ...cmd.options], cmd.name);

@@ -2,14 +2,60 @@
  * zstd for restic v2 repositories. Node 20 has no zstd in node:zlib, so this wraps a WASM
  * build of the reference library (@bokuweb/zstd-wasm): no native addon, no install step.
  */
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { init, decompress } from '@bokuweb/zstd-wasm';
+import { decompress as wasmDecompress } from '@bokuweb/zstd-wasm';
 import { FormatError } from '../errors.js';
 
-await init();
+let ready = false;
+/** The package's Emscripten module, for the raw C API (set by ensureZstd()). */
+let zstd!: ZstdModule;
 
-/** The package's emscripten module (the same instance its compress() uses) for the raw C API. */
+/**
+ * Instantiate the WASM build synchronously on first use instead of at import: commands
+ * that never touch zstd (v1 repositories, `version`, `help`) skip it, and importers keep
+ * calling the functions below synchronously. The package's own init() is asynchronous;
+ * its Emscripten glue accepts an `instantiateWasm` hook, which we answer synchronously.
+ */
+function ensureZstd(): void {
+  if (ready) return;
+  const require = createRequire(import.meta.url);
+  const dir = path.dirname(require.resolve('@bokuweb/zstd-wasm'));
+  // The package's exports map hides module.js; its own entry point requires this same file.
+  const { Module } = require(path.join(dir, 'module.js')) as { Module: EmscriptenModule & ZstdModule };
+  const wasm = new Wasm.Module(fs.readFileSync(path.join(dir, 'zstd.wasm')));
+  Module.instantiateWasm = (imports, receive) => {
+    const instance = new Wasm.Instance(wasm, imports);
+    receive(instance, wasm);
+    return instance.exports;
+  };
+  Module.init();
+  if (!Module.calledRun) throw new Error('zstd: WASM runtime did not initialise');
+  zstd = Module;
+  ready = true;
+}
+
+// The WebAssembly global without the DOM lib's typings: just what ensureZstd() needs.
+interface WasmInstance {
+  exports: unknown;
+}
+const Wasm = (globalThis as unknown as {
+  WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (m: object, imports: unknown) => WasmInstance };
+}).WebAssembly;
+
+interface EmscriptenModule {
+  instantiateWasm?: (imports: unknown, receive: (i: WasmInstance, m: object) => void) => unknown;
+  init(): unknown;
+  calledRun?: boolean;
+}
+
+function decompress(data: Uint8Array, opts: { defaultHeapSize: number }): Uint8Array {
+  ensureZstd();
+  return wasmDecompress(data, opts);
+}
+
+/** The raw C API of the Emscripten module (the same instance the package's functions use). */
 interface ZstdModule {
   HEAPU8: Uint8Array;
   _malloc(n: number): number;
@@ -19,8 +65,6 @@ interface ZstdModule {
   _ZSTD_isError(code: number): number;
   _ZSTD_compress_usingDict(cctx: number, dst: number, dstCap: number, src: number, srcSize: number, dict: number, dictSize: number, level: number): number;
 }
-const require = createRequire(import.meta.url);
-const zstd = (require(path.join(path.dirname(require.resolve('@bokuweb/zstd-wasm')), 'module.js')) as { Module: ZstdModule }).Module;
 
 /**
  * One compression context and one input and output buffer in the WASM heap, reused by
@@ -49,6 +93,7 @@ function reserve(which: 'src' | 'dst', n: number): number {
  * (ZSTD_compressCCtx is ZSTD_compress_usingDict without a dictionary).
  */
 function compressView(data: Uint8Array, level: number): Uint8Array {
+  ensureZstd();
   ctx.cctx ||= zstd._ZSTD_createCCtx();
   const bound = zstd._ZSTD_compressBound(data.length);
   const src = reserve('src', Math.max(data.length, 1));
@@ -128,6 +173,7 @@ export function zstdFrameContentSize(frame: Uint8Array): number {
  * `expectedSize` (from the index) is used when the frame does not record its size.
  */
 export function zstdDecompress(frame: Uint8Array, maxSize: number, expectedSize?: number): Uint8Array {
+  ensureZstd(); // outside the try below: a broken install is not a corrupt frame
   const fcs = zstdFrameContentSize(frame);
   if (fcs > maxSize) throw new FormatError(`zstd frame claims ${fcs} bytes, more than the allowed ${maxSize}`);
   let heap = fcs >= 0 ? Math.max(fcs, 1) : Math.min(maxSize, Math.max(expectedSize ?? 0, 1 << 20));

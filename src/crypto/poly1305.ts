@@ -4,10 +4,26 @@
  * (~1.4 GiB/s; pure JS manages ~250 MiB/s). Node has no raw Poly1305 API.
  */
 import crypto from 'node:crypto';
-import sodium from 'libsodium-wrappers-sumo';
 
-// Top-level await: importers can call poly1305Aes synchronously.
-await sodium.ready;
+type Sodium = typeof import('libsodium-wrappers-sumo').default;
+
+/** libsodium once loaded; until then poly1305Aes uses the pure-JS path below. */
+let sodium: Sodium | null = null;
+let loading: Promise<void> | null = null;
+
+/**
+ * Load libsodium's WASM Poly1305 (once). Not done at import: the module costs ~80 ms and
+ * ~12 MiB, and a repository's opener can load it while scrypt runs on the thread pool.
+ * Until it has loaded, MACs are computed in plain JS (same result, ~50x slower), which is
+ * fine for key files and config but not for bulk data — so bulk users await this first.
+ */
+export function loadPoly1305(): Promise<void> {
+  loading ??= import('libsodium-wrappers-sumo').then(async (m) => {
+    await m.default.ready;
+    sodium = m.default;
+  });
+  return loading;
+}
 
 export const MAC_SIZE = 16;
 
@@ -52,7 +68,39 @@ export function poly1305Aes(msg: Uint8Array, nonce: Uint8Array, k: Uint8Array, r
   const key = new Uint8Array(32);
   for (let i = 0; i < 16; i++) key[i] = r[i]! & CLAMP[i]!;
   key.set(aes128Block(k, nonce), 16);
-  return sodium.crypto_onetimeauth(msg, key);
+  return sodium ? sodium.crypto_onetimeauth(msg, key) : poly1305Js(msg, key);
+}
+
+const P1305 = (1n << 130n) - 5n;
+const MASK128 = (1n << 128n) - 1n;
+const R_CLAMP = 0x0ffffffc0ffffffc0ffffffc0fffffffn;
+
+function le128(b: Uint8Array, off: number): bigint {
+  const dv = new DataView(b.buffer, b.byteOffset + off, 16);
+  return dv.getBigUint64(0, true) | (dv.getBigUint64(8, true) << 64n);
+}
+
+/**
+ * RFC 8439 §2.5 Poly1305 with a 32-byte one-time key (r || s), in BigInt arithmetic:
+ * h = (h + block·2^(8·len)) · r mod 2^130−5 per 16-byte block, tag = (h + s) mod 2^128.
+ */
+export function poly1305Js(msg: Uint8Array, key: Uint8Array): Uint8Array {
+  const r = le128(key, 0) & R_CLAMP;
+  const s = le128(key, 16);
+  let h = 0n;
+  const full = msg.length - (msg.length % 16);
+  for (let i = 0; i < full; i += 16) h = ((h + le128(msg, i) + (1n << 128n)) * r) % P1305;
+  if (full < msg.length) {
+    const last = new Uint8Array(16);
+    last.set(msg.subarray(full));
+    h = ((h + le128(last, 0) + (1n << BigInt(8 * (msg.length - full)))) * r) % P1305;
+  }
+  const tag = (h + s) & MASK128;
+  const out = new Uint8Array(16);
+  const dv = new DataView(out.buffer);
+  dv.setBigUint64(0, tag & 0xffffffffffffffffn, true);
+  dv.setBigUint64(8, tag >> 64n, true);
+  return out;
 }
 
 /** Constant-time comparison of two MACs. */

@@ -6,11 +6,14 @@
  */
 import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { MasterKey } from '../crypto/index.js';
+import { type MasterKey, loadPoly1305 } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import { type FinishedPack, PackAssembler } from './blob-codec.js';
 import type { BlobType } from './pack.js';
 import type { ToWorker, FromWorker } from './blob-pool.js';
+
+// Bulk MACs need the WASM Poly1305 (the pure-JS fallback is far slower).
+await loadPoly1305();
 
 const { key, version, compression, packSize, ring, tempDir } = workerData as {
   key: MasterKey;

@@ -87,6 +87,18 @@ export class MasterIndex {
   private readonly packs: PackInfo[] = [];
   private readonly packNumbers = new Map<string, number>();
 
+  /** Forget every entry (an index reloaded from scratch). */
+  clear(): void {
+    this.pages = [];
+    this.entryCount = 0;
+    this.table = new Int32Array(1 << 12);
+    this.distinct = 0;
+    this.treeCount = 0;
+    this.duplicates.clear();
+    this.packs.length = 0;
+    this.packNumbers.clear();
+  }
+
   get blobCount(): number {
     return this.distinct;
   }

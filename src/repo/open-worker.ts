@@ -1,8 +1,11 @@
 /** Worker thread: verifies and decodes spans of packs so restore can write on the main thread meanwhile. */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { MasterKey } from '../crypto/index.js';
+import { type MasterKey, loadPoly1305 } from '../crypto/index.js';
 import { type SpanBlob, openSpan } from './blob-open.js';
 import type { BlobType } from './pack.js';
+
+// Bulk MACs need the WASM Poly1305 (the pure-JS fallback is far slower).
+await loadPoly1305();
 
 const { key } = workerData as { key: MasterKey };
 

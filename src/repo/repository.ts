@@ -14,7 +14,7 @@ import {
   UsageError,
   WrongPasswordError,
 } from '../errors.js';
-import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, newRandomKey } from '../crypto/index.js';
+import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, loadPoly1305, newRandomKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import { PackAssembler } from './blob-codec.js';
 import { type BlobWindow, BlobPool, type HeldBlob, workersAvailable } from './blob-pool.js';
@@ -100,6 +100,11 @@ export class Repository {
   private backgroundError: unknown = null;
   private unsavedPacks: IndexPack[] = [];
   private indexLoaded = false;
+  /** A background index load and the file names it read (null when it failed). */
+  private indexPrefetch: Promise<string[] | null> | null = null;
+  /** Decoded snapshots by file name (files are named by their content, so never stale). */
+  private readonly snapshotCache = new Map<string, Snapshot>();
+  private snapshotPrefetch: Promise<void> | null = null;
   private pool: BlobPool | null = null;
   private lastYield = 0;
   private packAssembler: PackAssembler | null = null;
@@ -135,6 +140,7 @@ export class Repository {
     if (await exists(backend, { type: 'config', name: 'config' })) {
       throw new ResticError(`repository at ${backend.location} already exists (config file found)`);
     }
+    const mac = loadPoly1305();
     await backend.create();
     const master = newRandomKey();
     const params = opts.kdf ?? (await calibrateKdf());
@@ -142,6 +148,7 @@ export class Repository {
     const config: Config = { version, id: randomId(), chunkerPolynomial: opts.polynomial ?? randomPolynomial() };
     await backend.save({ type: 'key', name: key.id }, key.bytes);
     await backend.save({ type: 'config', name: 'config' }, encrypt(master, encodeConfig(config)));
+    await mac;
     return new Repository(backend, config, master, key.id, {
       compression: version < 2 ? 'off' : opts.compression,
       packSize: opts.packSize,
@@ -151,6 +158,8 @@ export class Repository {
 
   /** Open an existing repository with a password, trying each key file as restic does. */
   static async open(backend: Backend, password: string, opts: OpenOptions = {}): Promise<Repository> {
+    // The WASM MAC loads on the main thread while scrypt runs on the thread pool.
+    const mac = loadPoly1305();
     let configBytes: Uint8Array;
     try {
       configBytes = await backend.load({ type: 'config', name: 'config' });
@@ -161,6 +170,7 @@ export class Repository {
       throw err;
     }
     const { master, keyId } = await findKey(backend, password, opts.keyHint);
+    await mac;
     let config: Config;
     try {
       config = decodeConfig(decrypt(master, configBytes));
@@ -209,6 +219,37 @@ export class Repository {
   async loadIndex(): Promise<void> {
     const ids: string[] = [];
     for await (const id of this.listIds('index')) ids.push(id);
+    const prefetch = this.indexPrefetch;
+    if (prefetch) {
+      this.indexPrefetch = null;
+      const loaded = await prefetch;
+      // Index files are named by their content: the same names mean the same index.
+      if (loaded && loaded.length === ids.length && loaded.every((id, i) => id === ids[i])) {
+        this.indexLoaded = true;
+        return;
+      }
+      this.index.clear(); // changed (e.g. a prune finished meanwhile) or failed: start over
+    }
+    await this.readIndexFiles(ids);
+    this.indexLoaded = true;
+  }
+
+  /**
+   * Start loading the index in the background, e.g. while a lock settles (restic waits
+   * 200 ms after writing its lock). The next loadIndex() re-lists the index files and keeps
+   * this work only if the listing is unchanged, so it sees what a load after the lock sees.
+   */
+  prefetchIndex(): void {
+    if (this.indexPrefetch || this.indexLoaded) return;
+    this.indexPrefetch = (async () => {
+      const ids: string[] = [];
+      for await (const id of this.listIds('index')) ids.push(id);
+      await this.readIndexFiles(ids);
+      return ids;
+    })().catch(() => null); // loadIndex() reloads and reports the error
+  }
+
+  private async readIndexFiles(ids: string[]): Promise<void> {
     await mapLimit(ids, 4, async (id) => {
       const idx = decodeIndex(await this.loadUnpacked('index', id), id);
       if (this.version < 2 && idx.packs.some((p) => p.blobs.some((b) => b.uncompressedLength))) {
@@ -216,7 +257,6 @@ export class Repository {
       }
       this.index.addIndex(idx.packs);
     });
-    this.indexLoaded = true;
   }
 
   private async ensureIndex(): Promise<void> {
@@ -479,11 +519,29 @@ export class Repository {
     return decodeSnapshot(await this.loadUnpacked('snapshot', id), id);
   }
 
+  /**
+   * Read every snapshot in the background (see prefetchIndex); listSnapshots() still lists
+   * the directory and only reuses files that are still there.
+   */
+  prefetchSnapshots(): void {
+    this.snapshotPrefetch ??= (async () => {
+      const ids: string[] = [];
+      for await (const id of this.listIds('snapshot')) ids.push(id);
+      await mapLimit(ids, 8, async (id) => {
+        if (!this.snapshotCache.has(id)) this.snapshotCache.set(id, decodeSnapshot(await this.loadUnpacked('snapshot', id), id));
+      });
+    })().catch(() => undefined); // listSnapshots() reads again and reports errors
+  }
+
   /** All snapshots, oldest first. */
   async listSnapshots(): Promise<Array<{ id: string; snapshot: Snapshot }>> {
     const ids: string[] = [];
     for await (const id of this.listIds('snapshot')) ids.push(id);
-    const out = await mapLimit(ids, 8, async (id) => ({ id, snapshot: await this.loadSnapshot(id) }));
+    if (this.snapshotPrefetch) await this.snapshotPrefetch;
+    const out = await mapLimit(ids, 8, async (id) => {
+      const cached = this.snapshotCache.get(id);
+      return { id, snapshot: cached ? structuredClone(cached) : await this.loadSnapshot(id) };
+    });
     return out.sort((a, b) => compareGoTimes(a.snapshot.time, b.snapshot.time));
   }
 
