@@ -126,6 +126,21 @@ export class LocalBackend implements Backend {
     }
   }
 
+  /**
+   * load() into memory from `alloc` (e.g. a recycled buffer), for readers that keep a few
+   * large buffers instead of allocating one per pack. Returns the filled view.
+   */
+  async loadInto(h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array): Promise<Uint8Array> {
+    const file = this.filename(h);
+    checkRange(file, offset, length);
+    await this.sem.acquire();
+    try {
+      return await readRange(h, file, offset, length, alloc);
+    } finally {
+      this.sem.release();
+    }
+  }
+
   async stat(h: Handle): Promise<FileInfo> {
     const file = this.filename(h);
     try {
@@ -269,7 +284,7 @@ function checkRange(file: string, offset: number, length: number): void {
 }
 
 /** Positional read of exactly [offset, offset+length), or to the end when length is 0. */
-async function readRange(h: Handle, file: string, offset: number, length: number): Promise<Uint8Array> {
+async function readRange(h: Handle, file: string, offset: number, length: number, alloc = allocUninitialized): Promise<Uint8Array> {
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(file, 'r');
@@ -282,7 +297,7 @@ async function readRange(h: Handle, file: string, offset: number, length: number
       if (offset > size) throw new ResticError(`${file}: offset ${offset} is beyond the end of the file (${size} bytes)`);
       length = size - offset;
     }
-    const buf = allocUninitialized(length);
+    const buf = alloc(length);
     let got = 0;
     while (got < length) {
       const { bytesRead } = await fh.read(buf, got, length - got, offset + got);

@@ -17,6 +17,7 @@ import { NotFoundError } from '../errors.js';
 import { type Finding, error, hint } from './findings.js';
 import { verifyPack } from './read-pack.js';
 import { OpenPool } from '../repo/open-pool.js';
+import { BufferRing } from '../repo/buffer-ring.js';
 import os from 'node:os';
 
 export type Progress = (done: number, total: number) => void;
@@ -26,8 +27,11 @@ const NULL_ID = '0'.repeat(64);
 const KNOWN_TYPES = new Set(['file', 'dir', 'symlink', 'socket', 'chardev', 'dev', 'fifo']);
 /** Trees loaded concurrently while walking snapshots. */
 const TREE_CONCURRENCY = 8;
-/** Whole packs downloaded and verified concurrently by --read-data. */
-export const READ_CONCURRENCY = 4;
+/**
+ * Whole packs downloaded and verified concurrently by --read-data: one per worker plus the
+ * one being read. More only adds a pack-sized buffer each to the resident size.
+ */
+export const READ_CONCURRENCY = os.availableParallelism() + 1;
 
 export class Checker {
   /** Merged index of every index file that loaded. */
@@ -219,11 +223,12 @@ export class Checker {
     const out: Finding[] = [];
     let done = 0;
     progress?.(0, packs.size);
-    // Blobs are verified on worker threads while the main thread downloads and hashes packs.
-    const pool = new OpenPool(this.repo.key, Math.max(1, Math.min(concurrency, os.availableParallelism() - 1)));
+    // Packs are verified whole on worker threads (one per core); this thread only downloads.
+    const pool = new OpenPool(this.repo.key, Math.max(1, Math.min(concurrency, os.availableParallelism())));
+    const ring = new BufferRing(concurrency);
     try {
       await mapLimit([...packs.keys()], concurrency, async (id) => {
-        const problem = await verifyPack(this.repo, id, this.index.packContents(id) ?? [], packs.get(id)!, this.index, pool);
+        const problem = await verifyPack(this.repo, id, this.index.packContents(id) ?? [], packs.get(id)!, this.index, pool, ring);
         if (problem) out.push(error('read-data', problem, { pack: id }));
         progress?.(++done, packs.size);
       });

@@ -5,10 +5,13 @@
  */
 import type { Repository } from '../repo/repository.js';
 import type { MasterIndex } from '../repo/master-index.js';
-import { type BlobType, type PackedBlob, entrySize, parsePackBytes, HEADER_SIZE } from '../repo/pack.js';
+import { type PackedBlob, entrySize, parsePackBytes, HEADER_SIZE } from '../repo/pack.js';
 import { hashId } from '../repo/id.js';
+import type { MasterKey } from '../crypto/index.js';
 import type { OpenPool } from '../repo/open-pool.js';
-import type { SpanBlob } from '../repo/blob-open.js';
+import { streamStoredBlob } from '../repo/blob-open.js';
+import { noteGarbage } from '../repo/worker-gc.js';
+import { type BufferRing, loadRecycled } from '../repo/buffer-ring.js';
 
 /** One line describing what is wrong with the pack, or null when it is sound. */
 export async function verifyPack(
@@ -18,82 +21,100 @@ export async function verifyPack(
   size: number,
   index: MasterIndex,
   pool?: OpenPool,
+  ring?: BufferRing,
 ): Promise<string | null> {
   if (!indexed.length) return `pack ${id} is empty or not indexed`;
   const blobs = [...indexed].sort((a, b) => a.offset - b.offset);
-  const errs: string[] = [];
-  let end = 0;
-  let contiguous = true;
-  for (const b of blobs) {
-    if (b.offset !== end) contiguous = false;
-    end = b.offset + b.length;
-  }
-  if (!contiguous) errs.push('Index for pack contains gaps / overlapping blobs');
-
+  const gaps = hasGaps(blobs);
   let pack: Uint8Array;
   try {
-    pack = await repo.backend.load({ type: 'pack', name: id });
+    const h = { type: 'pack' as const, name: id };
+    pack = ring ? await loadRecycled(repo.backend, h, 0, 0, ring) : await repo.backend.load(h);
   } catch (err) {
     return `pack ${id} failed to download: ${(err as Error).message}`;
   }
+  // On a worker, `indexed` stands for the index: it holds every entry the index has for this pack.
+  if (pool?.size) return pool.checkPack(id, pack, blobs, size, ring?.giveBackFor(pack));
+  const inIndex = (b: PackedBlob): boolean =>
+    index.lookup(b.type, b.id).some((l) => l.packId === id && l.offset === b.offset && l.length === b.length && l.uncompressedLength === b.uncompressedLength);
+  const problem = await checkPack(repo.key, id, pack, blobs, size, gaps, inIndex);
+  ring?.giveBackFor(pack)?.(pack.buffer as ArrayBuffer);
+  return problem;
+}
+
+function hasGaps(sorted: PackedBlob[]): boolean {
+  let end = 0;
+  for (const b of sorted) {
+    if (b.offset !== end) return true;
+    end = b.offset + b.length;
+  }
+  return false;
+}
+
+/**
+ * verifyPack's checks on a downloaded pack, with the pack's index entries (sorted by offset)
+ * standing for the index. Runs on the worker threads of OpenPool.
+ */
+export function checkPackBytes(key: MasterKey, id: string, pack: Uint8Array, blobs: PackedBlob[], size: number): Promise<string | null> {
+  const known = new Set(blobs.map(entryKey));
+  return checkPack(key, id, pack, blobs, size, hasGaps(blobs), (b) => known.has(entryKey(b)));
+}
+
+const entryKey = (b: PackedBlob): string => `${b.type}/${b.id}/${b.offset}/${b.length}/${b.uncompressedLength}`;
+
+async function checkPack(
+  key: MasterKey,
+  id: string,
+  pack: Uint8Array,
+  blobs: PackedBlob[],
+  size: number,
+  gaps: boolean,
+  inIndex: (b: PackedBlob) => boolean,
+): Promise<string | null> {
+  const errs: string[] = [];
+  if (gaps) errs.push('Index for pack contains gaps / overlapping blobs');
   const hash = hashId(pack);
-  const packLength = pack.length;
-  // Header first: the pack buffer may be handed to a worker thread below.
   let header: PackedBlob[] | null = null;
   let headerSize = 0;
   try {
-    ({ blobs: header, headerSize } = await parsePackBytes(repo.key, id, pack));
+    ({ blobs: header, headerSize } = await parsePackBytes(key, id, pack));
   } catch (err) {
     errs.push((err as Error).message);
   }
-  errs.push(...(await verifyBlobs(repo, id, pack, blobs, pool)));
+  errs.push(...verifyBlobs(key, id, pack, blobs));
   if (hash !== id) {
     const more = errs.length ? `; ${errs.length} more errors: [${errs.join(', ')}]` : '';
     return `Pack ID does not match, want ${id}, got ${hash}${more}`;
   }
-  if (packLength !== size) errs.push(`pack size ${packLength} does not match the ${size} bytes predicted by the index`);
+  if (pack.length !== size) errs.push(`pack size ${pack.length} does not match the ${size} bytes predicted by the index`);
 
   if (!header) return `pack ${id} contains ${errs.length} errors: [${errs.join(', ')}]`;
   let indexHeaderSize = HEADER_SIZE;
   for (const b of blobs) indexHeaderSize += entrySize(b);
   if (indexHeaderSize !== headerSize) errs.push(`Pack header size does not match, want ${indexHeaderSize}, got ${headerSize}`);
   for (const b of header) {
-    const same = index
-      .lookup(b.type, b.id)
-      .some((l) => l.packId === id && l.offset === b.offset && l.length === b.length && l.uncompressedLength === b.uncompressedLength);
-    if (!same) errs.push(`Blob ${b.id} is not contained in index or position is incorrect`);
+    if (!inIndex(b)) errs.push(`Blob ${b.id} is not contained in index or position is incorrect`);
   }
   return errs.length ? `pack ${id} contains ${errs.length} errors: [${errs.join(', ')}]` : null;
 }
 
-/** Decrypt, decompress and hash every indexed blob, on worker threads when a pool is given. */
-async function verifyBlobs(repo: Repository, id: string, pack: Uint8Array, blobs: PackedBlob[], pool?: OpenPool): Promise<string[]> {
+const ignore = (): void => undefined;
+
+/** Decrypt, decompress and hash every indexed blob: data blobs first, then trees, each in pack order. */
+function verifyBlobs(key: MasterKey, id: string, pack: Uint8Array, blobs: PackedBlob[]): string[] {
   const errs: string[] = [];
-  const groups: Record<BlobType, SpanBlob[]> = { data: [], tree: [] };
   for (const b of blobs) {
     if (b.offset + b.length > pack.length) errs.push(`blob ${b.id}: lies beyond the end of the pack (${pack.length} bytes)`);
-    else groups[b.type].push({ id: b.id, offset: b.offset, length: b.length, uncompressedLength: b.uncompressedLength });
   }
-  const types = (['data', 'tree'] as const).filter((t) => groups[t].length);
-  const results = await Promise.all(
-    types.map((type, i) => {
-      // The last group may take the buffer itself; earlier ones get a copy.
-      const span = i === types.length - 1 ? pack : new Uint8Array(pack);
-      if (pool) return pool.open(id, type, span, groups[type]);
-      return groups[type].map((b) => {
-        try {
-          repo.openBlob(span.subarray(b.offset, b.offset + b.length), type, b.id, id, b.uncompressedLength);
-          return new Uint8Array(0);
-        } catch (err) {
-          return { error: (err as Error).message };
-        }
-      });
-    }),
-  );
-  types.forEach((type, i) => {
-    results[i]!.forEach((r, j) => {
-      if (!(r instanceof Uint8Array)) errs.push(`blob ${groups[type][j]!.id}: ${r.error}`);
-    });
-  });
+  for (const type of ['data', 'tree'] as const) {
+    for (const b of blobs) {
+      if (b.type !== type || b.offset + b.length > pack.length) continue;
+      try {
+        noteGarbage(streamStoredBlob(key, pack.subarray(b.offset, b.offset + b.length), type, b.id, id, b.uncompressedLength, ignore));
+      } catch (err) {
+        errs.push(`blob ${b.id}: ${(err as Error).message}`);
+      }
+    }
+  }
   return errs;
 }

@@ -97,6 +97,16 @@ export function encrypt(key: MasterKey, plaintext: Uint8Array): Buffer {
 
 /** Verify the MAC, then decrypt. Any failure is an IntegrityError. */
 export function decrypt(key: MasterKey, data: Uint8Array): Buffer {
+  const { decipher, ciphertext } = decryptStream(key, data);
+  return decipher.update(ciphertext);
+}
+
+/**
+ * decrypt() for readers that take the plaintext piece by piece (e.g. to hash it without
+ * holding it whole): the MAC is verified first, with the same errors; feed `ciphertext`
+ * (in order, in any pieces) to `decipher.update`.
+ */
+export function decryptStream(key: MasterKey, data: Uint8Array): { decipher: crypto.Decipher; ciphertext: Uint8Array } {
   if (data.length < Extension) {
     throw new IntegrityError(`ciphertext verification failed: ciphertext too short (${data.length} bytes)`);
   }
@@ -108,7 +118,7 @@ export function decrypt(key: MasterKey, data: Uint8Array): Buffer {
   if (!equal16(poly1305Aes(ct, iv, key.mac.k, key.mac.r), mac)) {
     throw new IntegrityError('ciphertext verification failed');
   }
-  return crypto.createDecipheriv('aes-256-ctr', key.encrypt, iv).update(ct);
+  return { decipher: crypto.createDecipheriv('aes-256-ctr', key.encrypt, iv), ciphertext: ct };
 }
 
 // --- master key JSON (restic's crypto.Key with encoding/json) ---

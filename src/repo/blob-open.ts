@@ -1,9 +1,10 @@
 /**
  * Turning a stored blob back into its plaintext: decrypt (MAC first), decompress when the
  * index says so, and check the SHA-256 against the blob's ID. Shared by the in-process
- * path and the open workers used by restore.
+ * path and the OpenPool workers used by restore and check --read-data.
  */
-import { type MasterKey, decrypt } from '../crypto/index.js';
+import crypto from 'node:crypto';
+import { type MasterKey, decrypt, decryptStream } from '../crypto/index.js';
 import { zstdDecompress } from '../compress/zstd.js';
 import { IntegrityError } from '../errors.js';
 import { hashBytes } from './id.js';
@@ -35,6 +36,49 @@ export function openStoredBlob(
   return plain;
 }
 
+/** Pieces of plaintext small enough that their buffers recycle within malloc's pools. */
+const PIECE = 64 << 10;
+
+/**
+ * openStoredBlob for readers that look at the plaintext once and keep none of it (check's
+ * hashing, restore's writes): an uncompressed blob is decrypted piece by piece after its MAC
+ * is verified, each piece handed to `sink` with its offset in the blob. The ID is checked at
+ * the end, so a mismatch (which only a wrong key or a forged blob can cause) throws after
+ * the pieces were delivered. A compressed blob comes whole, as one piece. Same errors as
+ * openStoredBlob; returns the plaintext length.
+ */
+export function streamStoredBlob(
+  key: MasterKey,
+  stored: Uint8Array,
+  type: BlobType,
+  id: string,
+  packId: string,
+  uncompressedLength: number,
+  sink: (piece: Uint8Array, offset: number) => void,
+): number {
+  if (uncompressedLength) {
+    const plain = openStoredBlob(key, stored, type, id, packId, uncompressedLength);
+    sink(plain, 0);
+    return plain.length;
+  }
+  const where = `${type} blob ${id.slice(0, 16)} in pack ${packId}`;
+  let opened: ReturnType<typeof decryptStream>;
+  try {
+    opened = decryptStream(key, stored);
+  } catch (err) {
+    throw new IntegrityError(`${where}: ${(err as Error).message}`, { cause: err });
+  }
+  const { decipher, ciphertext } = opened;
+  const hash = crypto.createHash('sha256');
+  for (let off = 0; off < ciphertext.length; off += PIECE) {
+    const piece = decipher.update(ciphertext.subarray(off, off + PIECE));
+    hash.update(piece);
+    sink(piece, off);
+  }
+  if (!hash.digest().equals(Buffer.from(id, 'hex'))) throw new IntegrityError(`${where}: content does not match its ID`);
+  return ciphertext.length;
+}
+
 /** One blob inside a span of a pack file read in one go. */
 export interface SpanBlob {
   id: string;
@@ -42,17 +86,4 @@ export interface SpanBlob {
   offset: number;
   length: number;
   uncompressedLength: number;
-}
-
-/** Plaintext of each blob, or the message of the error that blob failed with. */
-export type OpenResult = Uint8Array | { error: string };
-
-export function openSpan(key: MasterKey, packId: string, type: BlobType, span: Uint8Array, blobs: SpanBlob[]): OpenResult[] {
-  return blobs.map((b) => {
-    try {
-      return openStoredBlob(key, span.subarray(b.offset, b.offset + b.length), type, b.id, packId, b.uncompressedLength);
-    } catch (err) {
-      return { error: (err as Error).message };
-    }
-  });
 }

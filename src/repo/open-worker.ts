@@ -1,23 +1,33 @@
-/** Worker thread: verifies and decodes spans of packs so restore can write on the main thread meanwhile. */
+/** Worker thread for OpenPool: checks whole packs and writes restored blobs. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { type MasterKey, loadPoly1305 } from '../crypto/index.js';
-import { type SpanBlob, openSpan } from './blob-open.js';
-import type { BlobType } from './pack.js';
+import type { PackedBlob } from './pack.js';
+import { checkPackBytes } from '../checker/read-pack.js';
+import { type SpanWrite, writeSpan } from '../restorer/span-write.js';
+import { enableWorkerGc } from './worker-gc.js';
 
 // Bulk MACs need the WASM Poly1305 (the pure-JS fallback is far slower).
 await loadPoly1305();
 
 const { key } = workerData as { key: MasterKey };
+enableWorkerGc();
 
-parentPort!.on('message', (m: { seq: number; packId: string; type: BlobType; span: Uint8Array; blobs: SpanBlob[] }) => {
-  const results = openSpan(key, m.packId, m.type, m.span, m.blobs);
-  const transfer: ArrayBuffer[] = [];
-  const out = results.map((r) => {
-    if (!(r instanceof Uint8Array)) return r;
-    // Only a buffer of our own may be transferred (small Buffers share Node's pool).
-    const own = r.byteOffset === 0 && r.buffer.byteLength === r.length && !transfer.includes(r.buffer as ArrayBuffer) ? r : new Uint8Array(r);
-    transfer.push(own.buffer as ArrayBuffer);
-    return own;
-  });
-  parentPort!.postMessage({ seq: m.seq, results: out }, transfer);
+type Job =
+  | { seq: number; kind: 'check'; back: boolean; args: { packId: string; pack: Uint8Array; indexed: PackedBlob[]; size: number } }
+  | { seq: number; kind: 'write'; back: boolean; args: SpanWrite };
+
+/** The answer, with the job's buffer when the pool recycles it. */
+function answer(m: Job, result: unknown, buf: Uint8Array): void {
+  if (!m.back) return parentPort!.postMessage({ seq: m.seq, result });
+  const back = buf.buffer as ArrayBuffer;
+  parentPort!.postMessage({ seq: m.seq, result, back }, [back]);
+}
+
+parentPort!.on('message', async (m: Job) => {
+  if (m.kind === 'check') {
+    const { packId, pack, indexed, size } = m.args;
+    answer(m, await checkPackBytes(key, packId, pack, indexed, size), pack);
+  } else {
+    answer(m, writeSpan(key, m.args), m.args.span);
+  }
 });

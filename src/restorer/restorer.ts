@@ -12,7 +12,9 @@ import { type Repository, mapLimit } from '../repo/repository.js';
 import { type BlobLocation, MasterIndex } from '../repo/master-index.js';
 import { hashId } from '../repo/id.js';
 import { OpenPool } from '../repo/open-pool.js';
+import { BufferRing, loadRecycled } from '../repo/buffer-ring.js';
 import type { SpanBlob } from '../repo/blob-open.js';
+import type { FileMeta, SpanWriteResult, WriteFile } from './span-write.js';
 import type { Node } from '../repo/node.js';
 import { posixPermFromGo } from '../repo/mode.js';
 import { parseGoTime } from '../repo/gojson.js';
@@ -57,8 +59,8 @@ export function isSafeName(name: Uint8Array): boolean {
   return s !== '.' && s !== '..';
 }
 
-/** Packs read in parallel during restore. */
-const PACK_READERS = 4;
+/** Pack spans in flight during restore: one per worker plus the one being read. */
+const PACK_READERS = os.availableParallelism() + 1;
 /** Files kept open between writes of their blobs; the rest are reopened per write. */
 const MAX_OPEN_FILES = 64;
 
@@ -72,6 +74,10 @@ interface FileJob {
   created: boolean;
   /** Open descriptor while more writes are expected, else -1. */
   fd: number;
+  /** Content written and metadata set (by this thread or a worker). */
+  done: boolean;
+  /** Span writes in flight on workers that may use `fd`: it is not closed before they end. */
+  inflight: number;
 }
 
 interface BlobUse {
@@ -102,6 +108,7 @@ export class Restorer {
   /** pack ID → blob ID → its location and where its plaintext goes. */
   private readonly plan = new Map<string, Map<string, PlannedBlob>>();
   private pool: OpenPool | null = null;
+  private readonly ring = new BufferRing(PACK_READERS);
   private openFiles = 0;
 
   constructor(
@@ -130,10 +137,11 @@ export class Restorer {
   async restoreTree(treeId: string, target: string, location = '/'): Promise<RestoreStats> {
     const dir = Buffer.from(path.resolve(target));
     const created = fs.mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
-    await this.restoreDir(treeId, dir, location, created);
-    // Verifying blobs is most of the CPU work: it runs on workers while this thread writes.
-    this.pool = new OpenPool(this.repo.key, Math.max(1, os.availableParallelism() - 1));
+    // Workers (one per core) decode and write the blobs; this thread plans, reads and finishes
+    // files. They start up while the trees are walked.
+    this.pool = new OpenPool(this.repo.key, Math.max(1, os.availableParallelism()));
     try {
+      await this.restoreDir(treeId, dir, location, created);
       await this.writeContents();
     } finally {
       await this.pool.close();
@@ -276,7 +284,7 @@ export class Restorer {
    */
   private async restoreFile(node: Node, p: Buffer, linked: boolean): Promise<void> {
     const content = node.content ?? [];
-    const job: FileJob = { node, path: p, remaining: content.length, failed: false, created: false, fd: -1 };
+    const job: FileJob = { node, path: p, remaining: content.length, failed: false, created: false, fd: -1, done: false, inflight: 0 };
     if (linked || content.length === 0) {
       fs.closeSync(this.openJob(job));
     }
@@ -301,11 +309,12 @@ export class Restorer {
   private failFile(job: FileJob, err: unknown): void {
     if (job.failed) return;
     job.failed = true;
-    this.closeJob(job);
+    if (job.inflight === 0) this.closeJob(job);
     this.warn(job.path, err);
   }
 
   private finishFile(job: FileJob): void {
+    job.done = true;
     try {
       if (this.opts.verify) this.verifyFile(job.node, job.path);
       if (job.fd >= 0) this.restoreFileMetadata(job.node, job.fd);
@@ -368,39 +377,135 @@ export class Restorer {
     locs.sort((a, b) => a.loc.offset - b.loc.offset);
     const start = locs[0]!.loc.offset;
     const last = locs[locs.length - 1]!.loc;
-    const spanBlobs: SpanBlob[] = locs.map(({ id, loc }) => ({ id, offset: loc.offset - start, length: loc.length, uncompressedLength: loc.uncompressedLength }));
-    let opened: Array<Uint8Array | { error: string }> | null = null;
+    let span: Uint8Array;
     try {
-      const span = await this.repo.backend.load({ type: 'pack', name: packId }, start, last.offset + last.length - start);
-      opened = await this.pool!.open(packId, 'data', span, spanBlobs);
+      span = await loadRecycled(this.repo.backend, { type: 'pack', name: packId }, start, last.offset + last.length - start, this.ring);
     } catch {
-      opened = null; // fall back to blob-by-blob loads, which also try other copies
+      // Blob-by-blob loads instead, which also try other copies.
+      for (const { id, uses } of locs) await this.restoreBlobHere(id, uses, null);
+      return;
+    }
+    const spanBlobs: SpanBlob[] = locs.map(({ id, loc }) => ({ id, offset: loc.offset - start, length: loc.length, uncompressedLength: loc.uncompressedLength }));
+    const { jobs, files, targets } = this.planSpan(locs);
+    let res: SpanWriteResult;
+    try {
+      res = await this.pool!.write({ packId, span, blobs: spanBlobs, targets, files }, this.ring.giveBackFor(span));
+    } catch (err) {
+      const msg = (err as Error).message;
+      res = { blobErrors: locs.map(() => msg), fileErrors: files.map(() => null), created: files.map(() => false), finished: files.map(() => false) };
+    }
+    for (let f = 0; f < jobs.length; f++) {
+      const job = jobs[f]!;
+      job.inflight--;
+      if (files[f]!.path && res.created[f]) job.created = true;
+      const err = res.fileErrors[f];
+      if (err != null) this.failFile(job, new Error(err));
+    }
+    const inSpan = new Set(jobs);
+    for (let i = 0; i < locs.length; i++) {
+      if (res.blobErrors[i] !== null) continue;
+      const size = MasterIndex.plaintextSize(locs[i]!.loc);
+      for (const u of locs[i]!.uses) {
+        if (u.job.failed || !inSpan.has(u.job)) continue;
+        this.stats.bytesWritten += size;
+        u.job.remaining--;
+      }
     }
     for (let i = 0; i < locs.length; i++) {
-      const { id, uses } = locs[i]!;
-      let plain: Uint8Array;
-      const got = opened?.[i];
-      if (got instanceof Uint8Array) plain = got;
-      else {
-        try {
-          plain = await this.repo.loadBlob('data', id); // another copy may be intact
-        } catch (err) {
-          for (const u of uses) this.failFile(u.job, got ? new Error(got.error) : err);
-          continue;
-        }
-      }
-      for (const u of uses) {
-        if (u.job.failed) continue;
-        try {
-          this.writeBlob(u.job, plain, u.offset);
-        } catch (err) {
-          this.failFile(u.job, err);
-          continue;
-        }
-        if (--u.job.remaining === 0) this.finishFile(u.job);
-      }
-      this.progress();
+      const err = res.blobErrors[i];
+      if (err != null) await this.restoreBlobHere(locs[i]!.id, locs[i]!.uses, err);
     }
+    for (let f = 0; f < jobs.length; f++) {
+      const job = jobs[f]!;
+      if (job.failed) {
+        if (job.inflight === 0) this.closeJob(job);
+      } else if (job.done) continue;
+      else if (res.finished[f]) {
+        job.done = true;
+        this.stats.nodesDone++;
+      } else if (job.remaining === 0) this.finishFile(job);
+      else if (job.fd >= 0 && job.inflight === 0 && this.openFiles > MAX_OPEN_FILES) this.closeJob(job);
+    }
+    this.progress();
+  }
+
+  /**
+   * The files a span writes: a file whose remaining blobs all come from this span is opened,
+   * written, finished and closed by the worker; any other is written through a descriptor
+   * held open here until its last blob is in.
+   */
+  private planSpan(locs: Array<{ uses: BlobUse[] }>): { jobs: FileJob[]; files: WriteFile[]; targets: number[][] } {
+    const count = new Map<FileJob, number>();
+    for (const l of locs) for (const u of l.uses) if (!u.job.failed) count.set(u.job, (count.get(u.job) ?? 0) + 1);
+    const slots = new Map<FileJob, number>();
+    const jobs: FileJob[] = [];
+    const files: WriteFile[] = [];
+    const slotOf = (job: FileJob): number => {
+      const known = slots.get(job);
+      if (known !== undefined) return known;
+      if (job.failed) return -1;
+      let file: WriteFile;
+      if (job.fd < 0 && count.get(job) === job.remaining) {
+        file = { fd: -1, path: job.path, create: !job.created, meta: this.opts.verify ? null : this.fileMeta(job.node) };
+      } else {
+        if (job.fd < 0) {
+          try {
+            job.fd = this.openJob(job);
+            this.openFiles++;
+          } catch (err) {
+            this.failFile(job, err);
+            return -1;
+          }
+        }
+        file = { fd: job.fd, path: null, create: false, meta: null };
+      }
+      job.inflight++;
+      slots.set(job, files.length);
+      jobs.push(job);
+      files.push(file);
+      return files.length - 1;
+    };
+    const targets = locs.map(({ uses }) => {
+      const t: number[] = [];
+      for (const u of uses) {
+        const slot = slotOf(u.job);
+        if (slot >= 0) t.push(slot, u.offset);
+      }
+      return t;
+    });
+    return { jobs, files, targets };
+  }
+
+  /** What restoreFileMetadata would apply, for a worker to apply. */
+  private fileMeta(node: Node): FileMeta {
+    return {
+      owner: this.chown ? [node.uid, node.gid] : null,
+      mode: node.mode !== undefined ? posixPermFromGo(node.mode) : null,
+      atime: toSeconds(node.atime),
+      mtime: toSeconds(node.mtime),
+    };
+  }
+
+  /** Load one blob on this thread (any intact copy) and write it wherever it is needed. */
+  private async restoreBlobHere(id: string, uses: BlobUse[], why: string | null): Promise<void> {
+    let plain: Uint8Array;
+    try {
+      plain = await this.repo.loadBlob('data', id);
+    } catch (err) {
+      for (const u of uses) this.failFile(u.job, why !== null ? new Error(why) : err);
+      return;
+    }
+    for (const u of uses) {
+      if (u.job.failed) continue;
+      try {
+        this.writeBlob(u.job, plain, u.offset);
+      } catch (err) {
+        this.failFile(u.job, err);
+        continue;
+      }
+      if (--u.job.remaining === 0) this.finishFile(u.job);
+    }
+    this.progress();
   }
 
   /** Re-read the file and compare each chunk's SHA-256 with the blob IDs of the snapshot. */
