@@ -4,7 +4,7 @@
  * path and the OpenPool workers used by restore and check --read-data.
  */
 import crypto from 'node:crypto';
-import { type MasterKey, decrypt, decryptStream } from '../crypto/index.js';
+import { type MasterKey, CTR_PIECE, decrypt, decryptStream } from '../crypto/index.js';
 import { zstdDecompress } from '../compress/zstd.js';
 import { IntegrityError } from '../errors.js';
 import { hashBytes } from './id.js';
@@ -37,7 +37,7 @@ export function openStoredBlob(
 }
 
 /** Pieces of plaintext small enough that their buffers recycle within malloc's pools. */
-const PIECE = 64 << 10;
+const PIECE = CTR_PIECE;
 
 /**
  * openStoredBlob for readers that look at the plaintext once and keep none of it (check's
