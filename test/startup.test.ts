@@ -71,3 +71,72 @@ describe('index prefetch', () => {
     expect(await blobsOf(r3, [a, b])).toEqual([false, true]);
   });
 });
+
+describe('walk caches', () => {
+  it('cached local time text equals the uncached formatting across zone transitions', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const path = await import('node:path');
+    const gojson = path.resolve('dist/repo/gojson.js');
+    // Runs in a child so TZ takes effect: every second around some transitions, plus random
+    // instants from 1800 to 2200 (LMT offsets with seconds, clamped years), random nsec.
+    const script = `
+      const { formatLocalGoTime, formatGoTime, localOffsetMinutes } = await import(${JSON.stringify(gojson)});
+      const ref = (s, ns) => formatGoTime(BigInt(s), ns, localOffsetMinutes(s * 1000));
+      let seed = 1, checked = 0;
+      const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+      const probe = (s) => {
+        for (const ns of [0, 1, 120000000, Math.floor(rnd() * 1e9)]) {
+          const got = formatLocalGoTime(BigInt(s), ns), want = ref(s, ns);
+          if (got !== want) throw new Error(s + ' ' + ns + ': ' + got + ' != ' + want);
+          checked++;
+        }
+      };
+      const transitions = [Date.UTC(2021, 2, 28, 1), Date.UTC(2021, 9, 31, 1), Date.UTC(2021, 2, 14, 7), Date.UTC(2021, 10, 7, 6),
+        Date.UTC(2021, 3, 3, 15), Date.UTC(2021, 9, 2, 15, 30), Date.UTC(1892, 1, 1), Date.UTC(1940, 3, 1)];
+      for (const t of transitions) for (let s = t / 1000 - 1900; s < t / 1000 + 1900; s += 7) probe(s);
+      for (let i = 0; i < 20000; i++) probe(Math.floor(-5364662400 + rnd() * 12623040000));
+      for (const s of [-62135596800, -62135596801, 253402300799, 253402300800, 0, -1]) probe(s);
+      console.log(checked);
+    `;
+    for (const tz of ['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata', 'Europe/Amsterdam']) {
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TZ: tz }, encoding: 'utf8' });
+      expect(Number(out.trim())).toBeGreaterThan(80000);
+    }
+  });
+
+  it('a re-encoded tree keeps its bytes when names and content lists come from a decoded tree', async () => {
+    const { decodeTree, encodeTree, sortNodes } = await import('../src/repo/tree.js');
+    const id = (c: string) => c.repeat(64);
+    const names = ['b', 'a"q', 'ä', '\x01ctl', '<&>', 'Z', 'a', 'sp ace'].map((s) => Buffer.from(s, 'utf8'));
+    names.push(Buffer.from([0xff, 0x41]), Buffer.from([0xe2, 0x80, 0xa8])); // invalid UTF-8, U+2028
+    const nodes = names.map((name, i) => ({
+      name: new Uint8Array(name),
+      type: 'file' as const,
+      mode: 0o644,
+      mtime: '2021-03-28T03:00:00.5+02:00',
+      atime: '2021-03-28T03:00:00.5+02:00',
+      ctime: '2021-03-28T03:00:00+02:00',
+      uid: 1000,
+      gid: 1000,
+      inode: BigInt(1000 + i),
+      deviceId: 0xffff_ffff_ffffn,
+      size: i,
+      links: 1,
+      content: i % 2 ? [id('a'), id(String(i % 10))] : [],
+    }));
+    const bytes = encodeTree(sortNodes(nodes));
+    const decoded = decodeTree(bytes);
+    // twice: the second time the cached name text and checked content lists are used
+    expect(Buffer.from(encodeTree(decoded)).equals(Buffer.from(bytes))).toBe(true);
+    expect(Buffer.from(encodeTree(decoded)).equals(Buffer.from(bytes))).toBe(true);
+    // a fresh node reusing a decoded name and content list (the archiver's unchanged file)
+    const reused = decoded.map((n) => ({ ...n, name: n.name, content: n.content }));
+    expect(Buffer.from(encodeTree(sortNodes(reused.reverse()))).equals(Buffer.from(bytes))).toBe(true);
+    // decoded content lists cannot be altered behind the encoder's back
+    expect(() => (decoded[1]!.content as string[]).push('x')).toThrow(TypeError);
+    // sorting is by raw bytes (0xff sorts after every UTF-8 lead byte below it)
+    expect(sortNodes(nodes.slice()).map((n) => Buffer.from(n.name).toString('hex'))).toEqual(
+      names.map((n) => n.toString('hex')).sort((x, y) => Buffer.compare(Buffer.from(x, 'hex'), Buffer.from(y, 'hex'))),
+    );
+  });
+});

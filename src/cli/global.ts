@@ -8,6 +8,7 @@ import type { CompressionMode } from '../compress/zstd.js';
 import type { KdfParams } from '../crypto/index.js';
 import type { Repository } from '../repo/repository.js';
 import { type LockOptions, parseGoDuration } from '../repo/lock.js';
+import { findKey } from '../repo/key.js';
 import type { OptionSpec, Parsed } from './args.js';
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -134,12 +135,13 @@ export async function openRepository(ctx: GlobalContext): Promise<Repository> {
   const backend = openBackend(repositoryLocation(ctx), ctx);
   try {
     const password = readPassword(ctx);
+    const keyHint = (ctx.opts['key-hint'] as string | undefined) ?? ctx.env.RESTIC_KEY_HINT;
+    // scrypt first: it runs on the thread pool while the repository modules load.
+    const key = findKey(backend, password, keyHint);
+    key.catch(() => undefined); // Repository.open awaits it after the config (errors in restic's order)
     // Loaded here, not at start-up: commands that never open a repository skip its module graph.
     const { Repository } = await import('../repo/repository.js');
-    return await Repository.open(backend, password, {
-      compression: compressionOption(ctx),
-      keyHint: (ctx.opts['key-hint'] as string | undefined) ?? ctx.env.RESTIC_KEY_HINT,
-    });
+    return await Repository.open(backend, password, { compression: compressionOption(ctx), keyHint, key });
   } catch (err) {
     // Release connections (SSH sessions, sockets) so the process can exit after the error.
     await backend.close().catch(() => undefined);

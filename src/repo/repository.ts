@@ -20,7 +20,7 @@ import { BlobPool, workersAvailable } from './blob-pool.js';
 import { openStoredBlob } from './blob-open.js';
 import { isIrreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from './config.js';
-import { createKeyFile, decodeKeyFile, type KeyFile, openKeyFile } from './key.js';
+import { createKeyFile, decodeKeyFile, findKey, type KeyFile, type OpenedKey, openKeyFile } from './key.js';
 import type { BlobType, PackedBlob } from './pack.js';
 import { type IndexPack, decodeIndex, encodeIndex } from './index-file.js';
 import { MasterIndex } from './master-index.js';
@@ -33,7 +33,6 @@ import { decodeLock, type LockInfo, type LockOptions, type LockStore, Repository
 
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** restic tries at most this many key files before giving up. */
-const MAX_KEYS = 20;
 /** Packs uploaded in parallel while a backup continues. */
 const UPLOAD_CONCURRENCY = 2;
 /** restic starts a new index file at this many blobs. */
@@ -63,6 +62,11 @@ export interface OpenOptions {
   packSize?: number;
   /** Key file ID (or prefix) to try first. */
   keyHint?: string;
+  /**
+   * The key search, already started (see startKeySearch): scrypt then runs while the
+   * caller loads the rest of the program. Awaited after the config file was read.
+   */
+  key?: Promise<OpenedKey>;
 }
 
 export interface AddKeyOptions {
@@ -159,7 +163,7 @@ export class Repository {
       }
       throw err;
     }
-    const { master, keyId } = await findKey(backend, password, opts.keyHint);
+    const { master, keyId } = await (opts.key ?? findKey(backend, password, opts.keyHint));
     await mac;
     let config: Config;
     try {
@@ -568,24 +572,6 @@ async function exists(backend: Backend, h: Handle): Promise<boolean> {
     if (err instanceof NotFoundError) return false;
     throw err;
   }
-}
-
-async function findKey(backend: Backend, password: string, hint?: string): Promise<{ master: MasterKey; keyId: string }> {
-  const ids: string[] = [];
-  for await (const f of backend.list('key')) ids.push(f.name);
-  ids.sort();
-  if (hint) {
-    const i = ids.findIndex((id) => id.startsWith(hint));
-    if (i > 0) ids.unshift(...ids.splice(i, 1));
-  }
-  if (!ids.length) throw new RepositoryNotFoundError(`repository at ${backend.location} has no key files`);
-  for (const keyId of ids.slice(0, MAX_KEYS)) {
-    const bytes = await backend.load({ type: 'key', name: keyId });
-    if (hashId(bytes) !== keyId) throw new IntegrityError(`key file ${keyId}: content does not match its name (file is damaged)`);
-    const master = await openKeyFile(decodeKeyFile(bytes, keyId), password, keyId);
-    if (master) return { master, keyId };
-  }
-  throw new WrongPasswordError('wrong password or no key found');
 }
 
 /** Run `fn` over items with at most `limit` in flight; results keep input order. */

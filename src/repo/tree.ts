@@ -16,9 +16,41 @@ export function compareNames(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
 }
 
+/** `a` < `b` as byte strings: -1, 0 or 1 (a JS loop: names are short, a native call is not free). */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
+function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
 /** Sorts nodes in place by raw name bytes and returns the same array. */
 export function sortNodes<T extends Pick<Node, 'name'>>(nodes: T[]): T[] {
-  return nodes.sort((x, y) => Buffer.compare(x.name, y.name));
+  // One latin1 string per name (a char per byte): JS string order is then byte order.
+  const keyed = nodes.map((node) => ({ key: latin1(node.name), node }));
+  keyed.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  for (let i = 0; i < keyed.length; i++) nodes[i] = keyed[i]!.node;
+  return nodes;
+}
+
+/**
+ * JSON text of decoded names ('' until first encoded): the archiver reuses a parent tree's
+ * name array for an entry that is still there, so that name is quoted once per run.
+ */
+const decodedNameJson = new WeakMap<Uint8Array, string>();
+
+function encodeName(name: Uint8Array): string {
+  const cached = decodedNameJson.get(name);
+  if (cached) return cached;
+  const s = goJsonString(goQuote(name));
+  if (cached === '') decodedNameJson.set(name, s);
+  return s;
 }
 
 function checkId(id: string, what: string): string {
@@ -96,16 +128,22 @@ function encodeLinkTarget(target: Uint8Array | undefined): string {
   return s;
 }
 
+/**
+ * Content lists decodeContent checked and froze: an unchanged file's node reuses its
+ * parent's list, which then needs no second check when the tree is encoded again.
+ */
+const checkedContent = new WeakSet<readonly string[]>();
+
 function encodeContent(content: string[] | null): string {
   if (content === null) return ',"content":null';
-  for (const id of content) checkId(id, 'content');
+  if (!checkedContent.has(content)) for (const id of content) checkId(id, 'content');
   return content.length === 0 ? ',"content":[]' : `,"content":["${content.join('","')}"]`;
 }
 
 /** One node exactly as restic's json.Marshal(node) writes it. */
 export function encodeNode(n: Node): string {
   return (
-    `{"name":${goJsonString(goQuote(n.name))}` +
+    `{"name":${encodeName(n.name)}` +
     `,"type":${goJsonString(n.type)}` +
     optUint('mode', n.mode === undefined ? undefined : n.mode >>> 0) +
     `,"mtime":${goJsonString(n.mtime)},"atime":${goJsonString(n.atime)},"ctime":${goJsonString(n.ctime)}` +
@@ -139,7 +177,7 @@ export function encodeTree(nodes: readonly Node[]): Uint8Array {
   let last: Uint8Array = new Uint8Array(0);
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i]!;
-    if (Buffer.compare(n.name, last) <= 0) {
+    if (compareBytes(n.name, last) <= 0) {
       throw new FormatError(
         `nodes are not ordered: got ${JSON.stringify(goQuote(n.name))}, last ${JSON.stringify(goQuote(last))}`,
       );
@@ -268,7 +306,9 @@ function decodeName(r: NodeReader): Uint8Array {
   const quoted = r.string('name');
   if (quoted === undefined) r.fail('name', 'is missing');
   try {
-    return goUnquote(quoted);
+    const name = goUnquote(quoted);
+    decodedNameJson.set(name, '');
+    return name;
   } catch (err) {
     return r.fail('name', (err as Error).message);
   }
@@ -318,10 +358,12 @@ function marshalGoJson(v: unknown): string {
 function decodeContent(r: NodeReader): string[] | null {
   const list = r.array('content');
   if (list === null) return null;
-  return list.map((id, i) => {
+  const ids = list.map((id, i) => {
     if (!isId(id)) r.fail('content', `entry ${i} is not a blob ID`);
     return id;
   });
+  checkedContent.add(Object.freeze(ids));
+  return ids;
 }
 
 function setIf<K extends keyof Node>(n: Node, key: K, v: Node[K] | undefined): void {
