@@ -140,3 +140,42 @@ describe('walk caches', () => {
     );
   });
 });
+
+describe('index files during a backup', () => {
+  it('writes an index file as soon as stored packs hold indexMaxBlobs blobs, and every blob once in all', async () => {
+    const backend = new MemoryBackend();
+    await Repository.init(backend, 'pw', { kdf: TEST_KDF_PARAMS, workers: 0 });
+    const repo = await Repository.open(backend, 'pw', { workers: 0, packSize: 4096, indexMaxBlobs: 100 });
+    const listIndex = async () => {
+      const ids: string[] = [];
+      for await (const f of backend.list('index')) ids.push(f.name);
+      return ids;
+    };
+    const saved: string[] = [];
+    for (let i = 0; i < 1000; i++) saved.push((await repo.saveBlob('data', crypto.randomBytes(200 + (i % 50)))).id);
+    await new Promise((r) => setTimeout(r, 10));
+    const during = await listIndex();
+    expect(during.length).toBeGreaterThanOrEqual(5); // ~1000 blobs stored before the end, 100 per file
+    await repo.flush();
+
+    const count = new Map<string, number>();
+    let packsSeen = 0;
+    for (const id of await listIndex()) {
+      const { decodeIndex } = await import('../src/repo/index-file.js');
+      const idx = decodeIndex(await repo.loadUnpacked('index', id), id);
+      const blobs = idx.packs.reduce((n, p) => n + p.blobs.length, 0);
+      expect(blobs).toBeLessThan(100 + 30); // a file closes once it reaches 100 (plus one pack's worth)
+      packsSeen += idx.packs.length;
+      for (const p of idx.packs) for (const b of p.blobs) count.set(b.id, (count.get(b.id) ?? 0) + 1);
+    }
+    expect(new Set(saved).size).toBe(1000);
+    for (const id of saved) expect(count.get(id)).toBe(1);
+    let packFiles = 0;
+    for await (const _ of backend.list('pack')) packFiles++;
+    expect(packsSeen).toBe(packFiles); // each pack in exactly one index file
+
+    const reopened = await Repository.open(backend, 'pw', { workers: 0 });
+    await reopened.loadIndex();
+    for (const id of saved) expect(reopened.index.has('data', id)).toBe(true);
+  });
+});

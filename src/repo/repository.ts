@@ -63,10 +63,12 @@ export interface OpenOptions {
   /** Key file ID (or prefix) to try first. */
   keyHint?: string;
   /**
-   * The key search, already started (see startKeySearch): scrypt then runs while the
+   * The key search, already started (findKey from key.ts): scrypt then runs while the
    * caller loads the rest of the program. Awaited after the config file was read.
    */
   key?: Promise<OpenedKey>;
+  /** Blobs per index file written while saving (default restic's 50,000; lower in tests). */
+  indexMaxBlobs?: number;
 }
 
 export interface AddKeyOptions {
@@ -94,6 +96,8 @@ export class Repository {
   private readonly uploads = new Set<Promise<void>>();
   private backgroundError: unknown = null;
   private unsavedPacks: IndexPack[] = [];
+  private unsavedBlobs = 0;
+  private readonly indexMaxBlobs: number;
   private indexLoaded = false;
   /** A background index load and the file names it read (null when it failed). */
   private indexPrefetch: Promise<string[] | null> | null = null;
@@ -115,6 +119,7 @@ export class Repository {
   ) {
     this.compression = opts.compression ?? 'auto';
     this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
+    this.indexMaxBlobs = opts.indexMaxBlobs ?? INDEX_MAX_BLOBS;
     this.workers = opts.workers ?? (os.availableParallelism() > 1 ? 1 : 0);
   }
 
@@ -317,7 +322,10 @@ export class Repository {
         recycle();
         this.index.addPack(id, blobs);
         this.unsavedPacks.push({ id, blobs });
+        this.unsavedBlobs += blobs.length;
         for (const b of blobs) this.pendingBlobs.delete(b.type[0] + b.id);
+        // As restic: an index file as soon as stored packs fill one, not all at the end.
+        if (this.unsavedBlobs >= this.indexMaxBlobs) this.startIndexSave();
       })
       .catch((err) => {
         this.backgroundError ??= err;
@@ -345,16 +353,32 @@ export class Repository {
   }
 
   private async saveIndexOfNewPacks(): Promise<void> {
-    while (this.unsavedPacks.length) {
-      const packs: IndexPack[] = [];
-      let blobs = 0;
-      while (this.unsavedPacks.length && blobs < INDEX_MAX_BLOBS) {
-        const p = this.unsavedPacks.shift()!;
-        packs.push(p);
-        blobs += p.blobs.length;
-      }
-      await this.saveUnpacked('index', encodeIndex({ supersedes: [], packs }));
+    while (this.unsavedPacks.length) await this.saveUnpacked('index', encodeIndex({ supersedes: [], packs: this.takeIndexBatch() }));
+  }
+
+  /** Stored packs not yet in an index file, up to indexMaxBlobs blobs' worth. */
+  private takeIndexBatch(): IndexPack[] {
+    const packs: IndexPack[] = [];
+    let blobs = 0;
+    while (this.unsavedPacks.length && blobs < this.indexMaxBlobs) {
+      const p = this.unsavedPacks.shift()!;
+      packs.push(p);
+      blobs += p.blobs.length;
     }
+    this.unsavedBlobs -= blobs;
+    return packs;
+  }
+
+  /** Write an index file for stored packs in the background; flush() waits for it like an upload. */
+  private startIndexSave(): void {
+    const packs = this.takeIndexBatch();
+    const p = this.saveUnpacked('index', encodeIndex({ supersedes: [], packs }))
+      .then(() => undefined)
+      .catch((err) => {
+        this.backgroundError ??= err;
+      })
+      .finally(() => this.uploads.delete(p));
+    this.uploads.add(p);
   }
 
   /** Load a blob, verifying MAC and SHA-256; tries every indexed copy before failing. */
