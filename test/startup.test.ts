@@ -179,3 +179,22 @@ describe('index files during a backup', () => {
     for (const id of saved) expect(reopened.index.has('data', id)).toBe(true);
   });
 });
+
+describe('tree decoding with JSON.parse first', () => {
+  it('falls back to the bigint parser only when a number read would lose precision', async () => {
+    const { decodeTree } = await import('../src/repo/tree.js');
+    const tree = (fields: string) =>
+      Buffer.from(`{"nodes":[{"name":"a","type":"file","mtime":"2021-01-01T00:00:00Z","atime":"2021-01-01T00:00:00Z","ctime":"2021-01-01T00:00:00Z","uid":0,"gid":0${fields},"content":[]}]}\n`);
+    expect(decodeTree(tree(',"inode":1234567890123456'))[0]!.inode).toBe(1234567890123456n); // 16 digits, safe
+    expect(decodeTree(tree(',"inode":9007199254740993,"size":5'))[0]!.inode).toBe(9007199254740993n);
+    expect(decodeTree(tree(',"generic_attributes":{"k":{"n":12345678901234567890,"f":1.5}}'))[0]!.genericAttributes).toEqual({
+      k: '{"n":12345678901234567890,"f":1.5}',
+    });
+    // a big number in a field restic does not know is ignored either way
+    expect(decodeTree(tree(',"future":99999999999999999999'))[0]!.size).toBeUndefined();
+    expect(() => decodeTree(tree(',"inode":-99999999999999999999'))).toThrow(/inode/);
+    expect(() => decodeTree(Buffer.from('{"nodes":[{"name":"a", 12345678901234567'))).toThrow(FormatErrorLike);
+  });
+});
+
+const FormatErrorLike = /invalid JSON/;

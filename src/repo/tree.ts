@@ -247,6 +247,7 @@ class NodeReader {
       if (v < 0n || v > max) this.fail(field, 'is out of range');
       return v;
     }
+    if (typeof v === 'number') checkSafe(v);
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > Number(max)) this.fail(field, 'is not an unsigned integer in range');
     return v;
   }
@@ -349,6 +350,7 @@ function decodeGenericAttributes(r: NodeReader): Record<string, string> | undefi
 function marshalGoJson(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'string') return goJsonString(v);
+  if (typeof v === 'number') checkSafe(v);
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return `[${v.map(marshalGoJson).join(',')}]`;
   const o = v as JsonObject;
@@ -400,9 +402,41 @@ export function decodeNode(o: unknown, index = 0): Node {
   return n;
 }
 
+/** Thrown by the decoders when a number lost precision in JSON.parse: parse again with bigints. */
+const NEEDS_BIGINT = Symbol('needs bigint');
+
+function checkSafe(v: number): void {
+  if (Number.isInteger(v) && !Number.isSafeInteger(v) && nativeParse) throw NEEDS_BIGINT;
+}
+
+/** Set while decoding a JSON.parse result (numbers beyond 2^53 may have been rounded). */
+let nativeParse = false;
+
+const utf8 = new TextDecoder('utf-8');
+
 /** Nodes of a tree blob (unknown fields ignored, `"nodes": null` = empty). */
 export function decodeTree(bytes: Uint8Array): Node[] {
-  const doc = parseJson(bytes);
+  // JSON.parse first: a 64-bit number that needs a bigint is noticed where it is read,
+  // which is cheaper than scanning every tree for long numbers up front.
+  const text = utf8.decode(bytes);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return decodeTreeDoc(parseJson(text)); // parseJson reports the error
+  }
+  nativeParse = true;
+  try {
+    return decodeTreeDoc(doc);
+  } catch (err) {
+    if (err !== NEEDS_BIGINT) throw err;
+  } finally {
+    nativeParse = false;
+  }
+  return decodeTreeDoc(parseJson(text));
+}
+
+function decodeTreeDoc(doc: unknown): Node[] {
   if (!isObject(doc)) throw new FormatError('invalid tree: not a JSON object');
   const nodes = doc['nodes'];
   if (nodes === undefined || nodes === null) return [];
