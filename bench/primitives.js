@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Speed of the primitives the backup pipeline is built from, single thread, MiB/s (median of
-// the repetitions): restic's chunker (our JS Rabin), SHA-256, AES-256-CTR, Poly1305-AES,
+// the repetitions): restic's chunker (Rabin, WASM scan loop), SHA-256, AES-256-CTR, Poly1305-AES,
 // zstd compress/decompress (WASM build; node:zlib when the running Node has zstd).
 //
 //   node bench/primitives.js [--size MiB] [--reps N] [--json]
@@ -48,7 +48,7 @@ const add = (name, r) => {
   if (!argv.includes('--json')) console.log(`${name.padEnd(44)} ${String(r.median).padStart(8)} MiB/s (best ${r.best})`);
 };
 
-add('chunker (restic Rabin, JS)', rate(random.length, () => {
+add('chunker (restic Rabin, WASM 4 lanes)', rate(random.length, () => {
   const c = new Chunker(pol);
   let start = 0;
   for (let cut = c.next(random, 0); cut >= 0; cut = c.next(random, start)) start = cut;
