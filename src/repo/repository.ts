@@ -67,6 +67,8 @@ export interface OpenOptions {
    * caller loads the rest of the program. Awaited after the config file was read.
    */
   key?: Promise<OpenedKey>;
+  /** The config file's bytes, already being read (for `key`). */
+  config?: Promise<Uint8Array>;
   /** Blobs per index file written while saving (default restic's 50,000; lower in tests). */
   indexMaxBlobs?: number;
 }
@@ -161,7 +163,7 @@ export class Repository {
     const mac = loadPoly1305();
     let configBytes: Uint8Array;
     try {
-      configBytes = await backend.load({ type: 'config', name: 'config' });
+      configBytes = await (opts.config ?? backend.load({ type: 'config', name: 'config' }));
     } catch (err) {
       if (err instanceof NotFoundError) {
         throw new RepositoryNotFoundError(`repository does not exist: unable to open config file at ${backend.location}`, { cause: err });
