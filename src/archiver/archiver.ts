@@ -6,12 +6,13 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Repository } from '../repo/repository.js';
+import type { BlobWindow } from '../repo/blob-pool.js';
 import type { Node } from '../repo/node.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import { encodeTree, sortNodes } from '../repo/tree.js';
 import { nowGoTime } from '../repo/time.js';
 import { safeUsername } from '../repo/key.js';
-import { chunkReadSync } from '../chunker/index.js';
+import { Chunker, chunkReadSync } from '../chunker/index.js';
 import { type ArchiverFs, nodeFs } from './fs.js';
 import { nodeFromStat, nodeTypeOf } from './node-from-stat.js';
 import { type TargetTree, buildTargetTree, nameBytes } from './targets.js';
@@ -87,6 +88,15 @@ export interface BackupResult {
 
 /** Read buffer: twice the chunker's maximum chunk so a whole chunk always fits after a shift. */
 const READ_BUFFER_SIZE = 16 * 1024 * 1024;
+/** Reads into the workers' ring: at least this much room per read, at most this much per call. */
+const WINDOW_MIN_READ = 1024 * 1024;
+const WINDOW_MAX_READ = 4 * 1024 * 1024;
+/**
+ * Chunks at least this long (all but the last of a file larger than the chunker's minimum)
+ * are hashed by a worker while this thread reads on, when the workers have spare time;
+ * smaller ones here, where waiting for a worker's answer would cost more than the hash.
+ */
+const DEFER_HASH_MIN = 256 * 1024;
 
 export class Archiver {
   private readonly fs: ArchiverFs;
@@ -354,6 +364,14 @@ export class Archiver {
   }
 
   private async saveContent(fd: number): Promise<string[]> {
+    const window = await this.repo.openBlobWindow();
+    if (window) {
+      try {
+        return await this.saveContentInWindow(fd, window);
+      } finally {
+        this.repo.closeBlobWindow(window);
+      }
+    }
     const buffer = (this.buf ??= Buffer.allocUnsafe(READ_BUFFER_SIZE));
     const ids: string[] = [];
     let pos = 0;
@@ -368,6 +386,47 @@ export class Archiver {
       ids.push(await this.saveChunk(chunk.data));
     }
     return ids;
+  }
+
+  /**
+   * The same chunks as saveContent's buffer loop, but the file is read straight into the
+   * workers' ring, chunked and hashed there; new blobs are encoded from where they were read.
+   */
+  private async saveContentInWindow(fd: number, w: BlobWindow): Promise<string[]> {
+    const c = new Chunker(this.repo.config.chunkerPolynomial);
+    const ids: Array<string | Promise<string>> = [];
+    let pos = 0;
+    for (;;) {
+      if (w.limit - w.end < WINDOW_MIN_READ) await this.repo.growBlobWindow(w, WINDOW_MIN_READ);
+      const n = this.fs.read(fd, w.bytes, w.end, Math.min(w.limit - w.end, WINDOW_MAX_READ), pos);
+      if (n <= 0) break;
+      pos += n;
+      this.stats.totalBytesProcessed += n;
+      const from = w.end;
+      this.repo.fillBlobWindow(w, n);
+      for (let cut = c.next(w.bytes, from, w.end); cut >= 0; cut = c.next(w.bytes, w.start, w.end)) {
+        ids.push((await this.saveWindowChunk(w, cut - w.start)).id);
+      }
+    }
+    if (c.flush() > 0) ids.push((await this.saveWindowChunk(w, w.end - w.start)).id);
+    return Promise.all(ids);
+  }
+
+  /** The chunk's ID, or for a long chunk a promise of it (hashed by a worker). */
+  private async saveWindowChunk(w: BlobWindow, len: number): Promise<{ id: string | Promise<string> }> {
+    if (len >= DEFER_HASH_MIN && this.repo.workersHaveSpareTime()) {
+      const { result } = await this.repo.deferWindowBlob(w, len);
+      const id = result.then((r) => {
+        if (!r.known) this.addedPlain += len;
+        return r.id;
+      });
+      // Observed at once so a failure never counts as unhandled; Promise.all reports it.
+      id.catch(() => undefined);
+      return { id };
+    }
+    const r = await this.repo.saveWindowBlob(w, len);
+    if (!r.known) this.addedPlain += len;
+    return { id: r.id };
   }
 
   private async saveChunk(data: Uint8Array): Promise<string> {

@@ -88,6 +88,33 @@ export class LocalBackend implements Backend {
     }
   }
 
+  /**
+   * Where pack files can be written before their name (the SHA-256 of their content) is
+   * known: data/ itself, on the repository's file system. restic and list() only look
+   * into data/'s subdirectories, so a temp file left by a crash is ignored there.
+   */
+  packTempDir(): string {
+    return path.join(this.location, 'data');
+  }
+
+  /**
+   * Commit a complete file written in packTempDir() as `h`, with save()'s guarantees:
+   * fsync, rename into place, fsync the directory, read-only. The temp file is removed on failure.
+   */
+  async adoptTempFile(h: Handle, tmp: string): Promise<void> {
+    const final = this.filename(h);
+    const modes = await this.modes();
+    await this.sem.acquire();
+    try {
+      await adoptAtomic(tmp, final, modes);
+    } catch (err) {
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      throw err;
+    } finally {
+      this.sem.release();
+    }
+  }
+
   async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
     const file = this.filename(h);
     checkRange(file, offset, length);
@@ -157,6 +184,27 @@ async function writeAtomic(final: string, data: Uint8Array, modes: Modes): Promi
       if (!closed) await fh.close().catch(() => undefined);
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
     }
+  }
+  if (POSIX && syncSupported) await syncDir(dir);
+  if (POSIX) await setReadOnly(final, modes.file);
+}
+
+/** The end of writeAtomic for a temp file written elsewhere: fsync, rename, fsync dir, chmod read-only. */
+async function adoptAtomic(tmp: string, final: string, modes: Modes): Promise<void> {
+  const fh = await fsp.open(tmp, 'r+');
+  let syncSupported: boolean;
+  try {
+    syncSupported = await syncFile(fh);
+  } finally {
+    await fh.close();
+  }
+  const dir = path.dirname(final);
+  try {
+    await fsp.rename(tmp, final);
+  } catch (err) {
+    if (errCode(err) !== 'ENOENT') throw err;
+    await fsp.mkdir(dir, { recursive: true, mode: modes.dir });
+    await fsp.rename(tmp, final);
   }
   if (POSIX && syncSupported) await syncDir(dir);
   if (POSIX) await setReadOnly(final, modes.file);

@@ -5,10 +5,12 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { compress as wasmCompress, decompress as wasmDecompress } from '@bokuweb/zstd-wasm';
+import { decompress as wasmDecompress } from '@bokuweb/zstd-wasm';
 import { FormatError } from '../errors.js';
 
 let ready = false;
+/** The package's Emscripten module, for the raw C API (set by ensureZstd()). */
+let zstd!: ZstdModule;
 
 /**
  * Instantiate the WASM build synchronously on first use instead of at import: commands
@@ -21,7 +23,7 @@ function ensureZstd(): void {
   const require = createRequire(import.meta.url);
   const dir = path.dirname(require.resolve('@bokuweb/zstd-wasm'));
   // The package's exports map hides module.js; its own entry point requires this same file.
-  const { Module } = require(path.join(dir, 'module.js')) as { Module: EmscriptenModule };
+  const { Module } = require(path.join(dir, 'module.js')) as { Module: EmscriptenModule & ZstdModule };
   const wasm = new Wasm.Module(fs.readFileSync(path.join(dir, 'zstd.wasm')));
   Module.instantiateWasm = (imports, receive) => {
     const instance = new Wasm.Instance(wasm, imports);
@@ -30,6 +32,7 @@ function ensureZstd(): void {
   };
   Module.init();
   if (!Module.calledRun) throw new Error('zstd: WASM runtime did not initialise');
+  zstd = Module;
   ready = true;
 }
 
@@ -47,14 +50,58 @@ interface EmscriptenModule {
   calledRun?: boolean;
 }
 
-function compress(data: Uint8Array, level: number): Uint8Array {
-  ensureZstd();
-  return wasmCompress(data, level);
-}
-
 function decompress(data: Uint8Array, opts: { defaultHeapSize: number }): Uint8Array {
   ensureZstd();
   return wasmDecompress(data, opts);
+}
+
+/** The raw C API of the Emscripten module (the same instance the package's functions use). */
+interface ZstdModule {
+  HEAPU8: Uint8Array;
+  _malloc(n: number): number;
+  _free(p: number): void;
+  _ZSTD_createCCtx(): number;
+  _ZSTD_compressBound(n: number): number;
+  _ZSTD_isError(code: number): number;
+  _ZSTD_compress_usingDict(cctx: number, dst: number, dstCap: number, src: number, srcSize: number, dict: number, dictSize: number, level: number): number;
+}
+
+/**
+ * One compression context and one input and output buffer in the WASM heap, reused by
+ * every call (per thread): ZSTD_compress would create and free a context and two buffers
+ * per blob, and the package's wrapper copies the result out once more.
+ */
+const ctx = { cctx: 0, src: 0, srcCap: 0, dst: 0, dstCap: 0 };
+
+function reserve(which: 'src' | 'dst', n: number): number {
+  const cap = which === 'src' ? 'srcCap' : 'dstCap';
+  if (ctx[cap] < n) {
+    if (ctx[which]) zstd._free(ctx[which]);
+    ctx[which] = 0;
+    ctx[cap] = 0;
+    const p = zstd._malloc(n);
+    if (!p) throw new Error(`zstd: cannot allocate ${n} bytes`);
+    ctx[which] = p;
+    ctx[cap] = n;
+  }
+  return ctx[which];
+}
+
+/**
+ * Compress into the reused output buffer: the frame is a view into the WASM heap, valid
+ * only until the next compression on this thread. Same frame as ZSTD_compress at `level`
+ * (ZSTD_compressCCtx is ZSTD_compress_usingDict without a dictionary).
+ */
+function compressView(data: Uint8Array, level: number): Uint8Array {
+  ensureZstd();
+  ctx.cctx ||= zstd._ZSTD_createCCtx();
+  const bound = zstd._ZSTD_compressBound(data.length);
+  const src = reserve('src', Math.max(data.length, 1));
+  const dst = reserve('dst', bound);
+  zstd.HEAPU8.set(data, src); // HEAPU8 is re-read after each allocation: the heap may have grown
+  const n = zstd._ZSTD_compress_usingDict(ctx.cctx, dst, bound, src, data.length, 0, 0, level);
+  if (zstd._ZSTD_isError(n)) throw new Error(`zstd compression failed with code ${n}`);
+  return zstd.HEAPU8.subarray(dst, dst + n);
 }
 
 export type CompressionMode = 'auto' | 'off' | 'max';
@@ -74,11 +121,19 @@ const SAMPLE_SIZE = 16 * 1024;
 export function looksCompressible(data: Uint8Array): boolean {
   if (data.length <= 2 * SAMPLE_SIZE) return true;
   const mid = (data.length - SAMPLE_SIZE) >> 1;
-  return compress(data.subarray(mid, mid + SAMPLE_SIZE), 1).length < SAMPLE_SIZE * 0.97;
+  return compressView(data.subarray(mid, mid + SAMPLE_SIZE), 1).length < SAMPLE_SIZE * 0.97;
 }
 
 export function zstdCompress(data: Uint8Array, mode: Exclude<CompressionMode, 'off'> = 'auto'): Uint8Array {
-  return compress(data, LEVEL[mode]);
+  return compressView(data, LEVEL[mode]).slice();
+}
+
+/**
+ * zstdCompress without the copy: the frame is only valid until the next zstd compression
+ * on this thread (use it right away, e.g. to encrypt it into a pack).
+ */
+export function zstdCompressTransient(data: Uint8Array, mode: Exclude<CompressionMode, 'off'> = 'auto'): Uint8Array {
+  return compressView(data, LEVEL[mode]);
 }
 
 const ZSTD_MAGIC = 0xfd2fb528;

@@ -2,9 +2,11 @@
  * Turning a blob's plaintext into the bytes stored in a pack: optional zstd compression
  * (v2 only), then encryption. Shared by the in-process path and the worker threads.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { type MasterKey, encrypt, encryptInto, Extension } from '../crypto/index.js';
-import { type CompressionMode, looksCompressible, zstdCompress } from '../compress/zstd.js';
+import { type CompressionMode, looksCompressible, zstdCompressTransient } from '../compress/zstd.js';
 import { type BlobType, type PackedBlob, encodeHeader, entrySize, HEADER_SIZE, MAX_HEADER_SIZE } from './pack.js';
 
 export interface EncodedBlob {
@@ -38,33 +40,69 @@ function maybeCompress(
   // Incompressible data is stored as is: the format allows it and it saves time and space.
   if (compress && type === 'data' && compression === 'auto' && !looksCompressible(plaintext)) compress = false;
   if (compress) {
-    const z = zstdCompress(plaintext, compression === 'max' ? 'max' : 'auto');
+    // A view into zstd's heap: encrypted (copied) by the caller before the next compression.
+    const z = zstdCompressTransient(plaintext, compression === 'max' ? 'max' : 'auto');
     if (z.length < plaintext.length) return { src: z, uncompressedLength: plaintext.length };
   }
   return { src: plaintext, uncompressedLength: 0 };
 }
 
-/** A finished pack file: its ID (SHA-256 of all bytes), bytes and blob list in file order. */
+/**
+ * A finished pack file: its ID (SHA-256 of all bytes), blob list in file order, and either
+ * its bytes or (when written to a file as it was assembled) the temp file holding them.
+ */
 export interface FinishedPack {
   id: string;
   bytes: Buffer;
   blobs: PackedBlob[];
+  /** Temp file with the complete pack (bytes is then empty); the caller commits or removes it. */
+  file?: string;
+  size: number;
 }
 
-/** One pack being filled: encrypted blobs are written straight into its buffer and hashed as they land. */
+/** Staging buffer of a pack written to a file: blobs gather here between writes. */
+const STAGING_SIZE = 2 * 1024 * 1024;
+
+/**
+ * One pack being filled: encrypted blobs are written straight into its buffer and hashed as
+ * they land. With a temp file, the buffer only stages blobs: it is written out whenever the
+ * next blob does not fit, so a pack never sits in memory as a whole.
+ */
 class OpenPack {
   readonly blobs: PackedBlob[] = [];
   readonly hash = createHash('sha256');
+  /** Bytes already written to the file. */
+  flushed = 0;
   used = 0;
   entries = 0;
-  constructor(public buf: Buffer) {}
+  constructor(
+    public buf: Buffer,
+    readonly file: { path: string; fd: number } | null,
+  ) {}
 
-  /** Make room for `n` more bytes (rare: only a last big blob or a big header overflows). */
+  /** Offset in the pack of the next byte. */
+  get size(): number {
+    return this.flushed + this.used;
+  }
+
+  /** Make room for `n` more bytes (in memory: rare, only a last big blob or a big header overflows). */
   reserve(n: number): void {
     if (this.used + n <= this.buf.length) return;
+    if (this.file) {
+      this.writeOut();
+      if (n <= this.buf.length) return;
+    }
     const bigger = Buffer.allocUnsafeSlow(Math.max(this.used + n, this.buf.length * 1.5) | 0);
     this.buf.copy(bigger, 0, 0, this.used);
     this.buf = bigger;
+  }
+
+  writeOut(): void {
+    const f = this.file!;
+    let off = 0;
+    while (off < this.used) off += fs.writeSync(f.fd, this.buf, off, this.used - off, this.flushed + off);
+    this.flushed += this.used;
+    this.used = 0;
   }
 }
 
@@ -78,36 +116,51 @@ export class PackAssembler {
   private readonly open: Record<BlobType, OpenPack | null> = { data: null, tree: null };
   private readonly spare: Buffer[] = [];
 
+  /**
+   * `tempDir`: write packs to temp files there while assembling them (a directory on the
+   * repository's file system) instead of keeping each whole pack in memory.
+   */
   constructor(
     private readonly key: MasterKey,
     private readonly repoVersion: number,
     private readonly compression: CompressionMode,
     private readonly packSize: number,
+    private readonly tempDir: string | null = null,
   ) {}
+
+  private openPack(): OpenPack {
+    if (!this.tempDir) return new OpenPack(this.spare.pop() ?? Buffer.allocUnsafeSlow(this.packSize + (1 << 20)), null);
+    const file = path.join(this.tempDir, `pack-tmp-${randomBytes(8).toString('hex')}`);
+    const fd = fs.openSync(file, 'wx', 0o600);
+    return new OpenPack(this.spare.pop() ?? Buffer.allocUnsafeSlow(STAGING_SIZE), { path: file, fd });
+  }
 
   /** Encode and append one blob; returns its stored size and the pack it completed, if any. */
   add(type: BlobType, id: string, plaintext: Uint8Array): { stored: number; pack: FinishedPack | null } {
     const { src, uncompressedLength } = maybeCompress(this.repoVersion, this.compression, type, plaintext);
-    const p = (this.open[type] ??= new OpenPack(this.spare.pop() ?? Buffer.allocUnsafeSlow(this.packSize + (1 << 20))));
+    const p = (this.open[type] ??= this.openPack());
     const total = src.length + Extension;
     p.reserve(total);
-    const offset = p.used;
-    encryptInto(this.key, src, p.buf, offset);
-    p.hash.update(p.buf.subarray(offset, offset + total));
+    const at = p.used;
+    encryptInto(this.key, src, p.buf, at);
+    p.hash.update(p.buf.subarray(at, at + total));
+    const blob: PackedBlob = { type, id, offset: p.size, length: total, uncompressedLength };
     p.used += total;
-    const blob: PackedBlob = { type, id, offset, length: total, uncompressedLength };
     p.blobs.push(blob);
     p.entries += entrySize(blob);
     // restic's rule: a pack is done once it reaches the target size or its header nears the limit.
-    const full = p.used + HEADER_SIZE + p.entries >= this.packSize || HEADER_SIZE + p.entries + 64 >= MAX_HEADER_SIZE;
+    const full = p.size + HEADER_SIZE + p.entries >= this.packSize || HEADER_SIZE + p.entries + 64 >= MAX_HEADER_SIZE;
     return { stored: total, pack: full ? this.finish(type) : null };
   }
 
   /** Finish the open pack of `type` (null when it has no blobs). */
   finish(type: BlobType): FinishedPack | null {
     const p = this.open[type];
+    if (!p || !p.blobs.length) {
+      this.abort(type);
+      return null;
+    }
     this.open[type] = null;
-    if (!p || !p.blobs.length) return null;
     const header = encodeHeader(p.blobs);
     p.reserve(header.length + Extension + 4);
     const start = p.used;
@@ -115,12 +168,32 @@ export class PackAssembler {
     p.buf.writeUInt32LE(p.used - start, p.used);
     p.used += 4;
     p.hash.update(p.buf.subarray(start, p.used));
-    return { id: p.hash.digest('hex'), bytes: p.buf.subarray(0, p.used), blobs: p.blobs };
+    const id = p.hash.digest('hex');
+    if (!p.file) return { id, bytes: p.buf.subarray(0, p.used), blobs: p.blobs, size: p.used };
+    p.writeOut();
+    fs.closeSync(p.file.fd);
+    this.spare.push(p.buf); // the staging buffer stays with this assembler
+    return { id, bytes: Buffer.alloc(0), blobs: p.blobs, file: p.file.path, size: p.flushed };
   }
 
   /** Give back a pack buffer whose upload finished. */
   recycle(buf: Buffer): void {
     const whole = Buffer.from(buf.buffer, 0, buf.buffer.byteLength);
     if (this.spare.length < 2 && whole.length >= this.packSize) this.spare.push(whole);
+  }
+
+  /** Drop unfinished packs (after an error or without a flush): their temp files are removed. */
+  abort(...types: BlobType[]): void {
+    for (const type of types.length ? types : (['data', 'tree'] as const)) {
+      const p = this.open[type];
+      this.open[type] = null;
+      if (!p?.file) continue;
+      try {
+        fs.closeSync(p.file.fd);
+      } catch {
+        // already closed
+      }
+      fs.rmSync(p.file.path, { force: true });
+    }
   }
 }

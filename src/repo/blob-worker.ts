@@ -1,9 +1,10 @@
 /**
  * Worker thread: compresses, encrypts and assembles pack files (incl. the pack's SHA-256)
  * so the main thread only reads, chunks, hashes blobs and uploads finished packs.
- * Blob bytes arrive in a shared ring buffer (no copy, no allocation per blob); finished
- * packs are transferred back and their buffers returned for reuse after the upload.
+ * Blob bytes arrive in a shared ring buffer (no copy, no allocation per blob) in batches;
+ * finished packs are transferred back and their buffers returned for reuse after the upload.
  */
+import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type MasterKey, loadPoly1305 } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
@@ -14,14 +15,15 @@ import type { ToWorker, FromWorker } from './blob-pool.js';
 // Bulk MACs need the WASM Poly1305 (the pure-JS fallback is far slower).
 await loadPoly1305();
 
-const { key, version, compression, packSize, ring } = workerData as {
+const { key, version, compression, packSize, ring, tempDir } = workerData as {
   key: MasterKey;
   version: number;
   compression: CompressionMode;
   packSize: number;
   ring: SharedArrayBuffer;
+  tempDir: string | null;
 };
-const assembler = new PackAssembler(key, version, compression, packSize);
+const assembler = new PackAssembler(key, version, compression, packSize, tempDir);
 const ringBytes = new Uint8Array(ring);
 const port = parentPort!;
 
@@ -30,17 +32,41 @@ function send(m: FromWorker, transfer: ArrayBuffer[] = []): void {
 }
 
 function sendPack(p: FinishedPack): void {
-  send({ op: 'pack', id: p.id, bytes: p.bytes, blobs: p.blobs }, [p.bytes.buffer as ArrayBuffer]);
+  if (p.file) send({ op: 'pack', id: p.id, file: p.file, size: p.size, blobs: p.blobs });
+  else send({ op: 'pack', id: p.id, bytes: p.bytes, size: p.size, blobs: p.blobs }, [p.bytes.buffer as ArrayBuffer]);
 }
 
 port.on('message', (m: ToWorker) => {
+  try {
+    handle(m);
+  } catch (err) {
+    assembler.abort(); // no temp files left behind; the error ends the worker
+    throw err;
+  }
+});
+
+function handle(m: ToWorker): void {
   switch (m.op) {
-    case 'blob': {
-      const data = m.data ?? ringBytes.subarray(m.off, m.off + m.len);
-      const { stored, pack } = assembler.add(m.type, m.id, data);
-      // The ring region is free again once the blob is encrypted into the pack buffer.
-      send({ op: 'done', seq: m.seq, type: m.type, stored });
-      if (pack) sendPack(pack);
+    case 'blobs': {
+      const stored: number[] = [];
+      const hashes: string[] = [];
+      const packs: FinishedPack[] = [];
+      for (const j of m.jobs) {
+        const data = j.data ?? ringBytes.subarray(j.off, j.off + j.len);
+        if (!j.id) {
+          // Hash only: the main thread de-duplicates by ID and may send the blob back to store.
+          hashes.push(createHash('sha256').update(data).digest('hex'));
+          stored.push(0);
+          continue;
+        }
+        const r = assembler.add(j.type, j.id, data);
+        hashes.push('');
+        stored.push(r.stored);
+        if (r.pack) packs.push(r.pack);
+      }
+      // The batch's ring regions are free again once its blobs are encrypted into pack buffers.
+      send({ op: 'done', batch: m.batch, stored, hashes });
+      for (const p of packs) sendPack(p);
       break;
     }
     case 'flush':
@@ -53,5 +79,9 @@ port.on('message', (m: ToWorker) => {
     case 'recycle':
       assembler.recycle(Buffer.from(m.buf));
       break;
+    case 'close':
+      assembler.abort();
+      port.close();
+      break;
   }
-});
+}

@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import type { Backend, FileType, Handle } from '../backends/backend.js';
+import { LocalBackend } from '../backends/local.js';
 import {
   FormatError,
   IntegrityError,
@@ -16,7 +17,7 @@ import {
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, loadPoly1305, newRandomKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import { PackAssembler } from './blob-codec.js';
-import { BlobPool, workersAvailable } from './blob-pool.js';
+import { type BlobWindow, BlobPool, type HeldBlob, workersAvailable } from './blob-pool.js';
 import { openStoredBlob } from './blob-open.js';
 import { isIrreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from './config.js';
@@ -32,11 +33,16 @@ import { hashId, isId, randomId } from './id.js';
 import { decodeLock, type LockInfo, type LockOptions, type LockStore, RepositoryLock, removeAllLocks, removeStaleLocks } from './lock.js';
 
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
-/** restic tries at most this many key files before giving up. */
-/** Packs uploaded in parallel while a backup continues. */
+/** Packs uploaded in parallel while a backup continues (each held in memory). */
 const UPLOAD_CONCURRENCY = 2;
+/** Packs already written to temp files, being committed (fsync, rename) in parallel: no memory held. */
+const COMMIT_CONCURRENCY = 4;
+/** Queued blob bytes per worker below which it counts as having spare time (a few chunks' worth). */
+const SPARE_QUEUE_BYTES = 4 * 1024 * 1024;
 /** restic starts a new index file at this many blobs. */
 const INDEX_MAX_BLOBS = 50_000;
+/** How long saveBlob may keep the event loop from running while uploads or workers need it. */
+const YIELD_INTERVAL_MS = 2;
 
 export interface InitOptions {
   workers?: number;
@@ -56,7 +62,9 @@ export interface OpenOptions {
   compression?: CompressionMode;
   /**
    * Worker threads that compress and encrypt blobs while the caller reads and chunks
-   * (default: 1 when the machine has more than one core, else 0 = in-process).
+   * (default: none on one core; else one, or one per core (at most 4) when data blobs are
+   * compressed: zstd then outweighs reading and chunking. Without compression one worker and
+   * the reader share the work, the SHA-256 of long blobs going to whichever is less busy).
    */
   workers?: number;
   packSize?: number;
@@ -107,8 +115,9 @@ export class Repository {
   private readonly snapshotCache = new Map<string, Snapshot>();
   private snapshotPrefetch: Promise<void> | null = null;
   private pool: BlobPool | null = null;
+  private lastYield = 0;
   private packAssembler: PackAssembler | null = null;
-  private readonly workers: number;
+  private readonly workers: number | undefined;
   /** Bytes (as stored) and blobs added to packs by this process. */
   readonly added = { data: 0, tree: 0, dataBlobs: 0, treeBlobs: 0 };
 
@@ -122,7 +131,7 @@ export class Repository {
     this.compression = opts.compression ?? 'auto';
     this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
     this.indexMaxBlobs = opts.indexMaxBlobs ?? INDEX_MAX_BLOBS;
-    this.workers = opts.workers ?? (os.availableParallelism() > 1 ? 1 : 0);
+    this.workers = opts.workers;
   }
 
   get version(): number {
@@ -278,9 +287,7 @@ export class Repository {
     const k = type[0] + blobId;
     if (this.pendingBlobs.has(k) || this.index.has(type, blobId)) return { id: blobId, known: true, stored: 0 };
     this.pendingBlobs.add(k);
-    // Back-pressure: never more than UPLOAD_CONCURRENCY finished packs held in memory.
-    while (this.uploads.size >= UPLOAD_CONCURRENCY) await Promise.race(this.uploads);
-    this.throwBackgroundError();
+    await this.uploadRoom();
     const pool = this.blobPool();
     if (!pool) {
       const { stored, pack } = this.assembler().add(type, blobId, plaintext);
@@ -292,19 +299,123 @@ export class Repository {
     return { id: blobId, known: false, stored: plaintext.length };
   }
 
+  /**
+   * The caller's read/chunk loop only awaits promises that are already settled, so without
+   * this the event loop would never run while it is busy: uploads (each a chain of I/O
+   * callbacks) and worker messages would progress only when the loop blocks on back-pressure.
+   * Give the loop a turn every few milliseconds while something is in flight.
+   */
+  private async yieldToEventLoop(): Promise<void> {
+    if (!this.uploads.size && !this.pool?.busy) return;
+    this.pool?.send();
+    const now = performance.now();
+    if (now - this.lastYield < YIELD_INTERVAL_MS) return;
+    this.lastYield = now;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /** Back-pressure: never more than UPLOAD_CONCURRENCY finished packs held in memory. */
+  private async uploadRoom(): Promise<void> {
+    const limit = this.pool?.writesFiles ? COMMIT_CONCURRENCY : UPLOAD_CONCURRENCY;
+    if (this.uploads.size >= limit) {
+      this.pool?.send(); // the workers keep encoding meanwhile
+      while (this.uploads.size >= limit) await Promise.race(this.uploads);
+    }
+    await this.yieldToEventLoop();
+    this.throwBackgroundError();
+  }
+
+  // ---- the blob window: file contents read straight into the workers' ring ----
+
+  /**
+   * A window into the workers' shared ring for reading file contents in place (no copy
+   * between the read and the pack), or null when blobs are encoded in-process. Only one
+   * window may be open; close it with closeBlobWindow().
+   */
+  async openBlobWindow(): Promise<BlobWindow | null> {
+    await this.ensureIndex();
+    const pool = this.blobPool();
+    return pool ? pool.openWindow() : null;
+  }
+
+  /** Make at least `min` bytes writable at the window's end (may move the window's data). */
+  growBlobWindow(w: BlobWindow, min: number): Promise<void> {
+    return this.pool!.grow(w, min);
+  }
+
+  /** The reader wrote `n` bytes at the window's end. */
+  fillBlobWindow(w: BlobWindow, n: number): void {
+    this.pool!.fill(w, n);
+  }
+
+  /** saveBlob() for the next `len` bytes of the window, which then moves past them. */
+  async saveWindowBlob(w: BlobWindow, len: number, type: BlobType = 'data'): Promise<SaveBlobResult> {
+    const blobId = hashId(w.bytes.subarray(w.start, w.start + len));
+    const k = type[0] + blobId;
+    if (this.pendingBlobs.has(k) || this.index.has(type, blobId)) {
+      this.pool!.take(w, len, type, null);
+      return { id: blobId, known: true, stored: 0 };
+    }
+    this.pendingBlobs.add(k);
+    await this.uploadRoom();
+    this.pool!.take(w, len, type, blobId);
+    return { id: blobId, known: false, stored: len };
+  }
+
+  /** Whether the workers have little queued, so handing them a blob's SHA-256 keeps both sides busy. */
+  workersHaveSpareTime(): boolean {
+    return this.pool !== null && this.pool.queuedBytes < SPARE_QUEUE_BYTES * this.pool.workerCount;
+  }
+
+  /**
+   * saveWindowBlob() with the SHA-256 computed by a worker, so the caller can read and chunk
+   * on meanwhile: the window moves on at once; `result` settles once the blob's ID is known
+   * and the blob is queued (new) or dropped (already stored).
+   */
+  async deferWindowBlob(w: BlobWindow, len: number, type: BlobType = 'data'): Promise<{ result: Promise<SaveBlobResult> }> {
+    await this.uploadRoom();
+    const held = this.pool!.hold(w, len, type);
+    return { result: held.id.then((id) => this.decideHeld(held, id, len)) };
+  }
+
+  private decideHeld(held: HeldBlob, blobId: string, len: number): SaveBlobResult {
+    const k = held.type[0] + blobId;
+    if (this.pendingBlobs.has(k) || this.index.has(held.type, blobId)) {
+      this.pool!.drop(held);
+      return { id: blobId, known: true, stored: 0 };
+    }
+    this.pendingBlobs.add(k);
+    this.pool!.store(held, blobId);
+    return { id: blobId, known: false, stored: len };
+  }
+
+  closeBlobWindow(w: BlobWindow): void {
+    this.pool?.closeWindow(w);
+  }
+
   private assembler(): PackAssembler {
     return (this.packAssembler ??= new PackAssembler(this.key, this.version, this.compression, this.packSize));
   }
 
+  private workerCount(): number {
+    if (this.workers !== undefined) return this.workers;
+    const cores = os.availableParallelism();
+    if (cores < 2) return 0;
+    return this.version >= 2 && this.compression !== 'off' ? Math.min(cores, 4) : 1;
+  }
+
   private blobPool(): BlobPool | null {
-    if (!this.pool && this.workers > 0 && workersAvailable()) {
+    const workers = this.workerCount();
+    if (!this.pool && workers > 0 && workersAvailable()) {
       this.pool = new BlobPool({
         key: this.key,
         version: this.version,
         compression: this.compression,
         packSize: this.packSize,
-        workers: this.workers,
-        onPack: (p) => this.startUpload(p.id, p.bytes, p.blobs, p.recycle),
+        workers,
+        // A local repository gets packs written in place as they are assembled: no pack is held in memory.
+        tempDir: this.backend instanceof LocalBackend ? this.backend.packTempDir() : undefined,
+        onPack: (p) => (p.file ? this.startCommit(p.id, p.file, p.blobs) : this.startUpload(p.id, p.bytes, p.blobs, p.recycle)),
         onStored: (type, stored) => this.countStored(type, stored),
       });
     }
@@ -318,10 +429,17 @@ export class Repository {
 
   /** Save a finished pack; its blobs enter the index once the backend has it (fsynced for local). */
   private startUpload(id: string, bytes: Uint8Array, blobs: PackedBlob[], recycle: () => void): void {
-    const p = this.backend
-      .save({ type: 'pack', name: id }, bytes)
+    this.track(this.backend.save({ type: 'pack', name: id }, bytes).then(recycle), id, blobs);
+  }
+
+  /** Commit a pack a worker wrote to a temp file in the local repository. */
+  private startCommit(id: string, file: string, blobs: PackedBlob[]): void {
+    this.track((this.backend as LocalBackend).adoptTempFile({ type: 'pack', name: id }, file), id, blobs);
+  }
+
+  private track(saved: Promise<void>, id: string, blobs: PackedBlob[]): void {
+    const p = saved
       .then(() => {
-        recycle();
         this.index.addPack(id, blobs);
         this.unsavedPacks.push({ id, blobs });
         this.unsavedBlobs += blobs.length;
