@@ -191,7 +191,7 @@ export class Archiver {
     const m = new Map<string, Node>();
     if (!treeId) return m;
     try {
-      for (const n of await this.repo.loadTree(treeId)) m.set(Buffer.from(n.name).toString('latin1'), n);
+      for (const n of await this.repo.loadTree(treeId)) m.set(Buffer.from(n.name.buffer, n.name.byteOffset, n.name.byteLength).toString('latin1'), n);
     } catch (err) {
       this.warn('parent tree ' + treeId.slice(0, 8), err);
     }
@@ -263,7 +263,8 @@ export class Archiver {
     const type = nodeTypeOf(st);
     if (!type || type === 'socket') return null; // restic 0.14 skips sockets
     if (this.excluder.active && this.excluder.excluded(p, st, this.targetDevice)) return null;
-    const node = nodeFromStat(name, st, type);
+    // prev.name has the same bytes (found by them); reusing it lets the encoder reuse its JSON.
+    const node = nodeFromStat(prev ? prev.name : name, st, type);
     try {
       switch (type) {
         case 'file':
@@ -319,8 +320,14 @@ export class Archiver {
     const nodes: Node[] = [];
     const names = this.fs.readdir(p);
     const previous = await this.parentNodes(parentTree);
+    const verbose = this.opts.onItem !== undefined;
     for (const name of names) {
-      const node = await this.saveItem(name, Buffer.concat([p, Buffer.from('/'), name]), previous.get(name.toString('latin1')), snPath + name.toString() + '/');
+      const child = Buffer.allocUnsafe(p.length + 1 + name.length);
+      child.set(p, 0);
+      child[p.length] = 0x2f; // '/'
+      child.set(name, p.length + 1);
+      // snapshot paths are only for onItem: skip the per-entry string work without it
+      const node = await this.saveItem(name, child, previous.get(name.toString('latin1')), verbose ? snPath + name.toString() + '/' : '');
       if (node) nodes.push(node);
     }
     return this.saveTree(nodes);

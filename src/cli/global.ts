@@ -8,6 +8,7 @@ import type { CompressionMode } from '../compress/zstd.js';
 import type { KdfParams } from '../crypto/index.js';
 import type { Repository } from '../repo/repository.js';
 import { type LockOptions, parseGoDuration } from '../repo/lock.js';
+import { findKey } from '../repo/key.js';
 import type { OptionSpec, Parsed } from './args.js';
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -134,12 +135,16 @@ export async function openRepository(ctx: GlobalContext): Promise<Repository> {
   const backend = openBackend(repositoryLocation(ctx), ctx);
   try {
     const password = readPassword(ctx);
+    const keyHint = (ctx.opts['key-hint'] as string | undefined) ?? ctx.env.RESTIC_KEY_HINT;
+    // Config, then the key search: scrypt runs on the thread pool while the repository
+    // modules load. Nothing else is requested before the config has been read (a refused
+    // login is one request); Repository.open reports both in restic's order.
+    const config = backend.load({ type: 'config', name: 'config' });
+    const key = config.then(() => findKey(backend, password, keyHint));
+    key.catch(() => undefined);
     // Loaded here, not at start-up: commands that never open a repository skip its module graph.
     const { Repository } = await import('../repo/repository.js');
-    return await Repository.open(backend, password, {
-      compression: compressionOption(ctx),
-      keyHint: (ctx.opts['key-hint'] as string | undefined) ?? ctx.env.RESTIC_KEY_HINT,
-    });
+    return await Repository.open(backend, password, { compression: compressionOption(ctx), keyHint, config, key });
   } catch (err) {
     // Release connections (SSH sessions, sockets) so the process can exit after the error.
     await backend.close().catch(() => undefined);

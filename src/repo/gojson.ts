@@ -631,7 +631,7 @@ export function formatGoTime(sec: bigint, nsec: number, offsetMinutes: number): 
   let out =
     pad(y, 4) + '-' + pad(m, 2) + '-' + pad(d, 2) + 'T' +
     pad(Math.floor(sod / 3600), 2) + ':' + pad(Math.floor(sod / 60) % 60, 2) + ':' + pad(sod % 60, 2);
-  if (nsec !== 0) out += '.' + pad(nsec, 9).replace(/0+$/, '');
+  out += nanoFraction(nsec);
   return out + formatZone(offSec);
 }
 
@@ -661,9 +661,54 @@ export function localOffsetMinutes(epochMs: number): number {
   return (wall.getTime() - ms) / 60000;
 }
 
+/**
+ * A zone offset is taken as constant over a window when it is the same at both ends: tz
+ * transitions are months (at the very least days) apart, never two within one window.
+ */
+const OFFSET_WINDOW_SEC = 900;
+const offsetCache = new Map<number, number>();
+/** Whole-second text ("2006-01-02T15:04:05", zone) per epoch second; files share seconds. */
+const secondCache = new Map<number, { clock: string; zone: string }>();
+const CACHE_LIMIT = 1 << 14;
+
+/** localOffsetMinutes for a whole epoch second, memoised per constant-offset window. */
+function cachedLocalOffset(sec: number): number {
+  const w = Math.floor(sec / OFFSET_WINDOW_SEC);
+  let off = offsetCache.get(w);
+  if (off !== undefined) return off;
+  const start = w * OFFSET_WINDOW_SEC;
+  off = localOffsetMinutes(start * 1000);
+  if (localOffsetMinutes((start + OFFSET_WINDOW_SEC - 1) * 1000) !== off) return localOffsetMinutes(sec * 1000);
+  if (offsetCache.size >= CACHE_LIMIT) offsetCache.clear();
+  offsetCache.set(w, off);
+  return off;
+}
+
+/** ".123" for nsec 123000000: RFC3339Nano's fraction, trailing zeros trimmed; '' for 0. */
+function nanoFraction(nsec: number): string {
+  if (nsec === 0) return '';
+  const digits = String(nsec + 1_000_000_000); // "1" + nine digits
+  let end = 10;
+  while (digits.charCodeAt(end - 1) === 0x30) end--;
+  return '.' + digits.slice(1, end);
+}
+
 /** Node time text for a stat timestamp, in the local zone (what restic 0.14 stores). */
 export function formatLocalGoTime(sec: bigint, nsec: number): string {
-  return formatGoTime(sec, nsec, localOffsetMinutes(Number(sec) * 1000));
+  const s = Number(sec);
+  if (!Number.isSafeInteger(s) || !Number.isInteger(nsec) || nsec < 0 || nsec > 999_999_999) {
+    return formatGoTime(sec, nsec, localOffsetMinutes(s * 1000));
+  }
+  let c = secondCache.get(s);
+  if (c === undefined) {
+    const offSec = Math.round(cachedLocalOffset(s) * 60);
+    const whole = formatGoTime(sec, 0, offSec / 60);
+    const zone = formatZone(offSec);
+    c = { clock: whole.slice(0, whole.length - zone.length), zone };
+    if (secondCache.size >= CACHE_LIMIT) secondCache.clear();
+    secondCache.set(s, c);
+  }
+  return c.clock + nanoFraction(nsec) + c.zone;
 }
 
 const GO_TIME = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:(Z)|([+-])(\d{2}):(\d{2}))$/;

@@ -54,25 +54,14 @@ interface PackInfo {
 }
 
 /** Scratch for hex → bytes, so lookups by hex string allocate nothing. */
-const scratch = new Uint8Array(32);
+const scratch = Buffer.alloc(32);
 
-function hexNibble(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  if (c >= 65 && c <= 70) return c - 55;
-  return -1;
-}
-
-/** Decode a 64-character hex ID into `out`; false when it is not one. */
-function hexToBytes(id: string, out: Uint8Array): boolean {
-  if (id.length !== 64) return false;
-  for (let i = 0; i < 32; i++) {
-    const hi = hexNibble(id.charCodeAt(2 * i));
-    const lo = hexNibble(id.charCodeAt(2 * i + 1));
-    if (hi < 0 || lo < 0) return false;
-    out[i] = (hi << 4) | lo;
-  }
-  return true;
+/**
+ * Decode a 64-character hex ID into `out`; false when it is not one. Buffer's native hex
+ * decoder stops at the first pair that is not hex, so a short count means invalid.
+ */
+function hexToBytes(id: string, out: Buffer): boolean {
+  return id.length === 64 && out.write(id, 0, 32, 'hex') === 32;
 }
 
 export class MasterIndex {

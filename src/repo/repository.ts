@@ -21,7 +21,7 @@ import { type BlobWindow, BlobPool, type HeldBlob, workersAvailable } from './bl
 import { openStoredBlob } from './blob-open.js';
 import { isIrreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from './config.js';
-import { createKeyFile, decodeKeyFile, type KeyFile, openKeyFile } from './key.js';
+import { createKeyFile, decodeKeyFile, findKey, type KeyFile, type OpenedKey, openKeyFile } from './key.js';
 import type { BlobType, PackedBlob } from './pack.js';
 import { type IndexPack, decodeIndex, encodeIndex } from './index-file.js';
 import { MasterIndex } from './master-index.js';
@@ -33,8 +33,6 @@ import { hashId, isId, randomId } from './id.js';
 import { decodeLock, type LockInfo, type LockOptions, type LockStore, RepositoryLock, removeAllLocks, removeStaleLocks } from './lock.js';
 
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
-/** restic tries at most this many key files before giving up. */
-const MAX_KEYS = 20;
 /** Packs uploaded in parallel while a backup continues (each held in memory). */
 const UPLOAD_CONCURRENCY = 2;
 /** Packs already written to temp files, being committed (fsync, rename) in parallel: no memory held. */
@@ -72,6 +70,15 @@ export interface OpenOptions {
   packSize?: number;
   /** Key file ID (or prefix) to try first. */
   keyHint?: string;
+  /**
+   * The key search, already started (findKey from key.ts): scrypt then runs while the
+   * caller loads the rest of the program. Awaited after the config file was read.
+   */
+  key?: Promise<OpenedKey>;
+  /** The config file's bytes, already being read (for `key`). */
+  config?: Promise<Uint8Array>;
+  /** Blobs per index file written while saving (default restic's 50,000; lower in tests). */
+  indexMaxBlobs?: number;
 }
 
 export interface AddKeyOptions {
@@ -99,6 +106,8 @@ export class Repository {
   private readonly uploads = new Set<Promise<void>>();
   private backgroundError: unknown = null;
   private unsavedPacks: IndexPack[] = [];
+  private unsavedBlobs = 0;
+  private readonly indexMaxBlobs: number;
   private indexLoaded = false;
   /** A background index load and the file names it read (null when it failed). */
   private indexPrefetch: Promise<string[] | null> | null = null;
@@ -121,6 +130,7 @@ export class Repository {
   ) {
     this.compression = opts.compression ?? 'auto';
     this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
+    this.indexMaxBlobs = opts.indexMaxBlobs ?? INDEX_MAX_BLOBS;
     this.workers = opts.workers;
   }
 
@@ -162,14 +172,14 @@ export class Repository {
     const mac = loadPoly1305();
     let configBytes: Uint8Array;
     try {
-      configBytes = await backend.load({ type: 'config', name: 'config' });
+      configBytes = await (opts.config ?? backend.load({ type: 'config', name: 'config' }));
     } catch (err) {
       if (err instanceof NotFoundError) {
         throw new RepositoryNotFoundError(`repository does not exist: unable to open config file at ${backend.location}`, { cause: err });
       }
       throw err;
     }
-    const { master, keyId } = await findKey(backend, password, opts.keyHint);
+    const { master, keyId } = await (opts.key ?? findKey(backend, password, opts.keyHint));
     await mac;
     let config: Config;
     try {
@@ -432,7 +442,10 @@ export class Repository {
       .then(() => {
         this.index.addPack(id, blobs);
         this.unsavedPacks.push({ id, blobs });
+        this.unsavedBlobs += blobs.length;
         for (const b of blobs) this.pendingBlobs.delete(b.type[0] + b.id);
+        // As restic: an index file as soon as stored packs fill one, not all at the end.
+        if (this.unsavedBlobs >= this.indexMaxBlobs) this.startIndexSave();
       })
       .catch((err) => {
         this.backgroundError ??= err;
@@ -460,16 +473,32 @@ export class Repository {
   }
 
   private async saveIndexOfNewPacks(): Promise<void> {
-    while (this.unsavedPacks.length) {
-      const packs: IndexPack[] = [];
-      let blobs = 0;
-      while (this.unsavedPacks.length && blobs < INDEX_MAX_BLOBS) {
-        const p = this.unsavedPacks.shift()!;
-        packs.push(p);
-        blobs += p.blobs.length;
-      }
-      await this.saveUnpacked('index', encodeIndex({ supersedes: [], packs }));
+    while (this.unsavedPacks.length) await this.saveUnpacked('index', encodeIndex({ supersedes: [], packs: this.takeIndexBatch() }));
+  }
+
+  /** Stored packs not yet in an index file, up to indexMaxBlobs blobs' worth. */
+  private takeIndexBatch(): IndexPack[] {
+    const packs: IndexPack[] = [];
+    let blobs = 0;
+    while (this.unsavedPacks.length && blobs < this.indexMaxBlobs) {
+      const p = this.unsavedPacks.shift()!;
+      packs.push(p);
+      blobs += p.blobs.length;
     }
+    this.unsavedBlobs -= blobs;
+    return packs;
+  }
+
+  /** Write an index file for stored packs in the background; flush() waits for it like an upload. */
+  private startIndexSave(): void {
+    const packs = this.takeIndexBatch();
+    const p = this.saveUnpacked('index', encodeIndex({ supersedes: [], packs }))
+      .then(() => undefined)
+      .catch((err) => {
+        this.backgroundError ??= err;
+      })
+      .finally(() => this.uploads.delete(p));
+    this.uploads.add(p);
   }
 
   /** Load a blob, verifying MAC and SHA-256; tries every indexed copy before failing. */
@@ -687,24 +716,6 @@ async function exists(backend: Backend, h: Handle): Promise<boolean> {
     if (err instanceof NotFoundError) return false;
     throw err;
   }
-}
-
-async function findKey(backend: Backend, password: string, hint?: string): Promise<{ master: MasterKey; keyId: string }> {
-  const ids: string[] = [];
-  for await (const f of backend.list('key')) ids.push(f.name);
-  ids.sort();
-  if (hint) {
-    const i = ids.findIndex((id) => id.startsWith(hint));
-    if (i > 0) ids.unshift(...ids.splice(i, 1));
-  }
-  if (!ids.length) throw new RepositoryNotFoundError(`repository at ${backend.location} has no key files`);
-  for (const keyId of ids.slice(0, MAX_KEYS)) {
-    const bytes = await backend.load({ type: 'key', name: keyId });
-    if (hashId(bytes) !== keyId) throw new IntegrityError(`key file ${keyId}: content does not match its name (file is damaged)`);
-    const master = await openKeyFile(decodeKeyFile(bytes, keyId), password, keyId);
-    if (master) return { master, keyId };
-  }
-  throw new WrongPasswordError('wrong password or no key found');
 }
 
 /** Run `fn` over items with at most `limit` in flight; results keep input order. */

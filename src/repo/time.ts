@@ -1,10 +1,16 @@
 /** Current time and stat times as Go's time.Time JSON text, in the machine's local zone. */
 import { formatLocalGoTime } from './gojson.js';
 
+const NS_PER_SEC = 1_000_000_000n;
+
 /** Time from nanoseconds since the epoch, printed with the local zone offset at that instant. */
 export function goTimeFromNs(ns: bigint): string {
-  const sec = ns / 1_000_000_000n - (ns < 0n && ns % 1_000_000_000n !== 0n ? 1n : 0n);
-  const nsec = Number(ns - sec * 1_000_000_000n);
+  let sec = ns / NS_PER_SEC; // truncates toward zero
+  let nsec = Number(ns - sec * NS_PER_SEC);
+  if (nsec < 0) {
+    sec -= 1n;
+    nsec += 1_000_000_000;
+  }
   return formatLocalGoTime(sec, nsec);
 }
 

@@ -16,9 +16,41 @@ export function compareNames(a: Uint8Array, b: Uint8Array): number {
   return Buffer.compare(a, b);
 }
 
+/** `a` < `b` as byte strings: -1, 0 or 1 (a JS loop: names are short, a native call is not free). */
+function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
+function latin1(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
 /** Sorts nodes in place by raw name bytes and returns the same array. */
 export function sortNodes<T extends Pick<Node, 'name'>>(nodes: T[]): T[] {
-  return nodes.sort((x, y) => Buffer.compare(x.name, y.name));
+  // One latin1 string per name (a char per byte): JS string order is then byte order.
+  const keyed = nodes.map((node) => ({ key: latin1(node.name), node }));
+  keyed.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  for (let i = 0; i < keyed.length; i++) nodes[i] = keyed[i]!.node;
+  return nodes;
+}
+
+/**
+ * JSON text of decoded names ('' until first encoded): the archiver reuses a parent tree's
+ * name array for an entry that is still there, so that name is quoted once per run.
+ */
+const decodedNameJson = new WeakMap<Uint8Array, string>();
+
+function encodeName(name: Uint8Array): string {
+  const cached = decodedNameJson.get(name);
+  if (cached) return cached;
+  const s = goJsonString(goQuote(name));
+  if (cached === '') decodedNameJson.set(name, s);
+  return s;
 }
 
 function checkId(id: string, what: string): string {
@@ -96,16 +128,22 @@ function encodeLinkTarget(target: Uint8Array | undefined): string {
   return s;
 }
 
+/**
+ * Content lists decodeContent checked and froze: an unchanged file's node reuses its
+ * parent's list, which then needs no second check when the tree is encoded again.
+ */
+const checkedContent = new WeakSet<readonly string[]>();
+
 function encodeContent(content: string[] | null): string {
   if (content === null) return ',"content":null';
-  for (const id of content) checkId(id, 'content');
+  if (!checkedContent.has(content)) for (const id of content) checkId(id, 'content');
   return content.length === 0 ? ',"content":[]' : `,"content":["${content.join('","')}"]`;
 }
 
 /** One node exactly as restic's json.Marshal(node) writes it. */
 export function encodeNode(n: Node): string {
   return (
-    `{"name":${goJsonString(goQuote(n.name))}` +
+    `{"name":${encodeName(n.name)}` +
     `,"type":${goJsonString(n.type)}` +
     optUint('mode', n.mode === undefined ? undefined : n.mode >>> 0) +
     `,"mtime":${goJsonString(n.mtime)},"atime":${goJsonString(n.atime)},"ctime":${goJsonString(n.ctime)}` +
@@ -139,7 +177,7 @@ export function encodeTree(nodes: readonly Node[]): Uint8Array {
   let last: Uint8Array = new Uint8Array(0);
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i]!;
-    if (Buffer.compare(n.name, last) <= 0) {
+    if (compareBytes(n.name, last) <= 0) {
       throw new FormatError(
         `nodes are not ordered: got ${JSON.stringify(goQuote(n.name))}, last ${JSON.stringify(goQuote(last))}`,
       );
@@ -209,6 +247,7 @@ class NodeReader {
       if (v < 0n || v > max) this.fail(field, 'is out of range');
       return v;
     }
+    if (typeof v === 'number') checkSafe(v);
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > Number(max)) this.fail(field, 'is not an unsigned integer in range');
     return v;
   }
@@ -268,7 +307,9 @@ function decodeName(r: NodeReader): Uint8Array {
   const quoted = r.string('name');
   if (quoted === undefined) r.fail('name', 'is missing');
   try {
-    return goUnquote(quoted);
+    const name = goUnquote(quoted);
+    decodedNameJson.set(name, '');
+    return name;
   } catch (err) {
     return r.fail('name', (err as Error).message);
   }
@@ -309,6 +350,7 @@ function decodeGenericAttributes(r: NodeReader): Record<string, string> | undefi
 function marshalGoJson(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'string') return goJsonString(v);
+  if (typeof v === 'number') checkSafe(v);
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return `[${v.map(marshalGoJson).join(',')}]`;
   const o = v as JsonObject;
@@ -318,10 +360,12 @@ function marshalGoJson(v: unknown): string {
 function decodeContent(r: NodeReader): string[] | null {
   const list = r.array('content');
   if (list === null) return null;
-  return list.map((id, i) => {
+  const ids = list.map((id, i) => {
     if (!isId(id)) r.fail('content', `entry ${i} is not a blob ID`);
     return id;
   });
+  checkedContent.add(Object.freeze(ids));
+  return ids;
 }
 
 function setIf<K extends keyof Node>(n: Node, key: K, v: Node[K] | undefined): void {
@@ -358,9 +402,41 @@ export function decodeNode(o: unknown, index = 0): Node {
   return n;
 }
 
+/** Thrown by the decoders when a number lost precision in JSON.parse: parse again with bigints. */
+const NEEDS_BIGINT = Symbol('needs bigint');
+
+function checkSafe(v: number): void {
+  if (Number.isInteger(v) && !Number.isSafeInteger(v) && nativeParse) throw NEEDS_BIGINT;
+}
+
+/** Set while decoding a JSON.parse result (numbers beyond 2^53 may have been rounded). */
+let nativeParse = false;
+
+const utf8 = new TextDecoder('utf-8');
+
 /** Nodes of a tree blob (unknown fields ignored, `"nodes": null` = empty). */
 export function decodeTree(bytes: Uint8Array): Node[] {
-  const doc = parseJson(bytes);
+  // JSON.parse first: a 64-bit number that needs a bigint is noticed where it is read,
+  // which is cheaper than scanning every tree for long numbers up front.
+  const text = utf8.decode(bytes);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return decodeTreeDoc(parseJson(text)); // parseJson reports the error
+  }
+  nativeParse = true;
+  try {
+    return decodeTreeDoc(doc);
+  } catch (err) {
+    if (err !== NEEDS_BIGINT) throw err;
+  } finally {
+    nativeParse = false;
+  }
+  return decodeTreeDoc(parseJson(text));
+}
+
+function decodeTreeDoc(doc: unknown): Node[] {
   if (!isObject(doc)) throw new FormatError('invalid tree: not a JSON object');
   const nodes = doc['nodes'];
   if (nodes === undefined || nodes === null) return [];
