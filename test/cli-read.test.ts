@@ -275,7 +275,11 @@ describe('find', () => {
       await same([...args, '--snapshot', snap2]);
       // restic prints one JSON array per snapshot in some modes: accept back-to-back arrays
       const objects = (r: Run) => jsonValues(r.stdout.toString()).flat().map((o) => JSON.stringify(o)).sort();
-      expect(objects(await ours(['--json', ...args])), args.join(' ')).toEqual(objects(await theirs(['--json', ...args])));
+      // --tree stops once as many hits as IDs were counted, across snapshots in restic's
+      // (random) load order, so with several IDs which hits print depends on that order.
+      // With one ID every snapshot prints exactly its first hit: the same set in any order.
+      const all = args[1] === '--tree' ? args.slice(0, 3) : args;
+      expect(objects(await ours(['--json', ...all])), all.join(' ')).toEqual(objects(await theirs(['--json', ...all])));
     }
   });
 });

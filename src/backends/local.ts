@@ -7,6 +7,7 @@
  * in `data/`), which restic 0.14 auto-detects when `keys/` is empty and `key/` is not.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import path from 'node:path';
@@ -42,6 +43,7 @@ export class LocalBackend implements Backend {
   readonly location: string;
   private modesP?: Promise<Modes>;
   private readonly sem: Semaphore;
+  private tempDir: string | undefined;
 
   constructor(
     readonly root: string,
@@ -90,11 +92,17 @@ export class LocalBackend implements Backend {
 
   /**
    * Where pack files can be written before their name (the SHA-256 of their content) is
-   * known: data/ itself, on the repository's file system. restic and list() only look
-   * into data/'s subdirectories, so a temp file left by a crash is ignored there.
+   * known: one of data/'s subdirectories, on the repository's file system. Like restic's own
+   * temp files there, a non-ID name is skipped by every lister (restic, rest-server, ours),
+   * while a plain file directly in data/ would make rest-server's listing fail.
    */
   packTempDir(): string {
-    return path.join(this.location, 'data');
+    if (this.tempDir === undefined) {
+      const dir = path.join(this.location, 'data', randomBytes(1).toString('hex'));
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      this.tempDir = dir;
+    }
+    return this.tempDir;
   }
 
   /**
