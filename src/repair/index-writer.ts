@@ -5,9 +5,7 @@
  * duplicate (harmless) index entries, never missing ones.
  */
 import type { Repository } from '../repo/repository.js';
-import { type IndexPack, encodeIndex } from '../repo/index-file.js';
-
-const INDEX_MAX_BLOBS = 50_000;
+import { INDEX_MAX_BLOBS, type IndexPack, encodeIndex } from '../repo/index-file.js';
 
 export async function writeIndexFiles(
   repo: Repository,

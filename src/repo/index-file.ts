@@ -6,6 +6,9 @@ import { FormatError } from '../errors.js';
 import type { BlobType, PackedBlob } from './pack.js';
 import { isId } from './id.js';
 
+/** restic starts a new index file at this many blobs (indexMaxBlobs). */
+export const INDEX_MAX_BLOBS = 50_000;
+
 export interface IndexPack {
   id: string;
   blobs: PackedBlob[];

@@ -23,7 +23,7 @@ import { isIrreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from './config.js';
 import { createKeyFile, decodeKeyFile, findKey, type KeyFile, type OpenedKey, openKeyFile } from './key.js';
 import type { BlobType, PackedBlob } from './pack.js';
-import { type IndexPack, decodeIndex, encodeIndex } from './index-file.js';
+import { INDEX_MAX_BLOBS, type IndexPack, decodeIndex, encodeIndex } from './index-file.js';
 import { MasterIndex } from './master-index.js';
 import { frameUnpacked, unframeUnpacked } from './unpacked.js';
 import { type Snapshot, decodeSnapshot, encodeSnapshot } from './snapshot.js';
@@ -39,8 +39,6 @@ const UPLOAD_CONCURRENCY = 2;
 const COMMIT_CONCURRENCY = 4;
 /** Queued blob bytes per worker below which it counts as having spare time (a few chunks' worth). */
 const SPARE_QUEUE_BYTES = 4 * 1024 * 1024;
-/** restic starts a new index file at this many blobs. */
-const INDEX_MAX_BLOBS = 50_000;
 /** How long saveBlob may keep the event loop from running while uploads or workers need it. */
 const YIELD_INTERVAL_MS = 2;
 
