@@ -218,7 +218,7 @@ export class Checker {
     const ring = new BufferRing(concurrency);
     try {
       await mapLimit([...packs.keys()], concurrency, async (id) => {
-        const problem = await verifyPack(this.repo, id, this.index.packContents(id) ?? [], packs.get(id)!, this.index, pool, ring);
+        const problem = await verifyPack(this.repo, id, this.index.packContents(id) ?? [], packs.get(id)!, pool, ring);
         if (problem) out.push(error('read-data', problem, { pack: id }));
         progress?.(++done, packs.size);
       });
