@@ -33,6 +33,11 @@ export interface Backend {
    * Throws NotFoundError when the file does not exist.
    */
   load(h: Handle, offset?: number, length?: number): Promise<Uint8Array>;
+  /**
+   * Optional load() into memory from `alloc` (e.g. a recycled buffer); returns the filled
+   * view. For readers that keep a few large buffers instead of allocating one per file.
+   */
+  loadInto?(h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array): Promise<Uint8Array>;
   /** Size of a file; NotFoundError when missing. */
   stat(h: Handle): Promise<FileInfo>;
   /** All files of a type whose names are 64-hex IDs (others are ignored, as restic does). */

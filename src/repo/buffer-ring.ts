@@ -51,7 +51,6 @@ export class BufferRing {
 
 /** Read [offset, offset+length) of a file (to the end when length is 0) into a ring buffer when the backend can. */
 export function loadRecycled(backend: Backend, h: Handle, offset: number, length: number, ring: BufferRing): Promise<Uint8Array> {
-  const into = (backend as Partial<{ loadInto: (h: Handle, o: number, l: number, a: (n: number) => Uint8Array) => Promise<Uint8Array> }>).loadInto;
-  if (into) return into.call(backend, h, offset, length, (n) => ring.take(n));
+  if (backend.loadInto) return backend.loadInto(h, offset, length, (n) => ring.take(n));
   return backend.load(h, offset, length);
 }
