@@ -282,9 +282,7 @@ export class Repository {
   async saveBlob(type: BlobType, plaintext: Uint8Array, id?: string): Promise<SaveBlobResult> {
     await this.ensureIndex();
     const blobId = id ?? hashId(plaintext);
-    const k = type[0] + blobId;
-    if (this.pendingBlobs.has(k) || this.index.has(type, blobId)) return { id: blobId, known: true, stored: 0 };
-    this.pendingBlobs.add(k);
+    if (!this.claim(type, blobId)) return { id: blobId, known: true, stored: 0 };
     await this.uploadRoom();
     const pool = this.blobPool();
     if (!pool) {
@@ -295,6 +293,17 @@ export class Repository {
     }
     await pool.add(type, blobId, plaintext);
     return { id: blobId, known: false, stored: plaintext.length };
+  }
+
+  /**
+   * Whether this process should store the blob: false when the index or an open pack
+   * already has it; else it is marked pending (in a pack not yet stored) and true.
+   */
+  private claim(type: BlobType, id: string): boolean {
+    const k = type[0] + id;
+    if (this.pendingBlobs.has(k) || this.index.has(type, id)) return false;
+    this.pendingBlobs.add(k);
+    return true;
   }
 
   /**
@@ -349,12 +358,10 @@ export class Repository {
   /** saveBlob() for the next `len` bytes of the window, which then moves past them. */
   async saveWindowBlob(w: BlobWindow, len: number, type: BlobType = 'data'): Promise<SaveBlobResult> {
     const blobId = hashId(w.bytes.subarray(w.start, w.start + len));
-    const k = type[0] + blobId;
-    if (this.pendingBlobs.has(k) || this.index.has(type, blobId)) {
+    if (!this.claim(type, blobId)) {
       this.pool!.take(w, len, type, null);
       return { id: blobId, known: true, stored: 0 };
     }
-    this.pendingBlobs.add(k);
     await this.uploadRoom();
     this.pool!.take(w, len, type, blobId);
     return { id: blobId, known: false, stored: len };
@@ -377,12 +384,10 @@ export class Repository {
   }
 
   private decideHeld(held: HeldBlob, blobId: string, len: number): SaveBlobResult {
-    const k = held.type[0] + blobId;
-    if (this.pendingBlobs.has(k) || this.index.has(held.type, blobId)) {
+    if (!this.claim(held.type, blobId)) {
       this.pool!.drop(held);
       return { id: blobId, known: true, stored: 0 };
     }
-    this.pendingBlobs.add(k);
     this.pool!.store(held, blobId);
     return { id: blobId, known: false, stored: len };
   }
