@@ -89,10 +89,11 @@ export interface AddKeyOptions {
 
 export interface SaveBlobResult {
   id: string;
-  /** True when the blob was already stored (de-duplicated). */
+  /**
+   * True when the blob was already stored (de-duplicated). A new blob's stored (encoded)
+   * size is known only once it is encoded, possibly later on a worker: see `added`.
+   */
   known: boolean;
-  /** Bytes added to packs (encrypted size) when new. */
-  stored: number;
 }
 
 export class Repository {
@@ -116,7 +117,7 @@ export class Repository {
   private lastYield = 0;
   private packAssembler: PackAssembler | null = null;
   private readonly workers: number | undefined;
-  /** Bytes (as stored) and blobs added to packs by this process. */
+  /** Bytes (as stored: compressed, encrypted) and blobs added to packs by this process. */
   readonly added = { data: 0, tree: 0, dataBlobs: 0, treeBlobs: 0 };
 
   private constructor(
@@ -282,17 +283,17 @@ export class Repository {
   async saveBlob(type: BlobType, plaintext: Uint8Array, id?: string): Promise<SaveBlobResult> {
     await this.ensureIndex();
     const blobId = id ?? hashId(plaintext);
-    if (!this.claim(type, blobId)) return { id: blobId, known: true, stored: 0 };
+    if (!this.claim(type, blobId)) return { id: blobId, known: true };
     await this.uploadRoom();
     const pool = this.blobPool();
     if (!pool) {
       const { stored, pack } = this.assembler().add(type, blobId, plaintext);
       this.countStored(type, stored);
       if (pack) this.startUpload(pack.id, pack.bytes, pack.blobs, () => this.assembler().recycle(pack.bytes));
-      return { id: blobId, known: false, stored };
+      return { id: blobId, known: false };
     }
     await pool.add(type, blobId, plaintext);
-    return { id: blobId, known: false, stored: plaintext.length };
+    return { id: blobId, known: false };
   }
 
   /**
@@ -360,11 +361,11 @@ export class Repository {
     const blobId = hashId(w.bytes.subarray(w.start, w.start + len));
     if (!this.claim(type, blobId)) {
       this.pool!.take(w, len, type, null);
-      return { id: blobId, known: true, stored: 0 };
+      return { id: blobId, known: true };
     }
     await this.uploadRoom();
     this.pool!.take(w, len, type, blobId);
-    return { id: blobId, known: false, stored: len };
+    return { id: blobId, known: false };
   }
 
   /** Whether the workers have little queued, so handing them a blob's SHA-256 keeps both sides busy. */
@@ -386,10 +387,10 @@ export class Repository {
   private decideHeld(held: HeldBlob, blobId: string, len: number): SaveBlobResult {
     if (!this.claim(held.type, blobId)) {
       this.pool!.drop(held);
-      return { id: blobId, known: true, stored: 0 };
+      return { id: blobId, known: true };
     }
     this.pool!.store(held, blobId);
-    return { id: blobId, known: false, stored: len };
+    return { id: blobId, known: false };
   }
 
   closeBlobWindow(w: BlobWindow): void {
