@@ -85,7 +85,6 @@ export interface Region {
 /** A batch being filled or with a worker. */
 interface Batch {
   jobs: BlobJob[];
-  types: BlobType[];
   regions: Region[];
   /** Per job: who waits for the blob's ID (hash-only jobs), else null. */
   hashWaiters: Array<HashWaiter | null>;
@@ -199,7 +198,7 @@ export class BlobPool {
         for (let i = 0; i < m.stored.length; i++) {
           const waiter = b.hashWaiters[i];
           if (waiter) waiter.resolve(m.hashes[i]!);
-          else this.opts.onStored(b.types[i]!, m.stored[i]!);
+          else this.opts.onStored(b.jobs[i]!.type, m.stored[i]!);
         }
         this.wake();
         break;
@@ -309,9 +308,8 @@ export class BlobPool {
 
   /** Queue a job; the batch goes to a worker once it is big enough (or someone waits). */
   private queue(job: BlobJob, region: Region | null, hashWaiter: HashWaiter | null = null): void {
-    const b = (this.pending ??= { jobs: [], types: [], regions: [], hashWaiters: [], bytes: 0 });
+    const b = (this.pending ??= { jobs: [], regions: [], hashWaiters: [], bytes: 0 });
     b.jobs.push(job);
-    b.types.push(job.type);
     b.hashWaiters.push(hashWaiter);
     if (region) b.regions.push(region);
     b.bytes += job.len;
