@@ -182,10 +182,6 @@ export class BlobPool {
     return this.workers.length;
   }
 
-  get ringSize(): number {
-    return this.ring.byteLength;
-  }
-
   private onMessage(w: Worker, m: FromWorker): void {
     switch (m.op) {
       case 'done': {
@@ -313,12 +309,7 @@ export class BlobPool {
     b.hashWaiters.push(hashWaiter);
     if (region) b.regions.push(region);
     b.bytes += job.len;
-    this.updateRefBusy();
     if (b.jobs.length >= BATCH_BLOBS || b.bytes >= BATCH_BYTES || job.data) this.send();
-  }
-
-  private updateRefBusy(): void {
-    for (const w of this.workers) w.ref();
   }
 
   /** Hand the pending batch to the next worker. */
@@ -328,6 +319,7 @@ export class BlobPool {
     this.pending = null;
     const batch = this.batchSeq++;
     this.inFlight.set(batch, b);
+    this.updateRef();
     this.sentBytes += b.bytes;
     const transfer = b.jobs.flatMap((j) => (j.data ? [j.data.buffer as ArrayBuffer] : []));
     const w = this.workers[this.next++ % this.workers.length]!;
