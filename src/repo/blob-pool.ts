@@ -332,10 +332,11 @@ export class BlobPool {
    */
   async add(type: BlobType, id: string, data: Uint8Array): Promise<void> {
     this.throwIfFailed();
-    if (data.length > this.ring.byteLength / 2 || this.window) {
+    const huge = data.length > this.ring.byteLength / 2;
+    if (huge || this.window) {
       // Huge blobs (big trees) bypass the ring: wait until it drains to bound memory, then
       // transfer a copy. Small ones do too while a window is open (its free space is the reader's).
-      if (data.length > this.ring.byteLength / 2) {
+      if (huge) {
         this.send();
         while (this.inFlight.size > 0 && !this.failure) await new Promise<void>((r) => this.roomWaiters.push(r));
         this.throwIfFailed();
