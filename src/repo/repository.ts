@@ -442,15 +442,23 @@ export class Repository {
   }
 
   private track(saved: Promise<void>, id: string, blobs: PackedBlob[]): void {
-    const p = saved
-      .then(() => {
+    this.inBackground(
+      saved.then(() => {
         this.index.addPack(id, blobs);
         this.unsavedPacks.push({ id, blobs });
         this.unsavedBlobs += blobs.length;
         for (const b of blobs) this.pendingBlobs.delete(b.type[0] + b.id);
-        // As restic: an index file as soon as stored packs fill one, not all at the end.
-        if (this.unsavedBlobs >= this.indexMaxBlobs) this.startIndexSave();
-      })
+        // As restic: an index file as soon as stored packs fill one, not all at the end
+        // (flush() waits for it like an upload).
+        if (this.unsavedBlobs >= this.indexMaxBlobs) this.inBackground(this.saveIndexBatch());
+      }),
+    );
+  }
+
+  /** Count `work` among the uploads: flush() waits for it, and its error fails the next save. */
+  private inBackground(work: Promise<unknown>): void {
+    const p: Promise<void> = work
+      .then(() => undefined)
       .catch((err) => {
         this.backgroundError ??= err;
       })
@@ -477,7 +485,12 @@ export class Repository {
   }
 
   private async saveIndexOfNewPacks(): Promise<void> {
-    while (this.unsavedPacks.length) await this.saveUnpacked('index', encodeIndex({ supersedes: [], packs: this.takeIndexBatch() }));
+    while (this.unsavedPacks.length) await this.saveIndexBatch();
+  }
+
+  /** Write one index file for stored packs not yet in one. */
+  private saveIndexBatch(): Promise<string> {
+    return this.saveUnpacked('index', encodeIndex({ supersedes: [], packs: this.takeIndexBatch() }));
   }
 
   /** Stored packs not yet in an index file, up to indexMaxBlobs blobs' worth. */
@@ -491,18 +504,6 @@ export class Repository {
     }
     this.unsavedBlobs -= blobs;
     return packs;
-  }
-
-  /** Write an index file for stored packs in the background; flush() waits for it like an upload. */
-  private startIndexSave(): void {
-    const packs = this.takeIndexBatch();
-    const p = this.saveUnpacked('index', encodeIndex({ supersedes: [], packs }))
-      .then(() => undefined)
-      .catch((err) => {
-        this.backgroundError ??= err;
-      })
-      .finally(() => this.uploads.delete(p));
-    this.uploads.add(p);
   }
 
   /** Load a blob, verifying MAC and SHA-256; tries every indexed copy before failing. */
