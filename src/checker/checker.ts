@@ -179,18 +179,8 @@ export class Checker {
   }
 
   private async loadTree(id: string): Promise<Node[]> {
-    const locs = this.index.lookup('tree', id);
-    if (!locs.length) throw new NotFoundError(`id ${id} not found in repository`);
-    let lastErr: unknown;
-    for (const loc of locs) {
-      try {
-        const stored = await this.repo.backend.load({ type: 'pack', name: loc.packId }, loc.offset, loc.length);
-        return decodeTree(this.repo.openBlob(stored, 'tree', id, loc.packId, loc.uncompressedLength));
-      } catch (err) {
-        lastErr = err;
-      }
-    }
-    throw lastErr;
+    if (!this.index.has('tree', id)) throw new NotFoundError(`id ${id} not found in repository`);
+    return decodeTree(await this.repo.loadBlob('tree', id, this.index));
   }
 
   private checkTree(id: string, nodes: Node[]): string[] {
@@ -228,7 +218,7 @@ export class Checker {
     const ring = new BufferRing(concurrency);
     try {
       await mapLimit([...packs.keys()], concurrency, async (id) => {
-        const problem = await verifyPack(this.repo, id, this.index.packContents(id) ?? [], packs.get(id)!, this.index, pool, ring);
+        const problem = await verifyPack(this.repo, id, this.index.packContents(id) ?? [], packs.get(id)!, pool, ring);
         if (problem) out.push(error('read-data', problem, { pack: id }));
         progress?.(++done, packs.size);
       });

@@ -4,7 +4,6 @@
  * and that the pack's own header agrees with the index.
  */
 import type { Repository } from '../repo/repository.js';
-import type { MasterIndex } from '../repo/master-index.js';
 import { type PackedBlob, entrySize, parsePackBytes, HEADER_SIZE } from '../repo/pack.js';
 import { hashId } from '../repo/id.js';
 import type { MasterKey } from '../crypto/index.js';
@@ -13,19 +12,20 @@ import { streamStoredBlob } from '../repo/blob-open.js';
 import { noteGarbage } from '../repo/worker-gc.js';
 import { type BufferRing, loadRecycled } from '../repo/buffer-ring.js';
 
-/** One line describing what is wrong with the pack, or null when it is sound. */
+/**
+ * One line describing what is wrong with the pack, or null when it is sound. `indexed` holds
+ * every index entry for the pack, so it stands for the index when matching the pack header.
+ */
 export async function verifyPack(
   repo: Repository,
   id: string,
   indexed: PackedBlob[],
   size: number,
-  index: MasterIndex,
   pool?: OpenPool,
   ring?: BufferRing,
 ): Promise<string | null> {
   if (!indexed.length) return `pack ${id} is empty or not indexed`;
   const blobs = [...indexed].sort((a, b) => a.offset - b.offset);
-  const gaps = hasGaps(blobs);
   let pack: Uint8Array;
   try {
     const h = { type: 'pack' as const, name: id };
@@ -33,46 +33,17 @@ export async function verifyPack(
   } catch (err) {
     return `pack ${id} failed to download: ${(err as Error).message}`;
   }
-  // On a worker, `indexed` stands for the index: it holds every entry the index has for this pack.
-  if (pool?.size) return pool.checkPack(id, pack, blobs, size, ring?.giveBackFor(pack));
-  const inIndex = (b: PackedBlob): boolean =>
-    index.lookup(b.type, b.id).some((l) => l.packId === id && l.offset === b.offset && l.length === b.length && l.uncompressedLength === b.uncompressedLength);
-  const problem = await checkPack(repo.key, id, pack, blobs, size, gaps, inIndex);
-  ring?.giveBackFor(pack)?.(pack.buffer as ArrayBuffer);
+  const giveBack = ring?.giveBackFor(pack);
+  if (pool) return pool.checkPack(id, pack, blobs, size, giveBack);
+  const problem = await checkPackBytes(repo.key, id, pack, blobs, size);
+  giveBack?.(pack.buffer as ArrayBuffer);
   return problem;
 }
 
-function hasGaps(sorted: PackedBlob[]): boolean {
-  let end = 0;
-  for (const b of sorted) {
-    if (b.offset !== end) return true;
-    end = b.offset + b.length;
-  }
-  return false;
-}
-
-/**
- * verifyPack's checks on a downloaded pack, with the pack's index entries (sorted by offset)
- * standing for the index. Runs on the worker threads of OpenPool.
- */
-export function checkPackBytes(key: MasterKey, id: string, pack: Uint8Array, blobs: PackedBlob[], size: number): Promise<string | null> {
-  const known = new Set(blobs.map(entryKey));
-  return checkPack(key, id, pack, blobs, size, hasGaps(blobs), (b) => known.has(entryKey(b)));
-}
-
-const entryKey = (b: PackedBlob): string => `${b.type}/${b.id}/${b.offset}/${b.length}/${b.uncompressedLength}`;
-
-async function checkPack(
-  key: MasterKey,
-  id: string,
-  pack: Uint8Array,
-  blobs: PackedBlob[],
-  size: number,
-  gaps: boolean,
-  inIndex: (b: PackedBlob) => boolean,
-): Promise<string | null> {
+/** verifyPack's checks on a downloaded pack (`blobs` sorted by offset); runs on OpenPool's workers. */
+export async function checkPackBytes(key: MasterKey, id: string, pack: Uint8Array, blobs: PackedBlob[], size: number): Promise<string | null> {
   const errs: string[] = [];
-  if (gaps) errs.push('Index for pack contains gaps / overlapping blobs');
+  if (hasGaps(blobs)) errs.push('Index for pack contains gaps / overlapping blobs');
   const hash = hashId(pack);
   let header: PackedBlob[] | null = null;
   let headerSize = 0;
@@ -92,11 +63,23 @@ async function checkPack(
   let indexHeaderSize = HEADER_SIZE;
   for (const b of blobs) indexHeaderSize += entrySize(b);
   if (indexHeaderSize !== headerSize) errs.push(`Pack header size does not match, want ${indexHeaderSize}, got ${headerSize}`);
+  const known = new Set(blobs.map(entryKey));
   for (const b of header) {
-    if (!inIndex(b)) errs.push(`Blob ${b.id} is not contained in index or position is incorrect`);
+    if (!known.has(entryKey(b))) errs.push(`Blob ${b.id} is not contained in index or position is incorrect`);
   }
   return errs.length ? `pack ${id} contains ${errs.length} errors: [${errs.join(', ')}]` : null;
 }
+
+function hasGaps(sorted: PackedBlob[]): boolean {
+  let end = 0;
+  for (const b of sorted) {
+    if (b.offset !== end) return true;
+    end = b.offset + b.length;
+  }
+  return false;
+}
+
+const entryKey = (b: PackedBlob): string => `${b.type}/${b.id}/${b.offset}/${b.length}/${b.uncompressedLength}`;
 
 const ignore = (): void => undefined;
 

@@ -17,18 +17,8 @@ export const blobKey = (type: 'data' | 'tree', id: string): string => (type === 
 
 /** Load and verify a tree through `index`, trying every copy. */
 export async function loadTreeVia(repo: Repository, index: MasterIndex, id: string): Promise<Node[]> {
-  const locs = index.lookup('tree', id);
-  if (!locs.length) throw new ResticError(`tree ${id} not found in the index`);
-  let lastErr: unknown;
-  for (const loc of locs) {
-    try {
-      const stored = await repo.backend.load({ type: 'pack', name: loc.packId }, loc.offset, loc.length);
-      return decodeTree(repo.openBlob(stored, 'tree', id, loc.packId, loc.uncompressedLength));
-    } catch (err) {
-      lastErr = err;
-    }
-  }
-  throw lastErr;
+  if (!index.has('tree', id)) throw new ResticError(`tree ${id} not found in the index`);
+  return decodeTree(await repo.loadBlob('tree', id, index));
 }
 
 export async function findUsedBlobs(

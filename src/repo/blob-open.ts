@@ -36,9 +36,6 @@ export function openStoredBlob(
   return plain;
 }
 
-/** Pieces of plaintext small enough that their buffers recycle within malloc's pools. */
-const PIECE = CTR_PIECE;
-
 /**
  * openStoredBlob for readers that look at the plaintext once and keep none of it (check's
  * hashing, restore's writes): an uncompressed blob is decrypted piece by piece after its MAC
@@ -70,8 +67,9 @@ export function streamStoredBlob(
   }
   const { decipher, ciphertext } = opened;
   const hash = crypto.createHash('sha256');
-  for (let off = 0; off < ciphertext.length; off += PIECE) {
-    const piece = decipher.update(ciphertext.subarray(off, off + PIECE));
+  // Pieces small enough that their buffers recycle within malloc's pools.
+  for (let off = 0; off < ciphertext.length; off += CTR_PIECE) {
+    const piece = decipher.update(ciphertext.subarray(off, off + CTR_PIECE));
     hash.update(piece);
     sink(piece, off);
   }

@@ -22,7 +22,7 @@ interface Pending {
 }
 
 /** A buffer that owns its whole ArrayBuffer can be transferred; anything else is copied first. */
-export function ownBuffer(b: Uint8Array): Uint8Array {
+function ownBuffer(b: Uint8Array): Uint8Array {
   return b.byteOffset === 0 && b.buffer.byteLength === b.length ? b : new Uint8Array(b);
 }
 
@@ -55,10 +55,6 @@ export class OpenPool {
     }
   }
 
-  get size(): number {
-    return this.workers.length;
-  }
-
   private done(m: Answer): void {
     const p = this.pending.get(m.seq);
     if (!p) return;
@@ -76,11 +72,25 @@ export class OpenPool {
   }
 
   /**
-   * Send a job to the least busy worker; `buf` is transferred, not copied. With `giveBack`,
-   * the whole buffer behind `buf` (a view at its start) travels and is handed back afterwards.
+   * Run a job on the least busy worker, or `here` when there are none. `buf` is transferred,
+   * not copied. `giveBack` (from BufferRing.giveBackFor, so `buf` is a view at the start of
+   * its buffer) makes the whole buffer travel and hands it back afterwards; without it, a view
+   * into a larger buffer is copied first.
    */
-  private post<T>(kind: string, args: object, buf: Uint8Array, giveBack?: (buf: ArrayBuffer) => void): Promise<T> {
-    if (this.failure) return Promise.reject(this.failure);
+  private async run<T>(
+    kind: string,
+    buf: Uint8Array,
+    giveBack: ((buf: ArrayBuffer) => void) | undefined,
+    args: (sent: Uint8Array) => object,
+    here: () => T | Promise<T>,
+  ): Promise<T> {
+    if (!this.workers.length) {
+      const result = await here();
+      giveBack?.(buf.buffer as ArrayBuffer);
+      return result;
+    }
+    if (this.failure) throw this.failure;
+    const sent = giveBack ? buf : ownBuffer(buf);
     const seq = this.seq++;
     if (this.pending.size === 0) for (const w of this.workers) w.ref();
     let best = 0;
@@ -88,38 +98,27 @@ export class OpenPool {
     this.load[best]!++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(seq, { resolve: resolve as (r: unknown) => void, reject, worker: best, giveBack });
-      this.workers[best]!.postMessage({ seq, kind, args, back: giveBack !== undefined }, [buf.buffer as ArrayBuffer]);
+      this.workers[best]!.postMessage({ seq, kind, args: args(sent), back: giveBack !== undefined }, [sent.buffer as ArrayBuffer]);
     });
-  }
-
-  /** Whether `buf` may travel with its whole buffer: a view at its start, given back later. */
-  private sendable(buf: Uint8Array, giveBack?: (buf: ArrayBuffer) => void): Uint8Array {
-    return giveBack && buf.byteOffset === 0 ? buf : ownBuffer(buf);
   }
 
   /**
    * Verify a whole pack (hash, header, every indexed blob); only the problem line comes back.
    * `indexed` must be sorted by offset. Ownership of `pack` passes to the pool.
    */
-  async checkPack(packId: string, pack: Uint8Array, indexed: PackedBlob[], size: number, giveBack?: (buf: ArrayBuffer) => void): Promise<string | null> {
-    if (!this.workers.length) {
-      const problem = await checkPackBytes(this.key, packId, pack, indexed, size);
-      if (pack.byteOffset === 0) giveBack?.(pack.buffer as ArrayBuffer);
-      return problem;
-    }
-    const buf = this.sendable(pack, giveBack);
-    return this.post('check', { packId, pack: buf, indexed, size }, buf, buf === pack ? giveBack : undefined);
+  checkPack(packId: string, pack: Uint8Array, indexed: PackedBlob[], size: number, giveBack?: (buf: ArrayBuffer) => void): Promise<string | null> {
+    return this.run(
+      'check',
+      pack,
+      giveBack,
+      (sent) => ({ packId, pack: sent, indexed, size }),
+      () => checkPackBytes(this.key, packId, pack, indexed, size),
+    );
   }
 
   /** Decode a span and write its blobs into files; the plaintext never leaves the worker. */
-  async write(job: SpanWrite, giveBack?: (buf: ArrayBuffer) => void): Promise<SpanWriteResult> {
-    if (!this.workers.length) {
-      const res = writeSpan(this.key, job);
-      if (job.span.byteOffset === 0) giveBack?.(job.span.buffer as ArrayBuffer);
-      return res;
-    }
-    const span = this.sendable(job.span, giveBack);
-    return this.post('write', { ...job, span }, span, span === job.span ? giveBack : undefined);
+  write(job: SpanWrite, giveBack?: (buf: ArrayBuffer) => void): Promise<SpanWriteResult> {
+    return this.run('write', job.span, giveBack, (span) => ({ ...job, span }), () => writeSpan(this.key, job));
   }
 
   async close(): Promise<void> {

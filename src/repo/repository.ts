@@ -506,10 +506,16 @@ export class Repository {
     return packs;
   }
 
-  /** Load a blob, verifying MAC and SHA-256; tries every indexed copy before failing. */
-  async loadBlob(type: BlobType, id: string): Promise<Uint8Array> {
-    await this.ensureIndex();
-    const locs = this.index.lookup(type, id);
+  /**
+   * Load a blob, verifying MAC and SHA-256; tries every indexed copy before failing. `index`
+   * replaces the repository's own (check and prune load trees through the index they built).
+   */
+  async loadBlob(type: BlobType, id: string, index?: MasterIndex): Promise<Uint8Array> {
+    if (!index) {
+      await this.ensureIndex();
+      index = this.index;
+    }
+    const locs = index.lookup(type, id);
     if (!locs.length) throw new NotFoundError(`${type} blob ${id} is not in the index`);
     let lastErr: unknown;
     for (const loc of locs) {

@@ -11,13 +11,11 @@ import type { ExtendedAttribute, Node, NodeType } from './node.js';
 const TREE_HEAD = '{"nodes":[';
 const TREE_TAIL = ']}\n';
 
-/** Go's string `<` on raw name bytes (what restic sorts and checks by). */
+/**
+ * Go's string `<` on raw name bytes (what restic sorts and checks by): -1, 0 or 1. A JS
+ * loop: names are short, and a native Buffer.compare call is not free.
+ */
 export function compareNames(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b);
-}
-
-/** `a` < `b` as byte strings: -1, 0 or 1 (a JS loop: names are short, a native call is not free). */
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     const d = a[i]! - b[i]!;
@@ -177,7 +175,7 @@ export function encodeTree(nodes: readonly Node[]): Uint8Array {
   let last: Uint8Array = new Uint8Array(0);
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i]!;
-    if (compareBytes(n.name, last) <= 0) {
+    if (compareNames(n.name, last) <= 0) {
       throw new FormatError(
         `nodes are not ordered: got ${JSON.stringify(goQuote(n.name))}, last ${JSON.stringify(goQuote(last))}`,
       );

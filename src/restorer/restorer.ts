@@ -14,7 +14,7 @@ import { hashId } from '../repo/id.js';
 import { OpenPool } from '../repo/open-pool.js';
 import { BufferRing, loadRecycled } from '../repo/buffer-ring.js';
 import type { SpanBlob } from '../repo/blob-open.js';
-import type { FileMeta, SpanWriteResult, WriteFile } from './span-write.js';
+import { type FileMeta, type SpanWriteResult, type WriteFile, applyMeta } from './span-write.js';
 import type { Node } from '../repo/node.js';
 import { posixPermFromGo } from '../repo/mode.js';
 import { parseGoTime } from '../repo/gojson.js';
@@ -476,7 +476,7 @@ export class Restorer {
     return { jobs, files, targets };
   }
 
-  /** What restoreFileMetadata would apply, for a worker to apply. */
+  /** What restoreFileMetadata applies (here, or on a worker for files it finishes). */
   private fileMeta(node: Node): FileMeta {
     return {
       owner: this.chown ? [node.uid, node.gid] : null,
@@ -532,9 +532,7 @@ export class Restorer {
 
   /** A regular file's metadata through its open descriptor: no path lookups, nothing followed. */
   private restoreFileMetadata(node: Node, fd: number): void {
-    if (this.chown) fs.fchownSync(fd, node.uid, node.gid);
-    if (node.mode !== undefined) fs.fchmodSync(fd, posixPermFromGo(node.mode));
-    fs.futimesSync(fd, toSeconds(node.atime), toSeconds(node.mtime));
+    applyMeta(fd, this.fileMeta(node));
   }
 
   private restoreMetadata(node: Node, p: Buffer): void {

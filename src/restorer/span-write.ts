@@ -135,8 +135,8 @@ function writeAll(fd: number, data: Uint8Array, position: number): void {
   }
 }
 
-/** The same calls as the restorer's own restoreFileMetadata: owner, mode, then times. */
-function applyMeta(fd: number, m: FileMeta): void {
+/** A regular file's metadata through its descriptor: owner, mode, then times. */
+export function applyMeta(fd: number, m: FileMeta): void {
   if (m.owner) fs.fchownSync(fd, m.owner[0], m.owner[1]);
   if (m.mode !== null) fs.fchmodSync(fd, m.mode);
   fs.futimesSync(fd, m.atime, m.mtime);
