@@ -208,8 +208,7 @@ async function writeAtomic(final: string, data: Uint8Array, modes: Modes): Promi
       await fsp.rm(tmp, { force: true }).catch(() => undefined);
     }
   }
-  if (POSIX && syncSupported) await syncDir(dir);
-  if (POSIX) await setReadOnly(final, modes.file);
+  await settle(final, syncSupported, modes);
 }
 
 /** The end of writeAtomic for a temp file written elsewhere: fsync, rename, fsync dir, chmod read-only. */
@@ -221,27 +220,30 @@ async function adoptAtomic(tmp: string, final: string, modes: Modes): Promise<vo
   } finally {
     await fh.close();
   }
-  const dir = path.dirname(final);
-  try {
-    await fsp.rename(tmp, final);
-  } catch (err) {
-    if (errCode(err) !== 'ENOENT') throw err;
-    await fsp.mkdir(dir, { recursive: true, mode: modes.dir });
-    await fsp.rename(tmp, final);
-  }
-  if (POSIX && syncSupported) await syncDir(dir);
+  await inDir(path.dirname(final), modes.dir, () => fsp.rename(tmp, final));
+  await settle(final, syncSupported, modes);
+}
+
+/** After the rename: fsync the directory (where the file system can), chmod read-only. */
+async function settle(final: string, syncSupported: boolean, modes: Modes): Promise<void> {
+  if (POSIX && syncSupported) await syncDir(path.dirname(final));
   if (POSIX) await setReadOnly(final, modes.file);
 }
 
-/** Exclusive create of the temp file; a missing directory (e.g. data/XX) is made on demand. */
-async function openTemp(tmp: string, dir: string, dirMode: number): Promise<fsp.FileHandle> {
+/** Run `fn`; when `dir` (e.g. data/XX) is missing, make it and run `fn` once more. */
+async function inDir<T>(dir: string, dirMode: number, fn: () => Promise<T>): Promise<T> {
   try {
-    return await fsp.open(tmp, 'wx', 0o600);
+    return await fn();
   } catch (err) {
     if (errCode(err) !== 'ENOENT') throw err;
     await fsp.mkdir(dir, { recursive: true, mode: dirMode });
-    return await fsp.open(tmp, 'wx', 0o600);
+    return await fn();
   }
+}
+
+/** Exclusive create of the temp file; a missing directory is made on demand. */
+function openTemp(tmp: string, dir: string, dirMode: number): Promise<fsp.FileHandle> {
+  return inDir(dir, dirMode, () => fsp.open(tmp, 'wx', 0o600));
 }
 
 async function writeAll(fh: fsp.FileHandle, data: Uint8Array): Promise<void> {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { decompress as wasmDecompress } from '@bokuweb/zstd-wasm';
+import { decompress } from '@bokuweb/zstd-wasm';
 import { FormatError } from '../errors.js';
 
 let ready = false;
@@ -48,11 +48,6 @@ interface EmscriptenModule {
   instantiateWasm?: (imports: unknown, receive: (i: WasmInstance, m: object) => void) => unknown;
   init(): unknown;
   calledRun?: boolean;
-}
-
-function decompress(data: Uint8Array, opts: { defaultHeapSize: number }): Uint8Array {
-  ensureZstd();
-  return wasmDecompress(data, opts);
 }
 
 /** The raw C API of the Emscripten module (the same instance the package's functions use). */

@@ -85,7 +85,6 @@ export interface Region {
 /** A batch being filled or with a worker. */
 interface Batch {
   jobs: BlobJob[];
-  types: BlobType[];
   regions: Region[];
   /** Per job: who waits for the blob's ID (hash-only jobs), else null. */
   hashWaiters: Array<HashWaiter | null>;
@@ -183,10 +182,6 @@ export class BlobPool {
     return this.workers.length;
   }
 
-  get ringSize(): number {
-    return this.ring.byteLength;
-  }
-
   private onMessage(w: Worker, m: FromWorker): void {
     switch (m.op) {
       case 'done': {
@@ -199,7 +194,7 @@ export class BlobPool {
         for (let i = 0; i < m.stored.length; i++) {
           const waiter = b.hashWaiters[i];
           if (waiter) waiter.resolve(m.hashes[i]!);
-          else this.opts.onStored(b.types[i]!, m.stored[i]!);
+          else this.opts.onStored(b.jobs[i]!.type, m.stored[i]!);
         }
         this.wake();
         break;
@@ -309,18 +304,12 @@ export class BlobPool {
 
   /** Queue a job; the batch goes to a worker once it is big enough (or someone waits). */
   private queue(job: BlobJob, region: Region | null, hashWaiter: HashWaiter | null = null): void {
-    const b = (this.pending ??= { jobs: [], types: [], regions: [], hashWaiters: [], bytes: 0 });
+    const b = (this.pending ??= { jobs: [], regions: [], hashWaiters: [], bytes: 0 });
     b.jobs.push(job);
-    b.types.push(job.type);
     b.hashWaiters.push(hashWaiter);
     if (region) b.regions.push(region);
     b.bytes += job.len;
-    this.updateRefBusy();
     if (b.jobs.length >= BATCH_BLOBS || b.bytes >= BATCH_BYTES || job.data) this.send();
-  }
-
-  private updateRefBusy(): void {
-    for (const w of this.workers) w.ref();
   }
 
   /** Hand the pending batch to the next worker. */
@@ -330,6 +319,7 @@ export class BlobPool {
     this.pending = null;
     const batch = this.batchSeq++;
     this.inFlight.set(batch, b);
+    this.updateRef();
     this.sentBytes += b.bytes;
     const transfer = b.jobs.flatMap((j) => (j.data ? [j.data.buffer as ArrayBuffer] : []));
     const w = this.workers[this.next++ % this.workers.length]!;
@@ -342,10 +332,11 @@ export class BlobPool {
    */
   async add(type: BlobType, id: string, data: Uint8Array): Promise<void> {
     this.throwIfFailed();
-    if (data.length > this.ring.byteLength / 2 || this.window) {
+    const huge = data.length > this.ring.byteLength / 2;
+    if (huge || this.window) {
       // Huge blobs (big trees) bypass the ring: wait until it drains to bound memory, then
       // transfer a copy. Small ones do too while a window is open (its free space is the reader's).
-      if (data.length > this.ring.byteLength / 2) {
+      if (huge) {
         this.send();
         while (this.inFlight.size > 0 && !this.failure) await new Promise<void>((r) => this.roomWaiters.push(r));
         this.throwIfFailed();

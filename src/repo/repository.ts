@@ -89,10 +89,11 @@ export interface AddKeyOptions {
 
 export interface SaveBlobResult {
   id: string;
-  /** True when the blob was already stored (de-duplicated). */
+  /**
+   * True when the blob was already stored (de-duplicated). A new blob's stored (encoded)
+   * size is known only once it is encoded, possibly later on a worker: see `added`.
+   */
   known: boolean;
-  /** Bytes added to packs (encrypted size) when new. */
-  stored: number;
 }
 
 export class Repository {
@@ -116,7 +117,7 @@ export class Repository {
   private lastYield = 0;
   private packAssembler: PackAssembler | null = null;
   private readonly workers: number | undefined;
-  /** Bytes (as stored) and blobs added to packs by this process. */
+  /** Bytes (as stored: compressed, encrypted) and blobs added to packs by this process. */
   readonly added = { data: 0, tree: 0, dataBlobs: 0, treeBlobs: 0 };
 
   private constructor(
@@ -282,19 +283,28 @@ export class Repository {
   async saveBlob(type: BlobType, plaintext: Uint8Array, id?: string): Promise<SaveBlobResult> {
     await this.ensureIndex();
     const blobId = id ?? hashId(plaintext);
-    const k = type[0] + blobId;
-    if (this.pendingBlobs.has(k) || this.index.has(type, blobId)) return { id: blobId, known: true, stored: 0 };
-    this.pendingBlobs.add(k);
+    if (!this.claim(type, blobId)) return { id: blobId, known: true };
     await this.uploadRoom();
     const pool = this.blobPool();
     if (!pool) {
       const { stored, pack } = this.assembler().add(type, blobId, plaintext);
       this.countStored(type, stored);
       if (pack) this.startUpload(pack.id, pack.bytes, pack.blobs, () => this.assembler().recycle(pack.bytes));
-      return { id: blobId, known: false, stored };
+      return { id: blobId, known: false };
     }
     await pool.add(type, blobId, plaintext);
-    return { id: blobId, known: false, stored: plaintext.length };
+    return { id: blobId, known: false };
+  }
+
+  /**
+   * Whether this process should store the blob: false when the index or an open pack
+   * already has it; else it is marked pending (in a pack not yet stored) and true.
+   */
+  private claim(type: BlobType, id: string): boolean {
+    const k = type[0] + id;
+    if (this.pendingBlobs.has(k) || this.index.has(type, id)) return false;
+    this.pendingBlobs.add(k);
+    return true;
   }
 
   /**
@@ -349,15 +359,13 @@ export class Repository {
   /** saveBlob() for the next `len` bytes of the window, which then moves past them. */
   async saveWindowBlob(w: BlobWindow, len: number, type: BlobType = 'data'): Promise<SaveBlobResult> {
     const blobId = hashId(w.bytes.subarray(w.start, w.start + len));
-    const k = type[0] + blobId;
-    if (this.pendingBlobs.has(k) || this.index.has(type, blobId)) {
+    if (!this.claim(type, blobId)) {
       this.pool!.take(w, len, type, null);
-      return { id: blobId, known: true, stored: 0 };
+      return { id: blobId, known: true };
     }
-    this.pendingBlobs.add(k);
     await this.uploadRoom();
     this.pool!.take(w, len, type, blobId);
-    return { id: blobId, known: false, stored: len };
+    return { id: blobId, known: false };
   }
 
   /** Whether the workers have little queued, so handing them a blob's SHA-256 keeps both sides busy. */
@@ -377,14 +385,12 @@ export class Repository {
   }
 
   private decideHeld(held: HeldBlob, blobId: string, len: number): SaveBlobResult {
-    const k = held.type[0] + blobId;
-    if (this.pendingBlobs.has(k) || this.index.has(held.type, blobId)) {
+    if (!this.claim(held.type, blobId)) {
       this.pool!.drop(held);
-      return { id: blobId, known: true, stored: 0 };
+      return { id: blobId, known: true };
     }
-    this.pendingBlobs.add(k);
     this.pool!.store(held, blobId);
-    return { id: blobId, known: false, stored: len };
+    return { id: blobId, known: false };
   }
 
   closeBlobWindow(w: BlobWindow): void {
@@ -436,15 +442,23 @@ export class Repository {
   }
 
   private track(saved: Promise<void>, id: string, blobs: PackedBlob[]): void {
-    const p = saved
-      .then(() => {
+    this.inBackground(
+      saved.then(() => {
         this.index.addPack(id, blobs);
         this.unsavedPacks.push({ id, blobs });
         this.unsavedBlobs += blobs.length;
         for (const b of blobs) this.pendingBlobs.delete(b.type[0] + b.id);
-        // As restic: an index file as soon as stored packs fill one, not all at the end.
-        if (this.unsavedBlobs >= this.indexMaxBlobs) this.startIndexSave();
-      })
+        // As restic: an index file as soon as stored packs fill one, not all at the end
+        // (flush() waits for it like an upload).
+        if (this.unsavedBlobs >= this.indexMaxBlobs) this.inBackground(this.saveIndexBatch());
+      }),
+    );
+  }
+
+  /** Count `work` among the uploads: flush() waits for it, and its error fails the next save. */
+  private inBackground(work: Promise<unknown>): void {
+    const p: Promise<void> = work
+      .then(() => undefined)
       .catch((err) => {
         this.backgroundError ??= err;
       })
@@ -471,7 +485,12 @@ export class Repository {
   }
 
   private async saveIndexOfNewPacks(): Promise<void> {
-    while (this.unsavedPacks.length) await this.saveUnpacked('index', encodeIndex({ supersedes: [], packs: this.takeIndexBatch() }));
+    while (this.unsavedPacks.length) await this.saveIndexBatch();
+  }
+
+  /** Write one index file for stored packs not yet in one. */
+  private saveIndexBatch(): Promise<string> {
+    return this.saveUnpacked('index', encodeIndex({ supersedes: [], packs: this.takeIndexBatch() }));
   }
 
   /** Stored packs not yet in an index file, up to indexMaxBlobs blobs' worth. */
@@ -485,18 +504,6 @@ export class Repository {
     }
     this.unsavedBlobs -= blobs;
     return packs;
-  }
-
-  /** Write an index file for stored packs in the background; flush() waits for it like an upload. */
-  private startIndexSave(): void {
-    const packs = this.takeIndexBatch();
-    const p = this.saveUnpacked('index', encodeIndex({ supersedes: [], packs }))
-      .then(() => undefined)
-      .catch((err) => {
-        this.backgroundError ??= err;
-      })
-      .finally(() => this.uploads.delete(p));
-    this.uploads.add(p);
   }
 
   /**
