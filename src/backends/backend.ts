@@ -38,6 +38,13 @@ export interface Backend {
    * view. For readers that keep a few large buffers instead of allocating one per file.
    */
   loadInto?(h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array): Promise<Uint8Array>;
+  /**
+   * Optional, with adoptTempFile: a directory on the store's own file system where packs can
+   * be written while they are assembled, before their name (their SHA-256) is known.
+   */
+  packTempDir?(): string;
+  /** Commit a complete file written in packTempDir() as `h`, with save()'s guarantees. */
+  adoptTempFile?(h: Handle, tmp: string): Promise<void>;
   /** Size of a file; NotFoundError when missing. */
   stat(h: Handle): Promise<FileInfo>;
   /** All files of a type whose names are 64-hex IDs (others are ignored, as restic does). */

@@ -4,7 +4,6 @@
  */
 import os from 'node:os';
 import type { Backend, FileType, Handle } from '../backends/backend.js';
-import { LocalBackend } from '../backends/local.js';
 import {
   FormatError,
   IntegrityError,
@@ -417,8 +416,8 @@ export class Repository {
         compression: this.compression,
         packSize: this.packSize,
         workers,
-        // A local repository gets packs written in place as they are assembled: no pack is held in memory.
-        tempDir: this.backend instanceof LocalBackend ? this.backend.packTempDir() : undefined,
+        // A store with a temp directory (local) gets packs written in place as they are assembled: no pack is held in memory.
+        tempDir: this.backend.packTempDir?.(),
         onPack: (p) => (p.file ? this.startCommit(p.id, p.file, p.blobs) : this.startUpload(p.id, p.bytes, p.blobs, p.recycle)),
         onStored: (type, stored) => this.countStored(type, stored),
       });
@@ -436,9 +435,9 @@ export class Repository {
     this.track(this.backend.save({ type: 'pack', name: id }, bytes).then(recycle), id, blobs);
   }
 
-  /** Commit a pack a worker wrote to a temp file in the local repository. */
+  /** Commit a pack a worker wrote to a temp file in packTempDir() (so the backend has adoptTempFile). */
   private startCommit(id: string, file: string, blobs: PackedBlob[]): void {
-    this.track((this.backend as LocalBackend).adoptTempFile({ type: 'pack', name: id }, file), id, blobs);
+    this.track(this.backend.adoptTempFile!({ type: 'pack', name: id }, file), id, blobs);
   }
 
   private track(saved: Promise<void>, id: string, blobs: PackedBlob[]): void {
