@@ -8,6 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
+import { raiseMallocThresholds } from './malloc-threshold.js';
 import type { MasterKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import type { BlobType, PackedBlob } from './pack.js';
@@ -145,6 +146,7 @@ export class BlobPool {
 
   constructor(private readonly opts: BlobPoolOptions) {
     this.ring = new SharedArrayBuffer(opts.ringSize ?? DEFAULT_RING_SIZE);
+    raiseMallocThresholds();
     this.ringBytes = new Uint8Array(this.ring);
     for (let i = 0; i < opts.workers; i++) {
       const workerData = {

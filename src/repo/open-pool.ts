@@ -6,6 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
+import { raiseMallocThresholds } from './malloc-threshold.js';
 import type { MasterKey } from '../crypto/index.js';
 import type { PackedBlob } from './pack.js';
 import { checkPackBytes } from '../checker/read-pack.js';
@@ -44,6 +45,7 @@ export class OpenPool {
     private readonly key: MasterKey,
     size: number,
   ) {
+    raiseMallocThresholds();
     if (!fs.existsSync(WORKER_FILE)) return;
     for (let i = 0; i < size; i++) {
       const w = new Worker(WORKER_FILE, { workerData: { key }, execArgv: [] });

@@ -14,14 +14,30 @@ const EVERY = 4 << 20;
 let collect: (() => void) | null = null;
 let pending = 0;
 
-export function enableWorkerGc(): void {
+type Gc = (opts?: { type: string }) => void;
+let exposed: Gc | null | undefined;
+
+/** V8's gc(), without --expose-gc on the command line; null where it cannot be had. */
+function exposeGc(): Gc | null {
+  if (exposed !== undefined) return exposed;
   try {
     v8.setFlagsFromString('--expose-gc');
-    const gc = vm.runInNewContext('gc') as (opts?: { type: string }) => void;
-    collect = () => gc({ type: 'minor' });
+    exposed = vm.runInNewContext('gc') as Gc;
   } catch {
-    collect = null; // not fatal: memory is then only freed later
+    exposed = null; // not fatal: memory is then only freed later
   }
+  return exposed;
+}
+
+/** A full collection, for the rare caller that must free a buffer now. */
+export function fullGc(): (() => void) | null {
+  const gc = exposeGc();
+  return gc ? () => gc() : null;
+}
+
+export function enableWorkerGc(): void {
+  const gc = exposeGc();
+  collect = gc ? () => gc({ type: 'minor' }) : null;
 }
 
 /** Account `bytes` of plaintext that just became garbage. */
