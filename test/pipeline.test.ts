@@ -61,8 +61,9 @@ interface Outcome {
   packs: number;
 }
 
-async function run(label: string, version: number, compression: 'auto' | 'off', workers: number): Promise<Outcome> {
-  const repoDir = path.join(tmp.dir, `repo-${label}-w${workers}`);
+/** `workers` undefined: the default, which encodes the first 8 MiB of new data in-process, then starts workers (the source holds ~40 MiB). */
+async function run(label: string, version: number, compression: 'auto' | 'off', workers: number | undefined): Promise<Outcome> {
+  const repoDir = path.join(tmp.dir, `repo-${label}-w${workers ?? 'default'}`);
   // A small pack size makes many packs, so uploads overlap encoding.
   const repo = await Repository.init(new LocalBackend(repoDir), 'pw', { version, compression, kdf: KDF, polynomial: POLYNOMIAL, workers, packSize: 2 * 1024 * 1024 });
   try {
@@ -101,13 +102,14 @@ describe('parallel pipeline stores what the single-threaded path stores', () => 
   const written: string[] = [];
 
   for (const c of configs) {
-    it(`${c.label}: same blob IDs, tree IDs and snapshot with 0, 1 and 2 workers`, async () => {
+    it(`${c.label}: same blob IDs, tree IDs and snapshot with 0, 1, 2 and the default number of workers`, async () => {
       const single = await run(c.label, c.version, c.compression, 0);
       const one = await run(c.label, c.version, c.compression, 1);
       const two = await run(c.label, c.version, c.compression, 2);
+      const auto = await run(c.label, c.version, c.compression, undefined);
       expect(single.blobs.length).toBeGreaterThan(200);
       expect(single.packs).toBeGreaterThan(10);
-      for (const o of [one, two]) {
+      for (const o of [one, two, auto]) {
         expect(o.srcTree).toBe(single.srcTree);
         expect({ ...o.snapshot, tree: '' }).toEqual({ ...single.snapshot, tree: '' });
         expect(o.blobs).toEqual(single.blobs);
@@ -117,12 +119,12 @@ describe('parallel pipeline stores what the single-threaded path stores', () => 
       }
       if (c.label === 'v2-auto') expect(single.compressed).toBeGreaterThan(0);
       else expect(single.compressed).toBe(c.version === 1 ? 0 : single.treeBlobs); // v2 always compresses trees
-      written.push(one.repoDir, two.repoDir);
+      written.push(one.repoDir, two.repoDir, auto.repoDir);
     }, 120_000);
   }
 
   it('restic check --read-data accepts repositories written by the workers', () => {
-    expect(written.length).toBe(6);
+    expect(written.length).toBe(9);
     for (const dir of written) {
       const out = resticOk(dir, 'pw', ['check', '--read-data']);
       expect(out).toContain('no errors were found');

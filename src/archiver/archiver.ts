@@ -353,7 +353,7 @@ export class Archiver {
     try {
       const st = this.fs.fstat(fd);
       const fresh = nodeFromStat(node.name, st, 'file');
-      fresh.content = await this.saveContent(fd);
+      fresh.content = await this.saveContent(fd, Number(st.size));
       if (changed) this.stats.filesChanged++;
       else this.stats.filesNew++;
       this.stats.totalFilesProcessed++;
@@ -363,8 +363,8 @@ export class Archiver {
     }
   }
 
-  private async saveContent(fd: number): Promise<string[]> {
-    const window = await this.repo.openBlobWindow();
+  private async saveContent(fd: number, size: number): Promise<string[]> {
+    const window = await this.repo.openBlobWindow(size);
     if (window) {
       try {
         return await this.saveContentInWindow(fd, window);

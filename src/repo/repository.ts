@@ -40,6 +40,12 @@ const COMMIT_CONCURRENCY = 4;
 const SPARE_QUEUE_BYTES = 4 * 1024 * 1024;
 /** How long saveBlob may keep the event loop from running while uploads or workers need it. */
 const YIELD_INTERVAL_MS = 2;
+/**
+ * With the default worker count, new data up to this size is encoded on the calling thread:
+ * starting a worker costs ~150 ms of CPU (module and WASM loading), more than encoding a few
+ * MiB, so an unchanged or slightly changed re-backup never starts one. Trees never start them.
+ */
+const IN_PROCESS_DATA = 8 * 1024 * 1024;
 
 export interface InitOptions {
   workers?: number;
@@ -62,6 +68,8 @@ export interface OpenOptions {
    * (default: none on one core; else one, or one per core (at most 4) when data blobs are
    * compressed: zstd then outweighs reading and chunking. Without compression one worker and
    * the reader share the work, the SHA-256 of long blobs going to whichever is less busy).
+   * By default they start only once a backup has more than a few MiB of new data; an explicit
+   * count starts them with the first data blob.
    */
   workers?: number;
   packSize?: number;
@@ -116,6 +124,8 @@ export class Repository {
   private lastYield = 0;
   private packAssembler: PackAssembler | null = null;
   private readonly workers: number | undefined;
+  /** Data plaintext encoded on this thread before the workers started. */
+  private inProcessData = 0;
   /** Bytes (as stored: compressed, encrypted) and blobs added to packs by this process. */
   readonly added = { data: 0, tree: 0, dataBlobs: 0, treeBlobs: 0 };
 
@@ -284,8 +294,9 @@ export class Repository {
     const blobId = id ?? hashId(plaintext);
     if (!this.claim(type, blobId)) return { id: blobId, known: true };
     await this.uploadRoom();
-    const pool = this.blobPool();
+    const pool = this.pool ?? (type === 'data' && this.worthWorkers(plaintext.length) ? this.blobPool() : null);
     if (!pool) {
+      if (type === 'data') this.inProcessData += plaintext.length;
       const { stored, pack } = this.assembler().add(type, blobId, plaintext);
       this.countStored(type, stored);
       if (pack) this.startUpload(pack.id, pack.bytes, pack.blobs, () => this.assembler().recycle(pack.bytes));
@@ -337,12 +348,18 @@ export class Repository {
   /**
    * A window into the workers' shared ring for reading file contents in place (no copy
    * between the read and the pack), or null when blobs are encoded in-process. Only one
-   * window may be open; close it with closeBlobWindow().
+   * window may be open; close it with closeBlobWindow(). `expectedBytes` (the file's size)
+   * lets a small file of a mostly unchanged backup go in-process without starting workers.
    */
-  async openBlobWindow(): Promise<BlobWindow | null> {
+  async openBlobWindow(expectedBytes = Infinity): Promise<BlobWindow | null> {
     await this.ensureIndex();
-    const pool = this.blobPool();
+    const pool = this.pool ?? (this.worthWorkers(expectedBytes) ? this.blobPool() : null);
     return pool ? pool.openWindow() : null;
+  }
+
+  /** Whether `bytes` more of new data justify starting the workers (see IN_PROCESS_DATA). */
+  private worthWorkers(bytes: number): boolean {
+    return this.workers !== undefined || this.inProcessData + bytes > IN_PROCESS_DATA;
   }
 
   /** Make at least `min` bytes writable at the window's end (may move the window's data). */
