@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type MasterKey, encrypt, encryptInto, Extension } from '../crypto/index.js';
 import { type CompressionMode, looksCompressible, zstdCompressTransient } from '../compress/zstd.js';
-import { type BlobType, type PackedBlob, encodeHeader, entrySize, HEADER_SIZE, MAX_HEADER_SIZE } from './pack.js';
+import { type BlobType, encodeHeader, entrySize, HEADER_SIZE, MAX_HEADER_SIZE } from './pack.js';
+import { BlobList } from './blob-list.js';
 
 export interface EncodedBlob {
   /** IV || ciphertext || MAC of the (possibly compressed) plaintext. */
@@ -54,7 +55,7 @@ function maybeCompress(
 export interface FinishedPack {
   id: string;
   bytes: Buffer;
-  blobs: PackedBlob[];
+  blobs: BlobList;
   /** Temp file with the complete pack (bytes is then empty); the caller commits or removes it. */
   file?: string;
   size: number;
@@ -69,7 +70,7 @@ const STAGING_SIZE = 2 * 1024 * 1024;
  * next blob does not fit, so a pack never sits in memory as a whole.
  */
 class OpenPack {
-  readonly blobs: PackedBlob[] = [];
+  readonly blobs = new BlobList();
   readonly hash = createHash('sha256');
   /** Bytes already written to the file. */
   flushed = 0;
@@ -144,10 +145,9 @@ export class PackAssembler {
     const at = p.used;
     encryptInto(this.key, src, p.buf, at);
     p.hash.update(p.buf.subarray(at, at + total));
-    const blob: PackedBlob = { type, id, offset: p.size, length: total, uncompressedLength };
+    p.blobs.push(type, id, p.size, total, uncompressedLength);
     p.used += total;
-    p.blobs.push(blob);
-    p.entries += entrySize(blob);
+    p.entries += entrySize({ uncompressedLength });
     // restic's rule: a pack is done once it reaches the target size or its header nears the limit.
     const full = p.size + HEADER_SIZE + p.entries >= this.packSize || HEADER_SIZE + p.entries + 64 >= MAX_HEADER_SIZE;
     return { stored: total, pack: full ? this.finish(type) : null };

@@ -12,6 +12,7 @@ import { raiseMallocThresholds } from './malloc-threshold.js';
 import type { MasterKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import type { BlobType, PackedBlob } from './pack.js';
+import { BlobList, type BlobListData } from './blob-list.js';
 
 const WORKER_FILE = fileURLToPath(new URL('./blob-worker.js', import.meta.url));
 
@@ -46,7 +47,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { op: 'done'; batch: number; stored: number[]; hashes: string[] }
-  | { op: 'pack'; id: string; bytes?: Uint8Array; file?: string; size: number; blobs: PackedBlob[] }
+  | { op: 'pack'; id: string; bytes?: Uint8Array; file?: string; size: number; blobs: BlobListData }
   | { op: 'flushed'; seq: number };
 
 /**
@@ -58,7 +59,10 @@ export interface WorkerPack {
   bytes: Uint8Array;
   file?: string;
   size: number;
-  blobs: PackedBlob[];
+  /** The pack's blobs in file order, compactly (what the repository indexes). */
+  list: BlobList;
+  /** The same as objects, made on first access. */
+  readonly blobs: PackedBlob[];
   recycle: () => void;
 }
 
@@ -123,6 +127,16 @@ class Window implements BlobWindow {
     public end: number,
     public limit: number,
   ) {}
+}
+
+function workerPack(p: Omit<WorkerPack, 'blobs'>): WorkerPack {
+  let blobs: PackedBlob[] | undefined;
+  return {
+    ...p,
+    get blobs() {
+      return (blobs ??= [...p.list]);
+    },
+  };
 }
 
 export class BlobPool {
@@ -203,14 +217,15 @@ export class BlobPool {
       }
       case 'pack': {
         const bytes = m.bytes;
+        const list = BlobList.fromData(m.blobs);
         if (!bytes) {
-          this.opts.onPack({ id: m.id, bytes: new Uint8Array(0), file: m.file, size: m.size, blobs: m.blobs, recycle: () => undefined });
+          this.opts.onPack(workerPack({ id: m.id, bytes: new Uint8Array(0), file: m.file, size: m.size, list, recycle: () => undefined }));
           break;
         }
         const recycle = () => {
           if (!this.failure) w.postMessage({ op: 'recycle', buf: bytes.buffer as ArrayBuffer } satisfies ToWorker, [bytes.buffer as ArrayBuffer]);
         };
-        this.opts.onPack({ id: m.id, bytes, size: m.size, blobs: m.blobs, recycle });
+        this.opts.onPack(workerPack({ id: m.id, bytes, size: m.size, list, recycle }));
         break;
       }
       case 'flushed': {

@@ -10,6 +10,7 @@ import { type MasterKey, loadPoly1305 } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import { type FinishedPack, PackAssembler } from './blob-codec.js';
 import type { BlobType } from './pack.js';
+import { blobListTransfer } from './blob-list.js';
 import type { ToWorker, FromWorker } from './blob-pool.js';
 
 // Bulk MACs need the WASM Poly1305 (the pure-JS fallback is far slower).
@@ -32,8 +33,9 @@ function send(m: FromWorker, transfer: ArrayBuffer[] = []): void {
 }
 
 function sendPack(p: FinishedPack): void {
-  if (p.file) send({ op: 'pack', id: p.id, file: p.file, size: p.size, blobs: p.blobs });
-  else send({ op: 'pack', id: p.id, bytes: p.bytes, size: p.size, blobs: p.blobs }, [p.bytes.buffer as ArrayBuffer]);
+  const blobs = p.blobs.data();
+  if (p.file) send({ op: 'pack', id: p.id, file: p.file, size: p.size, blobs }, blobListTransfer(blobs));
+  else send({ op: 'pack', id: p.id, bytes: p.bytes, size: p.size, blobs }, [p.bytes.buffer as ArrayBuffer, ...blobListTransfer(blobs)]);
 }
 
 port.on('message', (m: ToWorker) => {

@@ -5,6 +5,7 @@
 import { FormatError } from '../errors.js';
 import type { BlobType, PackedBlob } from './pack.js';
 import { isId } from './id.js';
+import { BlobList } from './blob-list.js';
 
 /** restic starts a new index file at this many blobs (indexMaxBlobs). */
 export const INDEX_MAX_BLOBS = 50_000;
@@ -21,19 +22,119 @@ export interface IndexFile {
   legacy?: boolean;
 }
 
-/** JSON as restic's json.Encoder writes it: compact, trailing newline. */
-export function encodeIndex(idx: IndexFile): Uint8Array {
-  const parts: string[] = [];
-  if (idx.supersedes.length) parts.push(`"supersedes":[${idx.supersedes.map((s) => `"${s}"`).join(',')}]`);
-  const packs = idx.packs.map((p) => {
-    const blobs = p.blobs.map((b) => {
-      const u = b.uncompressedLength ? `,"uncompressed_length":${b.uncompressedLength}` : '';
-      return `{"id":"${b.id}","type":"${b.type}","offset":${b.offset},"length":${b.length}${u}}`;
+/** An index file to write: pack blobs as objects or as a compact list. */
+export interface IndexFileToWrite {
+  supersedes: string[];
+  packs: Array<{ id: string; blobs: PackedBlob[] | BlobList }>;
+}
+
+/** Longest JSON of one blob entry, separator included. */
+const MAX_BLOB_JSON = '{"id":"","type":"data","offset":,"length":,"uncompressed_length":},'.length + 64 + 3 * 10;
+const MAX_PACK_JSON = '{"id":"","blobs":[]},'.length + 64;
+
+/**
+ * JSON as restic's json.Encoder writes it: compact, trailing newline. Written byte by byte
+ * into one buffer: an index of 50,000+ blobs as template strings cost ~100 MiB of JS heap.
+ */
+export function encodeIndex(idx: IndexFileToWrite): Uint8Array {
+  let bound = 32 + idx.supersedes.length * 67;
+  for (const p of idx.packs) bound += MAX_PACK_JSON + p.blobs.length * MAX_BLOB_JSON;
+  const w = new JsonWriter(bound);
+  w.ascii('{');
+  if (idx.supersedes.length) {
+    w.ascii('"supersedes":[');
+    idx.supersedes.forEach((s, i) => {
+      if (i) w.ascii(',');
+      w.ascii(`"${s}"`);
     });
-    return `{"id":"${p.id}","blobs":[${blobs.join(',')}]}`;
+    w.ascii('],');
+  }
+  w.ascii('"packs":[');
+  idx.packs.forEach((p, i) => {
+    if (i) w.ascii(',');
+    w.ascii(`{"id":"${p.id}","blobs":[`);
+    const b = p.blobs;
+    if (b instanceof BlobList) {
+      for (let k = 0; k < b.length; k++) w.blob(k > 0, b.idBytes(k), b.type(k), b.offset(k), b.storedLength(k), b.uncompressedLength(k));
+    } else {
+      b.forEach((x, k) => {
+        if (Buffer.from(w.idScratch.buffer, w.idScratch.byteOffset, 32).write(x.id, 'hex') !== 32 || x.id.length !== 64) {
+          throw new TypeError(`invalid blob ID ${JSON.stringify(x.id)}`);
+        }
+        w.blob(k > 0, w.idScratch, x.type, x.offset, x.length, x.uncompressedLength);
+      });
+    }
+    w.ascii(']}');
   });
-  parts.push(`"packs":[${packs.join(',')}]`);
-  return Buffer.from('{' + parts.join(',') + '}\n');
+  w.ascii(']}\n');
+  return w.bytes();
+}
+
+const HEX = new TextEncoder().encode('0123456789abcdef');
+const ascii = (s: string) => new TextEncoder().encode(s);
+const BLOB_ID = ascii('{"id":"');
+const TYPE_DATA = ascii('","type":"data","offset":');
+const TYPE_TREE = ascii('","type":"tree","offset":');
+const LENGTH = ascii(',"length":');
+const UNCOMPRESSED = ascii(',"uncompressed_length":');
+
+/** Appends ASCII JSON pieces to a buffer of a known upper bound. */
+class JsonWriter {
+  private readonly out: Buffer;
+  private pos = 0;
+  readonly idScratch = new Uint8Array(32);
+
+  constructor(bound: number) {
+    this.out = Buffer.allocUnsafeSlow(bound);
+  }
+
+  ascii(s: string): void {
+    this.pos += this.out.write(s, this.pos, 'latin1');
+  }
+
+  private raw(b: Uint8Array): void {
+    const out = this.out;
+    let p = this.pos;
+    for (let i = 0; i < b.length; i++) out[p++] = b[i]!;
+    this.pos = p;
+  }
+
+  private uint(n: number): void {
+    const out = this.out;
+    let digits = 1;
+    for (let v = n; v >= 10; v = Math.floor(v / 10)) digits++;
+    let p = this.pos + digits;
+    this.pos = p;
+    do {
+      out[--p] = 48 + (n % 10);
+      n = Math.floor(n / 10);
+    } while (n > 0);
+  }
+
+  blob(comma: boolean, id: Uint8Array, type: BlobType, offset: number, length: number, uncompressedLength: number): void {
+    if (comma) this.out[this.pos++] = 0x2c;
+    this.raw(BLOB_ID);
+    const out = this.out;
+    let p = this.pos;
+    for (let i = 0; i < 32; i++) {
+      out[p++] = HEX[id[i]! >> 4]!;
+      out[p++] = HEX[id[i]! & 15]!;
+    }
+    this.pos = p;
+    this.raw(type === 'tree' ? TYPE_TREE : TYPE_DATA);
+    this.uint(offset);
+    this.raw(LENGTH);
+    this.uint(length);
+    if (uncompressedLength) {
+      this.raw(UNCOMPRESSED);
+      this.uint(uncompressedLength);
+    }
+    this.out[this.pos++] = 0x7d; // }
+  }
+
+  bytes(): Uint8Array {
+    return this.out.subarray(0, this.pos);
+  }
 }
 
 export function decodeIndex(plain: Uint8Array, name = ''): IndexFile {

@@ -12,6 +12,7 @@
  */
 import type { BlobType, PackedBlob } from './pack.js';
 import type { IndexPack } from './index-file.js';
+import { BlobList } from './blob-list.js';
 
 export interface BlobLocation {
   packId: string;
@@ -132,7 +133,7 @@ export class MasterIndex {
   }
 
   /** Add a pack's blobs; entries already known for that pack and offset are merged. */
-  addPack(packId: string, blobs: PackedBlob[]): void {
+  addPack(packId: string, blobs: PackedBlob[] | BlobList): void {
     let pn = this.packNumbers.get(packId);
     let known: Set<number> | null = null;
     if (pn === undefined) {
@@ -146,13 +147,21 @@ export class MasterIndex {
     const pack = this.packs[pn]!;
     let runStart = -1;
     let runCount = 0;
-    for (const b of blobs) {
-      if (known?.has(b.offset)) continue;
-      known?.add(b.offset);
-      if (!hexToBytes(b.id, scratch)) throw new TypeError(`invalid blob ID ${JSON.stringify(b.id)}`);
-      const e = this.append(pn, b, scratch);
+    const add = (type: BlobType, id: Uint8Array, offset: number, length: number, uncompressedLength: number) => {
+      if (known?.has(offset)) return;
+      known?.add(offset);
+      const e = this.append(pn, type, id, offset, length, uncompressedLength);
       if (runStart < 0) runStart = e;
       runCount++;
+    };
+    if (blobs instanceof BlobList) {
+      // Straight from the backup pipeline's binary IDs: no hex round trip.
+      for (let i = 0; i < blobs.length; i++) add(blobs.type(i), blobs.idBytes(i), blobs.offset(i), blobs.storedLength(i), blobs.uncompressedLength(i));
+    } else {
+      for (const b of blobs) {
+        if (!hexToBytes(b.id, scratch)) throw new TypeError(`invalid blob ID ${JSON.stringify(b.id)}`);
+        add(b.type, scratch, b.offset, b.length, b.uncompressedLength);
+      }
     }
     if (runCount) pack.runs.push([runStart, runCount]);
   }
@@ -223,17 +232,17 @@ export class MasterIndex {
     }
   }
 
-  private append(pn: number, b: PackedBlob, id: Uint8Array): number {
+  private append(pn: number, type: BlobType, id: Uint8Array, offset: number, length: number, uncompressedLength: number): number {
     const e = this.entryCount++;
     if (e >>> PAGE_BITS >= this.pages.length) this.pages.push(new EntryPage());
     const pg = this.page(e);
     const i = e & PAGE_MASK;
     pg.ids.set(id, i * 32);
-    pg.packRef[i] = pn | (b.type === 'tree' ? TREE_BIT : 0);
-    pg.offset[i] = b.offset;
-    pg.length[i] = b.length;
-    pg.uncompressed[i] = b.uncompressedLength;
-    this.insert(e, b.type, id);
+    pg.packRef[i] = pn | (type === 'tree' ? TREE_BIT : 0);
+    pg.offset[i] = offset;
+    pg.length[i] = length;
+    pg.uncompressed[i] = uncompressedLength;
+    this.insert(e, type, id);
     return e;
   }
 

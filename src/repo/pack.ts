@@ -7,6 +7,7 @@ import type { Backend } from '../backends/backend.js';
 import { FormatError, IntegrityError } from '../errors.js';
 import { type MasterKey, decrypt, encrypt, Extension } from '../crypto/index.js';
 import { hashBytes } from './id.js';
+import { BlobList } from './blob-list.js';
 
 export type BlobType = 'data' | 'tree';
 
@@ -47,7 +48,8 @@ function typeByte(b: PackedBlob): number {
   return (b.type === 'data' ? 0 : 1) + (b.uncompressedLength ? 2 : 0);
 }
 
-export function encodeHeader(blobs: PackedBlob[]): Uint8Array {
+export function encodeHeader(blobs: PackedBlob[] | BlobList): Uint8Array {
+  if (blobs instanceof BlobList) return encodeListHeader(blobs);
   let size = 0;
   for (const b of blobs) size += entrySize(b);
   const out = Buffer.alloc(size);
@@ -61,6 +63,27 @@ export function encodeHeader(blobs: PackedBlob[]): Uint8Array {
       p += 4;
     }
     out.write(b.id, p, 'hex');
+    p += 32;
+  }
+  return out;
+}
+
+/** encodeHeader() straight from a compact list (no per-blob objects or hex strings). */
+function encodeListHeader(blobs: BlobList): Uint8Array {
+  let size = 0;
+  for (let i = 0; i < blobs.length; i++) size += blobs.uncompressedLength(i) ? COMPRESSED_ENTRY_SIZE : ENTRY_SIZE;
+  const out = Buffer.alloc(size);
+  let p = 0;
+  for (let i = 0; i < blobs.length; i++) {
+    const u = blobs.uncompressedLength(i);
+    out[p] = (blobs.type(i) === 'data' ? 0 : 1) + (u ? 2 : 0);
+    out.writeUInt32LE(blobs.storedLength(i), p + 1);
+    p += 5;
+    if (u) {
+      out.writeUInt32LE(u, p);
+      p += 4;
+    }
+    out.set(blobs.idBytes(i), p);
     p += 32;
   }
   return out;

@@ -21,8 +21,9 @@ import { openStoredBlob } from './blob-open.js';
 import { isIrreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from './config.js';
 import { createKeyFile, decodeKeyFile, findKey, type KeyFile, type OpenedKey, openKeyFile } from './key.js';
-import type { BlobType, PackedBlob } from './pack.js';
-import { INDEX_MAX_BLOBS, type IndexPack, decodeIndex, encodeIndex } from './index-file.js';
+import type { BlobType } from './pack.js';
+import { INDEX_MAX_BLOBS, decodeIndex, encodeIndex } from './index-file.js';
+import { BlobIdSet, type BlobList } from './blob-list.js';
 import { MasterIndex } from './master-index.js';
 import { frameUnpacked, unframeUnpacked } from './unpacked.js';
 import { type Snapshot, decodeSnapshot, encodeSnapshot } from './snapshot.js';
@@ -107,11 +108,11 @@ export class Repository {
   readonly index = new MasterIndex();
   compression: CompressionMode;
   packSize: number;
-  /** Blobs sitting in an unfinished pack (not yet in the index). */
-  private readonly pendingBlobs = new Set<string>();
+  /** Blobs sitting in an unfinished pack (not yet in the index), by binary ID. */
+  private readonly pendingBlobs = new BlobIdSet();
   private readonly uploads = new Set<Promise<void>>();
   private backgroundError: unknown = null;
-  private unsavedPacks: IndexPack[] = [];
+  private unsavedPacks: Array<{ id: string; blobs: BlobList }> = [];
   private unsavedBlobs = 0;
   private readonly indexMaxBlobs: number;
   private indexLoaded = false;
@@ -311,9 +312,9 @@ export class Repository {
    * already has it; else it is marked pending (in a pack not yet stored) and true.
    */
   private claim(type: BlobType, id: string): boolean {
-    const k = type[0] + id;
-    if (this.pendingBlobs.has(k) || this.index.has(type, id)) return false;
-    this.pendingBlobs.add(k);
+    if (id.length !== 64 || claimScratch.write(id, 'hex') !== 32) throw new TypeError(`invalid blob ID ${JSON.stringify(id)}`);
+    if (this.pendingBlobs.has(type, claimScratch) || this.index.hasId(type, claimScratch)) return false;
+    this.pendingBlobs.add(type, claimScratch);
     return true;
   }
 
@@ -435,7 +436,7 @@ export class Repository {
         workers,
         // A store with a temp directory (local) gets packs written in place as they are assembled: no pack is held in memory.
         tempDir: this.backend.packTempDir?.(),
-        onPack: (p) => (p.file ? this.startCommit(p.id, p.file, p.blobs) : this.startUpload(p.id, p.bytes, p.blobs, p.recycle)),
+        onPack: (p) => (p.file ? this.startCommit(p.id, p.file, p.list) : this.startUpload(p.id, p.bytes, p.list, p.recycle)),
         onStored: (type, stored) => this.countStored(type, stored),
       });
     }
@@ -448,22 +449,22 @@ export class Repository {
   }
 
   /** Save a finished pack; its blobs enter the index once the backend has it (fsynced for local). */
-  private startUpload(id: string, bytes: Uint8Array, blobs: PackedBlob[], recycle: () => void): void {
+  private startUpload(id: string, bytes: Uint8Array, blobs: BlobList, recycle: () => void): void {
     this.track(this.backend.save({ type: 'pack', name: id }, bytes).then(recycle), id, blobs);
   }
 
   /** Commit a pack a worker wrote to a temp file in packTempDir() (so the backend has adoptTempFile). */
-  private startCommit(id: string, file: string, blobs: PackedBlob[]): void {
+  private startCommit(id: string, file: string, blobs: BlobList): void {
     this.track(this.backend.adoptTempFile!({ type: 'pack', name: id }, file), id, blobs);
   }
 
-  private track(saved: Promise<void>, id: string, blobs: PackedBlob[]): void {
+  private track(saved: Promise<void>, id: string, blobs: BlobList): void {
     this.inBackground(
       saved.then(() => {
         this.index.addPack(id, blobs);
         this.unsavedPacks.push({ id, blobs });
         this.unsavedBlobs += blobs.length;
-        for (const b of blobs) this.pendingBlobs.delete(b.type[0] + b.id);
+        for (let i = 0; i < blobs.length; i++) this.pendingBlobs.delete(blobs.type(i), blobs.idBytes(i));
         // As restic: an index file as soon as stored packs fill one, not all at the end
         // (flush() waits for it like an upload).
         if (this.unsavedBlobs >= this.indexMaxBlobs) this.inBackground(this.saveIndexBatch());
@@ -510,8 +511,8 @@ export class Repository {
   }
 
   /** Stored packs not yet in an index file, up to indexMaxBlobs blobs' worth. */
-  private takeIndexBatch(): IndexPack[] {
-    const packs: IndexPack[] = [];
+  private takeIndexBatch(): Array<{ id: string; blobs: BlobList }> {
+    const packs: Array<{ id: string; blobs: BlobList }> = [];
     let blobs = 0;
     while (this.unsavedPacks.length && blobs < this.indexMaxBlobs) {
       const p = this.unsavedPacks.shift()!;
@@ -729,6 +730,9 @@ export class Repository {
     await this.backend.close();
   }
 }
+
+/** claim()'s hex → binary scratch (saves run on one thread, one at a time). */
+const claimScratch = Buffer.alloc(32);
 
 function sameMasterKey(a: MasterKey, b: MasterKey): boolean {
   const eq = (x: Uint8Array, y: Uint8Array) => Buffer.from(x).equals(Buffer.from(y));
