@@ -6,7 +6,9 @@ import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { BlobIdSet, BlobList, blobListTransfer } from '../dist/repo/blob-list.js';
 import { decodeHeader, encodeHeader, type PackedBlob } from '../dist/repo/pack.js';
-import { decodeIndex, encodeIndex } from '../dist/repo/index-file.js';
+import { decodeIndex, encodeIndex, indexJsonBound, writeIndexJson } from '../dist/repo/index-file.js';
+import { frameUnpackedWritten, unframeUnpacked } from '../dist/repo/unpacked.js';
+import { MemoryBackend, Repository } from '../dist/index.js';
 import { MasterIndex } from '../dist/repo/master-index.js';
 
 const hex = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
@@ -25,18 +27,18 @@ function sampleBlobs(n: number): PackedBlob[] {
 }
 
 describe('BlobList', () => {
-  const blobs = sampleBlobs(1000);
+  const blobs = sampleBlobs(10000); // several full pages and a partial one
   const list = BlobList.of(blobs);
 
   it('gives back every field, by index and by iteration', () => {
-    expect(list.length).toBe(1000);
+    expect(list.length).toBe(10000);
     expect([...list]).toEqual(blobs);
     expect(list.get(7)).toEqual(blobs[7]);
     expect(Buffer.from(list.idBytes(5)).toString('hex')).toBe(blobs[5]!.id);
   });
 
-  it('survives a round trip through a worker message', () => {
-    const d = list.data();
+  it('survives a round trip through a worker message (its pages transferred)', () => {
+    const d = BlobList.of(blobs).data();
     const { port1, port2 } = new MessageChannel();
     const got = new Promise<BlobList>((resolve) => port2.once('message', (m) => resolve(BlobList.fromData(m))));
     port1.postMessage(d, blobListTransfer(d));
@@ -99,5 +101,27 @@ describe('BlobIdSet', () => {
     }
     expect(set.size).toBe(ref.size);
     for (let n = 0; n < 5000; n++) for (const t of ['data', 'tree'] as const) expect(set.has(t, id(n))).toBe(ref.has(t + n));
+  });
+});
+
+describe('index files written into the compressor', () => {
+  const idx = { supersedes: [], packs: [{ id: hex('p1'), blobs: BlobList.of(sampleBlobs(3000)) }, { id: hex('p2'), blobs: sampleBlobs(10) }] };
+  const json = Buffer.from(encodeIndex(idx));
+
+  it('frame the same JSON as encodeIndex, compressed in v2 and plain in v1', () => {
+    for (const version of [1, 2]) {
+      const framed = frameUnpackedWritten(indexJsonBound(idx), (out) => writeIndexJson(idx, out), version);
+      if (version === 2) expect(framed[0]).toBe(2);
+      expect(Buffer.from(unframeUnpacked(framed, version)).equals(json)).toBe(true);
+    }
+  });
+
+  it('are stored by saveIndexFile and read back by the repository', async () => {
+    const repo = await Repository.init(new MemoryBackend(), 'pw', { kdf: { N: 1024, r: 8, p: 1 } });
+    const id = await repo.saveIndexFile(idx);
+    expect(Buffer.from(await repo.loadUnpacked('index', id)).equals(json)).toBe(true);
+    await repo.loadIndex();
+    expect(repo.index.counts().entries).toBe(3010);
+    await repo.close();
   });
 });

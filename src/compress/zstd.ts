@@ -89,14 +89,19 @@ function reserve(which: 'src' | 'dst', n: number): number {
  */
 function compressView(data: Uint8Array, level: number): Uint8Array {
   ensureZstd();
-  ctx.cctx ||= zstd._ZSTD_createCCtx();
-  const bound = zstd._ZSTD_compressBound(data.length);
   const src = reserve('src', Math.max(data.length, 1));
+  zstd.HEAPU8.set(data, src);
+  return compressInPlace(data.length, level);
+}
+
+/** Compress the first `len` bytes of the input buffer into the output buffer (a view of it). */
+function compressInPlace(len: number, level: number): Uint8Array {
+  ctx.cctx ||= zstd._ZSTD_createCCtx();
+  const bound = zstd._ZSTD_compressBound(len);
   const dst = reserve('dst', bound);
-  zstd.HEAPU8.set(data, src); // HEAPU8 is re-read after each allocation: the heap may have grown
-  const n = zstd._ZSTD_compress_usingDict(ctx.cctx, dst, bound, src, data.length, 0, 0, level);
+  const n = zstd._ZSTD_compress_usingDict(ctx.cctx, dst, bound, ctx.src, len, 0, 0, level);
   if (zstd._ZSTD_isError(n)) throw new Error(`zstd compression failed with code ${n}`);
-  return zstd.HEAPU8.subarray(dst, dst + n);
+  return zstd.HEAPU8.subarray(dst, dst + n); // HEAPU8 re-read: an allocation may have grown the heap
 }
 
 export type CompressionMode = 'auto' | 'off' | 'max';
@@ -121,6 +126,19 @@ export function looksCompressible(data: Uint8Array): boolean {
 
 export function zstdCompress(data: Uint8Array, mode: Exclude<CompressionMode, 'off'> = 'auto'): Uint8Array {
   return compressView(data, LEVEL[mode]).slice();
+}
+
+/**
+ * Compress what `write` puts straight into the compressor's input buffer (at most `bound`
+ * bytes; it returns how many): big generated inputs such as index JSON then exist only
+ * there. The frame is transient, as zstdCompressTransient's.
+ */
+export function zstdCompressWritten(bound: number, write: (dst: Uint8Array) => number, mode: Exclude<CompressionMode, 'off'> = 'auto'): Uint8Array {
+  ensureZstd();
+  const src = reserve('src', Math.max(bound, 1));
+  const len = write(zstd.HEAPU8.subarray(src, src + bound));
+  if (len > bound) throw new RangeError('zstdCompressWritten: input beyond its bound');
+  return compressInPlace(len, LEVEL[mode]);
 }
 
 /**

@@ -5,7 +5,7 @@
  * duplicate (harmless) index entries, never missing ones.
  */
 import type { Repository } from '../repo/repository.js';
-import { INDEX_MAX_BLOBS, type IndexPack, encodeIndex } from '../repo/index-file.js';
+import { INDEX_MAX_BLOBS, type IndexPack } from '../repo/index-file.js';
 
 export async function writeIndexFiles(
   repo: Repository,
@@ -18,7 +18,7 @@ export async function writeIndexFiles(
   let blobs = 0;
   const save = async () => {
     // Like restic, only the first new file lists what is superseded.
-    const id = await repo.saveUnpacked('index', encodeIndex({ supersedes: written.length ? [] : supersedes, packs: batch }));
+    const id = await repo.saveIndexFile({ supersedes: written.length ? [] : supersedes, packs: batch });
     written.push(id);
     batch = [];
     blobs = 0;

@@ -10,29 +10,44 @@ import type { BlobType, PackedBlob } from './pack.js';
 
 /** Per blob: packed type (bit 0 = tree), offset, stored length, plaintext length (0 = not compressed). */
 const META = 4;
+/** Blobs per full page: a long list grows page by page (no big reallocation, no copy when posted). */
+const PAGE_BITS = 12;
+const PAGE = 1 << PAGE_BITS;
+const PAGE_MASK = PAGE - 1;
 
-/** The arrays of a BlobList, as posted between threads (transferable). */
-export interface BlobListData {
-  count: number;
+/** Capacity of a new page; it doubles up to PAGE (small packs, e.g. of trees, stay small). */
+const FIRST_CAPACITY = 64;
+
+interface Page {
   ids: Uint8Array;
   meta: Uint32Array;
 }
 
+function newPage(capacity: number): Page {
+  return { ids: new Uint8Array(capacity * 32), meta: new Uint32Array(capacity * META) };
+}
+
+function grownPage(p: Page): Page {
+  const g = newPage(Math.min(PAGE, (p.meta.length / META) * 2));
+  g.ids.set(p.ids);
+  g.meta.set(p.meta);
+  return g;
+}
+
+/** The pages of a BlobList, as posted between threads (transferable, see blobListTransfer). */
+export interface BlobListData {
+  count: number;
+  pages: Page[];
+}
+
 export class BlobList implements Iterable<PackedBlob> {
-  private ids: Uint8Array;
-  private meta: Uint32Array;
+  private pages: Page[] = [];
   private n = 0;
 
-  constructor(capacity = 64) {
-    this.ids = new Uint8Array(capacity * 32);
-    this.meta = new Uint32Array(capacity * META);
-  }
-
-  /** A list over arrays received from another thread (not copied). */
+  /** A list over pages received from another thread (not copied). */
   static fromData(d: BlobListData): BlobList {
-    const l = new BlobList(0);
-    l.ids = d.ids;
-    l.meta = d.meta;
+    const l = new BlobList();
+    l.pages = d.pages;
     l.n = d.count;
     return l;
   }
@@ -50,51 +65,53 @@ export class BlobList implements Iterable<PackedBlob> {
 
   /** Append a blob; `id` is hex or 32 raw bytes. */
   push(type: BlobType, id: string | Uint8Array, offset: number, length: number, uncompressedLength: number): void {
-    if (this.n * META >= this.meta.length) this.grow();
-    const i = this.n++;
+    const i = this.n;
+    const k = i & PAGE_MASK;
+    if (i >>> PAGE_BITS === this.pages.length) this.pages.push(newPage(FIRST_CAPACITY));
+    else if (k * META === this.pages[i >>> PAGE_BITS]!.meta.length) this.pages[i >>> PAGE_BITS] = grownPage(this.pages[i >>> PAGE_BITS]!);
+    const pg = this.pages[i >>> PAGE_BITS]!;
     if (typeof id === 'string') {
-      if (Buffer.from(this.ids.buffer, this.ids.byteOffset + i * 32, 32).write(id, 'hex') !== 32) throw new TypeError(`invalid blob ID ${JSON.stringify(id)}`);
-    } else this.ids.set(id, i * 32);
-    const m = i * META;
-    this.meta[m] = type === 'tree' ? 1 : 0;
-    this.meta[m + 1] = offset;
-    this.meta[m + 2] = length;
-    this.meta[m + 3] = uncompressedLength;
+      if (id.length !== 64 || Buffer.from(pg.ids.buffer, pg.ids.byteOffset + k * 32, 32).write(id, 'hex') !== 32) {
+        throw new TypeError(`invalid blob ID ${JSON.stringify(id)}`);
+      }
+    } else pg.ids.set(id.subarray(0, 32), k * 32);
+    const m = k * META;
+    pg.meta[m] = type === 'tree' ? 1 : 0;
+    pg.meta[m + 1] = offset;
+    pg.meta[m + 2] = length;
+    pg.meta[m + 3] = uncompressedLength;
+    this.n++;
   }
 
-  private grow(): void {
-    const cap = Math.max(64, this.n * 2);
-    const ids = new Uint8Array(cap * 32);
-    ids.set(this.ids.subarray(0, this.n * 32));
-    const meta = new Uint32Array(cap * META);
-    meta.set(this.meta.subarray(0, this.n * META));
-    this.ids = ids;
-    this.meta = meta;
+  private meta(i: number, field: number): number {
+    return this.pages[i >>> PAGE_BITS]!.meta[(i & PAGE_MASK) * META + field]!;
   }
 
   type(i: number): BlobType {
-    return this.meta[i * META]! & 1 ? 'tree' : 'data';
+    return this.meta(i, 0) & 1 ? 'tree' : 'data';
   }
 
-  /** The raw 32-byte ID (a view, valid while the list is not appended to). */
+  /** The raw 32-byte ID (a view). */
   idBytes(i: number): Uint8Array {
-    return this.ids.subarray(i * 32, i * 32 + 32);
+    const k = (i & PAGE_MASK) * 32;
+    return this.pages[i >>> PAGE_BITS]!.ids.subarray(k, k + 32);
   }
 
   id(i: number): string {
-    return Buffer.from(this.ids.buffer, this.ids.byteOffset + i * 32, 32).toString('hex');
+    const ids = this.pages[i >>> PAGE_BITS]!.ids;
+    return Buffer.from(ids.buffer, ids.byteOffset + (i & PAGE_MASK) * 32, 32).toString('hex');
   }
 
   offset(i: number): number {
-    return this.meta[i * META + 1]!;
+    return this.meta(i, 1);
   }
 
   storedLength(i: number): number {
-    return this.meta[i * META + 2]!;
+    return this.meta(i, 2);
   }
 
   uncompressedLength(i: number): number {
-    return this.meta[i * META + 3]!;
+    return this.meta(i, 3);
   }
 
   get(i: number): PackedBlob {
@@ -105,15 +122,18 @@ export class BlobList implements Iterable<PackedBlob> {
     for (let i = 0; i < this.n; i++) yield this.get(i);
   }
 
-  /** Trimmed copies of the arrays, to post (and transfer) to another thread. */
+  /**
+   * The pages, to post to another thread. With `transfer` (blobListTransfer) this list must
+   * not be used afterwards: its pages move to the receiver.
+   */
   data(): BlobListData {
-    return { count: this.n, ids: this.ids.slice(0, this.n * 32), meta: this.meta.slice(0, this.n * META) };
+    return { count: this.n, pages: this.pages };
   }
 }
 
 /** Buffers of a BlobListData, for postMessage's transfer list. */
 export function blobListTransfer(d: BlobListData): ArrayBuffer[] {
-  return [d.ids.buffer as ArrayBuffer, d.meta.buffer as ArrayBuffer];
+  return d.pages.flatMap((p) => [p.ids.buffer as ArrayBuffer, p.meta.buffer as ArrayBuffer]);
 }
 
 const EMPTY = 0;

@@ -32,14 +32,25 @@ export interface IndexFileToWrite {
 const MAX_BLOB_JSON = '{"id":"","type":"data","offset":,"length":,"uncompressed_length":},'.length + 64 + 3 * 10;
 const MAX_PACK_JSON = '{"id":"","blobs":[]},'.length + 64;
 
-/**
- * JSON as restic's json.Encoder writes it: compact, trailing newline. Written byte by byte
- * into one buffer: an index of 50,000+ blobs as template strings cost ~100 MiB of JS heap.
- */
-export function encodeIndex(idx: IndexFileToWrite): Uint8Array {
+/** Upper bound of an index file's JSON size (for writeIndexJson's buffer). */
+export function indexJsonBound(idx: IndexFileToWrite): number {
   let bound = 32 + idx.supersedes.length * 67;
   for (const p of idx.packs) bound += MAX_PACK_JSON + p.blobs.length * MAX_BLOB_JSON;
-  const w = new JsonWriter(bound);
+  return bound;
+}
+
+/** JSON as restic's json.Encoder writes it: compact, trailing newline. */
+export function encodeIndex(idx: IndexFileToWrite): Uint8Array {
+  const out = Buffer.allocUnsafeSlow(indexJsonBound(idx));
+  return out.subarray(0, writeIndexJson(idx, out));
+}
+
+/**
+ * encodeIndex() into `out` (at least indexJsonBound() bytes); returns the length. Written
+ * byte by byte: an index of 50,000+ blobs as template strings cost ~100 MiB of JS heap.
+ */
+export function writeIndexJson(idx: IndexFileToWrite, out: Uint8Array): number {
+  const w = new JsonWriter(out);
   w.ascii('{');
   if (idx.supersedes.length) {
     w.ascii('"supersedes":[');
@@ -67,7 +78,7 @@ export function encodeIndex(idx: IndexFileToWrite): Uint8Array {
     w.ascii(']}');
   });
   w.ascii(']}\n');
-  return w.bytes();
+  return w.length;
 }
 
 const HEX = new TextEncoder().encode('0123456789abcdef');
@@ -84,8 +95,12 @@ class JsonWriter {
   private pos = 0;
   readonly idScratch = new Uint8Array(32);
 
-  constructor(bound: number) {
-    this.out = Buffer.allocUnsafeSlow(bound);
+  constructor(out: Uint8Array) {
+    this.out = Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  }
+
+  get length(): number {
+    return this.pos;
   }
 
   ascii(s: string): void {
@@ -132,9 +147,6 @@ class JsonWriter {
     this.out[this.pos++] = 0x7d; // }
   }
 
-  bytes(): Uint8Array {
-    return this.out.subarray(0, this.pos);
-  }
 }
 
 export function decodeIndex(plain: Uint8Array, name = ''): IndexFile {

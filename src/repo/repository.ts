@@ -22,10 +22,10 @@ import { isIrreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from './config.js';
 import { createKeyFile, decodeKeyFile, findKey, type KeyFile, type OpenedKey, openKeyFile } from './key.js';
 import type { BlobType } from './pack.js';
-import { INDEX_MAX_BLOBS, decodeIndex, encodeIndex } from './index-file.js';
+import { INDEX_MAX_BLOBS, type IndexFileToWrite, decodeIndex, indexJsonBound, writeIndexJson } from './index-file.js';
 import { BlobIdSet, type BlobList } from './blob-list.js';
 import { MasterIndex } from './master-index.js';
-import { frameUnpacked, unframeUnpacked } from './unpacked.js';
+import { frameUnpacked, frameUnpackedWritten, unframeUnpacked } from './unpacked.js';
 import { type Snapshot, decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { type Node } from './node.js';
 import { decodeTree, encodeTree } from './tree.js';
@@ -204,7 +204,16 @@ export class Repository {
   // ---- unpacked files (index, snapshot, lock) ----
 
   async saveUnpacked(type: 'index' | 'snapshot' | 'lock', json: Uint8Array): Promise<string> {
-    const data = encrypt(this.key, frameUnpacked(json, this.version));
+    return this.saveFramed(type, frameUnpacked(json, this.version));
+  }
+
+  /** An index file, its JSON written straight into the compressor's input (see frameUnpackedWritten). */
+  async saveIndexFile(idx: IndexFileToWrite): Promise<string> {
+    return this.saveFramed('index', frameUnpackedWritten(indexJsonBound(idx), (out) => writeIndexJson(idx, out), this.version));
+  }
+
+  private async saveFramed(type: 'index' | 'snapshot' | 'lock', framed: Uint8Array): Promise<string> {
+    const data = encrypt(this.key, framed);
     const id = hashId(data);
     await this.backend.save({ type, name: id }, data);
     return id;
@@ -507,7 +516,7 @@ export class Repository {
 
   /** Write one index file for stored packs not yet in one. */
   private saveIndexBatch(): Promise<string> {
-    return this.saveUnpacked('index', encodeIndex({ supersedes: [], packs: this.takeIndexBatch() }));
+    return this.saveIndexFile({ supersedes: [], packs: this.takeIndexBatch() });
   }
 
   /** Stored packs not yet in an index file, up to indexMaxBlobs blobs' worth. */

@@ -4,7 +4,7 @@
  * kept for files written by v1-era code. v1 repositories never compress.
  */
 import { FormatError } from '../errors.js';
-import { zstdCompress, zstdDecompress } from '../compress/zstd.js';
+import { zstdCompressTransient, zstdCompressWritten, zstdDecompress } from '../compress/zstd.js';
 
 const ZSTD_FORMAT = 0x02;
 /** Unpacked JSON files beyond this size are refused rather than inflated. */
@@ -12,7 +12,22 @@ const MAX_UNPACKED_SIZE = 1 << 30;
 
 export function frameUnpacked(json: Uint8Array, repoVersion: number): Uint8Array {
   if (repoVersion < 2) return json;
-  const z = zstdCompress(json, 'auto');
+  return framed(zstdCompressTransient(json, 'auto'));
+}
+
+/**
+ * frameUnpacked() of the JSON that `write` puts into the buffer it is given (at most `bound`
+ * bytes; it returns how many): in v2 that is zstd's input buffer, so a big index file's
+ * JSON is never a buffer of its own.
+ */
+export function frameUnpackedWritten(bound: number, write: (dst: Uint8Array) => number, repoVersion: number): Uint8Array {
+  if (repoVersion >= 2) return framed(zstdCompressWritten(bound, write, 'auto'));
+  const out = Buffer.allocUnsafeSlow(bound);
+  return out.subarray(0, write(out));
+}
+
+/** The format byte, then the zstd frame (copied out of zstd's transient buffer). */
+function framed(z: Uint8Array): Uint8Array {
   const out = new Uint8Array(z.length + 1);
   out[0] = ZSTD_FORMAT;
   out.set(z, 1);
