@@ -10,6 +10,7 @@ import { decodeIndex, encodeIndex, indexJsonBound, writeIndexJson } from '../dis
 import { frameUnpackedWritten, unframeUnpacked } from '../dist/repo/unpacked.js';
 import { MemoryBackend, Repository } from '../dist/index.js';
 import { MasterIndex } from '../dist/repo/master-index.js';
+import { StreamEncryptor, decrypt, loadPoly1305, newRandomKey } from '../dist/crypto/index.js';
 
 const hex = (s: string) => crypto.createHash('sha256').update(s).digest('hex');
 
@@ -25,6 +26,22 @@ function sampleBlobs(n: number): PackedBlob[] {
   }
   return out;
 }
+
+describe('StreamEncryptor', () => {
+  // First in this file: the pure-JS MAC runs before libsodium is loaded, then libsodium's.
+  it('gives what decrypt() opens, in pieces, with and without libsodium', async () => {
+    const key = newRandomKey();
+    const plain = crypto.randomBytes(200_000);
+    for (const round of [0, 1]) {
+      if (round) await loadPoly1305();
+      const e = new StreamEncryptor(key);
+      const parts: Uint8Array[] = [e.iv];
+      for (let off = 0; off < plain.length; off += 65_537) parts.push(e.update(plain.subarray(off, off + 65_537)));
+      parts.push(e.final());
+      expect(Buffer.from(decrypt(key, Buffer.concat(parts))).equals(plain)).toBe(true);
+    }
+  });
+});
 
 describe('BlobList', () => {
   const blobs = sampleBlobs(10000); // several full pages and a partial one

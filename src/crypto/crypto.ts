@@ -5,7 +5,7 @@
  */
 import crypto from 'node:crypto';
 import { FormatError, IntegrityError } from '../errors.js';
-import { MAC_SIZE, clampR, equal16, poly1305Aes } from './poly1305.js';
+import { MAC_SIZE, type Poly1305Stream, clampR, equal16, poly1305Aes, poly1305AesStream } from './poly1305.js';
 
 export interface MasterKey {
   /** AES-256 key, 32 bytes. */
@@ -94,6 +94,36 @@ export function encryptInto(key: MasterKey, plaintext: Uint8Array, out: Uint8Arr
   const ct = out.subarray(ctStart, ctStart + plaintext.length);
   out.set(poly1305Aes(ct, iv, key.mac.k, key.mac.r), ctStart + plaintext.length);
   return total;
+}
+
+/**
+ * encryptInto() for plaintext produced piece by piece: write iv, then each update()'s
+ * ciphertext, then final()'s MAC — the same bytes as encrypt() of the concatenation,
+ * without the plaintext or ciphertext ever being whole in memory.
+ */
+export class StreamEncryptor {
+  readonly iv: Buffer;
+  private readonly cipher: crypto.Cipher;
+  private readonly mac: Poly1305Stream;
+
+  constructor(key: MasterKey) {
+    requireValidKey(key);
+    this.iv = Buffer.from(newIv()); // newIv() is a view into a reused pool
+    this.cipher = crypto.createCipheriv('aes-256-ctr', key.encrypt, this.iv);
+    this.mac = poly1305AesStream(this.iv, key.mac.k, key.mac.r);
+  }
+
+  /** Ciphertext of the next piece (CTR: as long as the piece). */
+  update(piece: Uint8Array): Buffer {
+    const ct = this.cipher.update(piece);
+    this.mac.update(ct);
+    return ct;
+  }
+
+  /** The MAC over all ciphertext. */
+  final(): Uint8Array {
+    return this.mac.final();
+  }
 }
 
 /** IV || ciphertext || MAC in a fresh buffer of ciphertextLength(plaintext.length) bytes. */

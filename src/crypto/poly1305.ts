@@ -71,6 +71,32 @@ export function poly1305Aes(msg: Uint8Array, nonce: Uint8Array, k: Uint8Array, r
   return sodium ? sodium.crypto_onetimeauth(msg, key) : poly1305Js(msg, key);
 }
 
+/** poly1305Aes over a message given in pieces. */
+export interface Poly1305Stream {
+  update(piece: Uint8Array): void;
+  final(): Uint8Array;
+}
+
+/**
+ * poly1305Aes() fed piece by piece: libsodium then never holds the whole message in its
+ * WASM memory (which grows to the largest message ever MACed and never shrinks).
+ */
+export function poly1305AesStream(nonce: Uint8Array, k: Uint8Array, r: Uint8Array): Poly1305Stream {
+  checkLength(nonce, 'nonce');
+  checkLength(k, 'k');
+  checkLength(r, 'r');
+  const key = new Uint8Array(32);
+  for (let i = 0; i < 16; i++) key[i] = r[i]! & CLAMP[i]!;
+  key.set(aes128Block(k, nonce), 16);
+  const na = sodium;
+  if (na) {
+    const state = na.crypto_onetimeauth_init(key);
+    return { update: (piece) => na.crypto_onetimeauth_update(state, piece), final: () => na.crypto_onetimeauth_final(state) };
+  }
+  const pieces: Uint8Array[] = [];
+  return { update: (piece) => pieces.push(Uint8Array.from(piece)), final: () => poly1305Js(Buffer.concat(pieces), key) };
+}
+
 const P1305 = (1n << 130n) - 5n;
 const MASK128 = (1n << 128n) - 1n;
 const R_CLAMP = 0x0ffffffc0ffffffc0ffffffc0fffffffn;

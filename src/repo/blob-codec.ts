@@ -5,9 +5,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type MasterKey, encrypt, encryptInto, Extension } from '../crypto/index.js';
+import { type MasterKey, encrypt, encryptInto, Extension, StreamEncryptor } from '../crypto/index.js';
 import { type CompressionMode, looksCompressible, zstdCompressTransient } from '../compress/zstd.js';
-import { type BlobType, encodeHeader, entrySize, HEADER_SIZE, MAX_HEADER_SIZE } from './pack.js';
+import { type BlobType, entrySize, forEachHeaderPiece, HEADER_SIZE, MAX_HEADER_SIZE } from './pack.js';
 import { BlobList } from './blob-list.js';
 
 export interface EncodedBlob {
@@ -161,19 +161,38 @@ export class PackAssembler {
       return null;
     }
     this.open[type] = null;
-    const header = encodeHeader(p.blobs);
-    p.reserve(header.length + Extension + 4);
-    const start = p.used;
-    p.used += encryptInto(this.key, header, p.buf, p.used);
-    p.buf.writeUInt32LE(p.used - start, p.used);
-    p.used += 4;
-    p.hash.update(p.buf.subarray(start, p.used));
+    this.writeHeader(p);
     const id = p.hash.digest('hex');
     if (!p.file) return { id, bytes: p.buf.subarray(0, p.used), blobs: p.blobs, size: p.used };
     p.writeOut();
     fs.closeSync(p.file.fd);
     this.spare.push(p.buf); // the staging buffer stays with this assembler
     return { id, bytes: Buffer.alloc(0), blobs: p.blobs, file: p.file.path, size: p.flushed };
+  }
+
+  /**
+   * The encrypted header and its length, encoded and encrypted piece by piece: a pack of
+   * ~100,000 small blobs has a 4 MiB header, which thus never exists whole in plaintext,
+   * nor (in a pack written to a file) whole in ciphertext.
+   */
+  private writeHeader(p: OpenPack): void {
+    const put = (b: Uint8Array) => {
+      p.reserve(b.length);
+      p.buf.set(b, p.used);
+      p.hash.update(b);
+      p.used += b.length;
+    };
+    const e = new StreamEncryptor(this.key);
+    let plain = 0;
+    put(e.iv);
+    forEachHeaderPiece(p.blobs, (piece) => {
+      plain += piece.length;
+      put(e.update(piece));
+    });
+    put(e.final());
+    const len = Buffer.allocUnsafe(4);
+    len.writeUInt32LE(plain + Extension);
+    put(len);
   }
 
   /** Give back a pack buffer whose upload finished. */

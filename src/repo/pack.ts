@@ -70,11 +70,28 @@ export function encodeHeader(blobs: PackedBlob[] | BlobList): Uint8Array {
 
 /** encodeHeader() straight from a compact list (no per-blob objects or hex strings). */
 function encodeListHeader(blobs: BlobList): Uint8Array {
-  let size = 0;
-  for (let i = 0; i < blobs.length; i++) size += blobs.uncompressedLength(i) ? COMPRESSED_ENTRY_SIZE : ENTRY_SIZE;
-  const out = Buffer.alloc(size);
+  const parts: Uint8Array[] = [];
+  forEachHeaderPiece(blobs, (piece) => parts.push(Uint8Array.from(piece)));
+  return Buffer.concat(parts);
+}
+
+/** Header bytes per piece of forEachHeaderPiece (a whole number of entries fits below it). */
+const HEADER_PIECE = 64 * 1024;
+let headerScratch: Buffer | null = null;
+
+/**
+ * The header of a pack with these blobs, in pieces of up to 64 KiB: `onPiece` gets a view
+ * into a reused buffer, valid until it returns. A pack of tens of thousands of small blobs
+ * has a header of megabytes, which the pack writer then never holds whole.
+ */
+export function forEachHeaderPiece(blobs: BlobList, onPiece: (piece: Uint8Array) => void): void {
+  const out = (headerScratch ??= Buffer.allocUnsafeSlow(HEADER_PIECE));
   let p = 0;
   for (let i = 0; i < blobs.length; i++) {
+    if (p + COMPRESSED_ENTRY_SIZE > out.length) {
+      onPiece(out.subarray(0, p));
+      p = 0;
+    }
     const u = blobs.uncompressedLength(i);
     out[p] = (blobs.type(i) === 'data' ? 0 : 1) + (u ? 2 : 0);
     out.writeUInt32LE(blobs.storedLength(i), p + 1);
@@ -86,7 +103,7 @@ function encodeListHeader(blobs: BlobList): Uint8Array {
     out.set(blobs.idBytes(i), p);
     p += 32;
   }
-  return out;
+  if (p > 0) onPiece(out.subarray(0, p));
 }
 
 export function decodeHeader(plain: Uint8Array): PackedBlob[] {
