@@ -92,6 +92,11 @@ describe('BlobList', () => {
     expect(b.counts()).toEqual(a.counts());
     expect(b.packContents(hex('p1'))).toEqual(a.packContents(hex('p1')));
     for (const x of blobs.slice(0, 50)) expect(b.lookup(x.type, x.id)).toEqual(a.lookup(x.type, x.id));
+    // a pack's blobs read back from the index's arrays write the same index JSON
+    const view = b.packBlobs(hex('p1'))!;
+    expect(view.length).toBe(blobs.length);
+    expect(Buffer.from(encodeIndex({ supersedes: [], packs: [{ id: hex('p1'), blobs: view }] })).equals(Buffer.from(encodeIndex({ supersedes: [], packs: [{ id: hex('p1'), blobs }] })))).toBe(true);
+    expect(b.packBlobs(hex('nope'))).toBeUndefined();
   });
 });
 

@@ -40,7 +40,18 @@ export interface BlobListData {
   pages: Page[];
 }
 
-export class BlobList implements Iterable<PackedBlob> {
+/** Read access to a pack's blobs without per-blob objects (BlobList, MasterIndex.packBlobs). */
+export interface BlobsView {
+  readonly length: number;
+  type(i: number): BlobType;
+  /** The raw 32-byte ID (a view). */
+  idBytes(i: number): Uint8Array;
+  offset(i: number): number;
+  storedLength(i: number): number;
+  uncompressedLength(i: number): number;
+}
+
+export class BlobList implements BlobsView, Iterable<PackedBlob> {
   private pages: Page[] = [];
   private n = 0;
 

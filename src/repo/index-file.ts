@@ -5,7 +5,7 @@
 import { FormatError } from '../errors.js';
 import type { BlobType, PackedBlob } from './pack.js';
 import { isId } from './id.js';
-import { BlobList } from './blob-list.js';
+import type { BlobsView } from './blob-list.js';
 
 /** restic starts a new index file at this many blobs (indexMaxBlobs). */
 export const INDEX_MAX_BLOBS = 50_000;
@@ -25,7 +25,7 @@ export interface IndexFile {
 /** An index file to write: pack blobs as objects or as a compact list. */
 export interface IndexFileToWrite {
   supersedes: string[];
-  packs: Array<{ id: string; blobs: PackedBlob[] | BlobList }>;
+  packs: Array<{ id: string; blobs: PackedBlob[] | BlobsView }>;
 }
 
 /** Longest JSON of one blob entry, separator included. */
@@ -65,10 +65,10 @@ export function writeIndexJson(idx: IndexFileToWrite, out: Uint8Array): number {
     if (i) w.ascii(',');
     w.ascii(`{"id":"${p.id}","blobs":[`);
     const b = p.blobs;
-    if (b instanceof BlobList) {
+    if (!Array.isArray(b)) {
       for (let k = 0; k < b.length; k++) w.blob(k > 0, b.idBytes(k), b.type(k), b.offset(k), b.storedLength(k), b.uncompressedLength(k));
     } else {
-      b.forEach((x, k) => {
+      b.forEach((x: PackedBlob, k: number) => {
         if (Buffer.from(w.idScratch.buffer, w.idScratch.byteOffset, 32).write(x.id, 'hex') !== 32 || x.id.length !== 64) {
           throw new TypeError(`invalid blob ID ${JSON.stringify(x.id)}`);
         }

@@ -12,7 +12,7 @@
  */
 import type { BlobType, PackedBlob } from './pack.js';
 import type { IndexPack } from './index-file.js';
-import { BlobList } from './blob-list.js';
+import { BlobList, type BlobsView } from './blob-list.js';
 
 export interface BlobLocation {
   packId: string;
@@ -63,6 +63,47 @@ const scratch = Buffer.alloc(32);
  */
 function hexToBytes(id: string, out: Buffer): boolean {
   return id.length === 64 && out.write(id, 0, 32, 'hex') === 32;
+}
+
+/** MasterIndex.packBlobs(): entries of one pack, read from the index's pages. */
+class IndexedPackBlobs implements BlobsView {
+  constructor(
+    private readonly pages: EntryPage[],
+    private readonly entries: Int32Array,
+  ) {}
+
+  get length(): number {
+    return this.entries.length;
+  }
+
+  private pg(i: number): EntryPage {
+    return this.pages[this.entries[i]! >>> PAGE_BITS]!;
+  }
+
+  private j(i: number): number {
+    return this.entries[i]! & PAGE_MASK;
+  }
+
+  type(i: number): BlobType {
+    return this.pg(i).packRef[this.j(i)]! & TREE_BIT ? 'tree' : 'data';
+  }
+
+  idBytes(i: number): Uint8Array {
+    const j = this.j(i);
+    return this.pg(i).ids.subarray(j * 32, j * 32 + 32);
+  }
+
+  offset(i: number): number {
+    return this.pg(i).offset[this.j(i)]!;
+  }
+
+  storedLength(i: number): number {
+    return this.pg(i).length[this.j(i)]!;
+  }
+
+  uncompressedLength(i: number): number {
+    return this.pg(i).uncompressed[this.j(i)]!;
+  }
 }
 
 export class MasterIndex {
@@ -177,6 +218,20 @@ export class MasterIndex {
     const out: PackedBlob[] = [];
     for (const e of this.packEntries(pn)) out.push(this.packedBlob(e));
     return out;
+  }
+
+  /**
+   * A pack's blobs read straight from the index's arrays (no objects), e.g. to write the
+   * pack's index file without keeping its blob list elsewhere. Valid until clear().
+   */
+  packBlobs(packId: string): BlobsView | undefined {
+    const pn = this.packNumbers.get(packId);
+    if (pn === undefined) return undefined;
+    const runs = this.packs[pn]!.runs;
+    const entries = new Int32Array(runs.reduce((n, [, count]) => n + count, 0));
+    let k = 0;
+    for (const e of this.packEntries(pn)) entries[k++] = e;
+    return new IndexedPackBlobs(this.pages, entries);
   }
 
   packIds(): IterableIterator<string> {

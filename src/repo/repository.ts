@@ -23,7 +23,7 @@ import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from './con
 import { createKeyFile, decodeKeyFile, findKey, type KeyFile, type OpenedKey, openKeyFile } from './key.js';
 import type { BlobType } from './pack.js';
 import { INDEX_MAX_BLOBS, type IndexFileToWrite, decodeIndex, indexJsonBound, writeIndexJson } from './index-file.js';
-import { BlobIdSet, type BlobList } from './blob-list.js';
+import { BlobIdSet, type BlobList, type BlobsView } from './blob-list.js';
 import { MasterIndex } from './master-index.js';
 import { frameUnpacked, frameUnpackedWritten, unframeUnpacked } from './unpacked.js';
 import { type Snapshot, decodeSnapshot, encodeSnapshot } from './snapshot.js';
@@ -112,7 +112,8 @@ export class Repository {
   private readonly pendingBlobs = new BlobIdSet();
   private readonly uploads = new Set<Promise<void>>();
   private backgroundError: unknown = null;
-  private unsavedPacks: Array<{ id: string; blobs: BlobList }> = [];
+  /** Stored packs not yet in an index file, with their blob counts (their blobs are in `index`). */
+  private unsavedPacks: Array<{ id: string; blobs: number }> = [];
   private unsavedBlobs = 0;
   private readonly indexMaxBlobs: number;
   private indexLoaded = false;
@@ -471,7 +472,7 @@ export class Repository {
     this.inBackground(
       saved.then(() => {
         this.index.addPack(id, blobs);
-        this.unsavedPacks.push({ id, blobs });
+        this.unsavedPacks.push({ id, blobs: blobs.length });
         this.unsavedBlobs += blobs.length;
         for (let i = 0; i < blobs.length; i++) this.pendingBlobs.delete(blobs.type(i), blobs.idBytes(i));
         // As restic: an index file as soon as stored packs fill one, not all at the end
@@ -520,13 +521,13 @@ export class Repository {
   }
 
   /** Stored packs not yet in an index file, up to indexMaxBlobs blobs' worth. */
-  private takeIndexBatch(): Array<{ id: string; blobs: BlobList }> {
-    const packs: Array<{ id: string; blobs: BlobList }> = [];
+  private takeIndexBatch(): Array<{ id: string; blobs: BlobsView }> {
+    const packs: Array<{ id: string; blobs: BlobsView }> = [];
     let blobs = 0;
     while (this.unsavedPacks.length && blobs < this.indexMaxBlobs) {
       const p = this.unsavedPacks.shift()!;
-      packs.push(p);
-      blobs += p.blobs.length;
+      packs.push({ id: p.id, blobs: this.index.packBlobs(p.id)! });
+      blobs += p.blobs;
     }
     this.unsavedBlobs -= blobs;
     return packs;
