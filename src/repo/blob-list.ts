@@ -150,14 +150,24 @@ export function blobListTransfer(d: BlobListData): ArrayBuffer[] {
 const EMPTY = 0;
 const DELETED = -1;
 
+/** Slots per page of a BlobIdSet's slab. */
+const SLOT_PAGE_BITS = 12;
+const SLOT_PAGE = 1 << SLOT_PAGE_BITS;
+const SLOT_MASK = SLOT_PAGE - 1;
+
+interface SlotPage {
+  ids: Uint8Array;
+  types: Uint8Array;
+}
+
 /**
- * A set of (type, binary ID) with removal: IDs in a slab of 32-byte slots (freed slots are
- * reused), found through an open-addressing table keyed by the ID's leading bytes
- * (SHA-256 output is uniform). ~45 bytes per member instead of ~130 for a Set of hex strings.
+ * A set of (type, binary ID) with removal: IDs in 32-byte slots of a paged slab (freed
+ * slots are reused, nothing is copied as it grows), found through an open-addressing table
+ * keyed by the ID's leading bytes (SHA-256 output is uniform). ~40 bytes per member
+ * instead of ~130 for a Set of hex strings.
  */
 export class BlobIdSet {
-  private slab = new Uint8Array(256 * 32);
-  private types = new Uint8Array(256);
+  private pages: SlotPage[] = [];
   private free: number[] = [];
   private slots = 0;
   /** Slab slot + 1, 0 = empty, −1 = deleted. */
@@ -179,8 +189,9 @@ export class BlobIdSet {
     if (this.find(type, id) >= 0) return false;
     if ((this.usedCells + 1) * 2 > this.table.length) this.rehash();
     const slot = this.free.length ? this.free.pop()! : this.newSlot();
-    this.slab.set(id.subarray(0, 32), slot * 32);
-    this.types[slot] = type === 'tree' ? 1 : 0;
+    const pg = this.pages[slot >>> SLOT_PAGE_BITS]!;
+    pg.ids.set(id.subarray(0, 32), (slot & SLOT_MASK) * 32);
+    pg.types[slot & SLOT_MASK] = type === 'tree' ? 1 : 0;
     const mask = this.table.length - 1;
     let c = this.cellOf(type, id);
     while (this.table[c]! > 0) c = (c + 1) & mask;
@@ -200,14 +211,7 @@ export class BlobIdSet {
   }
 
   private newSlot(): number {
-    if (this.slots === this.types.length) {
-      const slab = new Uint8Array(this.slab.length * 2);
-      slab.set(this.slab);
-      this.slab = slab;
-      const types = new Uint8Array(this.types.length * 2);
-      types.set(this.types);
-      this.types = types;
-    }
+    if (this.slots >>> SLOT_PAGE_BITS === this.pages.length) this.pages.push({ ids: new Uint8Array(SLOT_PAGE * 32), types: new Uint8Array(SLOT_PAGE) });
     return this.slots++;
   }
 
@@ -225,25 +229,28 @@ export class BlobIdSet {
       if (v === EMPTY) return -1;
       if (v === DELETED) continue;
       const s = v - 1;
-      if (this.types[s] !== t) continue;
-      const base = s * 32;
+      const pg = this.pages[s >>> SLOT_PAGE_BITS]!;
+      if (pg.types[s & SLOT_MASK] !== t) continue;
+      const base = (s & SLOT_MASK) * 32;
+      const ids = pg.ids;
       let k = 0;
-      while (k < 32 && this.slab[base + k] === id[k]) k++;
+      while (k < 32 && ids[base + k] === id[k]) k++;
       if (k === 32) return c;
     }
   }
 
-  /** A table sized for the members (deletion marks dropped). */
+  /** A table sized for the members (deletion marks dropped), at most 40 % full. */
   private rehash(): void {
     let size = 512;
-    while (size < (this.members + 1) * 4) size *= 2;
+    while (size * 2 < (this.members + 1) * 5) size *= 2;
     const old = this.table;
     this.table = new Int32Array(size);
     const mask = size - 1;
     for (const v of old) {
       if (v <= 0) continue;
       const s = v - 1;
-      let c = this.cellOf(this.types[s] ? 'tree' : 'data', this.slab, s * 32);
+      const pg = this.pages[s >>> SLOT_PAGE_BITS]!;
+      let c = this.cellOf(pg.types[s & SLOT_MASK] ? 'tree' : 'data', pg.ids, (s & SLOT_MASK) * 32);
       while (this.table[c] !== EMPTY) c = (c + 1) & mask;
       this.table[c] = v;
     }
