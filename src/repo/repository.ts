@@ -25,6 +25,7 @@ import type { BlobType } from './pack.js';
 import { INDEX_MAX_BLOBS, type IndexFileToWrite, decodeIndex, indexJsonBound, writeIndexJson } from './index-file.js';
 import { BlobIdSet, type BlobList, type BlobsView } from './blob-list.js';
 import { MasterIndex } from './master-index.js';
+import { fullGc } from './worker-gc.js';
 import { frameUnpacked, frameUnpackedWritten, unframeUnpacked } from './unpacked.js';
 import { type Snapshot, decodeSnapshot, encodeSnapshot } from './snapshot.js';
 import { type Node } from './node.js';
@@ -47,6 +48,8 @@ const YIELD_INTERVAL_MS = 2;
  * MiB, so an unchanged or slightly changed re-backup never starts one. Trees never start them.
  */
 const IN_PROCESS_DATA = 8 * 1024 * 1024;
+/** Index files of at least this many blobs are written after a full garbage collection. */
+const BIG_INDEX_BLOBS = 20_000;
 
 export interface InitOptions {
   workers?: number;
@@ -517,7 +520,13 @@ export class Repository {
 
   /** Write one index file for stored packs not yet in one. */
   private saveIndexBatch(): Promise<string> {
-    return this.saveIndexFile({ supersedes: [], packs: this.takeIndexBatch() });
+    const packs = this.takeIndexBatch();
+    // A big index file is the backup's largest transient (its JSON in zstd's input, the
+    // frame, its ciphertext). Collect first: the heap then gives back the garbage of the
+    // thousands of files read since the last full collection, and the pack blob lists
+    // just indexed return to malloc to be reused here instead of the process growing.
+    if (packs.reduce((n, p) => n + p.blobs.length, 0) >= BIG_INDEX_BLOBS) fullGc()?.();
+    return this.saveIndexFile({ supersedes: [], packs });
   }
 
   /** Stored packs not yet in an index file, up to indexMaxBlobs blobs' worth. */
