@@ -11,9 +11,12 @@ import type { CompressionMode } from '../compress/zstd.js';
 import { type FinishedPack, PackAssembler } from './blob-codec.js';
 import type { BlobType } from './pack.js';
 import type { ToWorker, FromWorker } from './blob-pool.js';
+import { enableWorkerGc, noteGarbage } from './worker-gc.js';
 
 // Bulk MACs need the WASM Poly1305 (the pure-JS fallback is far slower).
 await loadPoly1305();
+// Each AES update() leaves a garbage buffer (see worker-gc.ts).
+enableWorkerGc();
 
 const { key, version, compression, packSize, ring, tempDir } = workerData as {
   key: MasterKey;
@@ -60,6 +63,7 @@ function handle(m: ToWorker): void {
           continue;
         }
         const r = assembler.add(j.type, j.id, data);
+        noteGarbage(j.len);
         hashes.push('');
         stored.push(r.stored);
         if (r.pack) packs.push(r.pack);
