@@ -16,7 +16,7 @@ import { packSizeFromBlobs } from '../repo/pack.js';
 import { NotFoundError } from '../errors.js';
 import { type Finding, error, hint } from './findings.js';
 import { verifyPack } from './read-pack.js';
-import { OpenPool } from '../repo/open-pool.js';
+import { OpenPool, prestartOpenPool } from '../repo/open-pool.js';
 import { BufferRing } from '../repo/buffer-ring.js';
 import os from 'node:os';
 
@@ -32,6 +32,16 @@ const TREE_CONCURRENCY = 8;
  * one being read. More only adds a pack-sized buffer each to the resident size.
  */
 export const READ_CONCURRENCY = os.availableParallelism() + 1;
+
+/** Worker threads verifying packs: one per core, at most one per pack read in parallel. */
+function readWorkers(concurrency: number): number {
+  return Math.max(1, Math.min(concurrency, os.availableParallelism()));
+}
+
+/** Start read-data's workers now, so they load while the index and trees are checked. */
+export function prestartReadData(repo: Repository, concurrency = READ_CONCURRENCY): void {
+  prestartOpenPool(repo.key, readWorkers(concurrency));
+}
 
 export class Checker {
   /** Merged index of every index file that loaded. */
@@ -214,7 +224,7 @@ export class Checker {
     let done = 0;
     progress?.(0, packs.size);
     // Packs are verified whole on worker threads (one per core); this thread only downloads.
-    const pool = new OpenPool(this.repo.key, Math.max(1, Math.min(concurrency, os.availableParallelism())));
+    const pool = new OpenPool(this.repo.key, readWorkers(concurrency));
     const ring = new BufferRing(concurrency);
     try {
       await mapLimit([...packs.keys()], concurrency, async (id) => {

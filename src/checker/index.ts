@@ -3,7 +3,8 @@
  * are made. The caller holds the lock (restic takes an exclusive one).
  */
 import type { Repository } from '../repo/repository.js';
-import { Checker, type Progress } from './checker.js';
+import { Checker, type Progress, prestartReadData } from './checker.js';
+import { discardSpare } from '../repo/open-pool.js';
 import type { Finding } from './findings.js';
 import { type Subset, parseSubset, selectPacks } from './subset.js';
 
@@ -38,6 +39,16 @@ export interface CheckResult {
 
 export async function check(repo: Repository, opts: CheckOptions = {}): Promise<CheckResult> {
   const subset = typeof opts.readDataSubset === 'string' ? parseSubset(opts.readDataSubset) : opts.readDataSubset;
+  // read-data's workers load while the index and trees are checked.
+  if (opts.readData || subset) prestartReadData(repo, opts.readConcurrency);
+  try {
+    return await checkPhases(repo, opts, subset);
+  } finally {
+    await discardSpare(); // prestarted workers left untaken (the index was unreadable)
+  }
+}
+
+async function checkPhases(repo: Repository, opts: CheckOptions, subset: Subset | undefined): Promise<CheckResult> {
   const findings: Finding[] = [];
   const report = (list: Finding[]) => {
     for (const f of list) {

@@ -5,6 +5,7 @@ import { openRepository, withLock } from './global.js';
 import { logLine } from './read-common.js';
 import { formatDuration } from './format.js';
 import { type CheckPhase, check } from '../checker/index.js';
+import { prestartReadData } from '../checker/checker.js';
 import { parseSubset } from '../checker/subset.js';
 import type { Finding } from '../checker/findings.js';
 
@@ -30,6 +31,8 @@ export const checkCommand: Command = {
     const repo = await openRepository(ctx);
     try {
       if (!ctx.opts['no-lock']) say('create exclusive lock for repository');
+      // read-data's workers load while the lock settles (restic waits 200 ms after writing it).
+      if (readData || subset) prestartReadData(repo);
       return await withLock(ctx, repo, true, async () => {
         const printer = new FindingPrinter(ctx);
         const progress = new ProgressLine(ctx);

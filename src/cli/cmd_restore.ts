@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { restore, type RestoreStats } from '../restorer/restorer.js';
+import { prestartRestore, restore, type RestoreStats } from '../restorer/restorer.js';
 import { goTimeString, resticFormatBytes } from '../walker/format.js';
 import { goList } from '../walker/select.js';
 import type { Command } from './command.js';
@@ -25,6 +25,9 @@ export const restoreCommand: Command = {
     const repo = await openRepository(ctx);
     const started = Date.now();
     const line = !ctx.json && !ctx.quiet && StatusLine.available() ? new StatusLine() : undefined;
+    // Workers and the index load while the lock settles (restic waits 200 ms after writing it).
+    prestartRestore(repo);
+    repo.prefetchIndex();
     const stats = await withLock(ctx, repo, false, async () => {
       const { id, snapshot } = await repo.findSnapshot(spec);
       if (!ctx.json && !ctx.quiet) {

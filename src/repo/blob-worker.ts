@@ -12,9 +12,12 @@ import { type FinishedPack, PackAssembler } from './blob-codec.js';
 import type { BlobType } from './pack.js';
 import { blobListTransfer } from './blob-list.js';
 import type { ToWorker, FromWorker } from './blob-pool.js';
+import { enableWorkerGc, noteGarbage } from './worker-gc.js';
 
 // Bulk MACs need the WASM Poly1305 (the pure-JS fallback is far slower).
 await loadPoly1305();
+// Each AES update() leaves a garbage buffer (see worker-gc.ts).
+enableWorkerGc();
 
 const { key, version, compression, packSize, ring, tempDir } = workerData as {
   key: MasterKey;
@@ -62,6 +65,7 @@ function handle(m: ToWorker): void {
           continue;
         }
         const r = assembler.add(j.type, j.id, data);
+        noteGarbage(j.len);
         hashes.push('');
         stored.push(r.stored);
         if (r.pack) packs.push(r.pack);

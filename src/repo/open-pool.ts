@@ -33,6 +33,41 @@ interface Answer {
   back?: ArrayBuffer;
 }
 
+/** Workers started ahead of need (see prestartOpenPool), kept for the next pool with their key. */
+let spare: { key: MasterKey; workers: Worker[]; failure: unknown } | null = null;
+
+function startWorker(key: MasterKey): Worker {
+  const w = new Worker(WORKER_FILE, { workerData: { key }, execArgv: [] });
+  w.unref();
+  return w;
+}
+
+/**
+ * Start `size` workers for a pool the caller will create soon with the same key, so that their
+ * start-up (~150 ms of module and WASM loading each) overlaps a wait, such as the 200 ms a
+ * new lock settles. Unused ones never keep the process alive; a later call replaces them.
+ */
+export function prestartOpenPool(key: MasterKey, size: number): void {
+  raiseMallocThresholds();
+  if (!fs.existsSync(WORKER_FILE)) return;
+  if (spare?.key === key && spare.workers.length >= size) return;
+  void discardSpare();
+  const s = { key, workers: [] as Worker[], failure: null as unknown };
+  for (let i = 0; i < size; i++) {
+    const w = startWorker(key);
+    w.on('error', (err) => (s.failure ??= err));
+    s.workers.push(w);
+  }
+  spare = s;
+}
+
+/** Terminate prestarted workers nobody took (a different key, or the caller gave up). */
+export function discardSpare(): Promise<unknown> {
+  const s = spare;
+  spare = null;
+  return s ? Promise.all(s.workers.map((w) => w.terminate())) : Promise.resolve();
+}
+
 export class OpenPool {
   private readonly workers: Worker[] = [];
   /** Jobs queued on each worker. */
@@ -47,14 +82,18 @@ export class OpenPool {
   ) {
     raiseMallocThresholds();
     if (!fs.existsSync(WORKER_FILE)) return;
+    const ready = spare?.key === key ? spare : null;
+    if (ready) spare = null;
+    else void discardSpare();
     for (let i = 0; i < size; i++) {
-      const w = new Worker(WORKER_FILE, { workerData: { key }, execArgv: [] });
+      const w = ready?.workers.shift() ?? startWorker(key);
       w.on('message', (m: Answer) => this.done(m));
       w.on('error', (err) => this.fail(err));
-      w.unref();
       this.workers.push(w);
       this.load.push(0);
     }
+    if (ready?.failure) this.fail(ready.failure);
+    for (const w of ready?.workers ?? []) void w.terminate();
   }
 
   private done(m: Answer): void {

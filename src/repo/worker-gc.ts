@@ -1,9 +1,10 @@
 /**
- * Prompt collection of decoded blobs on OpenPool's workers. Each blob's plaintext is a fresh
- * multi-KiB buffer that only a garbage collection frees, and a worker allocates hardly any
- * JS objects, so V8 would otherwise wait until tens of MiB of dead plaintext piled up per
- * thread. A young-generation collection every few MiB of plaintext is cheap and keeps the
- * resident size flat. Only workers enable it; on the main thread noteGarbage does nothing.
+ * Prompt collection of garbage buffers on worker threads: OpenPool's decoded blobs and
+ * BlobPool's AES outputs are fresh multi-KiB buffers that only a garbage collection frees,
+ * and a worker allocates hardly any JS objects, so V8 would otherwise wait until tens of MiB
+ * of them piled up per thread (a 45 MiB malloc arena per BlobPool worker in a backup). A
+ * young-generation collection every few MiB is cheap and keeps the resident size flat. Only
+ * workers enable it; on the main thread noteGarbage does nothing.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';

@@ -11,7 +11,7 @@ import os from 'node:os';
 import { type Repository, mapLimit } from '../repo/repository.js';
 import { type BlobLocation, MasterIndex } from '../repo/master-index.js';
 import { hashId } from '../repo/id.js';
-import { OpenPool } from '../repo/open-pool.js';
+import { OpenPool, discardSpare, prestartOpenPool } from '../repo/open-pool.js';
 import { BufferRing, loadRecycled } from '../repo/buffer-ring.js';
 import type { SpanBlob } from '../repo/blob-open.js';
 import { type FileMeta, type SpanWriteResult, type WriteFile, applyMeta } from './span-write.js';
@@ -139,7 +139,7 @@ export class Restorer {
     const created = fs.mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
     // Workers (one per core) decode and write the blobs; this thread plans, reads and finishes
     // files. They start up while the trees are walked.
-    this.pool = new OpenPool(this.repo.key, Math.max(1, os.availableParallelism()));
+    this.pool = new OpenPool(this.repo.key, restoreWorkers());
     try {
       await this.restoreDir(treeId, dir, location, created);
       await this.writeContents();
@@ -551,6 +551,19 @@ function toSeconds(t: string): number {
   return Number(sec) + nsec / 1e9;
 }
 
+/** Workers that decode and write blobs during a restore: one per core. */
+export function restoreWorkers(): number {
+  return Math.max(1, os.availableParallelism());
+}
+
+/**
+ * Start restore's workers ahead of the restore, e.g. while the repository lock settles;
+ * restore() takes them over (otherwise they start once the index is loaded).
+ */
+export function prestartRestore(repo: Repository): void {
+  prestartOpenPool(repo.key, restoreWorkers());
+}
+
 /** Restore a whole snapshot (or `subfolder` of it) into `target`. */
 export async function restore(
   repo: Repository,
@@ -558,6 +571,14 @@ export async function restore(
   target: string,
   opts: RestoreOptions & { subfolder?: string } = {},
 ): Promise<RestoreStats> {
+  try {
+    return await restoreSnapshot(repo, snapshotSpec, target, opts);
+  } finally {
+    await discardSpare(); // prestartRestore's workers, when the restore failed before taking them
+  }
+}
+
+async function restoreSnapshot(repo: Repository, snapshotSpec: string, target: string, opts: RestoreOptions & { subfolder?: string }): Promise<RestoreStats> {
   await repo.loadIndex();
   const { snapshot } = await repo.findSnapshot(snapshotSpec);
   if (!snapshot.tree) throw new Error('snapshot has no tree');
