@@ -60,14 +60,20 @@ function checkLength(b: Uint8Array, what: string): void {
   if (b.length !== 16) throw new RangeError(`poly1305-AES: ${what} must be 16 bytes, got ${b.length}`);
 }
 
-/** restic's poly1305MAC(msg, nonce, {K: k, R: r}). */
-export function poly1305Aes(msg: Uint8Array, nonce: Uint8Array, k: Uint8Array, r: Uint8Array): Uint8Array {
+/** Poly1305-AES's one-time key: clamped r, then AES-128_k(nonce). */
+function oneTimeKey(nonce: Uint8Array, k: Uint8Array, r: Uint8Array): Uint8Array {
   checkLength(nonce, 'nonce');
   checkLength(k, 'k');
   checkLength(r, 'r');
   const key = new Uint8Array(32);
   for (let i = 0; i < 16; i++) key[i] = r[i]! & CLAMP[i]!;
   key.set(aes128Block(k, nonce), 16);
+  return key;
+}
+
+/** restic's poly1305MAC(msg, nonce, {K: k, R: r}). */
+export function poly1305Aes(msg: Uint8Array, nonce: Uint8Array, k: Uint8Array, r: Uint8Array): Uint8Array {
+  const key = oneTimeKey(nonce, k, r);
   return sodium ? sodium.crypto_onetimeauth(msg, key) : poly1305Js(msg, key);
 }
 
@@ -82,12 +88,7 @@ export interface Poly1305Stream {
  * WASM memory (which grows to the largest message ever MACed and never shrinks).
  */
 export function poly1305AesStream(nonce: Uint8Array, k: Uint8Array, r: Uint8Array): Poly1305Stream {
-  checkLength(nonce, 'nonce');
-  checkLength(k, 'k');
-  checkLength(r, 'r');
-  const key = new Uint8Array(32);
-  for (let i = 0; i < 16; i++) key[i] = r[i]! & CLAMP[i]!;
-  key.set(aes128Block(k, nonce), 16);
+  const key = oneTimeKey(nonce, k, r);
   const na = sodium;
   if (na) {
     const state = na.crypto_onetimeauth_init(key);
