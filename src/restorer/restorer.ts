@@ -545,10 +545,15 @@ export class Restorer {
   }
 }
 
-/** Seconds with fraction for utimes; keeps sub-microsecond digits as far as a double can. */
+/**
+ * Seconds with fraction for utimes. libuv keeps whole microseconds only (it truncates the
+ * nanoseconds before utimensat), so aim at the middle of the time's microsecond: the double's
+ * rounding (~0.1 µs today) then cannot tip it into the previous one, and the restored time is
+ * the recorded one cut to the microsecond, exactly.
+ */
 function toSeconds(t: string): number {
   const { sec, nsec } = parseGoTime(t);
-  return Number(sec) + nsec / 1e9;
+  return Number(sec) + (Math.floor(nsec / 1000) + 0.5) / 1e6;
 }
 
 /** Workers that decode and write blobs during a restore: one per core. */
