@@ -208,9 +208,10 @@ maybe('signals', () => {
   it('SIGINT during a backup: exit 130, lock removed, no snapshot, restic check clean', async () => {
     const repo = newRepo();
     const b = ourBackup(repo);
-    // well over a pack's worth (the chunker holds back up to 8 MiB until it sees more input or EOF),
-    // so uploaded packs exist when the signal comes
-    b.child.stdin!.write(pseudoRandom('big', 40 * 1024 * 1024));
+    // Enough that uploaded packs exist when the signal comes while stdin stays open: unfinished
+    // are up to 8 MiB the chunker holds back, the first 8 MiB encoded in-process (one open pack)
+    // and an open pack of < 16 MiB on each of up to 4 workers — 96 MiB always finishes one.
+    b.child.stdin!.write(pseudoRandom('big', 96 * 1024 * 1024));
     await until('an uploaded pack', () => fs.readdirSync(path.join(repo, 'data')).some((d) => fs.readdirSync(path.join(repo, 'data', d)).some((f) => /^[0-9a-f]{64}$/.test(f))), b);
     expect(lockFiles(repo).length).toBe(1);
     b.child.kill('SIGINT');
