@@ -123,15 +123,8 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
-    const file = this.filename(h);
-    checkRange(file, offset, length);
-    await this.sem.acquire();
-    try {
-      return await readRange(h, file, offset, length);
-    } finally {
-      this.sem.release();
-    }
+  load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
+    return this.loadInto(h, offset, length, allocUninitialized);
   }
 
   /**
@@ -294,7 +287,7 @@ function checkRange(file: string, offset: number, length: number): void {
 }
 
 /** Positional read of exactly [offset, offset+length), or to the end when length is 0. */
-async function readRange(h: Handle, file: string, offset: number, length: number, alloc = allocUninitialized): Promise<Uint8Array> {
+async function readRange(h: Handle, file: string, offset: number, length: number, alloc: (n: number) => Uint8Array): Promise<Uint8Array> {
   let fh: fsp.FileHandle;
   try {
     fh = await fsp.open(file, 'r');
