@@ -4,13 +4,13 @@
  * Blob bytes arrive in a shared ring buffer (no copy, no allocation per blob) in batches;
  * finished packs are transferred back and their buffers returned for reuse after the upload.
  */
-import { createHash } from 'node:crypto';
 import { parentPort, workerData } from 'node:worker_threads';
 import { type MasterKey, loadPoly1305 } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import { type FinishedPack, PackAssembler } from './blob-codec.js';
 import type { BlobType } from './pack.js';
 import { blobListTransfer } from './blob-list.js';
+import { hashId } from './id.js';
 import type { ToWorker, FromWorker } from './blob-pool.js';
 import { enableWorkerGc, noteGarbage } from './worker-gc.js';
 
@@ -60,7 +60,7 @@ function handle(m: ToWorker): void {
         const data = j.data ?? ringBytes.subarray(j.off, j.off + j.len);
         if (!j.id) {
           // Hash only: the main thread de-duplicates by ID and may send the blob back to store.
-          hashes.push(createHash('sha256').update(data).digest('hex'));
+          hashes.push(hashId(data));
           stored.push(0);
           continue;
         }
