@@ -386,15 +386,15 @@ export class Repository {
     this.pool!.fill(w, n);
   }
 
-  /** saveBlob() for the next `len` bytes of the window, which then moves past them. */
-  async saveWindowBlob(w: BlobWindow, len: number, type: BlobType = 'data'): Promise<SaveBlobResult> {
+  /** saveBlob() of a data blob: the next `len` bytes of the window, which then moves past them. */
+  async saveWindowBlob(w: BlobWindow, len: number): Promise<SaveBlobResult> {
     const blobId = hashId(w.bytes.subarray(w.start, w.start + len));
-    if (!this.claim(type, blobId)) {
-      this.pool!.take(w, len, type, null);
+    if (!this.claim('data', blobId)) {
+      this.pool!.take(w, len, 'data', null);
       return { id: blobId, known: true };
     }
     await this.uploadRoom();
-    this.pool!.take(w, len, type, blobId);
+    this.pool!.take(w, len, 'data', blobId);
     return { id: blobId, known: false };
   }
 
@@ -408,13 +408,13 @@ export class Repository {
    * on meanwhile: the window moves on at once; `result` settles once the blob's ID is known
    * and the blob is queued (new) or dropped (already stored).
    */
-  async deferWindowBlob(w: BlobWindow, len: number, type: BlobType = 'data'): Promise<{ result: Promise<SaveBlobResult> }> {
+  async deferWindowBlob(w: BlobWindow, len: number): Promise<{ result: Promise<SaveBlobResult> }> {
     await this.uploadRoom();
-    const held = this.pool!.hold(w, len, type);
-    return { result: held.id.then((id) => this.decideHeld(held, id, len)) };
+    const held = this.pool!.hold(w, len, 'data');
+    return { result: held.id.then((id) => this.decideHeld(held, id)) };
   }
 
-  private decideHeld(held: HeldBlob, blobId: string, len: number): SaveBlobResult {
+  private decideHeld(held: HeldBlob, blobId: string): SaveBlobResult {
     if (!this.claim(held.type, blobId)) {
       this.pool!.drop(held);
       return { id: blobId, known: true };
