@@ -34,6 +34,20 @@ function grownPage(p: Page): Page {
   return g;
 }
 
+/**
+ * Decode a 64-character hex ID into out[at, at + 32); false when it is not one. Buffer's
+ * native hex decoder stops at the first pair that is not hex, so a short count means invalid.
+ */
+export function hexIdInto(id: string, out: Buffer, at = 0): boolean {
+  return id.length === 64 && out.write(id, at, 32, 'hex') === 32;
+}
+
+/** hexIdInto() of a blob ID that must be valid: a TypeError otherwise. Returns `out`. */
+export function blobIdInto(id: string, out: Buffer, at = 0): Buffer {
+  if (!hexIdInto(id, out, at)) throw new TypeError(`invalid blob ID ${JSON.stringify(id)}`);
+  return out;
+}
+
 /** The pages of a BlobList, as posted between threads (transferable, see blobListTransfer). */
 export interface BlobListData {
   count: number;
@@ -81,11 +95,8 @@ export class BlobList implements BlobsView, Iterable<PackedBlob> {
     if (i >>> PAGE_BITS === this.pages.length) this.pages.push(newPage(FIRST_CAPACITY));
     else if (k * META === this.pages[i >>> PAGE_BITS]!.meta.length) this.pages[i >>> PAGE_BITS] = grownPage(this.pages[i >>> PAGE_BITS]!);
     const pg = this.pages[i >>> PAGE_BITS]!;
-    if (typeof id === 'string') {
-      if (id.length !== 64 || Buffer.from(pg.ids.buffer, pg.ids.byteOffset + k * 32, 32).write(id, 'hex') !== 32) {
-        throw new TypeError(`invalid blob ID ${JSON.stringify(id)}`);
-      }
-    } else pg.ids.set(id.subarray(0, 32), k * 32);
+    if (typeof id === 'string') blobIdInto(id, Buffer.from(pg.ids.buffer, pg.ids.byteOffset + k * 32, 32));
+    else pg.ids.set(id.subarray(0, 32), k * 32);
     const m = k * META;
     pg.meta[m] = type === 'tree' ? 1 : 0;
     pg.meta[m + 1] = offset;

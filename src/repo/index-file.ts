@@ -5,7 +5,7 @@
 import { FormatError } from '../errors.js';
 import type { BlobType, PackedBlob } from './pack.js';
 import { isId } from './id.js';
-import type { BlobsView } from './blob-list.js';
+import { type BlobsView, blobIdInto } from './blob-list.js';
 
 /** restic starts a new index file at this many blobs (indexMaxBlobs). */
 export const INDEX_MAX_BLOBS = 50_000;
@@ -69,10 +69,7 @@ export function writeIndexJson(idx: IndexFileToWrite, out: Uint8Array): number {
       for (let k = 0; k < b.length; k++) w.blob(k > 0, b.idBytes(k), b.type(k), b.offset(k), b.storedLength(k), b.uncompressedLength(k));
     } else {
       b.forEach((x: PackedBlob, k: number) => {
-        if (Buffer.from(w.idScratch.buffer, w.idScratch.byteOffset, 32).write(x.id, 'hex') !== 32 || x.id.length !== 64) {
-          throw new TypeError(`invalid blob ID ${JSON.stringify(x.id)}`);
-        }
-        w.blob(k > 0, w.idScratch, x.type, x.offset, x.length, x.uncompressedLength);
+        w.blob(k > 0, blobIdInto(x.id, w.idScratch), x.type, x.offset, x.length, x.uncompressedLength);
       });
     }
     w.ascii(']}');
@@ -93,7 +90,7 @@ const UNCOMPRESSED = ascii(',"uncompressed_length":');
 class JsonWriter {
   private readonly out: Buffer;
   private pos = 0;
-  readonly idScratch = new Uint8Array(32);
+  readonly idScratch = Buffer.alloc(32);
 
   constructor(out: Uint8Array) {
     this.out = Buffer.from(out.buffer, out.byteOffset, out.byteLength);

@@ -12,7 +12,7 @@
  */
 import type { BlobType, PackedBlob } from './pack.js';
 import type { IndexPack } from './index-file.js';
-import { BlobList, type BlobsView } from './blob-list.js';
+import { BlobList, type BlobsView, blobIdInto, hexIdInto } from './blob-list.js';
 
 export interface BlobLocation {
   packId: string;
@@ -56,14 +56,6 @@ interface PackInfo {
 
 /** Scratch for hex → bytes, so lookups by hex string allocate nothing. */
 const scratch = Buffer.alloc(32);
-
-/**
- * Decode a 64-character hex ID into `out`; false when it is not one. Buffer's native hex
- * decoder stops at the first pair that is not hex, so a short count means invalid.
- */
-function hexToBytes(id: string, out: Buffer): boolean {
-  return id.length === 64 && out.write(id, 0, 32, 'hex') === 32;
-}
 
 /** MasterIndex.packBlobs(): entries of one pack, read from the index's pages. */
 class IndexedPackBlobs implements BlobsView {
@@ -155,7 +147,7 @@ export class MasterIndex {
   }
 
   has(type: BlobType, id: string): boolean {
-    return hexToBytes(id, scratch) && this.find(type, scratch) >= 0;
+    return hexIdInto(id, scratch) && this.find(type, scratch) >= 0;
   }
 
   /** has() for a binary ID (32 bytes), as the backup pipeline produces them. */
@@ -164,7 +156,7 @@ export class MasterIndex {
   }
 
   lookup(type: BlobType, id: string): BlobLocation[] {
-    if (!hexToBytes(id, scratch)) return [];
+    if (!hexIdInto(id, scratch)) return [];
     const first = this.find(type, scratch);
     if (first < 0) return [];
     const out = [this.location(first)];
@@ -200,8 +192,7 @@ export class MasterIndex {
       for (let i = 0; i < blobs.length; i++) add(blobs.type(i), blobs.idBytes(i), blobs.offset(i), blobs.storedLength(i), blobs.uncompressedLength(i));
     } else {
       for (const b of blobs) {
-        if (!hexToBytes(b.id, scratch)) throw new TypeError(`invalid blob ID ${JSON.stringify(b.id)}`);
-        add(b.type, scratch, b.offset, b.length, b.uncompressedLength);
+        add(b.type, blobIdInto(b.id, scratch), b.offset, b.length, b.uncompressedLength);
       }
     }
     if (runCount) pack.runs.push([runStart, runCount]);

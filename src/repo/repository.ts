@@ -23,7 +23,7 @@ import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from './con
 import { createKeyFile, decodeKeyFile, findKey, type KeyFile, type OpenedKey, openKeyFile } from './key.js';
 import type { BlobType } from './pack.js';
 import { INDEX_MAX_BLOBS, type IndexFileToWrite, decodeIndex, indexJsonBound, writeIndexJson } from './index-file.js';
-import { BlobIdSet, type BlobList, type BlobsView } from './blob-list.js';
+import { BlobIdSet, type BlobList, type BlobsView, blobIdInto } from './blob-list.js';
 import { MasterIndex } from './master-index.js';
 import { fullGc } from './worker-gc.js';
 import { frameUnpacked, frameUnpackedWritten, unframeUnpacked } from './unpacked.js';
@@ -325,9 +325,9 @@ export class Repository {
    * already has it; else it is marked pending (in a pack not yet stored) and true.
    */
   private claim(type: BlobType, id: string): boolean {
-    if (id.length !== 64 || claimScratch.write(id, 'hex') !== 32) throw new TypeError(`invalid blob ID ${JSON.stringify(id)}`);
-    if (this.pendingBlobs.has(type, claimScratch) || this.index.hasId(type, claimScratch)) return false;
-    this.pendingBlobs.add(type, claimScratch);
+    const bytes = blobIdInto(id, claimScratch);
+    if (this.pendingBlobs.has(type, bytes) || this.index.hasId(type, bytes)) return false;
+    this.pendingBlobs.add(type, bytes);
     return true;
   }
 
