@@ -520,17 +520,17 @@ export class Repository {
 
   /** Write one index file for stored packs not yet in one. */
   private saveIndexBatch(): Promise<string> {
-    const packs = this.takeIndexBatch();
+    const { packs, blobs } = this.takeIndexBatch();
     // A big index file is the backup's largest transient (its JSON in zstd's input, the
     // frame, its ciphertext). Collect first: the heap then gives back the garbage of the
     // thousands of files read since the last full collection, and the pack blob lists
     // just indexed return to malloc to be reused here instead of the process growing.
-    if (packs.reduce((n, p) => n + p.blobs.length, 0) >= BIG_INDEX_BLOBS) fullGc()?.();
+    if (blobs >= BIG_INDEX_BLOBS) fullGc()?.();
     return this.saveIndexFile({ supersedes: [], packs });
   }
 
   /** Stored packs not yet in an index file, up to indexMaxBlobs blobs' worth. */
-  private takeIndexBatch(): Array<{ id: string; blobs: BlobsView }> {
+  private takeIndexBatch(): { packs: Array<{ id: string; blobs: BlobsView }>; blobs: number } {
     const packs: Array<{ id: string; blobs: BlobsView }> = [];
     let blobs = 0;
     while (this.unsavedPacks.length && blobs < this.indexMaxBlobs) {
@@ -539,7 +539,7 @@ export class Repository {
       blobs += p.blobs;
     }
     this.unsavedBlobs -= blobs;
-    return packs;
+    return { packs, blobs };
   }
 
   /**
