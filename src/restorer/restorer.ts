@@ -401,12 +401,12 @@ export class Restorer {
       const err = res.fileErrors[f];
       if (err != null) this.failFile(job, new Error(err));
     }
-    const inSpan = new Set(jobs);
+    // Every job still standing was planned into this span (planSpan skips only failed ones).
     for (let i = 0; i < locs.length; i++) {
       if (res.blobErrors[i] !== null) continue;
       const size = MasterIndex.plaintextSize(locs[i]!.loc);
       for (const u of locs[i]!.uses) {
-        if (u.job.failed || !inSpan.has(u.job)) continue;
+        if (u.job.failed) continue;
         this.stats.bytesWritten += size;
         u.job.remaining--;
       }
