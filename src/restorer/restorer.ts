@@ -557,7 +557,7 @@ function toSeconds(t: string): number {
 }
 
 /** Workers that decode and write blobs during a restore: one per core. */
-export function restoreWorkers(): number {
+function restoreWorkers(): number {
   return Math.max(1, os.availableParallelism());
 }
 
