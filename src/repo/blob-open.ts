@@ -13,6 +13,9 @@ import type { BlobType } from './pack.js';
 /** Largest blob we accept to inflate (trees of huge directories can exceed chunk sizes). */
 export const MAX_BLOB_SIZE = 1 << 30;
 
+/** How errors name a stored blob. */
+const blobWhere = (type: BlobType, id: string, packId: string): string => `${type} blob ${id.slice(0, 16)} in pack ${packId}`;
+
 export function openStoredBlob(
   key: MasterKey,
   stored: Uint8Array,
@@ -21,7 +24,7 @@ export function openStoredBlob(
   packId: string,
   uncompressedLength: number,
 ): Uint8Array {
-  const where = `${type} blob ${id.slice(0, 16)} in pack ${packId}`;
+  const where = blobWhere(type, id, packId);
   let plain: Uint8Array;
   try {
     plain = decrypt(key, stored);
@@ -58,7 +61,7 @@ export function streamStoredBlob(
     sink(plain, 0);
     return plain.length;
   }
-  const where = `${type} blob ${id.slice(0, 16)} in pack ${packId}`;
+  const where = blobWhere(type, id, packId);
   let opened: ReturnType<typeof decryptStream>;
   try {
     opened = decryptStream(key, stored);

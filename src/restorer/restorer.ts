@@ -14,7 +14,7 @@ import { hashId } from '../repo/id.js';
 import { OpenPool, discardSpare, prestartOpenPool } from '../repo/open-pool.js';
 import { BufferRing, loadRecycled } from '../repo/buffer-ring.js';
 import type { SpanBlob } from '../repo/blob-open.js';
-import { type FileMeta, type SpanWriteResult, type WriteFile, applyMeta } from './span-write.js';
+import { type FileMeta, type SpanWriteResult, type WriteFile, applyMeta, openTarget } from './span-write.js';
 import type { Node } from '../repo/node.js';
 import { posixPermFromGo } from '../repo/mode.js';
 import { parseGoTime } from '../repo/gojson.js';
@@ -329,8 +329,7 @@ export class Restorer {
 
   /** Open the file for writing, creating it exclusively the first time; never through a symlink. */
   private openJob(job: FileJob): number {
-    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
-    const fd = job.created ? fs.openSync(job.path, O_WRONLY | O_NOFOLLOW) : fs.openSync(job.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    const fd = openTarget(job.path, job.created);
     job.created = true;
     return fd;
   }
@@ -401,12 +400,12 @@ export class Restorer {
       const err = res.fileErrors[f];
       if (err != null) this.failFile(job, new Error(err));
     }
-    const inSpan = new Set(jobs);
+    // Every job still standing was planned into this span (planSpan skips only failed ones).
     for (let i = 0; i < locs.length; i++) {
       if (res.blobErrors[i] !== null) continue;
       const size = MasterIndex.plaintextSize(locs[i]!.loc);
       for (const u of locs[i]!.uses) {
-        if (u.job.failed || !inSpan.has(u.job)) continue;
+        if (u.job.failed) continue;
         this.stats.bytesWritten += size;
         u.job.remaining--;
       }
@@ -557,7 +556,7 @@ function toSeconds(t: string): number {
 }
 
 /** Workers that decode and write blobs during a restore: one per core. */
-export function restoreWorkers(): number {
+function restoreWorkers(): number {
   return Math.max(1, os.availableParallelism());
 }
 

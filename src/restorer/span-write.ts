@@ -73,7 +73,7 @@ export function writeSpan(key: MasterKey, job: SpanWrite): SpanWriteResult {
       try {
         if (fds[f]! < 0) {
           const file = job.files[f]!;
-          fds[f] = fs.openSync(asBuffer(file.path!), res.created[f] ? O_WRONLY | O_NOFOLLOW : O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+          fds[f] = openTarget(asBuffer(file.path!), res.created[f]!);
           res.created[f] = true;
         }
         writeAll(fds[f]!, piece, targets[t + 1]! + offset);
@@ -124,6 +124,11 @@ export function writeSpan(key: MasterKey, job: SpanWrite): SpanWriteResult {
 /** Paths arrive as plain Uint8Arrays after crossing threads; fs wants a Buffer. */
 function asBuffer(b: Uint8Array): Buffer {
   return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
+}
+
+/** Open a restored file for writing, creating it exclusively unless it `exists`; never through a symlink. */
+export function openTarget(p: Buffer, exists: boolean): number {
+  return exists ? fs.openSync(p, O_WRONLY | O_NOFOLLOW) : fs.openSync(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
 }
 
 function writeAll(fd: number, data: Uint8Array, position: number): void {
