@@ -14,8 +14,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MasterIndex } from '../dist/repo/master-index.js';
-import { encodeIndex, decodeIndex } from '../dist/repo/index-file.js';
+import { MasterIndex } from '../dist/repository/master-index.js';
+import { encodeIndex, decodeIndex } from '../dist/format/index-file.js';
 import { randomBytes } from './gen.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -11,9 +11,9 @@ export { RestBackend, type RestBackendOptions } from './backends/rest.js';
 export { S3Backend, S3Error, parseS3Location, type S3BackendOptions, type S3Credentials, type BucketLookup } from './backends/s3.js';
 export { RetryBackend, BackendRequestError, AuthenticationError, BackendError, type RetryOptions } from './backends/retry.js';
 export { startRestServer, RestServerError, type RestServerOptions, type RestServer } from './rest-server/server.js';
-export { SftpBackend, HostKeyError, parseSftpLocation, type SftpBackendOptions, type SftpPrivateKey } from './backends/sftp.js';
-export { Repository, type InitOptions, type OpenOptions, type SaveBlobResult, type AddKeyOptions, DEFAULT_PACK_SIZE } from './repo/repository.js';
-export type { Config } from './repo/config.js';
+export { SftpBackend, HostKeyError, parseSftpLocation, type SftpBackendOptions, type SftpPrivateKey } from './backends/sftp/sftp.js';
+export { Repository, type InitOptions, type OpenOptions, type SaveBlobResult, type AddKeyOptions, DEFAULT_PACK_SIZE } from './repository/repository.js';
+export type { Config } from './format/config.js';
 export {
   RepositoryLock,
   type LockInfo,
@@ -23,13 +23,13 @@ export {
   describeLock,
   STALE_TIMEOUT_MS,
   REFRESH_INTERVAL_MS,
-} from './repo/lock.js';
-export type { KeyFile } from './repo/key.js';
-export { MIGRATIONS, upgradeRepoV2, structuralProblems, type Migration } from './repo/migrations.js';
-export type { Snapshot } from './repo/snapshot.js';
-export type { Node, NodeType, ExtendedAttribute } from './repo/node.js';
-export type { PackedBlob, BlobType } from './repo/pack.js';
-export { encodeTree, decodeTree } from './repo/tree.js';
+} from './repository/lock.js';
+export type { KeyFile } from './format/key.js';
+export { MIGRATIONS, upgradeRepoV2, structuralProblems, type Migration } from './repository/migrations.js';
+export type { Snapshot } from './format/snapshot.js';
+export type { Node, NodeType, ExtendedAttribute } from './format/node.js';
+export type { PackedBlob, BlobType } from './format/pack.js';
+export { encodeTree, decodeTree } from './format/tree.js';
 export { backup, Archiver, type BackupOptions, type BackupResult, type BackupWarning } from './archiver/archiver.js';
 export { restore, Restorer, readFileContent, type RestoreOptions, type RestoreStats } from './restorer/restorer.js';
 export type { ArchiverFs } from './archiver/fs.js';

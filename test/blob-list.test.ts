@@ -4,12 +4,12 @@
  */
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { BlobIdSet, BlobList, blobListTransfer } from '../dist/repo/blob-list.js';
-import { decodeHeader, encodeHeader, type PackedBlob } from '../dist/repo/pack.js';
-import { decodeIndex, encodeIndex, indexJsonBound, writeIndexJson } from '../dist/repo/index-file.js';
-import { frameUnpackedWritten, unframeUnpacked } from '../dist/repo/unpacked.js';
+import { BlobIdSet, BlobList, blobListTransfer } from '../dist/format/blob-list.js';
+import { decodeHeader, encodeHeader, type PackedBlob } from '../dist/format/pack.js';
+import { decodeIndex, encodeIndex, indexJsonBound, writeIndexJson } from '../dist/format/index-file.js';
+import { frameUnpackedWritten, unframeUnpacked } from '../dist/format/unpacked.js';
 import { MemoryBackend, Repository } from '../dist/index.js';
-import { MasterIndex } from '../dist/repo/master-index.js';
+import { MasterIndex } from '../dist/repository/master-index.js';
 import { StreamEncryptor, decrypt, loadPoly1305, newRandomKey } from '../dist/crypto/index.js';
 
 const hex = (s: string) => crypto.createHash('sha256').update(s).digest('hex');

@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalBackend, Repository, backup } from '../dist/index.js';
-import { BlobPool, type WorkerPack } from '../dist/repo/blob-pool.js';
+import { BlobPool, type WorkerPack } from '../dist/parallel/blob-pool.js';
 import { newRandomKey, decrypt } from '../dist/crypto/index.js';
-import { parsePackBytes } from '../dist/repo/pack.js';
+import { parsePackBytes } from '../dist/format/pack.js';
 import { generateTree, pseudoRandom } from './helpers/gentree.js';
 import { tempDir } from './helpers/tmp.js';
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../src/backends/local.js';
-import { Repository } from '../src/repo/repository.js';
+import { Repository } from '../src/repository/repository.js';
 import { cli } from './helpers/cli.js';
 import { restic, resticOk } from './helpers/restic.js';
 import { tempDir } from './helpers/tmp.js';

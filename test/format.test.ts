@@ -1,13 +1,13 @@
 /** Format codecs: packs, index files, config, snapshots, key files, v2 framing, repository round trips. */
 import { describe, expect, it } from 'vitest';
 import { MemoryBackend, Repository } from '../src/index.js';
-import { decodeHeader, encodeHeader, packSizeFromBlobs, parsePackBytes, PackWriter, type PackedBlob } from '../src/repo/pack.js';
-import { decodeIndex, encodeIndex } from '../src/repo/index-file.js';
-import { decodeConfig, encodeConfig } from '../src/repo/config.js';
-import { decodeSnapshot, encodeSnapshot } from '../src/repo/snapshot.js';
-import { decodeKeyFile, encodeKeyFile } from '../src/repo/key.js';
-import { frameUnpacked, unframeUnpacked } from '../src/repo/unpacked.js';
-import { hashId } from '../src/repo/id.js';
+import { decodeHeader, encodeHeader, packSizeFromBlobs, parsePackBytes, PackWriter, type PackedBlob } from '../src/format/pack.js';
+import { decodeIndex, encodeIndex } from '../src/format/index-file.js';
+import { decodeConfig, encodeConfig } from '../src/format/config.js';
+import { decodeSnapshot, encodeSnapshot } from '../src/format/snapshot.js';
+import { decodeKeyFile, encodeKeyFile } from '../src/format/key.js';
+import { frameUnpacked, unframeUnpacked } from '../src/format/unpacked.js';
+import { hashId } from '../src/format/id.js';
 import { newRandomKey, encrypt } from '../src/crypto/index.js';
 import { FormatError } from '../src/errors.js';
 

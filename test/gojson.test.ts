@@ -12,7 +12,7 @@ import {
   localOffsetMinutes,
   parseGoTime,
   parseJson,
-} from '../src/repo/gojson.js';
+} from '../src/go/json.js';
 
 const bytes = (...b: number[]) => new Uint8Array(b);
 const utf8 = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));

@@ -14,8 +14,8 @@ import {
   isStale,
   newLockInfo,
   parseGoDuration,
-} from '../src/repo/lock.js';
-import { formatGoTime } from '../src/repo/gojson.js';
+} from '../src/repository/lock.js';
+import { formatGoTime } from '../src/go/json.js';
 
 /** A PID that belonged to a process which has exited. */
 function deadPid(): number {

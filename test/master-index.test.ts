@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MasterIndex } from '../src/repo/master-index.js';
-import type { PackedBlob } from '../src/repo/pack.js';
+import { MasterIndex } from '../src/repository/master-index.js';
+import type { PackedBlob } from '../src/format/pack.js';
 
 const id = (label: string | number) => createHash('sha256').update(String(label)).digest('hex');
 

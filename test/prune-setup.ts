@@ -7,9 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { LocalBackend, Repository, backup } from '../src/index.js';
-import { PackWriter } from '../src/repo/pack.js';
-import { encodeBlob } from '../src/repo/blob-codec.js';
-import { hashId } from '../src/repo/id.js';
+import { PackWriter } from '../src/format/pack.js';
+import { encodeBlob } from '../src/format/blob-codec.js';
+import { hashId } from '../src/format/id.js';
 import { pseudoRandom } from './helpers/gentree.js';
 
 export const PASSWORD = 'prune test password';

@@ -13,7 +13,7 @@ import { cli } from './helpers/cli.js';
 import { tempDir } from './helpers/tmp.js';
 import { diffTrees, generateTree, pseudoRandom } from './helpers/gentree.js';
 import { LocalBackend, Repository, check, restore } from '../src/index.js';
-import type { Node } from '../src/repo/node.js';
+import type { Node } from '../src/format/node.js';
 
 const PASSWORD = 'secret';
 const ENV = { RESTIC_PASSWORD: PASSWORD };

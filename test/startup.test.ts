@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadPoly1305, poly1305Js } from '../src/crypto/poly1305.js';
 import { zstdCompress, zstdDecompress } from '../src/compress/zstd.js';
 import { MemoryBackend } from '../src/backends/memory.js';
-import { Repository } from '../src/repo/repository.js';
+import { Repository } from '../src/repository/repository.js';
 import { TEST_KDF_PARAMS } from '../src/crypto/kdf.js';
 
 describe('lazy WASM', () => {
@@ -105,7 +105,7 @@ describe('walk caches', () => {
   });
 
   it('a re-encoded tree keeps its bytes when names and content lists come from a decoded tree', async () => {
-    const { decodeTree, encodeTree, sortNodes } = await import('../src/repo/tree.js');
+    const { decodeTree, encodeTree, sortNodes } = await import('../src/format/tree.js');
     const id = (c: string) => c.repeat(64);
     const names = ['b', 'a"q', 'ä', '\x01ctl', '<&>', 'Z', 'a', 'sp ace'].map((s) => Buffer.from(s, 'utf8'));
     names.push(Buffer.from([0xff, 0x41]), Buffer.from([0xe2, 0x80, 0xa8])); // invalid UTF-8, U+2028
@@ -161,7 +161,7 @@ describe('index files during a backup', () => {
     const count = new Map<string, number>();
     let packsSeen = 0;
     for (const id of await listIndex()) {
-      const { decodeIndex } = await import('../src/repo/index-file.js');
+      const { decodeIndex } = await import('../src/format/index-file.js');
       const idx = decodeIndex(await repo.loadUnpacked('index', id), id);
       const blobs = idx.packs.reduce((n, p) => n + p.blobs.length, 0);
       expect(blobs).toBeLessThan(100 + 30); // a file closes once it reaches 100 (plus one pack's worth)
@@ -182,7 +182,7 @@ describe('index files during a backup', () => {
 
 describe('tree decoding with JSON.parse first', () => {
   it('falls back to the bigint parser only when a number read would lose precision', async () => {
-    const { decodeTree } = await import('../src/repo/tree.js');
+    const { decodeTree } = await import('../src/format/tree.js');
     const tree = (fields: string) =>
       Buffer.from(`{"nodes":[{"name":"a","type":"file","mtime":"2021-01-01T00:00:00Z","atime":"2021-01-01T00:00:00Z","ctime":"2021-01-01T00:00:00Z","uid":0,"gid":0${fields},"content":[]}]}\n`);
     expect(decodeTree(tree(',"inode":1234567890123456'))[0]!.inode).toBe(1234567890123456n); // 16 digits, safe

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FormatError } from '../src/errors.js';
-import { formatLocalGoTime } from '../src/repo/gojson.js';
+import { formatLocalGoTime } from '../src/go/json.js';
 import {
   goModeFromPosix,
   goTypeBitsForNodeType,
@@ -12,9 +12,9 @@ import {
   posixModeFromGo,
   posixPermFromGo,
   posixTypeFromGo,
-} from '../src/repo/mode.js';
-import { GoMode, type Node, type NodeType } from '../src/repo/node.js';
-import { compactRawJson, compareNames, decodeTree, encodeNode, encodeTree, sortNodes } from '../src/repo/tree.js';
+} from '../src/format/mode.js';
+import { GoMode, type Node, type NodeType } from '../src/format/node.js';
+import { compactRawJson, compareNames, decodeTree, encodeNode, encodeTree, sortNodes } from '../src/format/tree.js';
 
 const FIXTURES = new URL('./fixtures/trees/', import.meta.url);
 const utf8 = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));

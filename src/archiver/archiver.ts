@@ -5,13 +5,13 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { Repository } from '../repo/repository.js';
-import type { BlobWindow } from '../repo/blob-pool.js';
-import type { Node } from '../repo/node.js';
-import type { Snapshot } from '../repo/snapshot.js';
-import { encodeTree, sortNodes } from '../repo/tree.js';
-import { nowGoTime } from '../repo/time.js';
-import { safeUsername } from '../repo/key.js';
+import type { Repository } from '../repository/repository.js';
+import type { BlobWindow } from '../parallel/blob-pool.js';
+import type { Node } from '../format/node.js';
+import type { Snapshot } from '../format/snapshot.js';
+import { encodeTree, sortNodes } from '../format/tree.js';
+import { nowGoTime } from '../go/time.js';
+import { safeUsername } from '../format/key.js';
 import { Chunker, chunkReadSync } from '../chunker/index.js';
 import { type ArchiverFs, nodeFs } from './fs.js';
 import { nodeFromStat, nodeTypeOf } from './node-from-stat.js';

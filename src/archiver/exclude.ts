@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import type { BigIntStats } from 'node:fs';
-import { type Pattern, matchList, parsePattern } from '../filter/filter.js';
+import { type Pattern, matchList, parsePattern } from '../go/filter.js';
 import { UsageError } from '../errors.js';
 import type { ArchiverFs } from './fs.js';
 

@@ -1,8 +1,8 @@
 /** Build a tree node from lstat results, recording what restic 0.14 records on Linux. */
 import type fs from 'node:fs';
-import type { Node, NodeType } from '../repo/node.js';
-import { goModeFromPosix } from '../repo/mode.js';
-import { goTimeFromNs } from '../repo/time.js';
+import type { Node, NodeType } from '../format/node.js';
+import { goModeFromPosix } from '../format/mode.js';
+import { goTimeFromNs } from '../go/time.js';
 import { groupName, userName } from './users.js';
 
 const S_IFMT = 0o170000;

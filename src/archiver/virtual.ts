@@ -6,15 +6,15 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { Repository } from '../repo/repository.js';
-import type { Node, NodeType } from '../repo/node.js';
-import type { Snapshot } from '../repo/snapshot.js';
-import { encodeTree, sortNodes } from '../repo/tree.js';
-import { goModeFromPosix } from '../repo/mode.js';
-import { goTimeFromNs, nowGoTime } from '../repo/time.js';
-import { parseGoTime } from '../repo/gojson.js';
-import { safeUsername } from '../repo/key.js';
-import { hashId } from '../repo/id.js';
+import type { Repository } from '../repository/repository.js';
+import type { Node, NodeType } from '../format/node.js';
+import type { Snapshot } from '../format/snapshot.js';
+import { encodeTree, sortNodes } from '../format/tree.js';
+import { goModeFromPosix } from '../format/mode.js';
+import { goTimeFromNs, nowGoTime } from '../go/time.js';
+import { parseGoTime } from '../go/json.js';
+import { safeUsername } from '../format/key.js';
+import { hashId } from '../format/id.js';
 import { chunkStream } from '../chunker/index.js';
 import { UsageError } from '../errors.js';
 import { groupName, userName } from './users.js';

@@ -4,7 +4,7 @@
  * beyond restic's file types and the default layout.
  */
 import { ResticError } from '../errors.js';
-import { isId } from '../repo/id.js';
+import { isId } from '../format/id.js';
 
 export type FileType = 'config' | 'key' | 'pack' | 'index' | 'snapshot' | 'lock';
 

@@ -8,7 +8,7 @@ import type { Backend } from './backend.js';
 import { LocalBackend } from './local.js';
 import { S3Backend } from './s3.js';
 import { RestBackend } from './rest.js';
-import { SftpBackend } from './sftp.js';
+import { SftpBackend } from './sftp/sftp.js';
 
 /** Options a remote backend may need, gathered from flags and environment by the caller. */
 export interface BackendOptions {

@@ -6,18 +6,18 @@
  * The checker keeps its own view of the index (which index file lists which pack) rather
  * than the repository's merged one, because duplicates across index files are findings.
  */
-import type { Repository } from '../repo/repository.js';
-import { mapLimit } from '../repo/repository.js';
-import { decodeIndex, type IndexFile } from '../repo/index-file.js';
-import { MasterIndex } from '../repo/master-index.js';
-import { decodeTree } from '../repo/tree.js';
-import type { Node } from '../repo/node.js';
-import { packSizeFromBlobs } from '../repo/pack.js';
+import type { Repository } from '../repository/repository.js';
+import { mapLimit } from '../repository/repository.js';
+import { decodeIndex, type IndexFile } from '../format/index-file.js';
+import { MasterIndex } from '../repository/master-index.js';
+import { decodeTree } from '../format/tree.js';
+import type { Node } from '../format/node.js';
+import { packSizeFromBlobs } from '../format/pack.js';
 import { NotFoundError } from '../errors.js';
 import { type Finding, error, hint } from './findings.js';
-import { verifyPack } from './read-pack.js';
-import { OpenPool, prestartOpenPool } from '../repo/open-pool.js';
-import { BufferRing } from '../repo/buffer-ring.js';
+import { verifyPack } from '../parallel/read-pack.js';
+import { OpenPool, prestartOpenPool } from '../parallel/open-pool.js';
+import { BufferRing } from '../parallel/buffer-ring.js';
 import os from 'node:os';
 
 export type Progress = (done: number, total: number) => void;

@@ -2,16 +2,16 @@
  * `check(repo, opts)`: every phase of restic's check in order, reporting findings as they
  * are made. The caller holds the lock (restic takes an exclusive one).
  */
-import type { Repository } from '../repo/repository.js';
+import type { Repository } from '../repository/repository.js';
 import { Checker, type Progress, prestartReadData } from './checker.js';
-import { discardSpare } from '../repo/open-pool.js';
+import { discardSpare } from '../parallel/open-pool.js';
 import type { Finding } from './findings.js';
 import { type Subset, parseSubset, selectPacks } from './subset.js';
 
 export { Checker, type Progress } from './checker.js';
 export { type Finding, type FindingKind } from './findings.js';
 export { parseSubset, selectPacks, selectByBucket, selectByPercentage, selectBySize, type Subset } from './subset.js';
-export { verifyPack } from './read-pack.js';
+export { verifyPack } from '../parallel/read-pack.js';
 
 export type CheckPhase = 'load-index' | 'packs' | 'structure' | 'read-data';
 

@@ -6,9 +6,9 @@ import { type GlobalContext, openRepository, withLock } from './global.js';
 import { backupEntries } from '../archiver/virtual.js';
 import { type ExcludeOptions, parseSize, readPatternFile } from '../archiver/exclude.js';
 import path from 'node:path';
-import { formatDuration } from './format.js';
-import { Scanner, StatusLine, formatPercent, progressInterval, rateAndEta } from './progress.js';
-import { resticFormatBytes } from '../walker/format.js';
+import { formatDuration } from '../ui/duration.js';
+import { Scanner, StatusLine, formatPercent, progressInterval, rateAndEta } from '../ui/progress.js';
+import { resticFormatBytes } from '../ui/format.js';
 import { VERSION } from '../version.js';
 
 export const backupCommand: Command = {

@@ -1,19 +1,19 @@
 import { NotFoundError, UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import { openRepository, withLock } from './global.js';
-import { Out } from './output.js';
+import { Out } from '../ui/output.js';
 import { parseIdProblem, warn } from './read-common.js';
-import type { Repository } from '../repo/repository.js';
+import type { Repository } from '../repository/repository.js';
 import type { FileType } from '../backends/backend.js';
-import { encodeConfig } from '../repo/config.js';
-import { decodeKeyFile, encodeKeyFile } from '../repo/key.js';
-import { decodeLock, encodeLock } from '../repo/lock.js';
-import { hashId, isId } from '../repo/id.js';
+import { encodeConfig } from '../format/config.js';
+import { decodeKeyFile, encodeKeyFile } from '../format/key.js';
+import { decodeLock, encodeLock } from '../repository/lock.js';
+import { hashId, isId } from '../format/id.js';
 import { clampR, encodeMasterKey } from '../crypto/index.js';
 import { findSnapshot } from '../walker/select.js';
 import { findTreeDirectory } from '../walker/walker.js';
-import { bstrFromText } from '../walker/bytestring.js';
-import { goIndentJson, goTimeJson, snapshotJson014 } from '../walker/format.js';
+import { bstrFromText } from '../go/bytestring.js';
+import { goIndentJson, goTimeJson, snapshotJson014 } from '../ui/format.js';
 
 const TYPES = ['config', 'index', 'snapshot', 'key', 'masterkey', 'lock', 'pack', 'blob', 'tree'];
 

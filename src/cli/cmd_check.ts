@@ -3,7 +3,7 @@ import type { Command } from './command.js';
 import type { GlobalContext } from './global.js';
 import { openRepository, withLock } from './global.js';
 import { logLine } from './read-common.js';
-import { formatDuration } from './format.js';
+import { formatDuration } from '../ui/duration.js';
 import { type CheckPhase, check } from '../checker/index.js';
 import { prestartReadData } from '../checker/checker.js';
 import { parseSubset } from '../checker/subset.js';

@@ -1,6 +1,6 @@
 /** `copy`: copy snapshots from --from-repo into the repository given by -r (restic 0.14). */
 import { UsageError } from '../errors.js';
-import type { Repository } from '../repo/repository.js';
+import type { Repository } from '../repository/repository.js';
 import type { OptionSpec } from './args.js';
 import type { Command } from './command.js';
 import { type GlobalContext, lockOptions, openRepository } from './global.js';

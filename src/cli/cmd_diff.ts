@@ -1,12 +1,12 @@
 import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import { openRepository, withLock } from './global.js';
-import { Out } from './output.js';
+import { Out } from '../ui/output.js';
 import { verbose, warn } from './read-common.js';
 import { findSnapshot } from '../walker/select.js';
 import { type DiffStat, diffTrees } from '../walker/diff.js';
-import { jsonBstr, resticFormatBytes } from '../walker/format.js';
-import { goJsonString } from '../repo/gojson.js';
+import { jsonBstr, resticFormatBytes } from '../ui/format.js';
+import { goJsonString } from '../go/json.js';
 
 function statJson(s: DiffStat): string {
   return `{"files":${s.files},"dirs":${s.dirs},"others":${s.others},"data_blobs":${s.dataBlobs},"tree_blobs":${s.treeBlobs},"bytes":${s.bytes}}`;

@@ -1,9 +1,9 @@
 import { ResticError, UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import { openRepository, withLock } from './global.js';
-import { Out } from './output.js';
+import { Out } from '../ui/output.js';
 import { snapshotFilter, snapshotFilterOptions } from './read-common.js';
-import { bstrFromText } from '../walker/bytestring.js';
+import { bstrFromText } from '../go/bytestring.js';
 import { type FoundSnapshot, findLatestSnapshot, findSnapshotId, goList } from '../walker/select.js';
 import { type ArchiveFormat, dumpPath } from '../dump/dump.js';
 

@@ -2,15 +2,15 @@ import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import type { GlobalContext } from './global.js';
 import { openRepository, withLock } from './global.js';
-import { Out } from './output.js';
+import { Out } from '../ui/output.js';
 import { parseIdProblem, snapshotFilter, snapshotFilterOptions, verbose, warn } from './read-common.js';
-import type { Repository } from '../repo/repository.js';
-import type { Node } from '../repo/node.js';
-import { readPackHeader } from '../repo/pack.js';
-import { type ByteString, bstrFromText } from '../walker/bytestring.js';
+import type { Repository } from '../repository/repository.js';
+import type { Node } from '../format/node.js';
+import { readPackHeader } from '../format/pack.js';
+import { type ByteString, bstrFromText } from '../go/bytestring.js';
 import { type FoundSnapshot, findFilteredSnapshots } from '../walker/select.js';
 import { type FindObjectKind, Finder, type Instant, parseFindTime } from '../walker/find.js';
-import { findNodeJson, formatLocalTime, formatNodeLine, goTimeJson, jsonBstr } from '../walker/format.js';
+import { findNodeJson, formatLocalTime, formatNodeLine, goTimeJson, jsonBstr } from '../ui/format.js';
 
 /** restic's statefulOutput: groups matches per snapshot, as text or one JSON array. */
 class FindOutput {

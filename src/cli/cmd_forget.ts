@@ -1,14 +1,14 @@
 /** `forget`: remove snapshots by policy or by ID, with restic 0.14's flags, text and JSON. */
 import { UsageError } from '../errors.js';
-import type { Repository } from '../repo/repository.js';
+import type { Repository } from '../repository/repository.js';
 import type { OptionSpec } from './args.js';
 import type { Command } from './command.js';
 import { type GlobalContext, lockOptions, openRepository } from './global.js';
 import { snapshotSelector, warn } from './read-common.js';
 import { PRUNE_OPTIONS, pruneOptionsFromFlags, runPruneWithOutput } from './cmd_prune.js';
-import { compareGoTimes } from '../repo/repository.js';
-import { formatLocalTime } from '../walker/format.js';
-import { formatDuration } from './format.js';
+import { compareGoTimes } from '../repository/repository.js';
+import { formatLocalTime } from '../ui/format.js';
+import { formatDuration } from '../ui/duration.js';
 import { findFilteredSnapshots } from '../walker/select.js';
 import { type Duration, parseDuration } from '../forget/duration.js';
 import { type ExpirePolicy, type KeepReason, type SnapshotEntry, formatPolicy, isEmptyPolicy } from '../forget/policy.js';

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { UsageError } from '../errors.js';
-import { Repository } from '../repo/repository.js';
+import { Repository } from '../repository/repository.js';
 import type { Command } from './command.js';
 import { type GlobalContext, compressionOption, kdfOverride, openBackend, openRepository, readPassword, repositoryLocation } from './global.js';
 import { hasSecondaryRepo, secondaryContext, secondaryRepoOptions } from './cmd_copy.js';

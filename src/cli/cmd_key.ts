@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
-import type { Repository } from '../repo/repository.js';
-import type { KeyFile } from '../repo/key.js';
-import { goTimeToDate } from '../repo/gojson.js';
+import type { Repository } from '../repository/repository.js';
+import type { KeyFile } from '../format/key.js';
+import { goTimeToDate } from '../go/json.js';
 import type { Command } from './command.js';
 import { type GlobalContext, kdfOverride, openRepository, withLock } from './global.js';
 

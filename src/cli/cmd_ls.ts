@@ -1,12 +1,12 @@
 import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import { openRepository, withLock } from './global.js';
-import { Out } from './output.js';
+import { Out } from '../ui/output.js';
 import { snapshotFilter, snapshotFilterOptions, verbose, warn } from './read-common.js';
-import { bstrFromText } from '../walker/bytestring.js';
+import { bstrFromText } from '../go/bytestring.js';
 import { findFilteredSnapshots } from '../walker/select.js';
 import { listNodes } from '../walker/ls.js';
-import { formatNodeLine, goTimeString, lsNodeJson, snapshotJsonWithId } from '../walker/format.js';
+import { formatNodeLine, goTimeString, lsNodeJson, snapshotJsonWithId } from '../ui/format.js';
 import { goList } from '../walker/select.js';
 
 export const lsCommand: Command = {

@@ -1,5 +1,5 @@
 import { IntegrityError } from '../errors.js';
-import { MIGRATIONS, structuralProblems } from '../repo/migrations.js';
+import { MIGRATIONS, structuralProblems } from '../repository/migrations.js';
 import type { Command } from './command.js';
 import { openRepository, withLock } from './global.js';
 

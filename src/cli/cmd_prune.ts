@@ -4,7 +4,7 @@ import type { OptionSpec } from './args.js';
 import type { GlobalContext } from './global.js';
 import { openRepository, withLock } from './global.js';
 import { logLine } from './read-common.js';
-import type { Repository } from '../repo/repository.js';
+import type { Repository } from '../repository/repository.js';
 import { type PruneOptions, type PruneStep, prune, pruneLimits } from '../prune/prune.js';
 import { pruneStatsText } from '../prune/report.js';
 

@@ -1,11 +1,11 @@
 import { UsageError } from '../errors.js';
 import { prestartRestore, restore, type RestoreStats } from '../restorer/restorer.js';
-import { goTimeString, resticFormatBytes } from '../walker/format.js';
+import { goTimeString, resticFormatBytes } from '../ui/format.js';
 import { goList } from '../walker/select.js';
 import type { Command } from './command.js';
-import { formatDuration } from './format.js';
+import { formatDuration } from '../ui/duration.js';
 import { type GlobalContext, openRepository, withLock } from './global.js';
-import { StatusLine, formatPercent, progressInterval, rateAndEta } from './progress.js';
+import { StatusLine, formatPercent, progressInterval, rateAndEta } from '../ui/progress.js';
 
 export const restoreCommand: Command = {
   name: 'restore',

@@ -1,11 +1,11 @@
 import { ResticError, UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import { openRepository, withLock } from './global.js';
-import { Out } from './output.js';
+import { Out } from '../ui/output.js';
 import { snapshotFilter, snapshotFilterOptions, warn } from './read-common.js';
 import { findFilteredSnapshots } from '../walker/select.js';
 import { STATS_MODES, type StatsMode, StatsCollector, statsJson } from '../walker/stats.js';
-import { resticFormatBytes } from '../walker/format.js';
+import { resticFormatBytes } from '../ui/format.js';
 
 export const statsCommand: Command = {
   name: 'stats',

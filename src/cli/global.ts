@@ -6,9 +6,9 @@ import { openLocation } from '../backends/location.js';
 import { UsageError } from '../errors.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import type { KdfParams } from '../crypto/index.js';
-import type { Repository } from '../repo/repository.js';
-import { type LockOptions, parseGoDuration } from '../repo/lock.js';
-import { findKey } from '../repo/key.js';
+import type { Repository } from '../repository/repository.js';
+import { type LockOptions, parseGoDuration } from '../repository/lock.js';
+import { findKey } from '../format/key.js';
 import type { OptionSpec, Parsed } from './args.js';
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -143,7 +143,7 @@ export async function openRepository(ctx: GlobalContext): Promise<Repository> {
     const key = config.then(() => findKey(backend, password, keyHint));
     key.catch(() => undefined);
     // Loaded here, not at start-up: commands that never open a repository skip its module graph.
-    const { Repository } = await import('../repo/repository.js');
+    const { Repository } = await import('../repository/repository.js');
     return await Repository.open(backend, password, { compression: compressionOption(ctx), keyHint, config, key });
   } catch (err) {
     // Release connections (SSH sessions, sockets) so the process can exit after the error.

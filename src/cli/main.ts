@@ -7,7 +7,7 @@ import { parseArgs, formatHelp } from './args.js';
 import type { Command } from './command.js';
 import { GLOBAL_OPTIONS, type GlobalContext } from './global.js';
 import { loadCommand, loadCommands } from './command-list.js';
-import { RepositoryLock } from '../repo/lock.js';
+import { RepositoryLock } from '../repository/lock.js';
 
 function usage(commands: Command[]): string {
   const cmds = commands.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`).join('\n');

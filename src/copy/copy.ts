@@ -4,14 +4,14 @@
  * (never re-serialized); data blobs are decrypted, verified and re-encrypted with the
  * destination's key and compression.
  */
-import type { BlobType } from '../repo/pack.js';
-import type { Repository } from '../repo/repository.js';
-import { compareGoTimes, mapLimit } from '../repo/repository.js';
-import type { Snapshot } from '../repo/snapshot.js';
-import { decodeTree } from '../repo/tree.js';
+import type { BlobType } from '../format/pack.js';
+import type { Repository } from '../repository/repository.js';
+import { compareGoTimes, mapLimit } from '../repository/repository.js';
+import type { Snapshot } from '../format/snapshot.js';
+import { decodeTree } from '../format/tree.js';
 import { FormatError } from '../errors.js';
 import { findFilteredSnapshots } from '../walker/select.js';
-import { goTimeString } from '../walker/format.js';
+import { goTimeString } from '../ui/format.js';
 import { type SnapshotSelector, hasTags, loadSnapshots, selectorMatches } from '../forget/tags.js';
 
 export interface CopyOptions {

@@ -4,14 +4,14 @@
  * internal/dump: the archive holds the directory's contents (not the directory itself)
  * in walk order; below the top level only files, directories and symlinks are included.
  */
-import type { Node } from '../repo/node.js';
-import type { BlobType } from '../repo/pack.js';
-import { parseGoTime } from '../repo/gojson.js';
-import { posixPermFromGo } from '../repo/mode.js';
+import type { Node } from '../format/node.js';
+import type { BlobType } from '../format/pack.js';
+import { parseGoTime } from '../go/json.js';
+import { posixPermFromGo } from '../format/mode.js';
 import { NotFoundError, ResticError } from '../errors.js';
-import { type ByteString, bstr, bstrFromText, bstrText, cleanPath, joinPath } from '../walker/bytestring.js';
+import { type ByteString, bstr, bstrFromText, bstrText, cleanPath, joinPath } from '../go/bytestring.js';
 import { walkTree } from '../walker/walker.js';
-import { TarType, TarWriter } from './tar.js';
+import { TarType, TarWriter } from '../go/tar.js';
 import { ZipWriter } from './zip.js';
 
 export type ArchiveFormat = 'tar' | 'zip';

@@ -6,8 +6,8 @@
  * MS-DOS times are clamped to 1980…2099, and names are written as UTF-8 text.
  */
 import { Zip, ZipPassThrough } from 'fflate';
-import { GoMode } from '../repo/node.js';
-import { posixModeFromGo } from '../repo/mode.js';
+import { GoMode } from '../format/node.js';
+import { posixModeFromGo } from '../format/mode.js';
 import { ResticError } from '../errors.js';
 
 export class ZipError extends ResticError {}

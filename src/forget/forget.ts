@@ -2,10 +2,10 @@
  * `forget` as a library: select snapshots, group them, apply the expire policy per group
  * (planForget is pure), report in restic's JSON shape, and delete the removed snapshot files.
  */
-import type { Repository } from '../repo/repository.js';
-import { mapLimit } from '../repo/repository.js';
-import { goJsonString } from '../repo/gojson.js';
-import { snapshotJson014, snapshotJsonWithId } from '../walker/format.js';
+import type { Repository } from '../repository/repository.js';
+import { mapLimit } from '../repository/repository.js';
+import { goJsonString } from '../go/json.js';
+import { snapshotJson014, snapshotJsonWithId } from '../ui/format.js';
 import { type GroupByOptions, type GroupKey, groupSnapshots, parseGroupByOptions } from './group.js';
 import { type ExpirePolicy, type KeepReason, type SnapshotEntry, applyPolicy, isEmptyPolicy } from './policy.js';
 import { type SnapshotSelector, loadSnapshots, selectorMatches } from './tags.js';

@@ -2,7 +2,7 @@
  * restic 0.14's expire policy (internal/restic/snapshot_policy.go), as pure functions over
  * snapshot lists: which snapshots `forget` keeps, which it removes, and why.
  */
-import type { Snapshot } from '../repo/snapshot.js';
+import type { Snapshot } from '../format/snapshot.js';
 import { type Duration, formatDuration, isZeroDuration } from './duration.js';
 import { hasTags, formatTagList } from './tags.js';
 import { type WallTime, ZERO_TIME, addDate, addHours, isoWeek, parseWallTime } from './time.js';

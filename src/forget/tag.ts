@@ -3,8 +3,8 @@
  * snapshot ID is the hash of the file, so a change saves a new file and deletes the old
  * one; `original` records the first ID and is never changed afterwards.
  */
-import type { Repository } from '../repo/repository.js';
-import type { Snapshot } from '../repo/snapshot.js';
+import type { Repository } from '../repository/repository.js';
+import type { Snapshot } from '../format/snapshot.js';
 import { addTags, removeTags } from './tags.js';
 
 export interface TagChange {

@@ -2,8 +2,8 @@
  * Tag lists and snapshot filters with restic 0.14's exact rules (TagList, HasTags,
  * HasTagList, HasHostname, HasPaths, AddTags, RemoveTags).
  */
-import type { Snapshot } from '../repo/snapshot.js';
-import { type Repository, compareGoTimes, mapLimit } from '../repo/repository.js';
+import type { Snapshot } from '../format/snapshot.js';
+import { type Repository, compareGoTimes, mapLimit } from '../repository/repository.js';
 
 /** `a, b,,c` → ["a", "b", "", "c"]: split at commas, trim each tag, keep empty ones (restic's splitTagList). */
 export function splitTagList(s: string): string[] {

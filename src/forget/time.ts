@@ -3,7 +3,7 @@
  * (nanoseconds) plus the wall clock in the recorded offset. Forget buckets use that wall
  * clock, and keep-within durations use Go's calendar arithmetic (AddDate).
  */
-import { civilFromDays, localOffsetMinutes, parseGoTime } from '../repo/gojson.js';
+import { civilFromDays, localOffsetMinutes, parseGoTime } from '../go/json.js';
 
 export interface WallTime {
   /** Nanoseconds since the Unix epoch. */

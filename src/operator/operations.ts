@@ -5,7 +5,7 @@
  * never writes a snapshot: the snapshot file is the last thing written.
  */
 import type { KdfParams } from '../crypto/index.js';
-import type { Repository } from '../repo/repository.js';
+import type { Repository } from '../repository/repository.js';
 import {
   type BackupServerConfiguration,
   type ResolvedBackupServer,

@@ -7,7 +7,7 @@ import type { Backend } from '../backends/backend.js';
 import { openLocation } from '../backends/location.js';
 import { NotFoundError } from '../errors.js';
 import type { KdfParams } from '../crypto/index.js';
-import { Repository } from '../repo/repository.js';
+import { Repository } from '../repository/repository.js';
 import type { ResolvedBackupServer } from './config.js';
 
 export interface OpenBackupRepositoryOptions {

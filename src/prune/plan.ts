@@ -3,8 +3,8 @@
  * indexed blob as used, unused or duplicate; then per pack remove (nothing used), keep, or
  * repack, repacking the worst packs first until the unused share is within --max-unused.
  */
-import type { MasterIndex } from '../repo/master-index.js';
-import { HEADER_SIZE, entrySize, type BlobType } from '../repo/pack.js';
+import type { MasterIndex } from '../repository/master-index.js';
+import { HEADER_SIZE, entrySize, type BlobType } from '../format/pack.js';
 import { ResticError, UsageError } from '../errors.js';
 import { parseSize } from '../archiver/exclude.js';
 import { blobKey } from './used-blobs.js';

@@ -11,11 +11,11 @@
  * The caller must hold an exclusive lock. The repository's own in-memory index is not updated;
  * reopen the repository (or reload the index) before using it for more work.
  */
-import { type Repository, mapLimit } from '../repo/repository.js';
-import { decodeIndex, type IndexPack } from '../repo/index-file.js';
-import { MasterIndex } from '../repo/master-index.js';
-import { PackWriter, MAX_HEADER_SIZE, type BlobType, type PackedBlob } from '../repo/pack.js';
-import { encodeBlob } from '../repo/blob-codec.js';
+import { type Repository, mapLimit } from '../repository/repository.js';
+import { decodeIndex, type IndexPack } from '../format/index-file.js';
+import { MasterIndex } from '../repository/master-index.js';
+import { PackWriter, MAX_HEADER_SIZE, type BlobType, type PackedBlob } from '../format/pack.js';
+import { encodeBlob } from '../format/blob-codec.js';
 import { ResticError } from '../errors.js';
 import { parseSize } from '../archiver/exclude.js';
 import { blobKey, findUsedBlobs } from './used-blobs.js';

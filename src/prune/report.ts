@@ -1,5 +1,5 @@
 /** restic 0.14's prune summary (printPruneStats), as lines. */
-import { resticFormatBytes as formatBytes } from '../walker/format.js';
+import { resticFormatBytes as formatBytes } from '../ui/format.js';
 import type { PruneStats } from './plan.js';
 
 function formatPercent(n: number, d: number): string {

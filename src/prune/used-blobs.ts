@@ -3,11 +3,11 @@
  * trees' files list. A tree that cannot be loaded aborts prune (deleting anything then
  * could destroy the last copy of something a snapshot needs).
  */
-import type { Repository } from '../repo/repository.js';
-import { mapLimit } from '../repo/repository.js';
-import type { MasterIndex } from '../repo/master-index.js';
-import { decodeTree } from '../repo/tree.js';
-import type { Node } from '../repo/node.js';
+import type { Repository } from '../repository/repository.js';
+import { mapLimit } from '../repository/repository.js';
+import type { MasterIndex } from '../repository/master-index.js';
+import { decodeTree } from '../format/tree.js';
+import type { Node } from '../format/node.js';
 import { ResticError } from '../errors.js';
 
 const TREE_CONCURRENCY = 8;

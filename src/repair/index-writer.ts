@@ -4,8 +4,8 @@
  * the superseded files only after every new file is stored, so a crash in between leaves
  * duplicate (harmless) index entries, never missing ones.
  */
-import type { Repository } from '../repo/repository.js';
-import { INDEX_MAX_BLOBS, type IndexPack } from '../repo/index-file.js';
+import type { Repository } from '../repository/repository.js';
+import { INDEX_MAX_BLOBS, type IndexPack } from '../format/index-file.js';
 
 export async function writeIndexFiles(
   repo: Repository,

@@ -4,11 +4,11 @@
  * wrong size, forget packs that are gone, write one complete new index and delete every old
  * index file. The caller holds an exclusive lock.
  */
-import type { Repository } from '../repo/repository.js';
-import { mapLimit } from '../repo/repository.js';
-import { decodeIndex, type IndexPack } from '../repo/index-file.js';
-import { MasterIndex } from '../repo/master-index.js';
-import { packSizeFromBlobs, readPackHeader } from '../repo/pack.js';
+import type { Repository } from '../repository/repository.js';
+import { mapLimit } from '../repository/repository.js';
+import { decodeIndex, type IndexPack } from '../format/index-file.js';
+import { MasterIndex } from '../repository/master-index.js';
+import { packSizeFromBlobs, readPackHeader } from '../format/pack.js';
 import { deleteIndexFiles, writeIndexFiles } from './index-writer.js';
 
 export interface RebuildIndexOptions {

@@ -26,7 +26,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { syncDir } from '../backends/local.js';
 import { ResticError, errCode } from '../errors.js';
-import { isId } from '../repo/id.js';
+import { isId } from '../format/id.js';
 import { Htpasswd } from './htpasswd.js';
 import { Metrics } from './metrics.js';
 

@@ -8,17 +8,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { type Repository, mapLimit } from '../repo/repository.js';
-import { type BlobLocation, MasterIndex } from '../repo/master-index.js';
-import { hashId } from '../repo/id.js';
-import { OpenPool, discardSpare, prestartOpenPool } from '../repo/open-pool.js';
-import { BufferRing, loadRecycled } from '../repo/buffer-ring.js';
-import type { SpanBlob } from '../repo/blob-open.js';
-import { type FileMeta, type SpanWriteResult, type WriteFile, applyMeta, openTarget } from './span-write.js';
-import type { Node } from '../repo/node.js';
-import { posixPermFromGo } from '../repo/mode.js';
-import { parseGoTime } from '../repo/gojson.js';
-import { type Pattern, childMatch, matchList, parsePattern } from '../filter/filter.js';
+import { type Repository, mapLimit } from '../repository/repository.js';
+import { type BlobLocation, MasterIndex } from '../repository/master-index.js';
+import { hashId } from '../format/id.js';
+import { OpenPool, discardSpare, prestartOpenPool } from '../parallel/open-pool.js';
+import { BufferRing, loadRecycled } from '../parallel/buffer-ring.js';
+import type { SpanBlob } from '../format/blob-open.js';
+import { type FileMeta, type SpanWriteResult, type WriteFile, applyMeta, openTarget } from '../parallel/span-write.js';
+import type { Node } from '../format/node.js';
+import { posixPermFromGo } from '../format/mode.js';
+import { parseGoTime } from '../go/json.js';
+import { type Pattern, childMatch, matchList, parsePattern } from '../go/filter.js';
 
 export interface RestoreOptions {
   /** Called for each problem; restoring continues with the next entry. */

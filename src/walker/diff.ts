@@ -3,11 +3,11 @@
  * restic's modifiers (+ added, - removed, M content modified, T type changed,
  * U metadata updated) and the added/removed statistics, counted over unique blobs.
  */
-import type { Node } from '../repo/node.js';
-import type { BlobType } from '../repo/pack.js';
-import { MasterIndex } from '../repo/master-index.js';
-import { parseGoTime } from '../repo/gojson.js';
-import { type ByteString, bstr, compareBstr, joinPath } from './bytestring.js';
+import type { Node } from '../format/node.js';
+import type { BlobType } from '../format/pack.js';
+import { MasterIndex } from '../repository/master-index.js';
+import { parseGoTime } from '../go/json.js';
+import { type ByteString, bstr, compareBstr, joinPath } from '../go/bytestring.js';
 
 /** What the comparison needs from a repository (a Repository with its index loaded). */
 export interface DiffRepository {

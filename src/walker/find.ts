@@ -4,11 +4,11 @@
  * a modification-time window), or the places where given blob / tree IDs are used.
  * Trees without matches are remembered and not searched again in later snapshots.
  */
-import type { Node } from '../repo/node.js';
-import { parseGoTime } from '../repo/gojson.js';
+import type { Node } from '../format/node.js';
+import { parseGoTime } from '../go/json.js';
 import { UsageError } from '../errors.js';
-import { type ByteString } from './bytestring.js';
-import { type FilterPattern, filterChildMatch, filterMatch, lowerBstr, prepareFilterPattern } from './pattern.js';
+import { type ByteString } from '../go/bytestring.js';
+import { type FilterPattern, filterChildMatch, filterMatch, lowerBstr, prepareFilterPattern } from '../go/pattern.js';
 import { type TreeLoader, walkTree } from './walker.js';
 import type { FoundSnapshot } from './select.js';
 

@@ -1,7 +1,7 @@
 /** Read-side library: tree walking, path patterns, find / diff / stats, snapshot selection, restic's output formats. */
-export { type ByteString, bstr, bstrBytes, bstrFromText, bstrText, cleanPath, joinPath, hasPathPrefix } from './bytestring.js';
+export { type ByteString, bstr, bstrBytes, bstrFromText, bstrText, cleanPath, joinPath, hasPathPrefix } from '../go/bytestring.js';
 export { walkTree, findTreeDirectory, WalkError, type TreeLoader, type WalkVisitor, type VisitResult } from './walker.js';
-export { filterMatch, filterChildMatch, goFilepathMatch, prepareFilterPattern, BadPatternError, type FilterPattern } from './pattern.js';
+export { filterMatch, filterChildMatch, goFilepathMatch, prepareFilterPattern, BadPatternError, type FilterPattern } from '../go/pattern.js';
 export { listNodes, type ListOptions } from './ls.js';
 export { Finder, parseFindTime, type FindPatternOptions, type FindObjectKind, type Instant } from './find.js';
 export { diffTrees, nodesEqual, type DiffChange, type DiffOptions, type DiffResult, type DiffStat } from './diff.js';
@@ -16,4 +16,4 @@ export {
   type SnapshotFilter,
   type FoundSnapshot,
 } from './select.js';
-export { fileModeString, formatNodeLine, lsNodeJson, findNodeJson, snapshotJsonWithId, goIndentJson, goTimeJson, resticFormatBytes } from './format.js';
+export { fileModeString, formatNodeLine, lsNodeJson, findNodeJson, snapshotJsonWithId, goIndentJson, goTimeJson, resticFormatBytes } from '../ui/format.js';

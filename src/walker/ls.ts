@@ -3,9 +3,9 @@
  * order, optionally only those inside some absolute directories (with `recursive`,
  * also everything below them).
  */
-import type { Node } from '../repo/node.js';
+import type { Node } from '../format/node.js';
 import { UsageError } from '../errors.js';
-import { type ByteString, hasPathPrefix } from './bytestring.js';
+import { type ByteString, hasPathPrefix } from '../go/bytestring.js';
 import { type TreeLoader, walkTree } from './walker.js';
 
 export interface ListOptions {

@@ -4,9 +4,9 @@
  */
 import path from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
-import type { Repository } from '../repo/repository.js';
-import type { Snapshot } from '../repo/snapshot.js';
-import { compareGoTimes } from '../repo/repository.js';
+import type { Repository } from '../repository/repository.js';
+import type { Snapshot } from '../format/snapshot.js';
+import { compareGoTimes } from '../repository/repository.js';
 
 export interface SnapshotFilter {
   /** Any of these hosts (empty: any host). */

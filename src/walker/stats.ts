@@ -7,10 +7,10 @@
  * - raw-data: the stored (encrypted, possibly compressed) size of every referenced blob.
  */
 import { createHash } from 'node:crypto';
-import type { Node } from '../repo/node.js';
-import { MasterIndex } from '../repo/master-index.js';
+import type { Node } from '../format/node.js';
+import { MasterIndex } from '../repository/master-index.js';
 import { NotFoundError, UsageError } from '../errors.js';
-import { type ByteString, joinPath, bstr } from './bytestring.js';
+import { type ByteString, joinPath, bstr } from '../go/bytestring.js';
 import { walkTree } from './walker.js';
 
 export type StatsMode = 'restore-size' | 'files-by-contents' | 'raw-data' | 'blobs-per-file';

@@ -5,8 +5,8 @@
  * "ignored" so that identical subtrees are not visited again. ls, find, stats and dump
  * produce restic's output only when they visit nodes in exactly this order.
  */
-import type { Node } from '../repo/node.js';
-import { type ByteString, bstr, compareBstr, joinPath } from './bytestring.js';
+import type { Node } from '../format/node.js';
+import { type ByteString, bstr, compareBstr, joinPath } from '../go/bytestring.js';
 import { ResticError } from '../errors.js';
 
 /** Anything that can load a tree blob's nodes (a Repository does). */

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { encrypt, decrypt } from '../crypto/index.js';
 import { IntegrityError, ResticError } from '../errors.js';
-import { decodeConfig, encodeConfig } from './config.js';
+import { decodeConfig, encodeConfig } from '../format/config.js';
 import type { Repository } from './repository.js';
 
 export interface Migration {

@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { resticFormatBytes } from '../walker/format.js';
-import { formatDuration } from './format.js';
+import { resticFormatBytes } from './format.js';
+import { formatDuration } from './duration.js';
 
 /** restic's RESTIC_PROGRESS_FPS sets how often progress is reported (default once a second). */
 export function progressInterval(env: NodeJS.ProcessEnv): number {

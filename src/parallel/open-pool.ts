@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import { raiseMallocThresholds } from './malloc-threshold.js';
 import type { MasterKey } from '../crypto/index.js';
-import type { PackedBlob } from './pack.js';
-import { checkPackBytes } from '../checker/read-pack.js';
-import { type SpanWrite, type SpanWriteResult, writeSpan } from '../restorer/span-write.js';
+import type { PackedBlob } from '../format/pack.js';
+import { checkPackBytes } from './read-pack.js';
+import { type SpanWrite, type SpanWriteResult, writeSpan } from './span-write.js';
 
 const WORKER_FILE = fileURLToPath(new URL('./open-worker.js', import.meta.url));
 

@@ -3,14 +3,14 @@
  * indexed blob (MAC, decompression, SHA-256), that index entries tile the pack without gaps,
  * and that the pack's own header agrees with the index.
  */
-import type { Repository } from '../repo/repository.js';
-import { type PackedBlob, entrySize, parsePackBytes, HEADER_SIZE } from '../repo/pack.js';
-import { hashId } from '../repo/id.js';
+import type { Repository } from '../repository/repository.js';
+import { type PackedBlob, entrySize, parsePackBytes, HEADER_SIZE } from '../format/pack.js';
+import { hashId } from '../format/id.js';
 import type { MasterKey } from '../crypto/index.js';
-import type { OpenPool } from '../repo/open-pool.js';
-import { streamStoredBlob } from '../repo/blob-open.js';
-import { noteGarbage } from '../repo/worker-gc.js';
-import { type BufferRing, loadRecycled } from '../repo/buffer-ring.js';
+import type { OpenPool } from './open-pool.js';
+import { streamStoredBlob } from '../format/blob-open.js';
+import { noteGarbage } from './worker-gc.js';
+import { type BufferRing, loadRecycled } from './buffer-ring.js';
 
 /**
  * One line describing what is wrong with the pack, or null when it is sound. `indexed` holds

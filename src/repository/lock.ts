@@ -10,9 +10,9 @@
 import os from 'node:os';
 import type { FileType } from '../backends/backend.js';
 import { LockError } from '../errors.js';
-import { goJsonString, parseGoTime, parseJson } from './gojson.js';
-import { nowGoTime } from './time.js';
-import { safeUsername } from './key.js';
+import { goJsonString, parseGoTime, parseJson } from '../go/json.js';
+import { nowGoTime } from '../go/time.js';
+import { safeUsername } from '../format/key.js';
 
 export interface LockInfo {
   time: string;

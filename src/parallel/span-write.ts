@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import type { MasterKey } from '../crypto/index.js';
-import { type SpanBlob, streamStoredBlob } from '../repo/blob-open.js';
-import { noteGarbage } from '../repo/worker-gc.js';
+import { type SpanBlob, streamStoredBlob } from '../format/blob-open.js';
+import { noteGarbage } from './worker-gc.js';
 
 /** Metadata applied through the descriptor once a file's content is complete. */
 export interface FileMeta {

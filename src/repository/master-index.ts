@@ -10,9 +10,9 @@
  * ID's first bytes (SHA-256 output is uniform, so no further hashing is needed).
  * Duplicate locations of a blob are rare and live in a small side map.
  */
-import type { BlobType, PackedBlob } from './pack.js';
-import type { IndexPack } from './index-file.js';
-import { BlobList, type BlobsView, blobIdInto, hexIdInto } from './blob-list.js';
+import type { BlobType, PackedBlob } from '../format/pack.js';
+import type { IndexPack } from '../format/index-file.js';
+import { BlobList, type BlobsView, blobIdInto, hexIdInto } from '../format/blob-list.js';
 
 export interface BlobLocation {
   packId: string;

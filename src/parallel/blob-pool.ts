@@ -11,8 +11,8 @@ import fs from 'node:fs';
 import { raiseMallocThresholds } from './malloc-threshold.js';
 import type { MasterKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
-import type { BlobType, PackedBlob } from './pack.js';
-import { BlobList, type BlobListData } from './blob-list.js';
+import type { BlobType, PackedBlob } from '../format/pack.js';
+import { BlobList, type BlobListData } from '../format/blob-list.js';
 
 const WORKER_FILE = fileURLToPath(new URL('./blob-worker.js', import.meta.url));
 

@@ -3,12 +3,12 @@
  * them (cmd/restic/format.go, cmd_ls.go's lsNodeJSON, cmd_find.go, Go's FileMode.String,
  * time.Time.String and json.MarshalIndent).
  */
-import type { Node, NodeType } from '../repo/node.js';
-import type { Snapshot } from '../repo/snapshot.js';
-import { encodeSnapshot } from '../repo/snapshot.js';
-import { formatGoTime, goJsonString, localOffsetMinutes, parseGoTime } from '../repo/gojson.js';
-import { goTypeBitsForNodeType } from '../repo/mode.js';
-import { type ByteString, bstrBytes } from './bytestring.js';
+import type { Node, NodeType } from '../format/node.js';
+import type { Snapshot } from '../format/snapshot.js';
+import { encodeSnapshot } from '../format/snapshot.js';
+import { formatGoTime, goJsonString, localOffsetMinutes, parseGoTime } from '../go/json.js';
+import { goTypeBitsForNodeType } from '../format/mode.js';
+import { type ByteString, bstrBytes } from '../go/bytestring.js';
 
 /** Go's os.FileMode.String(), e.g. "drwxr-xr-x", "Lrwxrwxrwx", "-rw-r--r--". */
 export function fileModeString(mode: number): string {

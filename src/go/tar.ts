@@ -8,7 +8,7 @@
  * Strings are byte strings (one char per byte), as Go strings are bytes.
  */
 import { ResticError } from '../errors.js';
-import type { ByteString } from '../walker/bytestring.js';
+import type { ByteString } from './bytestring.js';
 
 export class TarError extends ResticError {}
 

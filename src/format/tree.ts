@@ -4,7 +4,7 @@
  * so field order, omitempty and string escaping follow Go exactly.
  */
 import { FormatError } from '../errors.js';
-import { goJsonString, goQuote, goUnquote, isValidUtf8, parseJson } from './gojson.js';
+import { goJsonString, goQuote, goUnquote, isValidUtf8, parseJson } from '../go/json.js';
 import { isId } from './id.js';
 import type { ExtendedAttribute, Node, NodeType } from './node.js';
 

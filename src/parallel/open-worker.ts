@@ -1,9 +1,9 @@
 /** Worker thread for OpenPool: checks whole packs and writes restored blobs. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { type MasterKey, loadPoly1305 } from '../crypto/index.js';
-import type { PackedBlob } from './pack.js';
-import { checkPackBytes } from '../checker/read-pack.js';
-import { type SpanWrite, writeSpan } from '../restorer/span-write.js';
+import type { PackedBlob } from '../format/pack.js';
+import { checkPackBytes } from './read-pack.js';
+import { type SpanWrite, writeSpan } from './span-write.js';
 import { enableWorkerGc } from './worker-gc.js';
 
 // Bulk MACs need the WASM Poly1305 (the pure-JS fallback is far slower).

@@ -4,7 +4,7 @@
  * so output is batched, written as bytes and waits for the pipe to drain.
  */
 import type { Writable } from 'node:stream';
-import type { ByteString } from '../walker/bytestring.js';
+import type { ByteString } from '../go/bytestring.js';
 
 const BATCH = 64 * 1024;
 

@@ -16,8 +16,8 @@ import {
   encrypt,
   newSalt,
 } from '../crypto/index.js';
-import { goJsonString } from './gojson.js';
-import { nowGoTime } from './time.js';
+import { goJsonString } from '../go/json.js';
+import { nowGoTime } from '../go/time.js';
 import { hashId } from './id.js';
 
 export interface KeyFile {

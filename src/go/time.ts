@@ -1,5 +1,5 @@
 /** Current time and stat times as Go's time.Time JSON text, in the machine's local zone. */
-import { formatLocalGoTime } from './gojson.js';
+import { formatLocalGoTime } from './json.js';
 
 const NS_PER_SEC = 1_000_000_000n;
 

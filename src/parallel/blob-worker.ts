@@ -7,10 +7,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type MasterKey, loadPoly1305 } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
-import { type FinishedPack, PackAssembler } from './blob-codec.js';
-import type { BlobType } from './pack.js';
-import { blobListTransfer } from './blob-list.js';
-import { hashId } from './id.js';
+import { type FinishedPack, PackAssembler } from '../format/blob-codec.js';
+import type { BlobType } from '../format/pack.js';
+import { blobListTransfer } from '../format/blob-list.js';
+import { hashId } from '../format/id.js';
 import type { ToWorker, FromWorker } from './blob-pool.js';
 import { enableWorkerGc, noteGarbage } from './worker-gc.js';
 

@@ -31,13 +31,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
 import type SftpClient from 'ssh2-sftp-client';
-import { NotFoundError, ResticError, UsageError } from '../errors.js';
-import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, defaultLayoutPath, describeHandle, isIdName } from './backend.js';
+import { NotFoundError, ResticError, UsageError } from '../../errors.js';
+import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, defaultLayoutPath, describeHandle, isIdName } from '../backend.js';
 import { fingerprint, keyBlobType, knownHostsName, knownKeyTypes, readKnownHosts, verifyHostKey } from './known-hosts.js';
-import type { BackendOptions } from './location.js';
-import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
-import { Semaphore } from './semaphore.js';
-import { parseDurationOption, parseIntOption } from './options.js';
+import type { BackendOptions } from '../location.js';
+import { AuthenticationError, BackendRequestError, RetryBackend } from '../retry.js';
+import { Semaphore } from '../semaphore.js';
+import { parseDurationOption, parseIntOption } from '../options.js';
 
 /** The server's host key was not accepted (unknown, changed or revoked). Never retried. */
 export class HostKeyError extends ResticError {}

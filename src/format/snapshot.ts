@@ -1,6 +1,6 @@
 /** Snapshot files (`snapshots/<id>`), encoded in Go struct order. */
 import { FormatError } from '../errors.js';
-import { goJsonString, parseJson } from './gojson.js';
+import { goJsonString, parseJson } from '../go/json.js';
 import { isId } from './id.js';
 
 export interface Snapshot {
