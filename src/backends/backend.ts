@@ -108,3 +108,16 @@ export function defaultLayoutDir(type: FileType): string {
       return 'locks';
   }
 }
+
+/** Options a remote backend may need, gathered from flags and environment by the caller. */
+export interface BackendOptions {
+  env?: NodeJS.ProcessEnv;
+  /** `-o key=value` extended options. */
+  extended?: Record<string, string>;
+  /** `--cacert` files: extra trusted CA certificates for TLS (REST, S3). */
+  cacert?: string[];
+  /** `--insecure-tls`: skip TLS certificate verification (only when asked for). */
+  insecureTls?: boolean;
+  /** `--ssh-key-file`: private key for SFTP (else SSH_KEY_FILE, SSH_KEY, ~/.ssh/id_*). */
+  sshKeyFile?: string;
+}

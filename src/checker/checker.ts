@@ -15,7 +15,7 @@ import type { Node } from '../format/node.js';
 import { packSizeFromBlobs } from '../format/pack.js';
 import { NotFoundError } from '../errors.js';
 import { type Finding, error, hint } from './findings.js';
-import { verifyPack } from '../parallel/read-pack.js';
+import { verifyPack } from './verify-pack.js';
 import { OpenPool, prestartOpenPool } from '../parallel/open-pool.js';
 import { BufferRing } from '../parallel/buffer-ring.js';
 import os from 'node:os';

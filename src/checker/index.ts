@@ -11,7 +11,7 @@ import { type Subset, parseSubset, selectPacks } from './subset.js';
 export { Checker, type Progress } from './checker.js';
 export { type Finding, type FindingKind } from './findings.js';
 export { parseSubset, selectPacks, selectByBucket, selectByPercentage, selectBySize, type Subset } from './subset.js';
-export { verifyPack } from '../parallel/read-pack.js';
+export { verifyPack } from './verify-pack.js';
 
 export type CheckPhase = 'load-index' | 'packs' | 'structure' | 'read-data';
 

@@ -13,7 +13,9 @@ import { clampR, encodeMasterKey } from '../crypto/index.js';
 import { findSnapshot } from '../walker/select.js';
 import { findTreeDirectory } from '../walker/walker.js';
 import { bstrFromText } from '../go/bytestring.js';
-import { goIndentJson, goTimeJson, snapshotJson014 } from '../ui/format.js';
+import { goIndentJson } from '../go/json.js';
+import { goTimeJson } from '../go/time.js';
+import { snapshotJson014 } from '../format/snapshot.js';
 
 const TYPES = ['config', 'index', 'snapshot', 'key', 'masterkey', 'lock', 'pack', 'blob', 'tree'];
 

@@ -10,7 +10,8 @@ import { readPackHeader } from '../format/pack.js';
 import { type ByteString, bstrFromText } from '../go/bytestring.js';
 import { type FoundSnapshot, findFilteredSnapshots } from '../walker/select.js';
 import { type FindObjectKind, Finder, type Instant, parseFindTime } from '../walker/find.js';
-import { findNodeJson, formatLocalTime, formatNodeLine, goTimeJson, jsonBstr } from '../ui/format.js';
+import { findNodeJson, formatLocalTime, formatNodeLine, jsonBstr } from '../ui/format.js';
+import { goTimeJson } from '../go/time.js';
 
 /** restic's statefulOutput: groups matches per snapshot, as text or one JSON array. */
 class FindOutput {

@@ -3,7 +3,7 @@ import { UsageError } from '../errors.js';
 import { Repository } from '../repository/repository.js';
 import type { Command } from './command.js';
 import { type GlobalContext, compressionOption, kdfOverride, openBackend, openRepository, readPassword, repositoryLocation } from './global.js';
-import { hasSecondaryRepo, secondaryContext, secondaryRepoOptions } from './cmd_copy.js';
+import { hasSecondaryRepo, secondaryContext, secondaryRepoOptions } from './secondary-repo.js';
 
 export const initCommand: Command = {
   name: 'init',

@@ -6,7 +6,9 @@ import { snapshotFilter, snapshotFilterOptions, verbose, warn } from './read-com
 import { bstrFromText } from '../go/bytestring.js';
 import { findFilteredSnapshots } from '../walker/select.js';
 import { listNodes } from '../walker/ls.js';
-import { formatNodeLine, goTimeString, lsNodeJson, snapshotJsonWithId } from '../ui/format.js';
+import { formatNodeLine, lsNodeJson } from '../ui/format.js';
+import { goTimeString } from '../go/time.js';
+import { snapshotJsonWithId } from '../format/snapshot.js';
 import { goList } from '../walker/select.js';
 
 export const lsCommand: Command = {

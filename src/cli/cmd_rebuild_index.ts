@@ -1,31 +1,6 @@
-import { UsageError } from '../errors.js';
+
 import type { Command } from './command.js';
-import type { GlobalContext } from './global.js';
-import { openRepository, withLock } from './global.js';
-import { logLine } from './read-common.js';
-import { rebuildIndex } from '../repair/rebuild-index.js';
-
-export const rebuildIndexOptions: Command['options'] = [
-  { name: 'read-all-packs', kind: 'bool', help: 'read all pack files to generate new index from scratch' },
-];
-
-/** Shared by `rebuild-index` and `repair index`. */
-export async function runRebuildIndex(ctx: GlobalContext, args: string[]): Promise<number> {
-  if (args.length) throw new UsageError('rebuild-index expects no arguments');
-  const repo = await openRepository(ctx);
-  try {
-    await withLock(ctx, repo, true, () =>
-      rebuildIndex(repo, {
-        readAllPacks: !!ctx.opts['read-all-packs'],
-        log: logLine(ctx),
-        warn: (l) => ctx.stderr(l + '\n'),
-      }),
-    );
-  } finally {
-    await repo.close();
-  }
-  return 0;
-}
+import { rebuildIndexOptions, runRebuildIndex } from './rebuild-index-run.js';
 
 export const rebuildIndexCommand: Command = {
   name: 'rebuild-index',

@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
-import { rebuildIndexOptions, runRebuildIndex } from './cmd_rebuild_index.js';
+import { rebuildIndexOptions, runRebuildIndex } from './rebuild-index-run.js';
 
 /** restic 0.16's name for rebuild-index: `repair index`. */
 export const repairCommand: Command = {

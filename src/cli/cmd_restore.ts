@@ -1,6 +1,7 @@
 import { UsageError } from '../errors.js';
 import { prestartRestore, restore, type RestoreStats } from '../restorer/restorer.js';
-import { goTimeString, resticFormatBytes } from '../ui/format.js';
+import { resticFormatBytes } from '../ui/format.js';
+import { goTimeString } from '../go/time.js';
 import { goList } from '../walker/select.js';
 import type { Command } from './command.js';
 import { formatDuration } from '../ui/duration.js';

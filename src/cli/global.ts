@@ -8,7 +8,7 @@ import type { CompressionMode } from '../compress/zstd.js';
 import type { KdfParams } from '../crypto/index.js';
 import type { Repository } from '../repository/repository.js';
 import { type LockOptions, parseGoDuration } from '../repository/lock.js';
-import { findKey } from '../format/key.js';
+import { findKey } from '../repository/key-search.js';
 import type { OptionSpec, Parsed } from './args.js';
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [

@@ -11,7 +11,7 @@ import type { Snapshot } from '../format/snapshot.js';
 import { decodeTree } from '../format/tree.js';
 import { FormatError } from '../errors.js';
 import { findFilteredSnapshots } from '../walker/select.js';
-import { goTimeString } from '../ui/format.js';
+import { goTimeString } from '../go/time.js';
 import { type SnapshotSelector, hasTags, loadSnapshots, selectorMatches } from '../forget/tags.js';
 
 export interface CopyOptions {

@@ -5,7 +5,7 @@
 import type { Repository } from '../repository/repository.js';
 import { mapLimit } from '../repository/repository.js';
 import { goJsonString } from '../go/json.js';
-import { snapshotJson014, snapshotJsonWithId } from '../ui/format.js';
+import { snapshotJson014, snapshotJsonWithId } from '../format/snapshot.js';
 import { type GroupByOptions, type GroupKey, groupSnapshots, parseGroupByOptions } from './group.js';
 import { type ExpirePolicy, type KeepReason, type SnapshotEntry, applyPolicy, isEmptyPolicy } from './policy.js';
 import { type SnapshotSelector, loadSnapshots, selectorMatches } from './tags.js';

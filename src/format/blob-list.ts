@@ -6,7 +6,7 @@
  * the pack message, the index batch waiting to be written); here it costs 48 bytes in typed
  * arrays that move between threads without per-blob objects.
  */
-import type { BlobType, PackedBlob } from './pack.js';
+import type { BlobType, PackedBlob } from './blob.js';
 
 /** Per blob: packed type (bit 0 = tree), offset, stored length, plaintext length (0 = not compressed). */
 const META = 4;

@@ -3,25 +3,13 @@
  * length (uint32 LE). The header lists each blob's type, stored length, (for compressed
  * blobs) plaintext length, and ID, in file order.
  */
-import type { Backend } from '../backends/backend.js';
 import { FormatError, IntegrityError } from '../errors.js';
 import { type MasterKey, decrypt, encrypt, Extension } from '../crypto/index.js';
 import { hashBytes } from './id.js';
 import { BlobList } from './blob-list.js';
+import type { BlobType, PackedBlob } from './blob.js';
 
-export type BlobType = 'data' | 'tree';
-
-export interface PackedBlob {
-  type: BlobType;
-  /** Blob ID (hex): SHA-256 of the uncompressed plaintext. */
-  id: string;
-  /** Offset of the encrypted blob in the pack. */
-  offset: number;
-  /** Stored length (encrypted, incl. 32 bytes of IV and MAC). */
-  length: number;
-  /** Plaintext length for compressed blobs; 0 means "not compressed". */
-  uncompressedLength: number;
-}
+export type { BlobType, PackedBlob } from './blob.js';
 
 const ENTRY_SIZE = 1 + 4 + 32;
 const COMPRESSED_ENTRY_SIZE = ENTRY_SIZE + 4;
@@ -167,12 +155,18 @@ export class PackWriter {
   }
 }
 
+/** What reading a pack's header needs from a backend. */
+export interface PackReader {
+  stat(h: { type: 'pack'; name: string }): Promise<{ size: number }>;
+  load(h: { type: 'pack'; name: string }, offset?: number, length?: number): Promise<Uint8Array>;
+}
+
 /**
  * Read a pack's header from its tail, as restic does: one read of the last bytes,
  * and a second one only when the header is larger than that.
  */
 export async function readPackHeader(
-  backend: Backend,
+  backend: PackReader,
   key: MasterKey,
   name: string,
   size?: number,

@@ -2,6 +2,7 @@
 import { FormatError } from '../errors.js';
 import { goJsonString, parseJson } from '../go/json.js';
 import { isId } from './id.js';
+import { goTimeJson } from '../go/time.js';
 
 export interface Snapshot {
   time: string;
@@ -65,4 +66,18 @@ export function decodeSnapshot(plain: Uint8Array, name = ''): Snapshot {
   if (typeof raw.program_version === 'string') s.programVersion = raw.program_version;
   if (raw.summary !== undefined) s.summary = raw.summary;
   return s;
+}
+
+/**
+ * A snapshot as restic 0.14 marshals its Snapshot struct (compact): the time re-encoded,
+ * fields restic 0.14 does not know (program_version, summary) left out.
+ */
+export function snapshotJson014(s: Snapshot): string {
+  const body = Buffer.from(encodeSnapshot({ ...s, time: goTimeJson(s.time), programVersion: undefined, summary: undefined })).toString('utf8');
+  return body;
+}
+
+/** The `ls --json` / `snapshots --json` form: the snapshot followed by id and short_id (and extra fields). */
+export function snapshotJsonWithId(s: Snapshot, id: string, extra = ''): string {
+  return `${snapshotJson014(s).slice(0, -1)},"id":"${id}","short_id":"${id.slice(0, 8)}"${extra}}`;
 }

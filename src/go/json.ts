@@ -744,3 +744,66 @@ export function goTimeToDate(t: string | GoTime): Date {
   const g = typeof t === 'string' ? parseGoTime(t) : t;
   return new Date(Number(g.sec) * 1000 + Math.floor(g.nsec / 1e6));
 }
+
+/** Go's json.Indent with prefix "" (what json.MarshalIndent produces from compact JSON). */
+export function goIndentJson(compact: string, indent = '  '): string {
+  let out = '';
+  let depth = 0;
+  let needIndent = false;
+  const newline = () => '\n' + indent.repeat(depth);
+  for (let i = 0; i < compact.length; i++) {
+    const c = compact[i]!;
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') continue;
+    if (needIndent && c !== '}' && c !== ']') {
+      needIndent = false;
+      depth++;
+      out += newline();
+    }
+    if (c === '"') {
+      let j = i + 1;
+      while (j < compact.length && compact[j] !== '"') j += compact[j] === '\\' ? 2 : 1;
+      out += compact.slice(i, j + 1);
+      i = j;
+      continue;
+    }
+    switch (c) {
+      case '{':
+      case '[':
+        needIndent = true;
+        out += c;
+        break;
+      case ',':
+        out += c + newline();
+        break;
+      case ':':
+        out += ': ';
+        break;
+      case '}':
+      case ']':
+        if (needIndent) needIndent = false;
+        else {
+          depth--;
+          out += newline();
+        }
+        out += c;
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+/**
+ * Go's fmt "%.<prec>f": correctly rounded like toFixed, except that an exact tie rounds to
+ * the even digit (toFixed rounds it away from zero), e.g. 2.3125 → "2.312".
+ */
+export function goFixed(x: number, prec: number): string {
+  const exact = x.toFixed(100); // every double's decimal expansion fits in 100 digits here
+  const dot = exact.indexOf('.');
+  const rest = exact.slice(dot + 1 + prec);
+  if (!/^50*$/.test(rest)) return x.toFixed(prec);
+  const kept = exact.slice(0, dot + 1 + prec).replace(/\.$/, '');
+  const last = Number(kept[kept.length - 1]);
+  return last % 2 === 0 ? kept : x.toFixed(prec);
+}

@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type MasterKey, loadPoly1305 } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
-import { type FinishedPack, PackAssembler } from '../format/blob-codec.js';
+import { type FinishedPack, PackAssembler } from './pack-assembler.js';
 import type { BlobType } from '../format/pack.js';
 import { blobListTransfer } from '../format/blob-list.js';
 import { hashId } from '../format/id.js';

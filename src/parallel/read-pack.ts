@@ -1,44 +1,13 @@
 /**
- * `check --read-data` for one pack: download it whole, then verify the pack hash, every
- * indexed blob (MAC, decompression, SHA-256), that index entries tile the pack without gaps,
- * and that the pack's own header agrees with the index.
+ * `check --read-data`'s verdict on one downloaded pack: the pack hash, every indexed blob (MAC,
+ * decompression, SHA-256), that index entries tile the pack without gaps, and that the pack's own
+ * header agrees with the index. Runs on OpenPool's workers and in-process.
  */
-import type { Repository } from '../repository/repository.js';
 import { type PackedBlob, entrySize, parsePackBytes, HEADER_SIZE } from '../format/pack.js';
 import { hashId } from '../format/id.js';
 import type { MasterKey } from '../crypto/index.js';
-import type { OpenPool } from './open-pool.js';
 import { streamStoredBlob } from '../format/blob-open.js';
 import { noteGarbage } from './worker-gc.js';
-import { type BufferRing, loadRecycled } from './buffer-ring.js';
-
-/**
- * One line describing what is wrong with the pack, or null when it is sound. `indexed` holds
- * every index entry for the pack, so it stands for the index when matching the pack header.
- */
-export async function verifyPack(
-  repo: Repository,
-  id: string,
-  indexed: PackedBlob[],
-  size: number,
-  pool?: OpenPool,
-  ring?: BufferRing,
-): Promise<string | null> {
-  if (!indexed.length) return `pack ${id} is empty or not indexed`;
-  const blobs = [...indexed].sort((a, b) => a.offset - b.offset);
-  let pack: Uint8Array;
-  try {
-    const h = { type: 'pack' as const, name: id };
-    pack = ring ? await loadRecycled(repo.backend, h, 0, 0, ring) : await repo.backend.load(h);
-  } catch (err) {
-    return `pack ${id} failed to download: ${(err as Error).message}`;
-  }
-  const giveBack = ring?.giveBackFor(pack);
-  if (pool) return pool.checkPack(id, pack, blobs, size, giveBack);
-  const problem = await checkPackBytes(repo.key, id, pack, blobs, size);
-  giveBack?.(pack.buffer as ArrayBuffer);
-  return problem;
-}
 
 /** verifyPack's checks on a downloaded pack (`blobs` sorted by offset); runs on OpenPool's workers. */
 export async function checkPackBytes(key: MasterKey, id: string, pack: Uint8Array, blobs: PackedBlob[], size: number): Promise<string | null> {

@@ -4,23 +4,16 @@
  */
 import os from 'node:os';
 import type { Backend, FileType, Handle } from '../backends/backend.js';
-import {
-  FormatError,
-  IntegrityError,
-  NotFoundError,
-  RepositoryNotFoundError,
-  ResticError,
-  UsageError,
-  WrongPasswordError,
-} from '../errors.js';
+import { FormatError, IntegrityError, NotFoundError, RepositoryNotFoundError, ResticError, UsageError } from '../errors.js';
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, loadPoly1305, newRandomKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
-import { PackAssembler } from '../format/blob-codec.js';
+import { PackAssembler } from '../parallel/pack-assembler.js';
 import { type BlobWindow, BlobPool, type HeldBlob, workersAvailable } from '../parallel/blob-pool.js';
 import { openStoredBlob } from '../format/blob-open.js';
 import { isIrreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from '../format/config.js';
-import { createKeyFile, decodeKeyFile, findKey, type KeyFile, type OpenedKey, openKeyFile } from '../format/key.js';
+import { createKeyFile, decodeKeyFile, type KeyFile, openKeyFile } from '../format/key.js';
+import { findKey, type OpenedKey } from './key-search.js';
 import type { BlobType } from '../format/pack.js';
 import { INDEX_MAX_BLOBS, type IndexFileToWrite, decodeIndex, indexJsonBound, writeIndexJson } from '../format/index-file.js';
 import { BlobIdSet, type BlobList, type BlobsView, blobIdInto } from '../format/blob-list.js';

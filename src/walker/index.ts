@@ -16,4 +16,6 @@ export {
   type SnapshotFilter,
   type FoundSnapshot,
 } from './select.js';
-export { fileModeString, formatNodeLine, lsNodeJson, findNodeJson, snapshotJsonWithId, goIndentJson, goTimeJson, resticFormatBytes } from '../ui/format.js';
+export { snapshotJsonWithId } from '../format/snapshot.js';
+export { goIndentJson } from '../go/json.js';
+export { goTimeJson } from '../go/time.js';

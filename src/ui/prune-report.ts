@@ -1,6 +1,6 @@
 /** restic 0.14's prune summary (printPruneStats), as lines. */
-import { resticFormatBytes as formatBytes } from '../ui/format.js';
-import type { PruneStats } from './plan.js';
+import { resticFormatBytes as formatBytes } from './format.js';
+import type { PruneStats } from '../prune/plan.js';
 
 function formatPercent(n: number, d: number): string {
   if (d === 0) return '';

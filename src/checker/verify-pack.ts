@@ -1,0 +1,38 @@
+/**
+ * `check --read-data` for one pack: download it whole, then verify it in-process or on the
+ * pool's workers (parallel/read-pack.ts).
+ */
+import type { Repository } from '../repository/repository.js';
+import type { PackedBlob } from '../format/pack.js';
+import type { OpenPool } from '../parallel/open-pool.js';
+import { checkPackBytes } from '../parallel/read-pack.js';
+import { type BufferRing, loadRecycled } from '../parallel/buffer-ring.js';
+
+/**
+ * One line describing what is wrong with the pack, or null when it is sound. `indexed` holds
+ * every index entry for the pack, so it stands for the index when matching the pack header.
+ */
+export async function verifyPack(
+  repo: Repository,
+  id: string,
+  indexed: PackedBlob[],
+  size: number,
+  pool?: OpenPool,
+  ring?: BufferRing,
+): Promise<string | null> {
+  if (!indexed.length) return `pack ${id} is empty or not indexed`;
+  const blobs = [...indexed].sort((a, b) => a.offset - b.offset);
+  let pack: Uint8Array;
+  try {
+    const h = { type: 'pack' as const, name: id };
+    pack = ring ? await loadRecycled(repo.backend, h, 0, 0, ring) : await repo.backend.load(h);
+  } catch (err) {
+    return `pack ${id} failed to download: ${(err as Error).message}`;
+  }
+  const giveBack = ring?.giveBackFor(pack);
+  if (pool) return pool.checkPack(id, pack, blobs, size, giveBack);
+  const problem = await checkPackBytes(repo.key, id, pack, blobs, size);
+  giveBack?.(pack.buffer as ArrayBuffer);
+  return problem;
+}
+

@@ -1,0 +1,36 @@
+/** Finding the key file a password opens. */
+import type { Backend } from '../backends/backend.js';
+import { IntegrityError, RepositoryNotFoundError, WrongPasswordError } from '../errors.js';
+import type { MasterKey } from '../crypto/index.js';
+import { hashId } from '../format/id.js';
+import { decodeKeyFile, openKeyFile } from '../format/key.js';
+
+export interface OpenedKey {
+  master: MasterKey;
+  keyId: string;
+}
+
+/** restic tries at most this many key files before giving up. */
+const MAX_KEYS = 20;
+
+/**
+ * The first key file (by ID, the hinted one first) that the password opens, as restic's
+ * SearchKey does.
+ */
+export async function findKey(backend: Backend, password: string, hint?: string): Promise<OpenedKey> {
+  const ids: string[] = [];
+  for await (const f of backend.list('key')) ids.push(f.name);
+  ids.sort();
+  if (hint) {
+    const i = ids.findIndex((id) => id.startsWith(hint));
+    if (i > 0) ids.unshift(...ids.splice(i, 1));
+  }
+  if (!ids.length) throw new RepositoryNotFoundError(`repository at ${backend.location} has no key files`);
+  for (const keyId of ids.slice(0, MAX_KEYS)) {
+    const bytes = await backend.load({ type: 'key', name: keyId });
+    if (hashId(bytes) !== keyId) throw new IntegrityError(`key file ${keyId}: content does not match its name (file is damaged)`);
+    const master = await openKeyFile(decodeKeyFile(bytes, keyId), password, keyId);
+    if (master) return { master, keyId };
+  }
+  throw new WrongPasswordError('wrong password or no key found');
+}
