@@ -77,7 +77,7 @@ describe('check --read-data', () => {
     const id = path.basename(victim);
     fs.chmodSync(victim, 0o644);
     const bytes = fs.readFileSync(victim);
-    bytes[100] ^= 0x01;
+    bytes[100]! ^= 0x01;
     fs.writeFileSync(victim, bytes);
 
     // The structure check does not read pack contents: still clean, as restic.

@@ -49,7 +49,7 @@ export const diffCommand: Command = {
         });
         if (ctx.json) {
           await out.text(
-            `{"message_type":"statistics","source_snapshot":${goJsonString(args[0])},"target_snapshot":${goJsonString(args[1])},` +
+            `{"message_type":"statistics","source_snapshot":${goJsonString(args[0]!)},"target_snapshot":${goJsonString(args[1]!)},` +
               `"changed_files":${stats.changedFiles},"added":${statJson(stats.added)},"removed":${statJson(stats.removed)}}\n`,
           );
         } else {

@@ -498,7 +498,10 @@ export class BlobPool {
     this.pending = null;
     await Promise.all(
       this.workers.map(async (w) => {
-        if (this.failure) return w.terminate();
+        if (this.failure) {
+          await w.terminate();
+          return;
+        }
         const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
         w.postMessage({ op: 'close' } satisfies ToWorker);
         const timer = setTimeout(() => void w.terminate(), 5000);

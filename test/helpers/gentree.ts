@@ -42,7 +42,7 @@ export function generateTree(root: string, opts: { bigFileSize?: number } = {}):
   const unicode = ['ünïcödé.txt', '日本語のファイル', 'emoji-😀.bin', 'spaces and tabs\t.txt', 'quote"back\\slash', '<html>&amp;'];
   const udir = path.join(root, 'ünïcode-dïr');
   fs.mkdirSync(udir);
-  for (const [i, name] of unicode.entries()) {
+  for (const name of unicode) {
     const p = path.join(udir, name);
     fs.writeFileSync(p, `content of ${name}\n`);
     setTimes(p, n++);
