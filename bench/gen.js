@@ -31,7 +31,32 @@ export function randomBytes(label, off, len) {
 
 const VOCAB = (() => {
   const r = mulberry32(12345);
-  const syl = ['a', 'e', 'i', 'o', 'u', 'ka', 're', 'to', 'mi', 'sa', 'lo', 'ne', 'ti', 'da', 'po', 'ru', 'ch', 'st', 'th', 'er', 'in', 'on', 'an', 'es'];
+  const syl = [
+    'a',
+    'e',
+    'i',
+    'o',
+    'u',
+    'ka',
+    're',
+    'to',
+    'mi',
+    'sa',
+    'lo',
+    'ne',
+    'ti',
+    'da',
+    'po',
+    'ru',
+    'ch',
+    'st',
+    'th',
+    'er',
+    'in',
+    'on',
+    'an',
+    'es',
+  ];
   const out = [];
   for (let i = 0; i < 4096; i++) {
     let w = '';
@@ -70,7 +95,8 @@ export function generate(kind, dir, { scale = 1 } = {}) {
   if (kind === 'big') {
     const size = Math.round(1024 * scale) * MiB;
     const fd = fs.openSync(path.join(dir, 'big.bin'), 'w');
-    for (let off = 0; off < size; off += 16 * MiB) fs.writeSync(fd, randomBytes('big', off, Math.min(16 * MiB, size - off)), 0, Math.min(16 * MiB, size - off), off);
+    for (let off = 0; off < size; off += 16 * MiB)
+      fs.writeSync(fd, randomBytes('big', off, Math.min(16 * MiB, size - off)), 0, Math.min(16 * MiB, size - off), off);
     fs.closeSync(fd);
   } else {
     const nSmall = Math.round(20000 * scale);
@@ -78,7 +104,10 @@ export function generate(kind, dir, { scale = 1 } = {}) {
     for (let d = 0; d < 100; d++) fs.mkdirSync(path.join(dir, 'small', 'd' + String(d).padStart(3, '0')), { recursive: true });
     for (let i = 0; i < nSmall; i++) {
       const size = 1024 + (mulberry32(seedOf('size:' + i))() % (63 * 1024 + 1));
-      fs.writeFileSync(path.join(dir, 'small', 'd' + String(i % 100).padStart(3, '0'), 'f' + String(i).padStart(5, '0') + '.bin'), randomBytes('small:' + i, 0, size));
+      fs.writeFileSync(
+        path.join(dir, 'small', 'd' + String(i % 100).padStart(3, '0'), 'f' + String(i).padStart(5, '0') + '.bin'),
+        randomBytes('small:' + i, 0, size),
+      );
     }
     fs.mkdirSync(path.join(dir, 'large'));
     for (let f = 0; f < 4; f++) {

@@ -43,7 +43,13 @@ function indexBench() {
     const blobs = [];
     for (let k = 0; k < PER; k++) {
       const n = p * PER + k;
-      blobs.push({ type: k % 50 ? 'data' : 'tree', id: raw.toString('hex', n * 32, n * 32 + 32), offset: k * 5000, length: 5000, uncompressedLength: k % 3 ? 0 : 9000 });
+      blobs.push({
+        type: k % 50 ? 'data' : 'tree',
+        id: raw.toString('hex', n * 32, n * 32 + 32),
+        offset: k * 5000,
+        length: 5000,
+        uncompressedLength: k % 3 ? 0 : 9000,
+      });
     }
     packs.push({ id: crypto.createHash('sha256').update(`pack${p}`).digest('hex'), blobs });
   }
@@ -96,7 +102,16 @@ function filesBench() {
       const d = path.join(dir, String(Math.floor(i / 1000)).padStart(4, '0'));
       if (i % 1000 === 0) fs.mkdirSync(d, { recursive: true });
       const size = 1024 + ((i * 2654435761) % 3072);
-      fs.writeFileSync(path.join(d, `f${i}`), crypto.createHash('sha512').update(`f${i}`).digest().toString('hex').repeat(Math.ceil(size / 128)).slice(0, size));
+      fs.writeFileSync(
+        path.join(d, `f${i}`),
+        crypto
+          .createHash('sha512')
+          .update(`f${i}`)
+          .digest()
+          .toString('hex')
+          .repeat(Math.ceil(size / 128))
+          .slice(0, size),
+      );
     }
     fs.writeFileSync(marker, '');
     return dir;
@@ -109,7 +124,10 @@ function filesBench() {
     spawnSync(process.execPath, [CLI, '-r', repo, 'init'], { env });
     const tf = path.join(base, 'time-files.txt');
     const t0 = Date.now();
-    const r = spawnSync('/usr/bin/time', ['-v', '-o', tf, process.execPath, CLI, '-r', repo, 'backup', '-q', '--host', 'bench', data], { env, encoding: 'utf8' });
+    const r = spawnSync('/usr/bin/time', ['-v', '-o', tf, process.execPath, CLI, '-r', repo, 'backup', '-q', '--host', 'bench', data], {
+      env,
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`backup failed: ${r.stderr}`);
     const rss = Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(fs.readFileSync(tf, 'utf8'))[1]) / 1024;
     out[n] = { files: n, seconds: (Date.now() - t0) / 1000, rssMiB: +rss.toFixed(1) };
@@ -120,7 +138,15 @@ function filesBench() {
   const growth = large.rssMiB - small.rssMiB;
   // one data blob per file (files < MinSize are one chunk) + one tree per 1,000 files; ~57 B/blob
   const indexShare = ((large.files - small.files) * 64) / MiB;
-  console.log(JSON.stringify({ small, large, rssGrowthMiB: +growth.toFixed(1), indexShareMiB: +indexShare.toFixed(1), perExtraFileBytes: +((growth * MiB) / (large.files - small.files)).toFixed(0) }));
+  console.log(
+    JSON.stringify({
+      small,
+      large,
+      rssGrowthMiB: +growth.toFixed(1),
+      indexShareMiB: +indexShare.toFixed(1),
+      perExtraFileBytes: +((growth * MiB) / (large.files - small.files)).toFixed(0),
+    }),
+  );
 }
 
 if (argv[0] === 'files') filesBench();

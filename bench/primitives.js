@@ -48,30 +48,76 @@ const add = (name, r) => {
   if (!argv.includes('--json')) console.log(`${name.padEnd(44)} ${String(r.median).padStart(8)} MiB/s (best ${r.best})`);
 };
 
-add('chunker (restic Rabin, WASM 4 lanes)', rate(random.length, () => {
-  const c = new Chunker(pol);
-  let start = 0;
-  for (let cut = c.next(random, 0); cut >= 0; cut = c.next(random, start)) start = cut;
-}));
-add('SHA-256 (node:crypto), 1 MiB pieces', rate(random.length, perMiB(random, (b) => crypto.createHash('sha256').update(b).digest())));
+add(
+  'chunker (restic Rabin, WASM 4 lanes)',
+  rate(random.length, () => {
+    const c = new Chunker(pol);
+    let start = 0;
+    for (let cut = c.next(random, 0); cut >= 0; cut = c.next(random, start)) start = cut;
+  }),
+);
+add(
+  'SHA-256 (node:crypto), 1 MiB pieces',
+  rate(
+    random.length,
+    perMiB(random, (b) => crypto.createHash('sha256').update(b).digest()),
+  ),
+);
 const iv = Buffer.alloc(16, 7);
-add('AES-256-CTR (node:crypto), 1 MiB pieces', rate(random.length, perMiB(random, (b) => crypto.createCipheriv('aes-256-ctr', key.encrypt, iv).update(b))));
-add('Poly1305-AES (libsodium WASM), 1 MiB pieces', rate(random.length, perMiB(random, (b) => poly1305Aes(b, iv, key.mac.k, key.mac.r))));
-add('encrypt = AES-CTR + Poly1305, 1 MiB pieces', rate(random.length, perMiB(random, (b) => encrypt(key, b))));
+add(
+  'AES-256-CTR (node:crypto), 1 MiB pieces',
+  rate(
+    random.length,
+    perMiB(random, (b) => crypto.createCipheriv('aes-256-ctr', key.encrypt, iv).update(b)),
+  ),
+);
+add(
+  'Poly1305-AES (libsodium WASM), 1 MiB pieces',
+  rate(
+    random.length,
+    perMiB(random, (b) => poly1305Aes(b, iv, key.mac.k, key.mac.r)),
+  ),
+);
+add(
+  'encrypt = AES-CTR + Poly1305, 1 MiB pieces',
+  rate(
+    random.length,
+    perMiB(random, (b) => encrypt(key, b)),
+  ),
+);
 const textZ = [];
-add('zstd compress auto (WASM), text', rate(text.length, () => {
-  textZ.length = 0;
-  for (let o = 0; o < text.length; o += MiB) textZ.push(zstdCompress(text.subarray(o, o + MiB), 'auto'));
-}));
-add('zstd compress auto (WASM), random', rate(random.length, perMiB(random, (b) => zstdCompress(b, 'auto'))));
-add('zstd decompress (WASM), text', rate(text.length, () => {
-  for (const z of textZ) zstdDecompress(z, MiB, MiB);
-}));
+add(
+  'zstd compress auto (WASM), text',
+  rate(text.length, () => {
+    textZ.length = 0;
+    for (let o = 0; o < text.length; o += MiB) textZ.push(zstdCompress(text.subarray(o, o + MiB), 'auto'));
+  }),
+);
+add(
+  'zstd compress auto (WASM), random',
+  rate(
+    random.length,
+    perMiB(random, (b) => zstdCompress(b, 'auto')),
+  ),
+);
+add(
+  'zstd decompress (WASM), text',
+  rate(text.length, () => {
+    for (const z of textZ) zstdDecompress(z, MiB, MiB);
+  }),
+);
 if (typeof zlib.zstdCompressSync === 'function') {
-  add('zstd compress level 1 (node:zlib), text', rate(text.length, perMiB(text, (b) => zlib.zstdCompressSync(b, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } }))));
+  add(
+    'zstd compress level 1 (node:zlib), text',
+    rate(
+      text.length,
+      perMiB(text, (b) => zlib.zstdCompressSync(b, { params: { [zlib.constants.ZSTD_c_compressionLevel]: 1 } })),
+    ),
+  );
 } else if (!argv.includes('--json')) {
   console.log(`(node:zlib has no zstd in Node ${process.version}: WASM only)`);
 }
 const ratio = textZ.reduce((s, z) => s + z.length, 0) / text.length;
-if (argv.includes('--json')) console.log(JSON.stringify({ node: process.version, sizeMiB, reps, textCompressionRatio: +ratio.toFixed(3), results: out }));
+if (argv.includes('--json'))
+  console.log(JSON.stringify({ node: process.version, sizeMiB, reps, textCompressionRatio: +ratio.toFixed(3), results: out }));
 else console.log(`text compresses to ${(ratio * 100).toFixed(1)} % at level auto`);

@@ -56,7 +56,9 @@ const baseEnv = { ...process.env, RESTIC_PASSWORD: 'benchpass', RESTIC_CACHE_DIR
 async function startRestServer(dir) {
   const logFile = path.join(base, 'rest-server.log');
   const fd = fs.openSync(logFile, 'w');
-  const child = spawn(process.execPath, [CLI, 'rest-server', '--path', dir, '--no-auth', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', fd] });
+  const child = spawn(process.execPath, [CLI, 'rest-server', '--path', dir, '--no-auth', '--listen', '127.0.0.1:0'], {
+    stdio: ['ignore', 'ignore', fd],
+  });
   fs.closeSync(fd);
   for (let i = 0; i < 300; i++) {
     const log = fs.readFileSync(logFile, 'utf8');
@@ -230,7 +232,9 @@ async function benchStore(name, MiB) {
         const [cmd, args] = runTool(tool, store, repo, ['backup', '--host', 'bench', '-q', data]);
         const r = timed(cmd, args, env);
         results[tool].push(r);
-        console.error(`${name} run ${i + 1} ${tool.padEnd(9)} ${r.wall.toFixed(2)} s  ${(MiB / r.wall).toFixed(1)} MiB/s  RSS ${r.rss.toFixed(0)} MiB`);
+        console.error(
+          `${name} run ${i + 1} ${tool.padEnd(9)} ${r.wall.toFixed(2)} s  ${(MiB / r.wall).toFixed(1)} MiB/s  RSS ${r.rss.toFixed(0)} MiB`,
+        );
         await store.cleanup(repo);
       }
     }
@@ -240,7 +244,12 @@ async function benchStore(name, MiB) {
   const summary = {};
   for (const tool of Object.keys(results)) {
     const wall = median(results[tool].map((r) => r.wall));
-    summary[tool] = { wall_s: wall, mib_per_s: MiB / wall, rss_mib: median(results[tool].map((r) => r.rss)), runs_s: results[tool].map((r) => r.wall) };
+    summary[tool] = {
+      wall_s: wall,
+      mib_per_s: MiB / wall,
+      rss_mib: median(results[tool].map((r) => r.rss)),
+      runs_s: results[tool].map((r) => r.wall),
+    };
   }
   return { store: name, label: store.label, summary, ratio: summary['restic-ts'].mib_per_s / summary.restic.mib_per_s };
 }
@@ -252,7 +261,15 @@ const bytes = datasetBytes(data);
 const MiB = bytes / 1048576;
 spawnSync('sh', ['-c', `find ${JSON.stringify(data)} -type f -exec cat {} + > /dev/null`]); // warm the page cache
 
-const report = { dataset, size_mib: MiB, bytes, runs, restic: spawnSync('restic', ['version'], { encoding: 'utf8' }).stdout.trim(), date: new Date().toISOString(), stores: [] };
+const report = {
+  dataset,
+  size_mib: MiB,
+  bytes,
+  runs,
+  restic: spawnSync('restic', ['version'], { encoding: 'utf8' }).stdout.trim(),
+  date: new Date().toISOString(),
+  stores: [],
+};
 for (const name of storeNames) {
   try {
     report.stores.push(await benchStore(name, MiB));
@@ -266,7 +283,9 @@ console.log(`first backup of ${dataset} (${MiB.toFixed(1)} MiB), ${runs} run(s) 
 for (const s of report.stores) {
   console.log(`${s.label}`);
   for (const [tool, v] of Object.entries(s.summary)) {
-    console.log(`  ${tool.padEnd(9)} ${v.mib_per_s.toFixed(1).padStart(7)} MiB/s  ${v.wall_s.toFixed(2)} s  peak RSS ${v.rss_mib.toFixed(0)} MiB`);
+    console.log(
+      `  ${tool.padEnd(9)} ${v.mib_per_s.toFixed(1).padStart(7)} MiB/s  ${v.wall_s.toFixed(2)} s  peak RSS ${v.rss_mib.toFixed(0)} MiB`,
+    );
   }
   console.log(`  throughput ratio restic-ts / restic: ${s.ratio.toFixed(2)}x`);
 }

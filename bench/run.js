@@ -79,7 +79,8 @@ function timed(tool, repo, args) {
   const t0 = process.hrtime.bigint();
   const r = spawnSync('/usr/bin/time', ['-v', '-o', tf, cmd, ...a], { env, encoding: 'utf8', maxBuffer: 1 << 28 });
   const wall = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')} failed (${r.status}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
+  if (r.status !== 0)
+    throw new Error(`${tool} ${args.join(' ')} failed (${r.status}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
   const tv = fs.readFileSync(tf, 'utf8');
   const num = (re) => Number(re.exec(tv)?.[1] ?? 0);
   return {
@@ -109,7 +110,15 @@ function versions() {
   const rv = spawnSync('restic', ['version'], { encoding: 'utf8' }).stdout.trim();
   const ov = spawnSync(process.execPath, [CLI, 'version'], { encoding: 'utf8' }).stdout.trim();
   const cpu = /model name\s*:\s*(.*)/.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model;
-  return { restic: rv, resticTs: ov, node: process.version, cpu, cores: os.availableParallelism(), memGiB: +(os.totalmem() / 2 ** 30).toFixed(1), kernel: os.release() };
+  return {
+    restic: rv,
+    resticTs: ov,
+    node: process.version,
+    cpu,
+    cores: os.availableParallelism(),
+    memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    kernel: os.release(),
+  };
 }
 
 const median = (xs) => {
@@ -124,9 +133,17 @@ function main() {
   const info = versions();
   const haveCheck = oursHasCheck();
   const notes = [];
-  if (ops.includes('check') && !haveCheck) notes.push('restic-ts has no `check --read-data` yet: check measured for restic only, ratio skipped');
-  console.error(`restic-ts bench: ${quick ? 'QUICK ' : ''}scale ${scale}, ${runs} run(s), datasets ${datasets}, configs ${configs}, ops ${ops}`);
-  console.error(`${info.restic} | ${info.resticTs} | ${info.cpu}, ${info.cores} cores | load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  if (ops.includes('check') && !haveCheck)
+    notes.push('restic-ts has no `check --read-data` yet: check measured for restic only, ratio skipped');
+  console.error(
+    `restic-ts bench: ${quick ? 'QUICK ' : ''}scale ${scale}, ${runs} run(s), datasets ${datasets}, configs ${configs}, ops ${ops}`,
+  );
+  console.error(
+    `${info.restic} | ${info.resticTs} | ${info.cpu}, ${info.cores} cores | load ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' ')}`,
+  );
 
   const results = []; // { dataset, config, op, tool, run, wall, rss, cpu }
   const sizes = {};
@@ -135,7 +152,9 @@ function main() {
     console.error(`dataset ${ds}: generating in ${data} (kept between runs) …`);
     generate(ds, data, { scale });
     const bytes = datasetBytes(data);
-    const files = fs.readdirSync(data, { recursive: true }).filter((n) => !n.toString().includes('.complete-') && fs.lstatSync(path.join(data, n)).isFile()).length;
+    const files = fs
+      .readdirSync(data, { recursive: true })
+      .filter((n) => !n.toString().includes('.complete-') && fs.lstatSync(path.join(data, n)).isFile()).length;
     sizes[ds] = { bytes, MiB: +(bytes / MiB).toFixed(1), files };
     for (const cfg of configs) {
       const c = CONFIG[cfg];
@@ -150,7 +169,9 @@ function main() {
           const record = (op, r) => {
             results.push({ dataset: ds, config: cfg, op, tool, run, ...r });
             const mibs = OP_METRIC[op].kind === 'throughput' ? `${(bytes / MiB / r.wall).toFixed(1)} MiB/s` : '';
-            console.error(`  ${ds} ${cfg} run ${run + 1} ${tool.padEnd(9)} ${op.padEnd(8)} ${r.wall.toFixed(2).padStart(6)} s ${mibs.padStart(12)}  RSS ${r.rss.toFixed(0)} MiB`);
+            console.error(
+              `  ${ds} ${cfg} run ${run + 1} ${tool.padEnd(9)} ${op.padEnd(8)} ${r.wall.toFixed(2).padStart(6)} s ${mibs.padStart(12)}  RSS ${r.rss.toFixed(0)} MiB`,
+            );
           };
           warmCache(data);
           // backup #1 always runs: the other ops need its snapshot.
@@ -184,7 +205,15 @@ function main() {
         const m = {};
         for (const tool of TOOLS) {
           const rs = results.filter((r) => r.dataset === ds && r.config === cfg && r.op === op && r.tool === tool);
-          if (rs.length) m[tool] = { n: rs.length, wall: median(rs.map((r) => r.wall)), wallMin: Math.min(...rs.map((r) => r.wall)), wallMax: Math.max(...rs.map((r) => r.wall)), rss: median(rs.map((r) => r.rss)), cpu: median(rs.map((r) => r.cpu)) };
+          if (rs.length)
+            m[tool] = {
+              n: rs.length,
+              wall: median(rs.map((r) => r.wall)),
+              wallMin: Math.min(...rs.map((r) => r.wall)),
+              wallMax: Math.max(...rs.map((r) => r.wall)),
+              rss: median(rs.map((r) => r.rss)),
+              cpu: median(rs.map((r) => r.cpu)),
+            };
         }
         if (!m.restic) continue;
         const { kind, target } = OP_METRIC[op];
@@ -204,7 +233,11 @@ function main() {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const outDir = path.join(here, 'results');
   fs.mkdirSync(outDir, { recursive: true });
-  const json = JSON.stringify({ date: new Date().toISOString(), quick, scale, runs, loadavg: os.loadavg(), info, sizes, notes, rows, results }, null, 2);
+  const json = JSON.stringify(
+    { date: new Date().toISOString(), quick, scale, runs, loadavg: os.loadavg(), info, sizes, notes, rows, results },
+    null,
+    2,
+  );
   const name = `${stamp}${quick ? '-quick' : ''}`;
   fs.writeFileSync(path.join(outDir, `${name}.json`), json);
   fs.writeFileSync(path.join(outDir, `${name}.md`), md);
@@ -217,10 +250,19 @@ function main() {
 function markdown(info, sizes, rows, notes) {
   const f = (x, d = 2) => (x === undefined || x === null ? '–' : x.toFixed(d));
   const lines = [];
-  lines.push(`Machine: ${info.cpu}, ${info.cores} cores, ${info.memGiB} GiB, Linux ${info.kernel}; ${info.node}; ${info.restic}; ${info.resticTs}.`);
-  lines.push(`Datasets: ${Object.entries(sizes).map(([k, v]) => `${k} ${v.MiB} MiB in ${v.files} files`).join(', ')}${quick ? ' (--quick)' : ''}. ` + `Medians of ${runs} alternating run(s) per tool; local repositories on the same disk; warm page cache.`);
+  lines.push(
+    `Machine: ${info.cpu}, ${info.cores} cores, ${info.memGiB} GiB, Linux ${info.kernel}; ${info.node}; ${info.restic}; ${info.resticTs}.`,
+  );
+  lines.push(
+    `Datasets: ${Object.entries(sizes)
+      .map(([k, v]) => `${k} ${v.MiB} MiB in ${v.files} files`)
+      .join(', ')}${quick ? ' (--quick)' : ''}. ` +
+      `Medians of ${runs} alternating run(s) per tool; local repositories on the same disk; warm page cache.`,
+  );
   lines.push('');
-  lines.push('| dataset | config | operation | restic s (min–max) | restic-ts s (min–max) | restic MiB/s | restic-ts MiB/s | ratio | target | RSS restic / restic-ts MiB | RSS ratio | met |');
+  lines.push(
+    '| dataset | config | operation | restic s (min–max) | restic-ts s (min–max) | restic MiB/s | restic-ts MiB/s | ratio | target | RSS restic / restic-ts MiB | RSS ratio | met |',
+  );
   lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     const mb = sizes[r.dataset].bytes / MiB;
@@ -228,10 +270,14 @@ function markdown(info, sizes, rows, notes) {
     const tp = (m) => (m && r.kind === 'throughput' ? f(mb / m.wall, 1) : '–');
     const ratio = r.ratio === undefined ? '–' : `${f(r.ratio)}× ${r.kind === 'throughput' ? 'tput' : 'time'}`;
     const target = r.kind === 'throughput' ? `≥ ${r.target}×` : `≤ ${r.target}×`;
-    lines.push(`| ${r.dataset} | ${r.config} | ${OP_LABEL[r.op]} | ${s(r.restic)} | ${s(r.resticTs)} | ${tp(r.restic)} | ${tp(r.resticTs)} | ${ratio} | ${target} | ${f(r.restic.rss, 0)} / ${r.resticTs ? f(r.resticTs.rss, 0) : '–'} | ${f(r.rssRatio)} | ${r.met === undefined ? '–' : r.met ? 'yes' : 'no'} |`);
+    lines.push(
+      `| ${r.dataset} | ${r.config} | ${OP_LABEL[r.op]} | ${s(r.restic)} | ${s(r.resticTs)} | ${tp(r.restic)} | ${tp(r.resticTs)} | ${ratio} | ${target} | ${f(r.restic.rss, 0)} / ${r.resticTs ? f(r.resticTs.rss, 0) : '–'} | ${f(r.rssRatio)} | ${r.met === undefined ? '–' : r.met ? 'yes' : 'no'} |`,
+    );
   }
   lines.push('');
-  lines.push('Throughput ratio = restic-ts MiB/s ÷ restic MiB/s (higher is better); time and RSS ratios = restic-ts ÷ restic (lower is better). "met" needs the ratio target and RSS ratio ≤ 1.');
+  lines.push(
+    'Throughput ratio = restic-ts MiB/s ÷ restic MiB/s (higher is better); time and RSS ratios = restic-ts ÷ restic (lower is better). "met" needs the ratio target and RSS ratio ≤ 1.',
+  );
   for (const n of notes) lines.push(`Note: ${n}.`);
   return lines.join('\n');
 }

@@ -22,7 +22,14 @@ const hashTree = (root) => {
     for (const e of fs.readdirSync(path.join(root, rel), { withFileTypes: true })) {
       const r = path.join(rel, e.name);
       if (e.isDirectory()) walk(r);
-      else if (e.isFile()) out.set(r, crypto.createHash('sha256').update(fs.readFileSync(path.join(root, r))).digest('hex'));
+      else if (e.isFile())
+        out.set(
+          r,
+          crypto
+            .createHash('sha256')
+            .update(fs.readFileSync(path.join(root, r)))
+            .digest('hex'),
+        );
     }
   };
   walk('');
@@ -34,13 +41,17 @@ const repo = await Repository.init(new LocalBackend(repoDir), password, { versio
 console.log(`created repository ${repo.config.id.slice(0, 10)}`);
 
 const result = await backup(repo, [source], { hostname: 'demo', tags: ['demo'] });
-console.log(`backup of ${source}: snapshot ${result.snapshotId.slice(0, 8)} saved ` +
-  `(${result.stats.totalFilesProcessed} files, ${result.stats.totalBytesProcessed} bytes, ${result.stats.dataBlobs} new data blobs)`);
+console.log(
+  `backup of ${source}: snapshot ${result.snapshotId.slice(0, 8)} saved ` +
+    `(${result.stats.totalFilesProcessed} files, ${result.stats.totalBytesProcessed} bytes, ${result.stats.dataBlobs} new data blobs)`,
+);
 
 const reopened = await Repository.open(new LocalBackend(repoDir), password);
 console.log('\nsnapshots:');
 for (const { id, snapshot } of await reopened.listSnapshots()) {
-  console.log(`  ${id.slice(0, 8)}  ${snapshot.time.slice(0, 19).replace('T', ' ')}  ${snapshot.hostname}  [${(snapshot.tags ?? []).join(',')}]  ${snapshot.paths.join(' ')}`);
+  console.log(
+    `  ${id.slice(0, 8)}  ${snapshot.time.slice(0, 19).replace('T', ' ')}  ${snapshot.hostname}  [${(snapshot.tags ?? []).join(',')}]  ${snapshot.paths.join(' ')}`,
+  );
 }
 
 const stats = await restore(reopened, 'latest', target);

@@ -36,8 +36,18 @@ async function* pgDump() {
 }
 
 const installation = () => ({
-  cheCluster: { apiVersion: 'org.eclipse.che/v1', kind: 'CheCluster', metadata: { name: 'eclipse-che' }, spec: { database: { chePostgresDb: 'dbche' } } },
-  configMaps: [{ manifest: 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: custom-certs\ndata:\n  ca.crt: |\n    -----BEGIN CERTIFICATE-----\n    MIIB...\n    -----END CERTIFICATE-----\n' }],
+  cheCluster: {
+    apiVersion: 'org.eclipse.che/v1',
+    kind: 'CheCluster',
+    metadata: { name: 'eclipse-che' },
+    spec: { database: { chePostgresDb: 'dbche' } },
+  },
+  configMaps: [
+    {
+      manifest:
+        'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: custom-certs\ndata:\n  ca.crt: |\n    -----BEGIN CERTIFICATE-----\n    MIIB...\n    -----END CERTIFICATE-----\n',
+    },
+  ],
   secrets: [{ manifest: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'che-postgres-secret' }, data: { user: 'cGdjaGU=' } } }],
   databases: [{ name: 'dbche', dump: pgDump() }],
   info: { cheVersion: '7.41.2', infrastructure: 'Kubernetes', namespace: 'eclipse-che' },
@@ -50,7 +60,8 @@ async function sha256(chunks) {
 }
 
 async function listSnapshots(repo) {
-  for (const { id, snapshot } of await repo.listSnapshots()) console.log(`  ${id.slice(0, 8)}  ${snapshot.time.slice(0, 19)}  ${snapshot.hostname}  ${snapshot.paths.join(' ')}`);
+  for (const { id, snapshot } of await repo.listSnapshots())
+    console.log(`  ${id.slice(0, 8)}  ${snapshot.time.slice(0, 19)}  ${snapshot.hostname}  ${snapshot.paths.join(' ')}`);
 }
 
 const expected = await sha256(pgDump());
@@ -84,8 +95,9 @@ const expected = await sha256(pgDump());
     await repo.close();
     const target = path.join(work, 'restored');
     const r = await restoreCheInstallation(source, shortId, { target, onStatus });
-    const ok = (await sha256(r.installation.databases[0].content())) === expected
-      && (await sha256([fs.readFileSync(path.join(target, 'db', 'dbche.sql'))])) === expected;
+    const ok =
+      (await sha256(r.installation.databases[0].content())) === expected &&
+      (await sha256([fs.readFileSync(path.join(target, 'db', 'dbche.sql'))])) === expected;
     await r.close();
     console.log(`restored into ${target}: ${fs.readdirSync(target).sort().join(', ')}; dump identical: ${ok}`);
     if (!ok) process.exitCode = 1;

@@ -12,7 +12,14 @@ export { S3Backend, S3Error, parseS3Location, type S3BackendOptions, type S3Cred
 export { RetryBackend, BackendRequestError, AuthenticationError, BackendError, type RetryOptions } from './backends/retry.js';
 export { startRestServer, RestServerError, type RestServerOptions, type RestServer } from './rest-server/server.js';
 export { SftpBackend, HostKeyError, parseSftpLocation, type SftpBackendOptions, type SftpPrivateKey } from './backends/sftp/sftp.js';
-export { Repository, type InitOptions, type OpenOptions, type SaveBlobResult, type AddKeyOptions, DEFAULT_PACK_SIZE } from './repository/repository.js';
+export {
+  Repository,
+  type InitOptions,
+  type OpenOptions,
+  type SaveBlobResult,
+  type AddKeyOptions,
+  DEFAULT_PACK_SIZE,
+} from './repository/repository.js';
 export type { Config } from './format/config.js';
 export {
   RepositoryLock,
@@ -33,13 +40,40 @@ export { encodeTree, decodeTree } from './format/tree.js';
 export { backup, Archiver, type BackupOptions, type BackupResult, type BackupWarning } from './archiver/archiver.js';
 export { restore, Restorer, readFileContent, type RestoreOptions, type RestoreStats } from './restorer/restorer.js';
 export type { ArchiverFs } from './archiver/fs.js';
-export { backupEntries, VirtualArchiver, type VirtualEntry, type EntryContent, type VirtualBackupOptions, type VirtualBackupResult } from './archiver/virtual.js';
+export {
+  backupEntries,
+  VirtualArchiver,
+  type VirtualEntry,
+  type EntryContent,
+  type VirtualBackupOptions,
+  type VirtualBackupResult,
+} from './archiver/virtual.js';
 export type { CompressionMode } from './compress/zstd.js';
 export type { KdfParams, MasterKey } from './crypto/index.js';
 export * from './walker/index.js';
 export * from './dump/index.js';
-export { check, Checker, type CheckOptions, type CheckResult, type CheckPhase, type Finding, type FindingKind, parseSubset, selectPacks, verifyPack } from './checker/index.js';
-export { prune, pruneLimits, findUsedBlobs, type PruneOptions, type PruneResult, type PruneStep, type PrunePlan, type PruneStats } from './prune/index.js';
+export {
+  check,
+  Checker,
+  type CheckOptions,
+  type CheckResult,
+  type CheckPhase,
+  type Finding,
+  type FindingKind,
+  parseSubset,
+  selectPacks,
+  verifyPack,
+} from './checker/index.js';
+export {
+  prune,
+  pruneLimits,
+  findUsedBlobs,
+  type PruneOptions,
+  type PruneResult,
+  type PruneStep,
+  type PrunePlan,
+  type PruneStats,
+} from './prune/index.js';
 export { rebuildIndex, type RebuildIndexOptions, type RebuildIndexResult } from './repair/rebuild-index.js';
 export * from './forget/index.js';
 export * from './copy/index.js';

@@ -4,7 +4,7 @@ import { bcryptBase64Decode, bcryptBase64Encode, bcryptHash, bcryptVerify, piWor
 import { checkHash, parseHtpasswd } from '../src/rest-server/htpasswd.js';
 
 describe('bcrypt', () => {
-  it('derives Blowfish\'s initial state from the digits of pi', () => {
+  it("derives Blowfish's initial state from the digits of pi", () => {
     const w = piWords();
     expect(w.length).toBe(1042);
     expect(w[0]).toBe(0x243f6a88); // P[0]

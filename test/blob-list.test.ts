@@ -69,18 +69,45 @@ describe('BlobList', () => {
   it('encodes the same pack header and index JSON as the objects', () => {
     expect(Buffer.from(encodeHeader(list)).equals(Buffer.from(encodeHeader(blobs)))).toBe(true);
     expect(decodeHeader(encodeHeader(list)).map((b) => b.id)).toEqual(blobs.map((b) => b.id));
-    const asObjects = encodeIndex({ supersedes: [hex('old')], packs: [{ id: hex('p1'), blobs }, { id: hex('p2'), blobs: [] }] });
-    const asList = encodeIndex({ supersedes: [hex('old')], packs: [{ id: hex('p1'), blobs: list }, { id: hex('p2'), blobs: new BlobList() }] });
+    const asObjects = encodeIndex({
+      supersedes: [hex('old')],
+      packs: [
+        { id: hex('p1'), blobs },
+        { id: hex('p2'), blobs: [] },
+      ],
+    });
+    const asList = encodeIndex({
+      supersedes: [hex('old')],
+      packs: [
+        { id: hex('p1'), blobs: list },
+        { id: hex('p2'), blobs: new BlobList() },
+      ],
+    });
     expect(Buffer.from(asList).equals(Buffer.from(asObjects))).toBe(true);
     // and what JSON.stringify in restic's field order gives
-    const json = (b: PackedBlob) => ({ id: b.id, type: b.type, offset: b.offset, length: b.length, ...(b.uncompressedLength ? { uncompressed_length: b.uncompressedLength } : {}) });
-    const expected = JSON.stringify({ supersedes: [hex('old')], packs: [{ id: hex('p1'), blobs: blobs.map(json) }, { id: hex('p2'), blobs: [] }] }) + '\n';
+    const json = (b: PackedBlob) => ({
+      id: b.id,
+      type: b.type,
+      offset: b.offset,
+      length: b.length,
+      ...(b.uncompressedLength ? { uncompressed_length: b.uncompressedLength } : {}),
+    });
+    const expected =
+      JSON.stringify({
+        supersedes: [hex('old')],
+        packs: [
+          { id: hex('p1'), blobs: blobs.map(json) },
+          { id: hex('p2'), blobs: [] },
+        ],
+      }) + '\n';
     expect(Buffer.from(asList).toString()).toBe(expected);
     expect(decodeIndex(asList).packs[0]!.blobs).toEqual(blobs);
   });
 
   it('refuses an ID that is not 64 hex digits', () => {
-    expect(() => encodeIndex({ supersedes: [], packs: [{ id: hex('p'), blobs: [{ ...blobs[0]!, id: 'zz' + blobs[0]!.id.slice(2) }] }] })).toThrow(TypeError);
+    expect(() =>
+      encodeIndex({ supersedes: [], packs: [{ id: hex('p'), blobs: [{ ...blobs[0]!, id: 'zz' + blobs[0]!.id.slice(2) }] }] }),
+    ).toThrow(TypeError);
     expect(() => new BlobList().push('data', 'abc', 0, 1, 0)).toThrow(TypeError);
   });
 
@@ -95,7 +122,11 @@ describe('BlobList', () => {
     // a pack's blobs read back from the index's arrays write the same index JSON
     const view = b.packBlobs(hex('p1'))!;
     expect(view.length).toBe(blobs.length);
-    expect(Buffer.from(encodeIndex({ supersedes: [], packs: [{ id: hex('p1'), blobs: view }] })).equals(Buffer.from(encodeIndex({ supersedes: [], packs: [{ id: hex('p1'), blobs }] })))).toBe(true);
+    expect(
+      Buffer.from(encodeIndex({ supersedes: [], packs: [{ id: hex('p1'), blobs: view }] })).equals(
+        Buffer.from(encodeIndex({ supersedes: [], packs: [{ id: hex('p1'), blobs }] })),
+      ),
+    ).toBe(true);
     expect(b.packBlobs(hex('nope'))).toBeUndefined();
   });
 });
@@ -106,7 +137,7 @@ describe('BlobIdSet', () => {
     const ref = new Set<string>();
     const id = (n: number) => Buffer.from(hex(`x${n}`), 'hex');
     let seed = 1;
-    const rnd = (m: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) % m);
+    const rnd = (m: number) => (seed = (seed * 1103515245 + 12345) >>> 0) % m;
     for (let step = 0; step < 60000; step++) {
       const n = rnd(5000);
       const type = n % 4 ? 'data' : 'tree';
@@ -127,7 +158,13 @@ describe('BlobIdSet', () => {
 });
 
 describe('index files written into the compressor', () => {
-  const idx = { supersedes: [], packs: [{ id: hex('p1'), blobs: BlobList.of(sampleBlobs(3000)) }, { id: hex('p2'), blobs: sampleBlobs(10) }] };
+  const idx = {
+    supersedes: [],
+    packs: [
+      { id: hex('p1'), blobs: BlobList.of(sampleBlobs(3000)) },
+      { id: hex('p2'), blobs: sampleBlobs(10) },
+    ],
+  };
   const json = Buffer.from(encodeIndex(idx));
 
   it('frame the same JSON as encodeIndex, compressed in v2 and plain in v1', () => {

@@ -131,7 +131,9 @@ describe('packs written to temp files in a local repository', () => {
     const repo = await Repository.init(new LocalBackend(dir), 'pw', { version: 1, kdf: KDF, workers: 1 });
     // Temp packs live in a data/XX directory under a name that is not an ID.
     const tempFiles = () =>
-      fs.readdirSync(path.join(dir, 'data')).flatMap((sub) => fs.readdirSync(path.join(dir, 'data', sub)).filter((f) => !/^[0-9a-f]{64}$/.test(f)));
+      fs
+        .readdirSync(path.join(dir, 'data'))
+        .flatMap((sub) => fs.readdirSync(path.join(dir, 'data', sub)).filter((f) => !/^[0-9a-f]{64}$/.test(f)));
     // More than one batch (1 MiB) reaches the worker, which opens a pack in a temp file.
     for (let i = 0; i < 16; i++) await repo.saveBlob('data', pseudoRandom(`unflushed${i}`, 100_000));
     for (let i = 0; i < 100 && !tempFiles().length; i++) await new Promise((r) => setTimeout(r, 20));

@@ -93,7 +93,10 @@ describe.each(CASES)('fixture $name', ({ name, faults, repairable }) => {
 
     await tick();
     const json = cli(['-r', repo, '--json', 'check'], env);
-    const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const summary = lines.pop();
     expect(summary.message_type).toBe('summary');
     expect(summary.num_errors > 0).toBe(ref.code !== 0);

@@ -54,8 +54,14 @@ describe('check --read-data', () => {
 
   it('rejects bad subsets with restic messages', () => {
     const cases: Array<[string[], string]> = [
-      [['--read-data-subset', '0/2'], 'check flag --read-data-subset=n/t values must be positive integers, and n <= t, e.g. --read-data-subset=1/2'],
-      [['--read-data-subset', '3/2'], 'check flag --read-data-subset=n/t values must be positive integers, and n <= t, e.g. --read-data-subset=1/2'],
+      [
+        ['--read-data-subset', '0/2'],
+        'check flag --read-data-subset=n/t values must be positive integers, and n <= t, e.g. --read-data-subset=1/2',
+      ],
+      [
+        ['--read-data-subset', '3/2'],
+        'check flag --read-data-subset=n/t values must be positive integers, and n <= t, e.g. --read-data-subset=1/2',
+      ],
       [['--read-data-subset', '1/300'], 'check flag --read-data-subset=n/t t must be at most 256'],
       [['--read-data-subset', '1/2/3'], 'check flag --read-data-subset has invalid value, please see documentation'],
       [['--read-data-subset', '0%'], 'check flag --read-data-subset=x% x must be above 0.0% and at most 100.0%'],
@@ -104,7 +110,10 @@ describe('check --read-data', () => {
 
     const j = cli(['-r', repo, '--json', 'check', '--read-data'], env);
     expect(j.code).toBe(1);
-    const lines = j.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = j.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.some((l) => l.message_type === 'error' && l.kind === 'read-data' && l.pack === id)).toBe(true);
     const summary = lines.at(-1);
     expect(summary).toMatchObject({ message_type: 'summary', num_errors: 1, broken_packs: [id] });

@@ -135,8 +135,23 @@ const boundaryCuts = (cuts: { length: number; cut: bigint }[]) => cuts.map(({ le
 
 /** Sizes at every internal threshold: ring/WASM switch, lane minimum, pieces, blocks. */
 const awkward = [
-  1, 63, 64, 65, 1023, 1024, 1025, 2 * LANES * 256 - 1, 2 * LANES * 256 + 1, LANES * STRIDE - 1, PIECE, PIECE + 1,
-  PIECE + HEAD - 1, PIECE + HEAD + 63, 2 * PIECE + 7, 3 * MiB + 5, 777,
+  1,
+  63,
+  64,
+  65,
+  1023,
+  1024,
+  1025,
+  2 * LANES * 256 - 1,
+  2 * LANES * 256 + 1,
+  LANES * STRIDE - 1,
+  PIECE,
+  PIECE + 1,
+  PIECE + HEAD - 1,
+  PIECE + HEAD + 63,
+  2 * PIECE + 7,
+  3 * MiB + 5,
+  777,
 ];
 
 describe('WASM module', () => {
@@ -174,7 +189,11 @@ describe('WASM chunker = reference', () => {
 
   it.each(polynomials.map((pol) => [`0x${pol.toString(16)}`, pol] as const))('random data, polynomial %s', (_, pol) => {
     const data = randomData(Number(pol % 1000n), 12 * MiB);
-    for (const opts of [{}, { minSize: 4 * KiB, maxSize: 128 * KiB, averageBits: 14 }, { minSize: 64, maxSize: 64 * KiB, averageBits: 17 }]) {
+    for (const opts of [
+      {},
+      { minSize: 4 * KiB, maxSize: 128 * KiB, averageBits: 14 },
+      { minSize: 64, maxSize: 64 * KiB, averageBits: 17 },
+    ]) {
       const want = reference(data, pol, opts);
       expect(want.length).toBeGreaterThanOrEqual(4);
       expect(boundaryCuts(chunkBuffer(data, pol, opts)), JSON.stringify(opts)).toEqual(want);
@@ -267,12 +286,17 @@ describe('WASM chunker = reference', () => {
   it('chunkers with different polynomials and masks taking turns share the module correctly', () => {
     const pol2 = polynomials[1]!;
     const streams = [
-      { pol: testPol, opts: { minSize: 64 * KiB, maxSize: MiB, averageBits: 16 }, data: randomData(13, 8 * MiB), sizes: [PIECE + 11, 5000] },
+      {
+        pol: testPol,
+        opts: { minSize: 64 * KiB, maxSize: MiB, averageBits: 16 },
+        data: randomData(13, 8 * MiB),
+        sizes: [PIECE + 11, 5000],
+      },
       { pol: pol2, opts: { minSize: 64 * KiB, maxSize: MiB, averageBits: 16 }, data: randomData(14, 8 * MiB), sizes: [3 * PIECE, 700] },
       { pol: testPol, opts: { minSize: 4 * KiB, maxSize: 256 * KiB, averageBits: 13 }, data: randomData(15, 8 * MiB), sizes: [100_000] },
       { pol: polynomials[4]!, opts: {}, data: randomData(16, 8 * MiB), sizes: [2 * MiB + 1] },
     ].map((s) => ({ ...s, chunker: new Chunker(s.pol, s.opts), it: pieces(s.data, s.sizes), cuts: [] as Cut[], length: 0, done: false }));
-    for (let busy = true; busy; ) {
+    for (let busy = true; busy;) {
       busy = false;
       for (const s of streams) {
         if (s.done) continue;

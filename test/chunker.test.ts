@@ -69,9 +69,7 @@ const chunks1 = parse(`
 `);
 
 // Zero bytes, a multiple of MinSize long.
-const chunks2 = parse(
-  Array(4).fill(`${MIN_SIZE} 0x0 07854d2fef297a06ba81685e660c332de36d5d18d546927d30daad6d7fda1541`).join('\n'),
-);
+const chunks2 = parse(Array(4).fill(`${MIN_SIZE} 0x0 07854d2fef297a06ba81685e660c332de36d5d18d546927d30daad6d7fda1541`).join('\n'));
 
 // chunks1's data with averageBits 19.
 const chunks3 = parse(`
@@ -249,7 +247,7 @@ describe('chunker tables', () => {
   });
 
   it('rejects polynomials the split digest cannot hold', () => {
-    expect(() => new Chunker(1n << 54n | 1n)).toThrow(RangeError);
+    expect(() => new Chunker((1n << 54n) | 1n)).toThrow(RangeError);
     expect(() => new Chunker(0b1011n)).toThrow(RangeError);
   });
 });

@@ -25,12 +25,22 @@ describe('backup --json', () => {
   it('prints status lines and a summary with restic field names', () => {
     const r = cli(['-r', repo, '--json', 'backup', src], { ...env, RESTIC_PROGRESS_FPS: '10000' });
     expect(r.code).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const status = lines.filter((l) => l.message_type === 'status');
     expect(status.length).toBeGreaterThan(0);
     expect(status[status.length - 1]).toHaveProperty('bytes_done');
     const summary = lines[lines.length - 1];
-    expect(summary).toMatchObject({ message_type: 'summary', files_new: 40, files_changed: 0, files_unmodified: 0, total_files_processed: 40, total_bytes_processed: 8_000_000 });
+    expect(summary).toMatchObject({
+      message_type: 'summary',
+      files_new: 40,
+      files_changed: 0,
+      files_unmodified: 0,
+      total_files_processed: 40,
+      total_bytes_processed: 8_000_000,
+    });
     expect(summary.snapshot_id).toMatch(/^[0-9a-f]{64}$/);
     const again = JSON.parse(cli(['-r', repo, '--json', 'backup', src], env).stdout.trim().split('\n').pop()!);
     // No data blob is new. (Tree blobs may be: the intermediate directory nodes above src, e.g.

@@ -32,7 +32,14 @@ interface Run {
 function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TZ: process.env.TZ, RESTIC_PASSWORD: PASSWORD, RESTIC_TS_SCRYPT: TEST_SCRYPT, ...env },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        TZ: process.env.TZ,
+        RESTIC_PASSWORD: PASSWORD,
+        RESTIC_TS_SCRYPT: TEST_SCRYPT,
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
@@ -149,14 +156,20 @@ describe('ls', () => {
       await same(['ls', '--recursive', snap, `${src}/deep`]);
       const json = await same(['ls', '--json', snap]);
       // NDJSON: a snapshot line, then one line per node
-      const lines = json.toString().trim().split('\n').map((l) => JSON.parse(l));
+      const lines = json
+        .toString()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines[0]).toMatchObject({ struct_type: 'snapshot' });
       expect(lines.slice(1).every((l) => l.struct_type === 'node')).toBe(true);
     }
     // a snapshot that cannot be found is a warning, as in restic 0.14
     await same(['ls', 'latest', '--host', 'no-such-host']);
     await same(['ls', 'ffffffff']);
-    expect((await ours(['ls', 'latest', '--host', 'no-such-host'])).stderr).toBe((await theirs(['ls', 'latest', '--host', 'no-such-host'])).stderr);
+    expect((await ours(['ls', 'latest', '--host', 'no-such-host'])).stderr).toBe(
+      (await theirs(['ls', 'latest', '--host', 'no-such-host'])).stderr,
+    );
   });
 });
 
@@ -177,7 +190,11 @@ describe('cat', () => {
       const bytes = await same(['cat', 'pack', pack]);
       expect(crypto.createHash('sha256').update(bytes).digest('hex')).toBe(pack);
     }
-    const data = (await theirs(['list', 'blobs'])).stdout.toString().split('\n').filter((l) => l.startsWith('data ')).map((l) => l.slice(5));
+    const data = (await theirs(['list', 'blobs'])).stdout
+      .toString()
+      .split('\n')
+      .filter((l) => l.startsWith('data '))
+      .map((l) => l.slice(5));
     for (const id of data.slice(0, 3)) {
       const bytes = await same(['cat', 'blob', id]);
       expect(crypto.createHash('sha256').update(bytes).digest('hex')).toBe(id);
@@ -206,7 +223,9 @@ function treeOf(root: string): Record<string, string> {
       else if (st.isDirectory()) {
         out[r] = `dir ${(st.mode & 0o7777).toString(8)}`;
         walk(r);
-      } else out[r] = `file ${(st.mode & 0o7777).toString(8)} ${st.mtimeMs} ${crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex')}`;
+      } else
+        out[r] =
+          `file ${(st.mode & 0o7777).toString(8)} ${st.mtimeMs} ${crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex')}`;
     }
   };
   walk('');
@@ -222,7 +241,10 @@ describe('dump', () => {
     for (const archive of ['tar', 'zip'] as const) {
       for (const sub of [`${src}`, `${src}/docs`, '/']) {
         const dirs: Record<string, Record<string, string>> = {};
-        for (const [who, fn] of [['restic', theirs], ['ours', ours]] as const) {
+        for (const [who, fn] of [
+          ['restic', theirs],
+          ['ours', ours],
+        ] as const) {
           const r = await fn(['dump', '--archive', archive, snap2, sub]);
           expect(r.code, `${who} dump ${archive} ${sub}: ${r.stderr}`).toBe(0);
           const file = path.join(tmp.dir, `${who}.${archive}`);
@@ -235,7 +257,11 @@ describe('dump', () => {
           dirs[who] = treeOf(out);
           if (archive === 'zip') {
             // python's zipfile reads the same member list (names, sizes, CRCs, modes, times)
-            const py = await run('python3', ['-c', 'import sys,zipfile\nfor i in zipfile.ZipFile(sys.argv[1]).infolist(): print(i.filename, i.file_size, i.CRC, oct(i.external_attr>>16), i.date_time)', file]);
+            const py = await run('python3', [
+              '-c',
+              'import sys,zipfile\nfor i in zipfile.ZipFile(sys.argv[1]).infolist(): print(i.filename, i.file_size, i.CRC, oct(i.external_attr>>16), i.date_time)',
+              file,
+            ]);
             expect(py.code, py.stderr).toBe(0);
             dirs[`${who}-py`] = { list: py.stdout.toString() };
           }
@@ -250,7 +276,11 @@ describe('dump', () => {
 
 describe('find', () => {
   it('names, patterns, -i, time limits, --blob/--tree/--pack and --json equal restic', { timeout: 300_000 }, async () => {
-    const blobs = (await theirs(['list', 'blobs'])).stdout.toString().trim().split('\n').map((l) => l.split(' ') as [string, string]);
+    const blobs = (await theirs(['list', 'blobs'])).stdout
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ') as [string, string]);
     const data = blobs.filter(([t]) => t === 'data').map(([, id]) => id);
     const trees = blobs.filter(([t]) => t === 'tree').map(([, id]) => id);
     const pack = fs.readdirSync(path.join(repo, 'data')).flatMap((d) => fs.readdirSync(path.join(repo, 'data', d)))[0]!;
@@ -274,7 +304,11 @@ describe('find', () => {
       // byte for byte, and all snapshots at once as a set of JSON objects
       await same([...args, '--snapshot', snap2]);
       // restic prints one JSON array per snapshot in some modes: accept back-to-back arrays
-      const objects = (r: Run) => jsonValues(r.stdout.toString()).flat().map((o) => JSON.stringify(o)).sort();
+      const objects = (r: Run) =>
+        jsonValues(r.stdout.toString())
+          .flat()
+          .map((o) => JSON.stringify(o))
+          .sort();
       // --tree stops once as many hits as IDs were counted, across snapshots in restic's
       // (random) load order, so with several IDs which hits print depends on that order.
       // With one ID every snapshot prints exactly its first hit: the same set in any order.
@@ -286,7 +320,10 @@ describe('find', () => {
 
 describe('diff', () => {
   it('text and --json, with and without --metadata, equal restic', async () => {
-    for (const pair of [[snap1, snap2], [snap2.slice(0, 8), snap1.slice(0, 8)]]) {
+    for (const pair of [
+      [snap1, snap2],
+      [snap2.slice(0, 8), snap1.slice(0, 8)],
+    ]) {
       await same(['diff', ...pair]);
       await same(['diff', '--metadata', ...pair]);
       await same(['--json', 'diff', ...pair]);

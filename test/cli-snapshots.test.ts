@@ -38,7 +38,9 @@ afterAll(() => tmp.cleanup());
 // restic 0.14 does not know program_version (0.16+), so it cannot show it; compare without it.
 const dropVersion = (_: string, v: unknown) => v;
 const ours = (args: string[]) =>
-  JSON.parse(cli(['-r', repo, 'snapshots', '--json', ...args], env).stdout, (k, v) => (k === 'program_version' ? undefined : dropVersion(k, v)));
+  JSON.parse(cli(['-r', repo, 'snapshots', '--json', ...args], env).stdout, (k, v) =>
+    k === 'program_version' ? undefined : dropVersion(k, v),
+  );
 const theirs = (args: string[]) => JSON.parse(resticOk(repo, PASSWORD, ['snapshots', '--json', ...args]));
 
 describe('snapshots', () => {

@@ -53,7 +53,15 @@ const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 function underTty(args: string[], extraEnv: Record<string, string> = {}): { code: number; output: string } {
   const cmd = [process.execPath, CLI, ...args].map(shellQuote).join(' ');
   const r = spawnSync('script', ['-qec', cmd, '/dev/null'], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, TZ: process.env.TZ, TERM: 'xterm', RESTIC_TS_SCRYPT: TEST_SCRYPT, ...env, ...extraEnv },
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TZ: process.env.TZ,
+      TERM: 'xterm',
+      RESTIC_TS_SCRYPT: TEST_SCRYPT,
+      ...env,
+      ...extraEnv,
+    },
     encoding: 'utf8',
     maxBuffer: 1 << 28,
   });
@@ -73,7 +81,14 @@ describe('progress on a terminal', () => {
     expect(b.code, b.output).toBe(0);
     const bl = statusLines(b.output);
     expect(bl.length).toBeGreaterThan(1);
-    expect(bl.some((l) => /^\[\d+:\d\d\] \d+\.\d\d%  \d+ files [\d.]+ (B|KiB|MiB), total 60 files 30\.000 MiB, [\d.]+ (B|KiB|MiB|GiB)\/s ETA \d+:\d\d/.test(l)), bl.join('\n')).toBe(true);
+    expect(
+      bl.some((l) =>
+        /^\[\d+:\d\d\] \d+\.\d\d%  \d+ files [\d.]+ (B|KiB|MiB), total 60 files 30\.000 MiB, [\d.]+ (B|KiB|MiB|GiB)\/s ETA \d+:\d\d/.test(
+          l,
+        ),
+      ),
+      bl.join('\n'),
+    ).toBe(true);
     expect(b.output).toMatch(/Files:\s+60 new,\s+0 changed,\s+0 unmodified/);
 
     const target = path.join(tmp.dir, 'tty-restore');
@@ -81,7 +96,14 @@ describe('progress on a terminal', () => {
     expect(r.code, r.output).toBe(0);
     const rl = statusLines(r.output);
     expect(rl.length).toBeGreaterThan(1);
-    expect(rl.some((l) => /^\[\d+:\d\d\] \d+\.\d\d%  \d+ files\/dirs [\d.]+ (B|KiB|MiB), total \d+ files\/dirs 30\.000 MiB, [\d.]+ (B|KiB|MiB|GiB)\/s ETA \d+:\d\d/.test(l)), rl.join('\n')).toBe(true);
+    expect(
+      rl.some((l) =>
+        /^\[\d+:\d\d\] \d+\.\d\d%  \d+ files\/dirs [\d.]+ (B|KiB|MiB), total \d+ files\/dirs 30\.000 MiB, [\d.]+ (B|KiB|MiB|GiB)\/s ETA \d+:\d\d/.test(
+          l,
+        ),
+      ),
+      rl.join('\n'),
+    ).toBe(true);
     expect(r.output).toMatch(/Summary: Restored 6\d files\/dirs \(30\.000 MiB\) in \d+:\d\d/);
 
     // on a pipe: no escape sequences and no status line, only the summaries
@@ -103,29 +125,53 @@ describe('restore summary', () => {
     const t = cli(['-r', repo, 'restore', 'latest', '--target', path.join(tmp.dir, 'r1')], env);
     expect(t.code).toBe(0);
     const lines = t.stdout.trim().split('\n');
-    expect(lines[0]).toMatch(new RegExp(`^restoring snapshot [0-9a-f]{8} of \\[${src}\\] at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d+ [+-]\\d{4} \\S+ by \\S+@\\S+ to ${path.join(tmp.dir, 'r1')}$`));
+    expect(lines[0]).toMatch(
+      new RegExp(
+        `^restoring snapshot [0-9a-f]{8} of \\[${src}\\] at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d+ [+-]\\d{4} \\S+ by \\S+@\\S+ to ${path.join(tmp.dir, 'r1')}$`,
+      ),
+    );
     // every node of the tree from / down: 60 files, src, sub and the directories above src
     const depth = src.split('/').filter(Boolean).length;
     expect(lines[1]).toMatch(new RegExp(`^Summary: Restored ${60 + 1 + depth} files/dirs \\(30\\.000 MiB\\) in \\d+:\\d\\d$`));
 
-    const j = cli(['-r', repo, '--json', 'restore', 'latest', '--target', path.join(tmp.dir, 'r2')], { ...env, RESTIC_PROGRESS_FPS: '1000' });
+    const j = cli(['-r', repo, '--json', 'restore', 'latest', '--target', path.join(tmp.dir, 'r2')], {
+      ...env,
+      RESTIC_PROGRESS_FPS: '1000',
+    });
     expect(j.code).toBe(0);
-    const msgs = j.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const msgs = j.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const status = msgs.filter((m) => m.message_type === 'status');
     expect(status.length).toBeGreaterThan(0);
     for (const s of status) {
-      expect(Object.keys(s).every((k) => ['message_type', 'seconds_elapsed', 'percent_done', 'total_files', 'files_restored', 'total_bytes', 'bytes_restored'].includes(k))).toBe(true);
+      expect(
+        Object.keys(s).every((k) =>
+          ['message_type', 'seconds_elapsed', 'percent_done', 'total_files', 'files_restored', 'total_bytes', 'bytes_restored'].includes(k),
+        ),
+      ).toBe(true);
       expect(s.percent_done).toBeGreaterThanOrEqual(0);
       expect(s.percent_done).toBeLessThanOrEqual(1);
     }
     const summary = msgs[msgs.length - 1];
-    expect(summary).toMatchObject({ message_type: 'summary', total_files: 60 + 1 + depth, files_restored: 60 + 1 + depth, total_bytes: 60 * 512 * 1024, bytes_restored: 60 * 512 * 1024 });
-    expect(Object.keys(summary).every((k) => ['message_type', 'seconds_elapsed', 'total_files', 'files_restored', 'total_bytes', 'bytes_restored'].includes(k))).toBe(true);
+    expect(summary).toMatchObject({
+      message_type: 'summary',
+      total_files: 60 + 1 + depth,
+      files_restored: 60 + 1 + depth,
+      total_bytes: 60 * 512 * 1024,
+      bytes_restored: 60 * 512 * 1024,
+    });
+    expect(
+      Object.keys(summary).every((k) =>
+        ['message_type', 'seconds_elapsed', 'total_files', 'files_restored', 'total_bytes', 'bytes_restored'].includes(k),
+      ),
+    ).toBe(true);
   });
 });
 
 describe('verbose backup', () => {
-  it('-vv prints restic\'s new/modified/unchanged lines for the same items restic names', () => {
+  it("-vv prints restic's new/modified/unchanged lines for the same items restic names", () => {
     const v = path.join(tmp.dir, 'vsrc');
     fs.mkdirSync(path.join(v, 'd'), { recursive: true });
     fs.writeFileSync(path.join(v, 'a'), 'a');
@@ -133,10 +179,20 @@ describe('verbose backup', () => {
     fs.writeFileSync(path.join(v, 'd', 'c'), 'c');
     const first = cli(['-r', repo, '-vv', 'backup', v], env);
     expect(first.code).toBe(0);
-    const items = (out: string) => out.split('\n').filter((l) => /^(new|modified|unchanged) /.test(l)).map((l) => l.replace(/, saved in .*$/, '')).sort();
+    const items = (out: string) =>
+      out
+        .split('\n')
+        .filter((l) => /^(new|modified|unchanged) /.test(l))
+        .map((l) => l.replace(/, saved in .*$/, ''))
+        .sort();
     // restic also names the intermediate directories above an absolute target
-    const above = v.split('/').slice(1, -1).map((_, i, parts) => `new       /${parts.slice(0, i + 1).join('/')}/`);
-    expect(items(first.stdout)).toEqual([...above, `new       ${v}/`, `new       ${v}/a`, `new       ${v}/d/`, `new       ${v}/d/b`, `new       ${v}/d/c`].sort());
+    const above = v
+      .split('/')
+      .slice(1, -1)
+      .map((_, i, parts) => `new       /${parts.slice(0, i + 1).join('/')}/`);
+    expect(items(first.stdout)).toEqual(
+      [...above, `new       ${v}/`, `new       ${v}/a`, `new       ${v}/d/`, `new       ${v}/d/b`, `new       ${v}/d/c`].sort(),
+    );
     expect(first.stdout).toMatch(/^new       .*\/a, saved in \d+\.\d{3}s \(1 B added\)$/m);
     expect(first.stdout).toMatch(/^Data Blobs:\s+\d+ new$/m);
 
@@ -186,7 +242,10 @@ describe('help', () => {
     expect(top.code).toBe(0);
     for (const c of COMMANDS) {
       expect(top.stdout).toContain(`  ${c.name}`);
-      for (const args of [['help', c.name], [c.name, c.name === 'ls' ? '-h' : '--help']]) {
+      for (const args of [
+        ['help', c.name],
+        [c.name, c.name === 'ls' ? '-h' : '--help'],
+      ]) {
         const r = await cliAsync(args);
         expect(r.code, args.join(' ')).toBe(0);
         expect(r.stdout).toContain(c.summary);
@@ -220,7 +279,10 @@ describe('exit codes', () => {
       expect(t.stderr.trim().split('\n'), t.stderr).toHaveLength(1);
       const j = await cliAsync(['--json', ...args], e);
       expect(j.code).toBe(code);
-      const lines = j.stderr.trim().split('\n').map((l) => JSON.parse(l));
+      const lines = j.stderr
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines).toHaveLength(1);
       if (code === 3) expect(lines[0]).toMatchObject({ message_type: 'error', during: 'archival', item: '/proc/self/mem' });
       else expect(lines[0]).toMatchObject({ message_type: 'exit_error', code });

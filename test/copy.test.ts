@@ -43,7 +43,8 @@ function writeData(version: number): void {
   fs.writeFileSync(path.join(data, 'big.bin'), pseudoRandom('copy-big', 6 * 1024 * 1024));
   fs.writeFileSync(path.join(data, 'sub', 'small.txt'), `small file, version ${version}\n`);
   fs.writeFileSync(path.join(data, `changing-${version}.bin`), pseudoRandom(`changing-${version}`, 700 * 1024));
-  for (const p of [data, path.join(data, 'sub'), path.join(data, 'big.bin'), path.join(data, 'sub', 'small.txt')]) fs.utimesSync(p, 1_700_000_000, 1_700_000_000);
+  for (const p of [data, path.join(data, 'sub'), path.join(data, 'big.bin'), path.join(data, 'sub', 'small.txt')])
+    fs.utimesSync(p, 1_700_000_000, 1_700_000_000);
 }
 
 beforeAll(() => {
@@ -89,7 +90,12 @@ describe('copy', () => {
     resticOk(dst, DST_PW, ['check', '--read-data']);
 
     // the copies carry `original` and no parent; restic restores the copied newest snapshot identically
-    const sns = JSON.parse(resticOk(dst, DST_PW, ['--no-lock', 'snapshots', '--json'])) as Array<{ id: string; tags?: string[]; original?: string; parent?: string }>;
+    const sns = JSON.parse(resticOk(dst, DST_PW, ['--no-lock', 'snapshots', '--json'])) as Array<{
+      id: string;
+      tags?: string[];
+      original?: string;
+      parent?: string;
+    }>;
     const srcSns = JSON.parse(resticOk(src, SRC_PW, ['--no-lock', 'snapshots', '--json'])) as Array<{ id: string; tags?: string[] }>;
     expect(sns).toHaveLength(3);
     const copyTwo = sns.find((s) => s.tags?.includes('two'))!;
@@ -128,7 +134,13 @@ describe('copy', () => {
     const rdst = path.join(tmp.dir, 'rdst');
     resticOk(rsrc, SRC_PW, ['init']);
     resticOk(rsrc, SRC_PW, ['backup', '--host', 'r1', data]);
-    ok(cli(['-r', rdst, 'init', '--copy-chunker-params'], { RESTIC_PASSWORD: DST_PW, RESTIC_FROM_REPOSITORY: rsrc, RESTIC_FROM_PASSWORD: SRC_PW }));
+    ok(
+      cli(['-r', rdst, 'init', '--copy-chunker-params'], {
+        RESTIC_PASSWORD: DST_PW,
+        RESTIC_FROM_REPOSITORY: rsrc,
+        RESTIC_FROM_PASSWORD: SRC_PW,
+      }),
+    );
     ok(cli(['-r', rdst, 'copy'], { RESTIC_PASSWORD: DST_PW, RESTIC_FROM_REPOSITORY: rsrc, RESTIC_FROM_PASSWORD: SRC_PW }));
     resticOk(rdst, DST_PW, ['check', '--read-data']);
     const theirs = resticOk(rdst, DST_PW, ['copy', '--from-repo', rsrc], { RESTIC_FROM_PASSWORD: SRC_PW });
@@ -145,16 +157,25 @@ describe('copy', () => {
     const sns = JSON.parse(resticOk(dst, DST_PW, ['--no-lock', 'snapshots', '--json'])) as Array<{ tags?: string[] }>;
     expect(sns.map((s) => s.tags)).toEqual([['one']]);
     const both = cli(['-r', dst, 'copy', '--repo2', src, '--from-repo', src], { RESTIC_PASSWORD: DST_PW });
-    expect([both.code, both.stderr]).toEqual([1, 'Fatal: Option groups repo2 and from-repo are mutually exclusive, please specify only one\n']);
+    expect([both.code, both.stderr]).toEqual([
+      1,
+      'Fatal: Option groups repo2 and from-repo are mutually exclusive, please specify only one\n',
+    ]);
   });
 
   it('reports a missing source with restic words', () => {
     const r = cli(['-r', path.join(tmp.dir, 'dst'), 'copy'], { RESTIC_PASSWORD: DST_PW });
     expect([r.code, r.stderr]).toEqual([1, 'Fatal: Please specify a source repository location (--from-repo or --from-repository-file)\n']);
-    const wrong = cli(['-r', path.join(tmp.dir, 'dst'), 'copy', '--from-repo', src], { RESTIC_PASSWORD: DST_PW, RESTIC_FROM_PASSWORD: 'nope' });
+    const wrong = cli(['-r', path.join(tmp.dir, 'dst'), 'copy', '--from-repo', src], {
+      RESTIC_PASSWORD: DST_PW,
+      RESTIC_FROM_PASSWORD: 'nope',
+    });
     expect(wrong.code).toBe(12);
     const stray = cli(['-r', path.join(tmp.dir, 'never'), 'init', '--from-repo', src], { RESTIC_PASSWORD: DST_PW });
-    expect([stray.code, stray.stderr]).toEqual([1, 'Fatal: Secondary repository must only be specified when copying the chunker parameters\n']);
+    expect([stray.code, stray.stderr]).toEqual([
+      1,
+      'Fatal: Secondary repository must only be specified when copying the chunker parameters\n',
+    ]);
     expect(restic(path.join(tmp.dir, 'never'), DST_PW, ['--no-lock', 'snapshots']).code).not.toBe(0);
   });
 });

@@ -46,8 +46,7 @@ const POLY1305_VECTORS = [
   },
   {
     msg:
-      'ab0812724a7f1e342742cbed374d94d136c6b8795d45b3819830f2c04491faf0' +
-      '990c62e48b8018b2c3e4a0fa3134cb67fa83e158c994d961c4cb21095c1bf9',
+      'ab0812724a7f1e342742cbed374d94d136c6b8795d45b3819830f2c04491faf0' + '990c62e48b8018b2c3e4a0fa3134cb67fa83e158c994d961c4cb21095c1bf9',
     r: '12976a08c4426d0ce8a82407c4f48207',
     k: 'e1a5668a4d5b66a5f68cc5424ed5982d',
     nonce: '9ae831e743978d3a23527c7128149e3a',
@@ -60,9 +59,7 @@ const KNOWN_KEY: MasterKey = {
   encrypt: hex('303e8687b1d7db18421bdc6bb8588ccadac4d59ee87b8ff70c44e635790cafef'),
   mac: { k: hex('ef4d8824cb80b2bcc5fbff8a9b12a42c'), r: hex('cc8d4b948ee0ebfe1d415de921d10353') },
 };
-const KNOWN_ITEM = hex(
-  '69fb41c62d12def4593bd71757138606338f621aeaeb39da0fe4f99233f8037a54ea63338a813bcf3f75d8c3cc75dddf8750',
-);
+const KNOWN_ITEM = hex('69fb41c62d12def4593bd71757138606338f621aeaeb39da0fe4f99233f8037a54ea63338a813bcf3f75d8c3cc75dddf8750');
 
 function aesEcbBlock(key: Uint8Array, block: Uint8Array): Buffer {
   return crypto.createCipheriv('aes-256-ecb', key, null).setAutoPadding(false).update(block);
@@ -233,8 +230,7 @@ describe('encrypt / decrypt', () => {
 describe('AES-256-CTR counter', () => {
   // Go's cipher.NewCTR increments the whole 16-byte block as a big-endian integer.
   const key = hex('603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4');
-  const keystream = (iv: Uint8Array, n: number) =>
-    crypto.createCipheriv('aes-256-ctr', key, iv).update(new Uint8Array(n));
+  const keystream = (iv: Uint8Array, n: number) => crypto.createCipheriv('aes-256-ctr', key, iv).update(new Uint8Array(n));
   const manual = (blocks: string[]) => Buffer.concat(blocks.map((b) => aesEcbBlock(key, hex(b))));
 
   it('carries across all 16 bytes (ff…ff wraps to 00…00)', () => {

@@ -52,19 +52,28 @@ describe('excludes', () => {
   it('exclude, iexclude, exclude-file, exclude-caches, exclude-if-present, exclude-larger-than match restic', () => {
     const repo = path.join(tmp.dir, 'repo');
     const flags = [
-      '--exclude', '*.log',
-      '--iexclude', '*.tmp',
-      '--exclude-file', path.join(tmp.dir, 'excludes.txt'),
+      '--exclude',
+      '*.log',
+      '--iexclude',
+      '*.tmp',
+      '--exclude-file',
+      path.join(tmp.dir, 'excludes.txt'),
       '--exclude-caches',
-      '--exclude-if-present', '.nobackup',
-      '--exclude-larger-than', '200k',
+      '--exclude-if-present',
+      '.nobackup',
+      '--exclude-larger-than',
+      '200k',
     ];
     expect(cli(['-r', repo, 'init'], { RESTIC_PASSWORD: PASSWORD }).code).toBe(0);
     resticOk(repo, PASSWORD, ['backup', '--host', 'restic', ...flags, src]);
     const r = cli(['-r', repo, 'backup', '--host', 'ours', ...flags, src], { RESTIC_PASSWORD: PASSWORD });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    const snaps = JSON.parse(resticOk(repo, PASSWORD, ['snapshots', '--json'])) as Array<{ id: string; hostname: string; excludes?: string[] }>;
+    const snaps = JSON.parse(resticOk(repo, PASSWORD, ['snapshots', '--json'])) as Array<{
+      id: string;
+      hostname: string;
+      excludes?: string[];
+    }>;
     const theirs = snaps.find((s) => s.hostname === 'restic')!;
     const ours = snaps.find((s) => s.hostname === 'ours')!;
     const expected = lsPaths(repo, theirs.id);

@@ -101,7 +101,9 @@ async function scenario(o: {
 }): Promise<void> {
   const env = { RESTIC_PASSWORD: PASSWORD, ...o.env };
   ok(await cliAsync(['-r', o.direct, 'init'], env), 'init');
-  const first = /snapshot ([0-9a-f]{8}) saved/.exec(ok(await cliAsync(['-r', o.direct, 'backup', '--host', 'h1', src], env), 'backup 1'))![1]!;
+  const first = /snapshot ([0-9a-f]{8}) saved/.exec(
+    ok(await cliAsync(['-r', o.direct, 'backup', '--host', 'h1', src], env), 'backup 1'),
+  )![1]!;
 
   // 2: through resets, 500s, truncated answers and stalls → completes via retries
   const faulty = await proxy(o.port, o.transientFaults);
@@ -123,7 +125,10 @@ async function scenario(o: {
   // restic 0.14, straight to the server: all data readable, snapshots 1 and 2 there, 3 not
   const check = ok(await resticAsync(o.direct, PASSWORD, ['check', '--read-data'], o.env), 'restic check');
   expect(check).toMatch(/no errors were found/);
-  const snaps = JSON.parse(ok(await resticAsync(o.direct, PASSWORD, ['snapshots', '--json'], o.env), 'restic snapshots')) as Array<{ short_id: string; hostname: string }>;
+  const snaps = JSON.parse(ok(await resticAsync(o.direct, PASSWORD, ['snapshots', '--json'], o.env), 'restic snapshots')) as Array<{
+    short_id: string;
+    hostname: string;
+  }>;
   expect(snaps.map((s) => s.hostname).sort()).toEqual(['h1', 'h2']);
   expect(snaps.map((s) => s.short_id)).toContain(first);
 }

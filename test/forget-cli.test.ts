@@ -46,13 +46,16 @@ const copyOf = (name: string) => {
   fs.cpSync(base, dir, { recursive: true });
   return dir;
 };
-const snapshotIds = (repo: string) => (JSON.parse(resticOk(repo, PASSWORD, ['--no-lock', 'snapshots', '--json'])) as Array<{ id: string }>).map((s) => s.id).sort();
+const snapshotIds = (repo: string) =>
+  (JSON.parse(resticOk(repo, PASSWORD, ['--no-lock', 'snapshots', '--json'])) as Array<{ id: string }>).map((s) => s.id).sort();
 
 describe('forget (deleting)', () => {
   it('removes exactly what restic predicts for the policy, leaves no lock, and restic checks clean', () => {
     const repo = copyOf('policy');
     const flags = ['--keep-last', '2', '--keep-weekly', '2', '--keep-tag', 'keep'];
-    const predicted = JSON.parse(resticOk(repo, PASSWORD, ['--no-lock', 'forget', '--dry-run', '--json', ...flags])) as Array<{ remove: Array<{ id: string }> | null }>;
+    const predicted = JSON.parse(resticOk(repo, PASSWORD, ['--no-lock', 'forget', '--dry-run', '--json', ...flags])) as Array<{
+      remove: Array<{ id: string }> | null;
+    }>;
     const remove = new Set(predicted.flatMap((g) => (g.remove ?? []).map((s) => s.id)));
     expect(remove.size).toBeGreaterThan(5);
     const r = cli(['-r', repo, 'forget', ...flags], env);
@@ -102,7 +105,12 @@ describe('forget (deleting)', () => {
     const dry = cli(['-r', ours, '--no-lock', ...args, '--dry-run'], env);
     const dryTheirs = restic(theirs, PASSWORD, ['--no-lock', ...args, '--dry-run']);
     expect(dry.stdout).toBe(dryTheirs.stdout);
-    expect(dry.stdout).toBe(`Would have removed the following snapshots:\n{${[all[3]!, all[5]!].sort().map((id) => id.slice(0, 8)).join(' ')}}\n\n`);
+    expect(dry.stdout).toBe(
+      `Would have removed the following snapshots:\n{${[all[3]!, all[5]!]
+        .sort()
+        .map((id) => id.slice(0, 8))
+        .join(' ')}}\n\n`,
+    );
     const a = cli(['-r', ours, ...args], env);
     const b = restic(theirs, PASSWORD, args);
     expect([a.code, a.stdout]).toEqual([b.code, b.stdout]);

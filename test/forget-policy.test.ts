@@ -26,7 +26,16 @@ let count = 0;
 
 const HOSTS = ['h1', 'h1', 'h1', 'h2', 'h2', 'h3'];
 const PATHS = [['/data'], ['/data'], ['/home'], ['/srv/b', '/srv/a']];
-const TAGS: Array<string[] | undefined> = [undefined, undefined, ['daily'], ['weekly'], ['important'], ['a', 'b'], ['b', 'a', 'c'], ['weekly', 'important']];
+const TAGS: Array<string[] | undefined> = [
+  undefined,
+  undefined,
+  ['daily'],
+  ['weekly'],
+  ['important'],
+  ['a', 'b'],
+  ['b', 'a', 'c'],
+  ['weekly', 'important'],
+];
 const OFFSETS = [0, 0, 120, -300, 330, 60];
 
 /** Go time text at a fixed offset (minutes). */
@@ -86,8 +95,15 @@ beforeAll(async () => {
 });
 afterAll(() => tmp.cleanup());
 
-type Group = { host: string; paths: string[] | null; tags: string[] | null; keep: Array<{ id: string }> | null; remove: Array<{ id: string }> | null };
-const sortGroups = (v: Group[]) => [...v].sort((a, b) => JSON.stringify([a.host, a.paths, a.tags]).localeCompare(JSON.stringify([b.host, b.paths, b.tags])));
+type Group = {
+  host: string;
+  paths: string[] | null;
+  tags: string[] | null;
+  keep: Array<{ id: string }> | null;
+  remove: Array<{ id: string }> | null;
+};
+const sortGroups = (v: Group[]) =>
+  [...v].sort((a, b) => JSON.stringify([a.host, a.paths, a.tags]).localeCompare(JSON.stringify([b.host, b.paths, b.tags])));
 const ids = (l: Array<{ id: string }> | null) => (l ?? []).map((s) => s.id).sort();
 
 const COMBOS: string[][] = [
@@ -138,7 +154,9 @@ describe('forget policy against restic 0.14', () => {
     const a = sortGroups(JSON.parse(ours.stdout) as Group[]);
     const b = sortGroups(JSON.parse(theirs) as Group[]);
     // the sets first (clear failure messages), then the whole documents incl. reasons and counters
-    expect(a.map((g) => [g.host, g.paths, g.tags, ids(g.keep), ids(g.remove)])).toEqual(b.map((g) => [g.host, g.paths, g.tags, ids(g.keep), ids(g.remove)]));
+    expect(a.map((g) => [g.host, g.paths, g.tags, ids(g.keep), ids(g.remove)])).toEqual(
+      b.map((g) => [g.host, g.paths, g.tags, ids(g.keep), ids(g.remove)]),
+    );
     expect(a).toEqual(b);
     expect(a.reduce((n, g) => n + (g.keep?.length ?? 0) + (g.remove?.length ?? 0), 0)).toBeGreaterThan(0);
   });
@@ -168,7 +186,20 @@ describe('forget policy against restic 0.14', () => {
   });
 
   it('prints the same text as restic (one group, with reasons and the removal list)', () => {
-    const flags = ['forget', '--dry-run', '--host', 'h3', '--path', '/home', '--keep-last', '2', '--keep-monthly', '3', '--keep-tag', 'weekly'];
+    const flags = [
+      'forget',
+      '--dry-run',
+      '--host',
+      'h3',
+      '--path',
+      '/home',
+      '--keep-last',
+      '2',
+      '--keep-monthly',
+      '3',
+      '--keep-tag',
+      'weekly',
+    ];
     const ours = cli(['-r', repoDir, '--no-lock', ...flags], env);
     const theirs = restic(repoDir, PASSWORD, ['--no-lock', ...flags]);
     expect(ours.code, ours.stderr).toBe(0);
@@ -186,7 +217,12 @@ describe('forget policy against restic 0.14', () => {
   });
 
   it('rejects bad flags with one line and exit code 1, as restic does', () => {
-    for (const flags of [['--keep-within', '1x'], ['--keep-within', 'd'], ['--group-by', 'user', '--keep-last', '1'], ['--keep-last', 'two']]) {
+    for (const flags of [
+      ['--keep-within', '1x'],
+      ['--keep-within', 'd'],
+      ['--group-by', 'user', '--keep-last', '1'],
+      ['--keep-last', 'two'],
+    ]) {
       const ours = cli(['-r', repoDir, 'forget', '--dry-run', ...flags], env);
       const theirs = restic(repoDir, PASSWORD, ['forget', '--dry-run', ...flags]);
       expect(theirs.code).not.toBe(0);
@@ -226,7 +262,12 @@ describe('policy module', () => {
   });
 
   it('keep-within uses calendar arithmetic from the newest snapshot that is not in the future', () => {
-    const list = [at('2024-03-31T00:00:00Z', 'latest'), at('2024-03-02T00:00:00Z', 'on'), at('2024-03-02T00:00:00.000000001Z', 'in'), at('2099-01-01T00:00:00Z', 'future')];
+    const list = [
+      at('2024-03-31T00:00:00Z', 'latest'),
+      at('2024-03-02T00:00:00Z', 'on'),
+      at('2024-03-02T00:00:00.000000001Z', 'in'),
+      at('2099-01-01T00:00:00Z', 'future'),
+    ];
     const r = applyPolicy(list, { within: parseDuration('1m') }, Date.UTC(2025, 0, 1));
     // 2024-03-31 − 1 month = 2024-02-31 → 2024-03-02
     expect(r.keep.map((e) => e.id).sort()).toEqual(['future', 'in', 'latest']);
@@ -242,7 +283,9 @@ describe('policy module', () => {
   });
 
   it('formats the policy as restic does', () => {
-    expect(formatPolicy({ last: 2, daily: 7, withinDaily: parseDuration('1m2d'), tags: [['a', 'b'], ['c']], within: parseDuration('3h') })).toBe(
+    expect(
+      formatPolicy({ last: 2, daily: 7, withinDaily: parseDuration('1m2d'), tags: [['a', 'b'], ['c']], within: parseDuration('3h') }),
+    ).toBe(
       'keep 2 latest, 7 daily snapshots, daily snapshots within 1m2d and all snapshots with tags [[a, b] [c]] and all snapshots within 3h of the newest',
     );
   });

@@ -54,7 +54,9 @@ describe('index files', () => {
   const packs = [{ id: id(9), blobs: [{ type: 'data' as const, id: id(1), offset: 0, length: 100, uncompressedLength: 300 }] }];
   it('is compact JSON with a trailing newline, uncompressed_length only when compressed', () => {
     const s = Buffer.from(encodeIndex({ supersedes: [], packs })).toString();
-    expect(s).toBe(`{"packs":[{"id":"${id(9)}","blobs":[{"id":"${id(1)}","type":"data","offset":0,"length":100,"uncompressed_length":300}]}]}\n`);
+    expect(s).toBe(
+      `{"packs":[{"id":"${id(9)}","blobs":[{"id":"${id(1)}","type":"data","offset":0,"length":100,"uncompressed_length":300}]}]}\n`,
+    );
     expect(decodeIndex(Buffer.from(s)).packs).toEqual(packs);
   });
   it('reads the legacy array format', () => {
@@ -84,12 +86,26 @@ describe('config, snapshot, key file', () => {
     const s = decodeSnapshot(Buffer.from(expected));
     expect(Buffer.from(encodeSnapshot(s)).toString()).toBe(expected);
     const withTags = encodeSnapshot({ time: '2020-01-01T00:00:00Z', tree: id(4), paths: ['/a<b>'], tags: ['x&y'], uid: 1000, gid: 100 });
-    expect(Buffer.from(withTags).toString()).toBe(`{"time":"2020-01-01T00:00:00Z","tree":"${id(4)}","paths":["/a\\u003cb\\u003e"],"uid":1000,"gid":100,"tags":["x\\u0026y"]}`);
+    expect(Buffer.from(withTags).toString()).toBe(
+      `{"time":"2020-01-01T00:00:00Z","tree":"${id(4)}","paths":["/a\\u003cb\\u003e"],"uid":1000,"gid":100,"tags":["x\\u0026y"]}`,
+    );
   });
   it('key file JSON in restic order', () => {
-    const k = { created: '2026-01-02T03:04:05.5Z', username: 'u', hostname: 'h', kdf: 'scrypt', N: 32768, r: 8, p: 3, salt: new Uint8Array(64).fill(1), data: new Uint8Array(160).fill(2) };
+    const k = {
+      created: '2026-01-02T03:04:05.5Z',
+      username: 'u',
+      hostname: 'h',
+      kdf: 'scrypt',
+      N: 32768,
+      r: 8,
+      p: 3,
+      salt: new Uint8Array(64).fill(1),
+      data: new Uint8Array(160).fill(2),
+    };
     const s = Buffer.from(encodeKeyFile(k)).toString();
-    expect(s).toMatch(/^\{"created":"2026-01-02T03:04:05.5Z","username":"u","hostname":"h","kdf":"scrypt","N":32768,"r":8,"p":3,"salt":"AQEB[^"]*","data":"AgIC[^"]*"\}$/);
+    expect(s).toMatch(
+      /^\{"created":"2026-01-02T03:04:05.5Z","username":"u","hostname":"h","kdf":"scrypt","N":32768,"r":8,"p":3,"salt":"AQEB[^"]*","data":"AgIC[^"]*"\}$/,
+    );
     expect(decodeKeyFile(Buffer.from(s))).toEqual(k);
   });
 });

@@ -17,7 +17,6 @@ import {
 const bytes = (...b: number[]) => new Uint8Array(b);
 const utf8 = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
 
-
 describe('goJsonString (go1.19 encoding/json)', () => {
   it('escapes every control character like go1.19', () => {
     const expected: Record<number, string> = { 9: '\\t', 10: '\\n', 13: '\\r' };
@@ -37,7 +36,9 @@ describe('goJsonString (go1.19 encoding/json)', () => {
     expect(goJsonString('<a href="x">&</a>')).toBe('"\\u003ca href=\\"x\\"\\u003e\\u0026\\u003c/a\\u003e"');
     let ascii = '';
     for (let c = 0x20; c < 0x7f; c++) ascii += String.fromCharCode(c);
-    expect(goJsonString(ascii)).toBe('" !\\"#$%\\u0026\'()*+,-./0123456789:;\\u003c=\\u003e?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"');
+    expect(goJsonString(ascii)).toBe(
+      '" !\\"#$%\\u0026\'()*+,-./0123456789:;\\u003c=\\u003e?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"',
+    );
   });
 
   it('escapes U+2028/U+2029 and writes other non-ASCII raw', () => {
@@ -125,7 +126,7 @@ describe('goQuote (strconv.Quote without the quotes)', () => {
     for (const s of ['\u00a1', '\u00ff', 'é', '日本語', '\ufffd', '\u{1F600}', '\u{20000}', 'ﷺ']) expect(goQuote(utf8(s))).toBe(s);
   });
 
-  it('uses go1.19 (Unicode 13) printability, not Node\'s newer Unicode', () => {
+  it("uses go1.19 (Unicode 13) printability, not Node's newer Unicode", () => {
     // Assigned in Unicode 14+ (measured against restic 0.14.0 / go1.19.8).
     expect(goQuote(utf8('\u{1FAE0}'))).toBe('\\U0001fae0'); // melting face, Unicode 14
     expect(goQuote(utf8('\u061d'))).toBe('\\u061d');
@@ -173,7 +174,22 @@ describe('goUnquote (strconv.Unquote)', () => {
   });
 
   it('rejects malformed input with FormatError', () => {
-    for (const bad of ['\\', 'a\\', '\\q', "\\'", '\\x1', '\\xzz', '\\u12', '\\ud800', '\\U00110000', '\\400', '\\19', 'a"b', 'a\nb', '\\8']) {
+    for (const bad of [
+      '\\',
+      'a\\',
+      '\\q',
+      "\\'",
+      '\\x1',
+      '\\xzz',
+      '\\u12',
+      '\\ud800',
+      '\\U00110000',
+      '\\400',
+      '\\19',
+      'a"b',
+      'a\nb',
+      '\\8',
+    ]) {
       expect(() => goUnquote(bad), bad).toThrow(FormatError);
     }
   });
@@ -182,13 +198,16 @@ describe('goUnquote (strconv.Unquote)', () => {
 describe('isValidUtf8', () => {
   it('follows Go utf8.Valid', () => {
     expect(isValidUtf8(utf8('ok ü 日 \u{1F600}'))).toBe(true);
-    for (const b of [[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]]) expect(isValidUtf8(bytes(...b))).toBe(false);
+    for (const b of [[0xff], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]])
+      expect(isValidUtf8(bytes(...b))).toBe(false);
   });
 });
 
 describe('parseJson', () => {
   it('returns bigint exactly for integers beyond MAX_SAFE_INTEGER', () => {
-    const v = parseJson('{"a":18446744073709551615,"b":[9007199254740993,9007199254740991,9007199254740992,-9223372036854775808],"c":1.5e300,"d":1e2}') as Record<string, unknown>;
+    const v = parseJson(
+      '{"a":18446744073709551615,"b":[9007199254740993,9007199254740991,9007199254740992,-9223372036854775808],"c":1.5e300,"d":1e2}',
+    ) as Record<string, unknown>;
     expect(v['a']).toBe(18446744073709551615n);
     expect(v['b']).toEqual([9007199254740993n, 9007199254740991, 9007199254740992n, -9223372036854775808n]);
     expect(v['c']).toBe(1.5e300);
@@ -197,7 +216,8 @@ describe('parseJson', () => {
   });
 
   it('leaves digit runs inside strings alone and matches JSON.parse otherwise', () => {
-    const doc = '{"s":"x:12345678901234567890","big":[12345678901234567890],"e":"\\u00e9\\n\\"","t":true,"f":false,"n":null,"o":{},"a":[],"neg":-0.5,"z":0}';
+    const doc =
+      '{"s":"x:12345678901234567890","big":[12345678901234567890],"e":"\\u00e9\\n\\"","t":true,"f":false,"n":null,"o":{},"a":[],"neg":-0.5,"z":0}';
     const v = parseJson(doc) as Record<string, unknown>;
     const ref = JSON.parse(doc) as Record<string, unknown>;
     expect(v['big']).toEqual([12345678901234567890n]);
@@ -215,7 +235,17 @@ describe('parseJson', () => {
   });
 
   it('throws FormatError on invalid JSON on both paths', () => {
-    for (const bad of ['', '{', '{"a":1,}', '[1 2]', '{"a":12345678901234567890', '{"a":12345678901234567890}x', '{"a":"\\x"}', '[01234567890123456789]', 'nul']) {
+    for (const bad of [
+      '',
+      '{',
+      '{"a":1,}',
+      '[1 2]',
+      '{"a":12345678901234567890',
+      '{"a":12345678901234567890}x',
+      '{"a":"\\x"}',
+      '[01234567890123456789]',
+      'nul',
+    ]) {
       expect(() => parseJson(bad), bad).toThrow(FormatError);
     }
   });
@@ -223,17 +253,23 @@ describe('parseJson', () => {
   it('parses a ~10 MB index-like document quickly', () => {
     const packs: string[] = [];
     let size = 0;
-    const hex = (i: number) => (i.toString(16).padStart(8, '0')).repeat(8);
+    const hex = (i: number) => i.toString(16).padStart(8, '0').repeat(8);
     for (let p = 0; size < 10_000_000; p++) {
       const blobs: string[] = [];
-      for (let i = 0; i < 50; i++) blobs.push(`{"id":"${hex(p * 50 + i)}","type":"data","offset":${i * 100000},"length":${50000 + i},"uncompressed_length":${60000 + i}}`);
+      for (let i = 0; i < 50; i++)
+        blobs.push(
+          `{"id":"${hex(p * 50 + i)}","type":"data","offset":${i * 100000},"length":${50000 + i},"uncompressed_length":${60000 + i}}`,
+        );
       const s = `{"id":"${hex(p)}","blobs":[${blobs.join(',')}]}`;
       packs.push(s);
       size += s.length;
     }
     const text = `{"packs":[${packs.join(',')}]}\n`;
     const big = text.replace('"offset":0,', '"offset":18446744073709551615,');
-    for (const [label, doc] of [['native', text], ['bigint', big]] as const) {
+    for (const [label, doc] of [
+      ['native', text],
+      ['bigint', big],
+    ] as const) {
       const t0 = performance.now();
       const v = parseJson(doc) as { packs: { blobs: { offset: unknown }[] }[] };
       const ms = performance.now() - t0;
@@ -304,7 +340,15 @@ describe('Go time format (RFC3339Nano)', () => {
     expect(parseGoTime('2020-01-01T00:00:00.1234567891234-03:30')).toEqual({ sec: 1577849400n, nsec: 123456789, offsetMinutes: -210 });
     expect(parseGoTime('2020-01-01T00:00:00,5+00:00').nsec).toBe(500000000);
     expect(parseGoTime('0001-01-01T00:00:00Z').sec).toBe(-62135596800n);
-    for (const bad of ['2020-13-01T00:00:00Z', '2021-02-29T00:00:00Z', '2020-01-01T24:00:00Z', '2020-01-01 00:00:00Z', '2020-01-01T00:00:00', '20-01-01T00:00:00Z', '2020-01-01T00:00:00.Z']) {
+    for (const bad of [
+      '2020-13-01T00:00:00Z',
+      '2021-02-29T00:00:00Z',
+      '2020-01-01T24:00:00Z',
+      '2020-01-01 00:00:00Z',
+      '2020-01-01T00:00:00',
+      '20-01-01T00:00:00Z',
+      '2020-01-01T00:00:00.Z',
+    ]) {
       expect(() => parseGoTime(bad), bad).toThrow(FormatError);
     }
   });

@@ -28,8 +28,7 @@ const toHex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 // restic cmd/restic/testdata/repo-layout-default.tar.gz, keys/584fd518…, password "geheim".
 const KEY_ID = '584fd5182a9dc4dee93819078aed63db174dfe7c46ce2ea30d77dcda8c470cc4';
 const SCRYPT_OUT =
-  'c0a734904ea1ec3674d7043d5b2f882ceec9be76649d936e68845f42c4c1f96d' +
-  'f4aad440baaa2a0b44f5def630442f083ab461b1134ff885d8d382ebf77e0de9';
+  'c0a734904ea1ec3674d7043d5b2f882ceec9be76649d936e68845f42c4c1f96d' + 'f4aad440baaa2a0b44f5def630442f083ab461b1134ff885d8d382ebf77e0de9';
 const MASTER_JSON =
   '{"mac":{"k":"/AfdMzbMsJwTTu21eVtYFA==","r":"b7heD3T+ygfEXqcILJqzAg=="},"encrypt":"Yp7wpJKSJ/pnIk4pQiO+mPLsZ07I6QbrJTItJ6zZj7k="}';
 
@@ -83,7 +82,10 @@ describe('deriveKey', () => {
     const master = newRandomKey();
     const data = encrypt(await deriveKey('pw', salt, TEST_KDF_PARAMS), Buffer.from(encodeMasterKey(master)));
     const back = decodeMasterKey(Buffer.from(decrypt(await deriveKey('pw', salt, TEST_KDF_PARAMS), data)).toString());
-    expect(back).toEqual({ encrypt: new Uint8Array(master.encrypt), mac: { k: new Uint8Array(master.mac.k), r: new Uint8Array(master.mac.r) } });
+    expect(back).toEqual({
+      encrypt: new Uint8Array(master.encrypt),
+      mac: { k: new Uint8Array(master.mac.k), r: new Uint8Array(master.mac.r) },
+    });
   });
 
   it('rejects a salt that is not 64 bytes', async () => {

@@ -52,7 +52,10 @@ maybe('keys interoperate with restic 0.14', () => {
 
   it('a key added by restic-ts (with --user/--host) opens the repository in restic; both list the same', () => {
     alphaId = ourKeys('alpha')[0]!.id;
-    const add = cli(['-r', repo, 'key', 'add', '--new-password-file', pwFile('b', 'bravo'), '--user', 'alice', '--host', 'box'], as('alpha'));
+    const add = cli(
+      ['-r', repo, 'key', 'add', '--new-password-file', pwFile('b', 'bravo'), '--user', 'alice', '--host', 'box'],
+      as('alpha'),
+    );
     expect(add.code, add.stderr).toBe(0);
     expect(add.stdout).toMatch(/^saved new key as <Key of alice@box, created on .+>\n$/);
     const theirs = theirKeys('bravo');

@@ -66,7 +66,9 @@ function start(cmd: string, args: string[], extraEnv: Record<string, string>): R
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (err += d));
   child.stdin!.on('error', () => {});
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   return { child, stdout: () => out, stderr: () => err, exited };
 }
 
@@ -107,7 +109,9 @@ maybe('restic-ts holds a lock', () => {
     for (const cmd of [['check'], ['prune']]) {
       const r = restic(repo, PW, cmd);
       expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain(`unable to create lock in backend: repository is already locked by PID ${b.child.pid} on ${os.hostname()}`);
+      expect(r.stderr).toContain(
+        `unable to create lock in backend: repository is already locked by PID ${b.child.pid} on ${os.hostname()}`,
+      );
     }
     // restic probes a holder on its host with SIGHUP: our process must survive it, and the lock is not stale
     const unlock = restic(repo, PW, ['unlock']);
@@ -134,7 +138,9 @@ maybe('restic holds a lock', () => {
     const lines = r.stderr.trim().split('\n');
     expect(lines.length).toBe(1);
     expect(lines[0]).toMatch(
-      new RegExp(`^Fatal: unable to create lock in backend: repository is already locked by PID ${b.child.pid} on ${os.hostname()} by \\S+ \\(UID \\d+, GID \\d+\\), lock was created at .+ \\(.+ ago\\), storage ID [0-9a-f]{8}$`),
+      new RegExp(
+        `^Fatal: unable to create lock in backend: repository is already locked by PID ${b.child.pid} on ${os.hostname()} by \\S+ \\(UID \\d+, GID \\d+\\), lock was created at .+ \\(.+ ago\\), storage ID [0-9a-f]{8}$`,
+      ),
     );
     // a shared lock is compatible with restic's shared lock
     expect(cli(['-r', repo, 'snapshots'], env).code).toBe(0);
@@ -181,7 +187,9 @@ maybe('stale locks', () => {
     const r = cli(['-r', repo, 'migrate'], env);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe(`removed stale lock held by ${r.stderr.slice('removed stale lock held by '.length).trimEnd()}\n`);
-    expect(r.stderr).toMatch(new RegExp(`^removed stale lock held by PID ${b.child.pid} on ${os.hostname()} .*storage ID ${stale!.slice(0, 8)}\\n$`));
+    expect(r.stderr).toMatch(
+      new RegExp(`^removed stale lock held by PID ${b.child.pid} on ${os.hostname()} .*storage ID ${stale!.slice(0, 8)}\\n$`),
+    );
     expect(r.stdout).toContain('available migrations:');
     expect(lockFiles(repo)).toEqual([]);
     expect(restic(repo, PW, ['check']).code).toBe(0);
@@ -212,7 +220,14 @@ maybe('signals', () => {
     // are up to 8 MiB the chunker holds back, the first 8 MiB encoded in-process (one open pack)
     // and an open pack of < 16 MiB on each of up to 4 workers — 96 MiB always finishes one.
     b.child.stdin!.write(pseudoRandom('big', 96 * 1024 * 1024));
-    await until('an uploaded pack', () => fs.readdirSync(path.join(repo, 'data')).some((d) => fs.readdirSync(path.join(repo, 'data', d)).some((f) => /^[0-9a-f]{64}$/.test(f))), b);
+    await until(
+      'an uploaded pack',
+      () =>
+        fs
+          .readdirSync(path.join(repo, 'data'))
+          .some((d) => fs.readdirSync(path.join(repo, 'data', d)).some((f) => /^[0-9a-f]{64}$/.test(f))),
+      b,
+    );
     expect(lockFiles(repo).length).toBe(1);
     b.child.kill('SIGINT');
     const { code } = await b.exited;

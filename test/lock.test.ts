@@ -49,8 +49,18 @@ async function lockIds(): Promise<string[]> {
 
 describe('lock file JSON', () => {
   it('round-trips and omits uid/gid when 0, as restic does', () => {
-    const l: LockInfo = { time: '2026-01-02T03:04:05.123456789+01:00', exclusive: true, hostname: 'h', username: 'u', pid: 42, uid: 0, gid: 0 };
-    expect(Buffer.from(encodeLock(l)).toString()).toBe('{"time":"2026-01-02T03:04:05.123456789+01:00","exclusive":true,"hostname":"h","username":"u","pid":42}');
+    const l: LockInfo = {
+      time: '2026-01-02T03:04:05.123456789+01:00',
+      exclusive: true,
+      hostname: 'h',
+      username: 'u',
+      pid: 42,
+      uid: 0,
+      gid: 0,
+    };
+    expect(Buffer.from(encodeLock(l)).toString()).toBe(
+      '{"time":"2026-01-02T03:04:05.123456789+01:00","exclusive":true,"hostname":"h","username":"u","pid":42}',
+    );
     expect(decodeLock(encodeLock({ ...l, uid: 1000, gid: 100 }))).toMatchObject({ uid: 1000, gid: 100, pid: 42, exclusive: true });
   });
 });
@@ -90,7 +100,11 @@ describe('acquiring', () => {
     expect(err).toBeInstanceOf(LockError);
     expect(err.exitCode).toBe(11);
     expect(err.message).not.toContain('\n');
-    expect(err.message).toMatch(new RegExp(`^unable to create lock in backend: repository is already locked by PID ${process.pid} on ${os.hostname()} by \\S* \\(UID \\d+, GID \\d+\\), lock was created at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\(.+ ago\\), storage ID [0-9a-f]{8}$`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `^unable to create lock in backend: repository is already locked by PID ${process.pid} on ${os.hostname()} by \\S* \\(UID \\d+, GID \\d+\\), lock was created at \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\(.+ ago\\), storage ID [0-9a-f]{8}$`,
+      ),
+    );
     await a.release();
     await b.release();
     expect(await lockIds()).toEqual([]);

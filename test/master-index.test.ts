@@ -22,9 +22,7 @@ describe('MasterIndex (compact)', () => {
     expect(idx.lookup('data', id('missing'))).toEqual([]);
     expect(idx.has('data', 'not-an-id')).toBe(false);
     expect(idx.lookup('data', '')).toEqual([]);
-    expect(idx.lookup('tree', id('b'))).toEqual([
-      { packId: id('p1'), type: 'tree', offset: 100, length: 102, uncompressedLength: 4000 },
-    ]);
+    expect(idx.lookup('tree', id('b'))).toEqual([{ packId: id('p1'), type: 'tree', offset: 100, length: 102, uncompressedLength: 4000 }]);
     expect(idx.lookup('data', id('a').toUpperCase())[0]?.packId).toBe(id('p1'));
     expect(idx.counts()).toEqual({ blobs: 2, dataBlobs: 1, treeBlobs: 1, entries: 2, packs: 1 });
   });
@@ -80,7 +78,13 @@ describe('MasterIndex (compact)', () => {
         const type = k % 10 === 0 ? 'tree' : 'data';
         const [loc, ...rest] = idx.lookup(type, id(`${p}:${k}`));
         expect(rest).toEqual([]);
-        expect(loc).toEqual({ packId: id(`pack${p}`), type, offset: k * 1000, length: 100 + ((k * 1000) % 7), uncompressedLength: k % 3 ? 0 : 5000 + k });
+        expect(loc).toEqual({
+          packId: id(`pack${p}`),
+          type,
+          offset: k * 1000,
+          length: 100 + ((k * 1000) % 7),
+          uncompressedLength: k % 3 ? 0 : 5000 + k,
+        });
         expect(idx.has(type === 'tree' ? 'data' : 'tree', id(`${p}:${k}`))).toBe(false);
       }
     }
@@ -105,7 +109,10 @@ describe('MasterIndex (compact)', () => {
     }
     expect(idx.blobCount).toBe(N);
     expect(idx.arrayBytes / N).toBeLessThanOrEqual(64);
-    expect(idx.lookup('data', raw.toString('hex', 123_456 * 32, 123_457 * 32))[0]).toMatchObject({ packId: id('big123'), offset: 456 * 4096 });
+    expect(idx.lookup('data', raw.toString('hex', 123_456 * 32, 123_457 * 32))[0]).toMatchObject({
+      packId: id('big123'),
+      offset: 456 * 4096,
+    });
   });
 
   it('looks up binary IDs as the backup pipeline hands them over', () => {

@@ -97,7 +97,16 @@ function describe_(root: string): Map<string, Item> {
       const p = join(root, r);
       const st = fs.lstatSync(p, { bigint: true });
       const fmt = Number(st.mode) & 0o170000;
-      const type = { 0o100000: 'file', 0o040000: 'dir', 0o120000: 'symlink', 0o010000: 'fifo', 0o020000: 'chardev', 0o060000: 'dev', 0o140000: 'socket' }[fmt] ?? 'other';
+      const type =
+        {
+          0o100000: 'file',
+          0o040000: 'dir',
+          0o120000: 'symlink',
+          0o010000: 'fifo',
+          0o020000: 'chardev',
+          0o060000: 'dev',
+          0o140000: 'socket',
+        }[fmt] ?? 'other';
       const it: Item = { type, mode: type === 'symlink' ? 0 : Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid) };
       if (type === 'file') {
         it.size = Number(st.size);
@@ -124,8 +133,13 @@ function diff(a: Map<string, Item>, b: Map<string, Item>): string[] {
     const w = b.get(k);
     const name = Buffer.from(k, 'hex').toString();
     if (!w) d.push(`missing ${name}`);
-    else if (JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? String(x) : x)) !== JSON.stringify(w, (_, x) => (typeof x === 'bigint' ? String(x) : x))) {
-      d.push(`${name}: ${JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? String(x) : x))} != ${JSON.stringify(w, (_, x) => (typeof x === 'bigint' ? String(x) : x))}`);
+    else if (
+      JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? String(x) : x)) !==
+      JSON.stringify(w, (_, x) => (typeof x === 'bigint' ? String(x) : x))
+    ) {
+      d.push(
+        `${name}: ${JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? String(x) : x))} != ${JSON.stringify(w, (_, x) => (typeof x === 'bigint' ? String(x) : x))}`,
+      );
     }
   }
   for (const k of b.keys()) if (!a.has(k)) d.push(`extra ${Buffer.from(k, 'hex').toString()}`);
@@ -169,7 +183,11 @@ describe('every node type, as root', () => {
     for (const repo of [ours, theirs]) {
       const mine = cli(['-r', repo, 'ls', '--json', 'latest'], env);
       expect(mine.code, mine.stderr).toBe(0);
-      const lines = (s: string) => s.trim().split('\n').map((l) => JSON.parse(l));
+      const lines = (s: string) =>
+        s
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
       const a = lines(mine.stdout);
       const b = lines(resticOk(repo, PASSWORD, ['ls', '--json', 'latest']));
       expect(a.length).toBeGreaterThan(40);

@@ -39,7 +39,9 @@ export async function* sqlDump(seed: number, size: number): AsyncGenerator<Uint8
     const lines: string[] = [];
     for (let i = 0; i < 600; i++) {
       const id = rnd().toString(16).padStart(8, '0') + rnd().toString(36);
-      lines.push(`${row++}\tworkspace-${id}\t{"memory":"${rnd() % 8192}Mi","cpu":"${rnd() % 4000}m","token":"${rnd().toString(36)}${rnd().toString(36)}${rnd().toString(36)}"}\n`);
+      lines.push(
+        `${row++}\tworkspace-${id}\t{"memory":"${rnd() % 8192}Mi","cpu":"${rnd() % 4000}m","token":"${rnd().toString(36)}${rnd().toString(36)}${rnd().toString(36)}"}\n`,
+      );
     }
     const buf = Buffer.concat([pending, Buffer.from(lines.join(''))]);
     pending = Buffer.alloc(0);
@@ -124,13 +126,21 @@ export async function expectedDumps(sizes: Record<string, number> = DUMP_SIZES):
 }
 
 /** The parsed objects and the dump streams of a restored installation are the ones backed up. */
-export async function expectRestoredInstallation(inst: RestoredInstallation, dumps: Record<string, { sha256: string; size: number }>): Promise<void> {
+export async function expectRestoredInstallation(
+  inst: RestoredInstallation,
+  dumps: Record<string, { sha256: string; size: number }>,
+): Promise<void> {
   expect(inst.cheCluster.object).toEqual(CHE_CLUSTER);
   expect(inst.configMaps.map((c) => c.name)).toEqual(['custom-certs']);
   expect(inst.configMaps[0]!.yaml).toBe(CA_CONFIGMAP_YAML);
   expect((inst.configMaps[0]!.object as { data: Record<string, string> }).data['ca.crt']).toContain('BEGIN CERTIFICATE');
   expect(inst.secrets.map((s) => [s.name, s.object])).toEqual([['che-postgres-secret', POSTGRES_SECRET]]);
-  expect(inst.info).toMatchObject({ metadataFileVersion: 'v1', cheVersion: '7.41.2', infrastructure: 'Kubernetes', namespace: 'eclipse-che' });
+  expect(inst.info).toMatchObject({
+    metadataFileVersion: 'v1',
+    cheVersion: '7.41.2',
+    infrastructure: 'Kubernetes',
+    namespace: 'eclipse-che',
+  });
   expect(inst.databases.map((d) => d.name).sort()).toEqual(Object.keys(dumps).sort());
   for (const db of inst.databases) {
     expect(db.size).toBe(dumps[db.name]!.size);
@@ -141,7 +151,17 @@ export async function expectRestoredInstallation(inst: RestoredInstallation, dum
 /** A directory restored from the backup (by us or by restic) holds Che's layout with identical files. */
 export function expectRestoredDir(dir: string, dumps: Record<string, { sha256: string; size: number }>): void {
   const files = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
-  expect(files).toEqual(['backup-info.yaml', 'che-cr.yaml', 'configmaps/custom-certs.yaml', ...Object.keys(dumps).sort().map((n) => `db/${n}.sql`), 'secrets/che-postgres-secret.yaml'].sort());
+  expect(files).toEqual(
+    [
+      'backup-info.yaml',
+      'che-cr.yaml',
+      'configmaps/custom-certs.yaml',
+      ...Object.keys(dumps)
+        .sort()
+        .map((n) => `db/${n}.sql`),
+      'secrets/che-postgres-secret.yaml',
+    ].sort(),
+  );
   expect(fs.readFileSync(path.join(dir, 'configmaps/custom-certs.yaml'), 'utf8')).toBe(CA_CONFIGMAP_YAML);
   for (const [name, d] of Object.entries(dumps)) expect(fileDigest(path.join(dir, 'db', `${name}.sql`))).toEqual(d);
   expect(fs.statSync(path.join(dir, 'db', `${Object.keys(dumps)[0]}.sql`)).mode & 0o777).toBe(0o600);
@@ -158,13 +178,22 @@ export function stagesOf(events: Array<{ state: string; stage: string }>): strin
  */
 export function run(cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { PATH: process.env.PATH, HOME: process.env.HOME, TZ: process.env.TZ, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, TZ: process.env.TZ, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
     child.once('error', reject);
-    child.once('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    child.once('close', (code, signal) =>
+      resolve({
+        code: code ?? (signal ? 128 : -1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    );
   });
 }
 

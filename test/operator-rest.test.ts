@@ -113,7 +113,11 @@ describe('Che installation over REST (auth on, hard password)', () => {
 
   it('backs up from a configuration object with two 50 MiB streamed dumps; success events end in Succeeded', async () => {
     const seen: StatusEvent[] = [];
-    const out = await backupCheInstallation({ configuration: config, secrets }, cheInstallation(), { kdf: TEST_KDF, hostname: 'che-operator', onStatus: (e) => seen.push(e) });
+    const out = await backupCheInstallation({ configuration: config, secrets }, cheInstallation(), {
+      kdf: TEST_KDF,
+      hostname: 'che-operator',
+      onStatus: (e) => seen.push(e),
+    });
     shortId = out.shortId;
     events = out.events;
     expect(out.snapshotId).toMatch(/^[0-9a-f]{64}$/);
@@ -165,7 +169,11 @@ describe('Che installation over REST (auth on, hard password)', () => {
     for (const f of ['che-cr.yaml', 'backup-info.yaml', 'secrets/che-postgres-secret.yaml']) {
       expect(fileDigest(path.join(target, f))).toEqual(fileDigest(path.join(ours, f)));
     }
-    const snaps = JSON.parse(await resticAsyncOk(repoUrl, HARD_PASSWORD, ['snapshots', '--json'])) as Array<{ short_id: string; paths: string[]; hostname: string }>;
+    const snaps = JSON.parse(await resticAsyncOk(repoUrl, HARD_PASSWORD, ['snapshots', '--json'])) as Array<{
+      short_id: string;
+      paths: string[];
+      hostname: string;
+    }>;
     expect(snaps.map((s) => [s.short_id, s.paths, s.hostname])).toEqual([[shortId, ['/tmp/che-backup-data'], 'che-operator']]);
   }, 240_000);
 
@@ -173,17 +181,27 @@ describe('Che installation over REST (auth on, hard password)', () => {
     const before = await snapshotCount();
     const seen: StatusEvent[] = [];
     const wrong = { ...secrets, 'chectl-backup-repository-password': { 'repo-password': HARD_PASSWORD + 'x' } };
-    const err = await backupCheInstallation({ configuration: config, secrets: wrong }, cheInstallation({ dbche: MiB }), { kdf: TEST_KDF, onStatus: (e) => seen.push(e) }).catch((e) => e);
+    const err = await backupCheInstallation({ configuration: config, secrets: wrong }, cheInstallation({ dbche: MiB }), {
+      kdf: TEST_KDF,
+      onStatus: (e) => seen.push(e),
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(WrongPasswordError);
     expect(stagesOf(seen)).toEqual([`InProgress:${BACKUP_STAGES.connecting}`, `Failed:${BACKUP_STAGES.connecting}`]);
-    expect(seen.at(-1)!.message).toBe(`Error: the repository password is wrong: no key of the repository at rest:http://127.0.0.1:${server.port}/che/ opens with it`);
+    expect(seen.at(-1)!.message).toBe(
+      `Error: the repository password is wrong: no key of the repository at rest:http://127.0.0.1:${server.port}/che/ opens with it`,
+    );
     expect(await snapshotCount()).toBe(before);
   });
 
   it('wrong HTTP credentials fail with a one-line message naming authentication', async () => {
     const seen: StatusEvent[] = [];
     const bad = { ...secrets, 'chectl-backup-rest-server-credentials': { username: HTTP_USER, password: 'nope' } };
-    await expect(backupCheInstallation({ configuration: config, secrets: bad }, cheInstallation({ dbche: MiB }), { kdf: TEST_KDF, onStatus: (e) => seen.push(e) })).rejects.toThrow();
+    await expect(
+      backupCheInstallation({ configuration: config, secrets: bad }, cheInstallation({ dbche: MiB }), {
+        kdf: TEST_KDF,
+        onStatus: (e) => seen.push(e),
+      }),
+    ).rejects.toThrow();
     expect(seen.at(-1)!.state).toBe('Failed');
     expect(seen.at(-1)!.message).toMatch(/^Error: .*(401|[Uu]nauthori[sz]ed|authenticat)/);
     expect(seen.at(-1)!.message).not.toContain('\n');
@@ -194,7 +212,12 @@ describe('Che installation over REST (auth on, hard password)', () => {
     const port = await closedPort();
     const seen: StatusEvent[] = [];
     const off: BackupServerConfiguration = { spec: { rest: { ...config.spec.rest!, port } } };
-    await expect(backupCheInstallation({ configuration: off, secrets }, cheInstallation({ dbche: MiB }), { kdf: TEST_KDF, onStatus: (e) => seen.push(e) })).rejects.toThrow();
+    await expect(
+      backupCheInstallation({ configuration: off, secrets }, cheInstallation({ dbche: MiB }), {
+        kdf: TEST_KDF,
+        onStatus: (e) => seen.push(e),
+      }),
+    ).rejects.toThrow();
     expect(stagesOf(seen)).toEqual([`InProgress:${BACKUP_STAGES.connecting}`, `Failed:${BACKUP_STAGES.connecting}`]);
     expect(seen.at(-1)!.message).toBe(`Error: cannot connect to rest:http://${HTTP_USER}@127.0.0.1:${port}/che/: connection refused`);
   });
@@ -213,17 +236,27 @@ describe('Che installation over REST (auth on, hard password)', () => {
     }
     inst.databases!.push({ name: 'big', dump: abortingDump() });
     const seen: StatusEvent[] = [];
-    const err = await backupCheInstallation({ configuration: config, secrets }, inst, { kdf: TEST_KDF, signal: ac.signal, onStatus: (e) => seen.push(e) }).catch((e) => e);
+    const err = await backupCheInstallation({ configuration: config, secrets }, inst, {
+      kdf: TEST_KDF,
+      signal: ac.signal,
+      onStatus: (e) => seen.push(e),
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(OperationAbortedError);
     expect((err as OperationAbortedError).exitCode).toBe(130);
-    expect(stagesOf(seen)).toEqual([`InProgress:${BACKUP_STAGES.connecting}`, `InProgress:${BACKUP_STAGES.collecting}`, `Failed:${BACKUP_STAGES.collecting}`]);
+    expect(stagesOf(seen)).toEqual([
+      `InProgress:${BACKUP_STAGES.connecting}`,
+      `InProgress:${BACKUP_STAGES.collecting}`,
+      `Failed:${BACKUP_STAGES.collecting}`,
+    ]);
     expect(seen.at(-1)!.message).toBe(`Error: cancelled during "${BACKUP_STAGES.collecting}"`);
     expect(await snapshotCount()).toBe(before);
   });
 
   it('restoring an unknown snapshot ID fails with its own message', async () => {
     const seen: StatusEvent[] = [];
-    await expect(restoreCheInstallation({ configuration: config, secrets }, 'deadbeef', { onStatus: (e) => seen.push(e) })).rejects.toThrow(/deadbeef/);
+    await expect(restoreCheInstallation({ configuration: config, secrets }, 'deadbeef', { onStatus: (e) => seen.push(e) })).rejects.toThrow(
+      /deadbeef/,
+    );
     expect(stagesOf(seen)).toEqual([`InProgress:${RESTORE_STAGES.downloading}`, `Failed:${RESTORE_STAGES.downloading}`]);
     expect(seen.at(-1)!.message).toBe(`Error: no backup snapshot deadbeef in rest:http://${HTTP_USER}@127.0.0.1:${server.port}/che/`);
   });
@@ -234,7 +267,11 @@ describe('restore from a location without a repository', () => {
     const empty: BackupServerConfiguration = { spec: { rest: { ...config.spec.rest!, repositoryPath: 'nothing-here' } } };
     const seen: StatusEvent[] = [];
     await expect(restoreCheInstallation({ configuration: empty, secrets }, 'latest', { onStatus: (e) => seen.push(e) })).rejects.toThrow();
-    expect(seen.at(-1)).toMatchObject({ state: 'Failed', stage: RESTORE_STAGES.downloading, message: `Error: there is no backup repository at rest:http://127.0.0.1:${server.port}/nothing-here/` });
+    expect(seen.at(-1)).toMatchObject({
+      state: 'Failed',
+      stage: RESTORE_STAGES.downloading,
+      message: `Error: there is no backup repository at rest:http://127.0.0.1:${server.port}/nothing-here/`,
+    });
     expect(fs.existsSync(path.join(work.dir, 'data', 'nothing-here'))).toBe(false);
   });
 });
@@ -247,11 +284,18 @@ describe('internal backup server', () => {
     const first = await startInternalBackupServer({ dir, bcryptCost: 4 });
     let shortId: string;
     try {
-      expect(first.configuration.spec.rest).toMatchObject({ protocol: 'http', hostname: '127.0.0.1', port: first.server.port, repositoryPath: 'che' });
+      expect(first.configuration.spec.rest).toMatchObject({
+        protocol: 'http',
+        hostname: '127.0.0.1',
+        port: first.server.port,
+        repositoryPath: 'che',
+      });
       expect(first.resolved.username).toMatch(/^che-backup-/);
       expect(first.resolved.repositoryPassword.length).toBeGreaterThanOrEqual(12);
       expect(fs.statSync(path.join(dir, 'credentials.json')).mode & 0o777).toBe(0o600);
-      const out = await backupCheInstallation({ configuration: first.configuration, secrets: first.secrets }, cheInstallation(small), { kdf: TEST_KDF });
+      const out = await backupCheInstallation({ configuration: first.configuration, secrets: first.secrets }, cheInstallation(small), {
+        kdf: TEST_KDF,
+      });
       shortId = out.shortId;
     } finally {
       await first.close();
@@ -265,7 +309,10 @@ describe('internal backup server', () => {
         const anon = await request(url, { method: 'GET' });
         await anon.body.dump();
         expect(anon.statusCode).toBe(401);
-        const wrong = await request(url, { method: 'GET', headers: { authorization: 'Basic ' + Buffer.from(`${second.resolved.username}:wrong`).toString('base64') } });
+        const wrong = await request(url, {
+          method: 'GET',
+          headers: { authorization: 'Basic ' + Buffer.from(`${second.resolved.username}:wrong`).toString('base64') },
+        });
         await wrong.body.dump();
         expect(wrong.statusCode).toBe(401);
       }
@@ -313,7 +360,10 @@ describe('CLI with chectl environment names', () => {
     expect(fs.readFileSync(path.join(restored, 'che-cr.yaml'), 'utf8')).toBe('kind: CheCluster\n');
     expect(fileDigest(path.join(restored, 'db', 'dbche.sql'))).toEqual(fileDigest(path.join(src, 'db', 'dbche.sql')));
     // Without the REST credentials the server refuses: a one-line error, not a hang.
-    const anon = await cliAsync(['snapshots'], { BACKUP_REPOSITORY_URL: env.BACKUP_REPOSITORY_URL, BACKUP_REPOSITORY_PASSWORD: HARD_PASSWORD });
+    const anon = await cliAsync(['snapshots'], {
+      BACKUP_REPOSITORY_URL: env.BACKUP_REPOSITORY_URL,
+      BACKUP_REPOSITORY_PASSWORD: HARD_PASSWORD,
+    });
     expect(anon.code).not.toBe(0);
     expect(anon.stderr.trim().split('\n')).toHaveLength(1);
   }, 120_000);

@@ -69,7 +69,10 @@ describe('Che installation over S3 (Ceph radosgw)', () => {
   let shortId = '';
 
   it('backs up from a configuration object (bucket created), restores by latest and by short ID byte-identically', async () => {
-    const out = await backupCheInstallation({ configuration: config, secrets }, cheInstallation(), { kdf: TEST_KDF, hostname: 'che-operator' });
+    const out = await backupCheInstallation({ configuration: config, secrets }, cheInstallation(), {
+      kdf: TEST_KDF,
+      hostname: 'che-operator',
+    });
     shortId = out.shortId;
     expect(stagesOf(out.events)).toEqual([
       `InProgress:${BACKUP_STAGES.connecting}`,
@@ -102,20 +105,32 @@ describe('Che installation over S3 (Ceph radosgw)', () => {
   it('a wrong repository password or a wrong secret key fails with a human message and no new snapshot', async () => {
     const seen: StatusEvent[] = [];
     const wrong = { ...secrets, 'chectl-backup-repository-password': { 'repo-password': 'not it' } };
-    const err = await backupCheInstallation({ configuration: config, secrets: wrong }, cheInstallation({ dbche: MiB }), { kdf: TEST_KDF, onStatus: (e) => seen.push(e) }).catch((e) => e);
+    const err = await backupCheInstallation({ configuration: config, secrets: wrong }, cheInstallation({ dbche: MiB }), {
+      kdf: TEST_KDF,
+      onStatus: (e) => seen.push(e),
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(WrongPasswordError);
     expect(stagesOf(seen)).toEqual([`InProgress:${BACKUP_STAGES.connecting}`, `Failed:${BACKUP_STAGES.connecting}`]);
-    expect(seen.at(-1)!.message).toBe(`Error: the repository password is wrong: no key of the repository at ${resolveBackupServer(config, secrets).location} opens with it`);
+    expect(seen.at(-1)!.message).toBe(
+      `Error: the repository password is wrong: no key of the repository at ${resolveBackupServer(config, secrets).location} opens with it`,
+    );
 
     const denied: StatusEvent[] = [];
     const badKey = { ...secrets, 'chectl-aws-credentials': { awsAccessKeyId: ceph.accessKey, awsSecretAccessKey: 'wrong-secret' } };
-    await expect(backupCheInstallation({ configuration: config, secrets: badKey }, cheInstallation({ dbche: MiB }), { kdf: TEST_KDF, onStatus: (e) => denied.push(e) })).rejects.toThrow();
+    await expect(
+      backupCheInstallation({ configuration: config, secrets: badKey }, cheInstallation({ dbche: MiB }), {
+        kdf: TEST_KDF,
+        onStatus: (e) => denied.push(e),
+      }),
+    ).rejects.toThrow();
     expect(denied.at(-1)!.state).toBe('Failed');
     expect(denied.at(-1)!.message).toMatch(/^Error: S3: .*(denied|Signature|credentials)/i);
     expect(denied.at(-1)!.message).not.toContain('\n');
 
     const server = resolveBackupServer(config, secrets);
-    const snaps = JSON.parse(await resticAsyncOk(server.location, HARD_PASSWORD, ['snapshots', '--json'], server.env)) as Array<{ short_id: string }>;
+    const snaps = JSON.parse(await resticAsyncOk(server.location, HARD_PASSWORD, ['snapshots', '--json'], server.env)) as Array<{
+      short_id: string;
+    }>;
     expect(snaps.map((s) => s.short_id)).toEqual([shortId]);
   }, 120_000);
 });

@@ -112,7 +112,14 @@ describe('Che installation over SFTP (OpenSSH)', () => {
 
   it('restic 0.14 restores the same snapshot with identical files', async () => {
     const target = path.join(work.dir, 'restic');
-    await resticAsyncOk(`sftp:${sshd.user}@127.0.0.1:${repoPath}`, HARD_PASSWORD, ['-o', `sftp.command=${sshd.sftpCommand()}`, 'restore', shortId, '--target', target]);
+    await resticAsyncOk(`sftp:${sshd.user}@127.0.0.1:${repoPath}`, HARD_PASSWORD, [
+      '-o',
+      `sftp.command=${sshd.sftpCommand()}`,
+      'restore',
+      shortId,
+      '--target',
+      target,
+    ]);
     expectRestoredDir(target, dumps);
   }, 240_000);
 
@@ -123,18 +130,29 @@ describe('Che installation over SFTP (OpenSSH)', () => {
     const cases: Array<{ source: Parameters<typeof backupCheInstallation>[0]; re: RegExp; type?: unknown }> = [
       { source: { configuration: config, secrets, sftp: { knownHostsFile: emptyKnownHosts } }, re: /host key/i },
       {
-        source: { configuration: config, secrets: { ...secrets, 'chectl-backup-repository-password': { 'repo-password': 'wrong' } }, sftp: { knownHostsFile: sshd.knownHosts } },
+        source: {
+          configuration: config,
+          secrets: { ...secrets, 'chectl-backup-repository-password': { 'repo-password': 'wrong' } },
+          sftp: { knownHostsFile: sshd.knownHosts },
+        },
         re: /^Error: the repository password is wrong: no key of the repository at sftp:\/\/root@127\.0\.0\.1:\d+\/\/.* opens with it$/,
         type: WrongPasswordError,
       },
       {
-        source: { configuration: config, secrets: { ...secrets, 'chectl-backup-sftp-server-key': { 'ssh-privatekey': fs.readFileSync(sshd.unauthorizedKey, 'utf8') } }, sftp: { knownHostsFile: sshd.knownHosts } },
+        source: {
+          configuration: config,
+          secrets: { ...secrets, 'chectl-backup-sftp-server-key': { 'ssh-privatekey': fs.readFileSync(sshd.unauthorizedKey, 'utf8') } },
+          sftp: { knownHostsFile: sshd.knownHosts },
+        },
         re: /authenticat|permission denied|publickey/i,
       },
     ];
     for (const c of cases) {
       const seen: StatusEvent[] = [];
-      const err = await backupCheInstallation(c.source, cheInstallation({ dbche: MiB }), { kdf: TEST_KDF, onStatus: (e) => seen.push(e) }).catch((e) => e);
+      const err = await backupCheInstallation(c.source, cheInstallation({ dbche: MiB }), {
+        kdf: TEST_KDF,
+        onStatus: (e) => seen.push(e),
+      }).catch((e) => e);
       expect(err).toBeInstanceOf(Error);
       if (c.type) expect(err).toBeInstanceOf(c.type);
       expect(stagesOf(seen)).toEqual([`InProgress:${BACKUP_STAGES.connecting}`, `Failed:${BACKUP_STAGES.connecting}`]);

@@ -65,7 +65,14 @@ interface Outcome {
 async function run(label: string, version: number, compression: 'auto' | 'off', workers: number | undefined): Promise<Outcome> {
   const repoDir = path.join(tmp.dir, `repo-${label}-w${workers ?? 'default'}`);
   // A small pack size makes many packs, so uploads overlap encoding.
-  const repo = await Repository.init(new LocalBackend(repoDir), 'pw', { version, compression, kdf: KDF, polynomial: POLYNOMIAL, workers, packSize: 2 * 1024 * 1024 });
+  const repo = await Repository.init(new LocalBackend(repoDir), 'pw', {
+    version,
+    compression,
+    kdf: KDF,
+    polynomial: POLYNOMIAL,
+    workers,
+    packSize: 2 * 1024 * 1024,
+  });
   try {
     const r = await backup(repo, [src], { hostname: 'pipeline', time: TIME });
     const blobs: string[] = [];

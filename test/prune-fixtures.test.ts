@@ -33,7 +33,9 @@ function extract(name: string, as: string): string {
 
 /** The plan summary both tools print at default verbosity. */
 function summary(out: string): string[] {
-  return out.split('\n').filter((l) => /^(to repack|this removes|to delete|total prune|remaining|unused size after prune): /.test(l) && !/ packs$/.test(l));
+  return out
+    .split('\n')
+    .filter((l) => /^(to repack|this removes|to delete|total prune|remaining|unused size after prune): /.test(l) && !/ packs$/.test(l));
 }
 
 const CASES = [

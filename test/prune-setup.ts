@@ -38,7 +38,10 @@ function writeState(dir: string, state: number, files: number): void {
   for (const d of fs.readdirSync(dir)) fs.utimesSync(path.join(dir, d), 1_650_000_000, 1_650_000_000);
 }
 
-export async function buildHistory(root: string, opts: { states?: number; files?: number; packSize?: number; version?: number } = {}): Promise<History> {
+export async function buildHistory(
+  root: string,
+  opts: { states?: number; files?: number; packSize?: number; version?: number } = {},
+): Promise<History> {
   const repoPath = path.join(root, 'repo');
   const repo = await Repository.init(new LocalBackend(repoPath), PASSWORD, {
     kdf: CHEAP_KDF,

@@ -170,7 +170,10 @@ describe('restic prune, restic-ts verifies', () => {
     const [s0, s1, s2, s3] = base.snapshots as [string, string, string, string];
     resticOk(repo, PASSWORD, ['forget', s0, s2]);
     // Both tools plan the same prune (same summary lines).
-    const summary = (out: string) => out.split('\n').filter((l) => /^(to repack|this removes|to delete|total prune|remaining|unused size after prune): /.test(l) && !/ packs$/.test(l));
+    const summary = (out: string) =>
+      out
+        .split('\n')
+        .filter((l) => /^(to repack|this removes|to delete|total prune|remaining|unused size after prune): /.test(l) && !/ packs$/.test(l));
     const ourPlan = cli(['-r', repo, 'prune', '--dry-run'], env);
     expect(ourPlan.code).toBe(0);
     expect(summary(ourPlan.stdout)).toHaveLength(6);

@@ -95,7 +95,11 @@ describe('restic-ts against our REST server', () => {
     const env = { RESTIC_PASSWORD: PASSWORD, REST_SERVER_USERNAME: USER, REST_SERVER_PASSWORD: USER_PW };
     let r = cli(['-r', repo, 'init'], env);
     expect(r.code, r.stderr).toBe(0);
-    r = cli(['-r', repo, 'backup', '--host', 'ours', extra], { RESTIC_PASSWORD: PASSWORD, RESTIC_REST_USERNAME: USER, RESTIC_REST_PASSWORD: USER_PW });
+    r = cli(['-r', repo, 'backup', '--host', 'ours', extra], {
+      RESTIC_PASSWORD: PASSWORD,
+      RESTIC_REST_USERNAME: USER,
+      RESTIC_REST_PASSWORD: USER_PW,
+    });
     expect(r.code, r.stderr).toBe(0);
     r = cli(['-r', repo, 'backup', '--host', 'ours', src], env);
     expect(r.code, r.stderr).toBe(0);
@@ -137,7 +141,11 @@ describe('append-only server with real restic', () => {
     expect(fs.readdirSync(path.join(dataDir, repo, 'locks'))).toEqual([]); // restic and restic-ts removed their locks
     r = cli(['-r', aoRepo, 'snapshots', '--json'], { RESTIC_PASSWORD: PASSWORD });
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).map((s: { hostname: string }) => s.hostname).sort()).toEqual(['ao', 'ao-ours']);
+    expect(
+      JSON.parse(r.stdout)
+        .map((s: { hostname: string }) => s.hostname)
+        .sort(),
+    ).toEqual(['ao', 'ao-ours']);
     const stopped = await ao.stop();
     expect(stopped.code).toBe(0);
   });
@@ -149,12 +157,39 @@ describe('TLS', () => {
     const key = path.join(tmp.dir, 'key.pem');
     const g = spawnSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
-        '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
       { encoding: 'utf8' },
     );
     expect(g.status, g.stderr).toBe(0);
-    const s = await serve(['--path', path.join(tmp.dir, 'tlsdata'), '--htpasswd-file', htpasswd, '--tls', '--tls-cert', cert, '--tls-key', key]);
+    const s = await serve([
+      '--path',
+      path.join(tmp.dir, 'tlsdata'),
+      '--htpasswd-file',
+      htpasswd,
+      '--tls',
+      '--tls-cert',
+      cert,
+      '--tls-key',
+      key,
+    ]);
     expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/$/);
     const repo = repoAt(s, 'tls');
     const env = { RESTIC_PASSWORD: PASSWORD };

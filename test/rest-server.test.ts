@@ -58,11 +58,17 @@ function basic(user: keyof typeof USERS | string, pw?: string): string {
 }
 
 /** One raw request; the path is sent exactly as given. */
-function raw(s: RestServer, method: string, p: string, opts: { headers?: Record<string, string>; body?: Uint8Array; user?: string } = {}): Promise<Reply> {
+function raw(
+  s: RestServer,
+  method: string,
+  p: string,
+  opts: { headers?: Record<string, string>; body?: Uint8Array; user?: string } = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.user) headers.authorization = basic(opts.user);
-    if (opts.body && headers['content-length'] === undefined && headers['transfer-encoding'] === undefined) headers['content-length'] = String(opts.body.length);
+    if (opts.body && headers['content-length'] === undefined && headers['transfer-encoding'] === undefined)
+      headers['content-length'] = String(opts.body.length);
     const req = http.request({ host: '127.0.0.1', port: s.port, method, path: p, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -78,7 +84,10 @@ const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 function walk(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
-  return fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
 }
 
 describe('startup', () => {
@@ -127,7 +136,8 @@ describe('protocol', () => {
   it('POST without ?create=true is 400; the layout has data/00..ff', async () => {
     expect((await raw(s, 'POST', '/other/', { user: 'bob' })).status).toBe(400);
     const repo = path.join(s.dataDir, 'repo');
-    for (const d of ['data', 'index', 'keys', 'locks', 'snapshots', 'data/00', 'data/ff']) expect(fs.statSync(path.join(repo, d)).isDirectory()).toBe(true);
+    for (const d of ['data', 'index', 'keys', 'locks', 'snapshots', 'data/00', 'data/ff'])
+      expect(fs.statSync(path.join(repo, d)).isDirectory()).toBe(true);
   });
 
   it('stores a verified upload in data/XX/<id>, refuses to overwrite it, serves ranges', async () => {
@@ -246,7 +256,11 @@ describe('append-only', () => {
     expect(await collect(be.list('lock'))).toEqual([]);
 
     // overwrite with other content: refused, original intact
-    for (const [type, dir] of [['data', 'pack'], ['index', 'index'], ['snapshots', 'snapshot']] as const) {
+    for (const [type, dir] of [
+      ['data', 'pack'],
+      ['index', 'index'],
+      ['snapshots', 'snapshot'],
+    ] as const) {
       const name = files[dir]!.name;
       const r = await raw(s, 'POST', `/ao/${type}/${name}`, { user: 'alice', body: randomBytes(300) });
       expect(r.status).toBe(403);
@@ -320,8 +334,25 @@ describe('TLS', () => {
     fs.mkdirSync(certDir, { recursive: true });
     const r = spawnSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1',
-        '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem')],
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        path.join(certDir, 'key.pem'),
+        '-out',
+        path.join(certDir, 'cert.pem'),
+      ],
       { encoding: 'utf8' },
     );
     expect(r.status, r.stderr).toBe(0);
@@ -354,7 +385,14 @@ describe('shutdown', () => {
     const id = sha(body);
     const reply = new Promise<number>((resolve, reject) => {
       const req = http.request(
-        { host: '127.0.0.1', port: s.port, method: 'POST', path: `/r/data/${id}`, headers: { authorization: basic('bob'), 'content-length': String(body.length) }, agent: false },
+        {
+          host: '127.0.0.1',
+          port: s.port,
+          method: 'POST',
+          path: `/r/data/${id}`,
+          headers: { authorization: basic('bob'), 'content-length': String(body.length) },
+          agent: false,
+        },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode!));
@@ -389,10 +427,13 @@ describe('retries through the fault proxy', () => {
     };
     const proxy = await startFaultProxy({ target: { host: '127.0.0.1', port: s.port }, onRequest: ({ request }) => plan[request] });
     try {
-      const be = new RetryBackend(new RestBackend(proxy.url.replace('://', '://bob:builder@') + 'faulty/', { timeoutMs: 1000, connections: 1 }), {
-        baseDelayMs: 5,
-        maxDelayMs: 20,
-      });
+      const be = new RetryBackend(
+        new RestBackend(proxy.url.replace('://', '://bob:builder@') + 'faulty/', { timeoutMs: 1000, connections: 1 }),
+        {
+          baseDelayMs: 5,
+          maxDelayMs: 20,
+        },
+      );
       await be.create();
       const files = Array.from({ length: 6 }, () => randomFile(2000));
       for (const f of files) await be.save({ type: 'index', name: f.name }, f.data);
@@ -449,7 +490,9 @@ describe('retries through the fault proxy', () => {
       const f = randomFile(10);
       const err = await be.save({ type: 'snapshot', name: f.name }, f.data).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(BackendError);
-      expect((err as Error).message).toBe(`save snapshot ${f.name} failed after 3 attempts: save snapshot file ${f.name}: server answered HTTP 500 Internal Server Error`);
+      expect((err as Error).message).toBe(
+        `save snapshot ${f.name} failed after 3 attempts: save snapshot file ${f.name}: server answered HTTP 500 Internal Server Error`,
+      );
       await be.close();
     } finally {
       await proxy.close();

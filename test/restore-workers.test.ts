@@ -48,7 +48,8 @@ function sameInode(a: string, b: string): boolean {
 async function topNode(r: Repository, name: string): Promise<Node> {
   const { snapshot } = await r.findSnapshot('latest');
   let nodes = await r.loadTree(snapshot.tree!);
-  for (const part of src.split('/').filter(Boolean)) nodes = await r.loadTree(nodes.find((n) => Buffer.from(n.name).toString() === part)!.subtree!);
+  for (const part of src.split('/').filter(Boolean))
+    nodes = await r.loadTree(nodes.find((n) => Buffer.from(n.name).toString() === part)!.subtree!);
   return nodes.find((n) => Buffer.from(n.name).toString() === name)!;
 }
 

@@ -8,28 +8,43 @@ import { UsageError } from '../src/errors.js';
 describe('parseS3Location (restic syntax)', () => {
   it.each([
     ['s3:host.example/bucket', { endpoint: 'https://host.example', host: 'host.example', bucket: 'bucket', prefix: '' }],
-    ['s3:host.example:9000/bucket/a/b', { endpoint: 'https://host.example:9000', host: 'host.example:9000', bucket: 'bucket', prefix: 'a/b' }],
+    [
+      's3:host.example:9000/bucket/a/b',
+      { endpoint: 'https://host.example:9000', host: 'host.example:9000', bucket: 'bucket', prefix: 'a/b' },
+    ],
     ['s3://host.example/bucket/', { endpoint: 'https://host.example', host: 'host.example', bucket: 'bucket', prefix: '' }],
     ['s3:http://127.0.0.1:7480/bucket', { endpoint: 'http://127.0.0.1:7480', host: '127.0.0.1:7480', bucket: 'bucket', prefix: '' }],
-    ['s3:https://minio.local/bucket/x//y/./z/', { endpoint: 'https://minio.local', host: 'minio.local', bucket: 'bucket', prefix: 'x/y/z' }],
-    ['s3:s3.amazonaws.com/my-bucket/restic', { endpoint: 'https://s3.amazonaws.com', host: 's3.amazonaws.com', bucket: 'my-bucket', prefix: 'restic' }],
+    [
+      's3:https://minio.local/bucket/x//y/./z/',
+      { endpoint: 'https://minio.local', host: 'minio.local', bucket: 'bucket', prefix: 'x/y/z' },
+    ],
+    [
+      's3:s3.amazonaws.com/my-bucket/restic',
+      { endpoint: 'https://s3.amazonaws.com', host: 's3.amazonaws.com', bucket: 'my-bucket', prefix: 'restic' },
+    ],
   ])('%s', (loc, want) => {
     expect(parseS3Location(loc)).toEqual(want);
   });
 
-  it.each(['s3:host.example', 's3:host.example/', 's3:http://host.example', 's3:http://host.example/', 's3:/bucket', 's3:http://user:pw@h/b'])(
-    'rejects %s with a usage error',
-    (loc) => {
-      expect(() => parseS3Location(loc)).toThrow(UsageError);
-    },
-  );
+  it.each([
+    's3:host.example',
+    's3:host.example/',
+    's3:http://host.example',
+    's3:http://host.example/',
+    's3:/bucket',
+    's3:http://user:pw@h/b',
+  ])('rejects %s with a usage error', (loc) => {
+    expect(() => parseS3Location(loc)).toThrow(UsageError);
+  });
 });
 
 describe('s3OptionsFromLocation', () => {
   const env = { AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK' };
 
   it('takes credentials, session token and region from the environment', () => {
-    const o = s3OptionsFromLocation('s3:http://127.0.0.1:1/b/p', { env: { ...env, AWS_SESSION_TOKEN: 'T', AWS_DEFAULT_REGION: 'eu-west-1' } });
+    const o = s3OptionsFromLocation('s3:http://127.0.0.1:1/b/p', {
+      env: { ...env, AWS_SESSION_TOKEN: 'T', AWS_DEFAULT_REGION: 'eu-west-1' },
+    });
     expect(o).toMatchObject({
       endpoint: 'http://127.0.0.1:1',
       bucket: 'b',

@@ -52,7 +52,9 @@ afterAll(async () => {
 // A bucket per test; create() is left to the suite (it makes the bucket, as restic does).
 // First as the CLI opens it (location + environment, wrapped in RetryBackend), then bare.
 runBackendSuite('s3 location on Ceph radosgw', () => openLocation(`s3:${ceph.endpoint}/${bucketName('suite')}`, { env: ceph.env }));
-runBackendSuite('S3Backend on Ceph radosgw, under a prefix', () => backend(bucketName('prefixed'), { prefix: 'some/prefix' }), { largeSize: 4 * 1024 * 1024 });
+runBackendSuite('S3Backend on Ceph radosgw, under a prefix', () => backend(bucketName('prefixed'), { prefix: 'some/prefix' }), {
+  largeSize: 4 * 1024 * 1024,
+});
 
 describe('S3 backend on Ceph', () => {
   it('stores objects in restic default layout under the prefix, without marker objects', async () => {
@@ -74,7 +76,11 @@ describe('S3 backend on Ceph', () => {
     });
     const res = await client.send(new ListObjectsV2Command({ Bucket: bucket }));
     client.destroy();
-    expect((res.Contents ?? []).map((o) => o.Key).sort()).toEqual([`p/q/config`, `p/q/data/${f.name.slice(0, 2)}/${f.name}`, `p/q/keys/${f.name}`]);
+    expect((res.Contents ?? []).map((o) => o.Key).sort()).toEqual([
+      `p/q/config`,
+      `p/q/data/${f.name.slice(0, 2)}/${f.name}`,
+      `p/q/keys/${f.name}`,
+    ]);
     await be.close();
   });
 

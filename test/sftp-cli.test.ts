@@ -25,7 +25,10 @@ let home: string;
 let seq = 0;
 
 beforeAll(async () => {
-  if (!haveSshd()) throw new Error('OpenSSH sshd (/usr/sbin/sshd, ssh-keygen) is required for the SFTP tests and must run as root: apt-get install openssh-server');
+  if (!haveSshd())
+    throw new Error(
+      'OpenSSH sshd (/usr/sbin/sshd, ssh-keygen) is required for the SFTP tests and must run as root: apt-get install openssh-server',
+    );
   tmp = tempDir('restic-ts-sftp-cli-');
   src = path.join(tmp.dir, 'src');
   generateTree(src, { bigFileSize: 6 * 1024 * 1024 });
@@ -146,7 +149,10 @@ describe('errors users can cause, over sftp', () => {
   it('a key the server refuses: one line, exit 1', () => {
     const r = cli([...ours(dir, sshd.unauthorizedKey), 'snapshots'], env());
     expect(r.code).toBe(1);
-    expectOneLine(r.stderr, /^Fatal: SSH authentication failed for root@127\.0\.0\.1:\d+: the server refused the key \(.*stranger_ed25519\)$/);
+    expectOneLine(
+      r.stderr,
+      /^Fatal: SSH authentication failed for root@127\.0\.0\.1:\d+: the server refused the key \(.*stranger_ed25519\)$/,
+    );
   });
 
   it('a missing key file and no key at all: one line, exit 1', () => {
@@ -169,12 +175,26 @@ describe('errors users can cause, over sftp', () => {
   it('no repository at the path: exit 10', () => {
     const r = cli([...ours(repoDir('missing')), 'snapshots'], env());
     expect(r.code).toBe(10);
-    expectOneLine(r.stderr, /^Fatal: repository does not exist: unable to open config file at sftp:\/\/root@127\.0\.0\.1:\d+\/\/.*missing-\d+$/);
+    expectOneLine(
+      r.stderr,
+      /^Fatal: repository does not exist: unable to open config file at sftp:\/\/root@127\.0\.0\.1:\d+\/\/.*missing-\d+$/,
+    );
   });
 
   it('an unreachable host: one line, exit 1', async () => {
     const port = await freePort();
-    const r = cli(['-r', `sftp://root@127.0.0.1:${port}//srv/repo`, '--ssh-key-file', sshd.clientKey, '-o', `sftp.known-hosts=${sshd.knownHosts}`, 'snapshots'], env());
+    const r = cli(
+      [
+        '-r',
+        `sftp://root@127.0.0.1:${port}//srv/repo`,
+        '--ssh-key-file',
+        sshd.clientKey,
+        '-o',
+        `sftp.known-hosts=${sshd.knownHosts}`,
+        'snapshots',
+      ],
+      env(),
+    );
     expect(r.code).toBe(1);
     expectOneLine(r.stderr, new RegExp(`^Fatal: cannot connect to root@127\\.0\\.0\\.1:${port}: connection refused$`));
   });

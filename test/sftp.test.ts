@@ -23,7 +23,10 @@ let emptyHome: string;
 let seq = 0;
 
 beforeAll(async () => {
-  if (!haveSshd()) throw new Error('OpenSSH sshd (/usr/sbin/sshd, ssh-keygen) is required for the SFTP tests and must run as root: apt-get install openssh-server');
+  if (!haveSshd())
+    throw new Error(
+      'OpenSSH sshd (/usr/sbin/sshd, ssh-keygen) is required for the SFTP tests and must run as root: apt-get install openssh-server',
+    );
   tmp = tempDir('restic-ts-sftp-');
   emptyHome = path.join(tmp.dir, 'home');
   fs.mkdirSync(emptyHome);
@@ -69,7 +72,12 @@ runBackendSuite('sftp location on OpenSSH', () => locationBackend(repoDir('suite
 describe('sftp locations', () => {
   it('parses restic 0.14 syntax', () => {
     expect(parseSftpLocation('sftp:user@host:/srv/repo')).toEqual({ user: 'user', host: 'host', port: undefined, path: '/srv/repo' });
-    expect(parseSftpLocation('sftp:user@host:backups/repo/')).toEqual({ user: 'user', host: 'host', port: undefined, path: 'backups/repo' });
+    expect(parseSftpLocation('sftp:user@host:backups/repo/')).toEqual({
+      user: 'user',
+      host: 'host',
+      port: undefined,
+      path: 'backups/repo',
+    });
     expect(parseSftpLocation('sftp:host:x')).toEqual({ user: undefined, host: 'host', port: undefined, path: 'x' });
     expect(parseSftpLocation('sftp:a@b@host:/x')).toEqual({ user: 'a@b', host: 'host', port: undefined, path: '/x' });
     expect(parseSftpLocation('sftp://user@host:2222//srv/repo')).toEqual({ user: 'user', host: 'host', port: 2222, path: '/srv/repo' });
@@ -85,7 +93,9 @@ describe('sftp locations', () => {
   });
 
   it('refuses unknown sftp.* options, as restic does', () => {
-    expect(() => locationBackend('/x', { 'sftp.knownhosts': 'f' })).toThrow(/option sftp\.knownhosts is not known \(SFTP options: sftp\.known-hosts/);
+    expect(() => locationBackend('/x', { 'sftp.knownhosts': 'f' })).toThrow(
+      /option sftp\.knownhosts is not known \(SFTP options: sftp\.known-hosts/,
+    );
   });
 
   it('without any key: a one-line usage error naming the ways to give one', () => {
@@ -207,12 +217,17 @@ describe('host keys and authentication', () => {
 
   it('a key the server does not accept: AuthenticationError, one line, not retried', async () => {
     let retries = 0;
-    const be = new RetryBackend(bare(repoDir('wrongkey'), { privateKeys: [{ key: fs.readFileSync(sshd.unauthorizedKey), source: sshd.unauthorizedKey }] }), {
-      onRetry: () => retries++,
-    });
+    const be = new RetryBackend(
+      bare(repoDir('wrongkey'), { privateKeys: [{ key: fs.readFileSync(sshd.unauthorizedKey), source: sshd.unauthorizedKey }] }),
+      {
+        onRetry: () => retries++,
+      },
+    );
     const err = (await be.stat({ type: 'config', name: '' }).catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(AuthenticationError);
-    expect(err.message).toBe(`SSH authentication failed for root@127.0.0.1:${sshd.port}: the server refused the key (${sshd.unauthorizedKey})`);
+    expect(err.message).toBe(
+      `SSH authentication failed for root@127.0.0.1:${sshd.port}: the server refused the key (${sshd.unauthorizedKey})`,
+    );
     expect(retries).toBe(0);
     await be.close();
   });
@@ -220,7 +235,11 @@ describe('host keys and authentication', () => {
   it('an unreachable port fails at once with one line', async () => {
     const { freePort } = await import('./helpers/sshd.js');
     const port = await freePort();
-    const be = openLocation(`sftp://root@127.0.0.1:${port}//tmp/x`, { env: { HOME: emptyHome }, sshKeyFile: sshd.clientKey, extended: { 'sftp.known-hosts': sshd.knownHosts } });
+    const be = openLocation(`sftp://root@127.0.0.1:${port}//tmp/x`, {
+      env: { HOME: emptyHome },
+      sshKeyFile: sshd.clientKey,
+      extended: { 'sftp.known-hosts': sshd.knownHosts },
+    });
     const err = (await be.stat({ type: 'config', name: '' }).catch((e: unknown) => e)) as Error;
     expect(err.message).toBe(`cannot connect to root@127.0.0.1:${port}: connection refused`);
     await be.close();
@@ -233,7 +252,11 @@ describe('host keys and authentication', () => {
     fs.chmodSync(key, 0o600);
     const r = spawnSync('ssh-keygen', ['-p', '-q', '-P', '', '-N', 'sesame', '-f', key], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
-    const be = openLocation(`sftp://root@127.0.0.1:${sshd.port}//${repoDir('enc')}`, { env: { HOME: emptyHome }, sshKeyFile: key, extended: { 'sftp.known-hosts': sshd.knownHosts } });
+    const be = openLocation(`sftp://root@127.0.0.1:${sshd.port}//${repoDir('enc')}`, {
+      env: { HOME: emptyHome },
+      sshKeyFile: key,
+      extended: { 'sftp.known-hosts': sshd.knownHosts },
+    });
     await expect(be.stat({ type: 'config', name: '' })).rejects.toThrow(`SSH private key ${key} is encrypted: set SSH_KEY_PASSPHRASE`);
     await be.close();
     const dir = repoDir('enc');

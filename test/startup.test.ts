@@ -99,7 +99,10 @@ describe('walk caches', () => {
       console.log(checked);
     `;
     for (const tz of ['UTC', 'Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata', 'Europe/Amsterdam']) {
-      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, TZ: tz }, encoding: 'utf8' });
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, TZ: tz },
+        encoding: 'utf8',
+      });
       expect(Number(out.trim())).toBeGreaterThan(80000);
     }
   });
@@ -184,7 +187,9 @@ describe('tree decoding with JSON.parse first', () => {
   it('falls back to the bigint parser only when a number read would lose precision', async () => {
     const { decodeTree } = await import('../src/format/tree.js');
     const tree = (fields: string) =>
-      Buffer.from(`{"nodes":[{"name":"a","type":"file","mtime":"2021-01-01T00:00:00Z","atime":"2021-01-01T00:00:00Z","ctime":"2021-01-01T00:00:00Z","uid":0,"gid":0${fields},"content":[]}]}\n`);
+      Buffer.from(
+        `{"nodes":[{"name":"a","type":"file","mtime":"2021-01-01T00:00:00Z","atime":"2021-01-01T00:00:00Z","ctime":"2021-01-01T00:00:00Z","uid":0,"gid":0${fields},"content":[]}]}\n`,
+      );
     expect(decodeTree(tree(',"inode":1234567890123456'))[0]!.inode).toBe(1234567890123456n); // 16 digits, safe
     expect(decodeTree(tree(',"inode":9007199254740993,"size":5'))[0]!.inode).toBe(9007199254740993n);
     expect(decodeTree(tree(',"generic_attributes":{"k":{"n":12345678901234567890,"f":1.5}}'))[0]!.genericAttributes).toEqual({

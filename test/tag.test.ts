@@ -37,7 +37,8 @@ beforeAll(async () => {
     ['2025-01-04T10:00:00Z', 'h2', ['a']],
     ['2025-01-05T10:00:00Z', 'h3', ['x']],
   ];
-  for (const [time, hostname, tags] of specs) ids.push(await repo.saveSnapshot({ time, tree, paths: ['/data'], hostname, ...(tags ? { tags } : {}) }));
+  for (const [time, hostname, tags] of specs)
+    ids.push(await repo.saveSnapshot({ time, tree, paths: ['/data'], hostname, ...(tags ? { tags } : {}) }));
   await repo.close();
 });
 afterAll(() => tmp.cleanup());

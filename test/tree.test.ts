@@ -43,7 +43,6 @@ function node(name: string | Uint8Array, type: NodeType, extra: Partial<Node> = 
   };
 }
 
-
 describe('encodeNode: verified restic 0.14.0 examples (§8.2)', () => {
   it('file with xattr', () => {
     const n = node('a.txt', 'file', {
@@ -65,18 +64,49 @@ describe('encodeNode: verified restic 0.14.0 examples (§8.2)', () => {
     const common = { inode: 4284450n, deviceId: 65024n };
     const ids = `"inode":4284450,"device_id":65024`;
     const cases: [Node, string][] = [
-      [node('deeper', 'dir', { mode: 2147484141, ...common, subtree: ID2 }), `{"name":"deeper","type":"dir","mode":2147484141,${META},${ids},"content":null,"subtree":"${ID2}"}`],
-      [node('link', 'symlink', { mode: 134218239, ...common, links: 1, linktarget: utf8('a.txt') }), `{"name":"link","type":"symlink","mode":134218239,${META},${ids},"links":1,"linktarget":"a.txt","content":null}`],
-      [node('blk', 'dev', { mode: 67109284, ...common, links: 1, device: 1792n }), `{"name":"blk","type":"dev","mode":67109284,${META},${ids},"links":1,"device":1792,"content":null}`],
-      [node('chr', 'chardev', { mode: 69206436, ...common, links: 1, device: 259n }), `{"name":"chr","type":"chardev","mode":69206436,${META},${ids},"links":1,"device":259,"content":null}`],
+      [
+        node('deeper', 'dir', { mode: 2147484141, ...common, subtree: ID2 }),
+        `{"name":"deeper","type":"dir","mode":2147484141,${META},${ids},"content":null,"subtree":"${ID2}"}`,
+      ],
+      [
+        node('link', 'symlink', { mode: 134218239, ...common, links: 1, linktarget: utf8('a.txt') }),
+        `{"name":"link","type":"symlink","mode":134218239,${META},${ids},"links":1,"linktarget":"a.txt","content":null}`,
+      ],
+      [
+        node('blk', 'dev', { mode: 67109284, ...common, links: 1, device: 1792n }),
+        `{"name":"blk","type":"dev","mode":67109284,${META},${ids},"links":1,"device":1792,"content":null}`,
+      ],
+      [
+        node('chr', 'chardev', { mode: 69206436, ...common, links: 1, device: 259n }),
+        `{"name":"chr","type":"chardev","mode":69206436,${META},${ids},"links":1,"device":259,"content":null}`,
+      ],
       [node('fifo', 'fifo', { mode: 33554852, ...common }), `{"name":"fifo","type":"fifo","mode":33554852,${META},${ids},"content":null}`],
-      [node('empty', 'file', { mode: 420, ...common, links: 1, content: [] }), `{"name":"empty","type":"file","mode":420,${META},${ids},"links":1,"content":[]}`],
+      [
+        node('empty', 'file', { mode: 420, ...common, links: 1, content: [] }),
+        `{"name":"empty","type":"file","mode":420,${META},${ids},"links":1,"content":[]}`,
+      ],
     ];
     for (const [n, want] of cases) expect(encodeNode(n)).toBe(want);
   });
 
   it('omits empty optional fields but never uid, gid, times or content', () => {
-    const n: Node = { name: utf8('x'), type: 'file', mtime: T, atime: T, ctime: T, uid: 0, gid: 0, content: null, mode: 0, user: '', size: 0, inode: 0n, extendedAttributes: [], genericAttributes: {}, error: '' };
+    const n: Node = {
+      name: utf8('x'),
+      type: 'file',
+      mtime: T,
+      atime: T,
+      ctime: T,
+      uid: 0,
+      gid: 0,
+      content: null,
+      mode: 0,
+      user: '',
+      size: 0,
+      inode: 0n,
+      extendedAttributes: [],
+      genericAttributes: {},
+      error: '',
+    };
     expect(encodeNode(n)).toBe(`{"name":"x","type":"file","mtime":"${T}","atime":"${T}","ctime":"${T}","uid":0,"gid":0,"content":null}`);
   });
 
@@ -126,7 +156,12 @@ describe('names (§8.3)', () => {
   });
 
   it('decodes names back to the exact raw bytes', () => {
-    const names = [utf8('name"with\\quote'), bytes(0x6e, 0xff, 0x00, 0x01, 0x7f, 0x80), utf8('tab\tname\n'), utf8('ünï<>&\u2028\u00a0\u{1FAE0}')];
+    const names = [
+      utf8('name"with\\quote'),
+      bytes(0x6e, 0xff, 0x00, 0x01, 0x7f, 0x80),
+      utf8('tab\tname\n'),
+      utf8('ünï<>&\u2028\u00a0\u{1FAE0}'),
+    ];
     const tree = decodeTree(encodeTree(sortNodes(names.map((n) => node(n, 'file')))));
     expect(tree.map((n) => n.name)).toEqual(sortNodes(names.map((n) => ({ name: n }))).map((n) => n.name));
   });
@@ -150,7 +185,9 @@ describe('link targets', () => {
   });
 
   it('keeps valid UTF-8 targets JSON-escaped only', () => {
-    expect(encodeNode(node('l', 'symlink', { linktarget: utf8('tärget<&>\u2028') }))).toContain('"linktarget":"tärget\\u003c\\u0026\\u003e\\u2028","content"');
+    expect(encodeNode(node('l', 'symlink', { linktarget: utf8('tärget<&>\u2028') }))).toContain(
+      '"linktarget":"tärget\\u003c\\u0026\\u003e\\u2028","content"',
+    );
   });
 });
 
@@ -191,17 +228,35 @@ describe('encodeTree / decodeTree', () => {
     };
     const big = () => (r() < 0.3 ? 0n : BigInt(Math.floor(r() * 2 ** 32)) * BigInt(Math.floor(r() * 2 ** 32)));
     const hex = () => sha256(String(r()));
-    const times = ['2026-11-22T11:47:50.692376765Z', '1970-01-01T00:00:00Z', '2020-01-01T01:02:03.5+05:45', '0001-01-01T00:00:00Z', '9999-12-31T23:59:59.000000001-03:30'];
+    const times = [
+      '2026-11-22T11:47:50.692376765Z',
+      '1970-01-01T00:00:00Z',
+      '2020-01-01T01:02:03.5+05:45',
+      '0001-01-01T00:00:00Z',
+      '9999-12-31T23:59:59.000000001-03:30',
+    ];
     for (let round = 0; round < 40; round++) {
       const seen = new Set<string>();
       const nodes: Node[] = [];
       for (let k = 0; k < 60; k++) {
-        const name = r() < 0.5 ? randBytes(12) : utf8(pick(['a', 'Z', 'ü', '日本', '\u{1F600}', '\ue000', '\u{1FAE0}', '<&>', '"\\', ' ', '\u2028', '\x7f']) + k);
+        const name =
+          r() < 0.5
+            ? randBytes(12)
+            : utf8(pick(['a', 'Z', 'ü', '日本', '\u{1F600}', '\ue000', '\u{1FAE0}', '<&>', '"\\', ' ', '\u2028', '\x7f']) + k);
         const key = Buffer.from(name).toString('hex');
         if (seen.has(key) || name.includes(0x2f) || name.includes(0)) continue;
         seen.add(key);
         const type = pick(types);
-        const n: Node = { name, type, mtime: pick(times), atime: pick(times), ctime: pick(times), uid: Math.floor(r() * 2 ** 32), gid: Math.floor(r() * 70000), content: null };
+        const n: Node = {
+          name,
+          type,
+          mtime: pick(times),
+          atime: pick(times),
+          ctime: pick(times),
+          uid: Math.floor(r() * 2 ** 32),
+          gid: Math.floor(r() * 70000),
+          content: null,
+        };
         if (r() < 0.8) n.mode = Math.floor(r() * 2 ** 32);
         if (r() < 0.5) n.user = pick(['root', 'ü<ser>', 'a"b', '']);
         if (r() < 0.5) n.group = pick(['wheel', 'g\u2028', '']);
@@ -210,7 +265,11 @@ describe('encodeTree / decodeTree', () => {
         if (r() < 0.5) n.size = Math.floor(r() * 2 ** 40);
         if (r() < 0.5) n.links = Math.floor(r() * 5);
         if (r() < 0.3) n.linktarget = r() < 0.5 ? randBytes(20) : utf8('../t<&>ü');
-        if (r() < 0.2) n.extendedAttributes = [{ name: 'user.a', value: randBytes(9) }, { name: 'user.ü', value: new Uint8Array(0) }];
+        if (r() < 0.2)
+          n.extendedAttributes = [
+            { name: 'user.a', value: randBytes(9) },
+            { name: 'user.ü', value: new Uint8Array(0) },
+          ];
         if (r() < 0.1) n.genericAttributes = { 'windows.b': '"x"', 'windows.a': '{"k":[1,2.5,"\\u003c"]}' };
         if (r() < 0.3) n.device = big();
         if (type === 'file') n.content = r() < 0.3 ? [] : [hex(), hex()];
@@ -229,7 +288,7 @@ describe('encodeTree / decodeTree', () => {
     expect(n).toEqual({ name: utf8('x'), type: 'dir', mtime: T, atime: T, ctime: T, uid: 1, gid: 2, content: null });
   });
 
-  it('reads missing or null times as Go\'s zero time', () => {
+  it("reads missing or null times as Go's zero time", () => {
     const [n] = decodeTree(utf8('{"nodes":[{"name":"x","type":"file","mtime":null,"content":[]}]}'));
     expect([n!.mtime, n!.atime, n!.ctime]).toEqual(['0001-01-01T00:00:00Z', '0001-01-01T00:00:00Z', '0001-01-01T00:00:00Z']);
   });
@@ -297,7 +356,7 @@ describe('sorting by raw bytes', () => {
 });
 
 describe('mode conversions (§8.4)', () => {
-  it('maps POSIX st_mode to restic\'s Go FileMode', () => {
+  it("maps POSIX st_mode to restic's Go FileMode", () => {
     expect(goModeFromPosix(Posix.S_IFDIR | 0o755)).toBe(2147484141);
     expect(goModeFromPosix(Posix.S_IFDIR | 0o1777)).toBe(2148532735);
     expect(goModeFromPosix(Posix.S_IFLNK | 0o777)).toBe(134218239);
@@ -387,8 +446,19 @@ describe('restic 0.14.0 fixture (test/fixtures/trees)', () => {
     const mode = goModeFromPosix(e.st_mode);
     const type = nodeTypeFromGoMode(mode)!;
     const n: Node = {
-      name: b64(e.name), type, mode, mtime: stamp(e.mtime_ns), atime: stamp(e.mtime_ns), ctime: stamp(e.ctime_ns),
-      uid: e.uid, gid: e.gid, user: facts.user, group: facts.group, inode: BigInt(e.ino), deviceId: BigInt(e.dev), content: null,
+      name: b64(e.name),
+      type,
+      mode,
+      mtime: stamp(e.mtime_ns),
+      atime: stamp(e.mtime_ns),
+      ctime: stamp(e.ctime_ns),
+      uid: e.uid,
+      gid: e.gid,
+      user: facts.user,
+      group: facts.group,
+      inode: BigInt(e.ino),
+      deviceId: BigInt(e.dev),
+      content: null,
     };
     if (type === 'file') {
       n.size = e.size;
@@ -407,7 +477,7 @@ describe('restic 0.14.0 fixture (test/fixtures/trees)', () => {
     return n;
   }
 
-  it('rebuilds restic\'s tree byte for byte from the lstat facts', () => {
+  it("rebuilds restic's tree byte for byte from the lstat facts", () => {
     expect(new Date(Date.UTC(2020, 0, 1)).getTimezoneOffset()).toBe(-60); // TZ switch took effect
     const mine = text(encodeTree(sortNodes(facts.entries.map(nodeFromFacts))));
     // restic 0.14 predates linktarget_raw; everything else must be identical.

@@ -78,7 +78,12 @@ describe('virtual tree API', () => {
     expect(fs.statSync(path.join(base, 'che-cr.yaml')).mtime.toISOString()).toBe('2026-01-02T03:04:05.678Z');
     expect(fs.readFileSync(path.join(base, 'configmaps/a.yaml'), 'utf8')).toBe('a: 1\n');
     expect(fs.statSync(path.join(base, 'configmaps/a.yaml')).mode & 0o777).toBe(0o600);
-    expect(crypto.createHash('sha256').update(fs.readFileSync(path.join(base, 'db/che.sql'))).digest('hex')).toBe(h.digest('hex'));
+    expect(
+      crypto
+        .createHash('sha256')
+        .update(fs.readFileSync(path.join(base, 'db/che.sql')))
+        .digest('hex'),
+    ).toBe(h.digest('hex'));
     expect(fs.statSync(path.join(base, 'empty')).size).toBe(0);
     expect(fs.readlinkSync(path.join(base, 'link'))).toBe('che-cr.yaml');
     const snaps = JSON.parse(resticOk(repoPath, PASSWORD, ['snapshots', '--json']));

@@ -191,7 +191,8 @@ export class Archiver {
     const m = new Map<string, Node>();
     if (!treeId) return m;
     try {
-      for (const n of await this.repo.loadTree(treeId)) m.set(Buffer.from(n.name.buffer, n.name.byteOffset, n.name.byteLength).toString('latin1'), n);
+      for (const n of await this.repo.loadTree(treeId))
+        m.set(Buffer.from(n.name.buffer, n.name.byteOffset, n.name.byteLength).toString('latin1'), n);
     } catch (err) {
       this.warn('parent tree ' + treeId.slice(0, 8), err);
     }
@@ -223,7 +224,13 @@ export class Archiver {
       const addedBefore = this.addedPlain;
       const prevSubtree = prev?.type === 'dir' ? prev.subtree : undefined;
       node.subtree = await this.saveTargetTree(child, prevSubtree, snPath + name.toString() + '/');
-      this.item(snPath + name.toString() + '/', 'dir', !prev ? 'new' : prevSubtree === node.subtree ? 'unchanged' : 'modified', started, addedBefore);
+      this.item(
+        snPath + name.toString() + '/',
+        'dir',
+        !prev ? 'new' : prevSubtree === node.subtree ? 'unchanged' : 'modified',
+        started,
+        addedBefore,
+      );
       nodes.push(node);
     }
     return this.saveTree(nodes);

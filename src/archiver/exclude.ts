@@ -86,7 +86,8 @@ export class Excluder {
     if (this.patterns.length && matchList(this.patterns, s)) return true;
     if (this.ipatterns.length && matchList(this.ipatterns, s, true)) return true;
     if (this.opts.excludeLargerThan && st.isFile() && Number(st.size) > this.opts.excludeLargerThan) return true;
-    if (this.opts.oneFileSystem && targetDevice !== undefined && st.dev !== targetDevice && !this.isMountPoint(p, st, targetDevice)) return true;
+    if (this.opts.oneFileSystem && targetDevice !== undefined && st.dev !== targetDevice && !this.isMountPoint(p, st, targetDevice))
+      return true;
     if (this.tags.length) {
       const slash = p.lastIndexOf(0x2f);
       const dir = slash > 0 ? p.subarray(0, slash) : Buffer.from('/');

@@ -24,7 +24,10 @@ const binary = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
 
 function components(p: string): string[] {
   const abs = path.posix.isAbsolute(p) ? p : path.posix.join('/', p);
-  return path.posix.normalize(abs).split('/').filter((c) => c !== '');
+  return path.posix
+    .normalize(abs)
+    .split('/')
+    .filter((c) => c !== '');
 }
 
 function rootDirectory(target: string): string {

@@ -19,12 +19,7 @@ import { chunkStream } from '../chunker/index.js';
 import { UsageError } from '../errors.js';
 import { groupName, userName } from './users.js';
 
-export type EntryContent =
-  | Uint8Array
-  | string
-  | AsyncIterable<Uint8Array | string>
-  | Iterable<Uint8Array>
-  | ReadableStream<Uint8Array>;
+export type EntryContent = Uint8Array | string | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array> | ReadableStream<Uint8Array>;
 
 export interface VirtualEntry {
   /** Path below the root, '/'-separated (e.g. "db/che.sql"). */

@@ -12,7 +12,17 @@ import fsp from 'node:fs/promises';
 import type { Dirent } from 'node:fs';
 import path from 'node:path';
 import { NotFoundError, ResticError, errCode } from '../errors.js';
-import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, defaultLayoutPath, describeHandle, isIdName } from './backend.js';
+import {
+  type Backend,
+  type FileInfo,
+  type FileType,
+  type Handle,
+  checkHandle,
+  defaultLayoutDir,
+  defaultLayoutPath,
+  describeHandle,
+  isIdName,
+} from './backend.js';
 import { Semaphore } from './semaphore.js';
 
 export interface LocalBackendOptions {

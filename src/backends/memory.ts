@@ -26,10 +26,13 @@ export class MemoryBackend implements Backend {
     const f = this.get(h);
     if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`${describeHandle(h)}: invalid offset ${offset}`);
     if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`${describeHandle(h)}: invalid length ${length}`);
-    if (offset > f.length) throw new ResticError(`${describeHandle(h)}: offset ${offset} is beyond the end of the file (${f.length} bytes)`);
+    if (offset > f.length)
+      throw new ResticError(`${describeHandle(h)}: offset ${offset} is beyond the end of the file (${f.length} bytes)`);
     const end = length ? offset + length : f.length;
     if (end > f.length) {
-      throw new ResticError(`${describeHandle(h)}: unexpected EOF: wanted ${length} bytes at offset ${offset}, file ends after ${f.length}`);
+      throw new ResticError(
+        `${describeHandle(h)}: unexpected EOF: wanted ${length} bytes at offset ${offset}, file ends after ${f.length}`,
+      );
     }
     return f.slice(offset, end);
   }

@@ -17,7 +17,17 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import type { Agent } from 'undici';
 import { NotFoundError, ResticError, UsageError } from '../errors.js';
-import { type Backend, type BackendOptions, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, describeHandle, isIdName } from './backend.js';
+import {
+  type Backend,
+  type BackendOptions,
+  type FileInfo,
+  type FileType,
+  type Handle,
+  checkHandle,
+  defaultLayoutDir,
+  describeHandle,
+  isIdName,
+} from './backend.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
 import { parseDurationOption, parseIntOption } from './options.js';
@@ -85,7 +95,8 @@ export class RestBackend implements Backend {
     } catch {
       throw new UsageError(`invalid REST URL ${JSON.stringify(redact(url))}`);
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new UsageError(`REST URL must start with http:// or https://, got ${redact(url)}`);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new UsageError(`REST URL must start with http:// or https://, got ${redact(url)}`);
     if (u.search || u.hash) throw new UsageError(`REST URL must not have a query or fragment: ${redact(url)}`);
     const username = u.username ? decodeURIComponent(u.username) : opts.username;
     const password = u.password ? decodeURIComponent(u.password) : opts.password;
@@ -188,7 +199,8 @@ export class RestBackend implements Backend {
     if (code === 'ECONNREFUSED') {
       return new BackendRequestError(`cannot connect to ${where}: connection refused`, this.everConnected, undefined, { cause: err });
     }
-    if (code === 'ENOTFOUND') return new BackendRequestError(`cannot connect to ${where}: host not found`, false, undefined, { cause: err });
+    if (code === 'ENOTFOUND')
+      return new BackendRequestError(`cannot connect to ${where}: host not found`, false, undefined, { cause: err });
     if (code && TLS_CODES.has(code)) {
       return new BackendRequestError(
         `TLS certificate of ${where} is not trusted (${code}); pass its CA with --cacert FILE (or --insecure-tls to skip verification)`,
@@ -199,7 +211,12 @@ export class RestBackend implements Backend {
     }
     const transient = code === undefined || !/^ERR_(INVALID|TLS)/.test(code);
     const detail = e?.message ?? String(err);
-    return new BackendRequestError(`${method} ${redact(url)}: ${detail}${code && !detail.includes(code) ? ` (${code})` : ''}`, transient, undefined, { cause: err });
+    return new BackendRequestError(
+      `${method} ${redact(url)}: ${detail}${code && !detail.includes(code) ? ` (${code})` : ''}`,
+      transient,
+      undefined,
+      { cause: err },
+    );
   }
 
   /** Errors for unexpected statuses: auth → AuthenticationError, 5xx → transient. */
@@ -228,7 +245,11 @@ export class RestBackend implements Backend {
     if (res.status === 200) return;
     if (res.status === 403 && (await this.alreadyStored(h, data))) return;
     if (res.status === 403) {
-      throw new BackendRequestError(`save ${describeHandle(h)}: the server refused to store it (HTTP 403: it exists with other content, or writing is not allowed)`, false, 403);
+      throw new BackendRequestError(
+        `save ${describeHandle(h)}: the server refused to store it (HTTP 403: it exists with other content, or writing is not allowed)`,
+        false,
+        403,
+      );
     }
     throw this.statusError(`save ${describeHandle(h)}`, res.status, res.body);
   }
@@ -291,7 +312,8 @@ export class RestBackend implements Backend {
     if (res.status === 403) throw new AuthenticationError(`stat ${describeHandle(h)}: access denied by ${this.location} (HTTP 403)`);
     if (res.status !== 200) throw this.statusError(`stat ${describeHandle(h)}`, res.status, res.body);
     const size = Number(res.headers['content-length']);
-    if (!Number.isSafeInteger(size) || size < 0) throw new BackendRequestError(`stat ${describeHandle(h)}: missing or invalid Content-Length`, false);
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new BackendRequestError(`stat ${describeHandle(h)}: missing or invalid Content-Length`, false);
     return { name: h.name, size };
   }
 
@@ -340,7 +362,11 @@ export class RestBackend implements Backend {
     const res = await this.send('DELETE', this.url(h));
     if (res.status === 200 || res.status === 204 || res.status === 404) return;
     if (res.status === 403) {
-      throw new BackendRequestError(`remove ${describeHandle(h)}: the server refused the deletion (HTTP 403; is the repository append-only?)`, false, 403);
+      throw new BackendRequestError(
+        `remove ${describeHandle(h)}: the server refused the deletion (HTTP 403; is the repository append-only?)`,
+        false,
+        403,
+      );
     }
     throw this.statusError(`remove ${describeHandle(h)}`, res.status, res.body);
   }

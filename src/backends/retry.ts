@@ -77,7 +77,13 @@ export function isTransient(err: unknown): boolean {
   if (err instanceof NotFoundError || err instanceof AuthenticationError) return false;
   if (err instanceof BackendRequestError) return err.transient;
   if (err instanceof ResticError) return false; // typed, user-facing: permanent
-  const e = err as { code?: unknown; name?: unknown; statusCode?: unknown; $metadata?: { httpStatusCode?: number }; cause?: unknown } | null;
+  const e = err as {
+    code?: unknown;
+    name?: unknown;
+    statusCode?: unknown;
+    $metadata?: { httpStatusCode?: number };
+    cause?: unknown;
+  } | null;
   if (!e || typeof e !== 'object') return false;
   const status = typeof e.statusCode === 'number' ? e.statusCode : e.$metadata?.httpStatusCode;
   if (typeof status === 'number') {

@@ -29,7 +29,18 @@ import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NotFoundError, ResticError, UsageError } from '../errors.js';
-import { type Backend, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, defaultLayoutPath, describeHandle, FILE_TYPES, isIdName } from './backend.js';
+import {
+  type Backend,
+  type FileInfo,
+  type FileType,
+  type Handle,
+  checkHandle,
+  defaultLayoutDir,
+  defaultLayoutPath,
+  describeHandle,
+  FILE_TYPES,
+  isIdName,
+} from './backend.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
 
@@ -112,7 +123,10 @@ export function parseS3Location(location: string): ParsedS3Location {
     } catch {
       throw new UsageError(`invalid S3 location ${JSON.stringify(location)}: not a valid URL`);
     }
-    if (url.username || url.password) throw new UsageError(`invalid S3 location ${JSON.stringify(location)}: credentials belong in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY`);
+    if (url.username || url.password)
+      throw new UsageError(
+        `invalid S3 location ${JSON.stringify(location)}: credentials belong in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY`,
+      );
     if (url.search || url.hash) throw new UsageError(`invalid S3 location ${JSON.stringify(location)}: unexpected query or fragment`);
     scheme = url.protocol.slice(0, -1).toLowerCase();
     host = url.host;
@@ -155,7 +169,8 @@ export function s3OptionsFromLocation(location: string, ctx: S3LocationContext =
   const env = ctx.env ?? process.env;
   const ext = ctx.extended ?? {};
   for (const k of Object.keys(ext)) {
-    if (k.startsWith('s3.') && !S3_OPTIONS.includes(k)) throw new UsageError(`option ${k} is not known (S3 options: ${S3_OPTIONS.join(', ')})`);
+    if (k.startsWith('s3.') && !S3_OPTIONS.includes(k))
+      throw new UsageError(`option ${k} is not known (S3 options: ${S3_OPTIONS.join(', ')})`);
   }
   const parsed = parseS3Location(location);
   const lookup = (ext['s3.bucket-lookup'] ?? 'auto').toLowerCase();
@@ -165,7 +180,8 @@ export function s3OptionsFromLocation(location: string, ctx: S3LocationContext =
   let connections: number | undefined;
   if (ext['s3.connections'] !== undefined) {
     connections = Number(ext['s3.connections']);
-    if (!Number.isInteger(connections) || connections < 1) throw new UsageError(`invalid s3.connections ${JSON.stringify(ext['s3.connections'])}`);
+    if (!Number.isInteger(connections) || connections < 1)
+      throw new UsageError(`invalid s3.connections ${JSON.stringify(ext['s3.connections'])}`);
   }
   let timeoutMs: number | undefined;
   if (ext['s3.timeout'] !== undefined) {
@@ -177,7 +193,9 @@ export function s3OptionsFromLocation(location: string, ctx: S3LocationContext =
   const secret = env.AWS_SECRET_ACCESS_KEY ?? '';
   if (!keyId && secret) throw new UsageError('unable to open S3 backend: Key ID ($AWS_ACCESS_KEY_ID) is empty');
   if (keyId && !secret) throw new UsageError('unable to open S3 backend: Secret ($AWS_SECRET_ACCESS_KEY) is empty');
-  const credentials = keyId ? { accessKeyId: keyId, secretAccessKey: secret, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } : undefined;
+  const credentials = keyId
+    ? { accessKeyId: keyId, secretAccessKey: secret, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) }
+    : undefined;
   // s3.amazonaws.com is AWS's global name: let the SDK pick the regional endpoint.
   const isGlobalAws = parsed.host.toLowerCase() === 's3.amazonaws.com' && parsed.endpoint.startsWith('https:');
   return {
@@ -212,7 +230,8 @@ export class S3Backend implements Backend {
     this.opts = opts;
     this.bucket = opts.bucket;
     this.prefix = cleanPrefix(opts.prefix ?? '');
-    this.location = opts.location ?? `s3:${opts.endpoint ?? 'https://s3.amazonaws.com'}/${this.bucket}${this.prefix ? `/${this.prefix}` : ''}`;
+    this.location =
+      opts.location ?? `s3:${opts.endpoint ?? 'https://s3.amazonaws.com'}/${this.bucket}${this.prefix ? `/${this.prefix}` : ''}`;
     this.sem = new Semaphore(opts.connections ?? DEFAULT_CONNECTIONS);
   }
 
@@ -264,7 +283,12 @@ export class S3Backend implements Backend {
         maxAttempts: o.maxAttempts ?? 3,
         // socketTimeout is an inactivity limit (a stalled request or body fails, a slow but
         // moving 128 MiB upload does not); requestTimeout would only log a warning to stderr.
-        requestHandler: { connectionTimeout: Math.min(10_000, o.timeoutMs ?? 10_000), socketTimeout: o.timeoutMs ?? 120_000, httpAgent: agent, httpsAgent: agent },
+        requestHandler: {
+          connectionTimeout: Math.min(10_000, o.timeoutMs ?? 10_000),
+          socketTimeout: o.timeoutMs ?? 120_000,
+          httpAgent: agent,
+          httpsAgent: agent,
+        },
       });
       return { sdk, client };
     })();
@@ -414,7 +438,8 @@ export class S3Backend implements Backend {
         yield { name, size: obj.Size ?? 0 };
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      if (page.IsTruncated && !token) throw new S3Error(`S3: listing ${dir}: truncated listing without a continuation token`, false, undefined);
+      if (page.IsTruncated && !token)
+        throw new S3Error(`S3: listing ${dir}: truncated listing without a continuation token`, false, undefined);
     } while (token);
   }
 
@@ -454,7 +479,10 @@ export class S3Backend implements Backend {
     const where = `bucket "${this.bucket}" at ${this.opts.endpoint ?? 'AWS S3'}`;
     const obj = key !== undefined ? `${key} in ${where}` : where;
     if (name === 'NoSuchBucket') {
-      return new NotFoundError(`${key !== undefined ? `${key}: ` : ''}bucket "${this.bucket}" does not exist at ${this.opts.endpoint ?? 'AWS S3'}`, { cause: err });
+      return new NotFoundError(
+        `${key !== undefined ? `${key}: ` : ''}bucket "${this.bucket}" does not exist at ${this.opts.endpoint ?? 'AWS S3'}`,
+        { cause: err },
+      );
     }
     if (name === 'NoSuchKey' || name === 'NotFound' || (status === 404 && name !== 'NoSuchUpload')) {
       return new NotFoundError(`${key ?? 'object'} does not exist in ${where}`, { cause: err });
@@ -468,7 +496,8 @@ export class S3Backend implements Backend {
     const detail = msg && msg !== name && msg !== 'UnknownError' ? `: ${msg}` : '';
     const statusText = status ? ` (HTTP ${status})` : '';
     // The SDK corrects its clock from this answer; the next attempt is signed correctly.
-    if (name === 'RequestTimeTooSkewed') return new S3Error(`S3: ${what} ${obj}: clock skew${statusText}`, true, name, status, { cause: err });
+    if (name === 'RequestTimeTooSkewed')
+      return new S3Error(`S3: ${what} ${obj}: clock skew${statusText}`, true, name, status, { cause: err });
     if (status === 401 || status === 403 || (name !== undefined && AUTH_CODES.has(name))) {
       const code = name && !/^\d+$/.test(name) && name !== 'Unknown' && name !== 'UnknownError' ? `${name}: ` : '';
       return new AuthenticationError(
@@ -481,20 +510,59 @@ export class S3Backend implements Backend {
       const why = msg || netCode || name;
       // Refused or unknown host before any answer: a wrong endpoint, not a hiccup — fail fast.
       const transient = this.answered || !(netCode === 'ECONNREFUSED' || netCode === 'ENOTFOUND');
-      return new S3Error(`S3: cannot reach ${this.opts.endpoint ?? 'AWS S3'} while ${what}${key !== undefined ? ` ${key}` : ''}: ${why}`, transient, netCode ?? name, undefined, { cause: err });
+      return new S3Error(
+        `S3: cannot reach ${this.opts.endpoint ?? 'AWS S3'} while ${what}${key !== undefined ? ` ${key}` : ''}: ${why}`,
+        transient,
+        netCode ?? name,
+        undefined,
+        { cause: err },
+      );
     }
-    const transient = status === undefined || status >= 500 || status === 408 || status === 429 || (name !== undefined && TRANSIENT_CODES.has(name));
+    const transient =
+      status === undefined || status >= 500 || status === 408 || status === 429 || (name !== undefined && TRANSIENT_CODES.has(name));
     if (status !== undefined && /Deserialization error|XML parse error/.test(msg)) {
       // an answer without S3's XML error document (a proxy, a load balancer): its status says it all
-      return new S3Error(`S3: ${what} ${obj} failed: HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd(), transient, undefined, status, { cause: err });
+      return new S3Error(
+        `S3: ${what} ${obj} failed: HTTP ${status} ${STATUS_CODES[status] ?? ''}`.trimEnd(),
+        transient,
+        undefined,
+        status,
+        { cause: err },
+      );
     }
     return new S3Error(`S3: ${what} ${obj} failed: ${name ?? 'error'}${statusText}${detail}`, transient, name, status, { cause: err });
   }
 }
 
-const AUTH_CODES = new Set(['InvalidAccessKeyId', 'SignatureDoesNotMatch', 'AccessDenied', 'ExpiredToken', 'InvalidToken', 'TokenRefreshRequired']);
-const TRANSIENT_CODES = new Set(['SlowDown', 'InternalError', 'ServiceUnavailable', 'RequestTimeout', 'Throttling', 'ThrottlingException', 'RequestLimitExceeded']);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET']);
+const AUTH_CODES = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'AccessDenied',
+  'ExpiredToken',
+  'InvalidToken',
+  'TokenRefreshRequired',
+]);
+const TRANSIENT_CODES = new Set([
+  'SlowDown',
+  'InternalError',
+  'ServiceUnavailable',
+  'RequestTimeout',
+  'Throttling',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+]);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+]);
 
 function errName(err: unknown): string | undefined {
   const e = err as Partial<S3ServiceException> & { Code?: string };
@@ -509,10 +577,11 @@ function httpStatus(err: unknown): number | undefined {
 function networkCode(err: unknown): string | undefined {
   const e = err as { code?: string; errors?: unknown[]; cause?: unknown };
   if (e?.code && NETWORK_CODES.has(e.code)) return e.code;
-  if (Array.isArray(e?.errors)) for (const inner of e.errors) {
-    const c = networkCode(inner);
-    if (c) return c;
-  }
+  if (Array.isArray(e?.errors))
+    for (const inner of e.errors) {
+      const c = networkCode(inner);
+      if (c) return c;
+    }
   if (e?.cause && e.cause !== err) return networkCode(e.cause);
   return undefined;
 }

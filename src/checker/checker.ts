@@ -93,7 +93,8 @@ export class Checker {
     }
     for (const id of ids) {
       for (const old of files.get(id)?.supersedes ?? []) {
-        if (files.has(old)) hints.push(hint('obsolete-index', `index ${old} is superseded by index ${id.slice(0, 8)} but still present`, { index: old }));
+        if (files.has(old))
+          hints.push(hint('obsolete-index', `index ${old} is superseded by index ${id.slice(0, 8)} but still present`, { index: old }));
       }
     }
     for (const p of this.index.allPacks()) {

@@ -56,7 +56,10 @@ async function checkPhases(repo: Repository, opts: CheckOptions, subset: Subset 
       opts.onFinding?.(f);
     }
   };
-  const progress = (phase: CheckPhase): Progress => (done, total) => opts.onProgress?.(phase, done, total);
+  const progress =
+    (phase: CheckPhase): Progress =>
+    (done, total) =>
+      opts.onProgress?.(phase, done, total);
   const result = (indexUnreadable: boolean, packsRead = 0): CheckResult => ({
     findings,
     errors: findings.filter((f) => f.severity === 'error').length,

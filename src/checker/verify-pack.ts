@@ -35,4 +35,3 @@ export async function verifyPack(
   giveBack?.(pack.buffer as ArrayBuffer);
   return problem;
 }
-

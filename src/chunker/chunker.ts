@@ -164,7 +164,8 @@ export class Chunker {
     const { minSize = MIN_SIZE, maxSize = MAX_SIZE, averageBits = AVERAGE_BITS } = opts;
     if (!Number.isSafeInteger(minSize) || minSize < WINDOW_SIZE) throw new RangeError(`minSize must be an integer ≥ ${WINDOW_SIZE}`);
     if (!Number.isSafeInteger(maxSize) || maxSize < minSize) throw new RangeError('maxSize must be an integer ≥ minSize');
-    if (!Number.isInteger(averageBits) || averageBits < 0 || averageBits > 32) throw new RangeError('averageBits must be an integer in 0–32');
+    if (!Number.isInteger(averageBits) || averageBits < 0 || averageBits > 32)
+      throw new RangeError('averageBits must be an integer in 0–32');
     this.pol = pol;
     this.minSize = minSize;
     this.maxSize = maxSize;
@@ -290,7 +291,7 @@ export class Chunker {
     mem.set(win.subarray(0, this.wpos), DATA - this.wpos);
     // buf[j] may end a chunk from j = minSize − base − 1 on.
     const checkFrom = this.minSize - base - 1;
-    for (let p = from; p < to; ) {
+    for (let p = from; p < to;) {
       // A first piece with an unchecked head (≤ 63 bytes after a reset) grows by it, so
       // that the checked part can still be whole blocks.
       const n = Math.min(PIECE + Math.min(HEAD, Math.max(0, checkFrom - p)), to - p);

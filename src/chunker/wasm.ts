@@ -64,7 +64,11 @@ function fromBase64(s: string): Uint8Array {
   const pad = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
   const out = new Uint8Array((s.length / 4) * 3 - pad);
   for (let i = 0, o = 0; i < s.length; i += 4) {
-    const v = (value[s.charCodeAt(i)]! << 18) | (value[s.charCodeAt(i + 1)]! << 12) | (value[s.charCodeAt(i + 2)]! << 6) | value[s.charCodeAt(i + 3)]!;
+    const v =
+      (value[s.charCodeAt(i)]! << 18) |
+      (value[s.charCodeAt(i + 1)]! << 12) |
+      (value[s.charCodeAt(i + 2)]! << 6) |
+      value[s.charCodeAt(i + 3)]!;
     out[o++] = v >> 16;
     if (o < out.length) out[o++] = (v >> 8) & 0xff;
     if (o < out.length) out[o++] = v & 0xff;

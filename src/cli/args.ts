@@ -55,7 +55,10 @@ export function parseArgs(argv: string[], specs: OptionSpec[], command: string):
       continue;
     }
     if (spec.kind === 'count') {
-      if (inline !== undefined && !/^\d+$/.test(inline)) throw new UsageError(`invalid argument "${inline}" for "--${spec.name}" flag: strconv.ParseInt: parsing "${inline}": invalid syntax`);
+      if (inline !== undefined && !/^\d+$/.test(inline))
+        throw new UsageError(
+          `invalid argument "${inline}" for "--${spec.name}" flag: strconv.ParseInt: parsing "${inline}": invalid syntax`,
+        );
       opts[spec.name] = inline !== undefined ? Number(inline) : ((opts[spec.name] as number | undefined) ?? 0) + 1;
       continue;
     }

@@ -18,19 +18,32 @@ export const backupCommand: Command = {
   options: [
     { name: 'host', short: 'H', kind: 'string', help: 'set the hostname for the snapshot manually', env: 'RESTIC_HOST' },
     { name: 'tag', kind: 'list', help: 'add tags for the new snapshot in the format `tag[,tag,...]` (can be specified multiple times)' },
-    { name: 'parent', kind: 'string', help: 'use this parent snapshot (default: last snapshot in the repository that has the same target files/directories, and is not newer than the snapshot time)' },
+    {
+      name: 'parent',
+      kind: 'string',
+      help: 'use this parent snapshot (default: last snapshot in the repository that has the same target files/directories, and is not newer than the snapshot time)',
+    },
     { name: 'force', short: 'f', kind: 'bool', help: 'force re-reading the target files/directories (overrides the "parent" flag)' },
     { name: 'exclude', short: 'e', kind: 'list', help: 'exclude a pattern (can be specified multiple times)' },
     { name: 'iexclude', kind: 'list', help: 'same as --exclude pattern but ignores the casing of filenames' },
     { name: 'exclude-file', kind: 'list', help: 'read exclude patterns from a file (can be specified multiple times)' },
     { name: 'iexclude-file', kind: 'list', help: 'same as --exclude-file but ignores casing of filenames in patterns' },
     { name: 'exclude-caches', kind: 'bool', help: 'excludes cache directories that are marked with a CACHEDIR.TAG file' },
-    { name: 'exclude-if-present', kind: 'list', help: 'takes filename[:header], exclude contents of directories containing filename (except filename itself) if header of that file is as provided (can be specified multiple times)' },
+    {
+      name: 'exclude-if-present',
+      kind: 'list',
+      help: 'takes filename[:header], exclude contents of directories containing filename (except filename itself) if header of that file is as provided (can be specified multiple times)',
+    },
     { name: 'exclude-larger-than', kind: 'string', help: 'max size of the files to be backed up (allowed suffixes: k/K, m/M, g/G, t/T)' },
-    { name: 'one-file-system', short: 'x', kind: 'bool', help: 'exclude other file systems, don\'t cross filesystem boundaries and subvolumes' },
+    {
+      name: 'one-file-system',
+      short: 'x',
+      kind: 'bool',
+      help: "exclude other file systems, don't cross filesystem boundaries and subvolumes",
+    },
     { name: 'stdin', kind: 'bool', help: 'read backup from stdin' },
     { name: 'stdin-filename', kind: 'string', help: 'filename to use when reading from stdin (default "stdin")' },
-    { name: 'time', kind: 'string', help: 'time of the backup (ex. \'2012-11-01 22:08:41\') (default: now)' },
+    { name: 'time', kind: 'string', help: "time of the backup (ex. '2012-11-01 22:08:41') (default: now)" },
   ],
   async run(ctx, args) {
     if (ctx.opts['stdin']) return backupStdin(ctx, args);
@@ -53,7 +66,8 @@ export const backupCommand: Command = {
       onItem: verbosity(ctx) >= 3 ? (item) => verboseItem(ctx, item, line) : undefined,
       onWarning: (w) => {
         line?.clear();
-        if (ctx.json) ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'archival', item: w.path }) + '\n');
+        if (ctx.json)
+          ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'archival', item: w.path }) + '\n');
         else ctx.stderr(`error: ${w.path}: ${w.message}\n`);
       },
     });
@@ -93,8 +107,12 @@ export const backupCommand: Command = {
         ctx.stdout(`Data Blobs:  ${n(s.dataBlobs)} new\n`);
         ctx.stdout(`Tree Blobs:  ${n(s.treeBlobs)} new\n`);
       }
-      ctx.stdout(`Added to the repository: ${resticFormatBytes(s.dataAdded).padEnd(5)} (${resticFormatBytes(s.dataAddedStored).padEnd(5)} stored)\n\n`);
-      ctx.stdout(`processed ${s.totalFilesProcessed} files, ${resticFormatBytes(s.totalBytesProcessed)} in ${formatDuration(elapsed * 1000)}\n`);
+      ctx.stdout(
+        `Added to the repository: ${resticFormatBytes(s.dataAdded).padEnd(5)} (${resticFormatBytes(s.dataAddedStored).padEnd(5)} stored)\n\n`,
+      );
+      ctx.stdout(
+        `processed ${s.totalFilesProcessed} files, ${resticFormatBytes(s.totalBytesProcessed)} in ${formatDuration(elapsed * 1000)}\n`,
+      );
       ctx.stdout(`snapshot ${result.snapshotId.slice(0, 8)} saved\n`);
       ctx.stdout(backupIdLine(result.snapshotId));
     }
@@ -118,7 +136,15 @@ function verbosity(ctx: GlobalContext): number {
 function verboseItem(ctx: GlobalContext, item: BackupItem, line: StatusLine | undefined): void {
   line?.clear();
   if (ctx.json) {
-    ctx.stdout(JSON.stringify({ message_type: 'verbose_status', action: item.action, item: item.path, duration: item.seconds, data_size: item.added }) + '\n');
+    ctx.stdout(
+      JSON.stringify({
+        message_type: 'verbose_status',
+        action: item.action,
+        item: item.path,
+        duration: item.seconds,
+        data_size: item.added,
+      }) + '\n',
+    );
     return;
   }
   const verb = item.action === 'modified' ? 'modified ' : item.action.padEnd(9);
@@ -127,18 +153,34 @@ function verboseItem(ctx: GlobalContext, item: BackupItem, line: StatusLine | un
 }
 
 /** A live line on a terminal; JSON status lines under --json; nothing on a plain pipe. */
-function progressReporter(ctx: GlobalContext, line: StatusLine | undefined, scanner: Scanner | undefined): ((p: BackupProgress) => void) | undefined {
+function progressReporter(
+  ctx: GlobalContext,
+  line: StatusLine | undefined,
+  scanner: Scanner | undefined,
+): ((p: BackupProgress) => void) | undefined {
   if (ctx.quiet) return undefined;
   if (ctx.json) {
     return (p) =>
-      ctx.stdout(JSON.stringify({ message_type: 'status', seconds_elapsed: Math.floor(p.secondsElapsed), files_done: p.filesDone, bytes_done: p.bytesDone, current_files: p.currentFile ? [p.currentFile] : [] }) + '\n');
+      ctx.stdout(
+        JSON.stringify({
+          message_type: 'status',
+          seconds_elapsed: Math.floor(p.secondsElapsed),
+          files_done: p.filesDone,
+          bytes_done: p.bytesDone,
+          current_files: p.currentFile ? [p.currentFile] : [],
+        }) + '\n',
+      );
   }
   if (!line) return undefined;
   return (p) => {
     const elapsed = `[${formatDuration(p.secondsElapsed * 1000)}]`;
     const total = scanner?.done ? scanner : undefined;
     if (!total) {
-      line.update(`${elapsed} ${p.filesDone} files, ${resticFormatBytes(p.bytesDone)}` + rateAndEta(p.bytesDone, undefined, p.secondsElapsed) + (p.currentFile ? ` ${p.currentFile}` : ''));
+      line.update(
+        `${elapsed} ${p.filesDone} files, ${resticFormatBytes(p.bytesDone)}` +
+          rateAndEta(p.bytesDone, undefined, p.secondsElapsed) +
+          (p.currentFile ? ` ${p.currentFile}` : ''),
+      );
       return;
     }
     const pct = formatPercent(p.bytesDone, total.bytes);
@@ -167,22 +209,35 @@ function excludeOptions(ctx: GlobalContext): ExcludeOptions {
 async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> {
   if (args.length) throw new UsageError('--stdin was specified and files/dirs were listed as arguments');
   const name = (ctx.opts['stdin-filename'] as string | undefined) ?? 'stdin';
-  if (!name || name.includes('/') && path.posix.normalize(name).startsWith('..')) throw new UsageError(`invalid --stdin-filename ${JSON.stringify(name)}`);
+  if (!name || (name.includes('/') && path.posix.normalize(name).startsWith('..')))
+    throw new UsageError(`invalid --stdin-filename ${JSON.stringify(name)}`);
   const repo = await openRepository(ctx);
   const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
   const rel = path.posix.normalize(name).replace(/^\/+/, '');
-  const result = await withLock(ctx, repo, false, () =>
-    backupEntries(repo, [{ path: rel, content: process.stdin, mode: 0o644 }], {
-      hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
-      tags,
-      time: parseTimeFlag(ctx.opts['time'] as string | undefined),
-      paths: ['/' + rel],
-      programVersion: `restic-ts ${VERSION}`,
-    }),
+  const result = await withLock(
+    ctx,
+    repo,
+    false,
+    () =>
+      backupEntries(repo, [{ path: rel, content: process.stdin, mode: 0o644 }], {
+        hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
+        tags,
+        time: parseTimeFlag(ctx.opts['time'] as string | undefined),
+        paths: ['/' + rel],
+        programVersion: `restic-ts ${VERSION}`,
+      }),
     { honourNoLock: false },
   );
   if (ctx.json) {
-    ctx.stdout(JSON.stringify({ message_type: 'summary', files_new: 1, total_files_processed: 1, total_bytes_processed: result.bytes, snapshot_id: result.snapshotId }) + '\n');
+    ctx.stdout(
+      JSON.stringify({
+        message_type: 'summary',
+        files_new: 1,
+        total_files_processed: 1,
+        total_bytes_processed: result.bytes,
+        snapshot_id: result.snapshotId,
+      }) + '\n',
+    );
   } else if (!ctx.quiet) {
     ctx.stdout(`processed 1 files, ${resticFormatBytes(result.bytes)}\nsnapshot ${result.snapshotId.slice(0, 8)} saved\n`);
     ctx.stdout(backupIdLine(result.snapshotId));
@@ -199,6 +254,7 @@ function parseTimeFlag(v: string | undefined): string | undefined {
   const d = new Date(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
   const off = -d.getTimezoneOffset();
   const sign = off >= 0 ? '+' : '-';
-  const z = off === 0 ? 'Z' : `${sign}${String(Math.floor(Math.abs(off) / 60)).padStart(2, '0')}:${String(Math.abs(off) % 60).padStart(2, '0')}`;
+  const z =
+    off === 0 ? 'Z' : `${sign}${String(Math.floor(Math.abs(off) / 60)).padStart(2, '0')}:${String(Math.abs(off) % 60).padStart(2, '0')}`;
   return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${z}`;
 }

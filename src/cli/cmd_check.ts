@@ -15,17 +15,23 @@ export const checkCommand: Command = {
   usage: 'restic-ts check [flags]',
   options: [
     { name: 'read-data', kind: 'bool', help: 'read all data blobs' },
-    { name: 'read-data-subset', kind: 'string', help: 'read a subset of data packs, specified as \'n/t\' for specific part, or either \'x%\' or \'x.y%\' or a size in bytes with suffixes k/K, m/M, g/G, t/T for a random subset' },
+    {
+      name: 'read-data-subset',
+      kind: 'string',
+      help: "read a subset of data packs, specified as 'n/t' for specific part, or either 'x%' or 'x.y%' or a size in bytes with suffixes k/K, m/M, g/G, t/T for a random subset",
+    },
     { name: 'check-unused', kind: 'bool', help: 'find unused blobs (deprecated, ignored)' },
     { name: 'with-cache', kind: 'bool', help: 'use the cache (restic-ts keeps no cache; accepted for compatibility)' },
   ],
   async run(ctx, args) {
-    if (args.length) throw new UsageError('the check command expects no arguments, only options - please see `restic help check` for usage and flags');
+    if (args.length)
+      throw new UsageError('the check command expects no arguments, only options - please see `restic help check` for usage and flags');
     const readData = !!ctx.opts['read-data'];
     const subset = ctx.opts['read-data-subset'] as string | undefined;
     if (readData && subset) throw new UsageError('check flags --read-data and --read-data-subset cannot be used together');
     if (subset) parseSubset(subset);
-    if (ctx.opts['check-unused']) ctx.stderr('Flag --check-unused has been deprecated, `--check-unused` is deprecated and will be ignored\n');
+    if (ctx.opts['check-unused'])
+      ctx.stderr('Flag --check-unused has been deprecated, `--check-unused` is deprecated and will be ignored\n');
 
     const say = logLine(ctx);
     const repo = await openRepository(ctx);
@@ -58,8 +64,12 @@ export const checkCommand: Command = {
               message_type: 'summary',
               num_errors: result.errors,
               num_hints: result.findings.length - result.errors,
-              broken_packs: result.findings.filter((f) => f.kind === 'read-data' || f.kind === 'missing-pack' || f.kind === 'pack-size').map((f) => f.pack),
-              suggest_repair_index: result.findings.some((f) => ['duplicate-pack', 'old-index-format', 'obsolete-index', 'orphaned-pack', 'missing-pack', 'pack-size'].includes(f.kind)),
+              broken_packs: result.findings
+                .filter((f) => f.kind === 'read-data' || f.kind === 'missing-pack' || f.kind === 'pack-size')
+                .map((f) => f.pack),
+              suggest_repair_index: result.findings.some((f) =>
+                ['duplicate-pack', 'old-index-format', 'obsolete-index', 'orphaned-pack', 'missing-pack', 'pack-size'].includes(f.kind),
+              ),
               suggest_prune: result.findings.some((f) => ['mixed-pack', 'orphaned-pack', 'duplicate-blobs'].includes(f.kind)),
               snapshots: result.snapshots,
               packs_read: result.packsRead,
@@ -123,7 +133,8 @@ class FindingPrinter {
     if (ctx.json || ctx.quiet) return;
     if (next === 'packs' || next === null) {
       if (this.rebuildHint) ctx.stdout("This is non-critical, you can run `restic rebuild-index' to correct this\n");
-      if (this.pruneHint) ctx.stdout('Mixed packs with tree and data blobs are non-critical, you can run `restic prune` to correct this.\n');
+      if (this.pruneHint)
+        ctx.stdout('Mixed packs with tree and data blobs are non-critical, you can run `restic prune` to correct this.\n');
       if (this.dupBlobs) ctx.stdout('Duplicate blobs are non-critical, you can run `restic prune` to correct this.\n');
       this.rebuildHint = this.pruneHint = this.dupBlobs = false;
     }

@@ -1,4 +1,3 @@
-
 import type { Repository } from '../repository/repository.js';
 import type { Command } from './command.js';
 import { lockOptions, openRepository } from './global.js';
@@ -12,7 +11,12 @@ export const copyCommand: Command = {
   usage: 'restic-ts copy [flags] [snapshotID ...]',
   options: [
     ...secondaryRepoOptions('to copy snapshots from'),
-    { name: 'host', short: 'H', kind: 'list', help: 'only consider snapshots for this host, when no snapshot ID is given (can be specified multiple times)' },
+    {
+      name: 'host',
+      short: 'H',
+      kind: 'list',
+      help: 'only consider snapshots for this host, when no snapshot ID is given (can be specified multiple times)',
+    },
     { name: 'tag', kind: 'list', help: 'only consider snapshots which include this taglist, when no snapshot ID is given' },
     { name: 'path', kind: 'list', help: 'only consider snapshots which include this (absolute) path, when no snapshot ID is given' },
   ],

@@ -30,7 +30,9 @@ export const dumpCommand: Command = {
           try {
             sn = await findLatestSnapshot(repo, filter);
           } catch (err) {
-            throw new UsageError(`latest snapshot for criteria not found: ${(err as Error).message} Paths:${goList(filter.paths)} Hosts:${goList(filter.hosts)}`);
+            throw new UsageError(
+              `latest snapshot for criteria not found: ${(err as Error).message} Paths:${goList(filter.paths)} Hosts:${goList(filter.hosts)}`,
+            );
           }
         } else {
           try {

@@ -52,7 +52,8 @@ class FindOutput {
       if (this.oldsn && verbose(this.ctx)) await out.text('\n');
       this.oldsn = this.newsn;
       const sn = this.oldsn!;
-      if (verbose(this.ctx)) await out.text(`Found matching entries in snapshot ${sn.id.slice(0, 8)} from ${formatLocalTime(sn.snapshot.time)}\n`);
+      if (verbose(this.ctx))
+        await out.text(`Found matching entries in snapshot ${sn.id.slice(0, 8)} from ${formatLocalTime(sn.snapshot.time)}\n`);
     }
     await out.bstr(formatNodeLine(path, node, this.long) + '\n');
   }
@@ -110,7 +111,10 @@ async function packsToBlobs(ctx: GlobalContext, repo: Repository, packs: string[
       wanted.delete(pack.id);
     }
     if (fromIndex.size) {
-      warn(ctx, `some pack files are missing from the repository, getting their blobs from the repository index: [${[...fromIndex].join(' ')}]\n`);
+      warn(
+        ctx,
+        `some pack files are missing from the repository, getting their blobs from the repository index: [${[...fromIndex].join(' ')}]\n`,
+      );
     }
   }
   if (wanted.size) throw new UsageError(`unable to find pack(s): [${[...wanted].sort().join(' ')}]`);
@@ -157,12 +161,19 @@ export const findCommand: Command = {
           blobs = new Set();
           await packsToBlobs(ctx, repo, patterns, blobs);
         }
-        const snapshots = await findFilteredSnapshots(repo, snapshotFilter(ctx), (o['snapshot'] as string[] | undefined) ?? [], (m) => warn(ctx, m));
+        const snapshots = await findFilteredSnapshots(repo, snapshotFilter(ctx), (o['snapshot'] as string[] | undefined) ?? [], (m) =>
+          warn(ctx, m),
+        );
         for (const sn of snapshots) {
           output.startSnapshot(sn);
           const onTreeError = (parent: string) => void out.text(`Unable to load tree ${parent}\n ... which belongs to snapshot ${sn.id}\n`);
           if (blobs || trees) {
-            await finder.findIds(sn, { blobs, trees }, (kind, id, path, parentTree) => output.object(kind, id, path, parentTree, sn), onTreeError);
+            await finder.findIds(
+              sn,
+              { blobs, trees },
+              (kind, id, path, parentTree) => output.object(kind, id, path, parentTree, sn),
+              onTreeError,
+            );
           } else {
             await finder.findInSnapshot(sn, (path, node) => output.pattern(path, node), onTreeError);
           }

@@ -27,11 +27,27 @@ const COUNT_FLAGS = [
 
 const WITHIN_FLAGS = [
   ['keep-within', 'within', 'keep snapshots that are newer than duration (eg. 1y5m7d2h) relative to the latest snapshot'],
-  ['keep-within-hourly', 'withinHourly', 'keep hourly snapshots that are newer than duration (eg. 1y5m7d2h) relative to the latest snapshot'],
+  [
+    'keep-within-hourly',
+    'withinHourly',
+    'keep hourly snapshots that are newer than duration (eg. 1y5m7d2h) relative to the latest snapshot',
+  ],
   ['keep-within-daily', 'withinDaily', 'keep daily snapshots that are newer than duration (eg. 1y5m7d2h) relative to the latest snapshot'],
-  ['keep-within-weekly', 'withinWeekly', 'keep weekly snapshots that are newer than duration (eg. 1y5m7d2h) relative to the latest snapshot'],
-  ['keep-within-monthly', 'withinMonthly', 'keep monthly snapshots that are newer than duration (eg. 1y5m7d2h) relative to the latest snapshot'],
-  ['keep-within-yearly', 'withinYearly', 'keep yearly snapshots that are newer than duration (eg. 1y5m7d2h) relative to the latest snapshot'],
+  [
+    'keep-within-weekly',
+    'withinWeekly',
+    'keep weekly snapshots that are newer than duration (eg. 1y5m7d2h) relative to the latest snapshot',
+  ],
+  [
+    'keep-within-monthly',
+    'withinMonthly',
+    'keep monthly snapshots that are newer than duration (eg. 1y5m7d2h) relative to the latest snapshot',
+  ],
+  [
+    'keep-within-yearly',
+    'withinYearly',
+    'keep yearly snapshots that are newer than duration (eg. 1y5m7d2h) relative to the latest snapshot',
+  ],
 ] as const;
 
 export const forgetCommand: Command = {
@@ -44,10 +60,19 @@ export const forgetCommand: Command = {
     { name: 'keep-tag', kind: 'list', help: 'keep snapshots with this taglist (can be specified multiple times)' },
     { name: 'host', kind: 'list', help: 'only consider snapshots with the given host (can be specified multiple times)' },
     { name: 'hostname', kind: 'list', help: 'only consider snapshots with the given hostname (deprecated: use --host)' },
-    { name: 'tag', kind: 'list', help: 'only consider snapshots which include this taglist in the format tag[,tag,...] (can be specified multiple times)' },
+    {
+      name: 'tag',
+      kind: 'list',
+      help: 'only consider snapshots which include this taglist in the format tag[,tag,...] (can be specified multiple times)',
+    },
     { name: 'path', kind: 'list', help: 'only consider snapshots which include this (absolute) path (can be specified multiple times)' },
     { name: 'compact', short: 'c', kind: 'bool', help: 'use compact output format' },
-    { name: 'group-by', short: 'g', kind: 'string', help: "group snapshots by host, paths and/or tags, separated by comma (disable grouping with '') (default \"host,paths\")" },
+    {
+      name: 'group-by',
+      short: 'g',
+      kind: 'string',
+      help: 'group snapshots by host, paths and/or tags, separated by comma (disable grouping with \'\') (default "host,paths")',
+    },
     { name: 'dry-run', short: 'n', kind: 'bool', help: 'do not delete anything, just print what would be done' },
     { name: 'prune', kind: 'bool', help: "automatically run the 'prune' command if snapshots have been removed" },
     ...PRUNE_OPTIONS,
@@ -85,7 +110,9 @@ function intFlag(ctx: GlobalContext, name: string, short: string): number {
   const v = ctx.opts[name] as string | undefined;
   if (v === undefined) return 0;
   if (!/^[+-]?\d+$/.test(v.trim()) || !Number.isSafeInteger(Number(v))) {
-    throw new UsageError(`invalid argument ${JSON.stringify(v)} for "-${short}, --${name}" flag: strconv.ParseInt: parsing ${JSON.stringify(v)}: invalid syntax`);
+    throw new UsageError(
+      `invalid argument ${JSON.stringify(v)} for "-${short}, --${name}" flag: strconv.ParseInt: parsing ${JSON.stringify(v)}: invalid syntax`,
+    );
   }
   return Number(v);
 }
@@ -117,7 +144,10 @@ async function runForget(
   groupBy: ReturnType<typeof parseGroupByOptions>,
   dryRun: boolean,
 ): Promise<string[]> {
-  const filter = { ...snapshotSelector(ctx), hosts: [...((ctx.opts['host'] as string[] | undefined) ?? []), ...((ctx.opts['hostname'] as string[] | undefined) ?? [])] };
+  const filter = {
+    ...snapshotSelector(ctx),
+    hosts: [...((ctx.opts['host'] as string[] | undefined) ?? []), ...((ctx.opts['hostname'] as string[] | undefined) ?? [])],
+  };
   const say = (s: string) => {
     if (!ctx.quiet) ctx.stdout(s);
   };
@@ -142,9 +172,15 @@ async function runForget(
       const started = Date.now();
       await deleteSnapshots(repo, remove);
       // restic's progress counter prints its final state (without a terminal: one line)
-      if (!ctx.json && !ctx.quiet) ctx.stdout(`[${formatDuration(Date.now() - started)}] 100.00%  ${remove.length} / ${remove.length} files deleted\n\n`);
-    }
-    else if (!ctx.json) ctx.stdout(`Would have removed the following snapshots:\n{${[...remove].sort().map((id) => id.slice(0, 8)).join(' ')}}\n\n`);
+      if (!ctx.json && !ctx.quiet)
+        ctx.stdout(`[${formatDuration(Date.now() - started)}] 100.00%  ${remove.length} / ${remove.length} files deleted\n\n`);
+    } else if (!ctx.json)
+      ctx.stdout(
+        `Would have removed the following snapshots:\n{${[...remove]
+          .sort()
+          .map((id) => id.slice(0, 8))
+          .join(' ')}}\n\n`,
+      );
   }
   if (ctx.json && groups.length) ctx.stdout(forgetJson(groups));
   return remove;
@@ -190,7 +226,9 @@ export function snapshotTable(list: SnapshotEntry[], reasons: KeepReason[], comp
         ['Time', (e) => formatLocalTime(e.snapshot.time)],
         ['Host      ', (e) => e.snapshot.hostname ?? ''],
         ['Tags      ', (e) => (e.snapshot.tags ?? []).join(',')],
-        ...(reasons.length ? [['Reasons', (e: SnapshotEntry) => (why.get(e.id) ?? []).join('\n')] as [string, (e: SnapshotEntry) => string]] : []),
+        ...(reasons.length
+          ? [['Reasons', (e: SnapshotEntry) => (why.get(e.id) ?? []).join('\n')] as [string, (e: SnapshotEntry) => string]]
+          : []),
         ['Paths', (e) => e.snapshot.paths.join('\n')],
       ];
   const cells = rows.map((e) => cols.map(([, f]) => f(e)));
@@ -201,7 +239,9 @@ export function snapshotTable(list: SnapshotEntry[], reasons: KeepReason[], comp
     const n = Math.max(1, ...fields.map((f) => f.length));
     const out: string[] = [];
     for (let i = 0; i < n; i++) {
-      const s = fields.map((f, c) => (c > 0 ? '  ' : '') + (f[i] ?? '') + ' '.repeat(Math.max(0, widths[c]! - byteLen(f[i] ?? '')))).join('');
+      const s = fields
+        .map((f, c) => (c > 0 ? '  ' : '') + (f[i] ?? '') + ' '.repeat(Math.max(0, widths[c]! - byteLen(f[i] ?? ''))))
+        .join('');
       out.push(s.replace(/ +$/, ''));
     }
     return out;

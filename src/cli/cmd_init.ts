@@ -2,7 +2,15 @@ import os from 'node:os';
 import { UsageError } from '../errors.js';
 import { Repository } from '../repository/repository.js';
 import type { Command } from './command.js';
-import { type GlobalContext, compressionOption, kdfOverride, openBackend, openRepository, readPassword, repositoryLocation } from './global.js';
+import {
+  type GlobalContext,
+  compressionOption,
+  kdfOverride,
+  openBackend,
+  openRepository,
+  readPassword,
+  repositoryLocation,
+} from './global.js';
 import { hasSecondaryRepo, secondaryContext, secondaryRepoOptions } from './secondary-repo.js';
 
 export const initCommand: Command = {
@@ -10,8 +18,16 @@ export const initCommand: Command = {
   summary: 'Initialize a new repository',
   usage: 'restic-ts init [flags]',
   options: [
-    { name: 'repository-version', kind: 'string', help: 'repository format version to use, allowed values are a format version, "latest" and "stable"' },
-    { name: 'copy-chunker-params', kind: 'bool', help: 'copy chunker parameters from the secondary repository (useful with the copy command)' },
+    {
+      name: 'repository-version',
+      kind: 'string',
+      help: 'repository format version to use, allowed values are a format version, "latest" and "stable"',
+    },
+    {
+      name: 'copy-chunker-params',
+      kind: 'bool',
+      help: 'copy chunker parameters from the secondary repository (useful with the copy command)',
+    },
     ...secondaryRepoOptions('to copy chunker parameters from'),
   ],
   async run(ctx) {
@@ -33,7 +49,9 @@ export const initCommand: Command = {
       ctx.stdout(JSON.stringify({ message_type: 'initialized', id: repo.config.id, repository: location }) + '\n');
     } else {
       ctx.stdout(`created restic repository ${repo.config.id.slice(0, 10)} at ${location}\n\n`);
-      ctx.stdout('Please note that knowledge of your password is required to access\nthe repository. Losing your password means that your data is\nirrecoverably lost.\n');
+      ctx.stdout(
+        'Please note that knowledge of your password is required to access\nthe repository. Losing your password means that your data is\nirrecoverably lost.\n',
+      );
     }
     await repo.close();
     return 0;

@@ -24,7 +24,8 @@ export const keyCommand: Command = {
     if (!verb || (verb === 'remove' && args.length !== 2) || (verb !== 'remove' && args.length !== 1)) {
       throw new UsageError('wrong number of arguments');
     }
-    if (!['list', 'add', 'remove', 'passwd'].includes(verb)) throw new UsageError(`unknown key subcommand ${JSON.stringify(verb)}, use list, add, remove or passwd`);
+    if (!['list', 'add', 'remove', 'passwd'].includes(verb))
+      throw new UsageError(`unknown key subcommand ${JSON.stringify(verb)}, use list, add, remove or passwd`);
     const repo = await openRepository(ctx);
     try {
       // restic's key command always locks (--no-lock does not apply)
@@ -127,14 +128,23 @@ async function listKeys(ctx: GlobalContext, repo: Repository): Promise<void> {
     ctx.stdout(JSON.stringify(keys.length ? keys : null) + '\n');
     return;
   }
-  ctx.stdout(table([' ID', 'User', 'Host', 'Created'], keys.map((k) => [`${k.current ? '*' : ' '}${k.id}`, k.userName, k.hostName, k.created])));
+  ctx.stdout(
+    table(
+      [' ID', 'User', 'Host', 'Created'],
+      keys.map((k) => [`${k.current ? '*' : ' '}${k.id}`, k.userName, k.hostName, k.created]),
+    ),
+  );
 }
 
 /** restic's ui/table: columns padded to the widest cell, two spaces apart, a dashed rule under the header. */
 function table(header: string[], rows: string[][]): string {
   const width = (s: string) => Buffer.byteLength(s);
   const widths = header.map((h, i) => Math.max(width(h), ...rows.map((r) => width(r[i]!))));
-  const line = (cells: string[]) => cells.map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - width(c)))).join('  ').replace(/ +$/, '') + '\n';
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - width(c))))
+      .join('  ')
+      .replace(/ +$/, '') + '\n';
   const rule = '-'.repeat(widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1)) + '\n';
   return line(header) + rule + rows.map(line).join('') + rule;
 }

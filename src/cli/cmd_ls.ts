@@ -34,7 +34,10 @@ export const lsCommand: Command = {
         // restic 0.14 reports a snapshot it cannot find as a warning and exits 0
         for (const { id, snapshot } of await findFilteredSnapshots(repo, snapshotFilter(ctx), [args[0]!], (m) => warn(ctx, m))) {
           if (ctx.json) await out.text(snapshotJsonWithId(snapshot, id, ',"struct_type":"snapshot"') + '\n');
-          else if (verbose(ctx)) await out.text(`snapshot ${id.slice(0, 8)} of ${goList(snapshot.paths)} filtered by ${goList(dirs)} at ${goTimeString(snapshot.time)}):\n`);
+          else if (verbose(ctx))
+            await out.text(
+              `snapshot ${id.slice(0, 8)} of ${goList(snapshot.paths)} filtered by ${goList(dirs)} at ${goTimeString(snapshot.time)}):\n`,
+            );
           if (!snapshot.tree) throw new UsageError(`snapshot ${id.slice(0, 8)} has no tree`);
           await listNodes(repo, snapshot.tree, { dirs: dirs.map(bstrFromText), recursive }, async (p, node) => {
             if (ctx.json) await out.text(lsNodeJson(p, node) + '\n');

@@ -45,7 +45,9 @@ export const migrateCommand: Command = {
             }
             if (!(await m.check(repo))) {
               if (!ctx.opts['force']) {
-                ctx.stderr(`migration ${m.name} cannot be applied: check failed\nIf you want to apply this migration anyway, re-run with option --force\n`);
+                ctx.stderr(
+                  `migration ${m.name} cannot be applied: check failed\nIf you want to apply this migration anyway, re-run with option --force\n`,
+                );
                 continue;
               }
               ctx.stderr(`check for migration ${m.name} failed, continuing anyway\n`);

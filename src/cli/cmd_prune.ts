@@ -7,7 +7,10 @@ export const pruneCommand: Command = {
   name: 'prune',
   summary: 'Remove unneeded data from the repository',
   usage: 'restic-ts prune [flags]',
-  options: [{ name: 'dry-run', short: 'n', kind: 'bool', help: 'do not modify the repository, just print what would be done' }, ...PRUNE_OPTIONS],
+  options: [
+    { name: 'dry-run', short: 'n', kind: 'bool', help: 'do not modify the repository, just print what would be done' },
+    ...PRUNE_OPTIONS,
+  ],
   async run(ctx, args) {
     if (args.length) throw new UsageError('prune expects no arguments');
     const opts = pruneOptionsFromFlags(ctx);

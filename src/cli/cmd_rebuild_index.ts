@@ -1,4 +1,3 @@
-
 import type { Command } from './command.js';
 import { rebuildIndexOptions, runRebuildIndex } from './rebuild-index-run.js';
 

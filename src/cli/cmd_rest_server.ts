@@ -29,7 +29,11 @@ export const restServerCommand: Command = {
     { name: 'path', kind: 'string', help: 'data directory (required)' },
     { name: 'listen', kind: 'string', help: 'listen address host:port (default 127.0.0.1:8000; use :8000 for all interfaces)' },
     { name: 'no-auth', kind: 'bool', help: 'disable authentication' },
-    { name: 'htpasswd-file', kind: 'string', help: 'location of .htpasswd file (default: "<data directory>/.htpasswd"); bcrypt and {SHA} entries' },
+    {
+      name: 'htpasswd-file',
+      kind: 'string',
+      help: 'location of .htpasswd file (default: "<data directory>/.htpasswd"); bcrypt and {SHA} entries',
+    },
     { name: 'append-only', kind: 'bool', help: 'enable append only mode' },
     { name: 'private-repos', kind: 'bool', help: 'users can only access their private repo' },
     { name: 'tls', kind: 'bool', help: 'turn on TLS support' },
@@ -38,7 +42,11 @@ export const restServerCommand: Command = {
     { name: 'tls-min-ver', kind: 'string', help: 'TLS min version, one of (1.2|1.3) (default 1.2)' },
     { name: 'max-size', kind: 'string', help: 'the maximum size of the repository in bytes (K/M/G/T suffixes allowed)' },
     { name: 'max-upload-size', kind: 'string', help: 'largest accepted upload (default 160M)' },
-    { name: 'no-verify-upload', kind: 'bool', help: 'do not verify the integrity of uploaded data. DO NOT enable unless the rest-server runs on a very low-power device' },
+    {
+      name: 'no-verify-upload',
+      kind: 'bool',
+      help: 'do not verify the integrity of uploaded data. DO NOT enable unless the rest-server runs on a very low-power device',
+    },
     { name: 'prometheus', kind: 'bool', help: 'enable Prometheus metrics' },
     { name: 'prometheus-no-auth', kind: 'bool', help: 'disable auth for Prometheus /metrics endpoint' },
     { name: 'group-accessible-repos', kind: 'bool', help: 'let filesystem group be able to access repo files' },
@@ -49,7 +57,8 @@ export const restServerCommand: Command = {
     const dataPath = o['path'] as string | undefined;
     if (!dataPath) throw new UsageError('--path is required: the directory the repositories are stored in');
     const minVer = (o['tls-min-ver'] as string | undefined) ?? '1.2';
-    if (minVer !== '1.2' && minVer !== '1.3') throw new UsageError(`unsupported TLS min version ${JSON.stringify(minVer)}, allowed: 1.2 or 1.3`);
+    if (minVer !== '1.2' && minVer !== '1.3')
+      throw new UsageError(`unsupported TLS min version ${JSON.stringify(minVer)}, allowed: 1.2 or 1.3`);
     const log = (line: string) => ctx.stderr(line + '\n');
     const server = await startRestServer({
       path: dataPath,

@@ -32,7 +32,9 @@ export const restoreCommand: Command = {
     const stats = await withLock(ctx, repo, false, async () => {
       const { id, snapshot } = await repo.findSnapshot(spec);
       if (!ctx.json && !ctx.quiet) {
-        ctx.stdout(`restoring snapshot ${id.slice(0, 8)} of ${goList(snapshot.paths)} at ${goTimeString(snapshot.time)} by ${snapshot.username ?? ''}@${snapshot.hostname} to ${target}\n`);
+        ctx.stdout(
+          `restoring snapshot ${id.slice(0, 8)} of ${goList(snapshot.paths)} at ${goTimeString(snapshot.time)} by ${snapshot.username ?? ''}@${snapshot.hostname} to ${target}\n`,
+        );
       }
       return restore(repo, id, target, {
         subfolder,
@@ -43,7 +45,8 @@ export const restoreCommand: Command = {
         progressInterval: progressInterval(ctx.env),
         onWarning: (w) => {
           line?.clear();
-          if (ctx.json) ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'restore', item: w.path }) + '\n');
+          if (ctx.json)
+            ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'restore', item: w.path }) + '\n');
           else ctx.stderr(`ignoring error for ${w.path}: ${w.message}\n`);
         },
       });
@@ -90,7 +93,11 @@ function summaryText(s: Readonly<RestoreStats>, seconds: number): string {
 }
 
 /** JSON status lines under --json, a live line on a terminal, nothing on a plain pipe. */
-function progressReporter(ctx: GlobalContext, started: number, line: StatusLine | undefined): ((s: Readonly<RestoreStats>) => void) | undefined {
+function progressReporter(
+  ctx: GlobalContext,
+  started: number,
+  line: StatusLine | undefined,
+): ((s: Readonly<RestoreStats>) => void) | undefined {
   if (ctx.quiet) return undefined;
   if (ctx.json) return (s) => ctx.stdout(JSON.stringify(restoreJson('status', s, (Date.now() - started) / 1000)) + '\n');
   if (!line) return undefined;

@@ -32,7 +32,8 @@ export const snapshotsCommand: Command = {
     });
     const groupBy = parseGroupBy((ctx.opts['group-by'] as string | undefined) ?? '');
     const latest = ctx.opts['latest'] !== undefined ? Number(ctx.opts['latest']) : undefined;
-    if (latest !== undefined && (!Number.isInteger(latest) || latest < 0)) throw new UsageError(`invalid value for --latest: ${String(ctx.opts['latest'])}`);
+    if (latest !== undefined && (!Number.isInteger(latest) || latest < 0))
+      throw new UsageError(`invalid value for --latest: ${String(ctx.opts['latest'])}`);
     if (latest !== undefined) {
       // restic: the last n snapshots of each host and path combination
       const byKey = new Map<string, typeof list>();
@@ -86,7 +87,13 @@ export function snapshotJson({ id, snapshot }: Entry): string {
 }
 
 function printTable(ctx: GlobalContext, list: Entry[]): void {
-  const rows = list.map(({ id, snapshot: s }) => [id.slice(0, 8), formatSnapshotTime(s.time), s.hostname ?? '', (s.tags ?? []).join(','), s.paths.join('\n')]);
+  const rows = list.map(({ id, snapshot: s }) => [
+    id.slice(0, 8),
+    formatSnapshotTime(s.time),
+    s.hostname ?? '',
+    (s.tags ?? []).join(','),
+    s.paths.join('\n'),
+  ]);
   const head = ['ID', 'Time', 'Host', 'Tags', 'Paths'];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ');

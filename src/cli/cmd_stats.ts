@@ -17,7 +17,8 @@ export const statsCommand: Command = {
   ],
   async run(ctx, args) {
     const mode = ((ctx.opts['mode'] as string | undefined) ?? 'restore-size') as StatsMode;
-    if (!STATS_MODES.includes(mode)) throw new UsageError(`unknown counting mode: ${mode} (use the -h flag to get a list of supported modes)`);
+    if (!STATS_MODES.includes(mode))
+      throw new UsageError(`unknown counting mode: ${mode} (use the -h flag to get a list of supported modes)`);
     const repo = await openRepository(ctx);
     const out = new Out();
     try {

@@ -12,10 +12,27 @@ export const tagCommand: Command = {
   summary: 'Modify tags on snapshots',
   usage: 'restic-ts tag [flags] [snapshot-ID ...]',
   options: [
-    { name: 'set', kind: 'list', help: 'tags which will replace the existing tags in the format tag[,tag,...] (can be given multiple times)' },
-    { name: 'add', kind: 'list', help: 'tags which will be added to the existing tags in the format tag[,tag,...] (can be given multiple times)' },
-    { name: 'remove', kind: 'list', help: 'tags which will be removed from the existing tags in the format tag[,tag,...] (can be given multiple times)' },
-    { name: 'host', short: 'H', kind: 'list', help: 'only consider snapshots for this host, when no snapshot ID is given (can be specified multiple times)' },
+    {
+      name: 'set',
+      kind: 'list',
+      help: 'tags which will replace the existing tags in the format tag[,tag,...] (can be given multiple times)',
+    },
+    {
+      name: 'add',
+      kind: 'list',
+      help: 'tags which will be added to the existing tags in the format tag[,tag,...] (can be given multiple times)',
+    },
+    {
+      name: 'remove',
+      kind: 'list',
+      help: 'tags which will be removed from the existing tags in the format tag[,tag,...] (can be given multiple times)',
+    },
+    {
+      name: 'host',
+      short: 'H',
+      kind: 'list',
+      help: 'only consider snapshots for this host, when no snapshot ID is given (can be specified multiple times)',
+    },
     { name: 'tag', kind: 'list', help: 'only consider snapshots which include this taglist, when no snapshot-ID is given' },
     { name: 'path', kind: 'list', help: 'only consider snapshots which include this (absolute) path, when no snapshot-ID is given' },
   ],

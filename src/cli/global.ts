@@ -15,13 +15,32 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'repo', short: 'r', kind: 'string', help: 'repository to back up to or restore from', env: 'RESTIC_REPOSITORY' },
   { name: 'repository-file', kind: 'string', help: 'file to read the repository location from', env: 'RESTIC_REPOSITORY_FILE' },
   { name: 'password-file', short: 'p', kind: 'string', help: 'file to read the repository password from', env: 'RESTIC_PASSWORD_FILE' },
-  { name: 'password-command', kind: 'string', help: 'shell command to obtain the repository password from', env: 'RESTIC_PASSWORD_COMMAND' },
+  {
+    name: 'password-command',
+    kind: 'string',
+    help: 'shell command to obtain the repository password from',
+    env: 'RESTIC_PASSWORD_COMMAND',
+  },
   { name: 'json', kind: 'bool', help: 'set output mode to JSON for commands that support it' },
   { name: 'quiet', short: 'q', kind: 'bool', help: 'do not output comprehensive progress report' },
-  { name: 'verbose', short: 'v', kind: 'count', help: 'be verbose (specify multiple times or a level using --verbose=n, max level/times is 3)' },
+  {
+    name: 'verbose',
+    short: 'v',
+    kind: 'count',
+    help: 'be verbose (specify multiple times or a level using --verbose=n, max level/times is 3)',
+  },
   { name: 'no-lock', kind: 'bool', help: 'do not lock the repository, this allows some operations on read-only repositories' },
-  { name: 'retry-lock', kind: 'string', help: 'retry to lock the repository if it is already locked, takes a value like 5m or 2h (default: no retries)' },
-  { name: 'compression', kind: 'string', help: 'compression mode (only available for repository format version 2), one of (auto|off|max)', env: 'RESTIC_COMPRESSION' },
+  {
+    name: 'retry-lock',
+    kind: 'string',
+    help: 'retry to lock the repository if it is already locked, takes a value like 5m or 2h (default: no retries)',
+  },
+  {
+    name: 'compression',
+    kind: 'string',
+    help: 'compression mode (only available for repository format version 2), one of (auto|off|max)',
+    env: 'RESTIC_COMPRESSION',
+  },
   { name: 'key-hint', kind: 'string', help: 'key ID of key to try decrypting first', env: 'RESTIC_KEY_HINT' },
   { name: 'option', short: 'o', kind: 'list', help: 'set extended option (key=value, can be specified multiple times)' },
   // restic-ts keeps no local cache (every read goes to the repository), so these are accepted and have no effect.
@@ -29,7 +48,11 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'no-cache', kind: 'bool', help: 'accepted for compatibility; restic-ts keeps no cache' },
   { name: 'cacert', kind: 'list', help: 'file to load root certificates from (default: use system certificates)' },
   { name: 'insecure-tls', kind: 'bool', help: 'skip TLS certificate verification when connecting to the repository (insecure)' },
-  { name: 'ssh-key-file', kind: 'string', help: 'SSH private key for sftp: repositories (default: SSH_KEY_FILE, SSH_KEY, ~/.ssh/id_ed25519, id_ecdsa, id_rsa)' },
+  {
+    name: 'ssh-key-file',
+    kind: 'string',
+    help: 'SSH private key for sftp: repositories (default: SSH_KEY_FILE, SSH_KEY, ~/.ssh/id_ed25519, id_ecdsa, id_rsa)',
+  },
   { name: 'help', short: 'h', kind: 'bool', help: 'help for this command' },
 ];
 

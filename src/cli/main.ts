@@ -45,7 +45,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
-const VALUE_FLAGS = new Set(GLOBAL_OPTIONS.filter((o) => o.kind === 'string' || o.kind === 'list').flatMap((o) => [`--${o.name}`, ...(o.short ? [`-${o.short}`] : [])]));
+const VALUE_FLAGS = new Set(
+  GLOBAL_OPTIONS.filter((o) => o.kind === 'string' || o.kind === 'list').flatMap((o) => [
+    `--${o.name}`,
+    ...(o.short ? [`-${o.short}`] : []),
+  ]),
+);
 
 /** Whether `flag` consumes the next argument (so that argument is not the command name). */
 function takesValue(flag: string | undefined): boolean {

@@ -1,4 +1,3 @@
-
 import type { OptionSpec } from './args.js';
 import type { GlobalContext } from './global.js';
 import { logLine } from './read-common.js';
@@ -8,7 +7,11 @@ import { pruneStatsText } from '../ui/prune-report.js';
 
 /** The flags `prune` and `forget --prune` share (restic's addPruneOptions). */
 export const PRUNE_OPTIONS: OptionSpec[] = [
-  { name: 'max-unused', kind: 'string', help: "tolerate given limit of unused data (absolute value in bytes with suffixes k/K, m/M, g/G, t/T, a value in % or the word 'unlimited') (default \"5%\")" },
+  {
+    name: 'max-unused',
+    kind: 'string',
+    help: 'tolerate given limit of unused data (absolute value in bytes with suffixes k/K, m/M, g/G, t/T, a value in % or the word \'unlimited\') (default "5%")',
+  },
   { name: 'max-repack-size', kind: 'string', help: 'maximum size to repack (allowed suffixes: k/K, m/M, g/G, t/T)' },
   { name: 'repack-cacheable-only', kind: 'bool', help: 'only repack packs which are cacheable' },
   { name: 'repack-small', kind: 'bool', help: 'repack pack files below 80% of target pack size' },

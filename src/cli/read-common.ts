@@ -9,7 +9,11 @@ export function snapshotFilterOptions(when: string): OptionSpec[] {
   return [
     { name: 'host', short: 'H', kind: 'list', help: `only consider snapshots for this host${when} (can be specified multiple times)` },
     { name: 'tag', kind: 'list', help: `only consider snapshots which include this taglist${when} (can be specified multiple times)` },
-    { name: 'path', kind: 'list', help: `only consider snapshots which include this (absolute) path${when} (can be specified multiple times)` },
+    {
+      name: 'path',
+      kind: 'list',
+      help: `only consider snapshots which include this (absolute) path${when} (can be specified multiple times)`,
+    },
   ];
 }
 

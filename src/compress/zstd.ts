@@ -40,9 +40,11 @@ function ensureZstd(): void {
 interface WasmInstance {
   exports: unknown;
 }
-const Wasm = (globalThis as unknown as {
-  WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (m: object, imports: unknown) => WasmInstance };
-}).WebAssembly;
+const Wasm = (
+  globalThis as unknown as {
+    WebAssembly: { Module: new (bytes: Uint8Array) => object; Instance: new (m: object, imports: unknown) => WasmInstance };
+  }
+).WebAssembly;
 
 interface EmscriptenModule {
   instantiateWasm?: (imports: unknown, receive: (i: WasmInstance, m: object) => void) => unknown;
@@ -58,7 +60,16 @@ interface ZstdModule {
   _ZSTD_createCCtx(): number;
   _ZSTD_compressBound(n: number): number;
   _ZSTD_isError(code: number): number;
-  _ZSTD_compress_usingDict(cctx: number, dst: number, dstCap: number, src: number, srcSize: number, dict: number, dictSize: number, level: number): number;
+  _ZSTD_compress_usingDict(
+    cctx: number,
+    dst: number,
+    dstCap: number,
+    src: number,
+    srcSize: number,
+    dict: number,
+    dictSize: number,
+    level: number,
+  ): number;
 }
 
 /**
@@ -133,7 +144,11 @@ export function zstdCompress(data: Uint8Array, mode: Exclude<CompressionMode, 'o
  * bytes; it returns how many): big generated inputs such as index JSON then exist only
  * there. The frame is transient, as zstdCompressTransient's.
  */
-export function zstdCompressWritten(bound: number, write: (dst: Uint8Array) => number, mode: Exclude<CompressionMode, 'off'> = 'auto'): Uint8Array {
+export function zstdCompressWritten(
+  bound: number,
+  write: (dst: Uint8Array) => number,
+  mode: Exclude<CompressionMode, 'off'> = 'auto',
+): Uint8Array {
   ensureZstd();
   const src = reserve('src', Math.max(bound, 1));
   const len = write(zstd.HEAPU8.subarray(src, src + bound));

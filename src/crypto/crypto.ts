@@ -39,10 +39,7 @@ export function newRandomKey(): MasterKey {
 /** restic's Key.Valid: encryption key, MAC k and MAC r all non-zero (and of the right size). */
 export function keyIsValid(key: MasterKey): boolean {
   const { encrypt: e, mac } = key;
-  return (
-    e?.length === 32 && mac?.k?.length === 16 && mac.r?.length === 16 &&
-    !isZero(e) && !isZero(mac.k) && !isZero(mac.r)
-  );
+  return e?.length === 32 && mac?.k?.length === 16 && mac.r?.length === 16 && !isZero(e) && !isZero(mac.k) && !isZero(mac.r);
 }
 
 // Key objects already checked; the check is cheap but runs once per blob otherwise.

@@ -87,7 +87,19 @@ function aclText(v: Uint8Array): string {
     const perm = dv.getUint16(o + 2, true);
     const id = dv.getUint32(o + 4, true);
     const who =
-      tag === 0x01 ? 'user::' : tag === 0x02 ? `user:${id}:` : tag === 0x04 ? 'group::' : tag === 0x08 ? `group:${id}:` : tag === 0x10 ? 'mask::' : tag === 0x20 ? 'other::' : '?:';
+      tag === 0x01
+        ? 'user::'
+        : tag === 0x02
+          ? `user:${id}:`
+          : tag === 0x04
+            ? 'group::'
+            : tag === 0x08
+              ? `group:${id}:`
+              : tag === 0x10
+                ? 'mask::'
+                : tag === 0x20
+                  ? 'other::'
+                  : '?:';
     out += who + (perm & 4 ? 'r' : '-') + (perm & 2 ? 'w' : '-') + (perm & 1 ? 'x' : '-') + '\n';
   }
   return out;
@@ -100,7 +112,13 @@ function relFromRoot(p: ByteString): ByteString {
 }
 
 /** Write the nodes below a directory tree as an archive (restic's Dumper.DumpTree). */
-export async function dumpTree(repo: DumpRepository, nodes: Node[], rootPath: ByteString, format: ArchiveFormat, sink: Sink): Promise<void> {
+export async function dumpTree(
+  repo: DumpRepository,
+  nodes: Node[],
+  rootPath: ByteString,
+  format: ArchiveFormat,
+  sink: Sink,
+): Promise<void> {
   if (format === 'tar') {
     const tw = new TarWriter(sink);
     await forEachArchiveEntry(repo, nodes, rootPath, async (node, path) => {
@@ -166,7 +184,13 @@ export interface DumpOptions {
  * Dump `path` (a byte string; "/" for everything) of the snapshot tree `treeId`: a file's
  * content, or a directory as an archive of its contents. Returns what was written.
  */
-export async function dumpPath(repo: DumpRepository, treeId: string, path: ByteString, sink: Sink, opts: DumpOptions = {}): Promise<'file' | 'archive'> {
+export async function dumpPath(
+  repo: DumpRepository,
+  treeId: string,
+  path: ByteString,
+  sink: Sink,
+  opts: DumpOptions = {},
+): Promise<'file' | 'archive'> {
   const format = opts.format ?? 'tar';
   let components = splitDumpPath(path);
   let nodes = await repo.loadTree(treeId);
@@ -202,4 +226,3 @@ export async function dumpPath(repo: DumpRepository, treeId: string, path: ByteS
     throw new DumpError(`${JSON.stringify(bstrText(item))} should be a file, but is a ${JSON.stringify(node.type)}`);
   }
 }
-

@@ -63,7 +63,11 @@ export function groupSnapshots<E extends SnapshotEntry>(list: E[], g: GroupByOpt
     const key: GroupKey = { hostname: g.host ? (sn.hostname ?? '') : '', paths: g.paths ? sn.paths : null, tags };
     const keyJson = groupKeyJson(key);
     let group = groups.get(keyJson);
-    if (!group) groups.set(keyJson, (group = { keyJson, key: { ...key, paths: key.paths && [...key.paths], tags: key.tags && [...key.tags] }, snapshots: [] }));
+    if (!group)
+      groups.set(
+        keyJson,
+        (group = { keyJson, key: { ...key, paths: key.paths && [...key.paths], tags: key.tags && [...key.tags] }, snapshots: [] }),
+      );
     group.snapshots.push(e);
   }
   return [...groups.values()];

@@ -21,5 +21,14 @@ export {
   removedIds,
   deleteSnapshots,
 } from './forget.js';
-export { type SnapshotSelector, loadSnapshots, splitTagList, parseTagListFlags, hasTags, selectorMatches, addTags, removeTags } from './tags.js';
+export {
+  type SnapshotSelector,
+  loadSnapshots,
+  splitTagList,
+  parseTagListFlags,
+  hasTags,
+  selectorMatches,
+  addTags,
+  removeTags,
+} from './tags.js';
 export { type TagChange, applyTagChange, changeSnapshotTags } from './tag.js';

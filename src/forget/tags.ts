@@ -87,7 +87,10 @@ export function removeTags(s: Snapshot, remove: string[]): boolean {
  * snapshot file that cannot be read or decrypted is reported through `warn` and skipped,
  * so one damaged file does not stop forget, tag or copy.
  */
-export async function loadSnapshots(repo: Repository, warn: (line: string) => void = () => {}): Promise<Array<{ id: string; snapshot: Snapshot }>> {
+export async function loadSnapshots(
+  repo: Repository,
+  warn: (line: string) => void = () => {},
+): Promise<Array<{ id: string; snapshot: Snapshot }>> {
   const ids: string[] = [];
   for await (const id of repo.listIds('snapshot')) ids.push(id);
   const loaded = await mapLimit(ids, 8, async (id) => {

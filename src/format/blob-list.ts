@@ -137,7 +137,13 @@ export class BlobList implements BlobsView, Iterable<PackedBlob> {
   }
 
   get(i: number): PackedBlob {
-    return { type: this.type(i), id: this.id(i), offset: this.offset(i), length: this.storedLength(i), uncompressedLength: this.uncompressedLength(i) };
+    return {
+      type: this.type(i),
+      id: this.id(i),
+      offset: this.offset(i),
+      length: this.storedLength(i),
+      uncompressedLength: this.uncompressedLength(i),
+    };
   }
 
   *[Symbol.iterator](): Iterator<PackedBlob> {
@@ -222,7 +228,8 @@ export class BlobIdSet {
   }
 
   private newSlot(): number {
-    if (this.slots >>> SLOT_PAGE_BITS === this.pages.length) this.pages.push({ ids: new Uint8Array(SLOT_PAGE * 32), types: new Uint8Array(SLOT_PAGE) });
+    if (this.slots >>> SLOT_PAGE_BITS === this.pages.length)
+      this.pages.push({ ids: new Uint8Array(SLOT_PAGE * 32), types: new Uint8Array(SLOT_PAGE) });
     return this.slots++;
   }
 

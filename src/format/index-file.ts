@@ -143,7 +143,6 @@ class JsonWriter {
     }
     this.out[this.pos++] = 0x7d; // }
   }
-
 }
 
 export function decodeIndex(plain: Uint8Array, name = ''): IndexFile {

@@ -73,7 +73,9 @@ export function decodeSnapshot(plain: Uint8Array, name = ''): Snapshot {
  * fields restic 0.14 does not know (program_version, summary) left out.
  */
 export function snapshotJson014(s: Snapshot): string {
-  const body = Buffer.from(encodeSnapshot({ ...s, time: goTimeJson(s.time), programVersion: undefined, summary: undefined })).toString('utf8');
+  const body = Buffer.from(encodeSnapshot({ ...s, time: goTimeJson(s.time), programVersion: undefined, summary: undefined })).toString(
+    'utf8',
+  );
   return body;
 }
 

@@ -72,7 +72,8 @@ function optString(key: string, v: string | undefined): string {
 function encodeXattrs(list: ExtendedAttribute[] | undefined): string {
   if (list === undefined || list.length === 0) return '';
   const items = list.map(
-    (a) => `{"name":${goJsonString(a.name)},"value":"${Buffer.from(a.value.buffer, a.value.byteOffset, a.value.byteLength).toString('base64')}"}`,
+    (a) =>
+      `{"name":${goJsonString(a.name)},"value":"${Buffer.from(a.value.buffer, a.value.byteOffset, a.value.byteLength).toString('base64')}"}`,
   );
   return `,"extended_attributes":[${items.join(',')}]`;
 }
@@ -107,7 +108,8 @@ export function compactRawJson(raw: string, what = 'raw JSON'): string {
         continue;
       }
       if (c === '"') inString = false;
-      out += c === '<' ? '\\u003c' : c === '>' ? '\\u003e' : c === '&' ? '\\u0026' : c === '\u2028' ? '\\u2028' : c === '\u2029' ? '\\u2029' : c;
+      out +=
+        c === '<' ? '\\u003c' : c === '>' ? '\\u003e' : c === '&' ? '\\u0026' : c === '\u2028' ? '\\u2028' : c === '\u2029' ? '\\u2029' : c;
     } else if (c !== ' ' && c !== '\t' && c !== '\n' && c !== '\r') {
       if (c === '"') inString = true;
       out += c;
@@ -176,9 +178,7 @@ export function encodeTree(nodes: readonly Node[]): Uint8Array {
   for (let i = 0; i < nodes.length; i++) {
     const n = nodes[i]!;
     if (compareNames(n.name, last) <= 0) {
-      throw new FormatError(
-        `nodes are not ordered: got ${JSON.stringify(goQuote(n.name))}, last ${JSON.stringify(goQuote(last))}`,
-      );
+      throw new FormatError(`nodes are not ordered: got ${JSON.stringify(goQuote(n.name))}, last ${JSON.stringify(goQuote(last))}`);
     }
     last = n.name;
     const s = encodeNode(n);
@@ -352,7 +352,9 @@ function marshalGoJson(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return `[${v.map(marshalGoJson).join(',')}]`;
   const o = v as JsonObject;
-  return `{${Object.keys(o).map((k) => `${goJsonString(k)}:${marshalGoJson(o[k])}`).join(',')}}`;
+  return `{${Object.keys(o)
+    .map((k) => `${goJsonString(k)}:${marshalGoJson(o[k])}`)
+    .join(',')}}`;
 }
 
 function decodeContent(r: NodeReader): string[] | null {

@@ -20,7 +20,10 @@ export function parsePattern(p: string): Pattern {
     s = s.slice(1);
   }
   const absolute = s.startsWith('/');
-  const parts = s.split('/').filter((c, i) => c !== '' || i === 0).filter((c) => c !== '');
+  const parts = s
+    .split('/')
+    .filter((c, i) => c !== '' || i === 0)
+    .filter((c) => c !== '');
   return { parts, absolute, negate, original: p };
 }
 

@@ -292,7 +292,7 @@ export function filterChildMatch(pattern: FilterPattern | ByteString, path: Byte
 export function lowerBstr(s: ByteString): ByteString {
   if (!/[^\x00-\x7f]/.test(s)) return s.toLowerCase();
   let out = '';
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     const [r, n] = decodeRune(s, i);
     i += n;
     const lower = String.fromCodePoint(r).toLowerCase();

@@ -55,7 +55,14 @@ function fitsInOctal(n: number, x: bigint): boolean {
 }
 
 function isHeaderOnlyType(flag: number): boolean {
-  return flag === TarType.Link || flag === TarType.Symlink || flag === TarType.Char || flag === TarType.Block || flag === TarType.Dir || flag === TarType.Fifo;
+  return (
+    flag === TarType.Link ||
+    flag === TarType.Symlink ||
+    flag === TarType.Char ||
+    flag === TarType.Block ||
+    flag === TarType.Dir ||
+    flag === TarType.Fifo
+  );
 }
 
 /** Go's splitUSTARPath. */
@@ -193,7 +200,10 @@ export class TarWriter {
       ustar = false;
       paxHdrs.set('mtime', formatPaxTime(mtime.sec, mtime.nsec));
     }
-    if ((h.typeflag === TarType.Reg || h.typeflag === TarType.Char || h.typeflag === TarType.Block || h.typeflag === TarType.Fifo) && h.name.endsWith('/')) {
+    if (
+      (h.typeflag === TarType.Reg || h.typeflag === TarType.Char || h.typeflag === TarType.Block || h.typeflag === TarType.Fifo) &&
+      h.name.endsWith('/')
+    ) {
       throw new TarError('archive/tar: header field Name: filename may not have trailing slash');
     }
     if (h.paxRecords?.size) {

@@ -110,7 +110,9 @@ export function serverSection(spec: BackupServerSpec | undefined): ServerKind {
     throw new BackupConfigError('backup server configuration has no server section: set exactly one of rest, awss3 or sftp');
   }
   if (present.length > 1) {
-    throw new BackupConfigError(`backup server configuration has ${present.length} server sections (${present.join(', ')}): set exactly one of rest, awss3 or sftp`);
+    throw new BackupConfigError(
+      `backup server configuration has ${present.length} server sections (${present.join(', ')}): set exactly one of rest, awss3 or sftp`,
+    );
   }
   return present[0]!;
 }
@@ -123,7 +125,9 @@ function requireString(v: unknown, field: string): string {
 function checkHostname(v: unknown, field: string): string {
   const h = requireString(v, field);
   if (!/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$|^\[[0-9a-fA-F:.]+\]$/.test(h)) {
-    throw new BackupConfigError(`${field} ${JSON.stringify(h)} is not a host name (give the name or address only, without protocol, port or path)`);
+    throw new BackupConfigError(
+      `${field} ${JSON.stringify(h)} is not a host name (give the name or address only, without protocol, port or path)`,
+    );
   }
   return h;
 }
@@ -181,10 +185,14 @@ const KEY_HEADER = /^-----BEGIN ((?:RSA |EC |DSA |ENCRYPTED |OPENSSH )?PRIVATE K
 export function checkSshPrivateKey(key: string, field: string): string {
   const k = key.trim() + '\n';
   if (!k.startsWith('-----BEGIN')) {
-    throw new BackupConfigError(`${field}: the SSH key is not a PEM or OpenSSH private key (it must start with "-----BEGIN … PRIVATE KEY-----")`);
+    throw new BackupConfigError(
+      `${field}: the SSH key is not a PEM or OpenSSH private key (it must start with "-----BEGIN … PRIVATE KEY-----")`,
+    );
   }
   if (!KEY_HEADER.test(k)) {
-    throw new BackupConfigError(`${field}: the SSH key is not a complete PEM or OpenSSH private key (expected "-----BEGIN … PRIVATE KEY-----" … "-----END … PRIVATE KEY-----")`);
+    throw new BackupConfigError(
+      `${field}: the SSH key is not a complete PEM or OpenSSH private key (expected "-----BEGIN … PRIVATE KEY-----" … "-----END … PRIVATE KEY-----")`,
+    );
   }
   return k;
 }
@@ -197,8 +205,15 @@ function cleanPath(p: string): string {
  * Validate a configuration and its secrets, apply Che's defaults and build the location.
  * Throws BackupConfigError with the field at fault.
  */
-export function resolveBackupServer(config: BackupServerConfiguration | BackupServerSpec, secrets: SecretMap, sftp: SftpHostKeyOptions = {}): ResolvedBackupServer {
-  const spec: BackupServerSpec = 'spec' in config && (config as BackupServerConfiguration).spec !== undefined ? (config as BackupServerConfiguration).spec : (config as BackupServerSpec);
+export function resolveBackupServer(
+  config: BackupServerConfiguration | BackupServerSpec,
+  secrets: SecretMap,
+  sftp: SftpHostKeyOptions = {},
+): ResolvedBackupServer {
+  const spec: BackupServerSpec =
+    'spec' in config && (config as BackupServerConfiguration).spec !== undefined
+      ? (config as BackupServerConfiguration).spec
+      : (config as BackupServerSpec);
   const kind = serverSection(spec);
   if (kind === 'rest') {
     const r = spec.rest!;
@@ -206,7 +221,11 @@ export function resolveBackupServer(config: BackupServerConfiguration | BackupSe
     const hostname = checkHostname(r.hostname, 'rest.hostname');
     const port = checkPort(r.port, 'rest.port', CHE_DEFAULTS.rest.port);
     const repoPath = cleanPath(r.repositoryPath ?? '');
-    const password = repositoryPassword(secrets, requireString(r.repositoryPasswordSecretRef, 'rest.repositoryPasswordSecretRef'), 'rest.repositoryPasswordSecretRef');
+    const password = repositoryPassword(
+      secrets,
+      requireString(r.repositoryPasswordSecretRef, 'rest.repositoryPasswordSecretRef'),
+      'rest.repositoryPasswordSecretRef',
+    );
     const out: ResolvedBackupServer = {
       kind,
       location: `rest:${protocol}://${hostname}:${port}/${repoPath ? repoPath + '/' : ''}`,
@@ -216,7 +235,8 @@ export function resolveBackupServer(config: BackupServerConfiguration | BackupSe
     if (r.credentialsSecretRef) {
       const field = 'rest.credentialsSecretRef';
       out.username = secretKey(secrets, r.credentialsSecretRef, field, 'username');
-      if (out.username.includes(':')) throw new BackupConfigError(`secret ${JSON.stringify(r.credentialsSecretRef)} (${field}): the username must not contain ":"`);
+      if (out.username.includes(':'))
+        throw new BackupConfigError(`secret ${JSON.stringify(r.credentialsSecretRef)} (${field}): the username must not contain ":"`);
       out.password = secretKey(secrets, r.credentialsSecretRef, field, 'password');
       out.env = { RESTIC_REST_USERNAME: out.username, RESTIC_REST_PASSWORD: out.password };
     }
@@ -225,12 +245,15 @@ export function resolveBackupServer(config: BackupServerConfiguration | BackupSe
   if (kind === 'awss3') {
     const s = spec.awss3!;
     const protocol = checkProtocol(s.protocol, 'awss3.protocol', CHE_DEFAULTS.awss3.protocol);
-    const hostname = s.hostname === undefined || s.hostname === '' ? CHE_DEFAULTS.awss3.hostname : checkHostname(s.hostname, 'awss3.hostname');
+    const hostname =
+      s.hostname === undefined || s.hostname === '' ? CHE_DEFAULTS.awss3.hostname : checkHostname(s.hostname, 'awss3.hostname');
     const port = checkPort(s.port, 'awss3.port', undefined);
     const repoPath = cleanPath(requireString(s.repositoryPath, 'awss3.repositoryPath'));
     const bucket = repoPath.split('/')[0]!;
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-      throw new BackupConfigError(`awss3.repositoryPath: ${JSON.stringify(bucket)} is not a valid bucket name (3-63 characters: a-z, 0-9, "." and "-")`);
+      throw new BackupConfigError(
+        `awss3.repositoryPath: ${JSON.stringify(bucket)} is not a valid bucket name (3-63 characters: a-z, 0-9, "." and "-")`,
+      );
     }
     const ref = requireString(s.repositoryPasswordSecretRef, 'awss3.repositoryPasswordSecretRef');
     const password = repositoryPassword(secrets, ref, 'awss3.repositoryPasswordSecretRef');
@@ -248,13 +271,21 @@ export function resolveBackupServer(config: BackupServerConfiguration | BackupSe
   }
   const f = spec.sftp!;
   const username = requireString(f.username, 'sftp.username');
-  if (/[@:/\s]/.test(username)) throw new BackupConfigError(`sftp.username ${JSON.stringify(username)} must not contain "@", ":", "/" or spaces`);
+  if (/[@:/\s]/.test(username))
+    throw new BackupConfigError(`sftp.username ${JSON.stringify(username)} must not contain "@", ":", "/" or spaces`);
   const hostname = checkHostname(f.hostname, 'sftp.hostname');
   const port = checkPort(f.port, 'sftp.port', CHE_DEFAULTS.sftp.port)!;
   const rawPath = requireString(f.repositoryPath, 'sftp.repositoryPath');
-  const password = repositoryPassword(secrets, requireString(f.repositoryPasswordSecretRef, 'sftp.repositoryPasswordSecretRef'), 'sftp.repositoryPasswordSecretRef');
+  const password = repositoryPassword(
+    secrets,
+    requireString(f.repositoryPasswordSecretRef, 'sftp.repositoryPasswordSecretRef'),
+    'sftp.repositoryPasswordSecretRef',
+  );
   const keyRef = requireString(f.sshKeySecretRef, 'sftp.sshKeySecretRef');
-  const key = checkSshPrivateKey(secretKey(secrets, keyRef, 'sftp.sshKeySecretRef', 'ssh-privatekey'), `secret ${JSON.stringify(keyRef)} (sftp.sshKeySecretRef)`);
+  const key = checkSshPrivateKey(
+    secretKey(secrets, keyRef, 'sftp.sshKeySecretRef', 'ssh-privatekey'),
+    `secret ${JSON.stringify(keyRef)} (sftp.sshKeySecretRef)`,
+  );
   // sftp://user@host:port//abs or sftp://user@host:port/relative (restic's URL form).
   const p = rawPath.replace(/^\/+/, '/').replace(/(.)\/+$/, '$1');
   return {

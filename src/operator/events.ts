@@ -2,15 +2,7 @@
  * Status events with Che's state and stage names, shaped like `CheClusterBackup.status` /
  * `CheClusterRestore.status` so an operator can copy them into the custom resource.
  */
-import {
-  ExitCode,
-  IntegrityError,
-  LockError,
-  NotFoundError,
-  RepositoryNotFoundError,
-  ResticError,
-  WrongPasswordError,
-} from '../errors.js';
+import { ExitCode, IntegrityError, LockError, NotFoundError, RepositoryNotFoundError, ResticError, WrongPasswordError } from '../errors.js';
 
 export type OperationState = 'InProgress' | 'Succeeded' | 'Failed';
 
@@ -107,6 +99,7 @@ export function checkAborted(signal: AbortSignal | undefined, stage: string): vo
 
 /** Map an AbortError raised deep inside (archiver, fetch) to OperationAbortedError. */
 export function asAborted(err: unknown, signal: AbortSignal | undefined, stage: string): unknown {
-  if (signal?.aborted && !(err instanceof OperationAbortedError)) return new OperationAbortedError(`cancelled during "${stage}"`, { cause: err });
+  if (signal?.aborted && !(err instanceof OperationAbortedError))
+    return new OperationAbortedError(`cancelled during "${stage}"`, { cause: err });
   return err;
 }

@@ -169,7 +169,11 @@ export function installationEntries(inst: CheInstallation, now = new Date()): Vi
 }
 
 /** Back up an installation into one snapshot of an opened repository. */
-export async function backupInstallation(repo: Repository, inst: CheInstallation, opts: InstallationBackupOptions = {}): Promise<InstallationBackupResult> {
+export async function backupInstallation(
+  repo: Repository,
+  inst: CheInstallation,
+  opts: InstallationBackupOptions = {},
+): Promise<InstallationBackupResult> {
   const entries = installationEntries(inst);
   const root = opts.root ?? CHE_BACKUP_PATH;
   if (!path.posix.isAbsolute(root)) throw new UsageError(`backup root ${JSON.stringify(root)} must be an absolute path`);
@@ -275,7 +279,12 @@ async function restoredManifest(repo: Repository, node: Node, p: string, name: s
   return { name, yaml, object: parseYaml(yaml, p) };
 }
 
-async function folder(repo: Repository, nodes: Node[], dirName: string, ext: string): Promise<Array<{ node: Node; name: string; path: string }>> {
+async function folder(
+  repo: Repository,
+  nodes: Node[],
+  dirName: string,
+  ext: string,
+): Promise<Array<{ node: Node; name: string; path: string }>> {
   const d = nodes.find((n) => nameOf(n) === dirName && n.type === 'dir' && n.subtree);
   if (!d) return [];
   const out: Array<{ node: Node; name: string; path: string }> = [];
@@ -292,7 +301,11 @@ async function folder(repo: Repository, nodes: Node[], dirName: string, ext: str
  * Every blob is verified when read (MAC, then SHA-256 against its ID), every file's length
  * is checked, and all dump blobs must be indexed before this returns.
  */
-export async function readInstallation(repo: Repository, snapshotSpec = 'latest', sel: SnapshotSelection = {}): Promise<RestoredInstallation> {
+export async function readInstallation(
+  repo: Repository,
+  snapshotSpec = 'latest',
+  sel: SnapshotSelection = {},
+): Promise<RestoredInstallation> {
   const spec = snapshotSpec === '' ? 'latest' : snapshotSpec;
   await repo.loadIndex();
   const filter = (s: Snapshot) => (!sel.hostname || s.hostname === sel.hostname) && (sel.tags ?? []).every((t) => s.tags?.includes(t));
@@ -301,7 +314,12 @@ export async function readInstallation(repo: Repository, snapshotSpec = 'latest'
     found = await repo.findSnapshot(spec, filter);
   } catch (err) {
     if (err instanceof NotFoundError) {
-      throw new NotFoundError(spec === 'latest' ? `no backup snapshot found in ${repo.backend.location}` : `no backup snapshot ${spec} in ${repo.backend.location}`, { cause: err });
+      throw new NotFoundError(
+        spec === 'latest'
+          ? `no backup snapshot found in ${repo.backend.location}`
+          : `no backup snapshot ${spec} in ${repo.backend.location}`,
+        { cause: err },
+      );
     }
     throw err;
   }
@@ -345,8 +363,12 @@ export async function readInstallation(repo: Repository, snapshotSpec = 'latest'
     info,
     writeTo: async (dir: string) => {
       const problems: string[] = [];
-      const stats = await new Restorer(repo, { verify: true, onWarning: (w) => problems.push(`${w.path}: ${w.message}`) }).restoreTree(tree, dir);
-      if (problems.length) throw new IntegrityError(`restoring snapshot ${shortId(id)} failed for ${problems.length} file(s): ${problems[0]}`);
+      const stats = await new Restorer(repo, { verify: true, onWarning: (w) => problems.push(`${w.path}: ${w.message}`) }).restoreTree(
+        tree,
+        dir,
+      );
+      if (problems.length)
+        throw new IntegrityError(`restoring snapshot ${shortId(id)} failed for ${problems.length} file(s): ${problems[0]}`);
       return stats;
     },
   };

@@ -16,12 +16,7 @@ import path from 'node:path';
 import { bcryptHash } from '../rest-server/bcrypt.js';
 import { type RestServer, startRestServer } from '../rest-server/server.js';
 import { UsageError } from '../errors.js';
-import {
-  type BackupServerConfiguration,
-  type ResolvedBackupServer,
-  type SecretMap,
-  resolveBackupServer,
-} from './config.js';
+import { type BackupServerConfiguration, type ResolvedBackupServer, type SecretMap, resolveBackupServer } from './config.js';
 
 /** Names Che's operator used for the internal server's objects. */
 export const INTERNAL_SERVER_NAMES = {

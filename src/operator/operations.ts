@@ -26,8 +26,7 @@ import { openBackupRepository } from './repository.js';
 
 /** Where to back up to: a resolved server, or a configuration with its secrets. */
 export type BackupServerSource =
-  | { server: ResolvedBackupServer }
-  | { configuration: BackupServerConfiguration; secrets: SecretMap; sftp?: SftpHostKeyOptions };
+  { server: ResolvedBackupServer } | { configuration: BackupServerConfiguration; secrets: SecretMap; sftp?: SftpHostKeyOptions };
 
 export interface OperationOptions {
   signal?: AbortSignal;
@@ -69,7 +68,11 @@ async function locked<T>(repo: Repository, opts: OperationOptions, fn: () => Pro
  * "Collecting Che installation data", "Sending backup snapshot to backup server", then
  * Succeeded (with snapshotId) or Failed ("Error: …"). Throws the typed error after Failed.
  */
-export async function backupCheInstallation(source: BackupServerSource, inst: CheInstallation, opts: BackupOperationOptions = {}): Promise<BackupOutcome> {
+export async function backupCheInstallation(
+  source: BackupServerSource,
+  inst: CheInstallation,
+  opts: BackupOperationOptions = {},
+): Promise<BackupOutcome> {
   const status = new StatusReporter(opts.onStatus);
   const start = new Date();
   const inProgress = `Backup is in progress. Start time: ${start.toISOString()}`;
@@ -121,7 +124,11 @@ export interface RestoreOutcome {
  * cluster-side stages that follow are the operator's (RESTORE_STAGES). Call close() when
  * done with the database streams.
  */
-export async function restoreCheInstallation(source: BackupServerSource, snapshotId = 'latest', opts: RestoreOperationOptions = {}): Promise<RestoreOutcome> {
+export async function restoreCheInstallation(
+  source: BackupServerSource,
+  snapshotId = 'latest',
+  opts: RestoreOperationOptions = {},
+): Promise<RestoreOutcome> {
   const status = new StatusReporter(opts.onStatus);
   const start = new Date();
   let repo: Repository | undefined;
@@ -139,7 +146,10 @@ export async function restoreCheInstallation(source: BackupServerSource, snapsho
     const installation = await readInstallation(repo, snapshotId, opts);
     checkAborted(opts.signal, status.currentStage);
     if (opts.target) await installation.writeTo(opts.target);
-    status.succeeded(`Backup snapshot ${installation.shortId} downloaded and verified at ${new Date().toISOString()}`, installation.shortId);
+    status.succeeded(
+      `Backup snapshot ${installation.shortId} downloaded and verified at ${new Date().toISOString()}`,
+      installation.shortId,
+    );
     const r = repo;
     let closed = false;
     return {

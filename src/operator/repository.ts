@@ -22,7 +22,10 @@ export interface OpenBackupRepositoryOptions {
 }
 
 /** The backend for a resolved server, with its credentials and host-key settings. */
-export function openServerBackend(server: ResolvedBackupServer, opts: Pick<OpenBackupRepositoryOptions, 'cacert' | 'extended'> = {}): Backend {
+export function openServerBackend(
+  server: ResolvedBackupServer,
+  opts: Pick<OpenBackupRepositoryOptions, 'cacert' | 'extended'> = {},
+): Backend {
   const extended: Record<string, string> = { ...(opts.extended ?? {}) };
   if (server.kind === 'sftp') {
     if (server.sftp?.knownHostsFile) extended['sftp.known-hosts'] = server.sftp.knownHostsFile;
@@ -49,7 +52,10 @@ export interface OpenedBackupRepository {
 }
 
 /** Open the server's repository with its password; create it first when it does not exist. */
-export async function openBackupRepository(server: ResolvedBackupServer, opts: OpenBackupRepositoryOptions = {}): Promise<OpenedBackupRepository> {
+export async function openBackupRepository(
+  server: ResolvedBackupServer,
+  opts: OpenBackupRepositoryOptions = {},
+): Promise<OpenedBackupRepository> {
   const backend = openServerBackend(server, opts);
   try {
     if (!(await repositoryExists(backend))) {

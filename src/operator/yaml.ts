@@ -19,7 +19,8 @@ export type YamlValue = null | boolean | number | string | YamlValue[] | { [key:
 // ---------------------------------------------------------------- emitter
 
 const RESERVED_PLAIN = /^(?:~|null|Null|NULL|true|True|TRUE|false|False|FALSE|yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|y|Y|n|N)$/;
-const NUMBER_LIKE = /^[-+]?(?:\.?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|0x[0-9a-fA-F_]+|0o[0-7_]+|\.inf|\.Inf|\.INF|\.nan|\.NaN|\.NAN)$/;
+const NUMBER_LIKE =
+  /^[-+]?(?:\.?[0-9][0-9_]*(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|0x[0-9a-fA-F_]+|0o[0-7_]+|\.inf|\.Inf|\.INF|\.nan|\.NaN|\.NAN)$/;
 
 /** A string that may be written without quotes and reads back as the same string. */
 function isPlainSafe(s: string): boolean {
@@ -52,8 +53,15 @@ function isEmpty(v: YamlValue[] | Record<string, YamlValue>): boolean {
 
 function checkValue(v: unknown, where: string): asserts v is YamlValue {
   if (v === null || typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string') return;
-  if (Array.isArray(v) || (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) || (typeof v === 'object' && Object.getPrototypeOf(v) === null)) return;
-  throw new YamlError(`cannot write ${where} as YAML: unsupported value of type ${v === undefined ? 'undefined' : typeof v === 'object' ? v.constructor?.name ?? 'object' : typeof v}`);
+  if (
+    Array.isArray(v) ||
+    (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) ||
+    (typeof v === 'object' && Object.getPrototypeOf(v) === null)
+  )
+    return;
+  throw new YamlError(
+    `cannot write ${where} as YAML: unsupported value of type ${v === undefined ? 'undefined' : typeof v === 'object' ? (v.constructor?.name ?? 'object') : typeof v}`,
+  );
 }
 
 function emitLines(v: YamlValue, indent: string, out: string[], where: string): void {
@@ -246,7 +254,25 @@ class Parser {
         continue;
       }
       const e = s[++i];
-      const simple: Record<string, string> = { n: '\n', t: '\t', r: '\r', '"': '"', '\\': '\\', '/': '/', '0': '\0', b: '\b', f: '\f', e: '\x1b', a: '\x07', v: '\v', ' ': ' ', N: '\u0085', _: '\u00a0', L: '\u2028', P: '\u2029' };
+      const simple: Record<string, string> = {
+        n: '\n',
+        t: '\t',
+        r: '\r',
+        '"': '"',
+        '\\': '\\',
+        '/': '/',
+        '0': '\0',
+        b: '\b',
+        f: '\f',
+        e: '\x1b',
+        a: '\x07',
+        v: '\v',
+        ' ': ' ',
+        N: '\u0085',
+        _: '\u00a0',
+        L: '\u2028',
+        P: '\u2029',
+      };
       if (e !== undefined && e in simple) out += simple[e];
       else if (e === 'x' || e === 'u' || e === 'U') {
         const n = e === 'x' ? 2 : e === 'u' ? 4 : 8;
@@ -274,7 +300,8 @@ class Parser {
       if (s[i] === '"' || s[i] === "'") {
         const q = s[i]!;
         j++;
-        while (j < s.length && !(s[j] === q && (q !== "'" || s[j + 1] !== "'") && (q !== '"' || s[j - 1] !== '\\'))) j += q === "'" && s[j] === "'" ? 2 : 1;
+        while (j < s.length && !(s[j] === q && (q !== "'" || s[j + 1] !== "'") && (q !== '"' || s[j - 1] !== '\\')))
+          j += q === "'" && s[j] === "'" ? 2 : 1;
         j++;
       } else while (j < s.length && !',]}'.includes(s[j]!) && !(s[j] === ':' && s[j + 1] === ' ')) j++;
       const text = s.slice(i, j).trim();
@@ -399,7 +426,8 @@ export function parseYaml(text: string, what = 'YAML'): YamlValue {
   const lines: Line[] = [];
   let started = false;
   raw.forEach((r, i) => {
-    if (/\t/.test(r.slice(0, r.length - r.trimStart().length))) throw new YamlError(`${what}: line ${i + 1}: tabs are not allowed for indentation`);
+    if (/\t/.test(r.slice(0, r.length - r.trimStart().length)))
+      throw new YamlError(`${what}: line ${i + 1}: tabs are not allowed for indentation`);
     const t = r.trim();
     if (t === '' || t.startsWith('#')) return;
     if (!started && (t === '---' || t.startsWith('--- ') || t.startsWith('%'))) {

@@ -40,10 +40,7 @@ export interface BlobJob {
 }
 
 export type ToWorker =
-  | { op: 'blobs'; batch: number; jobs: BlobJob[] }
-  | { op: 'flush'; seq: number }
-  | { op: 'recycle'; buf: ArrayBuffer }
-  | { op: 'close' };
+  { op: 'blobs'; batch: number; jobs: BlobJob[] } | { op: 'flush'; seq: number } | { op: 'recycle'; buf: ArrayBuffer } | { op: 'close' };
 
 export type FromWorker =
   | { op: 'done'; batch: number; stored: number[]; hashes: string[] }
@@ -223,7 +220,8 @@ export class BlobPool {
           break;
         }
         const recycle = () => {
-          if (!this.failure) w.postMessage({ op: 'recycle', buf: bytes.buffer as ArrayBuffer } satisfies ToWorker, [bytes.buffer as ArrayBuffer]);
+          if (!this.failure)
+            w.postMessage({ op: 'recycle', buf: bytes.buffer as ArrayBuffer } satisfies ToWorker, [bytes.buffer as ArrayBuffer]);
         };
         this.opts.onPack(workerPack({ id: m.id, bytes, size: m.size, list, recycle }));
         break;

@@ -147,7 +147,13 @@ export class OpenPool {
    * Verify a whole pack (hash, header, every indexed blob); only the problem line comes back.
    * `indexed` must be sorted by offset. Ownership of `pack` passes to the pool.
    */
-  checkPack(packId: string, pack: Uint8Array, indexed: PackedBlob[], size: number, giveBack?: (buf: ArrayBuffer) => void): Promise<string | null> {
+  checkPack(
+    packId: string,
+    pack: Uint8Array,
+    indexed: PackedBlob[],
+    size: number,
+    giveBack?: (buf: ArrayBuffer) => void,
+  ): Promise<string | null> {
     return this.run(
       'check',
       pack,
@@ -159,7 +165,13 @@ export class OpenPool {
 
   /** Decode a span and write its blobs into files; the plaintext never leaves the worker. */
   write(job: SpanWrite, giveBack?: (buf: ArrayBuffer) => void): Promise<SpanWriteResult> {
-    return this.run('write', job.span, giveBack, (span) => ({ ...job, span }), () => writeSpan(this.key, job));
+    return this.run(
+      'write',
+      job.span,
+      giveBack,
+      (span) => ({ ...job, span }),
+      () => writeSpan(this.key, job),
+    );
   }
 
   async close(): Promise<void> {

@@ -10,7 +10,13 @@ import { streamStoredBlob } from '../format/blob-open.js';
 import { noteGarbage } from './worker-gc.js';
 
 /** verifyPack's checks on a downloaded pack (`blobs` sorted by offset); runs on OpenPool's workers. */
-export async function checkPackBytes(key: MasterKey, id: string, pack: Uint8Array, blobs: PackedBlob[], size: number): Promise<string | null> {
+export async function checkPackBytes(
+  key: MasterKey,
+  id: string,
+  pack: Uint8Array,
+  blobs: PackedBlob[],
+  size: number,
+): Promise<string | null> {
   const errs: string[] = [];
   if (hasGaps(blobs)) errs.push('Index for pack contains gaps / overlapping blobs');
   const hash = hashId(pack);

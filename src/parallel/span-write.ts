@@ -108,7 +108,9 @@ export function writeSpan(key: MasterKey, job: SpanWrite): SpanWriteResult {
     const b = job.blobs[i]!;
     targets = job.targets[i]!;
     try {
-      noteGarbage(streamStoredBlob(key, job.span.subarray(b.offset, b.offset + b.length), 'data', b.id, job.packId, b.uncompressedLength, sink));
+      noteGarbage(
+        streamStoredBlob(key, job.span.subarray(b.offset, b.offset + b.length), 'data', b.id, job.packId, b.uncompressedLength, sink),
+      );
       res.blobErrors.push(null);
     } catch (err) {
       // Nothing was written unless the MAC held and the content still mismatched its ID;

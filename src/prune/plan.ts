@@ -25,7 +25,8 @@ export function parseMaxUnused(v: string): (used: number) => number {
   if (s === 'unlimited') return () => Number.POSITIVE_INFINITY;
   if (s.endsWith('%')) {
     const p = Number(s.slice(0, -1));
-    if (s.slice(0, -1).trim() === '' || !Number.isFinite(p)) throw new UsageError(`invalid percentage ${JSON.stringify(v)} passed for --max-unused`);
+    if (s.slice(0, -1).trim() === '' || !Number.isFinite(p))
+      throw new UsageError(`invalid percentage ${JSON.stringify(v)} passed for --max-unused`);
     if (p < 0) throw new UsageError('percentage for --max-unused must be positive');
     if (p >= 100) throw new UsageError('percentage for --max-unused must be below 100%');
     return (used) => Math.floor((p / (100 - p)) * used);
@@ -81,7 +82,11 @@ export function newStats(): PruneStats {
  * `used` is consumed (emptied as blobs are found). Throws when a used blob is not indexed:
  * prune must not run on a repository that already misses data.
  */
-export function packInfoFromIndex(index: MasterIndex, used: Set<string>, stats: PruneStats): { keepBlobs: Set<string>; packs: Map<string, PackInfo> } {
+export function packInfoFromIndex(
+  index: MasterIndex,
+  used: Set<string>,
+  stats: PruneStats,
+): { keepBlobs: Set<string>; packs: Map<string, PackInfo> } {
   const keepBlobs = new Set<string>();
   const duplicates = new Map<string, number>();
   for (const p of index.allPacks()) {
@@ -112,7 +117,15 @@ export function packInfoFromIndex(index: MasterIndex, used: Set<string>, stats: 
 
   const packs = new Map<string, PackInfo>();
   for (const p of index.allPacks()) {
-    const info: PackInfo = { id: p.id, usedBlobs: 0, unusedBlobs: 0, usedSize: HEADER_SIZE, unusedSize: 0, kind: null, uncompressed: false };
+    const info: PackInfo = {
+      id: p.id,
+      usedBlobs: 0,
+      unusedBlobs: 0,
+      usedSize: HEADER_SIZE,
+      unusedSize: 0,
+      kind: null,
+      uncompressed: false,
+    };
     for (const b of p.blobs) {
       info.usedSize += entrySize(b);
       info.kind = info.kind === null ? b.type : info.kind === b.type ? info.kind : 'mixed';
@@ -179,7 +192,9 @@ export function decidePackAction(
     }
     remaining.delete(id);
     if (p.unusedSize + p.usedSize !== packSize && p.usedBlobs !== 0) {
-      throw new ResticError(`pack ${id.slice(0, 8)}: calculated size ${p.unusedSize + p.usedSize} does not match real size ${packSize}; run 'restic-ts rebuild-index'`);
+      throw new ResticError(
+        `pack ${id.slice(0, 8)}: calculated size ${p.unusedSize + p.usedSize} does not match real size ${packSize}; run 'restic-ts rebuild-index'`,
+      );
     }
     if (p.usedBlobs === 0) stats.packs.unused++;
     else if (p.unusedBlobs === 0) stats.packs.used++;
@@ -213,7 +228,9 @@ export function decidePackAction(
     remaining.delete(id);
   }
   if (remaining.size) {
-    throw new ResticError(`the index references ${remaining.size} needed pack files which are missing from the repository: ${[...remaining.keys()].join(', ')}`);
+    throw new ResticError(
+      `the index references ${remaining.size} needed pack files which are missing from the repository: ${[...remaining.keys()].join(', ')}`,
+    );
   }
   if (ignorePacks.size) {
     warn('Missing but unneeded pack files are referenced in the index, will be repaired');

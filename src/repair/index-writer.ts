@@ -34,7 +34,11 @@ export async function writeIndexFiles(
 }
 
 /** Delete index files (already replaced); a missing file is not an error. */
-export async function deleteIndexFiles(repo: Repository, ids: Iterable<string>, onDeleted?: (id: string) => void | Promise<void>): Promise<void> {
+export async function deleteIndexFiles(
+  repo: Repository,
+  ids: Iterable<string>,
+  onDeleted?: (id: string) => void | Promise<void>,
+): Promise<void> {
   for (const id of ids) {
     await repo.backend.remove({ type: 'index', name: id });
     await onDeleted?.(id);

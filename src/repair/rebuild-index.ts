@@ -98,5 +98,11 @@ export async function rebuildIndex(repo: Repository, opts: RebuildIndexOptions =
   const removedIndexes = oldIndexes.filter((id) => !newIndexes.includes(id));
   await deleteIndexFiles(repo, removedIndexes);
   log('done');
-  return { packsRead: [...toRead.keys()].filter((id) => !invalidPacks.includes(id)), packsForgotten, invalidPacks, newIndexes, removedIndexes };
+  return {
+    packsRead: [...toRead.keys()].filter((id) => !invalidPacks.includes(id)),
+    packsForgotten,
+    invalidPacks,
+    newIndexes,
+    removedIndexes,
+  };
 }

@@ -230,7 +230,13 @@ export class RepositoryLock {
         const remaining = deadline - Date.now();
         if (!(err instanceof HeldLockError) || remaining <= 0) throw err instanceof HeldLockError ? err.error : err;
         const wait = Math.min(delay, remaining);
-        opts.onEvent?.({ type: 'waiting', id: err.id, lock: err.lock, retryInMs: wait, message: `repo already locked, waiting up to ${formatGoDuration(remaining)} for the lock` });
+        opts.onEvent?.({
+          type: 'waiting',
+          id: err.id,
+          lock: err.lock,
+          retryInMs: wait,
+          message: `repo already locked, waiting up to ${formatGoDuration(remaining)} for the lock`,
+        });
         await sleep(wait);
         delay = Math.min(delay * 2, RETRY_MAX_MS);
       }

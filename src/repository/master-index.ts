@@ -189,7 +189,8 @@ export class MasterIndex {
     };
     if (blobs instanceof BlobList) {
       // Straight from the backup pipeline's binary IDs: no hex round trip.
-      for (let i = 0; i < blobs.length; i++) add(blobs.type(i), blobs.idBytes(i), blobs.offset(i), blobs.storedLength(i), blobs.uncompressedLength(i));
+      for (let i = 0; i < blobs.length; i++)
+        add(blobs.type(i), blobs.idBytes(i), blobs.offset(i), blobs.storedLength(i), blobs.uncompressedLength(i));
     } else {
       for (const b of blobs) {
         add(b.type, blobIdInto(b.id, scratch), b.offset, b.length, b.uncompressedLength);

@@ -59,7 +59,10 @@ export const upgradeRepoV2: Migration = {
           { cause: err },
         );
       }
-      throw new UpgradeRepoV2Error(`error uploading config (${cause}), re-uploaded old config was successful, there is a backup of the config file in ${backupFile}`, { cause: err });
+      throw new UpgradeRepoV2Error(
+        `error uploading config (${cause}), re-uploaded old config was successful, there is a backup of the config file in ${backupFile}`,
+        { cause: err },
+      );
     }
     fs.rmSync(tempdir, { recursive: true, force: true });
   },
@@ -102,7 +105,8 @@ export async function structuralProblems(repo: Repository, limit = 20): Promise<
   for (const p of repo.index.allPacks()) {
     const size = sizes.get(p.id);
     if (size === undefined) add(`pack ${p.id}: does not exist`);
-    else if (size !== predictedPackSize(p.blobs)) add(`pack ${p.id}: unexpected file size: got ${size}, expected ${predictedPackSize(p.blobs)}`);
+    else if (size !== predictedPackSize(p.blobs))
+      add(`pack ${p.id}: unexpected file size: got ${size}, expected ${predictedPackSize(p.blobs)}`);
   }
   const seen = new Set<string>();
   const queue: string[] = [];
@@ -126,7 +130,9 @@ export async function structuralProblems(repo: Repository, limit = 20): Promise<
         if (n.subtree) queue.push(n.subtree);
         else add(`tree ${treeId}: dir ${JSON.stringify(Buffer.from(n.name).toString())} has no subtree`);
       } else if (n.type === 'file') {
-        for (const blob of n.content ?? []) if (!repo.index.has('data', blob)) add(`tree ${treeId}: file ${JSON.stringify(Buffer.from(n.name).toString())} blob ${blob} not found in index`);
+        for (const blob of n.content ?? [])
+          if (!repo.index.has('data', blob))
+            add(`tree ${treeId}: file ${JSON.stringify(Buffer.from(n.name).toString())} blob ${blob} not found in index`);
       }
     }
   }

@@ -206,7 +206,10 @@ export class Repository {
 
   /** An index file, its JSON written straight into the compressor's input (see frameUnpackedWritten). */
   async saveIndexFile(idx: IndexFileToWrite): Promise<string> {
-    return this.saveFramed('index', frameUnpackedWritten(indexJsonBound(idx), (out) => writeIndexJson(idx, out), this.version));
+    return this.saveFramed(
+      'index',
+      frameUnpackedWritten(indexJsonBound(idx), (out) => writeIndexJson(idx, out), this.version),
+    );
   }
 
   private async saveFramed(type: 'index' | 'snapshot' | 'lock', framed: Uint8Array): Promise<string> {

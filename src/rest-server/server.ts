@@ -219,7 +219,13 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
   }
 
   /** Answer an error; unread request bodies are drained when small, else the connection closes. */
-  function fail(req: http.IncomingMessage, res: http.ServerResponse, status: number, headers: Record<string, string> = {}, drainLimit = DRAIN_LIMIT): void {
+  function fail(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    status: number,
+    headers: Record<string, string> = {},
+    drainLimit = DRAIN_LIMIT,
+  ): void {
     if (req.complete || req.readableEnded) return send(res, status, '', headers);
     const len = Number(req.headers['content-length'] ?? NaN);
     if (Number.isSafeInteger(len) && len <= drainLimit && !closing) {
@@ -272,7 +278,9 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
     await fsp.mkdir(c.dir, { recursive: true, mode: dirMode });
     for (const t of TYPES) await fsp.mkdir(path.join(c.dir, t), { mode: dirMode }).catch(ignoreExists);
     await Promise.all(
-      Array.from({ length: 256 }, (_, i) => fsp.mkdir(path.join(c.dir, 'data', i.toString(16).padStart(2, '0')), { mode: dirMode }).catch(ignoreExists)),
+      Array.from({ length: 256 }, (_, i) =>
+        fsp.mkdir(path.join(c.dir, 'data', i.toString(16).padStart(2, '0')), { mode: dirMode }).catch(ignoreExists),
+      ),
     );
     ok(c.res);
   }
@@ -351,7 +359,16 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
       const names = (await fsp.readdir(d, { withFileTypes: true })).filter((e) => e.isFile() && isId(e.name)).map((e) => e.name);
       for (let i = 0; i < names.length; i += 64) {
         const batch = names.slice(i, i + 64);
-        const sizes = await Promise.all(batch.map((n) => (v2 ? fsp.stat(path.join(d, n)).then((s) => s.size, () => -1) : Promise.resolve(0))));
+        const sizes = await Promise.all(
+          batch.map((n) =>
+            v2
+              ? fsp.stat(path.join(d, n)).then(
+                  (s) => s.size,
+                  () => -1,
+                )
+              : Promise.resolve(0),
+          ),
+        );
         batch.forEach((name, j) => {
           if (sizes[j]! >= 0) items.push({ name, size: sizes[j]! });
         });
@@ -581,7 +598,9 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
   const urlHost = !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${tlsOpts ? 'https' : 'http'}://${urlHost}:${addr.port}/`;
   log(`data directory: ${root}`);
-  log(`authentication ${htpasswd ? `enabled (${htpasswd.file})` : 'disabled'}; append-only ${opts.appendOnly ? 'on' : 'off'}; private repositories ${opts.privateRepos ? 'on' : 'off'}${quota ? `; quota ${quota.max} bytes (${quota.used} used)` : ''}`);
+  log(
+    `authentication ${htpasswd ? `enabled (${htpasswd.file})` : 'disabled'}; append-only ${opts.appendOnly ? 'on' : 'off'}; private repositories ${opts.privateRepos ? 'on' : 'off'}${quota ? `; quota ${quota.max} bytes (${quota.used} used)` : ''}`,
+  );
   log(`listening on ${url}`);
 
   let closed: Promise<void> | undefined;

@@ -384,14 +384,24 @@ export class Restorer {
       for (const { id, uses } of locs) await this.restoreBlobHere(id, uses, null);
       return;
     }
-    const spanBlobs: SpanBlob[] = locs.map(({ id, loc }) => ({ id, offset: loc.offset - start, length: loc.length, uncompressedLength: loc.uncompressedLength }));
+    const spanBlobs: SpanBlob[] = locs.map(({ id, loc }) => ({
+      id,
+      offset: loc.offset - start,
+      length: loc.length,
+      uncompressedLength: loc.uncompressedLength,
+    }));
     const { jobs, files, targets } = this.planSpan(locs);
     let res: SpanWriteResult;
     try {
       res = await this.pool!.write({ packId, span, blobs: spanBlobs, targets, files }, this.ring.giveBackFor(span));
     } catch (err) {
       const msg = (err as Error).message;
-      res = { blobErrors: locs.map(() => msg), fileErrors: files.map(() => null), created: files.map(() => false), finished: files.map(() => false) };
+      res = {
+        blobErrors: locs.map(() => msg),
+        fileErrors: files.map(() => null),
+        created: files.map(() => false),
+        finished: files.map(() => false),
+      };
     }
     for (let f = 0; f < jobs.length; f++) {
       const job = jobs[f]!;
@@ -582,7 +592,12 @@ export async function restore(
   }
 }
 
-async function restoreSnapshot(repo: Repository, snapshotSpec: string, target: string, opts: RestoreOptions & { subfolder?: string }): Promise<RestoreStats> {
+async function restoreSnapshot(
+  repo: Repository,
+  snapshotSpec: string,
+  target: string,
+  opts: RestoreOptions & { subfolder?: string },
+): Promise<RestoreStats> {
   await repo.loadIndex();
   const { snapshot } = await repo.findSnapshot(snapshotSpec);
   if (!snapshot.tree) throw new Error('snapshot has no tree');

@@ -67,7 +67,8 @@ export function lsNodeJson(path: ByteString, node: Node): string {
 export function findNodeJson(path: ByteString, node: Node): string {
   const mode = (node.mode ?? 0) >>> 0;
   const opt = (key: string, v: number | bigint | undefined) => (v === undefined || v === 0 || v === 0n ? '' : `,"${key}":${v}`);
-  const optStr = (key: string, v: string | Uint8Array | undefined) => (v === undefined || v.length === 0 ? '' : `,"${key}":${goJsonString(v)}`);
+  const optStr = (key: string, v: string | Uint8Array | undefined) =>
+    v === undefined || v.length === 0 ? '' : `,"${key}":${goJsonString(v)}`;
   return (
     '{' +
     (path === '' ? '' : `"path":${jsonBstr(path)},`) +

@@ -50,7 +50,8 @@ export function rateAndEta(bytesDone: number, bytesTotal: number | undefined, se
   if (seconds <= 0) return '';
   const rate = bytesDone / seconds;
   let s = `, ${resticFormatBytes(Math.round(rate))}/s`;
-  if (bytesTotal !== undefined && rate > 0 && bytesDone < bytesTotal) s += ` ETA ${formatDuration(((bytesTotal - bytesDone) / rate) * 1000)}`;
+  if (bytesTotal !== undefined && rate > 0 && bytesDone < bytesTotal)
+    s += ` ETA ${formatDuration(((bytesTotal - bytesDone) / rate) * 1000)}`;
   return s;
 }
 

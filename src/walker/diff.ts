@@ -78,7 +78,8 @@ export function nodesEqual(a: Node, b: Node): boolean {
   if ((a.mode ?? 0) >>> 0 !== (b.mode ?? 0) >>> 0) return false;
   if (!sameTime(a.mtime, b.mtime) || !sameTime(a.atime, b.atime) || !sameTime(a.ctime, b.ctime)) return false;
   if (a.uid !== b.uid || a.gid !== b.gid || (a.user ?? '') !== (b.user ?? '') || (a.group ?? '') !== (b.group ?? '')) return false;
-  if (n0(a.inode) !== n0(b.inode) || n0(a.deviceId) !== n0(b.deviceId) || n0(a.size) !== n0(b.size) || n0(a.links) !== n0(b.links)) return false;
+  if (n0(a.inode) !== n0(b.inode) || n0(a.deviceId) !== n0(b.deviceId) || n0(a.size) !== n0(b.size) || n0(a.links) !== n0(b.links))
+    return false;
   if (!sameBytes(a.linktarget, b.linktarget) || n0(a.device) !== n0(b.device)) return false;
   if ((a.content === null) !== (b.content === null)) return false;
   if (a.content && b.content && (a.content.length !== b.content.length || a.content.some((id, i) => id !== b.content![i]))) return false;

@@ -51,7 +51,8 @@ export function parseFindTime(str: string): Instant {
   const de = new RegExp(`^(\\d{2})\\.(\\d{2})\\.(\\d{4})(?: ${hm}(?::(\\d{2})${zone})?)?$`).exec(str);
   const unix = /^[A-Z][a-z]{2} ([A-Z][a-z]{2}) (\d{1,2}) (\d{1,2}):(\d{2}):(\d{2}) ([+-]\d{4}) [A-Za-z]{3,5} (\d{4})$/.exec(str);
   let f: { y: number; mo: number; d: number; h: number; mi: number; s: number; off?: string; name?: string } | undefined;
-  if (iso) f = { y: +iso[1]!, mo: +iso[2]!, d: +iso[3]!, h: +(iso[4] ?? 0), mi: +(iso[5] ?? 0), s: +(iso[6] ?? 0), off: iso[7], name: iso[8] };
+  if (iso)
+    f = { y: +iso[1]!, mo: +iso[2]!, d: +iso[3]!, h: +(iso[4] ?? 0), mi: +(iso[5] ?? 0), s: +(iso[6] ?? 0), off: iso[7], name: iso[8] };
   else if (de) f = { y: +de[3]!, mo: +de[2]!, d: +de[1]!, h: +(de[4] ?? 0), mi: +(de[5] ?? 0), s: +(de[6] ?? 0), off: de[7], name: de[8] };
   else if (unix && MONTHS.includes(unix[1]!)) {
     f = { y: +unix[7]!, mo: MONTHS.indexOf(unix[1]!) + 1, d: +unix[2]!, h: +unix[3]!, mi: +unix[4]!, s: +unix[5]!, off: unix[6] };

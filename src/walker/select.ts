@@ -24,7 +24,12 @@ export interface FoundSnapshot {
 
 /** `--tag a,b --tag c` → [["a","b"],["c"]] (restic's TagLists). */
 export function parseTagLists(values: string[] | undefined): string[][] {
-  return (values ?? []).map((v) => v.split(',').map((t) => t.trim()).filter((t) => t !== ''));
+  return (values ?? []).map((v) =>
+    v
+      .split(',')
+      .map((t) => t.trim())
+      .filter((t) => t !== ''),
+  );
 }
 
 /** restic's HasHostname && HasTagList && HasPaths. */
@@ -94,11 +99,14 @@ export async function findFilteredSnapshots(
       }
     } catch (err) {
       if (spec === 'latest') {
-        warn(`Ignoring "latest", no snapshot matched given filter (Paths:${goList(f.paths)} Tags:${goList(f.tags?.map((t) => goList(t)))} Hosts:${goList(f.hosts)})`);
+        warn(
+          `Ignoring "latest", no snapshot matched given filter (Paths:${goList(f.paths)} Tags:${goList(f.tags?.map((t) => goList(t)))} Hosts:${goList(f.hosts)})`,
+        );
       } else warn(`Ignoring ${JSON.stringify(spec)}: ${(err as Error).message}`);
     }
   }
-  if (!usedFilter && (f.hosts?.length || f.tags?.length || f.paths?.length)) warn('Ignoring filters as there are explicit snapshot ids given');
+  if (!usedFilter && (f.hosts?.length || f.tags?.length || f.paths?.length))
+    warn('Ignoring filters as there are explicit snapshot ids given');
   const out: FoundSnapshot[] = [];
   for (const id of new Set(found)) {
     try {

@@ -48,7 +48,8 @@ export class StatsCollector {
     private readonly repo: StatsRepository,
     readonly mode: StatsMode = 'restore-size',
   ) {
-    if (!STATS_MODES.includes(mode)) throw new UsageError(`unknown counting mode: ${mode} (use the -h flag to get a list of supported modes)`);
+    if (!STATS_MODES.includes(mode))
+      throw new UsageError(`unknown counting mode: ${mode} (use the -h flag to get a list of supported modes)`);
   }
 
   /** Add one snapshot's tree. */

@@ -43,7 +43,12 @@ export type WalkVisitor = (
 export class WalkError extends ResticError {}
 
 /** Walk the tree `rootId`; `ignoreTrees` (shared between walks if given) collects ignored trees. */
-export async function walkTree(loader: TreeLoader, rootId: string, visit: WalkVisitor, ignoreTrees: Set<string> = new Set()): Promise<void> {
+export async function walkTree(
+  loader: TreeLoader,
+  rootId: string,
+  visit: WalkVisitor,
+  ignoreTrees: Set<string> = new Set(),
+): Promise<void> {
   let tree: Node[] | null = null;
   let loadErr: unknown = null;
   try {

@@ -246,7 +246,10 @@ export function runBackendSuite(name: string, makeBackend: () => Backend | Promi
         for (const [i, type] of ID_TYPES.entries()) {
           const files = [randomFile(10 + i), randomFile(200 + i)];
           for (const f of files) await be.save({ type, name: f.name }, f.data);
-          want.set(type, files.map((f) => ({ name: f.name, size: f.data.length })));
+          want.set(
+            type,
+            files.map((f) => ({ name: f.name, size: f.data.length })),
+          );
         }
         for (const type of ID_TYPES) {
           const expected = want.get(type)!.sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -278,17 +281,18 @@ export function runBackendSuite(name: string, makeBackend: () => Backend | Promi
           }
           expect(await collect(be.list('key'))).toEqual([{ name: good.name, size: 5 }]);
         });
-      } else it('ignores names that are not 64-hex IDs', async () => {
-        await be.create();
-        const good = randomFile(5);
-        await be.save({ type: 'key', name: good.name }, good.data);
-        // Upper case is a different ID (not good.name uppercased: case-insensitive file systems).
-        const bad = ['not-an-id', idWithPrefix('AB'), good.name.slice(1), `${good.name}-tmp-123`, `${good.name}0`];
-        for (const n of bad) await be.save({ type: 'key', name: n }, new Uint8Array(3));
-        await be.save({ type: 'pack', name: 'ab' + 'z'.repeat(62) }, new Uint8Array(3));
-        expect(await collect(be.list('key'))).toEqual([{ name: good.name, size: 5 }]);
-        expect(await collect(be.list('pack'))).toEqual([]);
-      });
+      } else
+        it('ignores names that are not 64-hex IDs', async () => {
+          await be.create();
+          const good = randomFile(5);
+          await be.save({ type: 'key', name: good.name }, good.data);
+          // Upper case is a different ID (not good.name uppercased: case-insensitive file systems).
+          const bad = ['not-an-id', idWithPrefix('AB'), good.name.slice(1), `${good.name}-tmp-123`, `${good.name}0`];
+          for (const n of bad) await be.save({ type: 'key', name: n }, new Uint8Array(3));
+          await be.save({ type: 'pack', name: 'ab' + 'z'.repeat(62) }, new Uint8Array(3));
+          expect(await collect(be.list('key'))).toEqual([{ name: good.name, size: 5 }]);
+          expect(await collect(be.list('pack'))).toEqual([]);
+        });
 
       it('does not list the config file', async () => {
         await be.create();

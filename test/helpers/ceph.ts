@@ -109,9 +109,11 @@ class Cluster implements CephCluster {
       if (Date.now() > deadline) throw new Error(`radosgw did not listen on ${this.endpoint} within ${START_TIMEOUT_MS / 1000} s`);
       await sleep(100);
     }
-    await run('radosgw-admin', [
-      ...c, 'user', 'create', '--uid=test', '--display-name=test', `--access-key=${CEPH_ACCESS_KEY}`, `--secret=${CEPH_SECRET_KEY}`,
-    ], 60_000);
+    await run(
+      'radosgw-admin',
+      [...c, 'user', 'create', '--uid=test', '--display-name=test', `--access-key=${CEPH_ACCESS_KEY}`, `--secret=${CEPH_SECRET_KEY}`],
+      60_000,
+    );
     // Ready means: an HTTP answer from radosgw.
     while (!(await httpAnswers(this.endpoint))) {
       if (Date.now() > deadline) throw new Error(`radosgw at ${this.endpoint} never answered HTTP`);
@@ -134,7 +136,11 @@ class Cluster implements CephCluster {
     const out: string[] = [];
     for (const f of ['mon.out', 'osd.out', 'rgw.out', 'client.rgw.log']) {
       try {
-        const lines = fs.readFileSync(path.join(this.dir, 'log', f), 'utf8').trimEnd().split('\n').slice(-5);
+        const lines = fs
+          .readFileSync(path.join(this.dir, 'log', f), 'utf8')
+          .trimEnd()
+          .split('\n')
+          .slice(-5);
         if (lines.join('')) out.push(`--- ${f}\n${lines.join('\n')}`);
       } catch {
         /* no such log */

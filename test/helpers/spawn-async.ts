@@ -45,7 +45,13 @@ export function cliAsync(args: string[], env: Record<string, string> = {}, limit
 }
 
 /** The real restic against `repo`, like helpers/restic.ts but asynchronous. */
-export function resticAsync(repo: string, password: string, args: string[], env: Record<string, string> = {}, limitMs?: number): Promise<AsyncResult> {
+export function resticAsync(
+  repo: string,
+  password: string,
+  args: string[],
+  env: Record<string, string> = {},
+  limitMs?: number,
+): Promise<AsyncResult> {
   return run(RESTIC, ['-r', repo, '--no-cache', ...args], { ...baseEnv(), RESTIC_PASSWORD: password, ...env }, limitMs);
 }
 

@@ -190,7 +190,8 @@ export function freePort(): Promise<number> {
 /** Resolves once the port accepts a TCP connection; rejects when sshd exits first. */
 async function waitForPort(port: number, child: ChildProcess): Promise<void> {
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sshd exited (${child.exitCode ?? child.signalCode}) before accepting connections`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`sshd exited (${child.exitCode ?? child.signalCode}) before accepting connections`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect({ host: '127.0.0.1', port });
       s.once('connect', () => {

@@ -32,7 +32,18 @@ import path from 'node:path';
 import type { ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
 import type SftpClient from 'ssh2-sftp-client';
 import { NotFoundError, ResticError, UsageError } from '../../errors.js';
-import { type Backend, type BackendOptions, type FileInfo, type FileType, type Handle, checkHandle, defaultLayoutDir, defaultLayoutPath, describeHandle, isIdName } from '../backend.js';
+import {
+  type Backend,
+  type BackendOptions,
+  type FileInfo,
+  type FileType,
+  type Handle,
+  checkHandle,
+  defaultLayoutDir,
+  defaultLayoutPath,
+  describeHandle,
+  isIdName,
+} from '../backend.js';
 import { fingerprint, keyBlobType, knownHostsName, knownKeyTypes, readKnownHosts, verifyHostKey } from './known-hosts.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from '../retry.js';
 import { Semaphore } from '../semaphore.js';
@@ -104,17 +115,20 @@ export function parseSftpLocation(location: string): ParsedSftpLocation {
     } catch {
       throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: not a valid URL`);
     }
-    if (url.password) throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: passwords are not supported, use an SSH key`);
+    if (url.password)
+      throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: passwords are not supported, use an SSH key`);
     if (url.search || url.hash) throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: unexpected query or fragment`);
     user = url.username ? decodeURIComponent(url.username) : undefined;
     host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     if (url.port) port = Number(url.port);
-    if (!url.pathname || url.pathname === '/') throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: no directory specified`);
+    if (!url.pathname || url.pathname === '/')
+      throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: no directory specified`);
     dir = decodeURIComponent(url.pathname.slice(1)); // "//abs" → "/abs", "/rel" → "rel"
   } else if (location.startsWith('sftp:')) {
     const rest = location.slice(5);
     const colon = rest.indexOf(':');
-    if (colon < 0) throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: hostname or path not found (use sftp:user@host:/path)`);
+    if (colon < 0)
+      throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: hostname or path not found (use sftp:user@host:/path)`);
     const userHost = rest.slice(0, colon);
     dir = rest.slice(colon + 1);
     const at = userHost.lastIndexOf('@');
@@ -128,11 +142,14 @@ export function parseSftpLocation(location: string): ParsedSftpLocation {
     throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: must start with "sftp:"`);
   }
   if (!host) throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: host not found`);
-  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535)) throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: bad port`);
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65535))
+    throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: bad port`);
   if (!dir) throw new UsageError(`invalid SFTP location ${JSON.stringify(location)}: no directory specified`);
   const p = path.posix.normalize(dir).replace(/(.)\/$/, '$1');
   if (p.startsWith('~')) {
-    throw new UsageError(`sftp path ${JSON.stringify(p)} starts with the tilde (~) character, which most sftp servers do not expand; use a relative directory (relative to the home directory)`);
+    throw new UsageError(
+      `sftp path ${JSON.stringify(p)} starts with the tilde (~) character, which most sftp servers do not expand; use a relative directory (relative to the home directory)`,
+    );
   }
   return { user, host, port, path: p };
 }
@@ -157,7 +174,9 @@ export function findPrivateKeys(env: NodeJS.ProcessEnv, keyFile?: string): SftpP
     try {
       return { key: fs.readFileSync(file), source: file, passphrase };
     } catch (err) {
-      throw new UsageError(`cannot read SSH private key ${file} (${how}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new UsageError(
+        `cannot read SSH private key ${file} (${how}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
   };
   if (keyFile) return [fromFile(keyFile, '--ssh-key-file')];
@@ -174,7 +193,9 @@ export function findPrivateKeys(env: NodeJS.ProcessEnv, keyFile?: string): SftpP
     if (fs.existsSync(file)) keys.push(fromFile(file, 'default key'));
   }
   if (!keys.length) {
-    throw new UsageError(`no SSH private key: use --ssh-key-file FILE, SSH_KEY_FILE or SSH_KEY (no ~/.ssh/id_ed25519, id_ecdsa or id_rsa in ${home})`);
+    throw new UsageError(
+      `no SSH private key: use --ssh-key-file FILE, SSH_KEY_FILE or SSH_KEY (no ~/.ssh/id_ed25519, id_ecdsa or id_rsa in ${home})`,
+    );
   }
   return keys;
 }
@@ -256,7 +277,9 @@ export class SftpBackend implements Backend {
       }
     }
     if (ext['sftp.command'] !== undefined) {
-      throw new UsageError('-o sftp.command is not supported: restic-ts speaks SSH itself; use --ssh-key-file and -o sftp.known-hosts=FILE instead');
+      throw new UsageError(
+        '-o sftp.command is not supported: restic-ts speaks SSH itself; use --ssh-key-file and -o sftp.known-hosts=FILE instead',
+      );
     }
     const parsed = parseSftpLocation(location);
     const insecure = ext['sftp.insecure-host-key'];
@@ -336,7 +359,12 @@ export class SftpBackend implements Backend {
       // No SSH-level keepalive: its timer would keep an idle process alive (a CLI that
       // fails without closing the backend must still exit). TCP keepalive is set instead.
       keepaliveInterval: 0,
-      authHandler: this.opts.privateKeys.map((k) => ({ type: 'publickey' as const, username: this.opts.user, key: k.key, passphrase: k.passphrase })),
+      authHandler: this.opts.privateKeys.map((k) => ({
+        type: 'publickey' as const,
+        username: this.opts.user,
+        key: k.key,
+        passphrase: k.passphrase,
+      })),
     };
     if (!this.opts.insecureHostKey) {
       const file = this.opts.knownHostsFile ?? path.join(os.homedir(), '.ssh', 'known_hosts');
@@ -382,7 +410,11 @@ export class SftpBackend implements Backend {
   }
 
   /** One line for a failed connection attempt. */
-  private connectError(hostKey: HostKeyError | undefined, raw: (Error & { level?: string; code?: string }) | undefined, err: unknown): ResticError {
+  private connectError(
+    hostKey: HostKeyError | undefined,
+    raw: (Error & { level?: string; code?: string }) | undefined,
+    err: unknown,
+  ): ResticError {
     if (hostKey) return hostKey;
     const e = raw ?? (err as Error & { level?: string; code?: string });
     const where = this.endpoint;
@@ -393,14 +425,26 @@ export class SftpBackend implements Backend {
     }
     const code = e?.code ?? (err as { code?: string })?.code;
     const transient = this.everConnected;
-    if (code === 'ECONNREFUSED') return new BackendRequestError(`cannot connect to ${where}: connection refused`, transient, undefined, { cause: err });
-    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return new BackendRequestError(`cannot connect to ${where}: host not found`, code === 'EAI_AGAIN' && transient, undefined, { cause: err });
-    if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new BackendRequestError(`cannot connect to ${where}: host unreachable`, transient, undefined, { cause: err });
+    if (code === 'ECONNREFUSED')
+      return new BackendRequestError(`cannot connect to ${where}: connection refused`, transient, undefined, { cause: err });
+    if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
+      return new BackendRequestError(`cannot connect to ${where}: host not found`, code === 'EAI_AGAIN' && transient, undefined, {
+        cause: err,
+      });
+    if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH')
+      return new BackendRequestError(`cannot connect to ${where}: host unreachable`, transient, undefined, { cause: err });
     if (e?.level === 'client-timeout' || /timed out/i.test(msg)) {
-      return new BackendRequestError(`cannot connect to ${where}: timed out during the SSH handshake`, transient, undefined, { cause: err });
+      return new BackendRequestError(`cannot connect to ${where}: timed out during the SSH handshake`, transient, undefined, {
+        cause: err,
+      });
     }
     const detail = msg.replace(/^getConnection:\s*/, '');
-    return new BackendRequestError(`cannot connect to ${where}: ${detail}${code && !detail.includes(code) ? ` (${code})` : ''}`, transient, undefined, { cause: err });
+    return new BackendRequestError(
+      `cannot connect to ${where}: ${detail}${code && !detail.includes(code) ? ` (${code})` : ''}`,
+      transient,
+      undefined,
+      { cause: err },
+    );
   }
 
   /**
@@ -419,7 +463,12 @@ export class SftpBackend implements Backend {
           if (!isConnectionLoss(err, s)) throw err;
           this.drop(s);
           if (attempt >= 1) {
-            throw new BackendRequestError(`${op}: connection to ${this.endpoint} lost (${(s.lost ?? (err as Error)).message})`, true, undefined, { cause: err });
+            throw new BackendRequestError(
+              `${op}: connection to ${this.endpoint} lost (${(s.lost ?? (err as Error)).message})`,
+              true,
+              undefined,
+              { cause: err },
+            );
           }
         }
       }
@@ -573,7 +622,8 @@ export class SftpBackend implements Backend {
         const size = st.size;
         if (offset > size) throw new ResticError(`${op}: offset ${offset} is beyond the end of the file (${size} bytes)`);
         const n = length > 0 ? length : size - offset;
-        if (offset + n > size) throw new ResticError(`${op}: range offset ${offset}, length ${length} is beyond the end of the file (${size} bytes)`);
+        if (offset + n > size)
+          throw new ResticError(`${op}: range offset ${offset}, length ${length} is beyond the end of the file (${size} bytes)`);
         return await readAll(s, handle, offset, n);
       } catch (err) {
         throw this.fail(s, op, err, h);
@@ -679,7 +729,8 @@ export class SftpBackend implements Backend {
     const code = statusCode(err);
     const msg = (err as Error)?.message ?? String(err);
     if (code === FX_NO_SUCH_FILE && h) return new NotFoundError(`${describeHandle(h)} does not exist at ${this.location}`, { cause: err });
-    if (code === FX_PERMISSION_DENIED) return new BackendRequestError(`${op}: permission denied on ${this.endpoint}`, false, undefined, { cause: err });
+    if (code === FX_PERMISSION_DENIED)
+      return new BackendRequestError(`${op}: permission denied on ${this.endpoint}`, false, undefined, { cause: err });
     return new BackendRequestError(`${op}: ${msg}`, false, undefined, { cause: err });
   }
 }
@@ -689,7 +740,15 @@ export class SftpBackend implements Backend {
 
 /** Host key algorithms with the ones known_hosts lists for the host first (as OpenSSH orders them). */
 function preferredHostKeyAlgorithms(knownTypes: string[]): string[] | undefined {
-  const all = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+  const all = [
+    'ssh-ed25519',
+    'ecdsa-sha2-nistp256',
+    'ecdsa-sha2-nistp384',
+    'ecdsa-sha2-nistp521',
+    'rsa-sha2-512',
+    'rsa-sha2-256',
+    'ssh-rsa',
+  ];
   const first: string[] = [];
   for (const t of knownTypes) {
     const algos = t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t];
@@ -703,7 +762,9 @@ function hostKeyError(v: ReturnType<typeof verifyHostKey>, name: string, file: s
   const fp = `${keyBlobType(blob)} ${fingerprint(blob)}`;
   switch (v.status) {
     case 'changed':
-      return new HostKeyError(`host key verification failed: the host key of ${name} (${fp}) differs from ${file} line ${v.line}; someone may be intercepting the connection, refusing to connect`);
+      return new HostKeyError(
+        `host key verification failed: the host key of ${name} (${fp}) differs from ${file} line ${v.line}; someone may be intercepting the connection, refusing to connect`,
+      );
     case 'revoked':
       return new HostKeyError(`host key verification failed: the host key of ${name} (${fp}) is marked @revoked in ${file} line ${v.line}`);
     default: {
@@ -736,7 +797,9 @@ function isConnectionLoss(err: unknown, s: Session): boolean {
   if (!s.alive) return true;
   const msg = (err as Error)?.message ?? '';
   const code = (err as { code?: unknown })?.code;
-  return /No response from server|connection lost|not connected|channel|ECONNRESET|EPIPE/i.test(msg) || code === 'ECONNRESET' || code === 'EPIPE';
+  return (
+    /No response from server|connection lost|not connected|channel|ECONNRESET|EPIPE/i.test(msg) || code === 'ECONNRESET' || code === 'EPIPE'
+  );
 }
 
 /**
