@@ -274,7 +274,7 @@ export class Archiver {
     const node = nodeFromStat(prev ? prev.name : name, st, type);
     try {
       switch (type) {
-        case 'file':
+        case 'file': {
           if (prev && this.unchanged(prev, node)) {
             node.content = prev.content;
             this.stats.filesUnmodified++;
@@ -286,6 +286,7 @@ export class Archiver {
           const saved = await this.saveFile(node, p, !!prev);
           this.item(snItem.slice(0, -1), 'file', prev ? 'modified' : 'new', started, addedBefore);
           return saved;
+        }
         case 'dir': {
           const parentSubtree = prev?.type === 'dir' ? prev.subtree : undefined;
           node.subtree = await this.saveDir(p, parentSubtree, snItem);

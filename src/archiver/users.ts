@@ -3,7 +3,7 @@ import fs from 'node:fs';
 
 function loadNames(file: string): Map<number, string> {
   const names = new Map<number, string>();
-  let text = '';
+  let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch {

@@ -197,7 +197,7 @@ async function writeAtomic(final: string, data: Uint8Array, modes: Modes): Promi
   const fh = await openTemp(tmp, dir, modes.dir);
   let closed = false;
   let renamed = false;
-  let syncSupported = true;
+  let syncSupported: boolean;
   try {
     await writeAll(fh, data);
     syncSupported = await syncFile(fh);

@@ -15,6 +15,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import tls from 'node:tls';
+import type * as UndiciModule from 'undici';
 import type { Agent } from 'undici';
 import { NotFoundError, ResticError, UsageError } from '../errors.js';
 import {
@@ -72,7 +73,7 @@ export function readCaFiles(files: string[]): Buffer[] {
   });
 }
 
-type Undici = typeof import('undici');
+type Undici = typeof UndiciModule;
 let undici: Promise<Undici> | undefined;
 /** undici is loaded on first use: its import costs ~0.4 s that local repositories need not pay. */
 const loadUndici = (): Promise<Undici> => (undici ??= import('undici'));

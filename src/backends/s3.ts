@@ -27,6 +27,7 @@
  */
 import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import type * as SdkModule from '@aws-sdk/client-s3';
 import type { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { NotFoundError, ResticError, UsageError } from '../errors.js';
 import {
@@ -44,7 +45,7 @@ import {
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
 
-type Sdk = typeof import('@aws-sdk/client-s3');
+type Sdk = typeof SdkModule;
 
 export type BucketLookup = 'auto' | 'path' | 'dns';
 
@@ -369,7 +370,7 @@ export class S3Backend implements Backend {
     if (length > 0) range = `bytes=${offset}-${offset + length - 1}`;
     else if (offset > 0) range = `bytes=${offset}-`;
     let body: Uint8Array;
-    let ranged = false;
+    let ranged: boolean;
     try {
       ({ body, ranged } = await this.request('loading', key, async (sdk, c) => {
         const res = await c.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range }));

@@ -36,6 +36,7 @@ export const HEAD = 1024;
 export const PAGES = Math.ceil((DATA + PIECE + HEAD) / 65536);
 
 // Only what this file uses: the project compiles without the DOM lib that declares these.
+// eslint-disable-next-line @typescript-eslint/no-namespace -- mirrors the global WebAssembly namespace
 declare namespace WebAssembly {
   class Module {
     constructor(bytes: Uint8Array);

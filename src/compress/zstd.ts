@@ -178,7 +178,7 @@ export function zstdFrameContentSize(frame: Uint8Array): number {
   const fcsFlag = fhd >> 6;
   const singleSegment = (fhd >> 5) & 1;
   const dictIdFlag = fhd & 3;
-  let pos = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][dictIdFlag]!;
+  const pos = 5 + (singleSegment ? 0 : 1) + [0, 1, 2, 4][dictIdFlag]!;
   const fcsSize = fcsFlag === 0 ? (singleSegment ? 1 : 0) : [1, 2, 4, 8][fcsFlag]!;
   if (fcsSize === 0) return -1;
   if (frame.length < pos + fcsSize) throw new FormatError('zstd frame header truncated');

@@ -146,7 +146,7 @@ async function repackBlobs(src: Repository, dst: Repository, blobs: Array<{ type
     list.sort((a, b) => a.offset - b.offset);
     const start = list[0]!.offset;
     const end = Math.max(...list.map((b) => b.offset + b.length));
-    let span: Uint8Array | null = null;
+    let span: Uint8Array | null;
     try {
       span = await src.backend.load({ type: 'pack', name: packId }, start, end - start);
     } catch {
