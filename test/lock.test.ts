@@ -15,7 +15,7 @@ import {
   newLockInfo,
   parseGoDuration,
 } from '../src/repository/lock.js';
-import { formatGoTime } from '../src/go/json.js';
+import { formatGoTime } from '../src/go/time.js';
 
 /** A PID that belonged to a process which has exited. */
 function deadPid(): number {

@@ -7,7 +7,7 @@
  * than the repository's merged one, because duplicates across index files are findings.
  */
 import type { Repository } from '../repository/repository.js';
-import { mapLimit } from '../repository/repository.js';
+import { mapLimit } from '../parallel/map-limit.js';
 import { decodeIndex, type IndexFile } from '../format/index-file.js';
 import { MasterIndex } from '../repository/master-index.js';
 import { decodeTree } from '../format/tree.js';

@@ -13,7 +13,7 @@ import { clampR, encodeMasterKey } from '../crypto/index.js';
 import { findSnapshot } from '../walker/select.js';
 import { findTreeDirectory } from '../walker/walker.js';
 import { bstrFromText } from '../go/bytestring.js';
-import { goIndentJson } from '../go/json.js';
+import { goIndentJson } from '../go/json-indent.js';
 import { goTimeJson } from '../go/time.js';
 import { snapshotJson014 } from '../format/snapshot.js';
 

@@ -6,7 +6,7 @@
  */
 import type { Node } from '../format/node.js';
 import type { BlobType } from '../format/pack.js';
-import { parseGoTime } from '../go/json.js';
+import { parseGoTime } from '../go/time.js';
 import { posixPermFromGo } from '../format/mode.js';
 import { NotFoundError, ResticError } from '../errors.js';
 import { type ByteString, bstr, bstrFromText, bstrText, cleanPath, joinPath } from '../go/bytestring.js';

@@ -3,8 +3,8 @@
  * (planForget is pure), report in restic's JSON shape, and delete the removed snapshot files.
  */
 import type { Repository } from '../repository/repository.js';
-import { mapLimit } from '../repository/repository.js';
-import { goJsonString } from '../go/json.js';
+import { mapLimit } from '../parallel/map-limit.js';
+import { goJsonString } from '../go/json-string.js';
 import { snapshotJson014, snapshotJsonWithId } from '../format/snapshot.js';
 import { type GroupByOptions, type GroupKey, groupSnapshots, parseGroupByOptions } from './group.js';
 import { type ExpirePolicy, type KeepReason, type SnapshotEntry, applyPolicy, isEmptyPolicy } from './policy.js';

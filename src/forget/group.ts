@@ -1,6 +1,6 @@
 /** restic 0.14's GroupSnapshots: split snapshots into groups by host, paths and/or tags. */
 import { UsageError } from '../errors.js';
-import { goJsonString } from '../go/json.js';
+import { goJsonString } from '../go/json-string.js';
 import type { SnapshotEntry } from './policy.js';
 
 export interface GroupByOptions {

@@ -1,6 +1,7 @@
 /** Snapshot files (`snapshots/<id>`), encoded in Go struct order. */
 import { FormatError } from '../errors.js';
-import { goJsonString, parseJson } from '../go/json.js';
+import { goJsonString } from '../go/json-string.js';
+import { parseJson } from '../go/json-parse.js';
 import { isId } from './id.js';
 import { goTimeJson } from '../go/time.js';
 

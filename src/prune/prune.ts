@@ -11,7 +11,8 @@
  * The caller must hold an exclusive lock. The repository's own in-memory index is not updated;
  * reopen the repository (or reload the index) before using it for more work.
  */
-import { type Repository, mapLimit } from '../repository/repository.js';
+import { type Repository } from '../repository/repository.js';
+import { mapLimit } from '../parallel/map-limit.js';
 import { decodeIndex, type IndexPack } from '../format/index-file.js';
 import { MasterIndex } from '../repository/master-index.js';
 import { PackWriter, MAX_HEADER_SIZE, type BlobType, type PackedBlob } from '../format/pack.js';

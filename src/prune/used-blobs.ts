@@ -4,7 +4,7 @@
  * could destroy the last copy of something a snapshot needs).
  */
 import type { Repository } from '../repository/repository.js';
-import { mapLimit } from '../repository/repository.js';
+import { mapLimit } from '../parallel/map-limit.js';
 import type { MasterIndex } from '../repository/master-index.js';
 import { decodeTree } from '../format/tree.js';
 import type { Node } from '../format/node.js';

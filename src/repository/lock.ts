@@ -10,7 +10,9 @@
 import os from 'node:os';
 import type { FileType } from '../backends/backend.js';
 import { LockError } from '../errors.js';
-import { goJsonString, parseGoTime, parseJson } from '../go/json.js';
+import { goJsonString } from '../go/json-string.js';
+import { parseGoTime } from '../go/time.js';
+import { parseJson } from '../go/json-parse.js';
 import { nowGoTime } from '../go/time.js';
 import { safeUsername } from '../format/key.js';
 

@@ -25,6 +25,8 @@ import { type Node } from '../format/node.js';
 import { decodeTree, encodeTree } from '../format/tree.js';
 import { hashId, isId, randomId } from '../format/id.js';
 import { decodeLock, type LockInfo, type LockOptions, type LockStore, RepositoryLock, removeAllLocks, removeStaleLocks } from './lock.js';
+import { compareGoTimes } from '../go/time.js';
+import { mapLimit } from '../parallel/map-limit.js';
 
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** Packs uploaded in parallel while a backup continues (each held in memory). */
@@ -762,31 +764,4 @@ async function exists(backend: Backend, h: Handle): Promise<boolean> {
     if (err instanceof NotFoundError) return false;
     throw err;
   }
-}
-
-/** Run `fn` over items with at most `limit` in flight; results keep input order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-/** Order of Go RFC3339 times (different zones allowed). */
-export function compareGoTimes(a: string, b: string): number {
-  const ta = Date.parse(a);
-  const tb = Date.parse(b);
-  if (ta !== tb) return ta - tb;
-  return fracNs(a) - fracNs(b);
-}
-
-function fracNs(t: string): number {
-  const m = /\.(\d+)/.exec(t);
-  return m ? Number(m[1]!.padEnd(9, '0').slice(3, 9)) : 0;
 }
