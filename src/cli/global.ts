@@ -7,7 +7,8 @@ import { UsageError } from '../errors.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import type { KdfParams } from '../crypto/index.js';
 import type { Repository } from '../repository/repository.js';
-import { type LockOptions, parseGoDuration } from '../repository/lock.js';
+import type { LockOptions } from '../repository/lock.js';
+import { parseGoDuration } from '../go/duration.js';
 import { findKey } from '../repository/key-search.js';
 import type { OptionSpec, Parsed } from './args.js';
 

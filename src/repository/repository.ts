@@ -24,7 +24,8 @@ import { type Snapshot, decodeSnapshot, encodeSnapshot } from '../format/snapsho
 import { type Node } from '../format/node.js';
 import { decodeTree, encodeTree } from '../format/tree.js';
 import { hashId, isId, randomId } from '../format/id.js';
-import { decodeLock, type LockInfo, type LockOptions, type LockStore, RepositoryLock, removeAllLocks, removeStaleLocks } from './lock.js';
+import { type LockOptions, type LockStore, RepositoryLock, removeAllLocks, removeStaleLocks } from './lock.js';
+import { decodeLock, type LockInfo } from '../format/lock-file.js';
 import { compareGoTimes } from '../go/time.js';
 import { mapLimit } from '../parallel/map-limit.js';
 
