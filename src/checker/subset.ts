@@ -4,7 +4,7 @@
  * random packs.
  */
 import { UsageError } from '../errors.js';
-import { parseSize } from '../archiver/exclude.js';
+import { parseSize } from '../go/size.js';
 
 /** The largest t in n/t: only the first ID byte is used. */
 export const TOTAL_BUCKETS_MAX = 256;

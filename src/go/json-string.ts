@@ -101,3 +101,8 @@ function jsonStringFromBytes(b: Uint8Array): string {
   }
   return out + buf.toString('utf8', start, n) + '"';
 }
+
+/** A Go []string as encoding/json writes it (`null` for a nil slice). */
+export function goJsonStrings(list: readonly string[] | null): string {
+  return list === null ? 'null' : '[' + list.map((s) => goJsonString(s)).join(',') + ']';
+}

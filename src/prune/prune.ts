@@ -18,7 +18,7 @@ import { MasterIndex } from '../repository/master-index.js';
 import { PackWriter, MAX_HEADER_SIZE, type BlobType, type PackedBlob } from '../format/pack.js';
 import { encodeBlob } from '../format/blob-codec.js';
 import { ResticError } from '../errors.js';
-import { parseSize } from '../archiver/exclude.js';
+import { parseSize } from '../go/size.js';
 import { blobKey, findUsedBlobs } from './used-blobs.js';
 import { deleteIndexFiles, writeIndexFiles } from '../repair/index-writer.js';
 import { type PrunePlan, type PruneStats, decidePackAction, newStats, packInfoFromIndex, parseMaxUnused } from './plan.js';
