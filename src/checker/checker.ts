@@ -31,7 +31,7 @@ const TREE_CONCURRENCY = 8;
  * Whole packs downloaded and verified concurrently by --read-data: one per worker plus the
  * one being read. More only adds a pack-sized buffer each to the resident size.
  */
-export const READ_CONCURRENCY = os.availableParallelism() + 1;
+const READ_CONCURRENCY = os.availableParallelism() + 1;
 
 /** Worker threads verifying packs: one per core, at most one per pack read in parallel. */
 function readWorkers(concurrency: number): number {

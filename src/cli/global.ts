@@ -94,7 +94,7 @@ const LOCAL_OPTIONS = ['local.connections'];
  * `-o key=value` options with restic's rules: an empty or repeated key is an error, and so is
  * an unknown key in the namespace of the repository's backend (`local.foo` for a local path).
  */
-export function extendedOptions(ctx: GlobalContext, location?: string): Record<string, string> {
+function extendedOptions(ctx: GlobalContext, location?: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const kv of (ctx.opts['option'] as string[] | undefined) ?? []) {
     const i = kv.indexOf('=');
@@ -177,7 +177,7 @@ export async function openRepository(ctx: GlobalContext): Promise<Repository> {
 }
 
 /** `--retry-lock` as milliseconds (0 when not given). */
-export function retryLockOption(ctx: GlobalContext): number {
+function retryLockOption(ctx: GlobalContext): number {
   const v = ctx.opts['retry-lock'] as string | undefined;
   if (v === undefined || v === '') return 0;
   let ms: number;

@@ -42,7 +42,7 @@ export function groupKeyJson(k: GroupKey): string {
 }
 
 /** Go's sort.Strings: byte order of the UTF-8 encoding. */
-export function goSortStrings(l: string[]): string[] {
+function goSortStrings(l: string[]): string[] {
   return l.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
 }
 

@@ -376,7 +376,7 @@ function setIf<K extends keyof Node>(n: Node, key: K, v: Node[K] | undefined): v
 }
 
 /** One node from its parsed JSON object (restic's Node.UnmarshalJSON). */
-export function decodeNode(o: unknown, index = 0): Node {
+function decodeNode(o: unknown, index = 0): Node {
   if (!isObject(o)) throw new FormatError(`invalid tree: node ${index} is not an object`);
   const r = new NodeReader(o, `node ${index}`);
   const n: Node = {

@@ -24,7 +24,6 @@ import { deleteIndexFiles, writeIndexFiles } from '../repair/index-writer.js';
 import { type PrunePlan, type PruneStats, decidePackAction, newStats, packInfoFromIndex, parseMaxUnused } from './plan.js';
 
 export type { PrunePlan, PruneStats } from './plan.js';
-export { parseMaxUnused } from './plan.js';
 
 /** Named moments of a prune, for progress and for crash tests that kill the process there. */
 export type PruneStep =

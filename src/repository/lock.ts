@@ -32,7 +32,7 @@ export const STALE_TIMEOUT_MS = 30 * 60 * 1000;
 /** restic's refreshInterval. */
 export const REFRESH_INTERVAL_MS = 5 * 60 * 1000;
 /** restic's waitBeforeLockCheck: time for a concurrent writer's lock to become visible. */
-export const WAIT_BEFORE_LOCK_CHECK_MS = 200;
+const WAIT_BEFORE_LOCK_CHECK_MS = 200;
 const RETRY_START_MS = 5_000;
 const RETRY_MAX_MS = 60_000;
 
@@ -60,7 +60,7 @@ function processExists(pid: number): boolean {
 }
 
 /** restic's "unable to create lock in backend: repository is already locked …". */
-export function conflictError(id: string, l: LockInfo, now = Date.now()): LockError {
+function conflictError(id: string, l: LockInfo, now = Date.now()): LockError {
   const how = l.exclusive ? 'exclusively ' : '';
   return new LockError(`unable to create lock in backend: repository is already locked ${how}by ${describeLock(id, l, now)}`);
 }

@@ -10,7 +10,7 @@ import type { CompressionMode } from '../compress/zstd.js';
 import { PackAssembler } from '../parallel/pack-assembler.js';
 import { type BlobWindow, BlobPool, type HeldBlob, workersAvailable } from '../parallel/blob-pool.js';
 import { openStoredBlob } from '../format/blob-open.js';
-import { isIrreducible, randomPolynomial } from '../chunker/index.js';
+import { irreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from '../format/config.js';
 import { createKeyFile, decodeKeyFile, type KeyFile, openKeyFile } from '../format/key.js';
 import { findKey, type OpenedKey } from './key-search.js';
@@ -196,7 +196,7 @@ export class Repository {
     } catch (err) {
       throw new IntegrityError(`config file: ${(err as Error).message}`, { cause: err });
     }
-    if (!isIrreducible(config.chunkerPolynomial)) throw new FormatError('config: invalid chunker polynomial (not irreducible)');
+    if (!irreducible(config.chunkerPolynomial)) throw new FormatError('config: invalid chunker polynomial (not irreducible)');
     const compression = config.version < 2 ? 'off' : opts.compression;
     return new Repository(backend, config, master, keyId, { ...opts, compression });
   }

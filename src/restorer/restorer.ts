@@ -54,7 +54,7 @@ export interface RestoreStats {
 const SEP = Buffer.from('/');
 
 /** A tree entry name that is safe to create inside a directory. */
-export function isSafeName(name: Uint8Array): boolean {
+function isSafeName(name: Uint8Array): boolean {
   if (name.length === 0 || name.includes(0x2f) || name.includes(0)) return false;
   const s = Buffer.from(name).toString('latin1');
   return s !== '.' && s !== '..';

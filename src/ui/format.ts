@@ -22,7 +22,7 @@ export function fileModeString(mode: number): string {
 }
 
 /** A node's mode with the type bits restic's formatNode adds for its type. */
-export function nodeDisplayMode(node: Pick<Node, 'type' | 'mode'>): number {
+function nodeDisplayMode(node: Pick<Node, 'type' | 'mode'>): number {
   return ((node.mode ?? 0) | goTypeBitsForNodeType(node.type as NodeType)) >>> 0;
 }
 
