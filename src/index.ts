@@ -23,14 +23,13 @@ export {
 export type { Config } from './format/config.js';
 export {
   RepositoryLock,
-  type LockInfo,
   type LockEvent,
   type LockOptions,
   isStale as isLockStale,
-  describeLock,
   STALE_TIMEOUT_MS,
   REFRESH_INTERVAL_MS,
 } from './repository/lock.js';
+export { type LockInfo, describeLock } from './format/lock-file.js';
 export type { KeyFile } from './format/key.js';
 export { MIGRATIONS, upgradeRepoV2, structuralProblems, type Migration } from './repository/migrations.js';
 export type { Snapshot } from './format/snapshot.js';

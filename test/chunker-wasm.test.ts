@@ -21,7 +21,7 @@ import {
   type ChunkerOptions,
 } from '../src/chunker/index.js';
 import { HEAD, LANES, PIECE, STRIDE } from '../src/chunker/wasm.js';
-import { templateSource } from '../src/chunker/wasm-asm.js';
+import { templateSource } from '../scripts/chunker-wasm/asm.js';
 import { getRandom } from './helpers/gorand.js';
 import { rng } from './helpers/rng.js';
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend } from '../src/backends/local.js';
 import { Repository } from '../src/repository/repository.js';
 import type { Snapshot } from '../src/format/snapshot.js';
-import { formatGoTime } from '../src/go/json.js';
+import { formatGoTime } from '../src/go/time.js';
 import { applyPolicy, parseDuration, formatDuration, formatPolicy } from '../src/forget/index.js';
 import { cli } from './helpers/cli.js';
 import { restic, resticOk } from './helpers/restic.js';

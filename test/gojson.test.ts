@@ -1,18 +1,12 @@
 import { rng } from './helpers/rng.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FormatError } from '../src/errors.js';
-import {
-  formatGoTime,
-  goIsPrint,
-  goJsonString,
-  goQuote,
-  goTimeToDate,
-  goUnquote,
-  isValidUtf8,
-  localOffsetMinutes,
-  parseGoTime,
-  parseJson,
-} from '../src/go/json.js';
+import { formatGoTime, goTimeToDate, localOffsetMinutes, parseGoTime } from '../src/go/time.js';
+import { goIsPrint } from '../src/go/isprint.js';
+import { goJsonString } from '../src/go/json-string.js';
+import { goQuote, goUnquote } from '../src/go/quote.js';
+import { isValidUtf8 } from '../src/go/utf8.js';
+import { parseJson } from '../src/go/json-parse.js';
 
 const bytes = (...b: number[]) => new Uint8Array(b);
 const utf8 = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));

@@ -4,18 +4,10 @@ import os from 'node:os';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { LockError, MemoryBackend, Repository } from '../src/index.js';
 import { TEST_KDF_PARAMS } from '../src/crypto/kdf.js';
-import {
-  type LockEvent,
-  type LockInfo,
-  RepositoryLock,
-  decodeLock,
-  encodeLock,
-  formatGoDuration,
-  isStale,
-  newLockInfo,
-  parseGoDuration,
-} from '../src/repository/lock.js';
-import { formatGoTime } from '../src/go/json.js';
+import { type LockEvent, RepositoryLock, isStale, newLockInfo } from '../src/repository/lock.js';
+import { type LockInfo, decodeLock, encodeLock } from '../src/format/lock-file.js';
+import { formatGoDuration, parseGoDuration } from '../src/go/duration.js';
+import { formatGoTime } from '../src/go/time.js';
 
 /** A PID that belonged to a process which has exited. */
 function deadPid(): number {

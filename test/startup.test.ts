@@ -76,7 +76,7 @@ describe('walk caches', () => {
   it('cached local time text equals the uncached formatting across zone transitions', async () => {
     const { execFileSync } = await import('node:child_process');
     const path = await import('node:path');
-    const gojson = path.resolve('dist/go/json.js');
+    const gojson = path.resolve('dist/go/time.js');
     // Runs in a child so TZ takes effect: every second around some transitions, plus random
     // instants from 1800 to 2200 (LMT offsets with seconds, clamped years), random nsec.
     const script = `

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FormatError } from '../src/errors.js';
-import { formatLocalGoTime } from '../src/go/json.js';
+import { formatLocalGoTime } from '../src/go/time.js';
 import {
   goModeFromPosix,
   goTypeBitsForNodeType,

@@ -37,14 +37,6 @@ export function readPatternFile(file: string, env: NodeJS.ProcessEnv = process.e
     .map((l) => l.replace(/\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?/g, (_, v: string) => env[v] ?? ''));
 }
 
-/** "10M", "1G", "500k", "123" → bytes (restic's parseSizeStr). */
-export function parseSize(s: string): number {
-  const m = /^(\d+)([kKmMgGtT]?)[bB]?$/.exec(s.trim());
-  if (!m) throw new UsageError(`invalid size ${JSON.stringify(s)}`);
-  const mult = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase()]!;
-  return Number(m[1]) * mult;
-}
-
 export class Excluder {
   private readonly patterns: Pattern[];
   private readonly ipatterns: Pattern[];

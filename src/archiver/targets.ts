@@ -38,7 +38,7 @@ function rootDirectory(target: string): string {
 }
 
 /** restic expands targets without components (".", "..", "../..") into their entries. */
-export function expandTargets(fsys: ArchiverFs, targets: string[]): string[] {
+function expandTargets(fsys: ArchiverFs, targets: string[]): string[] {
   const out: string[] = [];
   for (const t of targets) {
     const clean = path.posix.normalize(t);

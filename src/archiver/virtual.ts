@@ -12,7 +12,7 @@ import type { Snapshot } from '../format/snapshot.js';
 import { encodeTree, sortNodes } from '../format/tree.js';
 import { goModeFromPosix } from '../format/mode.js';
 import { goTimeFromNs, nowGoTime } from '../go/time.js';
-import { parseGoTime } from '../go/json.js';
+import { parseGoTime } from '../go/time.js';
 import { safeUsername } from '../format/key.js';
 import { hashId } from '../format/id.js';
 import { chunkStream } from '../chunker/index.js';

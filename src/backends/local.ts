@@ -36,7 +36,7 @@ export interface Modes {
   file: number;
 }
 
-export const DEFAULT_MODES: Readonly<Modes> = { dir: 0o700, file: 0o600 };
+const DEFAULT_MODES: Readonly<Modes> = { dir: 0o700, file: 0o600 };
 
 /** restic's DeriveModesFromFileInfo: a group-readable config makes the repo group-accessible. */
 export function deriveModes(configMode: number | undefined): Modes {

@@ -33,8 +33,7 @@ import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.
 import { Semaphore } from './semaphore.js';
 import { parseDurationOption, parseIntOption } from './options.js';
 
-export const CONTENT_TYPE_V1 = 'application/vnd.x.restic.rest.v1';
-export const CONTENT_TYPE_V2 = 'application/vnd.x.restic.rest.v2';
+const CONTENT_TYPE_V2 = 'application/vnd.x.restic.rest.v2';
 
 export interface RestBackendOptions {
   /** HTTP basic auth; taken from the URL when it has `user:pass@`. */
@@ -63,7 +62,7 @@ const TLS_CODES = new Set([
 ]);
 
 /** Read CA files given with --cacert into PEM buffers (a clear error when a file is missing). */
-export function readCaFiles(files: string[]): Buffer[] {
+function readCaFiles(files: string[]): Buffer[] {
   return files.map((f) => {
     try {
       return fs.readFileSync(f);
@@ -384,6 +383,6 @@ function totalFromContentRange(v: string | string[] | undefined): number | undef
 }
 
 /** A URL for messages: the password replaced. */
-export function redact(url: string): string {
+function redact(url: string): string {
   return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/@:]*):[^/@]*@/i, '$1:***@');
 }

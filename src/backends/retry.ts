@@ -73,7 +73,7 @@ const TRANSIENT_CODES = new Set([
 ]);
 
 /** Whether an error is worth another attempt. */
-export function isTransient(err: unknown): boolean {
+function isTransient(err: unknown): boolean {
   if (err instanceof NotFoundError || err instanceof AuthenticationError) return false;
   if (err instanceof BackendRequestError) return err.transient;
   if (err instanceof ResticError) return false; // typed, user-facing: permanent
@@ -124,7 +124,7 @@ async function afterFailure(op: string, err: unknown, attempt: number, opts: Ret
 }
 
 /** Run `fn` with retries; `op` names the operation and file for messages. */
-export async function retry<T>(op: string, fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+async function retry<T>(op: string, fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();

@@ -7,7 +7,7 @@
  * than the repository's merged one, because duplicates across index files are findings.
  */
 import type { Repository } from '../repository/repository.js';
-import { mapLimit } from '../repository/repository.js';
+import { mapLimit } from '../parallel/map-limit.js';
 import { decodeIndex, type IndexFile } from '../format/index-file.js';
 import { MasterIndex } from '../repository/master-index.js';
 import { decodeTree } from '../format/tree.js';
@@ -31,7 +31,7 @@ const TREE_CONCURRENCY = 8;
  * Whole packs downloaded and verified concurrently by --read-data: one per worker plus the
  * one being read. More only adds a pack-sized buffer each to the resident size.
  */
-export const READ_CONCURRENCY = os.availableParallelism() + 1;
+const READ_CONCURRENCY = os.availableParallelism() + 1;
 
 /** Worker threads verifying packs: one per core, at most one per pack read in parallel. */
 function readWorkers(concurrency: number): number {

@@ -8,9 +8,9 @@ import { discardSpare } from '../parallel/open-pool.js';
 import type { Finding } from './findings.js';
 import { type Subset, parseSubset, selectPacks } from './subset.js';
 
-export { Checker, type Progress } from './checker.js';
+export { Checker } from './checker.js';
 export { type Finding, type FindingKind } from './findings.js';
-export { parseSubset, selectPacks, selectByBucket, selectByPercentage, selectBySize, type Subset } from './subset.js';
+export { parseSubset, selectPacks } from './subset.js';
 export { verifyPack } from './verify-pack.js';
 
 export type CheckPhase = 'load-index' | 'packs' | 'structure' | 'read-data';

@@ -4,10 +4,10 @@
  * random packs.
  */
 import { UsageError } from '../errors.js';
-import { parseSize } from '../archiver/exclude.js';
+import { parseSize } from '../go/size.js';
 
 /** The largest t in n/t: only the first ID byte is used. */
-export const TOTAL_BUCKETS_MAX = 256;
+const TOTAL_BUCKETS_MAX = 256;
 
 export type Subset = { kind: 'bucket'; n: number; t: number } | { kind: 'percent'; percent: number } | { kind: 'size'; bytes: number };
 

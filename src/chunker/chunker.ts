@@ -14,10 +14,10 @@ import { readSync } from 'node:fs';
 import { deg, mod } from './polynomial.js';
 import { DATA, DIG, HEAD, LANES, MOD, OUT, PIECE, STRIDE, mem, scanner, words, type ScanFn, type Scanner } from './wasm.js';
 
-export const WINDOW_SIZE = 64;
+const WINDOW_SIZE = 64;
 export const MIN_SIZE = 512 * 1024;
 export const MAX_SIZE = 8 * 1024 * 1024;
-export const AVERAGE_BITS = 20;
+const AVERAGE_BITS = 20;
 
 /** The byte restic slides in at every reset. */
 const ONE = new Uint8Array([1]);

@@ -80,9 +80,6 @@ export function irreducible(p: bigint): boolean {
   return true;
 }
 
-/** Alias of {@link irreducible}. */
-export const isIrreducible = irreducible;
-
 /** Tries restic allows itself before giving up on finding an irreducible polynomial. */
 const RANDOM_POLYNOMIAL_TRIES = 1_000_000;
 

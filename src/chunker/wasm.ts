@@ -1,7 +1,8 @@
 /**
- * The chunker's scan loop as a tiny WebAssembly module (assembled by wasm-asm.ts, kept as
- * base64 in wasm-template.ts): 64-bit digests need no hi/lo split, and several independent
- * "lanes" run in one loop so the CPU overlaps their dependency chains.
+ * The chunker's scan loop as a tiny WebAssembly module (assembled by the build-time tool
+ * scripts/chunker-wasm/asm.ts, kept as base64 in wasm-template.ts): 64-bit digests need no
+ * hi/lo split, and several independent "lanes" run in one loop so the CPU overlaps their
+ * dependency chains.
  *
  * Why lanes are exact: once 64 bytes have been hashed, restic's digest is the Rabin
  * fingerprint of exactly the last 64 bytes (the reset byte and every earlier byte have been
@@ -51,7 +52,7 @@ declare namespace WebAssembly {
   }
 }
 
-/** scan(start, stride, count) → step or −1 (see scanFunction in wasm-asm.ts). */
+/** scan(start, stride, count) → step or −1 (see scanFunction in scripts/chunker-wasm/asm.ts). */
 export type ScanFn = (start: number, stride: number, count: number) => number;
 
 /**

@@ -4,7 +4,8 @@ import { Archiver, type BackupItem, type BackupProgress } from '../archiver/arch
 import type { Command } from './command.js';
 import { type GlobalContext, openRepository, withLock } from './global.js';
 import { backupEntries } from '../archiver/virtual.js';
-import { type ExcludeOptions, parseSize, readPatternFile } from '../archiver/exclude.js';
+import { type ExcludeOptions, readPatternFile } from '../archiver/exclude.js';
+import { parseSize } from '../go/size.js';
 import path from 'node:path';
 import { formatDuration } from '../ui/duration.js';
 import { Scanner, StatusLine, formatPercent, progressInterval, rateAndEta } from '../ui/progress.js';

@@ -7,13 +7,13 @@ import type { Repository } from '../repository/repository.js';
 import type { FileType } from '../backends/backend.js';
 import { encodeConfig } from '../format/config.js';
 import { decodeKeyFile, encodeKeyFile } from '../format/key.js';
-import { decodeLock, encodeLock } from '../repository/lock.js';
+import { decodeLock, encodeLock } from '../format/lock-file.js';
 import { hashId, isId } from '../format/id.js';
 import { clampR, encodeMasterKey } from '../crypto/index.js';
 import { findSnapshot } from '../walker/select.js';
 import { findTreeDirectory } from '../walker/walker.js';
 import { bstrFromText } from '../go/bytestring.js';
-import { goIndentJson } from '../go/json.js';
+import { goIndentJson } from '../go/json-indent.js';
 import { goTimeJson } from '../go/time.js';
 import { snapshotJson014 } from '../format/snapshot.js';
 

@@ -6,7 +6,7 @@ import { verbose, warn } from './read-common.js';
 import { findSnapshot } from '../walker/select.js';
 import { type DiffStat, diffTrees } from '../walker/diff.js';
 import { jsonBstr, resticFormatBytes } from '../ui/format.js';
-import { goJsonString } from '../go/json.js';
+import { goJsonString } from '../go/json-string.js';
 
 function statJson(s: DiffStat): string {
   return `{"files":${s.files},"dirs":${s.dirs},"others":${s.others},"data_blobs":${s.dataBlobs},"tree_blobs":${s.treeBlobs},"bytes":${s.bytes}}`;

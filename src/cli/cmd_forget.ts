@@ -6,7 +6,7 @@ import type { Command } from './command.js';
 import { type GlobalContext, lockOptions, openRepository } from './global.js';
 import { snapshotSelector, warn } from './read-common.js';
 import { PRUNE_OPTIONS, pruneOptionsFromFlags, runPruneWithOutput } from './prune-run.js';
-import { compareGoTimes } from '../repository/repository.js';
+import { compareGoTimes } from '../go/time.js';
 import { formatLocalTime } from '../ui/format.js';
 import { formatDuration } from '../ui/duration.js';
 import { findFilteredSnapshots } from '../walker/select.js';

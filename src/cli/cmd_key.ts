@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { Repository } from '../repository/repository.js';
 import type { KeyFile } from '../format/key.js';
-import { goTimeToDate } from '../go/json.js';
+import { goTimeToDate } from '../go/time.js';
 import type { Command } from './command.js';
 import { type GlobalContext, kdfOverride, openRepository, withLock } from './global.js';
 

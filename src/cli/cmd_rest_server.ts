@@ -5,18 +5,14 @@
  * backups on reboot), and a missing htpasswd file stops the server unless --no-auth is given.
  */
 import { UsageError } from '../errors.js';
+import { sizeBytes } from '../go/size.js';
 import { startRestServer } from '../rest-server/server.js';
 import type { Command } from './command.js';
 
-const SIZE_RE = /^(\d+)\s*([kmgt]i?b?|b)?$/i;
-
 /** "1073741824", "500M", "2GiB" → bytes (binary multiples). */
-export function parseSize(v: string, flag: string): number {
-  const m = SIZE_RE.exec(v.trim());
-  if (!m) throw new UsageError(`invalid value for ${flag}: ${JSON.stringify(v)} (bytes, or with a K/M/G/T suffix)`);
-  const unit = (m[2] ?? '').toLowerCase()[0];
-  const mult = unit === 'k' ? 2 ** 10 : unit === 'm' ? 2 ** 20 : unit === 'g' ? 2 ** 30 : unit === 't' ? 2 ** 40 : 1;
-  const n = Number(m[1]) * mult;
+function parseSize(v: string, flag: string): number {
+  const n = sizeBytes(v, true);
+  if (n === undefined) throw new UsageError(`invalid value for ${flag}: ${JSON.stringify(v)} (bytes, or with a K/M/G/T suffix)`);
   if (!Number.isSafeInteger(n)) throw new UsageError(`invalid value for ${flag}: ${JSON.stringify(v)}`);
   return n;
 }

@@ -5,7 +5,7 @@
  */
 import type { Command } from './command.js';
 
-export const COMMAND_LOADERS: ReadonlyArray<readonly [name: string, load: () => Promise<Command>]> = [
+const COMMAND_LOADERS: ReadonlyArray<readonly [name: string, load: () => Promise<Command>]> = [
   ['init', async () => (await import('./cmd_init.js')).initCommand],
   ['backup', async () => (await import('./cmd_backup.js')).backupCommand],
   ['snapshots', async () => (await import('./cmd_snapshots.js')).snapshotsCommand],

@@ -7,7 +7,8 @@ import { UsageError } from '../errors.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import type { KdfParams } from '../crypto/index.js';
 import type { Repository } from '../repository/repository.js';
-import { type LockOptions, parseGoDuration } from '../repository/lock.js';
+import type { LockOptions } from '../repository/lock.js';
+import { parseGoDuration } from '../go/duration.js';
 import { findKey } from '../repository/key-search.js';
 import type { OptionSpec, Parsed } from './args.js';
 
@@ -93,7 +94,7 @@ const LOCAL_OPTIONS = ['local.connections'];
  * `-o key=value` options with restic's rules: an empty or repeated key is an error, and so is
  * an unknown key in the namespace of the repository's backend (`local.foo` for a local path).
  */
-export function extendedOptions(ctx: GlobalContext, location?: string): Record<string, string> {
+function extendedOptions(ctx: GlobalContext, location?: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const kv of (ctx.opts['option'] as string[] | undefined) ?? []) {
     const i = kv.indexOf('=');
@@ -176,7 +177,7 @@ export async function openRepository(ctx: GlobalContext): Promise<Repository> {
 }
 
 /** `--retry-lock` as milliseconds (0 when not given). */
-export function retryLockOption(ctx: GlobalContext): number {
+function retryLockOption(ctx: GlobalContext): number {
   const v = ctx.opts['retry-lock'] as string | undefined;
   if (v === undefined || v === '') return 0;
   let ms: number;

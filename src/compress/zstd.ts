@@ -170,7 +170,7 @@ const ZSTD_MAGIC = 0xfd2fb528;
  * Frame content size from a zstd frame header, or -1 when the header does not record it.
  * Read by hand so a hostile header cannot make us allocate gigabytes.
  */
-export function zstdFrameContentSize(frame: Uint8Array): number {
+function zstdFrameContentSize(frame: Uint8Array): number {
   if (frame.length < 5) throw new FormatError('zstd frame too short');
   const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   if (dv.getUint32(0, true) !== ZSTD_MAGIC) throw new FormatError('not a zstd frame');

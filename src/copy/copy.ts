@@ -6,7 +6,8 @@
  */
 import type { BlobType } from '../format/pack.js';
 import type { Repository } from '../repository/repository.js';
-import { compareGoTimes, mapLimit } from '../repository/repository.js';
+import { compareGoTimes } from '../go/time.js';
+import { mapLimit } from '../parallel/map-limit.js';
 import type { Snapshot } from '../format/snapshot.js';
 import { decodeTree } from '../format/tree.js';
 import { FormatError } from '../errors.js';

@@ -14,8 +14,7 @@ export interface MasterKey {
   mac: { k: Uint8Array; r: Uint8Array };
 }
 
-export const IV_SIZE = 16;
-export { MAC_SIZE };
+const IV_SIZE = 16;
 /** Bytes added by encryption. */
 export const Extension = IV_SIZE + MAC_SIZE;
 

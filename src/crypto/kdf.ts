@@ -23,7 +23,7 @@ const DK_LEN = 64;
  * Memory bound: scrypt needs 128·r·(N + 2) bytes for V plus 128·r·p for B. restic's
  * calibrated keys need 32 MiB (N=32768, r=8), old ones 64 MiB (N=65536, r=8).
  */
-export const MAX_KDF_MEMORY = 256 * 1024 * 1024;
+const MAX_KDF_MEMORY = 256 * 1024 * 1024;
 /**
  * Work bound on N·r·p (one unit ≈ 0.4 µs here: N=32768, r=8, p=1 takes ~100 ms).
  * restic calibrates p to ~500 ms, i.e. N·r·p ≈ 2^20–2^22 (p up to ~16 on fast machines);

@@ -6,7 +6,7 @@
  */
 import type { Node } from '../format/node.js';
 import type { BlobType } from '../format/pack.js';
-import { parseGoTime } from '../go/json.js';
+import { parseGoTime } from '../go/time.js';
 import { posixPermFromGo } from '../format/mode.js';
 import { NotFoundError, ResticError } from '../errors.js';
 import { type ByteString, bstr, bstrFromText, bstrText, cleanPath, joinPath } from '../go/bytestring.js';
@@ -61,7 +61,7 @@ function mtimeOf(node: Node): { sec: bigint; nsec: number } {
 }
 
 /** restic's parseXattrs: PAX records for extended attributes (POSIX ACLs as text). */
-export function xattrPaxRecords(node: Node): Map<string, ByteString> {
+function xattrPaxRecords(node: Node): Map<string, ByteString> {
   const m = new Map<string, ByteString>();
   for (const a of node.extendedAttributes ?? []) {
     if (a.name.startsWith('system.posix_acl_')) {
@@ -165,7 +165,7 @@ export async function dumpTree(
 }
 
 /** restic's splitPath(path.Clean(p)): the components of a path to dump; [""] for "/". */
-export function splitDumpPath(p: ByteString): ByteString[] {
+function splitDumpPath(p: ByteString): ByteString[] {
   const clean = cleanPath(p);
   if (clean === '/') return [''];
   return (clean.startsWith('/') ? clean.slice(1) : clean).split('/');

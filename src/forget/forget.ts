@@ -3,8 +3,8 @@
  * (planForget is pure), report in restic's JSON shape, and delete the removed snapshot files.
  */
 import type { Repository } from '../repository/repository.js';
-import { mapLimit } from '../repository/repository.js';
-import { goJsonString } from '../go/json.js';
+import { mapLimit } from '../parallel/map-limit.js';
+import { goJsonString, goJsonStrings } from '../go/json-string.js';
 import { snapshotJson014, snapshotJsonWithId } from '../format/snapshot.js';
 import { type GroupByOptions, type GroupKey, groupSnapshots, parseGroupByOptions } from './group.js';
 import { type ExpirePolicy, type KeepReason, type SnapshotEntry, applyPolicy, isEmptyPolicy } from './policy.js';
@@ -49,7 +49,6 @@ export function removedIds(groups: ForgetGroup[]): string[] {
   return [...new Set(groups.flatMap((g) => g.remove.map((e) => e.id)))];
 }
 
-const strs = (l: string[] | null) => (l === null ? 'null' : '[' + l.map((s) => goJsonString(s)).join(',') + ']');
 const entries = (l: SnapshotEntry[]) => (l.length ? '[' + l.map((e) => snapshotJsonWithId(e.snapshot, e.id)).join(',') + ']' : 'null');
 
 function reasonJson(r: KeepReason): string {
@@ -58,7 +57,7 @@ function reasonJson(r: KeepReason): string {
     .filter((k) => c[k] !== 0)
     .map((k) => `"${k}":${c[k]}`)
     .join(',');
-  return `{"snapshot":${snapshotJson014(r.entry.snapshot)},"matches":${strs(r.matches)},"counters":{${counters}}}`;
+  return `{"snapshot":${snapshotJson014(r.entry.snapshot)},"matches":${goJsonStrings(r.matches)},"counters":{${counters}}}`;
 }
 
 /** restic 0.14's `forget --json` document (one line, newline-terminated); groups sorted by key. */
@@ -66,7 +65,7 @@ export function forgetJson(groups: ForgetGroup[]): string {
   const sorted = [...groups].sort((a, b) => (a.keyJson < b.keyJson ? -1 : a.keyJson > b.keyJson ? 1 : 0));
   const out = sorted.map(
     (g) =>
-      `{"tags":${strs(g.key.tags)},"host":${goJsonString(g.key.hostname)},"paths":${strs(g.key.paths)}` +
+      `{"tags":${goJsonStrings(g.key.tags)},"host":${goJsonString(g.key.hostname)},"paths":${goJsonStrings(g.key.paths)}` +
       `,"keep":${entries(g.keep)},"remove":${entries(g.remove)}` +
       `,"reasons":${g.reasons.length ? '[' + g.reasons.map(reasonJson).join(',') + ']' : 'null'}}`,
   );

@@ -1,6 +1,6 @@
 /** restic 0.14's GroupSnapshots: split snapshots into groups by host, paths and/or tags. */
 import { UsageError } from '../errors.js';
-import { goJsonString } from '../go/json.js';
+import { goJsonString, goJsonStrings } from '../go/json-string.js';
 import type { SnapshotEntry } from './policy.js';
 
 export interface GroupByOptions {
@@ -36,15 +36,13 @@ export function parseGroupByOptions(s: string): GroupByOptions {
   return g;
 }
 
-const goStrings = (l: string[] | null) => (l === null ? 'null' : '[' + l.map((s) => goJsonString(s)).join(',') + ']');
-
 /** json.Marshal(SnapshotGroupKey{…}) */
 export function groupKeyJson(k: GroupKey): string {
-  return `{"hostname":${goJsonString(k.hostname)},"paths":${goStrings(k.paths)},"tags":${goStrings(k.tags)}}`;
+  return `{"hostname":${goJsonString(k.hostname)},"paths":${goJsonStrings(k.paths)},"tags":${goJsonStrings(k.tags)}}`;
 }
 
 /** Go's sort.Strings: byte order of the UTF-8 encoding. */
-export function goSortStrings(l: string[]): string[] {
+function goSortStrings(l: string[]): string[] {
   return l.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
 }
 

@@ -106,7 +106,7 @@ function cutoff(latest: WallTime, d: Duration): bigint {
 }
 
 /** Sort newest first; stable, so snapshots with equal times keep their input order. */
-export function sortNewestFirst<E extends SnapshotEntry>(list: E[], times: Map<E, WallTime>): E[] {
+function sortNewestFirst<E extends SnapshotEntry>(list: E[], times: Map<E, WallTime>): E[] {
   return list
     .map((e, i) => ({ e, i, ns: times.get(e)!.ns }))
     .sort((a, b) => (a.ns === b.ns ? a.i - b.i : a.ns > b.ns ? -1 : 1))

@@ -3,7 +3,9 @@
  * HasTagList, HasHostname, HasPaths, AddTags, RemoveTags).
  */
 import type { Snapshot } from '../format/snapshot.js';
-import { type Repository, compareGoTimes, mapLimit } from '../repository/repository.js';
+import { type Repository } from '../repository/repository.js';
+import { compareGoTimes } from '../go/time.js';
+import { mapLimit } from '../parallel/map-limit.js';
 
 /** `a, b,,c` → ["a", "b", "", "c"]: split at commas, trim each tag, keep empty ones (restic's splitTagList). */
 export function splitTagList(s: string): string[] {

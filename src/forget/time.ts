@@ -3,7 +3,8 @@
  * (nanoseconds) plus the wall clock in the recorded offset. Forget buckets use that wall
  * clock, and keep-within durations use Go's calendar arithmetic (AddDate).
  */
-import { civilFromDays, localOffsetMinutes, parseGoTime } from '../go/json.js';
+import { civilFromDays, daysFromCivil } from '../go/civil.js';
+import { localOffsetMinutes, parseGoTime } from '../go/time.js';
 
 export interface WallTime {
   /** Nanoseconds since the Unix epoch. */
@@ -25,20 +26,6 @@ export interface WallTime {
 }
 
 const NS = 1_000_000_000n;
-
-/** Days since 1970-01-01 of a proleptic Gregorian date; day and month may overflow. */
-export function daysFromCivil(y: number, m: number, d: number): number {
-  // Go's Date: normalize the month into the year first, then add days linearly
-  const m0 = m - 1;
-  y += Math.floor(m0 / 12);
-  m = (((m0 % 12) + 12) % 12) + 1;
-  const yy = y - (m <= 2 ? 1 : 0);
-  const era = Math.floor(yy / 400);
-  const yoe = yy - era * 400;
-  const doy = Math.floor((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5);
-  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
-  return era * 146097 + doe - 719468 + (d - 1);
-}
 
 const localOffsetSec = (unixSec: number) => Math.round(localOffsetMinutes(unixSec * 1000) * 60);
 

@@ -11,7 +11,7 @@ import { hashBytes } from './id.js';
 import type { BlobType } from './pack.js';
 
 /** Largest blob we accept to inflate (trees of huge directories can exceed chunk sizes). */
-export const MAX_BLOB_SIZE = 1 << 30;
+const MAX_BLOB_SIZE = 1 << 30;
 
 /** How errors name a stored blob. */
 const blobWhere = (type: BlobType, id: string, packId: string): string => `${type} blob ${id.slice(0, 16)} in pack ${packId}`;

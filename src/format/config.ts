@@ -8,7 +8,7 @@ export interface Config {
   chunkerPolynomial: bigint;
 }
 
-export const MIN_REPO_VERSION = 1;
+const MIN_REPO_VERSION = 1;
 export const MAX_REPO_VERSION = 2;
 
 export function encodeConfig(c: Config): Uint8Array {

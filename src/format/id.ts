@@ -1,8 +1,7 @@
 /** IDs are SHA-256 digests, written as 64 lowercase hex characters. */
 import { createHash, randomBytes } from 'node:crypto';
-import { FormatError } from '../errors.js';
 
-export const ID_SIZE = 32;
+const ID_SIZE = 32;
 
 export function hashId(data: Uint8Array): string {
   return createHash('sha256').update(data).digest('hex');
@@ -20,15 +19,6 @@ const ID_RE = /^[0-9a-f]{64}$/;
 
 export function isId(s: unknown): s is string {
   return typeof s === 'string' && ID_RE.test(s);
-}
-
-export function parseId(s: unknown, what = 'ID'): string {
-  if (!isId(s)) throw new FormatError(`invalid ${what}: ${JSON.stringify(s)}`);
-  return s;
-}
-
-export function idToBytes(id: string): Buffer {
-  return Buffer.from(id, 'hex');
 }
 
 export function shortId(id: string): string {

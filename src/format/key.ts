@@ -15,7 +15,7 @@ import {
   encrypt,
   newSalt,
 } from '../crypto/index.js';
-import { goJsonString } from '../go/json.js';
+import { goJsonString } from '../go/json-string.js';
 import { nowGoTime } from '../go/time.js';
 import { hashId } from './id.js';
 

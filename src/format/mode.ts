@@ -21,11 +21,11 @@ export const Posix = {
 } as const;
 
 /** Go's os.ModeType. */
-export const GO_MODE_TYPE =
+const GO_MODE_TYPE =
   (GoMode.Dir | GoMode.Symlink | GoMode.NamedPipe | GoMode.Socket | GoMode.Device | GoMode.CharDevice | GoMode.Irregular) >>> 0;
 
 /** The bits restic keeps from fi.Mode() (NodeFromFileInfo's mask). */
-export const RESTIC_MODE_MASK = (GoMode.Perm | GO_MODE_TYPE | GoMode.Setuid | GoMode.Setgid | GoMode.Sticky) >>> 0;
+const RESTIC_MODE_MASK = (GoMode.Perm | GO_MODE_TYPE | GoMode.Setuid | GoMode.Setgid | GoMode.Sticky) >>> 0;
 
 function goTypeBits(stMode: number): number {
   switch (stMode & Posix.S_IFMT) {

@@ -1,6 +1,7 @@
 /** Snapshot files (`snapshots/<id>`), encoded in Go struct order. */
 import { FormatError } from '../errors.js';
-import { goJsonString, parseJson } from '../go/json.js';
+import { goJsonString, goJsonStrings } from '../go/json-string.js';
+import { parseJson } from '../go/json-parse.js';
 import { isId } from './id.js';
 import { goTimeJson } from '../go/time.js';
 
@@ -21,19 +22,17 @@ export interface Snapshot {
   summary?: unknown;
 }
 
-const strList = (l: string[]) => '[' + l.map((s) => goJsonString(s)).join(',') + ']';
-
 export function encodeSnapshot(s: Snapshot): Uint8Array {
   const f: string[] = [`"time":${goJsonString(s.time)}`];
   if (s.parent) f.push(`"parent":"${s.parent}"`);
   f.push(`"tree":${s.tree ? `"${s.tree}"` : 'null'}`);
-  f.push(`"paths":${s.paths ? strList(s.paths) : 'null'}`);
+  f.push(`"paths":${s.paths ? goJsonStrings(s.paths) : 'null'}`);
   if (s.hostname) f.push(`"hostname":${goJsonString(s.hostname)}`);
   if (s.username) f.push(`"username":${goJsonString(s.username)}`);
   if (s.uid) f.push(`"uid":${s.uid}`);
   if (s.gid) f.push(`"gid":${s.gid}`);
-  if (s.excludes?.length) f.push(`"excludes":${strList(s.excludes)}`);
-  if (s.tags?.length) f.push(`"tags":${strList(s.tags)}`);
+  if (s.excludes?.length) f.push(`"excludes":${goJsonStrings(s.excludes)}`);
+  if (s.tags?.length) f.push(`"tags":${goJsonStrings(s.tags)}`);
   if (s.original) f.push(`"original":"${s.original}"`);
   if (s.programVersion) f.push(`"program_version":${goJsonString(s.programVersion)}`);
   return Buffer.from('{' + f.join(',') + '}');

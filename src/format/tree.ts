@@ -4,7 +4,10 @@
  * so field order, omitempty and string escaping follow Go exactly.
  */
 import { FormatError } from '../errors.js';
-import { goJsonString, goQuote, goUnquote, isValidUtf8, parseJson } from '../go/json.js';
+import { goJsonString } from '../go/json-string.js';
+import { goQuote, goUnquote } from '../go/quote.js';
+import { isValidUtf8 } from '../go/utf8.js';
+import { parseJson } from '../go/json-parse.js';
 import { isId } from './id.js';
 import type { ExtendedAttribute, Node, NodeType } from './node.js';
 
@@ -373,7 +376,7 @@ function setIf<K extends keyof Node>(n: Node, key: K, v: Node[K] | undefined): v
 }
 
 /** One node from its parsed JSON object (restic's Node.UnmarshalJSON). */
-export function decodeNode(o: unknown, index = 0): Node {
+function decodeNode(o: unknown, index = 0): Node {
   if (!isObject(o)) throw new FormatError(`invalid tree: node ${index} is not an object`);
   const r = new NodeReader(o, `node ${index}`);
   const n: Node = {

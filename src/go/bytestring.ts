@@ -53,7 +53,7 @@ export function joinPath(...elems: ByteString[]): ByteString {
 }
 
 /** Go's path.Dir. */
-export function dirPath(p: ByteString): ByteString {
+function dirPath(p: ByteString): ByteString {
   const i = p.lastIndexOf('/');
   return cleanPath(p.slice(0, i + 1));
 }

@@ -28,7 +28,7 @@ export function parsePattern(p: string): Pattern {
 }
 
 /** Go filepath.Match for one component. */
-export function matchComponent(pattern: string, name: string, ignoreCase = false): boolean {
+function matchComponent(pattern: string, name: string, ignoreCase = false): boolean {
   if (ignoreCase) {
     pattern = pattern.toLowerCase();
     name = name.toLowerCase();
@@ -101,7 +101,7 @@ function components(path: string): string[] {
 }
 
 /** Whether `path` (absolute, '/'-separated) matches the pattern exactly or inside a matched dir. */
-export function match(p: Pattern, path: string, ignoreCase = false): boolean {
+function match(p: Pattern, path: string, ignoreCase = false): boolean {
   const str = components(path);
   const pat = p.absolute ? p.parts : ['**', ...p.parts];
   // A match of a parent directory covers everything below it (restic matches prefixes).

@@ -18,7 +18,7 @@ export class BadPatternError extends UsageError {
 const RUNE_ERROR = 0xfffd;
 
 /** Go's utf8.DecodeRuneInString on a byte string: [rune, width]; invalid → [0xFFFD, 1]. */
-export function decodeRune(s: ByteString, i: number): [number, number] {
+function decodeRune(s: ByteString, i: number): [number, number] {
   const b0 = s.charCodeAt(i);
   if (b0 < 0x80) return [b0, 1];
   const cont = (k: number) => {

@@ -17,7 +17,7 @@ import { BlobList, type BlobListData } from '../format/blob-list.js';
 const WORKER_FILE = fileURLToPath(new URL('./blob-worker.js', import.meta.url));
 
 /** Bytes of blob data in flight between the reader and the workers (two max-size chunks + slack). */
-export const DEFAULT_RING_SIZE = 20 * 1024 * 1024;
+const DEFAULT_RING_SIZE = 20 * 1024 * 1024;
 /** Blobs sent to a worker in one message: per-message cost matters with thousands of small files. */
 const BATCH_BLOBS = 32;
 const BATCH_BYTES = 1024 * 1024;

@@ -6,7 +6,7 @@
 import type { MasterIndex } from '../repository/master-index.js';
 import { HEADER_SIZE, entrySize, type BlobType } from '../format/pack.js';
 import { ResticError, UsageError } from '../errors.js';
-import { parseSize } from '../archiver/exclude.js';
+import { parseSize } from '../go/size.js';
 import { blobKey } from './used-blobs.js';
 
 export interface PruneLimits {

@@ -11,19 +11,19 @@
  * The caller must hold an exclusive lock. The repository's own in-memory index is not updated;
  * reopen the repository (or reload the index) before using it for more work.
  */
-import { type Repository, mapLimit } from '../repository/repository.js';
+import { type Repository } from '../repository/repository.js';
+import { mapLimit } from '../parallel/map-limit.js';
 import { decodeIndex, type IndexPack } from '../format/index-file.js';
 import { MasterIndex } from '../repository/master-index.js';
 import { PackWriter, MAX_HEADER_SIZE, type BlobType, type PackedBlob } from '../format/pack.js';
 import { encodeBlob } from '../format/blob-codec.js';
 import { ResticError } from '../errors.js';
-import { parseSize } from '../archiver/exclude.js';
+import { parseSize } from '../go/size.js';
 import { blobKey, findUsedBlobs } from './used-blobs.js';
 import { deleteIndexFiles, writeIndexFiles } from '../repair/index-writer.js';
 import { type PrunePlan, type PruneStats, decidePackAction, newStats, packInfoFromIndex, parseMaxUnused } from './plan.js';
 
 export type { PrunePlan, PruneStats } from './plan.js';
-export { parseMaxUnused } from './plan.js';
 
 /** Named moments of a prune, for progress and for crash tests that kill the process there. */
 export type PruneStep =

@@ -4,7 +4,7 @@
  * could destroy the last copy of something a snapshot needs).
  */
 import type { Repository } from '../repository/repository.js';
-import { mapLimit } from '../repository/repository.js';
+import { mapLimit } from '../parallel/map-limit.js';
 import type { MasterIndex } from '../repository/master-index.js';
 import { decodeTree } from '../format/tree.js';
 import type { Node } from '../format/node.js';
@@ -16,7 +16,7 @@ const TREE_CONCURRENCY = 8;
 export const blobKey = (type: 'data' | 'tree', id: string): string => (type === 'data' ? 'd' : 't') + id;
 
 /** Load and verify a tree through `index`, trying every copy. */
-export async function loadTreeVia(repo: Repository, index: MasterIndex, id: string): Promise<Node[]> {
+async function loadTreeVia(repo: Repository, index: MasterIndex, id: string): Promise<Node[]> {
   if (!index.has('tree', id)) throw new ResticError(`tree ${id} not found in the index`);
   return decodeTree(await repo.loadBlob('tree', id, index));
 }

@@ -5,7 +5,7 @@
  * index file. The caller holds an exclusive lock.
  */
 import type { Repository } from '../repository/repository.js';
-import { mapLimit } from '../repository/repository.js';
+import { mapLimit } from '../parallel/map-limit.js';
 import { decodeIndex, type IndexPack } from '../format/index-file.js';
 import { MasterIndex } from '../repository/master-index.js';
 import { packSizeFromBlobs, readPackHeader } from '../format/pack.js';

@@ -10,41 +10,10 @@
 import os from 'node:os';
 import type { FileType } from '../backends/backend.js';
 import { LockError } from '../errors.js';
-import { goJsonString, parseGoTime, parseJson } from '../go/json.js';
 import { nowGoTime } from '../go/time.js';
+import { type LockInfo, conflicts, decodeLock, describeLock, encodeLock, lockTimeMs } from '../format/lock-file.js';
+import { formatGoDuration } from '../go/duration.js';
 import { safeUsername } from '../format/key.js';
-
-export interface LockInfo {
-  time: string;
-  exclusive: boolean;
-  hostname: string;
-  username: string;
-  pid: number;
-  uid?: number;
-  gid?: number;
-}
-
-export function encodeLock(l: LockInfo): Uint8Array {
-  let json =
-    `{"time":${goJsonString(l.time)},"exclusive":${l.exclusive},"hostname":${goJsonString(l.hostname)},` +
-    `"username":${goJsonString(l.username)},"pid":${l.pid}`;
-  if (l.uid) json += `,"uid":${l.uid}`;
-  if (l.gid) json += `,"gid":${l.gid}`;
-  return Buffer.from(json + '}');
-}
-
-export function decodeLock(plain: Uint8Array): LockInfo {
-  const o = parseJson(plain) as Record<string, unknown>;
-  return {
-    time: String(o.time ?? ''),
-    exclusive: o.exclusive === true,
-    hostname: String(o.hostname ?? ''),
-    username: String(o.username ?? ''),
-    pid: Number(o.pid ?? 0),
-    uid: typeof o.uid === 'number' ? o.uid : undefined,
-    gid: typeof o.gid === 'number' ? o.gid : undefined,
-  };
-}
 
 export function newLockInfo(exclusive: boolean): LockInfo {
   return {
@@ -63,19 +32,9 @@ export const STALE_TIMEOUT_MS = 30 * 60 * 1000;
 /** restic's refreshInterval. */
 export const REFRESH_INTERVAL_MS = 5 * 60 * 1000;
 /** restic's waitBeforeLockCheck: time for a concurrent writer's lock to become visible. */
-export const WAIT_BEFORE_LOCK_CHECK_MS = 200;
+const WAIT_BEFORE_LOCK_CHECK_MS = 200;
 const RETRY_START_MS = 5_000;
 const RETRY_MAX_MS = 60_000;
-
-/** Milliseconds since the epoch of the lock's time; NaN when unreadable. */
-export function lockTimeMs(l: LockInfo): number {
-  try {
-    const p = parseGoTime(l.time);
-    return Number(p.sec) * 1000 + p.nsec / 1e6;
-  } catch {
-    return NaN;
-  }
-}
 
 /**
  * restic's Stale(): older than 30 minutes, or written on this host by a process that is
@@ -100,71 +59,10 @@ function processExists(pid: number): boolean {
   }
 }
 
-/** Go's time.Duration.String() for a span in milliseconds (e.g. "5m3.25s", "850ms"). */
-export function formatGoDuration(ms: number): string {
-  if (ms === 0) return '0s';
-  const neg = ms < 0;
-  let rest = Math.abs(ms);
-  let out: string;
-  if (rest < 1000) {
-    out = `${+rest.toFixed(3)}ms`;
-  } else {
-    const h = Math.floor(rest / 3_600_000);
-    rest -= h * 3_600_000;
-    const m = Math.floor(rest / 60_000);
-    rest -= m * 60_000;
-    const s = +(rest / 1000).toFixed(3);
-    out = (h ? `${h}h` : '') + (h || m ? `${m}m` : '') + `${s}s`;
-  }
-  return (neg ? '-' : '') + out;
-}
-
-/** Go's time.ParseDuration (units ns, us, µs, ms, s, m, h) to milliseconds. */
-export function parseGoDuration(text: string): number {
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  const s = text.trim();
-  if (s === '0') return 0;
-  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-  let total = 0;
-  let i = s.startsWith('-') || s.startsWith('+') ? 1 : 0;
-  if (i === s.length) throw new RangeError(`invalid duration ${JSON.stringify(text)}`);
-  while (i < s.length) {
-    re.lastIndex = i;
-    const m = re.exec(s);
-    if (!m) throw new RangeError(`invalid duration ${JSON.stringify(text)}`);
-    total += Number(m[1]) * units[m[2]!]!;
-    i = re.lastIndex;
-  }
-  return s.startsWith('-') ? -total : total;
-}
-
-/** "2006-01-02 15:04:05" in this machine's zone, as restic prints lock times. */
-function localTimeText(ms: number): string {
-  if (Number.isNaN(ms)) return '(invalid time)';
-  const d = new Date(ms);
-  const p = (n: number) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
-}
-
-/** restic's Lock.String() on one line: holder, creation time and age, storage ID. */
-export function describeLock(id: string, l: LockInfo, now = Date.now()): string {
-  const t = lockTimeMs(l);
-  const age = Number.isNaN(t) ? '' : ` (${formatGoDuration(now - t)} ago)`;
-  return (
-    `PID ${l.pid} on ${l.hostname} by ${l.username} (UID ${l.uid ?? 0}, GID ${l.gid ?? 0}), ` +
-    `lock was created at ${localTimeText(t)}${age}, storage ID ${id.slice(0, 8)}`
-  );
-}
-
 /** restic's "unable to create lock in backend: repository is already locked …". */
-export function conflictError(id: string, l: LockInfo, now = Date.now()): LockError {
+function conflictError(id: string, l: LockInfo, now = Date.now()): LockError {
   const how = l.exclusive ? 'exclusively ' : '';
   return new LockError(`unable to create lock in backend: repository is already locked ${how}by ${describeLock(id, l, now)}`);
-}
-
-/** Whether an existing lock blocks taking a lock of the given kind. */
-export function conflicts(wantExclusive: boolean, other: LockInfo): boolean {
-  return wantExclusive || other.exclusive;
 }
 
 // ---- taking, refreshing and releasing a lock ----

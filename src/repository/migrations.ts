@@ -22,7 +22,7 @@ export interface Migration {
   apply(repo: Repository): Promise<void>;
 }
 
-export class UpgradeRepoV2Error extends ResticError {}
+class UpgradeRepoV2Error extends ResticError {}
 
 export const upgradeRepoV2: Migration = {
   name: 'upgrade_repo_v2',

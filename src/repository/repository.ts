@@ -10,7 +10,7 @@ import type { CompressionMode } from '../compress/zstd.js';
 import { PackAssembler } from '../parallel/pack-assembler.js';
 import { type BlobWindow, BlobPool, type HeldBlob, workersAvailable } from '../parallel/blob-pool.js';
 import { openStoredBlob } from '../format/blob-open.js';
-import { isIrreducible, randomPolynomial } from '../chunker/index.js';
+import { irreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from '../format/config.js';
 import { createKeyFile, decodeKeyFile, type KeyFile, openKeyFile } from '../format/key.js';
 import { findKey, type OpenedKey } from './key-search.js';
@@ -24,7 +24,10 @@ import { type Snapshot, decodeSnapshot, encodeSnapshot } from '../format/snapsho
 import { type Node } from '../format/node.js';
 import { decodeTree, encodeTree } from '../format/tree.js';
 import { hashId, isId, randomId } from '../format/id.js';
-import { decodeLock, type LockInfo, type LockOptions, type LockStore, RepositoryLock, removeAllLocks, removeStaleLocks } from './lock.js';
+import { type LockOptions, type LockStore, RepositoryLock, removeAllLocks, removeStaleLocks } from './lock.js';
+import { decodeLock, type LockInfo } from '../format/lock-file.js';
+import { compareGoTimes } from '../go/time.js';
+import { mapLimit } from '../parallel/map-limit.js';
 
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** Packs uploaded in parallel while a backup continues (each held in memory). */
@@ -193,7 +196,7 @@ export class Repository {
     } catch (err) {
       throw new IntegrityError(`config file: ${(err as Error).message}`, { cause: err });
     }
-    if (!isIrreducible(config.chunkerPolynomial)) throw new FormatError('config: invalid chunker polynomial (not irreducible)');
+    if (!irreducible(config.chunkerPolynomial)) throw new FormatError('config: invalid chunker polynomial (not irreducible)');
     const compression = config.version < 2 ? 'off' : opts.compression;
     return new Repository(backend, config, master, keyId, { ...opts, compression });
   }
@@ -762,31 +765,4 @@ async function exists(backend: Backend, h: Handle): Promise<boolean> {
     if (err instanceof NotFoundError) return false;
     throw err;
   }
-}
-
-/** Run `fn` over items with at most `limit` in flight; results keep input order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
-/** Order of Go RFC3339 times (different zones allowed). */
-export function compareGoTimes(a: string, b: string): number {
-  const ta = Date.parse(a);
-  const tb = Date.parse(b);
-  if (ta !== tb) return ta - tb;
-  return fracNs(a) - fracNs(b);
-}
-
-function fracNs(t: string): number {
-  const m = /\.(\d+)/.exec(t);
-  return m ? Number(m[1]!.padEnd(9, '0').slice(3, 9)) : 0;
 }

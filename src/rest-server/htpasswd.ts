@@ -15,7 +15,7 @@ const USER_RE = /^[\p{L}\d@._-]+$/u;
 const CACHE_MS = 60_000;
 const CHECK_INTERVAL_MS = 5_000;
 
-export class HtpasswdError extends ResticError {}
+class HtpasswdError extends ResticError {}
 
 /** Parse htpasswd text; invalid user names are skipped (and reported through `warn`). */
 export function parseHtpasswd(text: string, warn: (msg: string) => void = () => {}): Map<string, string> {

@@ -30,14 +30,14 @@ import { isId } from '../format/id.js';
 import { Htpasswd } from './htpasswd.js';
 import { Metrics } from './metrics.js';
 
-export const MIME_V1 = 'application/vnd.x.restic.rest.v1';
-export const MIME_V2 = 'application/vnd.x.restic.rest.v2';
+const MIME_V1 = 'application/vnd.x.restic.rest.v1';
+const MIME_V2 = 'application/vnd.x.restic.rest.v2';
 
 const TYPES = ['data', 'index', 'keys', 'locks', 'snapshots'] as const;
 type ObjType = (typeof TYPES)[number];
 const MAX_FOLDER_DEPTH = 2;
 /** restic's packs are at most 128 MiB (plus one blob); everything else is small. */
-export const DEFAULT_MAX_UPLOAD = 160 * 1024 * 1024;
+const DEFAULT_MAX_UPLOAD = 160 * 1024 * 1024;
 /** Bodies of refused requests up to this size are read before answering (clean keep-alive). */
 const DRAIN_LIMIT = 1 << 20;
 

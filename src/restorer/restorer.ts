@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { type Repository, mapLimit } from '../repository/repository.js';
+import { type Repository } from '../repository/repository.js';
+import { mapLimit } from '../parallel/map-limit.js';
 import { type BlobLocation, MasterIndex } from '../repository/master-index.js';
 import { hashId } from '../format/id.js';
 import { OpenPool, discardSpare, prestartOpenPool } from '../parallel/open-pool.js';
@@ -17,7 +18,7 @@ import type { SpanBlob } from '../format/blob-open.js';
 import { type FileMeta, type SpanWriteResult, type WriteFile, applyMeta, openTarget } from '../parallel/span-write.js';
 import type { Node } from '../format/node.js';
 import { posixPermFromGo } from '../format/mode.js';
-import { parseGoTime } from '../go/json.js';
+import { parseGoTime } from '../go/time.js';
 import { type Pattern, childMatch, matchList, parsePattern } from '../go/filter.js';
 
 export interface RestoreOptions {
@@ -53,7 +54,7 @@ export interface RestoreStats {
 const SEP = Buffer.from('/');
 
 /** A tree entry name that is safe to create inside a directory. */
-export function isSafeName(name: Uint8Array): boolean {
+function isSafeName(name: Uint8Array): boolean {
   if (name.length === 0 || name.includes(0x2f) || name.includes(0)) return false;
   const s = Buffer.from(name).toString('latin1');
   return s !== '.' && s !== '..';

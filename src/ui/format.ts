@@ -3,7 +3,9 @@
  * (cmd/restic/format.go, cmd_ls.go's lsNodeJSON, cmd_find.go, Go's FileMode.String).
  */
 import type { Node, NodeType } from '../format/node.js';
-import { formatGoTime, goFixed, goJsonString, localOffsetMinutes, parseGoTime } from '../go/json.js';
+import { formatGoTime, localOffsetMinutes, parseGoTime } from '../go/time.js';
+import { goFixed } from '../go/fmt.js';
+import { goJsonString } from '../go/json-string.js';
 import { goTimeJson } from '../go/time.js';
 import { goTypeBitsForNodeType } from '../format/mode.js';
 import { type ByteString, bstrBytes } from '../go/bytestring.js';
@@ -20,7 +22,7 @@ export function fileModeString(mode: number): string {
 }
 
 /** A node's mode with the type bits restic's formatNode adds for its type. */
-export function nodeDisplayMode(node: Pick<Node, 'type' | 'mode'>): number {
+function nodeDisplayMode(node: Pick<Node, 'type' | 'mode'>): number {
   return ((node.mode ?? 0) | goTypeBitsForNodeType(node.type as NodeType)) >>> 0;
 }
 

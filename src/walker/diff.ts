@@ -6,7 +6,7 @@
 import type { Node } from '../format/node.js';
 import type { BlobType } from '../format/pack.js';
 import { MasterIndex } from '../repository/master-index.js';
-import { parseGoTime } from '../go/json.js';
+import { parseGoTime } from '../go/time.js';
 import { type ByteString, bstr, compareBstr, joinPath } from '../go/bytestring.js';
 
 /** What the comparison needs from a repository (a Repository with its index loaded). */

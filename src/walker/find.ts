@@ -5,7 +5,7 @@
  * Trees without matches are remembered and not searched again in later snapshots.
  */
 import type { Node } from '../format/node.js';
-import { parseGoTime } from '../go/json.js';
+import { parseGoTime } from '../go/time.js';
 import { UsageError } from '../errors.js';
 import { type ByteString } from '../go/bytestring.js';
 import { type FilterPattern, filterChildMatch, filterMatch, lowerBstr, prepareFilterPattern } from '../go/pattern.js';

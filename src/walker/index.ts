@@ -24,5 +24,5 @@ export {
   type FoundSnapshot,
 } from './select.js';
 export { snapshotJsonWithId } from '../format/snapshot.js';
-export { goIndentJson } from '../go/json.js';
+export { goIndentJson } from '../go/json-indent.js';
 export { goTimeJson } from '../go/time.js';

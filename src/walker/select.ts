@@ -6,7 +6,7 @@ import path from 'node:path';
 import { NotFoundError, UsageError } from '../errors.js';
 import type { Repository } from '../repository/repository.js';
 import type { Snapshot } from '../format/snapshot.js';
-import { compareGoTimes } from '../repository/repository.js';
+import { compareGoTimes } from '../go/time.js';
 
 export interface SnapshotFilter {
   /** Any of these hosts (empty: any host). */
