@@ -143,6 +143,41 @@ export class VirtualArchiver {
     return { ids, size };
   }
 
+  /** Place one entry in the tree being built, storing a file's content. */
+  private async addEntry(top: DirBuild, e: VirtualEntry, now: string): Promise<void> {
+    const parts = splitPath(e.path);
+    let dir = top;
+    for (const c of parts.slice(0, -1)) {
+      let next = dir.children.get(c);
+      if (!next) dir.children.set(c, (next = { children: new Map() }));
+      if (!('children' in next)) throw new UsageError(`entry ${e.path}: ${c} is not a directory`);
+      dir = next;
+    }
+    const name = parts[parts.length - 1]!;
+    if (dir.children.has(name) && e.type !== 'dir') throw new UsageError(`duplicate entry ${e.path}`);
+    const type = e.type ?? 'file';
+    if (type === 'dir') {
+      const existing = dir.children.get(name);
+      if (existing && 'children' in existing) existing.meta = e;
+      else dir.children.set(name, { children: new Map(), meta: e });
+      return;
+    }
+    const node = this.baseNode(name, type, e, now);
+    if (type === 'symlink') {
+      node.linktarget = Buffer.from(e.linktarget ?? '');
+      node.links = 1;
+    } else {
+      const { ids, size } = await this.fileContent(e.content);
+      node.content = ids;
+      node.size = size;
+      node.links = 1;
+      this.files++;
+      this.bytes += size;
+      this.opts.onEntry?.(e.path, size);
+    }
+    dir.children.set(name, node);
+  }
+
   /** Store the entries and write a snapshot. Entries are consumed in order (streams once). */
   async run(entries: Iterable<VirtualEntry> | AsyncIterable<VirtualEntry>): Promise<VirtualBackupResult> {
     const now = this.opts.time ?? nowGoTime();
@@ -151,37 +186,7 @@ export class VirtualArchiver {
     const top: DirBuild = { children: new Map() };
     for await (const e of entries) {
       this.opts.signal?.throwIfAborted();
-      const parts = splitPath(e.path);
-      let dir = top;
-      for (const c of parts.slice(0, -1)) {
-        let next = dir.children.get(c);
-        if (!next) dir.children.set(c, (next = { children: new Map() }));
-        if (!('children' in next)) throw new UsageError(`entry ${e.path}: ${c} is not a directory`);
-        dir = next;
-      }
-      const name = parts[parts.length - 1]!;
-      if (dir.children.has(name) && e.type !== 'dir') throw new UsageError(`duplicate entry ${e.path}`);
-      const type = e.type ?? 'file';
-      if (type === 'dir') {
-        const existing = dir.children.get(name);
-        if (existing && 'children' in existing) existing.meta = e;
-        else dir.children.set(name, { children: new Map(), meta: e });
-        continue;
-      }
-      const node = this.baseNode(name, type, e, now);
-      if (type === 'symlink') {
-        node.linktarget = Buffer.from(e.linktarget ?? '');
-        node.links = 1;
-      } else {
-        const { ids, size } = await this.fileContent(e.content);
-        node.content = ids;
-        node.size = size;
-        node.links = 1;
-        this.files++;
-        this.bytes += size;
-        this.opts.onEntry?.(e.path, size);
-      }
-      dir.children.set(name, node);
+      await this.addEntry(top, e, now);
     }
     // Root path components become intermediate directories, as for file-system backups.
     let tree = await this.saveDir(top, now);

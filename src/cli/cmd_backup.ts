@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { UsageError, ExitCode } from '../errors.js';
-import { Archiver, type BackupItem, type BackupProgress } from '../archiver/archiver.js';
+import { Archiver, type BackupItem, type BackupProgress, type BackupResult, type BackupWarning } from '../archiver/archiver.js';
 import type { Command } from './command.js';
 import { type GlobalContext, openRepository, withLock } from './global.js';
 import { backupEntries } from '../archiver/virtual.js';
@@ -65,12 +65,7 @@ export const backupCommand: Command = {
       onProgress: progressReporter(ctx, line, scanner),
       progressInterval: progressInterval(ctx.env),
       onItem: verbosity(ctx) >= 3 ? (item) => verboseItem(ctx, item, line) : undefined,
-      onWarning: (w) => {
-        line?.clear();
-        if (ctx.json)
-          ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'archival', item: w.path }) + '\n');
-        else ctx.stderr(`error: ${w.path}: ${w.message}\n`);
-      },
+      onWarning: warningPrinter(ctx, line),
     });
     // Read index and snapshots while the lock settles (restic waits 200 ms after writing it);
     // the archiver re-lists both under the lock and keeps only what is unchanged.
@@ -78,49 +73,64 @@ export const backupCommand: Command = {
     repo.prefetchSnapshots();
     const result = await withLock(ctx, repo, false, () => archiver.run(args), { honourNoLock: false }).finally(() => scanner?.stop());
     line?.clear();
-    const s = result.stats;
-    const elapsed = (Date.now() - started) / 1000;
-    if (ctx.json) {
-      ctx.stdout(
-        JSON.stringify({
-          message_type: 'summary',
-          files_new: s.filesNew,
-          files_changed: s.filesChanged,
-          files_unmodified: s.filesUnmodified,
-          dirs_new: s.dirsNew,
-          dirs_changed: s.dirsChanged,
-          dirs_unmodified: s.dirsUnmodified,
-          data_blobs: s.dataBlobs,
-          tree_blobs: s.treeBlobs,
-          data_added: s.dataAdded,
-          data_added_packed: s.dataAddedStored,
-          total_files_processed: s.totalFilesProcessed,
-          total_bytes_processed: s.totalBytesProcessed,
-          total_duration: elapsed,
-          snapshot_id: result.snapshotId,
-        }) + '\n',
-      );
-    } else if (!ctx.quiet) {
-      const n = (v: number) => String(v).padStart(5);
-      ctx.stdout(`\nFiles:       ${n(s.filesNew)} new, ${n(s.filesChanged)} changed, ${n(s.filesUnmodified)} unmodified\n`);
-      ctx.stdout(`Dirs:        ${n(s.dirsNew)} new, ${n(s.dirsChanged)} changed, ${n(s.dirsUnmodified)} unmodified\n`);
-      if (verbosity(ctx) >= 2) {
-        ctx.stdout(`Data Blobs:  ${n(s.dataBlobs)} new\n`);
-        ctx.stdout(`Tree Blobs:  ${n(s.treeBlobs)} new\n`);
-      }
-      ctx.stdout(
-        `Added to the repository: ${resticFormatBytes(s.dataAdded).padEnd(5)} (${resticFormatBytes(s.dataAddedStored).padEnd(5)} stored)\n\n`,
-      );
-      ctx.stdout(
-        `processed ${s.totalFilesProcessed} files, ${resticFormatBytes(s.totalBytesProcessed)} in ${formatDuration(elapsed * 1000)}\n`,
-      );
-      ctx.stdout(`snapshot ${result.snapshotId.slice(0, 8)} saved\n`);
-      ctx.stdout(backupIdLine(result.snapshotId));
-    }
+    printSummary(ctx, result, (Date.now() - started) / 1000);
     await repo.close();
     return result.warnings.length ? ExitCode.Incomplete : ExitCode.OK;
   },
 };
+
+/** Problems with single items: reported and counted, the backup goes on. */
+function warningPrinter(ctx: GlobalContext, line: StatusLine | undefined): (w: BackupWarning) => void {
+  return (w) => {
+    line?.clear();
+    if (ctx.json)
+      ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'archival', item: w.path }) + '\n');
+    else ctx.stderr(`error: ${w.path}: ${w.message}\n`);
+  };
+}
+
+/** restic's summary: a JSON `summary` message, or the text block ending with the snapshot ID. */
+function printSummary(ctx: GlobalContext, result: BackupResult, elapsed: number): void {
+  const s = result.stats;
+  if (ctx.json) {
+    ctx.stdout(
+      JSON.stringify({
+        message_type: 'summary',
+        files_new: s.filesNew,
+        files_changed: s.filesChanged,
+        files_unmodified: s.filesUnmodified,
+        dirs_new: s.dirsNew,
+        dirs_changed: s.dirsChanged,
+        dirs_unmodified: s.dirsUnmodified,
+        data_blobs: s.dataBlobs,
+        tree_blobs: s.treeBlobs,
+        data_added: s.dataAdded,
+        data_added_packed: s.dataAddedStored,
+        total_files_processed: s.totalFilesProcessed,
+        total_bytes_processed: s.totalBytesProcessed,
+        total_duration: elapsed,
+        snapshot_id: result.snapshotId,
+      }) + '\n',
+    );
+    return;
+  }
+  if (ctx.quiet) return;
+  const n = (v: number) => String(v).padStart(5);
+  ctx.stdout(`\nFiles:       ${n(s.filesNew)} new, ${n(s.filesChanged)} changed, ${n(s.filesUnmodified)} unmodified\n`);
+  ctx.stdout(`Dirs:        ${n(s.dirsNew)} new, ${n(s.dirsChanged)} changed, ${n(s.dirsUnmodified)} unmodified\n`);
+  if (verbosity(ctx) >= 2) {
+    ctx.stdout(`Data Blobs:  ${n(s.dataBlobs)} new\n`);
+    ctx.stdout(`Tree Blobs:  ${n(s.treeBlobs)} new\n`);
+  }
+  ctx.stdout(
+    `Added to the repository: ${resticFormatBytes(s.dataAdded).padEnd(5)} (${resticFormatBytes(s.dataAddedStored).padEnd(5)} stored)\n\n`,
+  );
+  ctx.stdout(
+    `processed ${s.totalFilesProcessed} files, ${resticFormatBytes(s.totalBytesProcessed)} in ${formatDuration(elapsed * 1000)}\n`,
+  );
+  ctx.stdout(`snapshot ${result.snapshotId.slice(0, 8)} saved\n`);
+  ctx.stdout(backupIdLine(result.snapshotId));
+}
 
 /** chectl's last line (`server:backup`), for scripts that read the short ID from there. */
 function backupIdLine(snapshotId: string): string {

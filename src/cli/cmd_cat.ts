@@ -1,6 +1,6 @@
 import { NotFoundError, UsageError } from '../errors.js';
 import type { Command } from './command.js';
-import { openRepository, withLock } from './global.js';
+import { type GlobalContext, openRepository, withLock } from './global.js';
 import { Out } from '../ui/output.js';
 import { parseIdProblem, warn } from './read-common.js';
 import type { Repository } from '../repository/repository.js';
@@ -31,6 +31,27 @@ async function resolveFile(repo: Repository, type: FileType, s: string): Promise
   return repo.resolveId(type, s);
 }
 
+/** What one `cat` kind prints from: the opened repository and the ID (or spec) argument. */
+interface Cat {
+  ctx: GlobalContext;
+  repo: Repository;
+  out: Out;
+  arg: string;
+}
+
+/** One printer per object kind, as restic's runCat switch. */
+const PRINTERS: Record<string, (c: Cat) => Promise<void>> = {
+  config: catConfig,
+  masterkey: catMasterKey,
+  index: catIndex,
+  snapshot: catSnapshot,
+  key: catKey,
+  lock: catLock,
+  pack: catPack,
+  blob: catBlob,
+  tree: catTree,
+};
+
 export const catCommand: Command = {
   name: 'cat',
   summary: 'Print internal objects to stdout',
@@ -45,85 +66,7 @@ export const catCommand: Command = {
     const repo = await openRepository(ctx);
     const out = new Out();
     try {
-      await withLock(ctx, repo, false, async () => {
-        switch (type) {
-          case 'config':
-            await out.text(goIndentJson(Buffer.from(encodeConfig(repo.config)).toString()) + '\n');
-            return;
-          case 'masterkey': {
-            const key = { ...repo.key, mac: { k: repo.key.mac.k, r: clampR(repo.key.mac.r) } };
-            await out.text(goIndentJson(encodeMasterKey(key)) + '\n');
-            return;
-          }
-          case 'index': {
-            const id = await resolveFile(repo, 'index', arg);
-            await out.bytes(await repo.loadUnpacked('index', id));
-            await out.text('\n');
-            return;
-          }
-          case 'snapshot': {
-            let sn;
-            try {
-              sn = await findSnapshot(repo, arg);
-            } catch (err) {
-              throw new UsageError(`could not find snapshot: ${(err as Error).message}`);
-            }
-            await out.text(goIndentJson(snapshotJson014(sn.snapshot)) + '\n');
-            return;
-          }
-          case 'key': {
-            const id = await resolveFile(repo, 'key', arg);
-            const k = decodeKeyFile(await repo.backend.load({ type: 'key', name: id }), id);
-            await out.text(goIndentJson(Buffer.from(encodeKeyFile({ ...k, created: goTimeJson(k.created) })).toString()) + '\n');
-            return;
-          }
-          case 'lock': {
-            const id = await resolveFile(repo, 'lock', arg);
-            const l = decodeLock(await repo.loadUnpacked('lock', id));
-            await out.text(goIndentJson(Buffer.from(encodeLock({ ...l, time: goTimeJson(l.time) })).toString()) + '\n');
-            return;
-          }
-          case 'pack': {
-            const id = await resolveFile(repo, 'pack', arg);
-            const data = await repo.backend.load({ type: 'pack', name: id });
-            const hash = hashId(data);
-            if (hash !== id) warn(ctx, `Warning: hash of data does not match ID, want\n  ${id}\ngot:\n  ${hash}`);
-            await out.bytes(data);
-            return;
-          }
-          case 'blob': {
-            if (parseIdProblem(arg) !== null) throw new UsageError(parseIdError(arg));
-            const id = arg.toLowerCase();
-            await repo.loadIndex();
-            for (const t of ['data', 'tree'] as const) {
-              if (!repo.index.has(t, id)) continue;
-              await out.bytes(await repo.loadBlob(t, id));
-              return;
-            }
-            throw new NotFoundError('blob not found');
-          }
-          case 'tree': {
-            await repo.loadIndex();
-            let treeId: string;
-            if (isId(arg) && repo.index.has('tree', arg)) treeId = arg;
-            else {
-              const i = arg.indexOf(':');
-              const spec = i >= 0 ? arg.slice(0, i) : arg;
-              const sub = i >= 0 ? arg.slice(i + 1) : '';
-              let sn;
-              try {
-                sn = await findSnapshot(repo, spec);
-              } catch (err) {
-                throw new UsageError(`could not find snapshot: ${(err as Error).message}`);
-              }
-              if (!sn.snapshot.tree) throw new UsageError(`snapshot ${sn.id.slice(0, 8)} has no tree`);
-              treeId = await findTreeDirectory(repo, sn.snapshot.tree, bstrFromText(sub));
-            }
-            await out.bytes(await repo.loadBlob('tree', treeId));
-            return;
-          }
-        }
-      });
+      await withLock(ctx, repo, false, () => PRINTERS[type]!({ ctx, repo, out, arg }));
     } finally {
       await out.flush();
       await repo.close();
@@ -131,3 +74,79 @@ export const catCommand: Command = {
     return 0;
   },
 };
+
+async function catConfig({ repo, out }: Cat): Promise<void> {
+  await out.text(goIndentJson(Buffer.from(encodeConfig(repo.config)).toString()) + '\n');
+}
+
+async function catMasterKey({ repo, out }: Cat): Promise<void> {
+  const key = { ...repo.key, mac: { k: repo.key.mac.k, r: clampR(repo.key.mac.r) } };
+  await out.text(goIndentJson(encodeMasterKey(key)) + '\n');
+}
+
+async function catIndex({ repo, out, arg }: Cat): Promise<void> {
+  const id = await resolveFile(repo, 'index', arg);
+  await out.bytes(await repo.loadUnpacked('index', id));
+  await out.text('\n');
+}
+
+async function catSnapshot({ repo, out, arg }: Cat): Promise<void> {
+  const sn = await findSnapshotOrUsage(repo, arg);
+  await out.text(goIndentJson(snapshotJson014(sn.snapshot)) + '\n');
+}
+
+async function catKey({ repo, out, arg }: Cat): Promise<void> {
+  const id = await resolveFile(repo, 'key', arg);
+  const k = decodeKeyFile(await repo.backend.load({ type: 'key', name: id }), id);
+  await out.text(goIndentJson(Buffer.from(encodeKeyFile({ ...k, created: goTimeJson(k.created) })).toString()) + '\n');
+}
+
+async function catLock({ repo, out, arg }: Cat): Promise<void> {
+  const id = await resolveFile(repo, 'lock', arg);
+  const l = decodeLock(await repo.loadUnpacked('lock', id));
+  await out.text(goIndentJson(Buffer.from(encodeLock({ ...l, time: goTimeJson(l.time) })).toString()) + '\n');
+}
+
+async function catPack({ ctx, repo, out, arg }: Cat): Promise<void> {
+  const id = await resolveFile(repo, 'pack', arg);
+  const data = await repo.backend.load({ type: 'pack', name: id });
+  const hash = hashId(data);
+  if (hash !== id) warn(ctx, `Warning: hash of data does not match ID, want\n  ${id}\ngot:\n  ${hash}`);
+  await out.bytes(data);
+}
+
+async function catBlob({ repo, out, arg }: Cat): Promise<void> {
+  if (parseIdProblem(arg) !== null) throw new UsageError(parseIdError(arg));
+  const id = arg.toLowerCase();
+  await repo.loadIndex();
+  for (const t of ['data', 'tree'] as const) {
+    if (!repo.index.has(t, id)) continue;
+    await out.bytes(await repo.loadBlob(t, id));
+    return;
+  }
+  throw new NotFoundError('blob not found');
+}
+
+/** A tree ID, or `snapshot:subfolder`. */
+async function catTree({ repo, out, arg }: Cat): Promise<void> {
+  await repo.loadIndex();
+  let treeId: string;
+  if (isId(arg) && repo.index.has('tree', arg)) treeId = arg;
+  else {
+    const i = arg.indexOf(':');
+    const spec = i >= 0 ? arg.slice(0, i) : arg;
+    const sub = i >= 0 ? arg.slice(i + 1) : '';
+    const sn = await findSnapshotOrUsage(repo, spec);
+    if (!sn.snapshot.tree) throw new UsageError(`snapshot ${sn.id.slice(0, 8)} has no tree`);
+    treeId = await findTreeDirectory(repo, sn.snapshot.tree, bstrFromText(sub));
+  }
+  await out.bytes(await repo.loadBlob('tree', treeId));
+}
+
+async function findSnapshotOrUsage(repo: Repository, spec: string): ReturnType<typeof findSnapshot> {
+  try {
+    return await findSnapshot(repo, spec);
+  } catch (err) {
+    throw new UsageError(`could not find snapshot: ${(err as Error).message}`);
+  }
+}

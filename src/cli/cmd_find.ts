@@ -152,56 +152,14 @@ export const findCommand: Command = {
       await withLock(ctx, repo, false, async () => {
         await repo.loadIndex();
         const finder = new Finder(repo, { patterns: args.map(bstrFromText), ignoreCase: !!o['ignore-case'], oldest, newest });
-        let blobs: Set<string> | undefined;
-        let trees: Set<string> | undefined;
         const patterns = o['ignore-case'] ? args.map((a) => a.toLowerCase()) : args;
-        if (blobMode) blobs = new Set(patterns);
-        if (treeMode) trees = new Set(patterns);
-        if (packMode) {
-          blobs = new Set();
-          await packsToBlobs(ctx, repo, patterns, blobs);
-        }
+        const ids = await idsToFind(ctx, repo, patterns, blobMode, treeMode, packMode);
         const snapshots = await findFilteredSnapshots(repo, snapshotFilter(ctx), (o['snapshot'] as string[] | undefined) ?? [], (m) =>
           warn(ctx, m),
         );
-        for (const sn of snapshots) {
-          output.startSnapshot(sn);
-          const onTreeError = (parent: string) => void out.text(`Unable to load tree ${parent}\n ... which belongs to snapshot ${sn.id}\n`);
-          if (blobs || trees) {
-            await finder.findIds(
-              sn,
-              { blobs, trees },
-              (kind, id, path, parentTree) => output.object(kind, id, path, parentTree, sn),
-              onTreeError,
-            );
-          } else {
-            await finder.findInSnapshot(sn, (path, node) => output.pattern(path, node), onTreeError);
-          }
-        }
+        for (const sn of snapshots) await searchSnapshot(finder, output, out, sn, ids);
         await output.finish();
-        if (o['show-pack-id'] && (blobs || trees)) {
-          for (const [ids, type] of [
-            [blobs, 'data'],
-            [trees, 'tree'],
-          ] as const) {
-            for (const id of ids ?? []) {
-              const why = parseIdProblem(id);
-              if (why !== null) {
-                await out.text(`Note: cannot find pack for object '${id}', unable to parse ID: ${why}\n`);
-                continue;
-              }
-              const loc = repo.index.lookup(type, id.toLowerCase())[0];
-              if (!loc) {
-                await out.text(`Object ${id.slice(0, 8).toLowerCase()} not found in the index\n`);
-                continue;
-              }
-              await out.text(
-                `Object belongs to pack ${loc.packId}\n ... Pack ${loc.packId.slice(0, 8)}: ` +
-                  `<Blob (${type}) ${id.slice(0, 8)}, offset ${loc.offset}, length ${loc.length}, uncompressed length ${loc.uncompressedLength}>\n`,
-              );
-            }
-          }
-        }
+        if (o['show-pack-id'] && (ids.blobs || ids.trees)) await showPackIds(repo, out, ids);
       });
     } finally {
       await out.flush();
@@ -210,3 +168,67 @@ export const findCommand: Command = {
     return 0;
   },
 };
+
+/** The blob and tree IDs searched for with --blob, --tree or --pack; none when searching names. */
+interface WantedIds {
+  blobs?: Set<string>;
+  trees?: Set<string>;
+}
+
+async function idsToFind(
+  ctx: GlobalContext,
+  repo: Repository,
+  patterns: string[],
+  blobMode: boolean,
+  treeMode: boolean,
+  packMode: boolean,
+): Promise<WantedIds> {
+  const ids: WantedIds = {};
+  if (blobMode) ids.blobs = new Set(patterns);
+  if (treeMode) ids.trees = new Set(patterns);
+  if (packMode) {
+    ids.blobs = new Set();
+    await packsToBlobs(ctx, repo, patterns, ids.blobs);
+  }
+  return ids;
+}
+
+async function searchSnapshot(finder: Finder, output: FindOutput, out: Out, sn: FoundSnapshot, ids: WantedIds): Promise<void> {
+  output.startSnapshot(sn);
+  const onTreeError = (parent: string) => void out.text(`Unable to load tree ${parent}\n ... which belongs to snapshot ${sn.id}\n`);
+  if (ids.blobs || ids.trees) {
+    await finder.findIds(
+      sn,
+      { blobs: ids.blobs, trees: ids.trees },
+      (kind, id, path, parentTree) => output.object(kind, id, path, parentTree, sn),
+      onTreeError,
+    );
+  } else {
+    await finder.findInSnapshot(sn, (path, node) => output.pattern(path, node), onTreeError);
+  }
+}
+
+/** --show-pack-id: the pack of each searched blob or tree, from the index. */
+async function showPackIds(repo: Repository, out: Out, { blobs, trees }: WantedIds): Promise<void> {
+  for (const [ids, type] of [
+    [blobs, 'data'],
+    [trees, 'tree'],
+  ] as const) {
+    for (const id of ids ?? []) {
+      const why = parseIdProblem(id);
+      if (why !== null) {
+        await out.text(`Note: cannot find pack for object '${id}', unable to parse ID: ${why}\n`);
+        continue;
+      }
+      const loc = repo.index.lookup(type, id.toLowerCase())[0];
+      if (!loc) {
+        await out.text(`Object ${id.slice(0, 8).toLowerCase()} not found in the index\n`);
+        continue;
+      }
+      await out.text(
+        `Object belongs to pack ${loc.packId}\n ... Pack ${loc.packId.slice(0, 8)}: ` +
+          `<Blob (${type}) ${id.slice(0, 8)}, offset ${loc.offset}, length ${loc.length}, uncompressed length ${loc.uncompressedLength}>\n`,
+      );
+    }
+  }
+}

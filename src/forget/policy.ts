@@ -113,6 +113,29 @@ function sortNewestFirst<E extends SnapshotEntry>(list: E[], times: Map<E, WallT
     .map((x) => x.e);
 }
 
+/** The --keep-last/hourly/… buckets: `count` snapshots more to keep, `last` bucket value kept. */
+function countBuckets(p: ExpirePolicy): Array<{ count: number; bucker: Bucker; last: number; reason: string }> {
+  return [
+    { count: p.last ?? 0, bucker: always, last: -1, reason: 'last snapshot' },
+    { count: p.hourly ?? 0, bucker: ymdh, last: -1, reason: 'hourly snapshot' },
+    { count: p.daily ?? 0, bucker: ymd, last: -1, reason: 'daily snapshot' },
+    { count: p.weekly ?? 0, bucker: yw, last: -1, reason: 'weekly snapshot' },
+    { count: p.monthly ?? 0, bucker: ym, last: -1, reason: 'monthly snapshot' },
+    { count: p.yearly ?? 0, bucker: y, last: -1, reason: 'yearly snapshot' },
+  ];
+}
+
+/** The --keep-within-hourly/… buckets. */
+function withinBuckets(p: ExpirePolicy): Array<{ within: Duration | undefined; bucker: Bucker; last: number; reason: string }> {
+  return [
+    { within: p.withinHourly, bucker: ymdh, last: -1, reason: 'hourly within' },
+    { within: p.withinDaily, bucker: ymd, last: -1, reason: 'daily within' },
+    { within: p.withinWeekly, bucker: yw, last: -1, reason: 'weekly within' },
+    { within: p.withinMonthly, bucker: ym, last: -1, reason: 'monthly within' },
+    { within: p.withinYearly, bucker: y, last: -1, reason: 'yearly within' },
+  ];
+}
+
 /**
  * restic's ApplyPolicy for one group. `now` (ms since the epoch, default the current time)
  * only decides which snapshots lie in the future and so cannot be the reference for
@@ -128,21 +151,8 @@ export function applyPolicy<E extends SnapshotEntry>(input: E[], p: ExpirePolicy
   const result: PolicyResult<E> = { keep: [], remove: [], reasons: [] };
   if (!list.length) return result;
 
-  const buckets = [
-    { count: p.last ?? 0, bucker: always, last: -1, reason: 'last snapshot' },
-    { count: p.hourly ?? 0, bucker: ymdh, last: -1, reason: 'hourly snapshot' },
-    { count: p.daily ?? 0, bucker: ymd, last: -1, reason: 'daily snapshot' },
-    { count: p.weekly ?? 0, bucker: yw, last: -1, reason: 'weekly snapshot' },
-    { count: p.monthly ?? 0, bucker: ym, last: -1, reason: 'monthly snapshot' },
-    { count: p.yearly ?? 0, bucker: y, last: -1, reason: 'yearly snapshot' },
-  ];
-  const bucketsWithin = [
-    { within: p.withinHourly, bucker: ymdh, last: -1, reason: 'hourly within' },
-    { within: p.withinDaily, bucker: ymd, last: -1, reason: 'daily within' },
-    { within: p.withinWeekly, bucker: yw, last: -1, reason: 'weekly within' },
-    { within: p.withinMonthly, bucker: ym, last: -1, reason: 'monthly within' },
-    { within: p.withinYearly, bucker: y, last: -1, reason: 'yearly within' },
-  ];
+  const buckets = countBuckets(p);
+  const bucketsWithin = withinBuckets(p);
 
   const latest = findLatest([...times.values()], BigInt(Math.floor(now)) * 1_000_000n);
   const withinCutoff = isZeroDuration(p.within) ? 0n : cutoff(latest, p.within!);

@@ -215,61 +215,66 @@ export function resolveBackupServer(
       ? (config as BackupServerConfiguration).spec
       : (config as BackupServerSpec);
   const kind = serverSection(spec);
-  if (kind === 'rest') {
-    const r = spec.rest!;
-    const protocol = checkProtocol(r.protocol, 'rest.protocol', CHE_DEFAULTS.rest.protocol);
-    const hostname = checkHostname(r.hostname, 'rest.hostname');
-    const port = checkPort(r.port, 'rest.port', CHE_DEFAULTS.rest.port);
-    const repoPath = cleanPath(r.repositoryPath ?? '');
-    const password = repositoryPassword(
-      secrets,
-      requireString(r.repositoryPasswordSecretRef, 'rest.repositoryPasswordSecretRef'),
-      'rest.repositoryPasswordSecretRef',
+  if (kind === 'rest') return resolveRest(spec.rest!, secrets);
+  if (kind === 'awss3') return resolveAwsS3(spec.awss3!, secrets);
+  return resolveSftp(spec.sftp!, secrets, sftp);
+}
+
+function resolveRest(r: RestServerSpec, secrets: SecretMap): ResolvedBackupServer {
+  const protocol = checkProtocol(r.protocol, 'rest.protocol', CHE_DEFAULTS.rest.protocol);
+  const hostname = checkHostname(r.hostname, 'rest.hostname');
+  const port = checkPort(r.port, 'rest.port', CHE_DEFAULTS.rest.port);
+  const repoPath = cleanPath(r.repositoryPath ?? '');
+  const password = repositoryPassword(
+    secrets,
+    requireString(r.repositoryPasswordSecretRef, 'rest.repositoryPasswordSecretRef'),
+    'rest.repositoryPasswordSecretRef',
+  );
+  const out: ResolvedBackupServer = {
+    kind: 'rest',
+    location: `rest:${protocol}://${hostname}:${port}/${repoPath ? repoPath + '/' : ''}`,
+    repositoryPassword: password,
+    env: {},
+  };
+  if (r.credentialsSecretRef) {
+    const field = 'rest.credentialsSecretRef';
+    out.username = secretKey(secrets, r.credentialsSecretRef, field, 'username');
+    if (out.username.includes(':'))
+      throw new BackupConfigError(`secret ${JSON.stringify(r.credentialsSecretRef)} (${field}): the username must not contain ":"`);
+    out.password = secretKey(secrets, r.credentialsSecretRef, field, 'password');
+    out.env = { RESTIC_REST_USERNAME: out.username, RESTIC_REST_PASSWORD: out.password };
+  }
+  return out;
+}
+
+function resolveAwsS3(s: AwsS3ServerSpec, secrets: SecretMap): ResolvedBackupServer {
+  const protocol = checkProtocol(s.protocol, 'awss3.protocol', CHE_DEFAULTS.awss3.protocol);
+  const hostname =
+    s.hostname === undefined || s.hostname === '' ? CHE_DEFAULTS.awss3.hostname : checkHostname(s.hostname, 'awss3.hostname');
+  const port = checkPort(s.port, 'awss3.port', undefined);
+  const repoPath = cleanPath(requireString(s.repositoryPath, 'awss3.repositoryPath'));
+  const bucket = repoPath.split('/')[0]!;
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new BackupConfigError(
+      `awss3.repositoryPath: ${JSON.stringify(bucket)} is not a valid bucket name (3-63 characters: a-z, 0-9, "." and "-")`,
     );
-    const out: ResolvedBackupServer = {
-      kind,
-      location: `rest:${protocol}://${hostname}:${port}/${repoPath ? repoPath + '/' : ''}`,
-      repositoryPassword: password,
-      env: {},
-    };
-    if (r.credentialsSecretRef) {
-      const field = 'rest.credentialsSecretRef';
-      out.username = secretKey(secrets, r.credentialsSecretRef, field, 'username');
-      if (out.username.includes(':'))
-        throw new BackupConfigError(`secret ${JSON.stringify(r.credentialsSecretRef)} (${field}): the username must not contain ":"`);
-      out.password = secretKey(secrets, r.credentialsSecretRef, field, 'password');
-      out.env = { RESTIC_REST_USERNAME: out.username, RESTIC_REST_PASSWORD: out.password };
-    }
-    return out;
   }
-  if (kind === 'awss3') {
-    const s = spec.awss3!;
-    const protocol = checkProtocol(s.protocol, 'awss3.protocol', CHE_DEFAULTS.awss3.protocol);
-    const hostname =
-      s.hostname === undefined || s.hostname === '' ? CHE_DEFAULTS.awss3.hostname : checkHostname(s.hostname, 'awss3.hostname');
-    const port = checkPort(s.port, 'awss3.port', undefined);
-    const repoPath = cleanPath(requireString(s.repositoryPath, 'awss3.repositoryPath'));
-    const bucket = repoPath.split('/')[0]!;
-    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-      throw new BackupConfigError(
-        `awss3.repositoryPath: ${JSON.stringify(bucket)} is not a valid bucket name (3-63 characters: a-z, 0-9, "." and "-")`,
-      );
-    }
-    const ref = requireString(s.repositoryPasswordSecretRef, 'awss3.repositoryPasswordSecretRef');
-    const password = repositoryPassword(secrets, ref, 'awss3.repositoryPasswordSecretRef');
-    const keyRef = requireString(s.awsAccessKeySecretRef, 'awss3.awsAccessKeySecretRef');
-    const awsAccessKeyId = secretKey(secrets, keyRef, 'awss3.awsAccessKeySecretRef', 'awsAccessKeyId');
-    const awsSecretAccessKey = secretKey(secrets, keyRef, 'awss3.awsAccessKeySecretRef', 'awsSecretAccessKey');
-    return {
-      kind,
-      location: `s3:${protocol}://${hostname}${port ? `:${port}` : ''}/${repoPath}`,
-      repositoryPassword: password,
-      awsAccessKeyId,
-      awsSecretAccessKey,
-      env: { AWS_ACCESS_KEY_ID: awsAccessKeyId, AWS_SECRET_ACCESS_KEY: awsSecretAccessKey },
-    };
-  }
-  const f = spec.sftp!;
+  const ref = requireString(s.repositoryPasswordSecretRef, 'awss3.repositoryPasswordSecretRef');
+  const password = repositoryPassword(secrets, ref, 'awss3.repositoryPasswordSecretRef');
+  const keyRef = requireString(s.awsAccessKeySecretRef, 'awss3.awsAccessKeySecretRef');
+  const awsAccessKeyId = secretKey(secrets, keyRef, 'awss3.awsAccessKeySecretRef', 'awsAccessKeyId');
+  const awsSecretAccessKey = secretKey(secrets, keyRef, 'awss3.awsAccessKeySecretRef', 'awsSecretAccessKey');
+  return {
+    kind: 'awss3',
+    location: `s3:${protocol}://${hostname}${port ? `:${port}` : ''}/${repoPath}`,
+    repositoryPassword: password,
+    awsAccessKeyId,
+    awsSecretAccessKey,
+    env: { AWS_ACCESS_KEY_ID: awsAccessKeyId, AWS_SECRET_ACCESS_KEY: awsSecretAccessKey },
+  };
+}
+
+function resolveSftp(f: SftpServerSpec, secrets: SecretMap, sftp: SftpHostKeyOptions): ResolvedBackupServer {
   const username = requireString(f.username, 'sftp.username');
   if (/[@:/\s]/.test(username))
     throw new BackupConfigError(`sftp.username ${JSON.stringify(username)} must not contain "@", ":", "/" or spaces`);

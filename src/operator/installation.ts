@@ -295,6 +295,47 @@ async function folder(
   return out;
 }
 
+async function findBackupSnapshot(repo: Repository, spec: string, sel: SnapshotSelection): Promise<{ id: string; snapshot: Snapshot }> {
+  const filter = (s: Snapshot) => (!sel.hostname || s.hostname === sel.hostname) && (sel.tags ?? []).every((t) => s.tags?.includes(t));
+  try {
+    return await repo.findSnapshot(spec, filter);
+  } catch (err) {
+    if (err instanceof NotFoundError) {
+      throw new NotFoundError(
+        spec === 'latest'
+          ? `no backup snapshot found in ${repo.backend.location}`
+          : `no backup snapshot ${spec} in ${repo.backend.location}`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+/** A database dump, streamed on demand; its blobs must be indexed now. */
+function restoredDatabase(repo: Repository, f: { node: Node; name: string; path: string }): RestoredDatabase {
+  checkIndexed(repo, f.node, f.path);
+  const node = f.node;
+  const size = Number(node.size ?? 0);
+  const content = async function* (): AsyncGenerator<Uint8Array> {
+    let n = 0;
+    for await (const p of readFileContent(repo, node)) {
+      n += p.length;
+      yield p;
+    }
+    if (n !== size) throw new IntegrityError(`${f.path}: read ${n} bytes, the snapshot says ${size}`);
+  };
+  return { name: f.name, size, content, stream: () => Readable.from(content(), { objectMode: false }) };
+}
+
+/** The backup-info file's mapping, when there is one. */
+async function backupInfo(repo: Repository, nodes: Node[]): Promise<Record<string, YamlValue> | undefined> {
+  const infoNode = nodes.find((n) => nameOf(n) === BACKUP_INFO_FILE && n.type === 'file');
+  if (!infoNode) return undefined;
+  const parsed = (await restoredManifest(repo, infoNode, BACKUP_INFO_FILE, 'backup-info')).object;
+  return parsed && typeof parsed === 'object' && !Array.isArray(parsed) ? parsed : undefined;
+}
+
 /**
  * Read an installation backup: `latest`, a full snapshot ID or a unique prefix (e.g. the
  * 8-hex short ID). Manifests are read and parsed now; database dumps are streamed on demand.
@@ -308,22 +349,7 @@ export async function readInstallation(
 ): Promise<RestoredInstallation> {
   const spec = snapshotSpec === '' ? 'latest' : snapshotSpec;
   await repo.loadIndex();
-  const filter = (s: Snapshot) => (!sel.hostname || s.hostname === sel.hostname) && (sel.tags ?? []).every((t) => s.tags?.includes(t));
-  let found: { id: string; snapshot: Snapshot };
-  try {
-    found = await repo.findSnapshot(spec, filter);
-  } catch (err) {
-    if (err instanceof NotFoundError) {
-      throw new NotFoundError(
-        spec === 'latest'
-          ? `no backup snapshot found in ${repo.backend.location}`
-          : `no backup snapshot ${spec} in ${repo.backend.location}`,
-        { cause: err },
-      );
-    }
-    throw err;
-  }
-  const { id, snapshot } = found;
+  const { id, snapshot } = await findBackupSnapshot(repo, spec, sel);
   const { tree, nodes } = await dataTree(repo, snapshot, id);
   const cr = nodes.find((n) => nameOf(n) === CHE_CR_FILE)!;
   const cheCluster = await restoredManifest(repo, cr, CHE_CR_FILE, 'che-cr');
@@ -332,26 +358,8 @@ export async function readInstallation(
   const secrets: RestoredManifest[] = [];
   for (const f of await folder(repo, nodes, 'secrets', '.yaml')) secrets.push(await restoredManifest(repo, f.node, f.path, f.name));
   const databases: RestoredDatabase[] = [];
-  for (const f of await folder(repo, nodes, 'db', '.sql')) {
-    checkIndexed(repo, f.node, f.path);
-    const node = f.node;
-    const size = Number(node.size ?? 0);
-    const content = async function* (): AsyncGenerator<Uint8Array> {
-      let n = 0;
-      for await (const p of readFileContent(repo, node)) {
-        n += p.length;
-        yield p;
-      }
-      if (n !== size) throw new IntegrityError(`${f.path}: read ${n} bytes, the snapshot says ${size}`);
-    };
-    databases.push({ name: f.name, size, content, stream: () => Readable.from(content(), { objectMode: false }) });
-  }
-  let info: Record<string, YamlValue> | undefined;
-  const infoNode = nodes.find((n) => nameOf(n) === BACKUP_INFO_FILE && n.type === 'file');
-  if (infoNode) {
-    const parsed = (await restoredManifest(repo, infoNode, BACKUP_INFO_FILE, 'backup-info')).object;
-    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) info = parsed;
-  }
+  for (const f of await folder(repo, nodes, 'db', '.sql')) databases.push(restoredDatabase(repo, f));
+  const info = await backupInfo(repo, nodes);
   return {
     snapshotId: id,
     shortId: shortId(id),

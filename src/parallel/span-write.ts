@@ -84,26 +84,7 @@ export function writeSpan(key: MasterKey, job: SpanWrite): SpanWriteResult {
   };
   // A file the worker opens is finished and closed right after its last blob here, so a
   // span of many small files holds one or two descriptors at a time, not hundreds.
-  const lastUse = new Array<number>(n).fill(-1);
-  job.targets.forEach((t, i) => {
-    for (let k = 0; k < t.length; k += 2) lastUse[t[k]!] = i;
-  });
-  const finish = (f: number): void => {
-    const file = job.files[f]!;
-    // The main thread's descriptors stay open; a file never opened here has nothing to finish.
-    if (!file.path || fds[f]! < 0) return;
-    try {
-      if (file.meta && !incomplete[f] && res.fileErrors[f] === null) {
-        applyMeta(fds[f]!, file.meta);
-        res.finished[f] = true;
-      }
-    } catch (err) {
-      res.fileErrors[f] = (err as Error).message;
-    } finally {
-      fs.closeSync(fds[f]!);
-      fds[f] = -1;
-    }
-  };
+  const lastUse = lastUses(job.targets, n);
   for (let i = 0; i < job.blobs.length; i++) {
     const b = job.blobs[i]!;
     targets = job.targets[i]!;
@@ -118,9 +99,36 @@ export function writeSpan(key: MasterKey, job: SpanWrite): SpanWriteResult {
       res.blobErrors.push((err as Error).message);
       for (let t = 0; t < targets.length; t += 2) incomplete[targets[t]!] = true;
     }
-    for (let t = 0; t < targets.length; t += 2) if (lastUse[targets[t]!] === i) finish(targets[t]!);
+    for (let t = 0; t < targets.length; t += 2) if (lastUse[targets[t]!] === i) finishFile(job, fds, res, incomplete, targets[t]!);
   }
   return res;
+}
+
+/** Per file: the index of the last blob that writes to it. */
+function lastUses(targets: number[][], n: number): number[] {
+  const lastUse = new Array<number>(n).fill(-1);
+  targets.forEach((t, i) => {
+    for (let k = 0; k < t.length; k += 2) lastUse[t[k]!] = i;
+  });
+  return lastUse;
+}
+
+/** Apply the metadata of a complete file the worker opened, and close it. */
+function finishFile(job: SpanWrite, fds: number[], res: SpanWriteResult, incomplete: boolean[], f: number): void {
+  const file = job.files[f]!;
+  // The main thread's descriptors stay open; a file never opened here has nothing to finish.
+  if (!file.path || fds[f]! < 0) return;
+  try {
+    if (file.meta && !incomplete[f] && res.fileErrors[f] === null) {
+      applyMeta(fds[f]!, file.meta);
+      res.finished[f] = true;
+    }
+  } catch (err) {
+    res.fileErrors[f] = (err as Error).message;
+  } finally {
+    fs.closeSync(fds[f]!);
+    fds[f] = -1;
+  }
 }
 
 /** Paths arrive as plain Uint8Arrays after crossing threads; fs wants a Buffer. */

@@ -4,6 +4,7 @@
  * repack, repacking the worst packs first until the unused share is within --max-unused.
  */
 import type { MasterIndex } from '../repository/master-index.js';
+import type { IndexPack } from '../format/index-file.js';
 import { HEADER_SIZE, entrySize, type BlobType } from '../format/pack.js';
 import { ResticError, UsageError } from '../errors.js';
 import { parseSize } from '../go/size.js';
@@ -87,6 +88,22 @@ export function packInfoFromIndex(
   used: Set<string>,
   stats: PruneStats,
 ): { keepBlobs: Set<string>; packs: Map<string, PackInfo> } {
+  const { keepBlobs, duplicates } = classifyBlobs(index, used, stats);
+  const packs = new Map<string, PackInfo>();
+  for (const p of index.allPacks()) packs.set(p.id, packInfo(p, keepBlobs, duplicates));
+  if (duplicates.size) assignDuplicates(index, packs, duplicates);
+  return { keepBlobs, packs };
+}
+
+/**
+ * Each indexed blob is used (its first copy), a duplicate (later copies of a used blob;
+ * the map counts copies, at most 255) or unused.
+ */
+function classifyBlobs(
+  index: MasterIndex,
+  used: Set<string>,
+  stats: PruneStats,
+): { keepBlobs: Set<string>; duplicates: Map<string, number> } {
   const keepBlobs = new Set<string>();
   const duplicates = new Map<string, number>();
   for (const p of index.allPacks()) {
@@ -114,56 +131,57 @@ export function packInfoFromIndex(
         'integrity check failed, data seems to be missing; will not start prune to prevent (additional) data loss',
     );
   }
+  return { keepBlobs, duplicates };
+}
 
-  const packs = new Map<string, PackInfo>();
+/** A pack's used and unused blobs and sizes, duplicates left out (assignDuplicates counts them). */
+function packInfo(p: IndexPack, keepBlobs: Set<string>, duplicates: Map<string, number>): PackInfo {
+  const info: PackInfo = {
+    id: p.id,
+    usedBlobs: 0,
+    unusedBlobs: 0,
+    usedSize: HEADER_SIZE,
+    unusedSize: 0,
+    kind: null,
+    uncompressed: false,
+  };
+  for (const b of p.blobs) {
+    info.usedSize += entrySize(b);
+    info.kind = info.kind === null ? b.type : info.kind === b.type ? info.kind : 'mixed';
+    const k = blobKey(b.type, b.id);
+    if (duplicates.has(k)) {
+      // decided by assignDuplicates
+    } else if (keepBlobs.has(k)) {
+      info.usedSize += b.length;
+      info.usedBlobs++;
+    } else {
+      info.unusedSize += b.length;
+      info.unusedBlobs++;
+    }
+    if (!b.uncompressedLength) info.uncompressed = true;
+  }
+  return info;
+}
+
+/** One copy of each duplicate counts as used: preferably in a pack that has used blobs anyway. */
+function assignDuplicates(index: MasterIndex, packs: Map<string, PackInfo>, duplicates: Map<string, number>): void {
   for (const p of index.allPacks()) {
-    const info: PackInfo = {
-      id: p.id,
-      usedBlobs: 0,
-      unusedBlobs: 0,
-      usedSize: HEADER_SIZE,
-      unusedSize: 0,
-      kind: null,
-      uncompressed: false,
-    };
+    const info = packs.get(p.id)!;
     for (const b of p.blobs) {
-      info.usedSize += entrySize(b);
-      info.kind = info.kind === null ? b.type : info.kind === b.type ? info.kind : 'mixed';
       const k = blobKey(b.type, b.id);
-      if (duplicates.has(k)) {
-        // decided below
-      } else if (keepBlobs.has(k)) {
+      const count = duplicates.get(k);
+      if (count === undefined) continue;
+      if (count !== 0 && (info.usedBlobs > 0 || count === 1)) {
         info.usedSize += b.length;
         info.usedBlobs++;
+        duplicates.set(k, 0);
       } else {
         info.unusedSize += b.length;
         info.unusedBlobs++;
-      }
-      if (!b.uncompressedLength) info.uncompressed = true;
-    }
-    packs.set(p.id, info);
-  }
-  // One copy of each duplicate counts as used: preferably in a pack that has used blobs anyway.
-  if (duplicates.size) {
-    for (const p of index.allPacks()) {
-      const info = packs.get(p.id)!;
-      for (const b of p.blobs) {
-        const k = blobKey(b.type, b.id);
-        const count = duplicates.get(k);
-        if (count === undefined) continue;
-        if (count !== 0 && (info.usedBlobs > 0 || count === 1)) {
-          info.usedSize += b.length;
-          info.usedBlobs++;
-          duplicates.set(k, 0);
-        } else {
-          info.unusedSize += b.length;
-          info.unusedBlobs++;
-          if (count !== 0) duplicates.set(k, count - 1);
-        }
+        if (count !== 0) duplicates.set(k, count - 1);
       }
     }
   }
-  return { keepBlobs, packs };
 }
 
 /** Per-pack decisions. `present` lists the packs in the repository with their sizes. */
@@ -175,18 +193,47 @@ export function decidePackAction(
   stats: PruneStats,
   warn: (line: string) => void,
 ): PrunePlan {
-  const removePacksFirst = new Set<string>();
-  const removePacks = new Set<string>();
-  const repackPacks = new Set<string>();
-  let candidates: PackInfo[] = [];
-  const smallCandidates: PackInfo[] = [];
   const targetPackSize = limits.repackSmall ? Math.floor(repo.packSize / 5) * 4 : Math.floor(repo.packSize / 25);
   const remaining = new Map(packs);
+  const t = triagePresentPacks(present, remaining, limits, repo.version, targetPackSize, stats);
+  const ignorePacks = forgetMissingPacks(remaining, stats, warn);
 
+  // A handful of small packs is not worth rewriting (and would be rewritten forever).
+  let candidates = t.candidates;
+  if (t.smallCandidates.length < 10) stats.packs.keep += t.smallCandidates.length;
+  else candidates = candidates.concat(t.smallCandidates);
+  sortRepackCandidates(candidates, targetPackSize);
+  const repackPacks = chooseRepacks(candidates, limits, targetPackSize, stats);
+
+  stats.packs.unref = t.removePacksFirst.size;
+  stats.packs.repack = repackPacks.size;
+  stats.packs.remove = t.removePacks.size;
+  return { removePacksFirst: t.removePacksFirst, repackPacks, keepBlobs: new Set(), removePacks: t.removePacks, ignorePacks };
+}
+
+/** The packs in the repository, sorted into unreferenced, unused, kept and repack candidates. */
+interface Triage {
+  removePacksFirst: Set<string>;
+  removePacks: Set<string>;
+  candidates: PackInfo[];
+  /** Fully used packs below the target size. */
+  smallCandidates: PackInfo[];
+}
+
+/** Decide for each present pack; the indexed ones are taken out of `remaining`. */
+function triagePresentPacks(
+  present: Map<string, number>,
+  remaining: Map<string, PackInfo>,
+  limits: PruneLimits,
+  version: number,
+  targetPackSize: number,
+  stats: PruneStats,
+): Triage {
+  const t: Triage = { removePacksFirst: new Set(), removePacks: new Set(), candidates: [], smallCandidates: [] };
   for (const [id, packSize] of present) {
     const p = remaining.get(id);
     if (!p) {
-      removePacksFirst.add(id);
+      t.removePacksFirst.add(id);
       stats.size.unref += packSize;
       continue;
     }
@@ -201,24 +248,27 @@ export function decidePackAction(
     else stats.packs.partlyUsed++;
 
     // v2: uncompressed trees are always recompressed; data only with --repack-uncompressed.
-    const mustCompress = repo.version >= 2 && (p.kind === 'tree' || limits.repackUncompressed) && p.uncompressed;
+    const mustCompress = version >= 2 && (p.kind === 'tree' || limits.repackUncompressed) && p.uncompressed;
     p.uncompressed = mustCompress;
 
     if (p.usedBlobs === 0) {
-      removePacks.add(id);
+      t.removePacks.add(id);
       stats.blobs.remove += p.unusedBlobs;
       stats.size.remove += p.unusedSize;
     } else if (limits.repackCacheableOnly && p.kind === 'data') {
       stats.packs.keep++;
     } else if (p.unusedBlobs === 0 && p.kind !== 'mixed' && !mustCompress) {
       if (packSize >= targetPackSize) stats.packs.keep++;
-      else smallCandidates.push(p);
+      else t.smallCandidates.push(p);
     } else {
-      candidates.push(p);
+      t.candidates.push(p);
     }
   }
+  return t;
+}
 
-  // What is left is indexed but missing: harmless when nothing in it is needed.
+/** What is left in `remaining` is indexed but missing: harmless when nothing in it is needed. */
+function forgetMissingPacks(remaining: Map<string, PackInfo>, stats: PruneStats, warn: (line: string) => void): Set<string> {
   const ignorePacks = new Set<string>();
   for (const [id, p] of remaining) {
     if (p.usedBlobs !== 0) continue;
@@ -236,45 +286,47 @@ export function decidePackAction(
     warn('Missing but unneeded pack files are referenced in the index, will be repaired');
     for (const id of ignorePacks) warn(`will forget missing pack file ${id}`);
   }
+  return ignorePacks;
+}
 
-  // A handful of small packs is not worth rewriting (and would be rewritten forever).
-  if (smallCandidates.length < 10) stats.packs.keep += smallCandidates.length;
-  else candidates = candidates.concat(smallCandidates);
+const packTotal = (p: PackInfo) => p.unusedSize + p.usedSize;
 
-  const total = (p: PackInfo) => p.unusedSize + p.usedSize;
+/** Tree and mixed packs first, then small ones, then by unused share. */
+function sortRepackCandidates(candidates: PackInfo[], targetPackSize: number): void {
   candidates.sort((a, b) => {
     const aData = a.kind === 'data';
     const bData = b.kind === 'data';
     if (!aData && bData) return -1;
     if (aData && !bData) return 1;
-    const aSmall = total(a) < targetPackSize;
-    const bSmall = total(b) < targetPackSize;
+    const aSmall = packTotal(a) < targetPackSize;
+    const bSmall = packTotal(b) < targetPackSize;
     if (aSmall && !bSmall) return -1;
     if (bSmall && !aSmall) return 1;
     // Highest unused/used ratio first (cross-multiplied to stay exact).
     return b.unusedSize * a.usedSize - a.unusedSize * b.usedSize;
   });
+}
 
-  const repack = (p: PackInfo) => {
-    repackPacks.add(p.id);
-    stats.blobs.repack += p.unusedBlobs + p.usedBlobs;
-    stats.size.repack += p.unusedSize + p.usedSize;
-    stats.blobs.repackrm += p.unusedBlobs;
-    stats.size.repackrm += p.unusedSize;
-  };
+/** Repack candidates in order until the unused space is within --max-unused or --max-repack-size is reached. */
+function chooseRepacks(candidates: PackInfo[], limits: PruneLimits, targetPackSize: number, stats: PruneStats): Set<string> {
+  const repackPacks = new Set<string>();
   const maxUnusedAfter = limits.maxUnusedBytes(stats.size.used);
   for (const p of candidates) {
     const reachedUnused = stats.size.unused - stats.size.remove - stats.size.repackrm < maxUnusedAfter;
-    const reachedRepackSize = stats.size.repack + total(p) >= limits.maxRepackBytes;
-    const largeEnough = total(p) >= targetPackSize;
+    const reachedRepackSize = stats.size.repack + packTotal(p) >= limits.maxRepackBytes;
+    const largeEnough = packTotal(p) >= targetPackSize;
     if (reachedRepackSize) stats.packs.keep++;
-    else if (p.kind !== 'data' || p.uncompressed) repack(p);
+    else if (p.kind !== 'data' || p.uncompressed) repack(p, repackPacks, stats);
     else if (reachedUnused && largeEnough) stats.packs.keep++;
-    else repack(p);
+    else repack(p, repackPacks, stats);
   }
+  return repackPacks;
+}
 
-  stats.packs.unref = removePacksFirst.size;
-  stats.packs.repack = repackPacks.size;
-  stats.packs.remove = removePacks.size;
-  return { removePacksFirst, repackPacks, keepBlobs: new Set(), removePacks, ignorePacks };
+function repack(p: PackInfo, repackPacks: Set<string>, stats: PruneStats): void {
+  repackPacks.add(p.id);
+  stats.blobs.repack += p.unusedBlobs + p.usedBlobs;
+  stats.size.repack += p.unusedSize + p.usedSize;
+  stats.blobs.repackrm += p.unusedBlobs;
+  stats.size.repackrm += p.unusedSize;
 }

@@ -21,7 +21,15 @@ import { ResticError } from '../errors.js';
 import { parseSize } from '../go/size.js';
 import { blobKey, findUsedBlobs } from './used-blobs.js';
 import { deleteIndexFiles, writeIndexFiles } from '../repair/index-writer.js';
-import { type PrunePlan, type PruneStats, decidePackAction, newStats, packInfoFromIndex, parseMaxUnused } from './plan.js';
+import {
+  type PruneLimits,
+  type PrunePlan,
+  type PruneStats,
+  decidePackAction,
+  newStats,
+  packInfoFromIndex,
+  parseMaxUnused,
+} from './plan.js';
 
 export type { PrunePlan, PruneStats } from './plan.js';
 
@@ -80,9 +88,10 @@ export function pruneLimits(opts: PruneOptions) {
   };
 }
 
+type StepFn = (s: PruneStep) => Promise<void>;
+
 export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<PruneResult> {
   const log = opts.log ?? (() => {});
-  const warn = opts.warn ?? (() => {});
   const step = async (s: PruneStep) => {
     await opts.onStep?.(s);
   };
@@ -90,6 +99,43 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   await step('start');
 
   log('loading indexes...');
+  const { index, indexFiles } = await loadIndex(repo);
+  log('loading all snapshots...');
+  const roots = await snapshotTrees(repo, opts.ignoreSnapshots);
+  log(`finding data that is still in use for ${roots.length} snapshots`);
+  const used = await findUsedBlobs(repo, index, roots, (d, t) => opts.onProgress?.('snapshots', d, t));
+  const { stats, plan } = await planPrune(repo, index, used, limits, opts);
+  const result: PruneResult = { stats, plan, newPacks: [], newIndexes: [], dryRun: !!opts.dryRun };
+  opts.onPlan?.(stats, plan);
+  if (opts.dryRun) return result;
+
+  if (plan.removePacksFirst.size) {
+    log('deleting unreferenced packs');
+    await removePacks(repo, plan.removePacksFirst, 'unreferenced-pack-deleted', step);
+  }
+  const newPacks: IndexPack[] = [];
+  if (plan.repackPacks.size) {
+    log('repacking packs');
+    const written = await repack(repo, index, plan, step, (d, t) => opts.onProgress?.('packs repacked', d, t));
+    newPacks.push(...written);
+    result.newPacks = written.map((p) => p.id);
+    if (plan.keepBlobs.size) throw new ResticError(`internal error: ${plan.keepBlobs.size} blobs were not repacked`);
+    for (const id of plan.repackPacks) plan.removePacks.add(id);
+    await step('repack-done');
+  }
+  const drop = new Set([...plan.ignorePacks, ...plan.removePacks]);
+  if (drop.size || newPacks.length) result.newIndexes = await replaceIndex(repo, index, indexFiles, drop, newPacks, step, log);
+  if (plan.removePacks.size) {
+    log(`removing ${plan.removePacks.size} old packs`);
+    await removePacks(repo, plan.removePacks, 'pack-deleted', step);
+  }
+  log('done');
+  await step('done');
+  return result;
+}
+
+/** All index files merged, with their ids. */
+async function loadIndex(repo: Repository): Promise<{ index: MasterIndex; indexFiles: string[] }> {
   const index = new MasterIndex();
   const indexFiles: string[] = [];
   for await (const id of repo.listIds('index')) indexFiles.push(id);
@@ -105,11 +151,14 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     if ('err' in l) throw l.err;
     index.addIndex(l.packs);
   }
+  return { index, indexFiles };
+}
 
-  log('loading all snapshots...');
+/** The root trees of the snapshots that stay. */
+async function snapshotTrees(repo: Repository, ignore: Set<string> | undefined): Promise<string[]> {
   const roots: string[] = [];
   for await (const id of repo.listIds('snapshot')) {
-    if (opts.ignoreSnapshots?.has(id)) continue;
+    if (ignore?.has(id)) continue;
     let tree: string | null;
     try {
       tree = (await repo.loadSnapshot(id)).tree;
@@ -119,9 +168,18 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     if (!tree) throw new ResticError(`failed loading snapshot: snapshot ${id} has no tree`);
     roots.push(tree);
   }
-  log(`finding data that is still in use for ${roots.length} snapshots`);
-  const used = await findUsedBlobs(repo, index, roots, (d, t) => opts.onProgress?.('snapshots', d, t));
+  return roots;
+}
 
+/** Decide each pack's fate (keep, repack, remove) and which blobs repacking must copy. */
+async function planPrune(
+  repo: Repository,
+  index: MasterIndex,
+  used: Set<string>,
+  limits: PruneLimits,
+  opts: PruneOptions,
+): Promise<{ stats: PruneStats; plan: PrunePlan }> {
+  const log = opts.log ?? (() => {});
   log('searching used packs...');
   const stats = newStats();
   const { keepBlobs, packs } = packInfoFromIndex(index, used, stats);
@@ -129,7 +187,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   log('collecting packs for deletion and repacking');
   const present = new Map<string, number>();
   for await (const f of repo.backend.list('pack')) present.set(f.name, f.size);
-  const plan = decidePackAction(packs, present, limits, repo, stats, warn);
+  const plan = decidePackAction(packs, present, limits, repo, stats, opts.warn ?? (() => {}));
   if (plan.repackPacks.size) {
     // Blobs that stay in kept packs need no copy.
     for (const p of index.allPacks()) {
@@ -138,54 +196,38 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     }
     plan.keepBlobs = keepBlobs;
   }
-  const result: PruneResult = { stats, plan, newPacks: [], newIndexes: [], dryRun: !!opts.dryRun };
-  opts.onPlan?.(stats, plan);
-  if (opts.dryRun) return result;
+  return { stats, plan };
+}
 
-  if (plan.removePacksFirst.size) {
-    log('deleting unreferenced packs');
-    for (const id of plan.removePacksFirst) {
-      await repo.backend.remove({ type: 'pack', name: id });
-      await step('unreferenced-pack-deleted');
-    }
+async function removePacks(repo: Repository, ids: Set<string>, done: PruneStep, step: StepFn): Promise<void> {
+  for (const id of ids) {
+    await repo.backend.remove({ type: 'pack', name: id });
+    await step(done);
   }
+}
 
-  const newPacks: IndexPack[] = [];
-  if (plan.repackPacks.size) {
-    log('repacking packs');
-    const written = await repack(repo, index, plan, step, (d, t) => opts.onProgress?.('packs repacked', d, t));
-    newPacks.push(...written);
-    result.newPacks = written.map((p) => p.id);
-    if (plan.keepBlobs.size) throw new ResticError(`internal error: ${plan.keepBlobs.size} blobs were not repacked`);
-    for (const id of plan.repackPacks) plan.removePacks.add(id);
-    await step('repack-done');
-  }
-
-  const drop = new Set([...plan.ignorePacks, ...plan.removePacks]);
-  if (drop.size || newPacks.length) {
-    log('rebuilding index');
-    const keep: IndexPack[] = [];
-    for (const p of index.allPacks()) if (!drop.has(p.id)) keep.push(p);
-    keep.push(...newPacks);
-    result.newIndexes = await writeIndexFiles(repo, keep, indexFiles, () => step('index-saved'));
-    log('deleting obsolete index files');
-    await deleteIndexFiles(
-      repo,
-      indexFiles.filter((id) => !result.newIndexes.includes(id)),
-      () => step('old-index-deleted'),
-    );
-  }
-
-  if (plan.removePacks.size) {
-    log(`removing ${plan.removePacks.size} old packs`);
-    for (const id of plan.removePacks) {
-      await repo.backend.remove({ type: 'pack', name: id });
-      await step('pack-deleted');
-    }
-  }
-  log('done');
-  await step('done');
-  return result;
+/** Store the new index (old entries minus `drop`, plus the new packs), then delete the old files; returns the new ids. */
+async function replaceIndex(
+  repo: Repository,
+  index: MasterIndex,
+  indexFiles: string[],
+  drop: Set<string>,
+  newPacks: IndexPack[],
+  step: StepFn,
+  log: (line: string) => void,
+): Promise<string[]> {
+  log('rebuilding index');
+  const keep: IndexPack[] = [];
+  for (const p of index.allPacks()) if (!drop.has(p.id)) keep.push(p);
+  keep.push(...newPacks);
+  const newIndexes = await writeIndexFiles(repo, keep, indexFiles, () => step('index-saved'));
+  log('deleting obsolete index files');
+  await deleteIndexFiles(
+    repo,
+    indexFiles.filter((id) => !newIndexes.includes(id)),
+    () => step('old-index-deleted'),
+  );
+  return newIndexes;
 }
 
 /**
@@ -196,7 +238,7 @@ async function repack(
   repo: Repository,
   index: MasterIndex,
   plan: PrunePlan,
-  step: (s: PruneStep) => Promise<void>,
+  step: StepFn,
   progress: (done: number, total: number) => void,
 ): Promise<IndexPack[]> {
   const out: IndexPack[] = [];

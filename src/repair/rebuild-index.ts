@@ -46,13 +46,7 @@ export async function rebuildIndex(repo: Repository, opts: RebuildIndexOptions =
   const index = new MasterIndex();
   if (!opts.readAllPacks) {
     log('loading indexes...');
-    for (const id of oldIndexes) {
-      try {
-        index.addIndex(decodeIndex(await repo.loadUnpacked('index', id), id).packs);
-      } catch (err) {
-        warn(`removing invalid index ${id}: ${(err as Error).message}`);
-      }
-    }
+    await loadIndexes(repo, oldIndexes, index, warn);
   }
   const predicted = new Map<string, number>();
   for (const p of index.allPacks()) predicted.set(p.id, packSizeFromBlobs(p.blobs));
@@ -77,18 +71,7 @@ export async function rebuildIndex(repo: Repository, opts: RebuildIndexOptions =
   const invalidPacks: string[] = [];
   if (toRead.size) {
     log('reading pack files');
-    let done = 0;
-    opts.onProgress?.(0, toRead.size);
-    await mapLimit([...toRead], HEADER_CONCURRENCY, async ([id, size]) => {
-      try {
-        const { blobs } = await readPackHeader(repo.backend, repo.key, id, size);
-        keep.set(id, { id, blobs });
-      } catch (err) {
-        invalidPacks.push(id);
-        log(`skipped incomplete pack file: ${id}: ${(err as Error).message}`);
-      }
-      opts.onProgress?.(++done, toRead.size);
-    });
+    await readPackHeaders(repo, toRead, keep, invalidPacks, opts);
   }
 
   log('rebuilding index');
@@ -105,4 +88,38 @@ export async function rebuildIndex(repo: Repository, opts: RebuildIndexOptions =
     newIndexes,
     removedIndexes,
   };
+}
+
+/** Add the readable index files to `index`; unreadable ones are reported and left out (rewritten). */
+async function loadIndexes(repo: Repository, ids: string[], index: MasterIndex, warn: (line: string) => void): Promise<void> {
+  for (const id of ids) {
+    try {
+      index.addIndex(decodeIndex(await repo.loadUnpacked('index', id), id).packs);
+    } catch (err) {
+      warn(`removing invalid index ${id}: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Index the packs in `toRead` from their headers into `keep`; packs whose header fails go to `invalidPacks`. */
+async function readPackHeaders(
+  repo: Repository,
+  toRead: Map<string, number>,
+  keep: Map<string, IndexPack>,
+  invalidPacks: string[],
+  opts: RebuildIndexOptions,
+): Promise<void> {
+  const log = opts.log ?? (() => {});
+  let done = 0;
+  opts.onProgress?.(0, toRead.size);
+  await mapLimit([...toRead], HEADER_CONCURRENCY, async ([id, size]) => {
+    try {
+      const { blobs } = await readPackHeader(repo.backend, repo.key, id, size);
+      keep.set(id, { id, blobs });
+    } catch (err) {
+      invalidPacks.push(id);
+      log(`skipped incomplete pack file: ${id}: ${(err as Error).message}`);
+    }
+    opts.onProgress?.(++done, toRead.size);
+  });
 }

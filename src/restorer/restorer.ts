@@ -404,6 +404,32 @@ export class Restorer {
         finished: files.map(() => false),
       };
     }
+    this.recordSpanWrites(jobs, files, locs, res);
+    for (let i = 0; i < locs.length; i++) {
+      const err = res.blobErrors[i];
+      if (err != null) await this.restoreBlobHere(locs[i]!.id, locs[i]!.uses, err);
+    }
+    for (let f = 0; f < jobs.length; f++) {
+      const job = jobs[f]!;
+      if (job.failed) {
+        if (job.inflight === 0) this.closeJob(job);
+      } else if (job.done) continue;
+      else if (res.finished[f]) {
+        job.done = true;
+        this.stats.nodesDone++;
+      } else if (job.remaining === 0) this.finishFile(job);
+      else if (job.fd >= 0 && job.inflight === 0 && this.openFiles > MAX_OPEN_FILES) this.closeJob(job);
+    }
+    this.progress();
+  }
+
+  /** Take in a span's write results: file errors and created files, then the blobs written to the files still standing. */
+  private recordSpanWrites(
+    jobs: FileJob[],
+    files: WriteFile[],
+    locs: Array<{ loc: BlobLocation; uses: BlobUse[] }>,
+    res: SpanWriteResult,
+  ): void {
     for (let f = 0; f < jobs.length; f++) {
       const job = jobs[f]!;
       job.inflight--;
@@ -421,22 +447,6 @@ export class Restorer {
         u.job.remaining--;
       }
     }
-    for (let i = 0; i < locs.length; i++) {
-      const err = res.blobErrors[i];
-      if (err != null) await this.restoreBlobHere(locs[i]!.id, locs[i]!.uses, err);
-    }
-    for (let f = 0; f < jobs.length; f++) {
-      const job = jobs[f]!;
-      if (job.failed) {
-        if (job.inflight === 0) this.closeJob(job);
-      } else if (job.done) continue;
-      else if (res.finished[f]) {
-        job.done = true;
-        this.stats.nodesDone++;
-      } else if (job.remaining === 0) this.finishFile(job);
-      else if (job.fd >= 0 && job.inflight === 0 && this.openFiles > MAX_OPEN_FILES) this.closeJob(job);
-    }
-    this.progress();
   }
 
   /**

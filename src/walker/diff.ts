@@ -106,118 +106,139 @@ function sameContent(a: string[] | null, b: string[] | null): boolean {
 
 /** Compare tree `tree1` (before) with `tree2` (after). */
 export async function diffTrees(repo: DiffRepository, tree1: string, tree2: string, opts: DiffOptions = {}): Promise<DiffResult> {
-  const warn = opts.onWarning ?? (() => {});
-  const emit = opts.onChange ?? (() => {});
-  const result: DiffResult = { changedFiles: 0, added: emptyStat(), removed: emptyStat() };
-  const before = new Set<string>(['t' + tree1]);
-  const after = new Set<string>(['t' + tree2]);
-  const common = new Set<string>();
+  const c = new Comparer(repo, opts, tree1, tree2);
+  await c.diffTree('/', tree1, tree2);
+  c.count(c.before, c.after, c.result.removed);
+  c.count(c.after, c.before, c.result.added);
+  return c.result;
+}
 
-  const printDir = async (mode: string, stats: DiffStat, blobs: Set<string>, prefix: ByteString, id: string): Promise<void> => {
-    for (const node of await repo.loadTree(id)) {
-      let name = joinPath(prefix, bstr(node.name));
-      if (node.type === 'dir') name += '/';
-      await emit({ path: name, modifier: mode });
-      addNode(stats, node);
-      addBlobs(blobs, node);
-      if (node.type === 'dir' && node.subtree) {
-        try {
-          await printDir(mode, stats, blobs, name, node.subtree);
-        } catch (err) {
-          warn(`error: ${(err as Error).message}`);
-        }
-      }
-    }
-  };
+/** restic's Comparer: walks both trees, emits changes and collects the blobs on each side. */
+class Comparer {
+  readonly result: DiffResult = { changedFiles: 0, added: emptyStat(), removed: emptyStat() };
+  /** Blobs referenced before and after; `common` holds those of subtrees both sides share. */
+  readonly before: Set<string>;
+  readonly after: Set<string>;
+  private readonly common = new Set<string>();
+  private readonly warn: (message: string) => void;
+  private readonly emit: (c: DiffChange) => void | Promise<void>;
 
-  const collectDir = async (blobs: Set<string>, id: string): Promise<void> => {
-    for (const node of await repo.loadTree(id)) {
-      addBlobs(blobs, node);
-      if (node.type === 'dir' && node.subtree) {
-        try {
-          await collectDir(blobs, node.subtree);
-        } catch (err) {
-          warn(`error: ${(err as Error).message}`);
-        }
-      }
-    }
-  };
+  constructor(
+    private readonly repo: DiffRepository,
+    private readonly opts: DiffOptions,
+    tree1: string,
+    tree2: string,
+  ) {
+    this.warn = opts.onWarning ?? (() => {});
+    this.emit = opts.onChange ?? (() => {});
+    this.before = new Set<string>(['t' + tree1]);
+    this.after = new Set<string>(['t' + tree2]);
+  }
 
-  const diffTree = async (prefix: ByteString, id1: string, id2: string): Promise<void> => {
-    const t1 = new Map((await repo.loadTree(id1)).map((n) => [bstr(n.name), n]));
-    const t2 = new Map((await repo.loadTree(id2)).map((n) => [bstr(n.name), n]));
+  async diffTree(prefix: ByteString, id1: string, id2: string): Promise<void> {
+    const t1 = new Map((await this.repo.loadTree(id1)).map((n) => [bstr(n.name), n]));
+    const t2 = new Map((await this.repo.loadTree(id2)).map((n) => [bstr(n.name), n]));
     const names = [...new Set([...t1.keys(), ...t2.keys()])].sort(compareBstr);
     for (const name of names) {
       const node1 = t1.get(name);
       const node2 = t2.get(name);
-      addBlobs(before, node1);
-      addBlobs(after, node2);
-      if (node1 && node2) {
-        let p = joinPath(prefix, name);
-        let mod = '';
-        if (node1.type !== node2.type) mod += 'T';
-        if (node2.type === 'dir') p += '/';
-        if (node1.type === 'file' && node2.type === 'file' && !sameContent(node1.content, node2.content)) {
-          mod += 'M';
-          result.changedFiles++;
-        } else if (opts.metadata && !nodesEqual(node1, node2)) {
-          mod += 'U';
-        }
-        if (mod) await emit({ path: p, modifier: mod });
-        if (node1.type === 'dir' && node2.type === 'dir' && node1.subtree && node2.subtree) {
-          try {
-            if (node1.subtree === node2.subtree) await collectDir(common, node1.subtree);
-            else await diffTree(p, node1.subtree, node2.subtree);
-          } catch (err) {
-            warn(`error: ${(err as Error).message}`);
-          }
-        }
-      } else if (node1) {
-        let p = joinPath(prefix, name);
-        if (node1.type === 'dir') p += '/';
-        await emit({ path: p, modifier: '-' });
-        addNode(result.removed, node1);
-        if (node1.type === 'dir' && node1.subtree) {
-          try {
-            await printDir('-', result.removed, before, p, node1.subtree);
-          } catch (err) {
-            warn(`error: ${(err as Error).message}`);
-          }
-        }
-      } else if (node2) {
-        let p = joinPath(prefix, name);
-        if (node2.type === 'dir') p += '/';
-        await emit({ path: p, modifier: '+' });
-        addNode(result.added, node2);
-        if (node2.type === 'dir' && node2.subtree) {
-          try {
-            await printDir('+', result.added, after, p, node2.subtree);
-          } catch (err) {
-            warn(`error: ${(err as Error).message}`);
-          }
+      addBlobs(this.before, node1);
+      addBlobs(this.after, node2);
+      if (node1 && node2) await this.diffNode(prefix, name, node1, node2);
+      else if (node1) await this.oneSided('-', this.result.removed, this.before, prefix, name, node1);
+      else if (node2) await this.oneSided('+', this.result.added, this.after, prefix, name, node2);
+    }
+  }
+
+  /** A name present on both sides. */
+  private async diffNode(prefix: ByteString, name: ByteString, node1: Node, node2: Node): Promise<void> {
+    let p = joinPath(prefix, name);
+    let mod = '';
+    if (node1.type !== node2.type) mod += 'T';
+    if (node2.type === 'dir') p += '/';
+    if (node1.type === 'file' && node2.type === 'file' && !sameContent(node1.content, node2.content)) {
+      mod += 'M';
+      this.result.changedFiles++;
+    } else if (this.opts.metadata && !nodesEqual(node1, node2)) {
+      mod += 'U';
+    }
+    if (mod) await this.emit({ path: p, modifier: mod });
+    if (node1.type === 'dir' && node2.type === 'dir' && node1.subtree && node2.subtree) {
+      try {
+        if (node1.subtree === node2.subtree) await this.collectDir(this.common, node1.subtree);
+        else await this.diffTree(p, node1.subtree, node2.subtree);
+      } catch (err) {
+        this.warn(`error: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  /** A name only removed ('-') or only added ('+'), with everything below it. */
+  private async oneSided(
+    mode: string,
+    stats: DiffStat,
+    blobs: Set<string>,
+    prefix: ByteString,
+    name: ByteString,
+    node: Node,
+  ): Promise<void> {
+    let p = joinPath(prefix, name);
+    if (node.type === 'dir') p += '/';
+    await this.emit({ path: p, modifier: mode });
+    addNode(stats, node);
+    if (node.type === 'dir' && node.subtree) {
+      try {
+        await this.printDir(mode, stats, blobs, p, node.subtree);
+      } catch (err) {
+        this.warn(`error: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  private async printDir(mode: string, stats: DiffStat, blobs: Set<string>, prefix: ByteString, id: string): Promise<void> {
+    for (const node of await this.repo.loadTree(id)) {
+      let name = joinPath(prefix, bstr(node.name));
+      if (node.type === 'dir') name += '/';
+      await this.emit({ path: name, modifier: mode });
+      addNode(stats, node);
+      addBlobs(blobs, node);
+      if (node.type === 'dir' && node.subtree) {
+        try {
+          await this.printDir(mode, stats, blobs, name, node.subtree);
+        } catch (err) {
+          this.warn(`error: ${(err as Error).message}`);
         }
       }
     }
-  };
+  }
 
-  await diffTree('/', tree1, tree2);
+  private async collectDir(blobs: Set<string>, id: string): Promise<void> {
+    for (const node of await this.repo.loadTree(id)) {
+      addBlobs(blobs, node);
+      if (node.type === 'dir' && node.subtree) {
+        try {
+          await this.collectDir(blobs, node.subtree);
+        } catch (err) {
+          this.warn(`error: ${(err as Error).message}`);
+        }
+      }
+    }
+  }
 
-  const count = (blobs: Set<string>, exclude: Set<string>, stats: DiffStat) => {
+  /** Add the blobs only on one side (not in `exclude`, not shared) to `stats`. */
+  count(blobs: Set<string>, exclude: Set<string>, stats: DiffStat): void {
     for (const h of blobs) {
-      if (exclude.has(h) || common.has(h)) continue;
+      if (exclude.has(h) || this.common.has(h)) continue;
       const type: BlobType = h[0] === 'd' ? 'data' : 'tree';
       const id = h.slice(1);
       if (type === 'data') stats.dataBlobs++;
       else stats.treeBlobs++;
-      const loc = repo.index.lookup(type, id)[0];
+      const loc = this.repo.index.lookup(type, id)[0];
       if (!loc) {
-        warn(`unable to find blob size for <${type}/${id.slice(0, 8)}>`);
+        this.warn(`unable to find blob size for <${type}/${id.slice(0, 8)}>`);
         continue;
       }
       stats.bytes += MasterIndex.plaintextSize(loc);
     }
-  };
-  count(before, after, result.removed);
-  count(after, before, result.added);
-  return result;
+  }
 }
