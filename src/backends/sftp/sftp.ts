@@ -1,6 +1,6 @@
 /**
- * SFTP backend on ssh2 (its public Client / SFTPWrapper API), in restic's default layout under a directory on
- * the server, behaving like restic 0.14's internal/backend/sftp:
+ * SFTP backend on ssh2 (its public Client and SFTPWrapper API), in restic's default layout
+ * under a directory on the server, behaving like restic 0.14's internal/backend/sftp:
  *   - save writes `<final>-restic-temp-<32 hex>` (exclusive create, mode 0600) and renames it
  *     into place with posix-rename@openssh.com when the server offers it (atomic overwrite;
  *     ssh2 refuses the request before sending it when the server does not offer it), else
