@@ -1,18 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { bcryptBase64Decode, bcryptBase64Encode, bcryptHash, bcryptVerify, piWords } from '../src/rest-server/bcrypt.js';
-import { checkHash, parseHtpasswd } from '../src/rest-server/htpasswd.js';
+import { decodeBase64, encodeBase64 } from 'bcryptjs';
+import { bcryptHash, bcryptVerify, checkHash, parseHtpasswd } from '../src/rest-server/htpasswd.js';
 
 describe('bcrypt', () => {
-  it("derives Blowfish's initial state from the digits of pi", () => {
-    const w = piWords();
-    expect(w.length).toBe(1042);
-    expect(w[0]).toBe(0x243f6a88); // P[0]
-    expect(w[17]).toBe(0x8979fb1b); // P[17]
-    expect(w[18]).toBe(0xd1310ba6); // S0[0]
-    expect(w[1041]).toBe(0x3ac372e6); // S3[255]
-  });
-
   // OpenBSD/Openwall test vectors, and hashes made with glibc's libxcrypt crypt(3)
   // (Python's crypt.crypt on Debian) for $2b$, $2y$, non-ASCII and long passwords.
   const vectors: Array<[string, string]> = [
@@ -41,7 +32,7 @@ describe('bcrypt', () => {
 
   it('hashes and verifies round trip; base64 round trip', async () => {
     const salt = randomBytes(16);
-    expect(bcryptBase64Decode(bcryptBase64Encode(salt), 16)).toEqual(new Uint8Array(salt));
+    expect(new Uint8Array(decodeBase64(encodeBase64(salt, 16), 16))).toEqual(new Uint8Array(salt));
     const h = await bcryptHash('correct horse', salt, 4);
     expect(h).toMatch(/^\$2b\$04\$[./A-Za-z0-9]{53}$/);
     expect(await bcryptVerify('correct horse', h)).toBe(true);

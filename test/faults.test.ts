@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bcryptHash } from '../src/rest-server/bcrypt.js';
+import { bcryptHash } from '../src/rest-server/htpasswd.js';
 import { startRestServer, type RestServer } from '../src/rest-server/server.js';
 import { startCeph, type CephCluster } from './helpers/ceph.js';
 import { startFaultProxy, type Fault, type FaultProxy, type RequestInfo } from './helpers/fault-proxy.js';

@@ -187,7 +187,7 @@ describe('backup server configuration', () => {
   });
 });
 
-describe('YAML subset', () => {
+describe('YAML', () => {
   it('round-trips manifests, including strings that look like other types', () => {
     const obj = {
       ...CHE_CLUSTER,
@@ -241,15 +241,41 @@ g: 0x1F
     );
   });
 
-  it('refuses what it does not support with the line number', () => {
-    expect(() => parseYaml('a: &x 1\nb: *x\n', 'm.yaml')).toThrow(
-      new YamlError('m.yaml: line 1: anchors, aliases and tags are not supported'),
-    );
+  it('accepts anchors, aliases and merge keys', () => {
+    expect(parseYaml('a: &x 1\nb: *x\nbase: &b {k: v, n: 1}\nc:\n  <<: *b\n  n: 2\nl: &l [1, 2]\nm: *l\n', 'm.yaml')).toEqual({
+      a: 1,
+      b: 1,
+      base: { k: 'v', n: 1 },
+      c: { k: 'v', n: 2 },
+      l: [1, 2],
+      m: [1, 2],
+    });
+  });
+
+  it('takes the one document of a `---` stream and refuses a second one, naming its line', () => {
+    // kubectl get -o yaml output joined with document markers, as scripts produce it
+    const stream = `---\n# configmap\n${CA_CONFIGMAP_YAML}---\n# nothing here\n...\n---\n`;
+    expect((parseYaml(stream, 'cm.yaml') as { metadata: { name: string } }).metadata.name).toBe('custom-certs');
+    expect(parseYaml('---\n---\n# only comments\n', 'm.yaml')).toBe(null);
     expect(() => parseYaml('a: 1\n---\nb: 2\n', 'm.yaml')).toThrow(
-      new YamlError('m.yaml: line 2: multiple YAML documents are not supported'),
+      new YamlError(
+        'm.yaml: line 2: a second YAML document where one manifest is expected (2 documents); give each object as its own manifest',
+      ),
     );
+    expect(() => parseYaml(`${CA_CONFIGMAP_YAML}---\n${CA_CONFIGMAP_YAML}`, 'cm.yaml')).toThrow(
+      /^cm\.yaml: line 14: a second YAML document/,
+    );
+  });
+
+  it('names the source and the line of what it cannot read', () => {
     expect(() => parseYaml('a: 1\na: 2\n', 'm.yaml')).toThrow(new YamlError('m.yaml: line 2: duplicate key "a"'));
-    expect(() => parseYaml('a: "open\n', 'm.yaml')).toThrow(/line 1: unterminated double-quoted string/);
+    expect(() => parseYaml('x:\n  k: 1\n  "k": 2\n', 'm.yaml')).toThrow(new YamlError('m.yaml: line 3: duplicate key "k"'));
+    expect(() => parseYaml('a: 1\n\tb: 2\n', 'm.yaml')).toThrow(new YamlError('m.yaml: line 2: Tabs are not allowed as indentation'));
+    expect(() => parseYaml('a: 1\nb: *nope\n', 'm.yaml')).toThrow(
+      new YamlError('m.yaml: line 2: alias *nope refers to no anchor before it'),
+    );
+    expect(() => parseYaml('a: 1\nb: !foo x\n', 'm.yaml')).toThrow(/^m\.yaml: line 2: unsupported tag/);
+    expect(() => parseYaml('a: "open\n', 'm.yaml')).toThrow(/^m\.yaml: line \d: Missing closing "quote$/);
   });
 });
 
@@ -259,7 +285,7 @@ describe('installation layout', () => {
     expect(bad({ databases: [{ name: '../etc', dump: 'x' }] })).toThrow(
       'databases[0] name: "../etc" is not a valid name (letters, digits, ".", "_" and "-")',
     );
-    expect(bad({ configMaps: [{ manifest: 'a: 1\n  b: 2\n' }] })).toThrow(/^configmaps\[0\]: line 2/);
+    expect(bad({ configMaps: [{ manifest: 'a: 1\n  b: 2\n' }] })).toThrow(/^configmaps\[0\]: line 1: /);
     expect(bad({ secrets: [{ manifest: { kind: 'Secret' } }] })).toThrow(
       'secrets[0] name: undefined is not a valid name (letters, digits, ".", "_" and "-")',
     );

@@ -26,7 +26,7 @@ import {
   resticUrlWithCredentials,
   startInternalBackupServer,
 } from '../src/index.js';
-import { bcryptHash } from '../src/rest-server/bcrypt.js';
+import { bcryptHash } from '../src/rest-server/htpasswd.js';
 import { type RestServer, startRestServer } from '../src/rest-server/server.js';
 import { hasRestic } from './helpers/restic.js';
 import { tempDir } from './helpers/tmp.js';

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bcryptHash } from '../src/rest-server/bcrypt.js';
+import { bcryptHash } from '../src/rest-server/htpasswd.js';
 import { cli } from './helpers/cli.js';
 import { diffTrees, generateTree } from './helpers/gentree.js';
 import { restic, resticOk } from './helpers/restic.js';

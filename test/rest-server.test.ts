@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RestBackend } from '../src/backends/rest.js';
 import { BackendError, RetryBackend } from '../src/backends/retry.js';
-import { bcryptHash } from '../src/rest-server/bcrypt.js';
+import { bcryptHash } from '../src/rest-server/htpasswd.js';
 import { RestServerError, startRestServer, type RestServer, type RestServerOptions } from '../src/rest-server/server.js';
 import { collect, expectBytes, randomFile } from './helpers/backend-suite.js';
 import { startFaultProxy, type Fault } from './helpers/fault-proxy.js';

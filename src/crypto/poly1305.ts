@@ -1,21 +1,24 @@
 /**
  * restic's MAC: Poly1305-AES (Bernstein 2005). s = AES-128_k(nonce), one-time key =
  * clamp(r) || s, tag = Poly1305(msg). Poly1305 itself runs in libsodium's WASM build
- * (~1.4 GiB/s; pure JS manages ~250 MiB/s). Node has no raw Poly1305 API.
+ * (~1.4 GiB/s); until that has loaded, @noble/ciphers' constant-time JS Poly1305 gives the
+ * same tags. Node has no raw Poly1305 API.
  */
 import crypto from 'node:crypto';
+import { poly1305 } from '@noble/ciphers/_poly1305.js';
+import type libsodium from 'libsodium-wrappers-sumo';
 
-type Sodium = typeof import('libsodium-wrappers-sumo').default;
+type Sodium = typeof libsodium;
 
-/** libsodium once loaded; until then poly1305Aes uses the pure-JS path below. */
+/** libsodium once loaded; until then poly1305Aes uses @noble/ciphers' Poly1305. */
 let sodium: Sodium | null = null;
 let loading: Promise<void> | null = null;
 
 /**
  * Load libsodium's WASM Poly1305 (once). Not done at import: the module costs ~80 ms and
  * ~12 MiB, and a repository's opener can load it while scrypt runs on the thread pool.
- * Until it has loaded, MACs are computed in plain JS (same result, ~50x slower), which is
- * fine for key files and config but not for bulk data — so bulk users await this first.
+ * Until it has loaded, MACs are computed in plain JS (same result, several times slower),
+ * which is fine for key files and config but not for bulk data — so bulk users await this first.
  */
 export function loadPoly1305(): Promise<void> {
   loading ??= import('libsodium-wrappers-sumo').then(async (m) => {
@@ -92,40 +95,13 @@ export function poly1305AesStream(nonce: Uint8Array, k: Uint8Array, r: Uint8Arra
     const state = na.crypto_onetimeauth_init(key);
     return { update: (piece) => na.crypto_onetimeauth_update(state, piece), final: () => na.crypto_onetimeauth_final(state) };
   }
-  const pieces: Uint8Array[] = [];
-  return { update: (piece) => pieces.push(Uint8Array.from(piece)), final: () => poly1305Js(Buffer.concat(pieces), key) };
+  const h = poly1305.create(key);
+  return { update: (piece) => void h.update(piece), final: () => h.digest() };
 }
 
-const P1305 = (1n << 130n) - 5n;
-const MASK128 = (1n << 128n) - 1n;
-const R_CLAMP = 0x0ffffffc0ffffffc0ffffffc0fffffffn;
-
-function le128(b: Uint8Array, off: number): bigint {
-  const dv = new DataView(b.buffer, b.byteOffset + off, 16);
-  return dv.getBigUint64(0, true) | (dv.getBigUint64(8, true) << 64n);
-}
-
-/**
- * RFC 8439 §2.5 Poly1305 with a 32-byte one-time key (r || s), in BigInt arithmetic:
- * h = (h + block·2^(8·len)) · r mod 2^130−5 per 16-byte block, tag = (h + s) mod 2^128.
- */
+/** Poly1305 with a 32-byte one-time key (r || s) in JavaScript (@noble/ciphers), RFC 8439 §2.5. */
 export function poly1305Js(msg: Uint8Array, key: Uint8Array): Uint8Array {
-  const r = le128(key, 0) & R_CLAMP;
-  const s = le128(key, 16);
-  let h = 0n;
-  const full = msg.length - (msg.length % 16);
-  for (let i = 0; i < full; i += 16) h = ((h + le128(msg, i) + (1n << 128n)) * r) % P1305;
-  if (full < msg.length) {
-    const last = new Uint8Array(16);
-    last.set(msg.subarray(full));
-    h = ((h + le128(last, 0) + (1n << BigInt(8 * (msg.length - full)))) * r) % P1305;
-  }
-  const tag = (h + s) & MASK128;
-  const out = new Uint8Array(16);
-  const dv = new DataView(out.buffer);
-  dv.setBigUint64(0, tag & 0xffffffffffffffffn, true);
-  dv.setBigUint64(8, tag >> 64n, true);
-  return out;
+  return poly1305(msg, key);
 }
 
 /** Constant-time comparison of two MACs. */

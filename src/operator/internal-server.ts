@@ -13,7 +13,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { bcryptHash } from '../rest-server/bcrypt.js';
+import bcrypt from 'bcryptjs';
 import { type RestServer, startRestServer } from '../rest-server/server.js';
 import { UsageError } from '../errors.js';
 import { type BackupServerConfiguration, type ResolvedBackupServer, type SecretMap, resolveBackupServer } from './config.js';
@@ -95,7 +95,7 @@ export async function startInternalBackupServer(opts: InternalBackupServerOption
   const { creds, created } = loadOrCreateCredentials(dir);
   const htpasswd = path.join(dir, '.htpasswd');
   if (created || !fs.existsSync(htpasswd)) {
-    const hash = await bcryptHash(creds.password, randomBytes(16), opts.bcryptCost ?? 10);
+    const hash = await bcrypt.hash(creds.password, opts.bcryptCost ?? 10);
     fs.writeFileSync(htpasswd, `${creds.username}:${hash}\n`, { mode: 0o600 });
   }
   const reposDir = path.join(dir, 'repos');

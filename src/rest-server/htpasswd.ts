@@ -1,21 +1,45 @@
 /**
  * .htpasswd users for the REST server, with rest-server's rules: `user:hash` lines, `#`
- * comments, user names of letters, digits and `@._-`; bcrypt (`$2a$`, `$2b$`, `$2y$`) and
- * `{SHA}` (base64 SHA-1) hashes. Other hash kinds (MD5-crypt `$apr1$`, crypt) never match.
+ * comments, user names of letters, digits and `@._-`; bcrypt (`$2a$`, `$2b$`, `$2y$`, cost 4..20,
+ * computed by bcryptjs) and `{SHA}` (base64 SHA-1) hashes. Other hash kinds (MD5-crypt
+ * `$apr1$`, crypt, bcrypt's old `$2$`/`$2x$`) never match.
  * A successful check is cached for a minute (keyed by a SHA-256 of user and password) so
  * bcrypt does not run on every request. The file is re-read when its size or mtime changes
  * (checked at most every few seconds) or when `reload()` is called (SIGHUP in the CLI).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
+import bcrypt from 'bcryptjs';
 import { ResticError } from '../errors.js';
-import { bcryptVerify, isBcryptHash } from './bcrypt.js';
 
 const USER_RE = /^[\p{L}\d@._-]+$/u;
 const CACHE_MS = 60_000;
 const CHECK_INTERVAL_MS = 5_000;
 
 class HtpasswdError extends ResticError {}
+
+const BCRYPT_RE = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+/** Costs above this are refused: at 2^20 rounds one check would take minutes in JavaScript. */
+const BCRYPT_MAX_COST = 20;
+
+/** A complete `$2b$cost$salthash` string from a 16-byte salt (for writing htpasswd files and tests). */
+export function bcryptHash(password: string, salt: Uint8Array, cost = 10, prefix: '2a' | '2b' | '2y' = '2b'): Promise<string> {
+  if (salt.length !== 16) throw new Error('bcrypt salt must be 16 bytes');
+  if (!Number.isInteger(cost) || cost < 4 || cost > 31) throw new Error(`invalid bcrypt cost ${cost}`);
+  return bcrypt.hash(password, `$${prefix}$${String(cost).padStart(2, '0')}$${bcrypt.encodeBase64(salt, 16)}`);
+}
+
+/**
+ * Check a password against a bcrypt hash; false for malformed hashes. As Go's bcrypt (which
+ * rest-server uses): the stored salt text is used as it is and the hash text compared.
+ */
+export async function bcryptVerify(password: string, hash: string): Promise<boolean> {
+  const m = BCRYPT_RE.exec(hash);
+  if (!m || Number(m[1]) < 4 || Number(m[1]) > BCRYPT_MAX_COST) return false;
+  const got = Buffer.from(await bcrypt.hash(password, hash.slice(0, 29)));
+  const want = Buffer.from(hash);
+  return got.length === want.length && timingSafeEqual(got.subarray(29), want.subarray(29));
+}
 
 /** Parse htpasswd text; invalid user names are skipped (and reported through `warn`). */
 export function parseHtpasswd(text: string, warn: (msg: string) => void = () => {}): Map<string, string> {
@@ -46,7 +70,7 @@ export async function checkHash(hash: string, password: string): Promise<boolean
     const got = Buffer.from(createHash('sha1').update(password, 'utf8').digest('base64'));
     return want.length === got.length && timingSafeEqual(want, got);
   }
-  if (isBcryptHash(hash)) return bcryptVerify(password, hash);
+  if (hash.startsWith('$2')) return bcryptVerify(password, hash);
   return false;
 }
 

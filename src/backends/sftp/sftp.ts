@@ -1,9 +1,10 @@
 /**
- * SFTP backend on ssh2-sftp-client (ssh2), in restic's default layout under a directory on
- * the server, behaving like restic 0.14's internal/backend/sftp:
+ * SFTP backend on ssh2 (its public Client and SFTPWrapper API), in restic's default layout
+ * under a directory on the server, behaving like restic 0.14's internal/backend/sftp:
  *   - save writes `<final>-restic-temp-<32 hex>` (exclusive create, mode 0600) and renames it
- *     into place with posix-rename@openssh.com when the server offers it (atomic overwrite);
- *     plain SFTP v3 rename cannot overwrite, so there the old file is removed first;
+ *     into place with posix-rename@openssh.com when the server offers it (atomic overwrite;
+ *     ssh2 refuses the request before sending it when the server does not offer it), else
+ *     with plain SFTP v3 rename, which cannot overwrite, so there the old file is removed first;
  *   - create makes keys/, locks/, snapshots/, index/, data/ and data/00..ff;
  *   - names that are not 64-hex IDs (temp files) are ignored by list.
  *
@@ -27,10 +28,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
-import type SftpClient from 'ssh2-sftp-client';
+import type * as ssh2 from 'ssh2';
+import type { Client, ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
 import { NotFoundError, ResticError, UsageError } from '../../errors.js';
 import {
   type Backend,
@@ -200,11 +202,16 @@ export function findPrivateKeys(env: NodeJS.ProcessEnv, keyFile?: string): SftpP
   return keys;
 }
 
+type Ssh2 = typeof ssh2;
+
+/** ssh2, loaded on first use. It is CommonJS: under Node's ESM loader its exports sit on `default`. */
+async function loadSsh2(): Promise<Ssh2> {
+  const mod = (await import('ssh2')) as Ssh2 & { default?: Ssh2 };
+  return mod.default ?? mod;
+}
+
 /** Parse each key now so a bad file or a missing passphrase is a clear error, not an auth failure. */
-async function checkKeys(keys: SftpPrivateKey[]): Promise<void> {
-  // ssh2 is CommonJS: under Node's ESM loader its exports sit on `default`.
-  const mod = (await import('ssh2')) as typeof import('ssh2') & { default?: typeof import('ssh2') };
-  const utils = mod.utils ?? mod.default!.utils;
+async function checkKeys(utils: Ssh2['utils'], keys: SftpPrivateKey[]): Promise<void> {
   for (const k of keys) {
     const parsed = utils.parseKey(k.key, k.passphrase);
     if (parsed instanceof Error) {
@@ -223,11 +230,12 @@ async function checkKeys(keys: SftpPrivateKey[]): Promise<void> {
 // The backend
 
 interface Session {
-  client: SftpClient;
-  /** The TCP socket: referenced only while requests are in flight (see run()). */
-  sock?: { ref(): void; unref(): void; setKeepAlive(on: boolean, delay: number): void };
+  client: Client;
+  /** The TCP socket (ours, handed to ssh2): referenced only while requests are in flight (see run()). */
+  sock: net.Socket;
   sftp: SFTPWrapper;
-  posixRename: boolean;
+  /** Whether the server offers posix-rename@openssh.com; unknown until the first rename. */
+  posixRename?: boolean;
   alive: boolean;
   /** Why the connection ended, when it did. */
   lost?: Error;
@@ -339,18 +347,34 @@ export class SftpBackend implements Backend {
   }
 
   private async connect(): Promise<Session> {
+    const { Client, utils } = await loadSsh2();
     if (!this.keysChecked) {
-      await checkKeys(this.opts.privateKeys);
+      await checkKeys(utils, this.opts.privateKeys);
       this.keysChecked = true;
     }
-    const { default: Client } = await import('ssh2-sftp-client');
-    const quiet = { error: () => {}, end: () => {}, close: () => {} };
-    const client = new Client('restic-ts', quiet);
-    let hostKeyProblem: HostKeyError | undefined;
-    let lastError: (Error & { level?: string; code?: string }) | undefined;
-    client.on('error', (e: Error) => {
-      lastError ??= e;
-    });
+    const hostKey: { problem?: HostKeyError } = {};
+    const config = this.connectConfig(hostKey);
+    // Our own socket, so keepalive and ref/unref are set through its public API.
+    const sock = (config.sock = net.connect({ host: this.opts.host, port: this.port }));
+    const client = new Client();
+    let sftp: SFTPWrapper;
+    try {
+      sftp = await openSftp(client, config);
+    } catch (err) {
+      sock.destroy();
+      throw this.connectError(hostKey.problem, err as Error & { level?: string; code?: string }, err);
+    }
+    const s: Session = { client, sock, sftp, alive: true, pending: new Set() };
+    sock.setKeepAlive(true, 15_000);
+    this.current = s;
+    if (this.busy === 0) sock.unref();
+    watchSession(s);
+    this.everConnected = true;
+    return s;
+  }
+
+  /** ssh2's settings: public-key authentication and, unless told otherwise, known_hosts checking. */
+  private connectConfig(hostKey: { problem?: HostKeyError }): ConnectConfig {
     const config: ConnectConfig = {
       host: this.opts.host,
       port: this.port,
@@ -375,38 +399,11 @@ export class SftpBackend implements Backend {
       config.hostVerifier = (blob: Buffer) => {
         const v = verifyHostKey(entries, blob);
         if (v.status === 'ok') return true;
-        hostKeyProblem = hostKeyError(v, name, file, blob);
+        hostKey.problem = hostKeyError(v, name, file, blob);
         return false;
       };
     }
-    let sftp: SFTPWrapper;
-    try {
-      sftp = await client.connect(config);
-    } catch (err) {
-      await client.end().catch(() => undefined);
-      throw this.connectError(hostKeyProblem, lastError, err);
-    }
-    const s: Session = { client, sftp, posixRename: hasExtension(sftp, 'posix-rename@openssh.com'), alive: true, pending: new Set() };
-    const lost = (why: string) => (e?: Error) => {
-      s.alive = false;
-      s.lost ??= e ?? new Error(why);
-      const waiting = [...s.pending];
-      s.pending.clear();
-      for (const p of waiting) p.reject(new Error(`connection lost (${s.lost.message})`));
-    };
-    const raw = (client as unknown as { client: NodeJS.EventEmitter & { _sock?: Session['sock'] } }).client;
-    s.sock = raw._sock;
-    s.sock?.setKeepAlive(true, 15_000);
-    this.current = s;
-    if (this.busy === 0) s.sock?.unref();
-    raw.on('error', lost('connection error'));
-    raw.on('close', lost('connection closed'));
-    raw.on('end', lost('connection ended'));
-    sftp.on('close', lost('SFTP channel closed'));
-    sftp.on('end', lost('SFTP channel ended'));
-    sftp.on('error', lost('SFTP channel error'));
-    this.everConnected = true;
-    return s;
+    return config;
   }
 
   /** One line for a failed connection attempt. */
@@ -452,7 +449,7 @@ export class SftpBackend implements Backend {
    * repeated once on a new one; after that the loss is a transient error for the retrier.
    */
   private async run<T>(op: string, fn: (s: Session) => Promise<T>): Promise<T> {
-    if (this.busy++ === 0) this.current?.sock?.ref();
+    if (this.busy++ === 0) this.current?.sock.ref();
     await this.sem.acquire();
     try {
       for (let attempt = 0; ; attempt++) {
@@ -474,7 +471,7 @@ export class SftpBackend implements Backend {
       }
     } finally {
       this.sem.release();
-      if (--this.busy === 0) this.current?.sock?.unref();
+      if (--this.busy === 0) this.current?.sock.unref();
     }
   }
 
@@ -492,7 +489,7 @@ export class SftpBackend implements Backend {
         () => undefined,
       );
     }
-    s.client.end().catch(() => undefined);
+    void endSession(s);
   }
 
   // ---- Backend --------------------------------------------------------------------------
@@ -590,9 +587,24 @@ export class SftpBackend implements Backend {
 
   /** Move the finished temp file into place, replacing an existing file. */
   private async rename(s: Session, tmp: string, final: string): Promise<void> {
-    if (s.posixRename) {
-      await call<void>(s, (cb) => s.sftp.ext_openssh_rename(tmp, final, cb));
-      return;
+    if (s.posixRename !== false) {
+      let offered = true;
+      const p = call<void>(s, (cb) => {
+        try {
+          s.sftp.ext_openssh_rename(tmp, final, cb);
+        } catch (err) {
+          // ssh2 throws before sending when the server did not offer the extension.
+          offered = false;
+          cb(err as Error, undefined);
+        }
+      });
+      if (offered) {
+        await p;
+        s.posixRename = true;
+        return;
+      }
+      await p.catch(() => undefined);
+      s.posixRename = false;
     }
     try {
       await call<void>(s, (cb) => s.sftp.rename(tmp, final, cb));
@@ -713,8 +725,8 @@ export class SftpBackend implements Backend {
     if (s && !s.ended) {
       s.alive = false;
       s.ended = true;
-      s.sock?.ref(); // keep the process alive until the server has seen the goodbye
-      await s.client.end().catch(() => undefined);
+      s.sock.ref(); // keep the process alive until the server has seen the goodbye
+      await endSession(s);
     }
   }
 
@@ -776,9 +788,51 @@ function hostKeyError(v: ReturnType<typeof verifyHostKey>, name: string, file: s
   }
 }
 
-function hasExtension(sftp: SFTPWrapper, name: string): boolean {
-  const ext = (sftp as unknown as { _extensions?: Record<string, string> })._extensions;
-  return !!ext && Object.prototype.hasOwnProperty.call(ext, name);
+/** Connect, then open the SFTP channel; the first error (with ssh2's `level`) rejects. */
+function openSftp(client: Client, config: ConnectConfig): Promise<SFTPWrapper> {
+  return new Promise<SFTPWrapper>((resolve, reject) => {
+    let settled = false;
+    const settle = (err: Error | undefined, sftp?: SFTPWrapper) => {
+      if (settled) return;
+      settled = true;
+      client.removeListener('close', onClose);
+      if (err) reject(err);
+      else resolve(sftp!);
+    };
+    const onClose = () => settle(new Error('connection closed during the SSH handshake'));
+    // Stays: errors after the first are ignored here (watchSession() reports them).
+    client.on('error', (err: Error) => settle(err));
+    client.once('close', onClose);
+    client.once('ready', () => client.sftp((err, sftp) => settle(err ?? undefined, sftp)));
+    client.connect(config);
+  });
+}
+
+/** Mark the session lost (and fail what waits on it) when the connection or the channel ends. */
+function watchSession(s: Session): void {
+  const lost = (why: string) => (e?: Error) => {
+    s.alive = false;
+    s.lost ??= e ?? new Error(why);
+    const waiting = [...s.pending];
+    s.pending.clear();
+    for (const p of waiting) p.reject(new Error(`connection lost (${s.lost.message})`));
+  };
+  s.client.on('error', lost('connection error'));
+  s.client.on('close', lost('connection closed'));
+  s.client.on('end', lost('connection ended'));
+  s.sftp.on('close', lost('SFTP channel closed'));
+  s.sftp.on('end', lost('SFTP channel ended'));
+  s.sftp.on('error', lost('SFTP channel error'));
+}
+
+/** Say goodbye and wait until the connection is closed. */
+function endSession(s: Session): Promise<void> {
+  if (s.sock.destroyed) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    s.sock.once('close', () => resolve());
+    s.client.end();
+    if (!s.sock.writable) s.sock.destroy(); // ssh2 sends nothing then, and the socket might linger
+  });
 }
 
 function statusCode(err: unknown): number | undefined {
@@ -809,18 +863,22 @@ function isConnectionLoss(err: unknown, s: Session): boolean {
  */
 function call<T>(s: Session, fn: (cb: (err: Error | null | undefined, value: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const state = (s.sftp as unknown as { outgoing?: { state?: string } }).outgoing?.state;
-    if (!s.alive || (state !== undefined && state !== 'open')) {
-      reject(new Error(`connection lost (${s.lost?.message ?? `SFTP channel ${state ?? 'closed'}`})`));
+    if (!s.alive) {
+      reject(new Error(`connection lost (${s.lost?.message ?? 'SFTP channel closed'})`));
       return;
     }
     const pending = { reject };
     s.pending.add(pending);
-    fn((err, value) => {
+    const done = (err: Error | null | undefined, value: T) => {
       s.pending.delete(pending);
       if (err) reject(err);
       else resolve(value);
-    });
+    };
+    try {
+      fn(done);
+    } catch (err) {
+      done(err as Error, undefined as T);
+    }
   });
 }
 
