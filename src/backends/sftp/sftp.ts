@@ -157,7 +157,7 @@ export function parseSftpLocation(location: string): ParsedSftpLocation {
 }
 
 /** Location string in restic's URL syntax (`sftp://user@host:port//abs` or `/rel`). */
-export function formatSftpLocation(p: { user: string; host: string; port?: number; path: string }): string {
+function formatSftpLocation(p: { user: string; host: string; port?: number; path: string }): string {
   const host = p.host.includes(':') ? `[${p.host}]` : p.host;
   const port = p.port && p.port !== 22 ? `:${p.port}` : '';
   return `sftp://${p.user}@${host}${port}/${p.path}`;
@@ -170,7 +170,7 @@ export function formatSftpLocation(p: { user: string; host: string; port?: numbe
  * Private keys in restic-ts's order: --ssh-key-file, SSH_KEY_FILE, SSH_KEY (key text, as
  * chectl passes it), else the user's default keys. Passphrase from SSH_KEY_PASSPHRASE.
  */
-export function findPrivateKeys(env: NodeJS.ProcessEnv, keyFile?: string): SftpPrivateKey[] {
+function findPrivateKeys(env: NodeJS.ProcessEnv, keyFile?: string): SftpPrivateKey[] {
   const passphrase = env.SSH_KEY_PASSPHRASE || undefined;
   const fromFile = (file: string, how: string): SftpPrivateKey => {
     try {
