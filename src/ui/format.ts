@@ -51,16 +51,26 @@ export function jsonBstr(s: ByteString): string {
   return goJsonString(bstrBytes(s));
 }
 
+/** The three times of a node as restic's JSON outputs write them (`,"mtime":…,"ctime":…`). */
+function nodeTimesJson(node: Node): string {
+  return `,"mtime":"${goTimeJson(node.mtime)}","atime":"${goTimeJson(node.atime)}","ctime":"${goTimeJson(node.ctime)}"`;
+}
+
+/** `,"uid":…,"gid":…` as unsigned 32-bit numbers (Go's uint32). */
+function nodeOwnerJson(node: Node): string {
+  return `,"uid":${node.uid >>> 0},"gid":${node.gid >>> 0}`;
+}
+
 /** One line of `restic ls --json` for a node (restic 0.14's lsNodeJSON), without the newline. */
 export function lsNodeJson(path: ByteString, node: Node): string {
   const mode = (node.mode ?? 0) >>> 0;
   return (
     `{"name":${goJsonString(node.name)},"type":${goJsonString(node.type)},"path":${jsonBstr(path)}` +
-    `,"uid":${node.uid >>> 0},"gid":${node.gid >>> 0}` +
+    nodeOwnerJson(node) +
     (node.type === 'file' ? `,"size":${node.size ?? 0}` : '') +
     (mode ? `,"mode":${mode}` : '') +
     `,"permissions":${goJsonString(fileModeString(mode))}` +
-    `,"mtime":"${goTimeJson(node.mtime)}","atime":"${goTimeJson(node.atime)}","ctime":"${goTimeJson(node.ctime)}"` +
+    nodeTimesJson(node) +
     `,"struct_type":"node"}`
   );
 }
@@ -77,8 +87,8 @@ export function findNodeJson(path: ByteString, node: Node): string {
     `"permissions":${goJsonString(fileModeString(mode))}` +
     `,"type":${goJsonString(node.type)}` +
     opt('mode', mode) +
-    `,"mtime":"${goTimeJson(node.mtime)}","atime":"${goTimeJson(node.atime)}","ctime":"${goTimeJson(node.ctime)}"` +
-    `,"uid":${node.uid >>> 0},"gid":${node.gid >>> 0}` +
+    nodeTimesJson(node) +
+    nodeOwnerJson(node) +
     optStr('user', node.user) +
     optStr('group', node.group) +
     opt('device_id', node.deviceId) +
