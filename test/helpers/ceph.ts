@@ -57,7 +57,7 @@ export async function startCeph(): Promise<CephCluster> {
   } catch (err) {
     const logs = cluster.logTail();
     await cluster.stop();
-    throw new Error(`Ceph mini cluster did not start: ${(err as Error).message}${logs ? `\n${logs}` : ''}`);
+    throw new Error(`Ceph mini cluster did not start: ${(err as Error).message}${logs ? `\n${logs}` : ''}`, { cause: err });
   }
   return cluster;
 }

@@ -133,7 +133,6 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
           continue;
         }
         head = Buffer.concat([head, buf]);
-        buf = Buffer.alloc(0);
         const end = head.indexOf('\r\n\r\n');
         if (end < 0) {
           if (head.length > MAX_HEAD) {

@@ -112,7 +112,7 @@ export async function startSshd(): Promise<Sshd> {
     await waitForPort(port, child);
   } catch (err) {
     child.kill('SIGTERM');
-    throw new Error(`${(err as Error).message}\n${fs.readFileSync(path.join(dir, 'sshd.log'), 'utf8')}`);
+    throw new Error(`${(err as Error).message}\n${fs.readFileSync(path.join(dir, 'sshd.log'), 'utf8')}`, { cause: err });
   }
   const pid = child.pid!;
 
