@@ -1,42 +1,23 @@
 /**
  * Issue 7 without servers: configuration validation (each error its own message), Che's
  * defaults and locations, the server choice for "backup before update", the YAML subset, the
- * installation layout (checked before anything is stored) and a local round trip.
+ * installation layout (checked before anything is stored). The local round trip that restic
+ * restores is test/interop/operator-local-restic.test.ts; examples/operator.js (with the
+ * internal REST server) is test/backends/operator-example.test.ts.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BackupConfigError,
   type BackupServerSpec,
-  LocalBackend,
-  Repository,
   YamlError,
-  backupInstallation,
   chooseBackupBeforeUpdateServer,
   installationEntries,
   parseYaml,
-  readInstallation,
   resolveBackupServer,
   resticUrlWithCredentials,
   toYaml,
 } from '../../src/index.js';
-import { resticOk, hasRestic } from '../helpers/restic.js';
-import { tempDir } from '../helpers/tmp.js';
-import {
-  CA_CONFIGMAP_YAML,
-  CHE_CLUSTER,
-  HARD_PASSWORD,
-  TEST_KDF,
-  cheInstallation,
-  expectRestoredDir,
-  expectRestoredInstallation,
-  expectedDumps,
-  run,
-} from '../helpers/operator-helpers.js';
-
-const work = tempDir('restic-ts-op-config-');
-afterAll(() => work.cleanup());
+import { CA_CONFIGMAP_YAML, CHE_CLUSTER, HARD_PASSWORD, cheInstallation } from '../helpers/operator-helpers.js';
 
 const PEM =
   '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n';
@@ -286,35 +267,4 @@ describe('installation layout', () => {
       'file:backup-info.yaml:600',
     ]);
   });
-
-  it("local repository: backup, restore by short ID, and restic restores Che's layout at the target root", async () => {
-    const sizes = { dbche: 2 * 1024 * 1024 + 5, keycloak: 777_777 };
-    const dumps = await expectedDumps(sizes);
-    const repoDir = path.join(work.dir, 'repo');
-    const repo = await Repository.init(new LocalBackend(repoDir), HARD_PASSWORD, { kdf: TEST_KDF });
-    const r = await backupInstallation(repo, cheInstallation(sizes), { hostname: 'che', tags: ['che-backup'] });
-    expect(r.snapshot).toMatchObject({ paths: ['/tmp/che-backup-data'], hostname: 'che', tags: ['che-backup'] });
-    const inst = await readInstallation(repo, r.shortId);
-    await expectRestoredInstallation(inst, dumps);
-    await expect(readInstallation(repo, 'latest', { hostname: 'elsewhere' })).rejects.toThrow(`no backup snapshot found in ${repoDir}`);
-    await repo.close();
-    expect(hasRestic()).toBe(true);
-    const target = path.join(work.dir, 'restic-target');
-    resticOk(repoDir, HARD_PASSWORD, ['restore', r.shortId, '--target', target]);
-    expectRestoredDir(target, dumps);
-    expect(fs.readFileSync(path.join(target, 'backup-info.yaml'), 'utf8')).toMatch(
-      /^metadataFileVersion: v1\ncreationDate: "?\d{4}-.*\ncheVersion: 7\.41\.2\ninfrastructure: Kubernetes\nappsDomain: 192\.168\.49\.2\.nip\.io\nnamespace: eclipse-che\n$/,
-    );
-  }, 60_000);
-});
-
-describe('examples/operator.js', () => {
-  it('runs: local repository and internal server, backup, list, restore by short ID, identical dumps', async () => {
-    const r = await run(process.execPath, [path.resolve(__dirname, '../../examples/operator.js')], {});
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.stdout.match(/^Backup snapshot ID: [0-9a-f]{8}$/gm)).toHaveLength(2);
-    expect(r.stdout.match(/dump identical: true/g)).toHaveLength(2);
-    expect(r.stdout).toContain('status: Succeeded / Sending backup snapshot to backup server');
-  }, 120_000);
 });
