@@ -1,18 +1,15 @@
 /**
  * The worker pipeline (ring buffer → worker compress/encrypt/pack assembly → upload) stores
  * exactly what the single-threaded path stores, and restic 0.14 accepts its repositories.
- * Uses the built dist/ modules: worker threads run the compiled blob-worker.js.
+ * Uses the built dist/ modules: worker threads run the compiled blob-worker.js. The BlobPool ring
+ * buffer alone: test/unit/blob-pool.test.ts.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend, Repository, backup, type Snapshot } from '../../dist/index.js';
-import { BlobPool, workersAvailable } from '../../dist/parallel/blob-pool.js';
-import { newRandomKey, decrypt } from '../../dist/crypto/index.js';
-import { parsePackBytes, type PackedBlob } from '../../dist/format/pack.js';
-import { zstdDecompress } from '../../dist/compress/zstd.js';
-import { generateTree, pseudoRandom } from '../helpers/gentree.js';
+import { workersAvailable } from '../../dist/parallel/blob-pool.js';
+import { generateTree, pseudoRandom, textLike } from '../helpers/gentree.js';
 import { resticOk } from '../helpers/restic.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -21,20 +18,6 @@ const POLYNOMIAL = 0x3da3358b4dc173n;
 const TIME = '2026-11-23T10:00:00.123456789Z';
 let tmp: ReturnType<typeof tempDir>;
 let src: string;
-
-/** Text-like, compressible bytes. */
-function textLike(label: string, length: number): Buffer {
-  const words = ['restic', 'backup', 'pack', 'blob', 'tree', 'index', 'snapshot', 'chunk', 'worker', 'ring'];
-  const r = pseudoRandom(label, length);
-  const parts: string[] = [];
-  let n = 0;
-  for (let i = 0; n < length; i++) {
-    const w = words[r[i % r.length]! % words.length]! + (r[(i + 1) % r.length]! % 9 === 0 ? '\n' : ' ');
-    parts.push(w);
-    n += w.length;
-  }
-  return Buffer.from(parts.join('')).subarray(0, length);
-}
 
 beforeAll(() => {
   tmp = tempDir('restic-ts-pipeline-');
@@ -137,56 +120,4 @@ describe('parallel pipeline stores what the single-threaded path stores', () => 
       expect(out).toContain('no errors were found');
     }
   }, 180_000);
-});
-
-describe('BlobPool ring buffer', () => {
-  it('wraps a tiny ring, bypasses it for huge blobs, and every pack decodes to the blobs sent', async () => {
-    const key = newRandomKey();
-    const packs: Array<{ id: string; bytes: Uint8Array; blobs: PackedBlob[] }> = [];
-    let storedCount = 0;
-    const pool = new BlobPool({
-      key,
-      version: 2,
-      compression: 'auto',
-      packSize: 200 * 1024,
-      workers: 2,
-      ringSize: 64 * 1024,
-      onPack: (p) => {
-        packs.push({ id: p.id, bytes: new Uint8Array(p.bytes), blobs: p.blobs });
-        p.recycle();
-      },
-      onStored: () => storedCount++,
-    });
-    const sent = new Map<string, Buffer>();
-    const scratch = Buffer.alloc(100 * 1024);
-    try {
-      for (let i = 0; i < 300; i++) {
-        // Sizes up to 40 KiB in a 64 KiB ring; every 50th blob (100 KiB) takes the bypass.
-        const size = i % 50 === 49 ? 100 * 1024 : 1 + ((i * 7919) % (40 * 1024));
-        const data = i % 3 ? pseudoRandom(`blob${i}`, size) : textLike(`blob${i}`, size);
-        const id = crypto.createHash('sha256').update(data).digest('hex');
-        sent.set(id, data);
-        data.copy(scratch);
-        await pool.add(i % 7 ? 'data' : 'tree', id, scratch.subarray(0, size));
-        scratch.fill(0xee); // the pool must have copied the bytes already
-      }
-      await pool.flush();
-    } finally {
-      await pool.close();
-    }
-    expect(storedCount).toBe(300);
-    const seen = new Set<string>();
-    for (const p of packs) {
-      expect(crypto.createHash('sha256').update(p.bytes).digest('hex')).toBe(p.id);
-      const { blobs } = await parsePackBytes(key, p.id, p.bytes);
-      expect(blobs).toEqual(p.blobs);
-      for (const b of blobs) {
-        let plain: Uint8Array = decrypt(key, p.bytes.subarray(b.offset, b.offset + b.length));
-        if (b.uncompressedLength) plain = zstdDecompress(plain, b.uncompressedLength, b.uncompressedLength);
-        expect(Buffer.from(plain).equals(sent.get(b.id)!)).toBe(true);
-        seen.add(b.id);
-      }
-    }
-    expect(seen.size).toBe(sent.size);
-  }, 60_000);
 });
