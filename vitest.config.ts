@@ -1,4 +1,19 @@
+import fs from 'node:fs';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * Unit tests keep their temp dirs in RAM where there is a tmpfs: the local backend fsyncs every
+ * file and directory as restic does, which on a busy disk made backend-local alone take 10-20 s
+ * (1.5 s on tmpfs). The code paths are the same; only the disk is faster.
+ */
+function ramTmpDir(): Record<string, string> {
+  try {
+    fs.accessSync('/dev/shm', fs.constants.W_OK);
+    return { TMPDIR: '/dev/shm' };
+  } catch {
+    return {};
+  }
+}
 
 /**
  * Four projects, by what a test needs besides this process:
@@ -16,7 +31,7 @@ export default defineConfig({
     maxWorkers: 2,
     minWorkers: 1,
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'src/**/*.test.ts'] } },
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'src/**/*.test.ts'], env: ramTmpDir() } },
       { extends: true, test: { name: 'interop', include: ['test/interop/**/*.test.ts'] } },
       { extends: true, test: { name: 'backends', include: ['test/backends/**/*.test.ts'] } },
       { extends: true, test: { name: 'cli', include: ['test/cli/**/*.test.ts'] } },
