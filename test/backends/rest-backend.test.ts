@@ -22,7 +22,7 @@ beforeAll(async () => {
   tmp = tempDir('restic-ts-rest-be-');
   fs.writeFileSync(path.join(tmp.dir, 'htpasswd'), HTPASSWD);
   // The suite stores arbitrary bytes under made-up names, so this server does not check that
-  // uploads hash to their names (rest-server's --no-verify-upload); test/rest-server.test.ts
+  // uploads hash to their names (rest-server's --no-verify-upload); test/backends/rest-server.test.ts
   // covers the verifying default.
   server = await startRestServer({
     path: path.join(tmp.dir, 'data'),
