@@ -1,7 +1,7 @@
 /** Lock protocol of the library: restic's conflict and stale rules, self-clearing, retry, refresh. */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { LockError, MemoryBackend, Repository } from '../../src/index.js';
 import { TEST_KDF_PARAMS } from '../../src/crypto/kdf.js';
 import {
@@ -143,17 +143,24 @@ describe('acquiring', () => {
   it('waits for a live holder with --retry-lock and gets the lock once it is released', async () => {
     const holder = await repo.acquireLock(true);
     const events: LockEvent[] = [];
-    const waiter = repo.acquireLock(false, {
-      retryMs: 60_000,
-      onEvent: (e) => {
-        events.push(e);
-        if (e.type === 'waiting') void holder.release();
-      },
-    });
-    const l = await waiter;
-    expect(events.some((e) => e.type === 'waiting' && e.message.startsWith('repo already locked, waiting up to'))).toBe(true);
-    expect(await lockIds()).toEqual([l.id]);
-    await l.release();
+    // The first retry comes after restic's 5 s; fake timeouts (the clock still runs at real speed)
+    // let the test skip that pause once the holder has released its lock.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'], shouldAdvanceTime: true });
+    try {
+      const waiter = repo.acquireLock(false, {
+        retryMs: 60_000,
+        onEvent: (e) => {
+          events.push(e);
+          if (e.type === 'waiting') void holder.release().then(() => vi.advanceTimersByTimeAsync(e.retryInMs));
+        },
+      });
+      const l = await waiter;
+      expect(events.some((e) => e.type === 'waiting' && e.message.startsWith('repo already locked, waiting up to'))).toBe(true);
+      expect(await lockIds()).toEqual([l.id]);
+      await l.release();
+    } finally {
+      vi.useRealTimers();
+    }
   }, 30_000);
 
   it('gives up with LockError when the retry time ends', async () => {
