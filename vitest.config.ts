@@ -15,6 +15,10 @@ function ramTmpDir(): Record<string, string> {
   }
 }
 
+/** A test file left directly in test/ would belong to no project and silently not run. */
+const stray = fs.readdirSync(new URL('./test/', import.meta.url)).filter((f) => /\.test\.[cm]?[jt]s$/.test(f));
+if (stray.length > 0) throw new Error(`move these into test/unit, test/interop, test/backends or test/cli: ${stray.join(', ')}`);
+
 /**
  * Four projects, by what a test needs besides this process:
  * - unit: nothing (in-memory backend, local temp dirs); `npm test` runs only this one.
