@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # The one test command: installs what the tests need on a fresh Debian machine
-# (restic 0.14 as interop peer; npm dependencies), builds, type-checks and runs every test.
+# (restic 0.14 as interop peer; npm dependencies), builds, type-checks, runs the static checks
+# (npm run lint: eslint, prettier --check, dependency-cruiser) and every test in all four vitest
+# projects (unit, interop, backends, cli). A failed static check fails the run but does not
+# stop the tests; the last line is always the test summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,16 +27,25 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 restic version
 
-# npm 11 here leaves other platforms' optional packages (rollup's) out of the lock file,
-# which makes `npm ci` refuse it; fall back to `npm install`, which honours the lock.
-npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+# The lock file lists every platform's optional packages, so `npm ci` needs no fallback.
+npm ci --no-audit --no-fund
 npm run build
 npx tsc -p tsconfig.test.json --noEmit
 
+set +e
+npm run lint
+lint_rc=$?
+set -e
+if [ $lint_rc -eq 0 ]; then lint_status='static checks: passed'; else lint_status="static checks: FAILED (npm run lint exited $lint_rc)"; fi
+echo "$lint_status"
+
 mkdir -p test-results
 set +e
+# every project (unit, interop, backends, cli); "$@" can narrow it, e.g. --project unit
 npx vitest run --reporter=default --reporter=json --outputFile.json=test-results/vitest.json "$@"
 rc=$?
 set -e
+echo "$lint_status"
 node scripts/test-summary.mjs test-results/vitest.json || true
+if [ $rc -eq 0 ] && [ $lint_rc -ne 0 ]; then rc=$lint_rc; fi
 exit $rc

@@ -135,3 +135,17 @@ export function diffTrees(a: string, b: string, opts: { mtimeToleranceNs?: bigin
   for (const p of db.keys()) if (!da.has(p)) diffs.push(`extra: ${p}`);
   return diffs;
 }
+
+/** Text-like, compressible bytes. */
+export function textLike(label: string, length: number): Buffer {
+  const words = ['restic', 'backup', 'pack', 'blob', 'tree', 'index', 'snapshot', 'chunk', 'worker', 'ring'];
+  const r = pseudoRandom(label, length);
+  const parts: string[] = [];
+  let n = 0;
+  for (let i = 0; n < length; i++) {
+    const w = words[r[i % r.length]! % words.length]! + (r[(i + 1) % r.length]! % 9 === 0 ? '\n' : ' ');
+    parts.push(w);
+    n += w.length;
+  }
+  return Buffer.from(parts.join('')).subarray(0, length);
+}

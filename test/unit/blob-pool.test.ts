@@ -1,0 +1,60 @@
+/** The parallel pipeline's BlobPool ring buffer on its own (the whole pipeline: test/interop/pipeline.test.ts). */
+import crypto from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { BlobPool } from '../../dist/parallel/blob-pool.js';
+import { newRandomKey, decrypt } from '../../dist/crypto/index.js';
+import { parsePackBytes, type PackedBlob } from '../../dist/format/pack.js';
+import { zstdDecompress } from '../../dist/compress/zstd.js';
+import { pseudoRandom, textLike } from '../helpers/gentree.js';
+
+describe('BlobPool ring buffer', () => {
+  it('wraps a tiny ring, bypasses it for huge blobs, and every pack decodes to the blobs sent', async () => {
+    const key = newRandomKey();
+    const packs: Array<{ id: string; bytes: Uint8Array; blobs: PackedBlob[] }> = [];
+    let storedCount = 0;
+    const pool = new BlobPool({
+      key,
+      version: 2,
+      compression: 'auto',
+      packSize: 200 * 1024,
+      workers: 2,
+      ringSize: 64 * 1024,
+      onPack: (p) => {
+        packs.push({ id: p.id, bytes: new Uint8Array(p.bytes), blobs: p.blobs });
+        p.recycle();
+      },
+      onStored: () => storedCount++,
+    });
+    const sent = new Map<string, Buffer>();
+    const scratch = Buffer.alloc(100 * 1024);
+    try {
+      for (let i = 0; i < 300; i++) {
+        // Sizes up to 40 KiB in a 64 KiB ring; every 50th blob (100 KiB) takes the bypass.
+        const size = i % 50 === 49 ? 100 * 1024 : 1 + ((i * 7919) % (40 * 1024));
+        const data = i % 3 ? pseudoRandom(`blob${i}`, size) : textLike(`blob${i}`, size);
+        const id = crypto.createHash('sha256').update(data).digest('hex');
+        sent.set(id, data);
+        data.copy(scratch);
+        await pool.add(i % 7 ? 'data' : 'tree', id, scratch.subarray(0, size));
+        scratch.fill(0xee); // the pool must have copied the bytes already
+      }
+      await pool.flush();
+    } finally {
+      await pool.close();
+    }
+    expect(storedCount).toBe(300);
+    const seen = new Set<string>();
+    for (const p of packs) {
+      expect(crypto.createHash('sha256').update(p.bytes).digest('hex')).toBe(p.id);
+      const { blobs } = await parsePackBytes(key, p.id, p.bytes);
+      expect(blobs).toEqual(p.blobs);
+      for (const b of blobs) {
+        let plain: Uint8Array = decrypt(key, p.bytes.subarray(b.offset, b.offset + b.length));
+        if (b.uncompressedLength) plain = zstdDecompress(plain, b.uncompressedLength, b.uncompressedLength);
+        expect(Buffer.from(plain).equals(sent.get(b.id)!)).toBe(true);
+        seen.add(b.id);
+      }
+    }
+    expect(seen.size).toBe(sent.size);
+  }, 60_000);
+});
