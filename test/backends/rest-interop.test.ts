@@ -5,7 +5,6 @@
  * the errors users cause, metrics and a clean shutdown on SIGTERM. 127.0.0.1 only; every
  * server process is stopped by its PID.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -17,6 +16,7 @@ import { diffTrees, generateTree } from '../helpers/gentree.js';
 import { restic, resticOk } from '../helpers/restic.js';
 import { startRestServerProcess, type ServerProcess } from '../helpers/spawn-async.js';
 import { tempDir } from '../helpers/tmp.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const PASSWORD = 'interop secret';
 const USER = 'alice';
@@ -155,29 +155,7 @@ describe('TLS', () => {
   it('self-signed server: refused without --cacert, trusted with it (restic too), --insecure-tls only when asked', async () => {
     const cert = path.join(tmp.dir, 'cert.pem');
     const key = path.join(tmp.dir, 'key.pem');
-    const g = spawnSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { encoding: 'utf8' },
-    );
+    const g = selfSignedCert(key, cert);
     expect(g.status, g.stderr).toBe(0);
     const s = await serve([
       '--path',

@@ -3,7 +3,6 @@
  * HTTP requests (node:http keeps paths such as /../config as written) and with RestBackend.
  * Every server binds 127.0.0.1 on a free port and is stopped in afterAll.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -16,6 +15,7 @@ import { RestServerError, startRestServer, type RestServer, type RestServerOptio
 import { collect, expectBytes, randomFile } from '../helpers/backend-suite.js';
 import { startFaultProxy, type Fault } from '../helpers/fault-proxy.js';
 import { tempDir } from '../helpers/tmp.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const tmp = tempDir('restic-ts-rest-srv-');
 const servers: RestServer[] = [];
@@ -332,29 +332,7 @@ describe('TLS', () => {
 
   it('serves HTTPS with a self-signed certificate, trusted through --cacert', async () => {
     fs.mkdirSync(certDir, { recursive: true });
-    const r = spawnSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        path.join(certDir, 'key.pem'),
-        '-out',
-        path.join(certDir, 'cert.pem'),
-      ],
-      { encoding: 'utf8' },
-    );
+    const r = selfSignedCert(path.join(certDir, 'key.pem'), path.join(certDir, 'cert.pem'));
     expect(r.status, r.stderr).toBe(0);
     const s = await start({ tls: true, tlsCert: path.join(certDir, 'cert.pem'), tlsKey: path.join(certDir, 'key.pem') });
     expect(s.url).toMatch(/^https:/);
