@@ -44,7 +44,10 @@ interface Outcome {
   packs: number;
 }
 
-/** `workers` undefined: the default, which encodes the first 8 MiB of new data in-process, then starts workers (the source holds ~40 MiB). */
+/**
+ * `workers` undefined: the default, which encodes the first 8 MiB of new data in-process, then
+ * starts workers (the source holds ~40 MiB).
+ */
 async function run(label: string, version: number, compression: 'auto' | 'off', workers: number | undefined): Promise<Outcome> {
   const repoDir = path.join(tmp.dir, `repo-${label}-w${workers ?? 'default'}`);
   // A small pack size makes many packs, so uploads overlap encoding.
