@@ -1,3 +1,4 @@
+/** `copy`: copy snapshots from --from-repo into the repository given by -r (restic 0.14). */
 import type { Repository } from '../repository/repository.js';
 import type { Command } from './command.js';
 import { lockOptions, openRepository } from './global.js';
