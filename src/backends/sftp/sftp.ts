@@ -362,7 +362,7 @@ export class SftpBackend implements Backend {
       sftp = await openSftp(client, config);
     } catch (err) {
       sock.destroy();
-      throw this.connectError(hostKey.problem, err as Error & { level?: string; code?: string }, err);
+      throw this.connectError(hostKey.problem, err);
     }
     const s: Session = { client, sock, sftp, alive: true, pending: new Set() };
     sock.setKeepAlive(true, 15_000);
@@ -406,21 +406,17 @@ export class SftpBackend implements Backend {
     return config;
   }
 
-  /** One line for a failed connection attempt. */
-  private connectError(
-    hostKey: HostKeyError | undefined,
-    raw: (Error & { level?: string; code?: string }) | undefined,
-    err: unknown,
-  ): ResticError {
+  /** One line for a failed connection attempt (ssh2's error, with its `level`). */
+  private connectError(hostKey: HostKeyError | undefined, err: unknown): ResticError {
     if (hostKey) return hostKey;
-    const e = raw ?? (err as Error & { level?: string; code?: string });
+    const e = err as (Error & { level?: string; code?: string }) | undefined;
     const where = this.endpoint;
     const msg = e?.message ?? String(err);
     if (e?.level === 'client-authentication' || /authentication methods failed/i.test(msg)) {
       const keys = this.opts.privateKeys.map((k) => k.source).join(', ');
       return new AuthenticationError(`SSH authentication failed for ${where}: the server refused the key (${keys})`);
     }
-    const code = e?.code ?? (err as { code?: string })?.code;
+    const code = e?.code;
     const transient = this.everConnected;
     if (code === 'ECONNREFUSED')
       return new BackendRequestError(`cannot connect to ${where}: connection refused`, transient, undefined, { cause: err });
@@ -435,9 +431,8 @@ export class SftpBackend implements Backend {
         cause: err,
       });
     }
-    const detail = msg.replace(/^getConnection:\s*/, '');
     return new BackendRequestError(
-      `cannot connect to ${where}: ${detail}${code && !detail.includes(code) ? ` (${code})` : ''}`,
+      `cannot connect to ${where}: ${msg}${code && !msg.includes(code) ? ` (${code})` : ''}`,
       transient,
       undefined,
       { cause: err },
