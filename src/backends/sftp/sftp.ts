@@ -583,23 +583,18 @@ export class SftpBackend implements Backend {
   /** Move the finished temp file into place, replacing an existing file. */
   private async rename(s: Session, tmp: string, final: string): Promise<void> {
     if (s.posixRename !== false) {
-      let offered = true;
-      const p = call<void>(s, (cb) => {
-        try {
+      let sent = false;
+      try {
+        await call<void>(s, (cb) => {
           s.sftp.ext_openssh_rename(tmp, final, cb);
-        } catch (err) {
-          // ssh2 throws before sending when the server did not offer the extension.
-          offered = false;
-          cb(err as Error, undefined);
-        }
-      });
-      if (offered) {
-        await p;
+          sent = true; // ssh2 throws before sending when the server did not offer the extension
+        });
         s.posixRename = true;
         return;
+      } catch (err) {
+        if (sent || !s.alive) throw err;
+        s.posixRename = false;
       }
-      await p.catch(() => undefined);
-      s.posixRename = false;
     }
     try {
       await call<void>(s, (cb) => s.sftp.rename(tmp, final, cb));
