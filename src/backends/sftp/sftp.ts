@@ -375,9 +375,8 @@ export class SftpBackend implements Backend {
 
   /** ssh2's settings: public-key authentication and, unless told otherwise, known_hosts checking. */
   private connectConfig(hostKey: { problem?: HostKeyError }): ConnectConfig {
+    // No host or port: ssh2 only uses them to open a socket, and connect() hands it ours.
     const config: ConnectConfig = {
-      host: this.opts.host,
-      port: this.port,
       username: this.opts.user,
       readyTimeout: this.opts.readyTimeoutMs ?? 20_000,
       // No SSH-level keepalive: its timer would keep an idle process alive (a CLI that
