@@ -354,8 +354,8 @@ export class SftpBackend implements Backend {
     }
     const hostKey: { problem?: HostKeyError } = {};
     const config = this.connectConfig(hostKey);
-    // Our own socket, so keepalive and ref/unref are set through its public API.
-    const sock = (config.sock = net.connect({ host: this.opts.host, port: this.port }));
+    // Our own socket, so TCP keepalive and ref/unref are set through its public API.
+    const sock = (config.sock = net.connect({ host: this.opts.host, port: this.port, keepAlive: true, keepAliveInitialDelay: 15_000 }));
     const client = new Client();
     let sftp: SFTPWrapper;
     try {
@@ -365,7 +365,6 @@ export class SftpBackend implements Backend {
       throw this.connectError(hostKey.problem, err);
     }
     const s: Session = { client, sock, sftp, alive: true, pending: new Set() };
-    sock.setKeepAlive(true, 15_000);
     this.current = s;
     if (this.busy === 0) sock.unref();
     watchSession(s);
