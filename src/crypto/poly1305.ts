@@ -67,7 +67,7 @@ function oneTimeKey(nonce: Uint8Array, k: Uint8Array, r: Uint8Array): Uint8Array
   checkLength(k, 'k');
   checkLength(r, 'r');
   const key = new Uint8Array(32);
-  for (let i = 0; i < 16; i++) key[i] = r[i]! & CLAMP[i]!;
+  key.set(clampR(r));
   key.set(aes128Block(k, nonce), 16);
   return key;
 }

@@ -66,25 +66,14 @@ function checkValue(v: unknown, where: string): asserts v is YamlValue {
 /** YAML text for a JSON-like value (a mapping at the top for manifests). */
 export function toYaml(value: unknown, what = 'value'): string {
   checkValue(value, what);
-  const doc = new Document(value, { version: '1.2' });
+  const doc = new Document(value); // YAML 1.2, core schema
   visit(doc, {
     Scalar(_, node) {
       if (typeof node.value === 'string' && !isPlainSafe(node.value)) node.type = 'QUOTE_DOUBLE';
     },
   });
-  return doc.toString({
-    indentSeq: false,
-    lineWidth: 0,
-    minContentWidth: 0,
-    blockQuote: false,
-    doubleQuotedAsJSON: true,
-    singleQuote: false,
-    defaultStringType: 'PLAIN',
-    defaultKeyType: 'PLAIN',
-    nullStr: 'null',
-    trueStr: 'true',
-    falseStr: 'false',
-  });
+  // Only what differs from yaml's defaults (plain strings, `null`/`true`/`false` are those).
+  return doc.toString({ indentSeq: false, lineWidth: 0, blockQuote: false, doubleQuotedAsJSON: true, singleQuote: false });
 }
 
 // ---------------------------------------------------------------- reader

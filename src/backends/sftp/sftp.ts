@@ -354,18 +354,17 @@ export class SftpBackend implements Backend {
     }
     const hostKey: { problem?: HostKeyError } = {};
     const config = this.connectConfig(hostKey);
-    // Our own socket, so keepalive and ref/unref are set through its public API.
-    const sock = (config.sock = net.connect({ host: this.opts.host, port: this.port }));
+    // Our own socket, so TCP keepalive and ref/unref are set through its public API.
+    const sock = (config.sock = net.connect({ host: this.opts.host, port: this.port, keepAlive: true, keepAliveInitialDelay: 15_000 }));
     const client = new Client();
     let sftp: SFTPWrapper;
     try {
       sftp = await openSftp(client, config);
     } catch (err) {
       sock.destroy();
-      throw this.connectError(hostKey.problem, err as Error & { level?: string; code?: string }, err);
+      throw this.connectError(hostKey.problem, err);
     }
     const s: Session = { client, sock, sftp, alive: true, pending: new Set() };
-    sock.setKeepAlive(true, 15_000);
     this.current = s;
     if (this.busy === 0) sock.unref();
     watchSession(s);
@@ -375,9 +374,8 @@ export class SftpBackend implements Backend {
 
   /** ssh2's settings: public-key authentication and, unless told otherwise, known_hosts checking. */
   private connectConfig(hostKey: { problem?: HostKeyError }): ConnectConfig {
+    // No host or port: ssh2 only uses them to open a socket, and connect() hands it ours.
     const config: ConnectConfig = {
-      host: this.opts.host,
-      port: this.port,
       username: this.opts.user,
       readyTimeout: this.opts.readyTimeoutMs ?? 20_000,
       // No SSH-level keepalive: its timer would keep an idle process alive (a CLI that
@@ -406,21 +404,17 @@ export class SftpBackend implements Backend {
     return config;
   }
 
-  /** One line for a failed connection attempt. */
-  private connectError(
-    hostKey: HostKeyError | undefined,
-    raw: (Error & { level?: string; code?: string }) | undefined,
-    err: unknown,
-  ): ResticError {
+  /** One line for a failed connection attempt (ssh2's error, with its `level`). */
+  private connectError(hostKey: HostKeyError | undefined, err: unknown): ResticError {
     if (hostKey) return hostKey;
-    const e = raw ?? (err as Error & { level?: string; code?: string });
+    const e = err as (Error & { level?: string; code?: string }) | undefined;
     const where = this.endpoint;
     const msg = e?.message ?? String(err);
     if (e?.level === 'client-authentication' || /authentication methods failed/i.test(msg)) {
       const keys = this.opts.privateKeys.map((k) => k.source).join(', ');
       return new AuthenticationError(`SSH authentication failed for ${where}: the server refused the key (${keys})`);
     }
-    const code = e?.code ?? (err as { code?: string })?.code;
+    const code = e?.code;
     const transient = this.everConnected;
     if (code === 'ECONNREFUSED')
       return new BackendRequestError(`cannot connect to ${where}: connection refused`, transient, undefined, { cause: err });
@@ -435,9 +429,8 @@ export class SftpBackend implements Backend {
         cause: err,
       });
     }
-    const detail = msg.replace(/^getConnection:\s*/, '');
     return new BackendRequestError(
-      `cannot connect to ${where}: ${detail}${code && !detail.includes(code) ? ` (${code})` : ''}`,
+      `cannot connect to ${where}: ${msg}${code && !msg.includes(code) ? ` (${code})` : ''}`,
       transient,
       undefined,
       { cause: err },
@@ -588,23 +581,18 @@ export class SftpBackend implements Backend {
   /** Move the finished temp file into place, replacing an existing file. */
   private async rename(s: Session, tmp: string, final: string): Promise<void> {
     if (s.posixRename !== false) {
-      let offered = true;
-      const p = call<void>(s, (cb) => {
-        try {
+      let sent = false;
+      try {
+        await call<void>(s, (cb) => {
           s.sftp.ext_openssh_rename(tmp, final, cb);
-        } catch (err) {
-          // ssh2 throws before sending when the server did not offer the extension.
-          offered = false;
-          cb(err as Error, undefined);
-        }
-      });
-      if (offered) {
-        await p;
+          sent = true; // ssh2 throws before sending when the server did not offer the extension
+        });
         s.posixRename = true;
         return;
+      } catch (err) {
+        if (sent || !s.alive) throw err;
+        s.posixRename = false;
       }
-      await p.catch(() => undefined);
-      s.posixRename = false;
     }
     try {
       await call<void>(s, (cb) => s.sftp.rename(tmp, final, cb));
