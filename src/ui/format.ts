@@ -3,10 +3,9 @@
  * (cmd/restic/format.go, cmd_ls.go's lsNodeJSON, cmd_find.go, Go's FileMode.String).
  */
 import type { Node, NodeType } from '../format/node.js';
-import { formatGoTime, localOffsetMinutes, parseGoTime } from '../go/time.js';
+import { formatGoTime, goTimeJson, localOffsetMinutes, parseGoTime } from '../go/time.js';
 import { goFixed } from '../go/fmt.js';
 import { goJsonString } from '../go/json-string.js';
-import { goTimeJson } from '../go/time.js';
 import { goTypeBitsForNodeType } from '../format/mode.js';
 import { type ByteString, bstr, bstrBytes } from '../go/bytestring.js';
 
