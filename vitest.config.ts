@@ -35,7 +35,7 @@ export default defineConfig({
     maxWorkers: 2,
     minWorkers: 1,
     projects: [
-      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'src/**/*.test.ts'], env: ramTmpDir() } },
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], env: ramTmpDir() } },
       { extends: true, test: { name: 'interop', include: ['test/interop/**/*.test.ts'] } },
       { extends: true, test: { name: 'backends', include: ['test/backends/**/*.test.ts'] } },
       { extends: true, test: { name: 'cli', include: ['test/cli/**/*.test.ts'] } },

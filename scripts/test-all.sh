@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs what the tests need on a fresh Debian machine
 # (restic 0.14 as interop peer; npm dependencies), builds, type-checks, runs the static checks
-# (npm run lint: eslint, prettier --check, dependency-cruiser) and every test in all four vitest
+# (npm run lint: eslint, prettier --check, dependency-cruiser, knip) and every test in all four vitest
 # projects (unit, interop, backends, cli). A failed static check fails the run but does not
 # stop the tests; the last line is always the test summary.
 set -euo pipefail

@@ -11,6 +11,7 @@ import type { Node } from '../format/node.js';
 import type { Snapshot } from '../format/snapshot.js';
 import { encodeTree, sortNodes } from '../format/tree.js';
 import { nowGoTime } from '../go/time.js';
+import { bstr } from '../go/bytestring.js';
 import { safeUsername } from '../format/key.js';
 import { Chunker, chunkReadSync } from '../chunker/index.js';
 import { type ArchiverFs, nodeFs } from './fs.js';
@@ -191,8 +192,7 @@ export class Archiver {
     const m = new Map<string, Node>();
     if (!treeId) return m;
     try {
-      for (const n of await this.repo.loadTree(treeId))
-        m.set(Buffer.from(n.name.buffer, n.name.byteOffset, n.name.byteLength).toString('latin1'), n);
+      for (const n of await this.repo.loadTree(treeId)) m.set(bstr(n.name), n);
     } catch (err) {
       this.warn('parent tree ' + treeId.slice(0, 8), err);
     }

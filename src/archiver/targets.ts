@@ -5,6 +5,7 @@
  * entries. Targets under another target are merged into it.
  */
 import path from 'node:path';
+import { bstrFromText } from '../go/bytestring.js';
 import type { ArchiverFs } from './fs.js';
 
 export interface TargetTree {
@@ -20,7 +21,6 @@ export interface TargetTree {
 
 /** Paths are handled as latin1 "binary strings" so every byte survives path operations. */
 const key = (b: Buffer | string) => (typeof b === 'string' ? b : b.toString('latin1'));
-const binary = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
 
 function components(p: string): string[] {
   const abs = path.posix.isAbsolute(p) ? p : path.posix.join('/', p);
@@ -110,7 +110,7 @@ function unroll(fsys: ArchiverFs, t: TargetTree): void {
 export function buildTargetTree(fsys: ArchiverFs, targets: string[]): TargetTree {
   const root: TargetTree = { children: new Map() };
   const seen = new Set<string>();
-  for (const t of expandTargets(fsys, targets.map(binary))) {
+  for (const t of expandTargets(fsys, targets.map(bstrFromText))) {
     if (seen.has(t)) continue;
     seen.add(t);
     addTarget(root, t);

@@ -1,8 +1,7 @@
 /** Running rebuild-index, shared by `rebuild-index` and `repair index`. */
 import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
-import type { GlobalContext } from './global.js';
-import { openRepository, withLock } from './global.js';
+import { type GlobalContext, openRepository, withLock } from './global.js';
 import { logLine } from './read-common.js';
 import { rebuildIndex } from '../repair/rebuild-index.js';
 
@@ -10,7 +9,7 @@ export const rebuildIndexOptions: Command['options'] = [
   { name: 'read-all-packs', kind: 'bool', help: 'read all pack files to generate new index from scratch' },
 ];
 
-/** Shared by `rebuild-index` and `repair index`. */
+/** Rebuilds the index of the repository the global flags name, under an exclusive lock. */
 export async function runRebuildIndex(ctx: GlobalContext, args: string[]): Promise<number> {
   if (args.length) throw new UsageError('rebuild-index expects no arguments');
   const repo = await openRepository(ctx);

@@ -4,6 +4,7 @@
  * so field order, omitempty and string escaping follow Go exactly.
  */
 import { FormatError } from '../errors.js';
+import { bstr } from '../go/bytestring.js';
 import { goJsonString } from '../go/json-string.js';
 import { goQuote, goUnquote } from '../go/quote.js';
 import { isValidUtf8 } from '../go/utf8.js';
@@ -27,14 +28,10 @@ export function compareNames(a: Uint8Array, b: Uint8Array): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
-function latin1(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
-}
-
 /** Sorts nodes in place by raw name bytes and returns the same array. */
 export function sortNodes<T extends Pick<Node, 'name'>>(nodes: T[]): T[] {
   // One latin1 string per name (a char per byte): JS string order is then byte order.
-  const keyed = nodes.map((node) => ({ key: latin1(node.name), node }));
+  const keyed = nodes.map((node) => ({ key: bstr(node.name), node }));
   keyed.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
   for (let i = 0; i < keyed.length; i++) nodes[i] = keyed[i]!.node;
   return nodes;

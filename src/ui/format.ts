@@ -3,12 +3,11 @@
  * (cmd/restic/format.go, cmd_ls.go's lsNodeJSON, cmd_find.go, Go's FileMode.String).
  */
 import type { Node, NodeType } from '../format/node.js';
-import { formatGoTime, localOffsetMinutes, parseGoTime } from '../go/time.js';
+import { formatGoTime, goTimeJson, localOffsetMinutes, parseGoTime } from '../go/time.js';
 import { goFixed } from '../go/fmt.js';
 import { goJsonString } from '../go/json-string.js';
-import { goTimeJson } from '../go/time.js';
 import { goTypeBitsForNodeType } from '../format/mode.js';
-import { type ByteString, bstrBytes } from '../go/bytestring.js';
+import { type ByteString, bstr, bstrBytes } from '../go/bytestring.js';
 
 /** Go's os.FileMode.String(), e.g. "drwxr-xr-x", "Lrwxrwxrwx", "-rw-r--r--". */
 export function fileModeString(mode: number): string {
@@ -39,7 +38,7 @@ export function formatLocalTime(t: string): string {
  */
 export function formatNodeLine(path: ByteString, node: Node, long: boolean): ByteString {
   if (!long) return path;
-  const target = node.type === 'symlink' ? ' -> ' + Buffer.from(node.linktarget ?? new Uint8Array()).toString('latin1') : '';
+  const target = node.type === 'symlink' ? ' -> ' + bstr(node.linktarget ?? new Uint8Array()) : '';
   return (
     `${fileModeString(nodeDisplayMode(node))} ${String(node.uid).padStart(5)} ${String(node.gid).padStart(5)} ` +
     `${String(node.size ?? 0).padStart(6)} ${formatLocalTime(node.mtime)} ${path}${target}`

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { run } from '../helpers/operator-helpers.js';
+import { run } from '../helpers/spawn-async.js';
 
 describe('examples/operator.js', () => {
   it('runs: local repository and internal server, backup, list, restore by short ID, identical dumps', async () => {

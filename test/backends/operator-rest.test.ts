@@ -29,6 +29,7 @@ import {
 import { bcryptHash } from '../../src/rest-server/htpasswd.js';
 import { type RestServer, startRestServer } from '../../src/rest-server/server.js';
 import { hasRestic } from '../helpers/restic.js';
+import { cliAsync } from '../helpers/spawn-async.js';
 import { tempDir } from '../helpers/tmp.js';
 import {
   HARD_PASSWORD,
@@ -37,7 +38,6 @@ import {
   cheInstallation,
   expectRestoredDir,
   expectRestoredInstallation,
-  cliAsync,
   expectedDumps,
   fileDigest,
   resticAsyncOk,

@@ -20,13 +20,13 @@ import {
 } from '../../src/index.js';
 import { hasRestic } from '../helpers/restic.js';
 import { type Sshd, haveSshd, startSshd } from '../helpers/sshd.js';
+import { cliAsync } from '../helpers/spawn-async.js';
 import { tempDir } from '../helpers/tmp.js';
 import {
   HARD_PASSWORD,
   MiB,
   TEST_KDF,
   cheInstallation,
-  cliAsync,
   expectRestoredDir,
   expectRestoredInstallation,
   expectedDumps,

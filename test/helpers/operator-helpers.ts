@@ -4,15 +4,12 @@
  * runs on it (restore by latest and by short ID byte-identically, real restic restores the
  * same files).
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import type { CheInstallation, RestoredInstallation } from '../../src/index.js';
-import { TEST_SCRYPT } from './cli.js';
-import { RESTIC } from './restic.js';
+import { resticAsync } from './spawn-async.js';
 
 export const MiB = 1024 * 1024;
 /** Cheap keys for repositories the tests create (restic opens them fast too). */
@@ -172,41 +169,9 @@ export function stagesOf(events: Array<{ state: string; stage: string }>): strin
   return events.map((e) => `${e.state}:${e.stage}`);
 }
 
-/**
- * Run a program without blocking the event loop: the REST server under test lives in this
- * process, so spawnSync would deadlock against it.
- */
-export function run(cmd: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, TZ: process.env.TZ, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.once('error', reject);
-    child.once('close', (code, signal) =>
-      resolve({
-        code: code ?? (signal ? 128 : -1),
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      }),
-    );
-  });
-}
-
-const CLI_JS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli.js');
-
-/** Our CLI (dist/cli.js), asynchronously, with cheap scrypt for new keys. */
-export function cliAsync(args: string[], env: Record<string, string> = {}) {
-  return run(process.execPath, [CLI_JS, ...args], { RESTIC_TS_SCRYPT: TEST_SCRYPT, ...env });
-}
-
 /** The real restic, asynchronously; throws with its output when it fails. */
 export async function resticAsyncOk(repo: string, password: string, args: string[], env: Record<string, string> = {}): Promise<string> {
-  const r = await run(RESTIC, ['-r', repo, '--no-cache', ...args], { RESTIC_PASSWORD: password, ...env });
+  const r = await resticAsync(repo, password, args, env);
   if (r.code !== 0) throw new Error(`restic ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
   return r.stdout;
 }

@@ -11,16 +11,22 @@ import { RESTIC } from './restic.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli.js');
 
+/** What every child gets from this process (as in helpers/cli.ts and helpers/restic.ts). */
+const baseEnv = () => ({ PATH: process.env.PATH, HOME: process.env.HOME, TZ: process.env.TZ });
+
 export interface AsyncResult {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-/** Run a command to completion; `limitMs` kills it (by its own PID) when it hangs. */
+/**
+ * Run a command to completion with PATH, HOME and TZ plus `env`; `limitMs` kills it (by its
+ * own PID) when it hangs.
+ */
 export function run(cmd: string, args: string[], env: Record<string, string>, limitMs = 300_000): Promise<AsyncResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -37,11 +43,9 @@ export function run(cmd: string, args: string[], env: Record<string, string>, li
   });
 }
 
-const baseEnv = () => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', TZ: process.env.TZ ?? '' });
-
 /** Our CLI (dist/cli.js) with cheap scrypt for new keys. */
 export function cliAsync(args: string[], env: Record<string, string> = {}, limitMs?: number): Promise<AsyncResult> {
-  return run(process.execPath, [CLI, ...args], { ...baseEnv(), RESTIC_TS_SCRYPT: TEST_SCRYPT, ...env }, limitMs);
+  return run(process.execPath, [CLI, ...args], { RESTIC_TS_SCRYPT: TEST_SCRYPT, ...env }, limitMs);
 }
 
 /** The real restic against `repo`, like helpers/restic.ts but asynchronous. */
@@ -52,7 +56,7 @@ export function resticAsync(
   env: Record<string, string> = {},
   limitMs?: number,
 ): Promise<AsyncResult> {
-  return run(RESTIC, ['-r', repo, '--no-cache', ...args], { ...baseEnv(), RESTIC_PASSWORD: password, ...env }, limitMs);
+  return run(RESTIC, ['-r', repo, '--no-cache', ...args], { RESTIC_PASSWORD: password, ...env }, limitMs);
 }
 
 export interface ServerProcess {
