@@ -51,7 +51,7 @@ export type FromWorker =
  * A pack a worker finished: its bytes, or the temp file (in `tempDir`) holding them, which
  * the receiver must commit or remove. Call `recycle()` once the bytes are no longer needed.
  */
-export interface WorkerPack {
+interface WorkerPack {
   id: string;
   bytes: Uint8Array;
   file?: string;
