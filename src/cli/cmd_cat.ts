@@ -17,8 +17,6 @@ import { goIndentJson } from '../go/json-indent.js';
 import { goTimeJson } from '../go/time.js';
 import { snapshotJson014 } from '../format/snapshot.js';
 
-const TYPES = ['config', 'index', 'snapshot', 'key', 'masterkey', 'lock', 'pack', 'blob', 'tree'];
-
 /** restic.ParseID's complaint about a string that is not a 64-hex ID. */
 function parseIdError(s: string): string {
   return `unable to parse ID: ${parseIdProblem(s)}`;
@@ -39,18 +37,19 @@ interface Cat {
   arg: string;
 }
 
-/** One printer per object kind, as restic's runCat switch. */
+/** One printer per object kind, as restic's runCat switch; in the order restic lists the kinds. */
 const PRINTERS: Record<string, (c: Cat) => Promise<void>> = {
   config: catConfig,
-  masterkey: catMasterKey,
   index: catIndex,
   snapshot: catSnapshot,
   key: catKey,
+  masterkey: catMasterKey,
   lock: catLock,
   pack: catPack,
   blob: catBlob,
   tree: catTree,
 };
+const TYPES = Object.keys(PRINTERS);
 
 export const catCommand: Command = {
   name: 'cat',

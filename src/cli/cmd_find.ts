@@ -197,12 +197,7 @@ async function searchSnapshot(finder: Finder, output: FindOutput, out: Out, sn: 
   output.startSnapshot(sn);
   const onTreeError = (parent: string) => void out.text(`Unable to load tree ${parent}\n ... which belongs to snapshot ${sn.id}\n`);
   if (ids.blobs || ids.trees) {
-    await finder.findIds(
-      sn,
-      { blobs: ids.blobs, trees: ids.trees },
-      (kind, id, path, parentTree) => output.object(kind, id, path, parentTree, sn),
-      onTreeError,
-    );
+    await finder.findIds(sn, ids, (kind, id, path, parentTree) => output.object(kind, id, path, parentTree, sn), onTreeError);
   } else {
     await finder.findInSnapshot(sn, (path, node) => output.pattern(path, node), onTreeError);
   }

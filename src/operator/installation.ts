@@ -279,15 +279,17 @@ async function restoredManifest(repo: Repository, node: Node, p: string, name: s
   return { name, yaml, object: parseYaml(yaml, p) };
 }
 
-async function folder(
-  repo: Repository,
-  nodes: Node[],
-  dirName: string,
-  ext: string,
-): Promise<Array<{ node: Node; name: string; path: string }>> {
+/** A file in one of the backup's folders: its node, its name without the extension, its path in the tree. */
+interface FolderFile {
+  node: Node;
+  name: string;
+  path: string;
+}
+
+async function folder(repo: Repository, nodes: Node[], dirName: string, ext: string): Promise<FolderFile[]> {
   const d = nodes.find((n) => nameOf(n) === dirName && n.type === 'dir' && n.subtree);
   if (!d) return [];
-  const out: Array<{ node: Node; name: string; path: string }> = [];
+  const out: FolderFile[] = [];
   for (const n of await repo.loadTree(d.subtree!)) {
     const name = nameOf(n);
     if (n.type === 'file' && name.endsWith(ext)) out.push({ node: n, name: name.slice(0, -ext.length), path: `${dirName}/${name}` });
@@ -313,7 +315,7 @@ async function findBackupSnapshot(repo: Repository, spec: string, sel: SnapshotS
 }
 
 /** A database dump, streamed on demand; its blobs must be indexed now. */
-function restoredDatabase(repo: Repository, f: { node: Node; name: string; path: string }): RestoredDatabase {
+function restoredDatabase(repo: Repository, f: FolderFile): RestoredDatabase {
   checkIndexed(repo, f.node, f.path);
   const node = f.node;
   const size = Number(node.size ?? 0);

@@ -220,6 +220,11 @@ interface Triage {
   smallCandidates: PackInfo[];
 }
 
+/** A pack's size as the index tells it (header included). */
+function packTotal(p: PackInfo): number {
+  return p.unusedSize + p.usedSize;
+}
+
 /** Decide for each present pack; the indexed ones are taken out of `remaining`. */
 function triagePresentPacks(
   present: Map<string, number>,
@@ -238,9 +243,9 @@ function triagePresentPacks(
       continue;
     }
     remaining.delete(id);
-    if (p.unusedSize + p.usedSize !== packSize && p.usedBlobs !== 0) {
+    if (packTotal(p) !== packSize && p.usedBlobs !== 0) {
       throw new ResticError(
-        `pack ${id.slice(0, 8)}: calculated size ${p.unusedSize + p.usedSize} does not match real size ${packSize}; run 'restic-ts rebuild-index'`,
+        `pack ${id.slice(0, 8)}: calculated size ${packTotal(p)} does not match real size ${packSize}; run 'restic-ts rebuild-index'`,
       );
     }
     if (p.usedBlobs === 0) stats.packs.unused++;
@@ -289,8 +294,6 @@ function forgetMissingPacks(remaining: Map<string, PackInfo>, stats: PruneStats,
   return ignorePacks;
 }
 
-const packTotal = (p: PackInfo) => p.unusedSize + p.usedSize;
-
 /** Tree and mixed packs first, then small ones, then by unused share. */
 function sortRepackCandidates(candidates: PackInfo[], targetPackSize: number): void {
   candidates.sort((a, b) => {
@@ -326,7 +329,7 @@ function chooseRepacks(candidates: PackInfo[], limits: PruneLimits, targetPackSi
 function repack(p: PackInfo, repackPacks: Set<string>, stats: PruneStats): void {
   repackPacks.add(p.id);
   stats.blobs.repack += p.unusedBlobs + p.usedBlobs;
-  stats.size.repack += p.unusedSize + p.usedSize;
+  stats.size.repack += packTotal(p);
   stats.blobs.repackrm += p.unusedBlobs;
   stats.size.repackrm += p.unusedSize;
 }

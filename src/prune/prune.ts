@@ -88,7 +88,14 @@ export function pruneLimits(opts: PruneOptions) {
   };
 }
 
-type StepFn = (s: PruneStep) => Promise<void>;
+/** What the steps after loading the index share. */
+interface PruneRun {
+  repo: Repository;
+  /** All index files merged. */
+  index: MasterIndex;
+  log: (line: string) => void;
+  step: (s: PruneStep) => Promise<void>;
+}
 
 export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<PruneResult> {
   const log = opts.log ?? (() => {});
@@ -100,23 +107,24 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
 
   log('loading indexes...');
   const { index, indexFiles } = await loadIndex(repo);
+  const run: PruneRun = { repo, index, log, step };
   log('loading all snapshots...');
   const roots = await snapshotTrees(repo, opts.ignoreSnapshots);
   log(`finding data that is still in use for ${roots.length} snapshots`);
   const used = await findUsedBlobs(repo, index, roots, (d, t) => opts.onProgress?.('snapshots', d, t));
-  const { stats, plan } = await planPrune(repo, index, used, limits, opts);
+  const { stats, plan } = await planPrune(run, used, limits, opts.warn ?? (() => {}));
   const result: PruneResult = { stats, plan, newPacks: [], newIndexes: [], dryRun: !!opts.dryRun };
   opts.onPlan?.(stats, plan);
   if (opts.dryRun) return result;
 
   if (plan.removePacksFirst.size) {
     log('deleting unreferenced packs');
-    await removePacks(repo, plan.removePacksFirst, 'unreferenced-pack-deleted', step);
+    await removePacks(run, plan.removePacksFirst, 'unreferenced-pack-deleted');
   }
   const newPacks: IndexPack[] = [];
   if (plan.repackPacks.size) {
     log('repacking packs');
-    const written = await repack(repo, index, plan, step, (d, t) => opts.onProgress?.('packs repacked', d, t));
+    const written = await repack(run, plan, (d, t) => opts.onProgress?.('packs repacked', d, t));
     newPacks.push(...written);
     result.newPacks = written.map((p) => p.id);
     if (plan.keepBlobs.size) throw new ResticError(`internal error: ${plan.keepBlobs.size} blobs were not repacked`);
@@ -124,10 +132,10 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
     await step('repack-done');
   }
   const drop = new Set([...plan.ignorePacks, ...plan.removePacks]);
-  if (drop.size || newPacks.length) result.newIndexes = await replaceIndex(repo, index, indexFiles, drop, newPacks, step, log);
+  if (drop.size || newPacks.length) result.newIndexes = await replaceIndex(run, indexFiles, drop, newPacks);
   if (plan.removePacks.size) {
     log(`removing ${plan.removePacks.size} old packs`);
-    await removePacks(repo, plan.removePacks, 'pack-deleted', step);
+    await removePacks(run, plan.removePacks, 'pack-deleted');
   }
   log('done');
   await step('done');
@@ -173,13 +181,11 @@ async function snapshotTrees(repo: Repository, ignore: Set<string> | undefined):
 
 /** Decide each pack's fate (keep, repack, remove) and which blobs repacking must copy. */
 async function planPrune(
-  repo: Repository,
-  index: MasterIndex,
+  { repo, index, log }: PruneRun,
   used: Set<string>,
   limits: PruneLimits,
-  opts: PruneOptions,
+  warn: (line: string) => void,
 ): Promise<{ stats: PruneStats; plan: PrunePlan }> {
-  const log = opts.log ?? (() => {});
   log('searching used packs...');
   const stats = newStats();
   const { keepBlobs, packs } = packInfoFromIndex(index, used, stats);
@@ -187,7 +193,7 @@ async function planPrune(
   log('collecting packs for deletion and repacking');
   const present = new Map<string, number>();
   for await (const f of repo.backend.list('pack')) present.set(f.name, f.size);
-  const plan = decidePackAction(packs, present, limits, repo, stats, opts.warn ?? (() => {}));
+  const plan = decidePackAction(packs, present, limits, repo, stats, warn);
   if (plan.repackPacks.size) {
     // Blobs that stay in kept packs need no copy.
     for (const p of index.allPacks()) {
@@ -199,7 +205,7 @@ async function planPrune(
   return { stats, plan };
 }
 
-async function removePacks(repo: Repository, ids: Set<string>, done: PruneStep, step: StepFn): Promise<void> {
+async function removePacks({ repo, step }: PruneRun, ids: Set<string>, done: PruneStep): Promise<void> {
   for (const id of ids) {
     await repo.backend.remove({ type: 'pack', name: id });
     await step(done);
@@ -208,13 +214,10 @@ async function removePacks(repo: Repository, ids: Set<string>, done: PruneStep, 
 
 /** Store the new index (old entries minus `drop`, plus the new packs), then delete the old files; returns the new ids. */
 async function replaceIndex(
-  repo: Repository,
-  index: MasterIndex,
+  { repo, index, log, step }: PruneRun,
   indexFiles: string[],
   drop: Set<string>,
   newPacks: IndexPack[],
-  step: StepFn,
-  log: (line: string) => void,
 ): Promise<string[]> {
   log('rebuilding index');
   const keep: IndexPack[] = [];
@@ -235,10 +238,8 @@ async function replaceIndex(
  * way: each blob is decrypted and hashed before it is re-stored).
  */
 async function repack(
-  repo: Repository,
-  index: MasterIndex,
+  { repo, index, step }: PruneRun,
   plan: PrunePlan,
-  step: StepFn,
   progress: (done: number, total: number) => void,
 ): Promise<IndexPack[]> {
   const out: IndexPack[] = [];

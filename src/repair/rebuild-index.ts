@@ -68,11 +68,7 @@ export async function rebuildIndex(repo: Repository, opts: RebuildIndexOptions =
   const packsForgotten = [...predicted.keys()];
   for (const id of packsForgotten) warn(`removing not found pack file ${id}`);
 
-  const invalidPacks: string[] = [];
-  if (toRead.size) {
-    log('reading pack files');
-    await readPackHeaders(repo, toRead, keep, invalidPacks, opts);
-  }
+  const invalidPacks = toRead.size ? await readPackHeaders(repo, toRead, keep, opts) : [];
 
   log('rebuilding index');
   const sorted = [...keep.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -101,15 +97,16 @@ async function loadIndexes(repo: Repository, ids: string[], index: MasterIndex, 
   }
 }
 
-/** Index the packs in `toRead` from their headers into `keep`; packs whose header fails go to `invalidPacks`. */
+/** Index the packs in `toRead` from their headers into `keep`; returns the packs whose header could not be read. */
 async function readPackHeaders(
   repo: Repository,
   toRead: Map<string, number>,
   keep: Map<string, IndexPack>,
-  invalidPacks: string[],
   opts: RebuildIndexOptions,
-): Promise<void> {
+): Promise<string[]> {
   const log = opts.log ?? (() => {});
+  log('reading pack files');
+  const invalidPacks: string[] = [];
   let done = 0;
   opts.onProgress?.(0, toRead.size);
   await mapLimit([...toRead], HEADER_CONCURRENCY, async ([id, size]) => {
@@ -122,4 +119,5 @@ async function readPackHeaders(
     }
     opts.onProgress?.(++done, toRead.size);
   });
+  return invalidPacks;
 }

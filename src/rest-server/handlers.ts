@@ -150,26 +150,30 @@ async function list(c: Ctx, type: ObjType): Promise<void> {
   const items: Array<{ name: string; size: number }> = [];
   for (const d of dirs) {
     const names = (await fsp.readdir(d, { withFileTypes: true })).filter((e) => e.isFile() && isId(e.name)).map((e) => e.name);
-    for (let i = 0; i < names.length; i += 64) {
-      const batch = names.slice(i, i + 64);
-      const sizes = await Promise.all(
-        batch.map((n) =>
-          v2
-            ? fsp.stat(path.join(d, n)).then(
-                (s) => s.size,
-                () => -1,
-              )
-            : Promise.resolve(0),
-        ),
-      );
-      batch.forEach((name, j) => {
-        if (sizes[j]! >= 0) items.push({ name, size: sizes[j]! });
-      });
-    }
+    if (v2) await addSizes(d, names, items);
+    else for (const name of names) items.push({ name, size: 0 });
   }
   const body = JSON.stringify(v2 ? items : items.map((i) => i.name));
   c.res.writeHead(200, { 'Content-Type': v2 ? MIME_V2 : MIME_V1, 'Content-Length': String(Buffer.byteLength(body)) });
   c.res.end(body);
+}
+
+/** Append each file of `names` in `d` with its size (64 stats at a time); files gone meanwhile are left out. */
+async function addSizes(d: string, names: string[], items: Array<{ name: string; size: number }>): Promise<void> {
+  for (let i = 0; i < names.length; i += 64) {
+    const batch = names.slice(i, i + 64);
+    const sizes = await Promise.all(
+      batch.map((n) =>
+        fsp.stat(path.join(d, n)).then(
+          (s) => s.size,
+          () => -1,
+        ),
+      ),
+    );
+    batch.forEach((name, j) => {
+      if (sizes[j]! >= 0) items.push({ name, size: sizes[j]! });
+    });
+  }
 }
 
 /** type undefined: the config file, which is not counted in the metrics. */

@@ -108,17 +108,23 @@ function sameContent(a: string[] | null, b: string[] | null): boolean {
 export async function diffTrees(repo: DiffRepository, tree1: string, tree2: string, opts: DiffOptions = {}): Promise<DiffResult> {
   const c = new Comparer(repo, opts, tree1, tree2);
   await c.diffTree('/', tree1, tree2);
-  c.count(c.before, c.after, c.result.removed);
-  c.count(c.after, c.before, c.result.added);
-  return c.result;
+  return c.finish();
+}
+
+/** One side of the comparison: its modifier, its statistics and the blobs it references. */
+interface Side {
+  readonly mode: '-' | '+';
+  readonly stats: DiffStat;
+  readonly blobs: Set<string>;
 }
 
 /** restic's Comparer: walks both trees, emits changes and collects the blobs on each side. */
 class Comparer {
-  readonly result: DiffResult = { changedFiles: 0, added: emptyStat(), removed: emptyStat() };
-  /** Blobs referenced before and after; `common` holds those of subtrees both sides share. */
-  readonly before: Set<string>;
-  readonly after: Set<string>;
+  private readonly result: DiffResult = { changedFiles: 0, added: emptyStat(), removed: emptyStat() };
+  /** Blobs referenced before (removed side) and after (added side). */
+  private readonly before: Side;
+  private readonly after: Side;
+  /** Blobs of subtrees both sides share. */
   private readonly common = new Set<string>();
   private readonly warn: (message: string) => void;
   private readonly emit: (c: DiffChange) => void | Promise<void>;
@@ -131,8 +137,8 @@ class Comparer {
   ) {
     this.warn = opts.onWarning ?? (() => {});
     this.emit = opts.onChange ?? (() => {});
-    this.before = new Set<string>(['t' + tree1]);
-    this.after = new Set<string>(['t' + tree2]);
+    this.before = { mode: '-', stats: this.result.removed, blobs: new Set<string>(['t' + tree1]) };
+    this.after = { mode: '+', stats: this.result.added, blobs: new Set<string>(['t' + tree2]) };
   }
 
   async diffTree(prefix: ByteString, id1: string, id2: string): Promise<void> {
@@ -142,12 +148,19 @@ class Comparer {
     for (const name of names) {
       const node1 = t1.get(name);
       const node2 = t2.get(name);
-      addBlobs(this.before, node1);
-      addBlobs(this.after, node2);
+      addBlobs(this.before.blobs, node1);
+      addBlobs(this.after.blobs, node2);
       if (node1 && node2) await this.diffNode(prefix, name, node1, node2);
-      else if (node1) await this.oneSided('-', this.result.removed, this.before, prefix, name, node1);
-      else if (node2) await this.oneSided('+', this.result.added, this.after, prefix, name, node2);
+      else if (node1) await this.oneSided(this.before, prefix, name, node1);
+      else if (node2) await this.oneSided(this.after, prefix, name, node2);
     }
+  }
+
+  /** The removed and added statistics, counted over the blobs only one side has. */
+  finish(): DiffResult {
+    this.count(this.before, this.after);
+    this.count(this.after, this.before);
+    return this.result;
   }
 
   /** A name present on both sides. */
@@ -173,43 +186,24 @@ class Comparer {
     }
   }
 
-  /** A name only removed ('-') or only added ('+'), with everything below it. */
-  private async oneSided(
-    mode: string,
-    stats: DiffStat,
-    blobs: Set<string>,
-    prefix: ByteString,
-    name: ByteString,
-    node: Node,
-  ): Promise<void> {
+  /** A name only on one side (removed or added), with everything below it. */
+  private async oneSided(side: Side, prefix: ByteString, name: ByteString, node: Node): Promise<void> {
     let p = joinPath(prefix, name);
     if (node.type === 'dir') p += '/';
-    await this.emit({ path: p, modifier: mode });
-    addNode(stats, node);
+    await this.emit({ path: p, modifier: side.mode });
+    addNode(side.stats, node);
+    addBlobs(side.blobs, node); // already there for a name diffTree found
     if (node.type === 'dir' && node.subtree) {
       try {
-        await this.printDir(mode, stats, blobs, p, node.subtree);
+        await this.printDir(side, p, node.subtree);
       } catch (err) {
         this.warn(`error: ${(err as Error).message}`);
       }
     }
   }
 
-  private async printDir(mode: string, stats: DiffStat, blobs: Set<string>, prefix: ByteString, id: string): Promise<void> {
-    for (const node of await this.repo.loadTree(id)) {
-      let name = joinPath(prefix, bstr(node.name));
-      if (node.type === 'dir') name += '/';
-      await this.emit({ path: name, modifier: mode });
-      addNode(stats, node);
-      addBlobs(blobs, node);
-      if (node.type === 'dir' && node.subtree) {
-        try {
-          await this.printDir(mode, stats, blobs, name, node.subtree);
-        } catch (err) {
-          this.warn(`error: ${(err as Error).message}`);
-        }
-      }
-    }
+  private async printDir(side: Side, prefix: ByteString, id: string): Promise<void> {
+    for (const node of await this.repo.loadTree(id)) await this.oneSided(side, prefix, bstr(node.name), node);
   }
 
   private async collectDir(blobs: Set<string>, id: string): Promise<void> {
@@ -225,10 +219,11 @@ class Comparer {
     }
   }
 
-  /** Add the blobs only on one side (not in `exclude`, not shared) to `stats`. */
-  count(blobs: Set<string>, exclude: Set<string>, stats: DiffStat): void {
-    for (const h of blobs) {
-      if (exclude.has(h) || this.common.has(h)) continue;
+  /** Add the blobs only on `side` (not on `other`, not shared) to its statistics. */
+  private count(side: Side, other: Side): void {
+    const stats = side.stats;
+    for (const h of side.blobs) {
+      if (other.blobs.has(h) || this.common.has(h)) continue;
       const type: BlobType = h[0] === 'd' ? 'data' : 'tree';
       const id = h.slice(1);
       if (type === 'data') stats.dataBlobs++;
