@@ -7,6 +7,8 @@ import fs from 'node:fs';
 import type { MasterKey } from '../crypto/index.js';
 import { type SpanBlob, streamStoredBlob } from '../format/blob-open.js';
 import { noteGarbage } from './worker-gc.js';
+// paths arrive as plain Uint8Arrays after crossing threads; fs wants a Buffer
+import { asBuffer } from '../go/utf8.js';
 
 /** Metadata applied through the descriptor once a file's content is complete. */
 export interface FileMeta {
@@ -129,11 +131,6 @@ function finishFile(job: SpanWrite, fds: number[], res: SpanWriteResult, incompl
     fs.closeSync(fds[f]!);
     fds[f] = -1;
   }
-}
-
-/** Paths arrive as plain Uint8Arrays after crossing threads; fs wants a Buffer. */
-function asBuffer(b: Uint8Array): Buffer {
-  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
 }
 
 /** Open a restored file for writing, creating it exclusively unless it `exists`; never through a symlink. */

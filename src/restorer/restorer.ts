@@ -19,6 +19,7 @@ import { type FileMeta, type SpanWriteResult, type WriteFile, applyMeta, openTar
 import type { Node } from '../format/node.js';
 import { posixPermFromGo } from '../format/mode.js';
 import { parseGoTime } from '../go/time.js';
+import { bstr } from '../go/bytestring.js';
 import { type Pattern, childMatch, matchList, parsePattern } from '../go/filter.js';
 
 export interface RestoreOptions {
@@ -56,7 +57,7 @@ const SEP = Buffer.from('/');
 /** A tree entry name that is safe to create inside a directory. */
 function isSafeName(name: Uint8Array): boolean {
   if (name.length === 0 || name.includes(0x2f) || name.includes(0)) return false;
-  const s = Buffer.from(name).toString('latin1');
+  const s = bstr(name);
   return s !== '.' && s !== '..';
 }
 
@@ -181,7 +182,7 @@ export class Restorer {
       const snapPath = path.posix.join(location, Buffer.from(node.name).toString());
       const sel = this.selected(snapPath, node.type === 'dir');
       if (!sel.restore && !sel.descend) continue;
-      const key = seen ? Buffer.from(node.name).toString('latin1') : '';
+      const key = seen ? bstr(node.name) : '';
       const empty = seen !== null && !seen.has(key);
       seen?.add(key);
       try {
