@@ -3,8 +3,7 @@
  * directories (--exclude-caches), tag files (--exclude-if-present), size
  * (--exclude-larger-than) and file-system boundaries (--one-file-system).
  */
-import fs from 'node:fs';
-import type { BigIntStats } from 'node:fs';
+import fs, { type BigIntStats } from 'node:fs';
 import { type Pattern, matchList, parsePattern } from '../go/filter.js';
 import { UsageError } from '../errors.js';
 import type { ArchiverFs } from './fs.js';

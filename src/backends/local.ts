@@ -7,9 +7,8 @@
  * in `data/`), which restic 0.14 auto-detects when `keys/` is empty and `key/` is not.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { type Dirent, mkdirSync } from 'node:fs';
 import fsp from 'node:fs/promises';
-import type { Dirent } from 'node:fs';
 import path from 'node:path';
 import { NotFoundError, ResticError, errCode } from '../errors.js';
 import {

@@ -1,7 +1,6 @@
 import { ResticError, UsageError } from '../errors.js';
 import type { Command } from './command.js';
-import type { GlobalContext } from './global.js';
-import { openRepository, withLock } from './global.js';
+import { type GlobalContext, openRepository, withLock } from './global.js';
 import { logLine } from './read-common.js';
 import { formatDuration } from '../ui/duration.js';
 import { type CheckPhase, check } from '../checker/index.js';

@@ -1,7 +1,6 @@
 import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
-import type { GlobalContext } from './global.js';
-import { openRepository, withLock } from './global.js';
+import { type GlobalContext, openRepository, withLock } from './global.js';
 import { Out } from '../ui/output.js';
 import { parseIdProblem, snapshotFilter, snapshotFilterOptions, verbose, warn } from './read-common.js';
 import type { Repository } from '../repository/repository.js';

@@ -4,12 +4,11 @@ import { openRepository, withLock } from './global.js';
 import { Out } from '../ui/output.js';
 import { snapshotFilter, snapshotFilterOptions, verbose, warn } from './read-common.js';
 import { bstrFromText } from '../go/bytestring.js';
-import { findFilteredSnapshots } from '../walker/select.js';
+import { findFilteredSnapshots, goList } from '../walker/select.js';
 import { listNodes } from '../walker/ls.js';
 import { formatNodeLine, lsNodeJson } from '../ui/format.js';
 import { goTimeString } from '../go/time.js';
 import { snapshotJsonWithId } from '../format/snapshot.js';
-import { goList } from '../walker/select.js';
 
 export const lsCommand: Command = {
   name: 'ls',

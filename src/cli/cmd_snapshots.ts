@@ -1,9 +1,8 @@
 import type { Command } from './command.js';
 import { UsageError } from '../errors.js';
-import type { Snapshot } from '../format/snapshot.js';
+import { type Snapshot, encodeSnapshot } from '../format/snapshot.js';
 import { type GlobalContext, openRepository, withLock } from './global.js';
 import { formatSnapshotTime } from '../ui/duration.js';
-import { encodeSnapshot } from '../format/snapshot.js';
 
 export const snapshotsCommand: Command = {
   name: 'snapshots',

@@ -6,13 +6,12 @@
  */
 import type { BlobType } from '../format/pack.js';
 import type { Repository } from '../repository/repository.js';
-import { compareGoTimes } from '../go/time.js';
+import { compareGoTimes, goTimeString } from '../go/time.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import type { Snapshot } from '../format/snapshot.js';
 import { decodeTree } from '../format/tree.js';
 import { FormatError } from '../errors.js';
 import { findFilteredSnapshots } from '../walker/select.js';
-import { goTimeString } from '../go/time.js';
 import { type SnapshotSelector, hasTags, loadSnapshots, selectorMatches } from '../forget/tags.js';
 
 export interface CopyOptions {
