@@ -133,10 +133,10 @@ export function installationEntries(inst: CheInstallation, now = new Date()): Vi
   if (!inst || typeof inst !== 'object') throw new UsageError('installation: expected an object');
   const file = (p: string, content: EntryContent): VirtualEntry => ({ path: p, content, mode: 0o600, mtime: now });
   const entries: VirtualEntry[] = [];
-  // Che created db/, configmaps/ and secrets/ with os.ModePerm (0755 after the umask), empty or not.
-  for (const d of ['configmaps', 'db', 'secrets']) entries.push({ path: d, type: 'dir', mode: 0o755, mtime: now });
   if (inst.cheCluster === undefined) throw new UsageError('installation: cheCluster (the CheCluster manifest) is required');
   entries.push(file(CHE_CR_FILE, manifestText(inst.cheCluster, CHE_CR_FILE).text));
+  // Che created db/, configmaps/ and secrets/ with os.ModePerm (0755 after the umask), empty or not.
+  for (const d of ['configmaps', 'db', 'secrets']) entries.push({ path: d, type: 'dir', mode: 0o755, mtime: now });
   const seen = new Set<string>();
   const named = (list: NamedManifest[] | undefined, folder: string) => {
     for (const [i, nm] of (list ?? []).entries()) {

@@ -95,7 +95,7 @@ describe('Che installation over SFTP (OpenSSH)', () => {
       `InProgress:${BACKUP_STAGES.connecting}`,
       `InProgress:${BACKUP_STAGES.collecting}`,
       `InProgress:${BACKUP_STAGES.sending}`,
-      `Succeeded:${BACKUP_STAGES.sending}`,
+      `Succeeded:`,
     ]);
     const latest = await restoreCheInstallation(source, 'latest');
     try {
@@ -159,6 +159,36 @@ describe('Che installation over SFTP (OpenSSH)', () => {
       expect(seen.at(-1)!.message).toMatch(c.re);
       expect(seen.at(-1)!.message).not.toContain('\n');
     }
+    expect(await snapshotCount()).toBe(before);
+  }, 120_000);
+
+  it('issue 19: a key secret with any key name plus a known_hosts key is all it takes; a wrong known_hosts refuses', async () => {
+    const key = fs.readFileSync(sshd.clientKey, 'utf8');
+    const own = (knownHosts: string): SecretMap => ({
+      ...secrets,
+      'chectl-backup-sftp-server-key': { id_ed25519: key, known_hosts: knownHosts },
+    });
+    // No sftp options at all: the host key is checked against the secret's known_hosts.
+    const out = await backupCheInstallation(
+      { configuration: config, secrets: own(fs.readFileSync(sshd.knownHosts, 'utf8')) },
+      cheInstallation({ dbche: MiB }),
+      {
+        kdf: TEST_KDF,
+      },
+    );
+    expect(out.events.at(-1)).toMatchObject({ state: 'Succeeded', stage: '', snapshotId: out.shortId });
+    const before = await snapshotCount();
+    const seen: StatusEvent[] = [];
+    const other = `[127.0.0.1]:${sshd.port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk3dFqvYQ0p1tQ9sqQ6Jp5O7yXgUj0bq2r8o8g3wJbS\n`;
+    const err = await backupCheInstallation({ configuration: config, secrets: own(other) }, cheInstallation({ dbche: MiB }), {
+      kdf: TEST_KDF,
+      onStatus: (e) => seen.push(e),
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(stagesOf(seen)).toEqual([`InProgress:${BACKUP_STAGES.connecting}`, `Failed:${BACKUP_STAGES.connecting}`]);
+    expect(seen.at(-1)!.message).toMatch(
+      /^Error: host key verification failed: the host key of \[127\.0\.0\.1\]:\d+ .* differs from the known_hosts of the SSH key secret/,
+    );
     expect(await snapshotCount()).toBe(before);
   }, 120_000);
 
