@@ -70,6 +70,8 @@ export type SecretMap = Record<string, Record<string, string>>;
 export interface SftpHostKeyOptions {
   /** known_hosts text (e.g. `ssh-keyscan -p PORT HOST` output). */
   knownHosts?: string;
+  /** Where knownHosts came from, for messages (default "the given known_hosts"). */
+  knownHostsSource?: string;
   /** known_hosts file to check the server's key against. */
   knownHostsFile?: string;
   /** Accept any host key (explicit opt-out, as `-o sftp.insecure-host-key=true`). */
@@ -341,7 +343,7 @@ function hostKeyOptions(
   if (fromSecret !== undefined) {
     if (fromSecret.trim() === '')
       throw new BackupConfigError(`secret ${JSON.stringify(ref)} (sftp.sshKeySecretRef): "known_hosts" is empty`);
-    return { ...opts, knownHosts: fromSecret };
+    return { ...opts, knownHosts: fromSecret, knownHostsSource: `the "known_hosts" key of secret ${JSON.stringify(ref)}` };
   }
   if (opts.knownHosts !== undefined || opts.knownHostsFile || opts.insecureHostKey) return opts;
   throw new BackupConfigError(

@@ -5,9 +5,7 @@
  */
 import type { Backend } from '../backends/backend.js';
 import { openLocation } from '../backends/location.js';
-import { RetryBackend } from '../backends/retry.js';
-import { SftpBackend, parseSftpLocation } from '../backends/sftp/sftp.js';
-import { NotFoundError, UsageError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import type { KdfParams } from '../crypto/index.js';
 import { Repository } from '../repository/repository.js';
 import type { ResolvedBackupServer } from './config.js';
@@ -29,34 +27,14 @@ export function openServerBackend(
   opts: Pick<OpenBackupRepositoryOptions, 'cacert' | 'extended'> = {},
 ): Backend {
   const extended: Record<string, string> = { ...(opts.extended ?? {}) };
-  if (server.kind === 'sftp' && server.sftp?.knownHosts !== undefined && !server.sftp.insecureHostKey) {
-    return sftpWithKnownHostsText(server, server.sftp.knownHosts, extended);
-  }
+  let sftpKnownHosts: { text: string; source: string } | undefined;
   if (server.kind === 'sftp') {
     if (server.sftp?.knownHostsFile) extended['sftp.known-hosts'] = server.sftp.knownHostsFile;
     if (server.sftp?.insecureHostKey) extended['sftp.insecure-host-key'] = 'true';
+    if (server.sftp?.knownHosts !== undefined)
+      sftpKnownHosts = { text: server.sftp.knownHosts, source: server.sftp.knownHostsSource ?? 'the given known_hosts' };
   }
-  return openLocation(server.location, { env: { ...server.env }, extended, cacert: opts.cacert });
-}
-
-/** SFTP checked against known_hosts text (from the key secret): no file, no ~/.ssh involved. */
-function sftpWithKnownHostsText(server: ResolvedBackupServer, text: string, extended: Record<string, string>): Backend {
-  const t = parseSftpLocation(server.location);
-  const connections = extended['sftp.connections'] ? Number(extended['sftp.connections']) : undefined;
-  if (connections !== undefined && !(Number.isInteger(connections) && connections >= 1)) {
-    throw new UsageError(`invalid value for -o sftp.connections: ${JSON.stringify(extended['sftp.connections'])}`);
-  }
-  const backend = new SftpBackend({
-    host: t.host,
-    port: t.port,
-    user: t.user!,
-    path: t.path,
-    privateKeys: [{ key: server.sshPrivateKey!, source: 'the SSH key secret' }],
-    knownHosts: { text, source: 'the known_hosts of the SSH key secret' },
-    connections,
-    location: server.location,
-  });
-  return new RetryBackend(backend);
+  return openLocation(server.location, { env: { ...server.env }, extended, cacert: opts.cacert, sftpKnownHosts });
 }
 
 /** Does the backend hold a repository (a `config` file)? */

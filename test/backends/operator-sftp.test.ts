@@ -187,7 +187,7 @@ describe('Che installation over SFTP (OpenSSH)', () => {
     expect(err).toBeInstanceOf(Error);
     expect(stagesOf(seen)).toEqual([`InProgress:${BACKUP_STAGES.connecting}`, `Failed:${BACKUP_STAGES.connecting}`]);
     expect(seen.at(-1)!.message).toMatch(
-      /^Error: host key verification failed: the host key of \[127\.0\.0\.1\]:\d+ .* differs from the known_hosts of the SSH key secret/,
+      /^Error: host key verification failed: the host key of \[127\.0\.0\.1\]:\d+ .* differs from the "known_hosts" key of secret "chectl-backup-sftp-server-key" line 1;/,
     );
     expect(await snapshotCount()).toBe(before);
   }, 120_000);

@@ -60,7 +60,7 @@ describe('1. SFTP key secret and host keys', () => {
     expect(any.sshPrivateKey).toBe(PEM);
     const withHosts = resolveBackupServer({ spec: { sftp } }, { pw, key: { id_rsa: PEM, known_hosts: KNOWN_HOSTS } });
     expect(withHosts.sshPrivateKey).toBe(PEM);
-    expect(withHosts.sftp).toEqual({ knownHosts: KNOWN_HOSTS });
+    expect(withHosts.sftp).toEqual({ knownHosts: KNOWN_HOSTS, knownHostsSource: 'the "known_hosts" key of secret "key"' });
     const named = resolveBackupServer({ spec: { sftp } }, { pw, key: { 'ssh-privatekey': PEM, other: 'x', known_hosts: KNOWN_HOSTS } });
     expect(named.sshPrivateKey).toBe(PEM);
     // The backend checks against the secret's text, not a file.

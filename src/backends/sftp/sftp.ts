@@ -307,6 +307,7 @@ export class SftpBackend implements Backend {
       path: parsed.path,
       privateKeys: findPrivateKeys(env, opts.sshKeyFile),
       knownHostsFile: ext['sftp.known-hosts'] || path.join(home, '.ssh', 'known_hosts'),
+      knownHosts: opts.sftpKnownHosts,
       insecureHostKey: insecure === 'true',
       connections,
       readyTimeoutMs,
