@@ -192,6 +192,31 @@ describe('Che installation over SFTP (OpenSSH)', () => {
     expect(await snapshotCount()).toBe(before);
   }, 120_000);
 
+  it('issue 19: restic-ts che backup|restore with chectl flags over SFTP (--ssh-key-file, known_hosts checked)', async () => {
+    const src = path.join(work.dir, 'che-src');
+    for (const d of ['db', 'configmaps', 'secrets']) fs.mkdirSync(path.join(src, d), { recursive: true });
+    fs.writeFileSync(path.join(src, 'che-cr.yaml'), 'kind: CheCluster\n', { mode: 0o600 });
+    fs.writeFileSync(path.join(src, 'db', 'dbche.sql'), 'COPY x FROM stdin;\n'.repeat(5000), { mode: 0o600 });
+    const flags = ['-r', `sftp://${sshd.user}@127.0.0.1:${sshd.port}/${path.join(sshd.home, 'che-cli')}`, '-p', HARD_PASSWORD];
+    const key = ['--ssh-key-file', sshd.clientKey, '-o', `sftp.known-hosts=${sshd.knownHosts}`];
+    const b = await cliAsync(['che', 'backup', ...flags, ...key, src]);
+    expect(b.code, b.stderr).toBe(0);
+    const m = /^Backup snapshot ID: ([0-9a-f]{8})$/.exec(b.stdout.trimEnd().split('\n').at(-1)!);
+    expect(m, b.stdout).not.toBeNull();
+    const target = path.join(work.dir, 'che-restore');
+    const r = await cliAsync(['che', 'restore', ...flags, ...key, '-s', m![1]!, '--target', target]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fileDigest(path.join(target, 'db', 'dbche.sql'))).toEqual(fileDigest(path.join(src, 'db', 'dbche.sql')));
+    expect(fs.readdirSync(target).sort()).toEqual(['che-cr.yaml', 'configmaps', 'db', 'secrets']);
+    // An unknown host key refuses, with one line.
+    const empty = path.join(work.dir, 'empty_known_hosts');
+    fs.writeFileSync(empty, '');
+    const refused = await cliAsync(['che', 'backup', ...flags, '--ssh-key-file', sshd.clientKey, '-o', `sftp.known-hosts=${empty}`, src]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/host key verification failed/);
+  }, 120_000);
+
   it('chectl names drive the CLI: SSH_KEY (key text), SSH_KEY_FILE and --ssh-key-file', async () => {
     const src = path.join(work.dir, 'cli-src');
     fs.mkdirSync(path.join(src, 'db'), { recursive: true });
