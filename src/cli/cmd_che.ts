@@ -114,13 +114,19 @@ function sshKey(ctx: GlobalContext): string | undefined {
   return fs.readFileSync(file, 'utf8').trim();
 }
 
-/** SFTP host keys: `-o sftp.known-hosts=FILE`, `-o sftp.insecure-host-key=true`, else ~/.ssh/known_hosts. */
-function hostKeyOptions(ctx: GlobalContext): SftpHostKeyOptions {
+/** `-o key=value` options, for the backend. */
+function extendedOptions(ctx: GlobalContext): Record<string, string> {
   const o: Record<string, string> = {};
   for (const kv of (ctx.opts['option'] as string[] | undefined) ?? []) {
     const i = kv.indexOf('=');
-    o[i < 0 ? kv : kv.slice(0, i)] = i < 0 ? '' : kv.slice(i + 1);
+    o[(i < 0 ? kv : kv.slice(0, i)).trim()] = i < 0 ? '' : kv.slice(i + 1);
   }
+  return o;
+}
+
+/** SFTP host keys: `-o sftp.known-hosts=FILE`, `-o sftp.insecure-host-key=true`, else ~/.ssh/known_hosts. */
+function hostKeyOptions(ctx: GlobalContext): SftpHostKeyOptions {
+  const o = extendedOptions(ctx);
   if (o['sftp.insecure-host-key'] === 'true') return { insecureHostKey: true };
   return { knownHostsFile: o['sftp.known-hosts'] || path.join(ctx.env.HOME || os.homedir(), '.ssh', 'known_hosts') };
 }
@@ -137,6 +143,7 @@ function commonOptions(ctx: GlobalContext, events: StatusEvent[]): OperationOpti
     check,
     kdf: kdfOverride(ctx.env),
     cacert: ctx.opts['cacert'] as string[] | undefined,
+    extended: extendedOptions(ctx),
     onStatus: (e) => {
       events.push(e);
       // chectl showed each stage as it came ("Waiting until backup process finishes: <stage>").
