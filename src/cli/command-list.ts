@@ -12,6 +12,7 @@ const COMMAND_LOADERS: ReadonlyArray<readonly [name: string, load: () => Promise
   ['restore', async () => (await import('./cmd_restore.js')).restoreCommand],
   ['ls', async () => (await import('./cmd_ls.js')).lsCommand],
   ['cat', async () => (await import('./cmd_cat.js')).catCommand],
+  ['list', async () => (await import('./cmd_list.js')).listCommand],
   ['dump', async () => (await import('./cmd_dump.js')).dumpCommand],
   ['find', async () => (await import('./cmd_find.js')).findCommand],
   ['diff', async () => (await import('./cmd_diff.js')).diffCommand],
