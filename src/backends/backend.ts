@@ -120,4 +120,6 @@ export interface BackendOptions {
   insecureTls?: boolean;
   /** `--ssh-key-file`: private key for SFTP (else SSH_KEY_FILE, SSH_KEY, ~/.ssh/id_*). */
   sshKeyFile?: string;
+  /** `--tls-client-cert`: a PEM file with the TLS client certificate and its private key (REST, S3). */
+  tlsClientCert?: string;
 }
