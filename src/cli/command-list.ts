@@ -22,6 +22,7 @@ const COMMAND_LOADERS: ReadonlyArray<readonly [name: string, load: () => Promise
   ['rebuild-index', async () => (await import('./cmd_rebuild_index.js')).rebuildIndexCommand],
   ['repair', async () => (await import('./cmd_repair.js')).repairCommand],
   ['rewrite', async () => (await import('./cmd_rewrite.js')).rewriteCommand],
+  ['recover', async () => (await import('./cmd_recover.js')).recoverCommand],
   ['forget', async () => (await import('./cmd_forget.js')).forgetCommand],
   ['tag', async () => (await import('./cmd_tag.js')).tagCommand],
   ['copy', async () => (await import('./cmd_copy.js')).copyCommand],

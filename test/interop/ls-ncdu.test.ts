@@ -16,7 +16,9 @@ let tmp: ReturnType<typeof tempDir>;
 let repo: string;
 
 type NcduEntry = { name: string; asize: number; dsize: number; ino: number; mode: number; notreg: boolean; nlink: number };
-type NcduDir = [NcduEntry, ...Array<NcduEntry | NcduDir>];
+interface NcduDir extends Array<NcduEntry | NcduDir> {
+  0: NcduEntry;
+}
 
 beforeAll(() => {
   tmp = tempDir('ls-ncdu-');
@@ -35,8 +37,7 @@ afterAll(() => tmp.cleanup());
 
 /** path → entry, walking ncdu's nested arrays */
 function flatten(dir: NcduDir, prefix: string, out: Map<string, NcduEntry>): void {
-  const [, ...children] = dir;
-  for (const c of children) {
+  for (const c of dir.slice(1)) {
     if (Array.isArray(c)) {
       out.set(prefix + '/' + c[0].name, c[0]);
       flatten(c, prefix + '/' + c[0].name, out);
