@@ -10,7 +10,7 @@ import type { GlobalContext } from './global.js';
 import type { BackupOptions } from '../archiver/archiver.js';
 import { filesFromTargets } from '../archiver/files-from.js';
 
-const FILES_FROM_HELP = 'read the files to backup from `file` (can be combined with file args; can be specified multiple times)';
+const FILES_FROM_HELP = 'read the files to backup from file (can be combined with file args; can be specified multiple times)';
 
 export const BACKUP_PARITY_OPTIONS: OptionSpec[] = [
   { name: 'dry-run', short: 'n', kind: 'bool', help: 'do not upload or write any data, just show what would be done' },
@@ -30,7 +30,7 @@ export const BACKUP_PARITY_OPTIONS: OptionSpec[] = [
     help: 'ignore ctime changes when checking for modified files (default: $RESTIC_IGNORE_CTIME or false)',
   },
   { name: 'skip-if-unchanged', kind: 'bool', help: 'skip snapshot creation if identical to parent snapshot' },
-  { name: 'read-concurrency', kind: 'string', help: 'read `n` files concurrently (default: $RESTIC_READ_CONCURRENCY or 2)' },
+  { name: 'read-concurrency', kind: 'string', help: 'read n files concurrently (default: $RESTIC_READ_CONCURRENCY or 2)' },
   { name: 'no-scan', kind: 'bool', help: 'do not run scanner to estimate size of backup' },
 ];
 

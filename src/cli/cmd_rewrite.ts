@@ -19,10 +19,10 @@ export const rewriteCommand: Command = {
     { name: 'new-host', kind: 'string', help: 'replace hostname' },
     { name: 'new-time', kind: 'string', help: 'replace time of the backup' },
     ...snapshotFilterOptions(', when snapshot ID "latest" is given'),
-    { name: 'exclude', short: 'e', kind: 'list', help: 'exclude a `pattern` (can be specified multiple times)' },
-    { name: 'iexclude', kind: 'list', help: 'same as --exclude `pattern` but ignores the casing of filenames' },
-    { name: 'exclude-file', kind: 'list', help: 'read exclude patterns from a `file` (can be specified multiple times)' },
-    { name: 'iexclude-file', kind: 'list', help: 'same as --exclude-file but ignores casing of `file`names in patterns' },
+    { name: 'exclude', short: 'e', kind: 'list', help: 'exclude a pattern (can be specified multiple times)' },
+    { name: 'iexclude', kind: 'list', help: 'same as --exclude pattern but ignores the casing of filenames' },
+    { name: 'exclude-file', kind: 'list', help: 'read exclude patterns from a file (can be specified multiple times)' },
+    { name: 'iexclude-file', kind: 'list', help: 'same as --exclude-file but ignores casing of filenames in patterns' },
   ],
   async run(ctx, args) {
     const list = (k: string) => (ctx.opts[k] as string[] | undefined) ?? [];

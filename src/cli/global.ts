@@ -11,7 +11,7 @@ import type { Repository } from '../repository/repository.js';
 import type { LockOptions } from '../repository/lock.js';
 import { parseGoDuration } from '../go/duration.js';
 import { findKey } from '../repository/key-search.js';
-import type { OptionSpec, Parsed } from './args.js';
+import type { CommandInfo, OptionSpec, Parsed } from './args.js';
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'repo', short: 'r', kind: 'string', help: 'repository to back up to or restore from', env: 'RESTIC_REPOSITORY' },
@@ -79,6 +79,8 @@ export interface GlobalContext {
   stderr: (s: string) => void;
   json: boolean;
   quiet: boolean;
+  /** Every command (set by main; `generate` describes them). */
+  commands?: () => Promise<CommandInfo[]>;
 }
 
 export function repositoryLocation(ctx: GlobalContext): string {
