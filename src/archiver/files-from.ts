@@ -68,7 +68,7 @@ function rawNames(data: Buffer): string[] {
 const hasMeta = (p: string) => /[*?[\\]/.test(p);
 
 /** Go's filepath.Glob (Unix): matches in lexical order; no "**", a bad pattern is an error. */
-export function goGlob(pattern: string): string[] {
+function goGlob(pattern: string): string[] {
   goFilepathMatch(bstrFromText(pattern), ''); // Go checks the whole pattern first
   if (!hasMeta(pattern)) return exists(pattern) ? [pattern] : [];
   let dir = path.posix.dirname(pattern);

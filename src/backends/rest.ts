@@ -75,7 +75,7 @@ function readCaFiles(files: string[]): Buffer[] {
 }
 
 /** restic's --tls-client-cert file: certificate and private key in one PEM file. */
-export function readClientCert(file: string): Buffer {
+function readClientCert(file: string): Buffer {
   let pem: Buffer;
   try {
     pem = fs.readFileSync(file);

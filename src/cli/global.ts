@@ -215,7 +215,7 @@ function rateLimits(ctx: GlobalContext): RateLimits {
 }
 
 /** --pack-size in MiB (or RESTIC_PACK_SIZE), with restic's bounds of 4 and 128 MiB; 0 = default. */
-export function packSizeOption(ctx: GlobalContext): number | undefined {
+function packSizeOption(ctx: GlobalContext): number | undefined {
   const flag = ctx.opts['pack-size'] as string | undefined;
   const v = flag ?? ctx.env.RESTIC_PACK_SIZE;
   if (v === undefined || v === '') return undefined;
