@@ -1,4 +1,4 @@
-/** `rewrite` (restic ≥ 0.15): new snapshots without excluded files, or with a new host or time. */
+/** `rewrite` (restic ≥ 0.15, includes from 0.19): new snapshots with fewer files, or with a new host or time. */
 import { UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import { openRepository, withLock } from './global.js';
@@ -11,7 +11,7 @@ import { parseLocalTime } from '../go/time.js';
 
 export const rewriteCommand: Command = {
   name: 'rewrite',
-  summary: 'Rewrite snapshots to exclude unwanted files',
+  summary: 'Rewrite snapshots to exclude files or change metadata',
   usage: 'restic-ts rewrite [flags] [snapshotID ...]',
   options: [
     { name: 'forget', kind: 'bool', help: 'remove original snapshots after creating new ones' },
@@ -23,15 +23,24 @@ export const rewriteCommand: Command = {
     { name: 'iexclude', kind: 'list', help: 'same as --exclude pattern but ignores the casing of filenames' },
     { name: 'exclude-file', kind: 'list', help: 'read exclude patterns from a file (can be specified multiple times)' },
     { name: 'iexclude-file', kind: 'list', help: 'same as --exclude-file but ignores casing of filenames in patterns' },
+    { name: 'include', short: 'i', kind: 'list', help: 'include a pattern (can be specified multiple times)' },
+    { name: 'iinclude', kind: 'list', help: 'same as --include pattern but ignores the casing of filenames' },
+    { name: 'include-file', kind: 'list', help: 'read include patterns from a file (can be specified multiple times)' },
+    { name: 'iinclude-file', kind: 'list', help: 'same as --include-file but ignores casing of filenames in patterns' },
   ],
   async run(ctx, args) {
     const list = (k: string) => (ctx.opts[k] as string[] | undefined) ?? [];
     const exclude = [...list('exclude'), ...list('exclude-file').flatMap((f) => readPatternFile(f, ctx.env))];
     const iexclude = [...list('iexclude'), ...list('iexclude-file').flatMap((f) => readPatternFile(f, ctx.env))];
+    const include = [...list('include'), ...list('include-file').flatMap((f) => readPatternFile(f, ctx.env))];
+    const iinclude = [...list('iinclude'), ...list('iinclude-file').flatMap((f) => readPatternFile(f, ctx.env))];
+    const excluding = exclude.length > 0 || iexclude.length > 0;
+    const including = include.length > 0 || iinclude.length > 0;
     const newHost = (ctx.opts['new-host'] as string | undefined) || undefined;
     const timeFlag = (ctx.opts['new-time'] as string | undefined) || undefined;
-    if (!exclude.length && !iexclude.length && !newHost && !timeFlag)
-      throw new UsageError('Nothing to do: no excludes provided and no new metadata provided');
+    if (!excluding && !including && !newHost && !timeFlag)
+      throw new UsageError('Nothing to do: no excludes/includes provided and no new metadata provided');
+    if (excluding && including) throw new UsageError('exclude and include patterns are mutually exclusive');
     let newTime: string | undefined;
     try {
       newTime = timeFlag ? parseLocalTime(timeFlag) : undefined;
@@ -49,6 +58,8 @@ export const rewriteCommand: Command = {
         return rewriteSnapshots(repo, snapshots, {
           exclude,
           iexclude,
+          include,
+          iinclude,
           newHost,
           newTime,
           dryRun,

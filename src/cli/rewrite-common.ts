@@ -13,7 +13,7 @@ export function printReplaceEvent(ctx: GlobalContext, e: RewriteEvent, verbose: 
       `\nsnapshot ${e.id.slice(0, 8)} of ${goList(s.paths)} at ${goTimeString(s.time)} by ${s.username ?? ''}@${s.hostname ?? ''}\n`,
     );
   } else if (e.type === 'message') ctx.stdout(e.text + '\n');
-  else if (verbose) ctx.stdout(`excluding ${JSON.stringify(e.path)}\n`);
+  else if (verbose) ctx.stdout(`${e.type === 'excluded' ? 'excluding' : 'including'} ${JSON.stringify(e.path)}\n`);
 }
 
 export function replaceSummary(changed: number, dryRun: boolean): string {

@@ -9,14 +9,16 @@ import type { Repository } from '../repository/repository.js';
 import type { Node } from '../format/node.js';
 import type { Snapshot } from '../format/snapshot.js';
 import { MasterIndex } from '../repository/master-index.js';
-import { type Pattern, matchList, parsePattern } from '../go/filter.js';
+import { type Pattern, childMatch, matchList, parsePattern } from '../go/filter.js';
 import { TreeRewriter } from '../walker/rewriter.js';
 import { ResticError } from '../errors.js';
 import { goTimeString } from '../go/time.js';
 
 /** One step's report, in restic's words (the CLI prints them). */
 export type RewriteEvent =
-  { type: 'snapshot'; id: string; snapshot: Snapshot } | { type: 'message'; text: string } | { type: 'excluded'; path: string };
+  | { type: 'snapshot'; id: string; snapshot: Snapshot }
+  | { type: 'message'; text: string }
+  | { type: 'excluded' | 'included'; path: string };
 
 export interface ReplaceOptions {
   /** Report what would be done and write nothing. */
@@ -30,6 +32,12 @@ export interface RewriteOptions extends ReplaceOptions {
   /** restic's --exclude and --iexclude patterns, matched against snapshot paths. */
   exclude?: string[];
   iexclude?: string[];
+  /**
+   * restic 0.19's --include and --iinclude: keep only what matches (and the directories on
+   * the way there); exclusive with excludes. A snapshot left empty is not changed.
+   */
+  include?: string[];
+  iinclude?: string[];
   /** --new-host */
   newHost?: string;
   /** --new-time, as a Go RFC 3339 time */
@@ -45,6 +53,8 @@ export interface ReplaceResult {
 
 interface Change {
   tree: string | null;
+  /** With includes, an empty result leaves the snapshot as it is. */
+  keepEmptySnapshot?: boolean;
   newHost?: string;
   newTime?: string;
 }
@@ -63,6 +73,7 @@ async function replaceSnapshot(
 ): Promise<string | null> {
   const say = (text: string) => opts.onEvent?.({ type: 'message', text });
   if (change.tree === null) {
+    if (change.keepEmptySnapshot) return null;
     if (opts.dryRun) say('would delete empty snapshot');
     else {
       await repo.backend.remove({ type: 'snapshot', name: id });
@@ -140,21 +151,29 @@ export async function rewriteSnapshots(
 ): Promise<ReplaceResult> {
   const patterns: Pattern[] = (opts.exclude ?? []).map(parsePattern);
   const ipatterns: Pattern[] = (opts.iexclude ?? []).map(parsePattern);
-  if (!patterns.length && !ipatterns.length && !opts.newHost && !opts.newTime)
-    throw new ResticError('Nothing to do: no excludes provided and no new metadata provided');
+  const includes: Pattern[] = (opts.include ?? []).map(parsePattern);
+  const iincludes: Pattern[] = (opts.iinclude ?? []).map(parsePattern);
+  const excluding = patterns.length > 0 || ipatterns.length > 0;
+  const including = includes.length > 0 || iincludes.length > 0;
+  if (!excluding && !including && !opts.newHost && !opts.newTime)
+    throw new ResticError('Nothing to do: no excludes/includes provided and no new metadata provided');
+  if (excluding && including) throw new ResticError('exclude and include patterns are mutually exclusive');
   const excluded = (p: string) => matchList(patterns, p) || matchList(ipatterns, p, true);
-  const filtering = patterns.length > 0 || ipatterns.length > 0;
+  const included = (p: string) => matchList(includes, p) || matchList(iincludes, p, true);
+  const childIncluded = (p: string) => includes.some((i) => childMatch(i, p)) || iincludes.some((i) => childMatch(i, p, true));
   const rewriter = new TreeRewriter(repo, {
     rewriteNode: (node, p) => {
-      if (!excluded(p)) return node;
-      opts.onEvent?.({ type: 'excluded', path: p });
-      return null;
+      const keep = including ? included(p) || (node.type === 'dir' && childIncluded(p)) : !excluded(p);
+      if (!keep && !including) opts.onEvent?.({ type: 'excluded', path: p });
+      if (keep && including && node.type !== 'dir') opts.onEvent?.({ type: 'included', path: p });
+      return keep ? node : null;
     },
+    keepEmptyDirectory: including ? included : undefined,
   });
   return replaceAll(repo, list, 'rewrite', opts, async (_id, s) => {
     if (!s.tree) throw new ResticError('snapshot has nil tree');
-    const tree = filtering ? await rewriter.rewriteTree(s.tree) : s.tree;
-    return { tree: tree ?? s.tree, newHost: opts.newHost, newTime: opts.newTime };
+    const tree = excluding || including ? await rewriter.rewriteTree(s.tree) : s.tree;
+    return { tree, keepEmptySnapshot: including, newHost: opts.newHost, newTime: opts.newTime };
   });
 }
 

@@ -31,6 +31,8 @@ export interface TreeRewriteOptions {
   allowUnstableSerialization?: boolean;
   /** Rewritten trees by original ID, for rewrites that do not depend on the path (repair). */
   cacheByTreeId?: boolean;
+  /** Whether a directory left empty by the rewrite stays (default: yes); else it is dropped. */
+  keepEmptyDirectory?: (path: string) => boolean;
 }
 
 export class TreeRewriter {
@@ -66,6 +68,7 @@ export class TreeRewriter {
         out.push(subtree === node.subtree ? node : { ...node, subtree });
       } else out.push(node);
     }
+    if (!out.length && this.opts.keepEmptyDirectory && !this.opts.keepEmptyDirectory(path)) return null;
     const newId = await this.store.saveTree(out);
     if (this.opts.cacheByTreeId && id !== null) this.replaces.set(id, newId);
     return newId;

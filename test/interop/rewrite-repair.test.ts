@@ -79,10 +79,34 @@ describe('rewrite', () => {
     expect(fs.readFileSync(path.join(target, src, 'sub/data.bin')).equals(fs.readFileSync(path.join(src, 'sub/data.bin')))).toBe(true);
   });
 
+  it('--include (restic 0.19) keeps only the matching paths and the directories leading there', () => {
+    const repo = path.join(tmp.dir, 'inc-repo');
+    const src = path.join(tmp.dir, 'inc-src');
+    fs.mkdirSync(path.join(src, 'a', 'deep'), { recursive: true });
+    fs.mkdirSync(path.join(src, 'b'));
+    fs.writeFileSync(path.join(src, 'a', 'deep', 'wanted.txt'), 'wanted\n');
+    fs.writeFileSync(path.join(src, 'a', 'other.txt'), 'other\n');
+    fs.writeFileSync(path.join(src, 'b', 'x.txt'), 'x\n');
+    ok(repo, ['init']);
+    ok(repo, ['backup', src]);
+    const [first] = snapshots(repo);
+    expect(ok(repo, ['rewrite', '--include', '*.nothing', first!.id])).toMatch(/no snapshots were modified\n$/);
+    const both = cli(['-r', repo, 'rewrite', '--include', 'x', '--exclude', 'y'], env);
+    expect(both.stderr).toBe('Fatal: exclude and include patterns are mutually exclusive\n');
+    const out = ok(repo, ['rewrite', '--include', 'wanted.txt', '-vv', '--forget', first!.id]);
+    expect(out).toContain(`including "${src}/a/deep/wanted.txt"\n`);
+    const [only] = snapshots(repo);
+    expect(only!.original).toBe(first!.id);
+    resticOk(repo, PASSWORD, ['check', '--read-data']);
+    const target = path.join(tmp.dir, 'inc-restored');
+    resticOk(repo, PASSWORD, ['restore', only!.id, '--target', target]);
+    expect(files(path.join(target, src))).toEqual(['a', 'a/deep', 'a/deep/wanted.txt']);
+  });
+
   it('refuses to run without anything to do', () => {
     const r = cli(['-r', path.join(tmp.dir, 'rw-repo'), 'rewrite'], env);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('Fatal: Nothing to do: no excludes provided and no new metadata provided\n');
+    expect(r.stderr).toBe('Fatal: Nothing to do: no excludes/includes provided and no new metadata provided\n');
   });
 });
 
