@@ -145,7 +145,9 @@ function progressReporter(
     const pct = formatPercent(s.bytesWritten, s.bytes);
     line.update(
       `[${formatDuration(seconds * 1000)}] ${pct ? pct + '  ' : ''}${s.nodesDone} files/dirs ${resticFormatBytes(s.bytesWritten)}, total ${s.nodesTotal} files/dirs ${resticFormatBytes(s.bytes)}` +
-        rateAndEta(s.bytesWritten, s.bytes, seconds),
+        rateAndEta(s.bytesWritten, s.bytes, seconds) +
+        (s.filesSkipped > 0 ? `, skipped ${s.filesSkipped} files/dirs ${resticFormatBytes(s.bytesSkipped)}` : '') +
+        (s.filesDeleted > 0 ? `, deleted ${s.filesDeleted} files/dirs` : ''),
     );
   };
 }
