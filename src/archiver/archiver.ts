@@ -41,6 +41,16 @@ export interface BackupOptions {
   programVersion?: string;
   /** Each file and directory once it is saved (restic's verbose "new/unchanged/modified" lines). */
   onItem?: (item: BackupItem) => void;
+  /** restic's --dry-run: read and chunk everything, count what would be added, write nothing. */
+  dryRun?: boolean;
+  /** restic's --with-atime: store each item's atime (default: atime = mtime, as restic). */
+  withAtime?: boolean;
+  /** restic's --ignore-ctime: a changed ctime alone does not make a file re-read. */
+  ignoreCtime?: boolean;
+  /** restic's --ignore-inode (implies ignoreCtime): a changed inode alone does not make a file re-read. */
+  ignoreInode?: boolean;
+  /** restic's --skip-if-unchanged: no snapshot when the tree equals the parent snapshot's. */
+  skipIfUnchanged?: boolean;
 }
 
 export interface BackupItem {
@@ -83,7 +93,10 @@ export interface BackupStats {
 }
 
 export interface BackupResult {
+  /** The new snapshot's ID; '' when skipIfUnchanged skipped it. Under dryRun, the ID it would have had. */
   snapshotId: string;
+  /** True when skipIfUnchanged found the tree equal to the parent's and saved no snapshot. */
+  skipped?: boolean;
   snapshot: Snapshot;
   stats: BackupStats;
   warnings: BackupWarning[];
@@ -145,6 +158,7 @@ export class Archiver {
   /** Back up `targets` (files or directories) and save a snapshot. */
   async run(targets: string[]): Promise<BackupResult> {
     if (!targets.length) throw new Error('nothing to back up');
+    if (this.opts.dryRun) this.repo.setDryRun();
     const time = this.opts.time ?? nowGoTime();
     await this.repo.loadIndex();
     const before = { ...this.repo.added };
@@ -171,6 +185,8 @@ export class Archiver {
       tags: this.opts.tags?.length ? this.opts.tags : undefined,
       programVersion: this.opts.programVersion,
     };
+    if (this.opts.skipIfUnchanged && parent && parent.snapshot.tree === tree)
+      return { snapshotId: '', skipped: true, snapshot, stats: this.stats, warnings: this.warnings };
     const snapshotId = await this.repo.saveSnapshot(snapshot);
     return { snapshotId, snapshot, stats: this.stats, warnings: this.warnings };
   }
@@ -217,7 +233,7 @@ export class Archiver {
       let node: Node;
       try {
         const st = this.fs.lstat(meta);
-        node = nodeFromStat(name, st, 'dir');
+        node = nodeFromStat(name, st, 'dir', this.opts.withAtime);
       } catch (err) {
         this.warn(meta, err);
         continue;
@@ -273,7 +289,7 @@ export class Archiver {
     if (!type || type === 'socket') return null; // restic 0.14 skips sockets
     if (this.excluder.active && this.excluder.excluded(p, st, this.targetDevice)) return null;
     // prev.name has the same bytes (found by them); reusing it lets the encoder reuse its JSON.
-    const node = nodeFromStat(prev ? prev.name : name, st, type);
+    const node = nodeFromStat(prev ? prev.name : name, st, type, this.opts.withAtime);
     try {
       switch (type) {
         case 'file': {
@@ -310,17 +326,20 @@ export class Archiver {
   }
 
   /**
-   * restic 0.14's fileChanged: a file whose type, mtime, ctime, size and inode match the
+   * restic's fileChanged: a file whose type, mtime, ctime, size and inode match the
    * parent's node keeps its content list without being read, if all its blobs are indexed.
+   * --ignore-ctime leaves out the ctime, --ignore-inode the inode and the ctime.
    */
   private unchanged(prev: Node, node: Node): boolean {
+    const ignoreInode = !!this.opts.ignoreInode;
+    const ignoreCtime = ignoreInode || !!this.opts.ignoreCtime;
     return (
       prev.type === 'file' &&
       prev.mtime === node.mtime &&
-      prev.ctime === node.ctime &&
+      (ignoreCtime || prev.ctime === node.ctime) &&
       // size and inode are omitted from the JSON when 0
       (prev.size ?? 0) === (node.size ?? 0) &&
-      (prev.inode ?? 0n) === (node.inode ?? 0n) &&
+      (ignoreInode || (prev.inode ?? 0n) === (node.inode ?? 0n)) &&
       prev.content !== null &&
       prev.content.every((id) => this.repo.index.has('data', id))
     );
@@ -362,7 +381,7 @@ export class Archiver {
     const fd = this.fs.open(p);
     try {
       const st = this.fs.fstat(fd);
-      const fresh = nodeFromStat(node.name, st, 'file');
+      const fresh = nodeFromStat(node.name, st, 'file', this.opts.withAtime);
       fresh.content = await this.saveContent(fd, Number(st.size));
       if (changed) this.stats.filesChanged++;
       else this.stats.filesNew++;

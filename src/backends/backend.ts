@@ -122,4 +122,6 @@ export interface BackendOptions {
   sshKeyFile?: string;
   /** known_hosts text for SFTP (e.g. from a Kubernetes secret), instead of a known_hosts file. */
   sftpKnownHosts?: { text: string; source: string };
+  /** `--tls-client-cert`: a PEM file with the TLS client certificate and its private key (REST, S3). */
+  tlsClientCert?: string;
 }

@@ -43,6 +43,8 @@ export interface RestBackendOptions {
   ca?: Array<string | Buffer>;
   /** Accept any TLS certificate (only when explicitly asked for). */
   insecureTls?: boolean;
+  /** TLS client certificate and private key, PEM (restic's --tls-client-cert file). */
+  clientCert?: Buffer;
   /** Parallel requests (restic: `-o rest.connections`, default 5). */
   connections?: number;
   /** Headers and body inactivity timeout in ms (default 120 s). */
@@ -70,6 +72,20 @@ function readCaFiles(files: string[]): Buffer[] {
       throw new UsageError(`cannot read CA certificate ${f}: ${(err as Error).message}`);
     }
   });
+}
+
+/** restic's --tls-client-cert file: certificate and private key in one PEM file. */
+function readClientCert(file: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = fs.readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`unable to read client certificate/key pair: ${(err as Error).message}`);
+  }
+  const text = pem.toString();
+  if (!/-----BEGIN [A-Z ]*CERTIFICATE-----/.test(text) || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text))
+    throw new UsageError(`unable to read client certificate/key pair: ${file} must hold a PEM certificate and its private key`);
+  return pem;
 }
 
 type Undici = typeof UndiciModule;
@@ -123,6 +139,8 @@ export class RestBackend implements Backend {
       connect: {
         rejectUnauthorized: !opts.insecureTls,
         ...(opts.ca?.length ? { ca: [...tls.rootCertificates, ...opts.ca.map((c) => c.toString())] } : {}),
+        // one PEM file holds both: each parser takes the blocks of its own kind
+        ...(opts.clientCert ? { cert: opts.clientCert, key: opts.clientCert } : {}),
       },
     };
   }
@@ -149,6 +167,7 @@ export class RestBackend implements Backend {
       password: env.RESTIC_REST_PASSWORD ?? env.REST_SERVER_PASSWORD,
       ca: opts.cacert?.length ? readCaFiles(opts.cacert) : undefined,
       insecureTls: opts.insecureTls,
+      clientCert: opts.tlsClientCert ? readClientCert(opts.tlsClientCert) : undefined,
       connections,
       timeoutMs,
     });

@@ -11,6 +11,7 @@ import { formatDuration } from '../ui/duration.js';
 import { Scanner, StatusLine, formatPercent, progressInterval, rateAndEta } from '../ui/progress.js';
 import { resticFormatBytes } from '../ui/format.js';
 import { VERSION } from '../version.js';
+import { BACKUP_PARITY_OPTIONS, changeDetectionOptions, checkStdinCombinations, collectTargets, commandOutput } from './backup-parity.js';
 
 export const backupCommand: Command = {
   name: 'backup',
@@ -45,15 +46,19 @@ export const backupCommand: Command = {
     { name: 'stdin', kind: 'bool', help: 'read backup from stdin' },
     { name: 'stdin-filename', kind: 'string', help: 'filename to use when reading from stdin (default "stdin")' },
     { name: 'time', kind: 'string', help: "time of the backup (ex. '2012-11-01 22:08:41') (default: now)" },
+    ...BACKUP_PARITY_OPTIONS,
   ],
   async run(ctx, args) {
-    if (ctx.opts['stdin']) return backupStdin(ctx, args);
+    checkStdinCombinations(ctx, args);
+    if (ctx.opts['stdin'] || ctx.opts['stdin-from-command']) return backupStdin(ctx, args);
+    args = collectTargets(ctx, args);
     if (!args.length) throw new UsageError('nothing to backup, please specify target files/dirs');
+    const dryRun = !!ctx.opts['dry-run'];
     const repo = await openRepository(ctx);
     const started = Date.now();
     const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
     const line = !ctx.json && !ctx.quiet && StatusLine.available() ? new StatusLine() : undefined;
-    const scanner = line ? new Scanner() : undefined;
+    const scanner = line && !ctx.opts['no-scan'] ? new Scanner() : undefined;
     scanner?.start(args);
     const archiver = new Archiver(repo, {
       hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
@@ -66,12 +71,16 @@ export const backupCommand: Command = {
       progressInterval: progressInterval(ctx.env),
       onItem: verbosity(ctx) >= 3 ? (item) => verboseItem(ctx, item, line) : undefined,
       onWarning: warningPrinter(ctx, line),
+      ...changeDetectionOptions(ctx),
+      dryRun,
     });
     // Read index and snapshots while the lock settles (restic waits 200 ms after writing it);
     // the archiver re-lists both under the lock and keeps only what is unchanged.
     repo.prefetchIndex();
     repo.prefetchSnapshots();
-    const result = await withLock(ctx, repo, false, () => archiver.run(args), { honourNoLock: false }).finally(() => scanner?.stop());
+    // restic takes no lock for a dry run: nothing is written
+    const run = () => archiver.run(args);
+    const result = await (dryRun ? run() : withLock(ctx, repo, false, run, { honourNoLock: false })).finally(() => scanner?.stop());
     line?.clear();
     printSummary(ctx, result, (Date.now() - started) / 1000);
     await repo.close();
@@ -109,7 +118,8 @@ function printSummary(ctx: GlobalContext, result: BackupResult, elapsed: number)
         total_files_processed: s.totalFilesProcessed,
         total_bytes_processed: s.totalBytesProcessed,
         total_duration: elapsed,
-        snapshot_id: result.snapshotId,
+        snapshot_id: result.snapshotId || undefined,
+        dry_run: ctx.opts['dry-run'] ? true : undefined,
       }) + '\n',
     );
     return;
@@ -123,11 +133,13 @@ function printSummary(ctx: GlobalContext, result: BackupResult, elapsed: number)
     ctx.stdout(`Tree Blobs:  ${n(s.treeBlobs)} new\n`);
   }
   ctx.stdout(
-    `Added to the repository: ${resticFormatBytes(s.dataAdded).padEnd(5)} (${resticFormatBytes(s.dataAddedStored).padEnd(5)} stored)\n\n`,
+    `${ctx.opts['dry-run'] ? 'Would add' : 'Added'} to the repository: ${resticFormatBytes(s.dataAdded).padEnd(5)} (${resticFormatBytes(s.dataAddedStored).padEnd(5)} stored)\n\n`,
   );
   ctx.stdout(
     `processed ${s.totalFilesProcessed} files, ${resticFormatBytes(s.totalBytesProcessed)} in ${formatDuration(elapsed * 1000)}\n`,
   );
+  if (ctx.opts['dry-run']) return;
+  if (result.skipped) return ctx.stdout('skipped creating snapshot\n');
   ctx.stdout(`snapshot ${result.snapshotId.slice(0, 8)} saved\n`);
   ctx.stdout(backupIdLine(result.snapshotId));
 }
@@ -218,27 +230,24 @@ function excludeOptions(ctx: GlobalContext): ExcludeOptions {
 
 /** `backup --stdin`: the data read from standard input becomes one file in the snapshot. */
 async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> {
-  if (args.length) throw new UsageError('--stdin was specified and files/dirs were listed as arguments');
   const name = (ctx.opts['stdin-filename'] as string | undefined) ?? 'stdin';
   if (!name || (name.includes('/') && path.posix.normalize(name).startsWith('..')))
     throw new UsageError(`invalid --stdin-filename ${JSON.stringify(name)}`);
   const repo = await openRepository(ctx);
+  const dryRun = !!ctx.opts['dry-run'];
+  if (dryRun) repo.setDryRun();
   const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
   const rel = path.posix.normalize(name).replace(/^\/+/, '');
-  const result = await withLock(
-    ctx,
-    repo,
-    false,
-    () =>
-      backupEntries(repo, [{ path: rel, content: process.stdin, mode: 0o644 }], {
-        hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
-        tags,
-        time: parseTimeFlag(ctx.opts['time'] as string | undefined),
-        paths: ['/' + rel],
-        programVersion: `restic-ts ${VERSION}`,
-      }),
-    { honourNoLock: false },
-  );
+  const content = ctx.opts['stdin-from-command'] ? commandOutput(ctx, args) : process.stdin;
+  const run = () =>
+    backupEntries(repo, [{ path: rel, content, mode: 0o644 }], {
+      hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
+      tags,
+      time: parseTimeFlag(ctx.opts['time'] as string | undefined),
+      paths: ['/' + rel],
+      programVersion: `restic-ts ${VERSION}`,
+    });
+  const result = await (dryRun ? run() : withLock(ctx, repo, false, run, { honourNoLock: false }));
   if (ctx.json) {
     ctx.stdout(
       JSON.stringify({
@@ -247,11 +256,12 @@ async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> 
         total_files_processed: 1,
         total_bytes_processed: result.bytes,
         snapshot_id: result.snapshotId,
+        dry_run: dryRun || undefined,
       }) + '\n',
     );
   } else if (!ctx.quiet) {
-    ctx.stdout(`processed 1 files, ${resticFormatBytes(result.bytes)}\nsnapshot ${result.snapshotId.slice(0, 8)} saved\n`);
-    ctx.stdout(backupIdLine(result.snapshotId));
+    ctx.stdout(`processed 1 files, ${resticFormatBytes(result.bytes)}\n`);
+    if (!dryRun) ctx.stdout(`snapshot ${result.snapshotId.slice(0, 8)} saved\n` + backupIdLine(result.snapshotId));
   }
   await repo.close();
   return 0;

@@ -12,6 +12,7 @@ const COMMAND_LOADERS: ReadonlyArray<readonly [name: string, load: () => Promise
   ['restore', async () => (await import('./cmd_restore.js')).restoreCommand],
   ['ls', async () => (await import('./cmd_ls.js')).lsCommand],
   ['cat', async () => (await import('./cmd_cat.js')).catCommand],
+  ['list', async () => (await import('./cmd_list.js')).listCommand],
   ['dump', async () => (await import('./cmd_dump.js')).dumpCommand],
   ['find', async () => (await import('./cmd_find.js')).findCommand],
   ['diff', async () => (await import('./cmd_diff.js')).diffCommand],
@@ -20,6 +21,8 @@ const COMMAND_LOADERS: ReadonlyArray<readonly [name: string, load: () => Promise
   ['prune', async () => (await import('./cmd_prune.js')).pruneCommand],
   ['rebuild-index', async () => (await import('./cmd_rebuild_index.js')).rebuildIndexCommand],
   ['repair', async () => (await import('./cmd_repair.js')).repairCommand],
+  ['rewrite', async () => (await import('./cmd_rewrite.js')).rewriteCommand],
+  ['recover', async () => (await import('./cmd_recover.js')).recoverCommand],
   ['forget', async () => (await import('./cmd_forget.js')).forgetCommand],
   ['tag', async () => (await import('./cmd_tag.js')).tagCommand],
   ['copy', async () => (await import('./cmd_copy.js')).copyCommand],
@@ -28,6 +31,7 @@ const COMMAND_LOADERS: ReadonlyArray<readonly [name: string, load: () => Promise
   ['migrate', async () => (await import('./cmd_migrate.js')).migrateCommand],
   ['rest-server', async () => (await import('./cmd_rest_server.js')).restServerCommand],
   ['che', async () => (await import('./cmd_che.js')).cheCommand],
+  ['generate', async () => (await import('./cmd_generate.js')).generateCommand],
   ['version', async () => (await import('./cmd_version.js')).versionCommand],
 ];
 

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { execSync } from 'node:child_process';
 import type { Backend } from '../backends/backend.js';
 import { openLocation } from '../backends/location.js';
+import { LimitedBackend, type RateLimits } from '../backends/limiter.js';
 import { UsageError } from '../errors.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import type { KdfParams } from '../crypto/index.js';
@@ -10,7 +11,7 @@ import type { Repository } from '../repository/repository.js';
 import type { LockOptions } from '../repository/lock.js';
 import { parseGoDuration } from '../go/duration.js';
 import { findKey } from '../repository/key-search.js';
-import type { OptionSpec, Parsed } from './args.js';
+import type { CommandInfo, OptionSpec, Parsed } from './args.js';
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'repo', short: 'r', kind: 'string', help: 'repository to back up to or restore from', env: 'RESTIC_REPOSITORY' },
@@ -54,6 +55,20 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
     kind: 'string',
     help: 'SSH private key for sftp: repositories (default: SSH_KEY_FILE, SSH_KEY, ~/.ssh/id_ed25519, id_ecdsa, id_rsa)',
   },
+  {
+    name: 'tls-client-cert',
+    kind: 'string',
+    help: 'path to a file containing PEM encoded TLS client certificate and private key (REST)',
+    env: 'RESTIC_TLS_CLIENT_CERT',
+  },
+  { name: 'limit-upload', kind: 'string', help: 'limits uploads to a maximum rate in KiB/s. (default: unlimited)' },
+  { name: 'limit-download', kind: 'string', help: 'limits downloads to a maximum rate in KiB/s. (default: unlimited)' },
+  {
+    name: 'pack-size',
+    kind: 'string',
+    help: 'set target pack size in MiB, created pack files may be larger',
+    env: 'RESTIC_PACK_SIZE',
+  },
   { name: 'help', short: 'h', kind: 'bool', help: 'help for this command' },
 ];
 
@@ -64,6 +79,8 @@ export interface GlobalContext {
   stderr: (s: string) => void;
   json: boolean;
   quiet: boolean;
+  /** Every command (set by main; `generate` describes them). */
+  commands?: () => Promise<CommandInfo[]>;
 }
 
 export function repositoryLocation(ctx: GlobalContext): string {
@@ -78,13 +95,16 @@ export function repositoryLocation(ctx: GlobalContext): string {
 }
 
 export function openBackend(location: string, ctx?: GlobalContext): Backend {
-  return openLocation(location, {
+  const backend = openLocation(location, {
     env: ctx?.env,
     extended: ctx ? extendedOptions(ctx, location) : {},
     cacert: ctx?.opts['cacert'] as string[] | undefined,
     insecureTls: !!ctx?.opts['insecure-tls'],
     sshKeyFile: ctx?.opts['ssh-key-file'] as string | undefined,
+    tlsClientCert: ctx ? ((ctx.opts['tls-client-cert'] as string | undefined) ?? ctx.env.RESTIC_TLS_CLIENT_CERT) || undefined : undefined,
   });
+  const limits = ctx ? rateLimits(ctx) : {};
+  return limits.uploadKiB || limits.downloadKiB ? new LimitedBackend(backend, limits) : backend;
 }
 
 /** Extended options the local backend understands (other backends check their own namespace). */
@@ -168,12 +188,47 @@ export async function openRepository(ctx: GlobalContext): Promise<Repository> {
     key.catch(() => undefined);
     // Loaded here, not at start-up: commands that never open a repository skip its module graph.
     const { Repository } = await import('../repository/repository.js');
-    return await Repository.open(backend, password, { compression: compressionOption(ctx), keyHint, config, key });
+    return await Repository.open(backend, password, {
+      compression: compressionOption(ctx),
+      keyHint,
+      config,
+      key,
+      packSize: packSizeOption(ctx),
+    });
   } catch (err) {
     // Release connections (SSH sessions, sockets) so the process can exit after the error.
     await backend.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** --limit-upload/--limit-download (KiB/s, Go ints: 0 or negative means unlimited). */
+function rateLimits(ctx: GlobalContext): RateLimits {
+  const kib = (name: string): number => {
+    const v = ctx.opts[name] as string | undefined;
+    if (v === undefined) return 0;
+    if (!/^[+-]?\d+$/.test(v))
+      throw new UsageError(`invalid argument "${v}" for "--${name}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
+    return Math.max(0, Number(v));
+  };
+  return { uploadKiB: kib('limit-upload'), downloadKiB: kib('limit-download') };
+}
+
+/** --pack-size in MiB (or RESTIC_PACK_SIZE), with restic's bounds of 4 and 128 MiB; 0 = default. */
+function packSizeOption(ctx: GlobalContext): number | undefined {
+  const flag = ctx.opts['pack-size'] as string | undefined;
+  const v = flag ?? ctx.env.RESTIC_PACK_SIZE;
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v)) {
+    if (flag !== undefined)
+      throw new UsageError(`invalid argument "${v}" for "--pack-size" flag: strconv.ParseUint: parsing "${v}": invalid syntax`);
+    throw new UsageError(`invalid value for RESTIC_PACK_SIZE "${v}": strconv.ParseUint: parsing "${v}": invalid syntax`);
+  }
+  const mib = Number(v);
+  if (mib === 0) return undefined;
+  if (mib > 128) throw new UsageError('pack size larger than limit of 128 MiB');
+  if (mib < 4) throw new UsageError('pack size smaller than minimum of 4 MiB');
+  return mib * 1024 * 1024;
 }
 
 /** `--retry-lock` as milliseconds (0 when not given). */

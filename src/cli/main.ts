@@ -38,7 +38,15 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.stdout(commandHelp(cmd));
       return 0;
     }
-    const ctx: GlobalContext = { opts, env: io.env, stdout: io.stdout, stderr: io.stderr, json: !!opts['json'], quiet: !!opts['quiet'] };
+    const ctx: GlobalContext = {
+      opts,
+      env: io.env,
+      stdout: io.stdout,
+      stderr: io.stderr,
+      json: !!opts['json'],
+      quiet: !!opts['quiet'],
+      commands: loadCommands,
+    };
     return await cmd.run(ctx, args);
   } catch (err) {
     return reportError(err, io, json);

@@ -4,6 +4,7 @@
  */
 import os from 'node:os';
 import type { Backend, FileType, Handle } from '../backends/backend.js';
+import { DryRunBackend } from '../backends/dry-run.js';
 import { FormatError, IntegrityError, NotFoundError, RepositoryNotFoundError, ResticError, UsageError } from '../errors.js';
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, loadPoly1305, newRandomKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
@@ -131,7 +132,8 @@ export class Repository {
   readonly added = { data: 0, tree: 0, dataBlobs: 0, treeBlobs: 0 };
 
   private constructor(
-    readonly backend: Backend,
+    /** The store; replaced by a DryRunBackend wrapper in setDryRun(). */
+    public backend: Backend,
     readonly config: Config,
     readonly key: MasterKey,
     readonly keyId: string,
@@ -141,6 +143,18 @@ export class Repository {
     this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
     this.indexMaxBlobs = opts.indexMaxBlobs ?? INDEX_MAX_BLOBS;
     this.workers = opts.workers;
+  }
+
+  /**
+   * restic's SetDryRun: from now on nothing is written or removed (reads still reach the
+   * store), so an operation reports what it would do. Call before anything is saved.
+   */
+  setDryRun(): void {
+    if (!(this.backend instanceof DryRunBackend)) this.backend = new DryRunBackend(this.backend);
+  }
+
+  get dryRun(): boolean {
+    return this.backend instanceof DryRunBackend;
   }
 
   get version(): number {
