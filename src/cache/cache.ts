@@ -1,0 +1,165 @@
+/**
+ * One repository's cache directory: index files, snapshot files and packs holding tree blobs,
+ * stored byte for byte as in the repository under restic's layout (`index/ab/abcd…`).
+ * Files are written to a temp file and renamed, so a concurrent reader (another restic-ts or
+ * restic process) sees a whole file or none; every reader verifies what it reads.
+ */
+import fs from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { errCode, ResticError } from '../errors.js';
+import { isId } from '../format/id.js';
+import type { FileType, Handle } from '../backends/backend.js';
+import { CACHE_VERSION, prepareBase } from './dir.js';
+
+const LAYOUT: Partial<Record<FileType, string>> = { pack: 'data', snapshot: 'snapshots', index: 'index' };
+
+export class Cache {
+  private constructor(
+    /** This repository's directory. */
+    readonly path: string,
+    /** The base holding every repository's directory. */
+    readonly base: string,
+    /** Whether this process created the directory (a cold cache). */
+    readonly created: boolean,
+  ) {}
+
+  /** Open (creating if needed) the cache of repository `id` under `base`; marks it used now. */
+  static async open(id: string, base: string): Promise<Cache> {
+    if (!isId(id)) throw new ResticError(`cache: invalid repository ID ${JSON.stringify(id)}`);
+    await prepareBase(base);
+    const dir = path.join(base, id);
+    let version = 0;
+    let created = false;
+    try {
+      version = Number.parseInt(await fs.readFile(path.join(dir, 'version'), 'utf8'), 10);
+      if (!(version >= 0)) throw new ResticError(`cache: unreadable version file in ${dir}`);
+      if (version > CACHE_VERSION) throw new ResticError(`cache: ${dir} has a newer layout (version ${version})`);
+      const now = new Date();
+      await fs.utimes(dir, now, now);
+    } catch (err) {
+      if (errCode(err) !== 'ENOENT') throw err;
+      created = await fs.mkdir(dir, { mode: 0o700 }).then(
+        () => true,
+        (e: unknown) => (errCode(e) === 'EEXIST' ? false : Promise.reject(e)),
+      );
+    }
+    if (version < CACHE_VERSION) await writeAtomic(path.join(dir, 'version'), Buffer.from(String(CACHE_VERSION)));
+    for (const sub of Object.values(LAYOUT)) await fs.mkdir(path.join(dir, sub), { recursive: true, mode: 0o700 });
+    return new Cache(dir, base, created);
+  }
+
+  static canCache(type: FileType): boolean {
+    return type in LAYOUT;
+  }
+
+  filename(h: Handle): string {
+    return path.join(this.path, LAYOUT[h.type]!, h.name.slice(0, 2), h.name);
+  }
+
+  /**
+   * Read a cached file or part of it (length 0: to the end); null when not cached.
+   * Throws when the cached file is shorter than the range asked for (truncated).
+   */
+  async read(h: Handle, offset = 0, length = 0): Promise<Uint8Array | null> {
+    let fh: fs.FileHandle;
+    try {
+      fh = await fs.open(this.filename(h), 'r');
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') return null;
+      throw err;
+    }
+    try {
+      const size = (await fh.stat()).size;
+      const n = length > 0 ? length : size - offset;
+      if (n < 0 || offset + n > size) throw new ResticError(`cached file is too short (${size} bytes)`);
+      const buf = Buffer.allocUnsafe(n);
+      const { bytesRead } = await fh.read(buf, 0, n, offset);
+      if (bytesRead !== n) throw new ResticError(`cached file is too short (read ${bytesRead} of ${n} bytes)`);
+      return buf;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async has(h: Handle): Promise<boolean> {
+    return fs.stat(this.filename(h)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** Store a whole file (temp file + rename). */
+  async write(h: Handle, data: Uint8Array): Promise<void> {
+    const file = this.filename(h);
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    await writeAtomic(file, data);
+  }
+
+  /** Move a finished temp file elsewhere into the cache as `h` (copy, then rename). */
+  async copyIn(h: Handle, src: string): Promise<void> {
+    const file = this.filename(h);
+    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = tempName(file);
+    try {
+      await fs.copyFile(src, tmp);
+      await fs.rename(tmp, file);
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** Remove a cached file; true when there was one. */
+  async remove(h: Handle): Promise<boolean> {
+    if (!Cache.canCache(h.type)) return false;
+    try {
+      await fs.unlink(this.filename(h));
+      return true;
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') return false;
+      throw err;
+    }
+  }
+
+  /** Remove cached files of `type` for which `keep` is false (no longer in the repository). */
+  async clear(type: FileType, keep: (name: string) => boolean): Promise<number> {
+    const dir = LAYOUT[type];
+    if (!dir) return 0;
+    let removed = 0;
+    for (const name of await this.list(type)) {
+      if (keep(name)) continue;
+      if (await this.remove({ type, name })) removed++;
+    }
+    return removed;
+  }
+
+  /** Names of the cached files of `type` (temp files of writers in flight are not IDs). */
+  async list(type: FileType): Promise<string[]> {
+    const top = path.join(this.path, LAYOUT[type]!);
+    let entries: Dirent[];
+    try {
+      entries = await fs.readdir(top, { withFileTypes: true, recursive: true });
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') return [];
+      throw err;
+    }
+    return entries.filter((e) => e.isFile() && isId(e.name)).map((e) => e.name);
+  }
+}
+
+function tempName(file: string): string {
+  return path.join(path.dirname(file), `tmp-${randomBytes(6).toString('hex')}`);
+}
+
+async function writeAtomic(file: string, data: Uint8Array): Promise<void> {
+  const tmp = tempName(file);
+  try {
+    await fs.writeFile(tmp, data, { mode: 0o644 });
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+}
