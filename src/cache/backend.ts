@@ -28,6 +28,8 @@ export class CachedBackend implements Backend {
   private readonly inFlight = new Map<string, Promise<Uint8Array>>();
   /** Files this process found in or put into the cache (so a vanished one is reported). */
   private readonly known = new Set<string>();
+  /** The cache's files when this process opened it. */
+  private readonly initial: Promise<Set<string>>;
   /** Files forget() removed: a second failure is the repository's, not the cache's. */
   private readonly forgotten = new Set<string>();
   private writeFailed = false;
@@ -41,6 +43,7 @@ export class CachedBackend implements Backend {
     private readonly report: (message: string) => void = () => undefined,
   ) {
     this.location = inner.location;
+    this.initial = listAll(cache).catch(() => new Set<string>());
     if (inner.packTempDir && inner.adoptTempFile) {
       this.packTempDir = () => inner.packTempDir!();
       this.adoptTempFile = (h, tmp) => this.adopt(h, tmp);
@@ -106,13 +109,20 @@ export class CachedBackend implements Backend {
       return this.drop(h, (err as Error).message);
     }
     if (!data) {
-      if (this.known.delete(key(h))) this.report(`cache: ${describeHandle(h)} vanished from the cache, re-fetched from the repository`);
+      if (this.known.delete(key(h)) || (await this.wasCached(h))) {
+        this.report(`cache: ${describeHandle(h)} vanished from the cache, re-fetched from the repository`);
+      }
       return null;
     }
     // A whole file is checked against its name here; ranges of packs by the blobs' MACs.
     if (offset === 0 && length === 0 && hashId(data) !== h.name) return this.drop(h, 'content does not match its name');
     this.known.add(key(h));
     return data;
+  }
+
+  /** Whether `h` was in the cache when this process opened it (once only: it is fetched now). */
+  private async wasCached(h: Handle): Promise<boolean> {
+    return (await this.initial).delete(key(h));
   }
 
   private async drop(h: Handle, why: string): Promise<null> {
@@ -192,6 +202,12 @@ export class CachedBackend implements Backend {
   close(): Promise<void> {
     return this.inner.close();
   }
+}
+
+async function listAll(cache: Cache): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const type of ['index', 'snapshot', 'pack'] as const) for (const name of await cache.list(type)) out.add(key({ type, name }));
+  return out;
 }
 
 function key(h: Handle): string {
