@@ -106,6 +106,7 @@ class HttpCounter {
       this.buf = this.buf.subarray(end + 4);
       const method = head.slice(0, head.indexOf(' '));
       this.stats.requests[method] = (this.stats.requests[method] ?? 0) + 1;
+      if (process.env.DELAY_PROXY_LOG) console.error(`${performance.now().toFixed(0)} ${head.slice(0, head.indexOf('\r\n'))}`);
       const cl = /\r\ncontent-length:\s*(\d+)/i.exec(head);
       this.chunked = /\r\ntransfer-encoding:\s*chunked/i.test(head);
       this.body = cl && !this.chunked ? Number(cl[1]) : 0;

@@ -184,10 +184,17 @@ function toolEnv(tool, store) {
   return { ...process.env, ...store.env, RESTIC_PASSWORD: 'benchpass', RESTIC_CACHE_DIR: path.join(base, `cache-${tool}`) };
 }
 
-function must(tool, store, args) {
+/** Run a tool (asynchronously: the proxy lives in this process, a sync spawn would stall it). */
+function run(tool, store, args) {
   const [cmd, a] = command(tool, store, args);
-  const r = spawnSync(cmd, a, { env: toolEnv(tool, store), encoding: 'utf8', maxBuffer: 1 << 26 });
-  if (r.status !== 0) throw new Error(`${tool} ${args[0]} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, a, { env: toolEnv(tool, store), stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (out += c));
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${tool} ${args.join(' ')} failed (${code}):\n${out}`))));
+  });
 }
 
 function opArgs(op) {
@@ -211,19 +218,12 @@ function opArgs(op) {
 
 /** Run one op with one tool (asynchronously: the proxy lives in this process). */
 async function measure(tool, store, op) {
-  const [cmd, a] = command(tool, store, opArgs(op));
+  const args = opArgs(op);
   const before = store.restMetrics ? (await store.restMetrics())[`bench-${tool}`] : undefined;
   store.proxy.reset();
   const t0 = performance.now();
-  const { code, out } = await new Promise((resolve) => {
-    const child = spawn(cmd, a, { env: toolEnv(tool, store), stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.stderr.on('data', (c) => (out += c));
-    child.on('exit', (code) => resolve({ code, out }));
-  });
+  await run(tool, store, args);
   const wall = (performance.now() - t0) / 1000;
-  if (code !== 0) throw new Error(`${tool} ${op} failed (${code}):\n${out}`);
   const net = store.proxy.snapshot();
   const r = { wall, ...net, requestCount: Object.values(net.requests).reduce((a, b) => a + b, 0) };
   if (before) {
@@ -239,7 +239,7 @@ async function benchStore(name) {
   try {
     for (const tool of TOOLS) {
       fs.rmSync(path.join(base, `cache-${tool}`), { recursive: true, force: true });
-      must(tool, store, ['init']);
+      await run(tool, store, ['init']);
     }
     for (const [i, op] of ops.entries()) {
       if (op === 'backup3') modify(dataset, data, { scale });

@@ -15,6 +15,12 @@ import { hashId } from '../format/id.js';
 import { Cache } from './cache.js';
 import { defaultCacheBase } from './dir.js';
 
+/** Whole-file downloads at once while warming (each held in memory until written: ≤ 4 packs). */
+const WARM_CONCURRENCY = 4;
+
+/** Index and snapshot files fetched at once after a listing. */
+const LISTED_CONCURRENCY = 8;
+
 export interface CacheOptions {
   /** Base directory holding one directory per repository ID (default: see defaultCacheBase). */
   dir?: string;
@@ -33,6 +39,8 @@ export class CachedBackend implements Backend {
   /** Files forget() removed: a second failure is the repository's, not the cache's. */
   private readonly forgotten = new Set<string>();
   private writeFailed = false;
+  private closing = false;
+  private readonly warming = new Set<Promise<void>>();
   packTempDir?: () => string;
   adoptTempFile?: (h: Handle, tmp: string) => Promise<void>;
   loadInto?: (h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array) => Promise<Uint8Array>;
@@ -151,6 +159,27 @@ export class CachedBackend implements Backend {
   }
 
   /**
+   * Fetch the files of `handles` the cache lacks, `concurrency` at a time (a tree walk then
+   * finds every pack local instead of paying one round trip per level). Errors are left to
+   * the reads that need the file.
+   */
+  warm(handles: Handle[], concurrency = WARM_CONCURRENCY): Promise<void> {
+    const run = async () => {
+      const todo: Handle[] = [];
+      for (const h of handles) if (this.cacheable(h) && !this.inFlight.has(key(h)) && !(await this.cache.has(h))) todo.push(h);
+      let next = 0;
+      const worker = async () => {
+        while (!this.closing && next < todo.length) await this.fetch(todo[next++]!).catch(() => undefined);
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, worker));
+    };
+    const p = run().catch(() => undefined);
+    this.warming.add(p);
+    void p.finally(() => this.warming.delete(p));
+    return p;
+  }
+
+  /**
    * The repository found a blob read through the cache bad: remove the cached copy so the
    * next read fetches it from the repository. False when nothing was removed (not cached, or
    * already forgotten once: the damage is then in the repository).
@@ -175,14 +204,22 @@ export class CachedBackend implements Backend {
     }
   }
 
-  /** Lists the repository; a complete listing of index or snapshot files prunes the cache. */
+  /**
+   * Lists the repository. A complete listing of index or snapshot files prunes the cache and
+   * starts fetching the listed files it lacks, several at once: they are read next.
+   */
   async *list(type: FileType): AsyncGenerator<FileInfo> {
     const names = new Set<string>();
     for await (const fi of this.inner.list(type)) {
       names.add(fi.name);
       yield fi;
     }
-    if (type === 'index' || type === 'snapshot') await this.retain(type, (n) => names.has(n));
+    if (type !== 'index' && type !== 'snapshot') return;
+    await this.retain(type, (n) => names.has(n));
+    void this.warm(
+      [...names].map((name) => ({ type, name })),
+      LISTED_CONCURRENCY,
+    );
   }
 
   /** Remove cached files of `type` no longer in the repository (`keep` false). */
@@ -199,8 +236,11 @@ export class CachedBackend implements Backend {
     await this.cache.remove(h).catch(() => false);
   }
 
-  close(): Promise<void> {
-    return this.inner.close();
+  /** Stops warming (downloads under way finish), then closes the store. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.all(this.warming);
+    await this.inner.close();
   }
 }
 

@@ -183,8 +183,9 @@ async function oldCacheDirsNote(ctx: GlobalContext, repo: Repository): Promise<v
   const old = await oldCacheDirs(base).catch(() => []);
   if (!old.length) return;
   if (!ctx.opts['cleanup-cache']) {
-    if (!ctx.quiet && !ctx.json) {
-      ctx.stderr(`found ${old.length} old cache directories in ${base}, run \`restic-ts cache --cleanup\` to remove them\n`);
+    // restic says so on a terminal only
+    if (!ctx.quiet && !ctx.json && process.stdout.isTTY) {
+      ctx.stdout(`found ${old.length} old cache directories in ${base}, run \`restic-ts cache --cleanup\` to remove them\n`);
     }
     return;
   }

@@ -272,6 +272,7 @@ export class Repository {
       if (loaded && loaded.length === ids.length && loaded.every((id, i) => id === ids[i])) {
         this.indexLoaded = true;
         await this.backend.retain?.('pack', (name) => this.index.hasPack(name));
+        this.warmTreePacks();
         return;
       }
       this.index.clear(); // changed (e.g. a prune finished meanwhile) or failed: start over
@@ -279,6 +280,22 @@ export class Repository {
     await this.readIndexFiles(ids);
     this.indexLoaded = true;
     await this.backend.retain?.('pack', (name) => this.index.hasPack(name));
+    this.warmTreePacks();
+  }
+
+  /**
+   * With a cache: start fetching the tree packs it lacks, several at once, in the background
+   * (reads of those packs wait for them; close() stops it). `index` replaces the repository's
+   * own (check).
+   */
+  warmTreePacks(index: MasterIndex = this.index): void {
+    if (!(this.backend instanceof CachedBackend)) return;
+    const packs: Handle[] = [];
+    for (const id of index.packIds()) {
+      const blobs = index.packBlobs(id);
+      if (blobs && blobs.length && blobs.type(0) === 'tree') packs.push(packHandle(id, 'tree'));
+    }
+    if (packs.length) void this.backend.warm(packs);
   }
 
   /**
