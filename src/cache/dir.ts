@@ -12,7 +12,7 @@ import { errCode } from '../errors.js';
 /** restic's cache layout version; a newer one is refused (written by a future restic). */
 export const CACHE_VERSION = 1;
 /** restic's default for "old": 30 days unused. */
-export const MAX_CACHE_AGE_DAYS = 30;
+const MAX_CACHE_AGE_DAYS = 30;
 const CACHEDIR_TAG = 'Signature: 8a477f597d28d172789f06886806bc55\n';
 
 /**
