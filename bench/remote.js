@@ -266,7 +266,7 @@ function ratio(op, row) {
 
 function reqs(m) {
   const n = m.requestCount || m.turns;
-  return m.server ? `${n} (${m.server.reads}r/${m.server.writes}w)` : String(n);
+  return m.server ? `${n} (${m.server.reads}r/${m.server.writes}w, ${kib(m.server.readBytes)} KiB read)` : String(n);
 }
 
 function markdown(report) {
@@ -274,7 +274,7 @@ function markdown(report) {
     `restic-ts vs restic ${report.restic.split(' ')[1] ?? ''} over a ${rttMs} ms round trip${mbit ? `, ${mbit} Mbit/s` : ''}, ` +
       `${dataset} dataset ${report.size_mib.toFixed(1)} MiB (${report.files} files); one run each, same run, shared 2-core machine.`,
     'Ratio: throughput restic-ts ÷ restic for first backup, restore, check (higher is better); wall time restic-ts ÷ restic for re-backups (lower is better).',
-    'Requests: HTTP requests through the proxy (REST: server-side blob file reads/writes in brackets), SFTP: request turns.',
+    "Requests: HTTP requests through the proxy (REST: the server's own counters in brackets: files read/written, file bytes read), SFTP: request turns.",
     '',
     '| store | operation | restic s | restic-ts s | ratio | restic KiB down / up | restic-ts KiB down / up | restic req | restic-ts req |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
