@@ -7,6 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
@@ -28,7 +29,16 @@ const ours = (args: string[]) => cli(['-r', repo, '--cache-dir', cacheBase, ...a
 
 /** The server's read counters for the test repository, by directory (data, index, snapshots, …). */
 async function reads(): Promise<Record<string, number>> {
-  const text = await (await fetch(`${server.url}metrics`)).text();
+  // a fresh connection each time: the server may have closed an idle one meanwhile
+  const text = await new Promise<string>((resolve, reject) => {
+    http
+      .get(`${server.url}metrics`, { agent: false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve(body));
+      })
+      .on('error', reject);
+  });
   const out: Record<string, number> = {};
   for (const m of text.matchAll(/^rest_server_blob_read_total\{repo="c",type="(\w+)",user="[^"]*"\} (\d+)$/gm)) out[m[1]!] = Number(m[2]);
   return out;
@@ -133,6 +143,14 @@ describe('cache over REST', () => {
     expect(fs.existsSync(path.join(cacheBase, repoId))).toBe(true);
     expect(cli(['cache', '--cache-dir', cacheBase, '--cleanup', '--max-age', '0'], env()).code).toBe(0);
     expect(fs.existsSync(path.join(cacheBase, repoId))).toBe(false);
+
+    // --cleanup-cache on any command that opens the repository
+    fs.mkdirSync(stale);
+    fs.utimesSync(stale, old, old);
+    const snaps = ours(['--cleanup-cache', 'snapshots']);
+    expect(snaps.code, snaps.stderr).toBe(0);
+    expect(snaps.stdout).toContain(`removing 1 old cache dirs from ${cacheBase}\n`);
+    expect(fs.existsSync(stale)).toBe(false);
 
     const refused = cli(['--no-cache', 'cache'], env());
     expect(refused.code).toBe(1);

@@ -155,6 +155,18 @@ describe('local cache', () => {
     );
   });
 
+  it('a local or in-memory store gets no cache by default, a remote one the default directory', async () => {
+    const store = new MemoryBackend();
+    await (await Repository.init(store, 'pw', { kdf: KDF })).close();
+    const local = await Repository.open(store, 'pw');
+    expect(local.cacheDir()).toBeUndefined();
+    await local.close();
+    const dir = path.join(tmp.dir, 'explicit');
+    const remote = await Repository.open(new CountingBackend(store), 'pw', { cache: { dir } });
+    expect(remote.cacheDir()).toBe(dir);
+    await remote.close();
+  });
+
   it('files no longer in the repository leave the cache; cache: false reads the store', async () => {
     const t = await setup('stale');
     const snap = path.basename(t.cached('snapshots')[0]!);
