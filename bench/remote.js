@@ -185,8 +185,10 @@ function toolEnv(tool, store) {
 }
 
 /** Run a tool (asynchronously: the proxy lives in this process, a sync spawn would stall it). */
-function run(tool, store, args) {
-  const [cmd, a] = command(tool, store, args);
+function run(tool, store, args, timeFile) {
+  let [cmd, a] = command(tool, store, args);
+  // /usr/bin/time: CPU seconds, which a crowded machine distorts far less than wall time
+  if (timeFile) [cmd, a] = ['/usr/bin/time', ['-o', timeFile, '-f', '%U %S %M', cmd, ...a]];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, a, { env: toolEnv(tool, store), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -221,11 +223,16 @@ async function measure(tool, store, op) {
   const args = opArgs(op);
   const before = store.restMetrics ? (await store.restMetrics())[`bench-${tool}`] : undefined;
   store.proxy.reset();
+  const timeFile = fs.existsSync('/usr/bin/time') ? path.join(base, 'time.txt') : undefined;
   const t0 = performance.now();
-  await run(tool, store, args);
+  await run(tool, store, args, timeFile);
   const wall = (performance.now() - t0) / 1000;
   const net = store.proxy.snapshot();
   const r = { wall, ...net, requestCount: Object.values(net.requests).reduce((a, b) => a + b, 0) };
+  if (timeFile) {
+    const [user, sys, rssKiB] = fs.readFileSync(timeFile, 'utf8').trim().split('\n').pop().split(' ').map(Number);
+    Object.assign(r, { cpu: user + sys, rssMiB: rssKiB / 1024 });
+  }
   if (before) {
     const after = (await store.restMetrics())[`bench-${tool}`];
     r.server = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - (before?.[k] ?? 0)]));
@@ -276,8 +283,10 @@ function markdown(report) {
     'Ratio: throughput restic-ts ÷ restic for first backup, restore, check (higher is better); wall time restic-ts ÷ restic for re-backups (lower is better).',
     "Requests: HTTP requests through the proxy (REST: the server's own counters in brackets: files read/written, file bytes read), SFTP: request turns.",
     '',
-    '| store | operation | restic s | restic-ts s | ratio | restic KiB down / up | restic-ts KiB down / up | restic req | restic-ts req |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    'CPU: user + system seconds of the tool (the machine is shared: wall times swing with the load, CPU much less).',
+    '',
+    '| store | operation | restic s | restic-ts s | ratio | CPU s restic / restic-ts | restic KiB down / up | restic-ts KiB down / up | restic req | restic-ts req |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const s of report.stores) {
     for (const row of s.rows) {
@@ -285,6 +294,7 @@ function markdown(report) {
       const b = row['restic-ts'];
       lines.push(
         `| ${s.store} | ${OP_LABEL[row.op]} | ${a.wall.toFixed(2)} | ${b.wall.toFixed(2)} | ${ratio(row.op, row).toFixed(2)}× | ` +
+          `${a.cpu?.toFixed(2) ?? '–'} / ${b.cpu?.toFixed(2) ?? '–'} | ` +
           `${kib(a.bytesDown)} / ${kib(a.bytesUp)} | ${kib(b.bytesDown)} / ${kib(b.bytesUp)} | ${reqs(a)} | ${reqs(b)} |`,
       );
     }

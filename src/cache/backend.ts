@@ -240,6 +240,7 @@ export class CachedBackend implements Backend {
   async close(): Promise<void> {
     this.closing = true;
     await Promise.all(this.warming);
+    this.cache.close();
     await this.inner.close();
   }
 }

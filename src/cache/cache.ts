@@ -5,7 +5,7 @@
  * restic process) sees a whole file or none; every reader verifies what it reads.
  */
 import fs from 'node:fs/promises';
-import type { Dirent } from 'node:fs';
+import fsSync, { type Dirent } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { errCode, ResticError } from '../errors.js';
@@ -13,9 +13,13 @@ import { isId } from '../format/id.js';
 import type { FileType, Handle } from '../backends/backend.js';
 import { CACHE_VERSION, prepareBase } from './dir.js';
 
+/** Cached pack files kept open for reading. */
+const MAX_OPEN = 32;
 const LAYOUT: Partial<Record<FileType, string>> = { pack: 'data', snapshot: 'snapshots', index: 'index' };
 
 export class Cache {
+  private readonly open = new Map<string, { fd: number; size: number }>();
+
   private constructor(
     /** This repository's directory. */
     readonly path: string,
@@ -63,24 +67,68 @@ export class Cache {
    * Throws when the cached file is shorter than the range asked for (truncated).
    */
   async read(h: Handle, offset = 0, length = 0): Promise<Uint8Array | null> {
-    let fh: fs.FileHandle;
+    if (h.type !== 'pack') return this.readWhole(h, offset, length);
+    // Packs: many small reads (tree blobs) of few files, through descriptors kept open.
+    const file = this.filename(h);
+    const open = this.openFile(file);
+    if (!open) return null;
     try {
-      fh = await fs.open(this.filename(h), 'r');
+      const n = length > 0 ? length : open.size - offset;
+      if (n < 0 || offset + n > open.size) throw new ResticError(`cached file is too short (${open.size} bytes)`);
+      const buf = Buffer.allocUnsafe(n);
+      const got = fsSync.readSync(open.fd, buf, 0, n, offset);
+      if (got !== n) throw new ResticError(`cached file is too short (read ${got} of ${n} bytes)`);
+      return buf;
+    } catch (err) {
+      this.closeFile(file);
+      throw err;
+    }
+  }
+
+  private async readWhole(h: Handle, offset: number, length: number): Promise<Uint8Array | null> {
+    let data: Buffer;
+    try {
+      data = await fs.readFile(this.filename(h));
     } catch (err) {
       if (errCode(err) === 'ENOENT') return null;
       throw err;
     }
-    try {
-      const size = (await fh.stat()).size;
-      const n = length > 0 ? length : size - offset;
-      if (n < 0 || offset + n > size) throw new ResticError(`cached file is too short (${size} bytes)`);
-      const buf = Buffer.allocUnsafe(n);
-      const { bytesRead } = await fh.read(buf, 0, n, offset);
-      if (bytesRead !== n) throw new ResticError(`cached file is too short (read ${bytesRead} of ${n} bytes)`);
-      return buf;
-    } finally {
-      await fh.close();
+    const end = length > 0 ? offset + length : data.length;
+    if (offset > data.length || end > data.length) throw new ResticError(`cached file is too short (${data.length} bytes)`);
+    return data.subarray(offset, end);
+  }
+
+  /** An open descriptor of `file` and its size (the last MAX_OPEN used stay open), or null. */
+  private openFile(file: string): { fd: number; size: number } | null {
+    let e = this.open.get(file);
+    if (e) {
+      this.open.delete(file); // most recently used last
+      this.open.set(file, e);
+      return e;
     }
+    let fd: number;
+    try {
+      fd = fsSync.openSync(file, 'r');
+    } catch (err) {
+      if (errCode(err) === 'ENOENT') return null;
+      throw err;
+    }
+    e = { fd, size: fsSync.fstatSync(fd).size };
+    this.open.set(file, e);
+    if (this.open.size > MAX_OPEN) this.closeFile(this.open.keys().next().value!);
+    return e;
+  }
+
+  private closeFile(file: string): void {
+    const e = this.open.get(file);
+    if (!e) return;
+    this.open.delete(file);
+    fsSync.closeSync(e.fd);
+  }
+
+  /** Close the descriptors kept open. */
+  close(): void {
+    for (const file of [...this.open.keys()]) this.closeFile(file);
   }
 
   async has(h: Handle): Promise<boolean> {
@@ -114,6 +162,7 @@ export class Cache {
   /** Remove a cached file; true when there was one. */
   async remove(h: Handle): Promise<boolean> {
     if (!Cache.canCache(h.type)) return false;
+    this.closeFile(this.filename(h));
     try {
       await fs.unlink(this.filename(h));
       return true;
