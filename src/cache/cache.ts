@@ -13,6 +13,8 @@ import { isId } from '../format/id.js';
 import type { FileType, Handle } from '../backends/backend.js';
 import { CACHE_VERSION, prepareBase } from './dir.js';
 
+/** A temp file untouched this long was left by a writer that died. */
+const STALE_TEMP_MS = 3600_000;
 /** Cached pack files kept open for reading. */
 const MAX_OPEN = 32;
 const LAYOUT: Partial<Record<FileType, string>> = { pack: 'data', snapshot: 'snapshots', index: 'index' };
@@ -181,7 +183,20 @@ export class Cache {
       if (keep(name)) continue;
       if (await this.remove({ type, name })) removed++;
     }
+    await this.removeStaleTemp(path.join(this.path, dir));
     return removed;
+  }
+
+  /** Temp files a killed writer left (old enough that no writer still fills them). */
+  private async removeStaleTemp(top: string): Promise<void> {
+    const entries = await fs.readdir(top, { withFileTypes: true, recursive: true }).catch(() => []);
+    const before = Date.now() - STALE_TEMP_MS;
+    for (const e of entries) {
+      if (!e.isFile() || !e.name.startsWith('tmp-')) continue;
+      const file = path.join(e.parentPath, e.name);
+      const st = await fs.stat(file).catch(() => null);
+      if (st && st.mtimeMs < before) await fs.rm(file, { force: true });
+    }
   }
 
   /** Names of the cached files of `type` (temp files of writers in flight are not IDs). */

@@ -171,10 +171,17 @@ describe('local cache', () => {
     const t = await setup('stale');
     const snap = path.basename(t.cached('snapshots')[0]!);
     await t.store.remove({ type: 'snapshot', name: snap });
+    // a temp file a killed writer left an hour ago goes too; a fresh one (a writer at work) stays
+    const stale = path.join(t.dir, 'snapshots', 'tmp-stale');
+    const fresh = path.join(t.dir, 'snapshots', 'tmp-fresh');
+    fs.writeFileSync(stale, 'x');
+    fs.writeFileSync(fresh, 'x');
+    const hourAgo = new Date(Date.now() - 3_700_000);
+    fs.utimesSync(stale, hourAgo, hourAgo);
     const { repo } = await t.open();
     expect(await repo.listSnapshots()).toEqual([]);
     await repo.close();
-    expect(t.cached('snapshots')).toEqual([]);
+    expect(t.cached('snapshots')).toEqual([fresh]);
 
     const counting = new CountingBackend(t.store);
     const plain = await Repository.open(counting, 'pw', { cache: false });
