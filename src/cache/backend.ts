@@ -133,9 +133,15 @@ export class CachedBackend implements Backend {
     return (await this.initial).delete(key(h));
   }
 
+  /** `h` is no longer in the cache because this process removed it: not to be reported as vanished. */
+  private async removedHere(h: Handle): Promise<void> {
+    this.known.delete(key(h));
+    (await this.initial).delete(key(h));
+  }
+
   private async drop(h: Handle, why: string): Promise<null> {
     await this.cache.remove(h).catch(() => false);
-    this.known.delete(key(h));
+    await this.removedHere(h);
     this.report(`cache: ${describeHandle(h)} is damaged in the cache (${why}), re-fetched from the repository`);
     return null;
   }
@@ -190,7 +196,7 @@ export class CachedBackend implements Backend {
     const removed = await this.cache.remove(h).catch(() => false);
     if (!removed) return false;
     this.forgotten.add(k);
-    this.known.delete(k);
+    await this.removedHere(h);
     this.report(`cache: ${describeHandle(h)} failed verification in the cache (${reason}), re-fetched from the repository`);
     return true;
   }
