@@ -20,6 +20,7 @@ export {
   type AddKeyOptions,
   DEFAULT_PACK_SIZE,
 } from './repository/repository.js';
+export { type CacheOptions } from './cache/backend.js';
 export type { Config } from './format/config.js';
 export {
   RepositoryLock,

@@ -14,6 +14,8 @@ export const FILE_TYPES: readonly FileType[] = ['config', 'key', 'pack', 'index'
 export interface Handle {
   type: FileType;
   name: string;
+  /** A pack holding tree blobs: a cache keeps such packs (restic's IsMetadata). */
+  tree?: boolean;
 }
 
 export interface FileInfo {
@@ -53,6 +55,13 @@ export interface Backend {
   remove(h: Handle): Promise<void>;
   /** Release connections and other resources. */
   close(): Promise<void>;
+  /**
+   * Optional (a cache layer): drop a local copy of `h` that failed verification (`reason`),
+   * so the next load reads the store. True when a copy was dropped and a retry may help.
+   */
+  forget?(h: Handle, reason: string): Promise<boolean>;
+  /** Optional (a cache layer): drop local copies of `type` files for which `keep` is false. */
+  retain?(type: FileType, keep: (name: string) => boolean): Promise<void>;
 }
 
 /** restic's Handle.Valid, plus: a name must not escape its directory. */

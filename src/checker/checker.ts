@@ -97,6 +97,7 @@ export class Checker {
           hints.push(hint('obsolete-index', `index ${old} is superseded by index ${id.slice(0, 8)} but still present`, { index: old }));
       }
     }
+    this.repo.warmTreePacks(this.index);
     for (const p of this.index.allPacks()) {
       this.packs.set(p.id, packSizeFromBlobs(p.blobs));
       const inIndexes = packToIndexes.get(p.id) ?? [];

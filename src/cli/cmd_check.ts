@@ -1,7 +1,11 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomInt } from 'node:crypto';
 import { ResticError, UsageError } from '../errors.js';
 import type { Command } from './command.js';
-import { type GlobalContext, openRepository, withLock } from './global.js';
+import { type GlobalContext, cacheBase, openRepository, withLock } from './global.js';
 import { logLine } from './read-common.js';
+import type { Repository } from '../repository/repository.js';
 import { formatDuration } from '../ui/duration.js';
 import { type CheckPhase, check } from '../checker/index.js';
 import { prestartReadData } from '../checker/checker.js';
@@ -20,7 +24,7 @@ export const checkCommand: Command = {
       help: "read a subset of data packs, specified as 'n/t' for specific part, or either 'x%' or 'x.y%' or a size in bytes with suffixes k/K, m/M, g/G, t/T for a random subset",
     },
     { name: 'check-unused', kind: 'bool', help: 'find unused blobs (deprecated, ignored)' },
-    { name: 'with-cache', kind: 'bool', help: 'use the cache (restic-ts keeps no cache; accepted for compatibility)' },
+    { name: 'with-cache', kind: 'bool', help: 'use existing cache, only read uncached data from repository' },
   ],
   async run(ctx, args) {
     if (args.length)
@@ -33,7 +37,7 @@ export const checkCommand: Command = {
       ctx.stderr('Flag --check-unused has been deprecated, `--check-unused` is deprecated and will be ignored\n');
 
     const say = logLine(ctx);
-    const repo = await openRepository(ctx);
+    const { repo, tempCache } = await openForCheck(ctx);
     try {
       if (!ctx.opts['no-lock']) say('create exclusive lock for repository');
       // read-data's workers load while the lock settles (restic waits 200 ms after writing it).
@@ -81,10 +85,44 @@ export const checkCommand: Command = {
         return 0;
       });
     } finally {
-      await repo.close();
+      await closeForCheck(repo, tempCache);
     }
   },
 };
+
+async function openForCheck(ctx: GlobalContext): Promise<{ repo: Repository; tempCache: string | false | undefined }> {
+  const tempCache = await makeCheckCache(ctx);
+  try {
+    return { repo: await openRepository(ctx, { cacheDir: tempCache }), tempCache };
+  } catch (err) {
+    if (tempCache) await fs.rm(tempCache, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function closeForCheck(repo: Repository, tempCache: string | false | undefined): Promise<void> {
+  await repo.close();
+  if (tempCache) await fs.rm(tempCache, { recursive: true, force: true });
+}
+
+/**
+ * As restic: a fresh `restic-check-cache-<digits>` directory in the cache base unless
+ * --with-cache (undefined: the usual cache), so every file is read from the store once.
+ * False: none could be made.
+ */
+async function makeCheckCache(ctx: GlobalContext): Promise<string | false | undefined> {
+  if (ctx.opts['with-cache'] || ctx.opts['no-cache']) return undefined;
+  const base = cacheBase(ctx);
+  try {
+    await fs.mkdir(base, { recursive: true, mode: 0o700 });
+    const dir = path.join(base, `restic-check-cache-${randomInt(1e9, 1e10)}`);
+    await fs.mkdir(dir, { mode: 0o700 });
+    return dir;
+  } catch (err) {
+    ctx.stderr(`unable to create temporary directory for cache during check, disabling cache: ${(err as Error).message}\n`);
+    return false;
+  }
+}
 
 const PHASE_LINES: Partial<Record<CheckPhase, string>> = {
   'load-index': 'load indexes',

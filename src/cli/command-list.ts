@@ -29,6 +29,7 @@ const COMMAND_LOADERS: ReadonlyArray<readonly [name: string, load: () => Promise
   ['key', async () => (await import('./cmd_key.js')).keyCommand],
   ['unlock', async () => (await import('./cmd_unlock.js')).unlockCommand],
   ['migrate', async () => (await import('./cmd_migrate.js')).migrateCommand],
+  ['cache', async () => (await import('./cmd_cache.js')).cacheCommand],
   ['rest-server', async () => (await import('./cmd_rest_server.js')).restServerCommand],
   ['che', async () => (await import('./cmd_che.js')).cheCommand],
   ['generate', async () => (await import('./cmd_generate.js')).generateCommand],

@@ -7,7 +7,9 @@ import { LimitedBackend, type RateLimits } from '../backends/limiter.js';
 import { UsageError } from '../errors.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import type { KdfParams } from '../crypto/index.js';
-import type { Repository } from '../repository/repository.js';
+import type { OpenOptions, Repository } from '../repository/repository.js';
+import { defaultCacheBase, oldCacheDirs } from '../cache/dir.js';
+import { isLocalStore } from '../cache/backend.js';
 import type { LockOptions } from '../repository/lock.js';
 import { parseGoDuration } from '../go/duration.js';
 import { findKey } from '../repository/key-search.js';
@@ -45,9 +47,14 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   },
   { name: 'key-hint', kind: 'string', help: 'key ID of key to try decrypting first', env: 'RESTIC_KEY_HINT' },
   { name: 'option', short: 'o', kind: 'list', help: 'set extended option (key=value, can be specified multiple times)' },
-  // restic-ts keeps no local cache (every read goes to the repository), so these are accepted and have no effect.
-  { name: 'cache-dir', kind: 'string', help: 'accepted for compatibility; restic-ts keeps no cache', env: 'RESTIC_CACHE_DIR' },
-  { name: 'no-cache', kind: 'bool', help: 'accepted for compatibility; restic-ts keeps no cache' },
+  {
+    name: 'cache-dir',
+    kind: 'string',
+    help: 'set the cache directory (default: ~/.cache/restic-ts; remote repositories only)',
+    env: 'RESTIC_CACHE_DIR',
+  },
+  { name: 'no-cache', kind: 'bool', help: 'do not use a local cache' },
+  { name: 'cleanup-cache', kind: 'bool', help: 'auto remove old cache directories' },
   { name: 'cacert', kind: 'list', help: 'file to load root certificates from (default: use system certificates)' },
   { name: 'insecure-tls', kind: 'bool', help: 'skip TLS certificate verification when connecting to the repository (insecure)' },
   {
@@ -175,7 +182,47 @@ export function kdfOverride(env: NodeJS.ProcessEnv): KdfParams | undefined {
   return { N: Number(m[1]), r: Number(m[2]), p: Number(m[3]) };
 }
 
-export async function openRepository(ctx: GlobalContext): Promise<Repository> {
+/** The cache base directory: --cache-dir, RESTIC_CACHE_DIR, else the default. */
+export function cacheBase(ctx: GlobalContext): string {
+  return (ctx.opts['cache-dir'] as string | undefined) || defaultCacheBase(ctx.env);
+}
+
+/**
+ * The cache for openRepository: none with --no-cache, else in `dir` (default cacheBase),
+ * its reports (a damaged cached file re-fetched) on stderr.
+ */
+function cacheOption(ctx: GlobalContext, dir?: string | false): OpenOptions['cache'] {
+  if (ctx.opts['no-cache'] || dir === false) return false;
+  return { dir: dir ?? cacheBase(ctx), onEvent: (m) => ctx.stderr(`${m}\n`) };
+}
+
+/** After opening a cache: --cleanup-cache removes old cache dirs, else restic's hint about them. */
+async function oldCacheDirsNote(ctx: GlobalContext, repo: Repository): Promise<void> {
+  const base = repo.cacheDir();
+  if (!base) return;
+  const old = await oldCacheDirs(base).catch(() => []);
+  if (!old.length) return;
+  if (!ctx.opts['cleanup-cache']) {
+    // restic says so on a terminal only
+    if (!ctx.quiet && !ctx.json && process.stdout.isTTY) {
+      ctx.stdout(`found ${old.length} old cache directories in ${base}, run \`restic-ts cache --cleanup\` to remove them\n`);
+    }
+    return;
+  }
+  if (!ctx.quiet) ctx.stdout(`removing ${old.length} old cache dirs from ${base}\n`);
+  for (const d of old) {
+    await fs.promises
+      .rm(d.path, { recursive: true, force: true })
+      .catch((err: Error) => ctx.stderr(`unable to remove ${d.path}: ${err.message}\n`));
+  }
+}
+
+export interface OpenRepositoryHow {
+  /** Cache base directory instead of the default one (check's temporary cache); false: none. */
+  cacheDir?: string | false;
+}
+
+export async function openRepository(ctx: GlobalContext, how: OpenRepositoryHow = {}): Promise<Repository> {
   const backend = openBackend(repositoryLocation(ctx), ctx);
   try {
     const password = readPassword(ctx);
@@ -188,13 +235,18 @@ export async function openRepository(ctx: GlobalContext): Promise<Repository> {
     key.catch(() => undefined);
     // Loaded here, not at start-up: commands that never open a repository skip its module graph.
     const { Repository } = await import('../repository/repository.js');
-    return await Repository.open(backend, password, {
+    // As the library's default: a local repository gains nothing from a copy on local disk.
+    const cache = isLocalStore(backend) ? false : cacheOption(ctx, how.cacheDir);
+    const repo = await Repository.open(backend, password, {
       compression: compressionOption(ctx),
       keyHint,
       config,
       key,
+      cache,
       packSize: packSizeOption(ctx),
     });
+    await oldCacheDirsNote(ctx, repo);
+    return repo;
   } catch (err) {
     // Release connections (SSH sessions, sockets) so the process can exit after the error.
     await backend.close().catch(() => undefined);
