@@ -8,8 +8,8 @@ import path from 'node:path';
 import type { Repository } from '../repository/repository.js';
 import type { BlobWindow } from '../parallel/blob-pool.js';
 import type { Node } from '../format/node.js';
-import type { Snapshot } from '../format/snapshot.js';
-import { encodeTree, sortNodes } from '../format/tree.js';
+import type { Snapshot, SnapshotSummary } from '../format/snapshot.js';
+import { encodeNode, encodeTree, sortNodes } from '../format/tree.js';
 import { nowGoTime } from '../go/time.js';
 import { bstr } from '../go/bytestring.js';
 import { safeUsername } from '../format/key.js';
@@ -37,8 +37,12 @@ export interface BackupOptions {
   onProgress?: (p: BackupProgress) => void;
   progressInterval?: number;
   programVersion?: string;
+  /** When the backup started (Go RFC3339Nano), for the snapshot's summary; default: when run() starts. */
+  backupStart?: string;
   /** Each file and directory once it is saved (restic's verbose "new/unchanged/modified" lines). */
   onItem?: (item: BackupItem) => void;
+  /** The parent snapshot chosen (undefined: none), once the index and snapshots are read. */
+  onParent?: (id: string | undefined) => void;
 }
 
 export interface BackupItem {
@@ -47,8 +51,13 @@ export interface BackupItem {
   type: 'file' | 'dir';
   action: 'new' | 'unchanged' | 'modified';
   seconds: number;
-  /** Plaintext bytes of new blobs (data and trees) this item added. */
+  /** Plaintext bytes of new blobs (data and trees) this item added, a directory's including its contents'. */
   added: number;
+  /** restic's ItemStats: new data blobs of a file (plaintext, and as stored), a directory's own new tree blob. */
+  dataSize: number;
+  dataSizeInRepo: number;
+  treeSize: number;
+  treeSizeInRepo: number;
 }
 
 export interface BackupWarning {
@@ -98,6 +107,23 @@ const WINDOW_MAX_READ = 4 * 1024 * 1024;
  * smaller ones here, where waiting for a worker's answer would cost more than the hash.
  */
 const DEFER_HASH_MIN = 256 * 1024;
+/** IV and MAC of an encrypted blob: its stored size when a worker encodes it uncompressed. */
+const CRYPTO_OVERHEAD = 32;
+
+/** A tree blob as saved: its ID and, when it was new, its plaintext and stored sizes. */
+interface SavedTree {
+  id: string;
+  plain: number;
+  repo: number;
+}
+
+/** Counters at an item's start, to tell what the item added. */
+interface ItemMark {
+  started: number;
+  added: number;
+  data: number;
+  dataRepo: number;
+}
 
 export class Archiver {
   private readonly fs: ArchiverFs;
@@ -110,6 +136,9 @@ export class Archiver {
   private lastProgress = 0;
   /** Plaintext bytes of blobs that were new to the repository. */
   private addedPlain = 0;
+  /** New data blobs: plaintext bytes and stored bytes (exact in-process, else without compression). */
+  private dataPlain = 0;
+  private dataRepo = 0;
   readonly warnings: BackupWarning[] = [];
   readonly stats: BackupStats = {
     filesNew: 0,
@@ -143,14 +172,16 @@ export class Archiver {
   /** Back up `targets` (files or directories) and save a snapshot. */
   async run(targets: string[]): Promise<BackupResult> {
     if (!targets.length) throw new Error('nothing to back up');
-    const time = this.opts.time ?? nowGoTime();
+    const backupStart = this.opts.backupStart ?? nowGoTime();
+    const time = this.opts.time ?? backupStart;
     await this.repo.loadIndex();
     const before = { ...this.repo.added };
     const hostname = this.opts.hostname ?? os.hostname();
     const paths = targets.map((t) => path.resolve(t));
     const parent = await this.findParent(hostname, paths, time);
+    this.opts.onParent?.(parent?.id);
     const tt = buildTargetTree(this.fs, targets);
-    const tree = await this.saveTargetTree(tt, parent?.snapshot.tree ?? undefined);
+    const tree = (await this.saveTargetTree(tt, parent?.snapshot.tree ?? undefined)).id;
     await this.repo.flush();
     this.stats.dataBlobs = this.repo.added.dataBlobs - before.dataBlobs;
     this.stats.treeBlobs = this.repo.added.treeBlobs - before.treeBlobs;
@@ -168,6 +199,7 @@ export class Archiver {
       gid: process.getgid?.() ?? 0,
       tags: this.opts.tags?.length ? this.opts.tags : undefined,
       programVersion: this.opts.programVersion,
+      summary: snapshotSummary(this.stats, backupStart, nowGoTime()),
     };
     const snapshotId = await this.repo.saveSnapshot(snapshot);
     return { snapshotId, snapshot, stats: this.stats, warnings: this.warnings };
@@ -199,7 +231,7 @@ export class Archiver {
     return m;
   }
 
-  private async saveTargetTree(t: TargetTree, parentTree?: string, snPath = '/'): Promise<string> {
+  private async saveTargetTree(t: TargetTree, parentTree?: string, snPath = '/'): Promise<SavedTree> {
     const nodes: Node[] = [];
     const previous = await this.parentNodes(parentTree);
     for (const [k, child] of t.children) {
@@ -220,31 +252,49 @@ export class Archiver {
         this.warn(meta, err);
         continue;
       }
-      const started = Date.now();
-      const addedBefore = this.addedPlain;
+      const mark = this.mark();
       const prevSubtree = prev?.type === 'dir' ? prev.subtree : undefined;
-      node.subtree = await this.saveTargetTree(child, prevSubtree, snPath + name.toString() + '/');
-      this.item(
-        snPath + name.toString() + '/',
-        'dir',
-        !prev ? 'new' : prevSubtree === node.subtree ? 'unchanged' : 'modified',
-        started,
-        addedBefore,
-      );
+      const saved = await this.saveTargetTree(child, prevSubtree, snPath + name.toString() + '/');
+      node.subtree = saved.id;
+      // restic counts the targets' parent directories in dirs_new/changed/unmodified too
+      this.dirDone(snPath + name.toString() + '/', prev, node, mark, saved);
       nodes.push(node);
     }
     return this.saveTree(nodes);
   }
 
-  private async saveTree(nodes: Node[]): Promise<string> {
+  private async saveTree(nodes: Node[]): Promise<SavedTree> {
     const data = encodeTree(sortNodes(nodes));
     const r = await this.repo.saveBlob('tree', data);
-    if (!r.known) this.addedPlain += data.length;
-    return r.id;
+    if (r.known) return { id: r.id, plain: 0, repo: 0 };
+    this.addedPlain += data.length;
+    return { id: r.id, plain: data.length, repo: r.stored ?? data.length + CRYPTO_OVERHEAD };
   }
 
-  private item(snPath: string, type: BackupItem['type'], action: BackupItem['action'], started: number, addedBefore: number): void {
-    this.opts.onItem?.({ path: snPath, type, action, seconds: (Date.now() - started) / 1000, added: this.addedPlain - addedBefore });
+  private mark(): ItemMark {
+    return { started: Date.now(), added: this.addedPlain, data: this.dataPlain, dataRepo: this.dataRepo };
+  }
+
+  /** A directory is saved: counted as restic does (unchanged only when its whole node is). */
+  private dirDone(snPath: string, prev: Node | undefined, node: Node, mark: ItemMark, tree: SavedTree): void {
+    const action = !prev ? 'new' : encodeNode(prev) === encodeNode(node) ? 'unchanged' : 'modified';
+    this.stats[action === 'new' ? 'dirsNew' : action === 'unchanged' ? 'dirsUnmodified' : 'dirsChanged']++;
+    this.item(snPath, 'dir', action, mark, tree);
+  }
+
+  private item(snPath: string, type: BackupItem['type'], action: BackupItem['action'], mark: ItemMark, tree?: SavedTree): void {
+    if (!this.opts.onItem) return;
+    this.opts.onItem({
+      path: snPath,
+      type,
+      action,
+      seconds: (Date.now() - mark.started) / 1000,
+      added: this.addedPlain - mark.added,
+      dataSize: type === 'file' ? this.dataPlain - mark.data : 0,
+      dataSizeInRepo: type === 'file' ? this.dataRepo - mark.dataRepo : 0,
+      treeSize: tree?.plain ?? 0,
+      treeSizeInRepo: tree?.repo ?? 0,
+    });
   }
 
   private targetDeviceOf(p: Buffer): bigint | undefined {
@@ -258,8 +308,7 @@ export class Archiver {
 
   /** Save one file-system entry; null when it could not be read (a warning is recorded). */
   private async saveItem(name: Uint8Array, p: Buffer, prev: Node | undefined, snItem: string): Promise<Node | null> {
-    const started = Date.now();
-    const addedBefore = this.addedPlain;
+    const mark = this.mark();
     let st;
     try {
       st = this.fs.lstat(p);
@@ -280,19 +329,18 @@ export class Archiver {
             this.stats.filesUnmodified++;
             this.stats.totalFilesProcessed++;
             this.stats.totalBytesProcessed += node.size ?? 0;
-            this.item(snItem.slice(0, -1), 'file', 'unchanged', started, addedBefore);
+            this.item(snItem.slice(0, -1), 'file', 'unchanged', mark);
             return node;
           }
           const saved = await this.saveFile(node, p, !!prev);
-          this.item(snItem.slice(0, -1), 'file', prev ? 'modified' : 'new', started, addedBefore);
+          this.item(snItem.slice(0, -1), 'file', prev ? 'modified' : 'new', mark);
           return saved;
         }
         case 'dir': {
           const parentSubtree = prev?.type === 'dir' ? prev.subtree : undefined;
-          node.subtree = await this.saveDir(p, parentSubtree, snItem);
-          const action = !prev ? 'new' : parentSubtree === node.subtree ? 'unchanged' : 'modified';
-          this.stats[action === 'new' ? 'dirsNew' : action === 'unchanged' ? 'dirsUnmodified' : 'dirsChanged']++;
-          this.item(snItem, 'dir', action, started, addedBefore);
+          const saved = await this.saveDir(p, parentSubtree, snItem);
+          node.subtree = saved.id;
+          this.dirDone(snItem, prev, node, mark, saved);
           return node;
         }
         case 'symlink':
@@ -324,7 +372,7 @@ export class Archiver {
     );
   }
 
-  private async saveDir(p: Buffer, parentTree: string | undefined, snPath: string): Promise<string> {
+  private async saveDir(p: Buffer, parentTree: string | undefined, snPath: string): Promise<SavedTree> {
     const nodes: Node[] = [];
     const names = this.fs.readdir(p);
     const previous = await this.parentNodes(parentTree);
@@ -425,7 +473,7 @@ export class Archiver {
     if (len >= DEFER_HASH_MIN && this.repo.workersHaveSpareTime()) {
       const { result } = await this.repo.deferWindowBlob(w, len);
       const id = result.then((r) => {
-        if (!r.known) this.addedPlain += len;
+        if (!r.known) this.countData(len, r.stored);
         return r.id;
       });
       // Observed at once so a failure never counts as unhandled; Promise.all reports it.
@@ -433,15 +481,41 @@ export class Archiver {
       return { id };
     }
     const r = await this.repo.saveWindowBlob(w, len);
-    if (!r.known) this.addedPlain += len;
+    if (!r.known) this.countData(len, r.stored);
     return { id: r.id };
   }
 
   private async saveChunk(data: Uint8Array): Promise<string> {
     const r = await this.repo.saveBlob('data', data);
-    if (!r.known) this.addedPlain += data.length;
+    if (!r.known) this.countData(data.length, r.stored);
     return r.id;
   }
+
+  private countData(plain: number, stored: number | undefined): void {
+    this.addedPlain += plain;
+    this.dataPlain += plain;
+    this.dataRepo += stored ?? plain + CRYPTO_OVERHEAD;
+  }
+}
+
+/** restic 0.17+'s snapshot summary from a backup's statistics. */
+export function snapshotSummary(s: BackupStats, backupStart: string, backupEnd: string): SnapshotSummary {
+  return {
+    backupStart,
+    backupEnd,
+    filesNew: s.filesNew,
+    filesChanged: s.filesChanged,
+    filesUnmodified: s.filesUnmodified,
+    dirsNew: s.dirsNew,
+    dirsChanged: s.dirsChanged,
+    dirsUnmodified: s.dirsUnmodified,
+    dataBlobs: s.dataBlobs,
+    treeBlobs: s.treeBlobs,
+    dataAdded: s.dataAdded,
+    dataAddedPacked: s.dataAddedStored,
+    totalFilesProcessed: s.totalFilesProcessed,
+    totalBytesProcessed: s.totalBytesProcessed,
+  };
 }
 
 export async function backup(repo: Repository, targets: string[], opts: BackupOptions = {}): Promise<BackupResult> {

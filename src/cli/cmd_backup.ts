@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import { UsageError, ExitCode } from '../errors.js';
 import { Archiver, type BackupItem, type BackupProgress, type BackupResult, type BackupWarning } from '../archiver/archiver.js';
@@ -11,6 +12,9 @@ import { formatDuration } from '../ui/duration.js';
 import { Scanner, StatusLine, formatPercent, progressInterval, rateAndEta } from '../ui/progress.js';
 import { resticFormatBytes } from '../ui/format.js';
 import { VERSION } from '../version.js';
+import { nowGoTime } from '../go/time.js';
+import { goMarshal } from '../go/json-string.js';
+import type { SnapshotSummary } from '../format/snapshot.js';
 
 export const backupCommand: Command = {
   name: 'backup',
@@ -49,35 +53,70 @@ export const backupCommand: Command = {
   async run(ctx, args) {
     if (ctx.opts['stdin']) return backupStdin(ctx, args);
     if (!args.length) throw new UsageError('nothing to backup, please specify target files/dirs');
+    const targets = filterExisting(ctx, args);
+    const backupStart = nowGoTime();
+    const say = printer(ctx);
+    say(2, 'open repository');
     const repo = await openRepository(ctx);
     const started = Date.now();
     const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
     const line = !ctx.json && !ctx.quiet && StatusLine.available() ? new StatusLine() : undefined;
     const scanner = line ? new Scanner() : undefined;
-    scanner?.start(args);
+    scanner?.start(targets);
     const archiver = new Archiver(repo, {
       hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
       tags,
       time: parseTimeFlag(ctx.opts['time'] as string | undefined),
+      backupStart,
       programVersion: `restic-ts ${VERSION}`,
       parent: ctx.opts['force'] ? false : (ctx.opts['parent'] as string | undefined),
       excludes: excludeOptions(ctx),
       onProgress: progressReporter(ctx, line, scanner),
       progressInterval: progressInterval(ctx.env),
-      onItem: verbosity(ctx) >= 3 ? (item) => verboseItem(ctx, item, line) : undefined,
+      onItem: verbosity(ctx) >= (ctx.json ? 2 : 3) ? (item) => verboseItem(ctx, item, line) : undefined,
       onWarning: warningPrinter(ctx, line),
+      onParent: (id) => {
+        say(1, id ? `using parent snapshot ${id.slice(0, 8)}` : 'no parent snapshot found, will read all files');
+        say(2, 'load index files');
+        say(2, `start scan on [${targets.join(' ')}]`);
+        say(2, `start backup on [${targets.join(' ')}]`);
+      },
     });
     // Read index and snapshots while the lock settles (restic waits 200 ms after writing it);
     // the archiver re-lists both under the lock and keeps only what is unchanged.
     repo.prefetchIndex();
     repo.prefetchSnapshots();
-    const result = await withLock(ctx, repo, false, () => archiver.run(args), { honourNoLock: false }).finally(() => scanner?.stop());
+    say(2, 'lock repository');
+    const result = await withLock(ctx, repo, false, () => archiver.run(targets), { honourNoLock: false }).finally(() => scanner?.stop());
     line?.clear();
     printSummary(ctx, result, (Date.now() - started) / 1000);
     await repo.close();
     return result.warnings.length ? ExitCode.Incomplete : ExitCode.OK;
   },
 };
+
+/** restic's filterExisting: missing targets are skipped with a warning; none left is fatal. */
+function filterExisting(ctx: GlobalContext, targets: string[]): string[] {
+  const out = targets.filter((t) => {
+    try {
+      fs.lstatSync(t);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return true;
+      ctx.stderr(`${t} does not exist, skipping\n`);
+      return false;
+    }
+  });
+  if (!out.length) throw new UsageError('all target directories/files do not exist');
+  return out;
+}
+
+/** restic's P/V lines on stdout (not under --json): shown from verbosity `level` on. */
+function printer(ctx: GlobalContext): (level: number, msg: string) => void {
+  return (level, msg) => {
+    if (!ctx.json && verbosity(ctx) >= level) ctx.stdout(msg + '\n');
+  };
+}
 
 /** Problems with single items: reported and counted, the backup goes on. */
 function warningPrinter(ctx: GlobalContext, line: StatusLine | undefined): (w: BackupWarning) => void {
@@ -93,25 +132,7 @@ function warningPrinter(ctx: GlobalContext, line: StatusLine | undefined): (w: B
 function printSummary(ctx: GlobalContext, result: BackupResult, elapsed: number): void {
   const s = result.stats;
   if (ctx.json) {
-    ctx.stdout(
-      JSON.stringify({
-        message_type: 'summary',
-        files_new: s.filesNew,
-        files_changed: s.filesChanged,
-        files_unmodified: s.filesUnmodified,
-        dirs_new: s.dirsNew,
-        dirs_changed: s.dirsChanged,
-        dirs_unmodified: s.dirsUnmodified,
-        data_blobs: s.dataBlobs,
-        tree_blobs: s.treeBlobs,
-        data_added: s.dataAdded,
-        data_added_packed: s.dataAddedStored,
-        total_files_processed: s.totalFilesProcessed,
-        total_bytes_processed: s.totalBytesProcessed,
-        total_duration: elapsed,
-        snapshot_id: result.snapshotId,
-      }) + '\n',
-    );
+    ctx.stdout(summaryJson(result.snapshot.summary, elapsed, result.snapshotId));
     return;
   }
   if (ctx.quiet) return;
@@ -132,6 +153,32 @@ function printSummary(ctx: GlobalContext, result: BackupResult, elapsed: number)
   ctx.stdout(backupIdLine(result.snapshotId));
 }
 
+/** restic 0.17+'s JSON summary message (backup_start/backup_end since 0.17, the full snapshot_id since 0.15). */
+function summaryJson(sum: SnapshotSummary | undefined, elapsed: number, snapshotId: string): string {
+  const z = sum ?? ({} as Partial<SnapshotSummary>);
+  return (
+    goMarshal({
+      message_type: 'summary',
+      files_new: z.filesNew ?? 0,
+      files_changed: z.filesChanged ?? 0,
+      files_unmodified: z.filesUnmodified ?? 0,
+      dirs_new: z.dirsNew ?? 0,
+      dirs_changed: z.dirsChanged ?? 0,
+      dirs_unmodified: z.dirsUnmodified ?? 0,
+      data_blobs: z.dataBlobs ?? 0,
+      tree_blobs: z.treeBlobs ?? 0,
+      data_added: z.dataAdded ?? 0,
+      data_added_packed: z.dataAddedPacked ?? 0,
+      total_files_processed: z.totalFilesProcessed ?? 0,
+      total_bytes_processed: z.totalBytesProcessed ?? 0,
+      total_duration: elapsed,
+      backup_start: z.backupStart,
+      backup_end: z.backupEnd,
+      snapshot_id: snapshotId,
+    }) + '\n'
+  );
+}
+
 /** chectl's last line (`server:backup`), for scripts that read the short ID from there. */
 function backupIdLine(snapshotId: string): string {
   return `Backup snapshot ID: ${snapshotId.slice(0, 8)}\n`;
@@ -143,24 +190,41 @@ function verbosity(ctx: GlobalContext): number {
   return 1 + ((ctx.opts['verbose'] as number | undefined) ?? 0);
 }
 
-/** restic's -vv lines (verbosity 3): "new       /path, saved in 0.001s (6 B added)", "unchanged /dir/". */
+/**
+ * restic's -vv lines (verbosity 3): "new       /path, saved in 0.001s (6 B added)", "unchanged /dir/";
+ * under --json from -v on, verbose_status messages with the item's own blob sizes.
+ */
 function verboseItem(ctx: GlobalContext, item: BackupItem, line: StatusLine | undefined): void {
   line?.clear();
   if (ctx.json) {
+    const changed = item.action !== 'unchanged';
     ctx.stdout(
-      JSON.stringify({
+      goMarshal({
         message_type: 'verbose_status',
         action: item.action,
         item: item.path,
-        duration: item.seconds,
-        data_size: item.added,
+        duration: changed ? item.seconds : 0,
+        data_size: changed ? item.dataSize : 0,
+        data_size_in_repo: changed ? item.dataSizeInRepo : 0,
+        metadata_size: changed ? item.treeSize : 0,
+        metadata_size_in_repo: changed ? item.treeSizeInRepo : 0,
+        total_files: 0,
       }) + '\n',
     );
     return;
   }
   const verb = item.action === 'modified' ? 'modified ' : item.action.padEnd(9);
+  const b = resticFormatBytes;
   if (item.action === 'unchanged') ctx.stdout(`${verb} ${item.path}\n`);
-  else ctx.stdout(`${verb} ${item.path}, saved in ${item.seconds.toFixed(3)}s (${resticFormatBytes(item.added)} added)\n`);
+  else if (item.type === 'dir')
+    ctx.stdout(
+      `${verb} ${item.path}, saved in ${item.seconds.toFixed(3)}s (${b(item.dataSize)} added, ${b(item.dataSizeInRepo)} stored, ${b(item.treeSizeInRepo)} metadata)\n`,
+    );
+  else if (item.action === 'new') ctx.stdout(`${verb} ${item.path}, saved in ${item.seconds.toFixed(3)}s (${b(item.dataSize)} added)\n`);
+  else
+    ctx.stdout(
+      `${verb} ${item.path}, saved in ${item.seconds.toFixed(3)}s (${b(item.dataSize)} added, ${b(item.dataSizeInRepo)} stored)\n`,
+    );
 }
 
 /** A live line on a terminal; JSON status lines under --json; nothing on a plain pipe. */
@@ -222,37 +286,37 @@ async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> 
   const name = (ctx.opts['stdin-filename'] as string | undefined) ?? 'stdin';
   if (!name || (name.includes('/') && path.posix.normalize(name).startsWith('..')))
     throw new UsageError(`invalid --stdin-filename ${JSON.stringify(name)}`);
+  const backupStart = nowGoTime();
+  const started = Date.now();
   const repo = await openRepository(ctx);
   const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
   const rel = path.posix.normalize(name).replace(/^\/+/, '');
+  const time = parseTimeFlag(ctx.opts['time'] as string | undefined);
+  // restic's fs.Reader: mode 0644, no owner, no link count; directories above the file likewise
+  const owner = { uid: 0, gid: 0, user: '', group: '' };
+  const dirs = rel
+    .split('/')
+    .slice(0, -1)
+    .map((_, i, parts) => ({ path: parts.slice(0, i + 1).join('/'), type: 'dir' as const, mode: 0o755, ...owner }));
+  const entries = [...dirs, { path: rel, content: process.stdin, mode: 0o644, links: 0, ...owner }];
   const result = await withLock(
     ctx,
     repo,
     false,
     () =>
-      backupEntries(repo, [{ path: rel, content: process.stdin, mode: 0o644 }], {
+      backupEntries(repo, entries, {
         hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
         tags,
-        time: parseTimeFlag(ctx.opts['time'] as string | undefined),
+        time,
+        backupStart,
         paths: ['/' + rel],
         programVersion: `restic-ts ${VERSION}`,
       }),
     { honourNoLock: false },
   );
-  if (ctx.json) {
-    ctx.stdout(
-      JSON.stringify({
-        message_type: 'summary',
-        files_new: 1,
-        total_files_processed: 1,
-        total_bytes_processed: result.bytes,
-        snapshot_id: result.snapshotId,
-      }) + '\n',
-    );
-  } else if (!ctx.quiet) {
-    ctx.stdout(`processed 1 files, ${resticFormatBytes(result.bytes)}\nsnapshot ${result.snapshotId.slice(0, 8)} saved\n`);
-    ctx.stdout(backupIdLine(result.snapshotId));
-  }
+  const elapsed = (Date.now() - started) / 1000;
+  if (ctx.json) ctx.stdout(summaryJson(result.snapshot.summary, elapsed, result.snapshotId));
+  else printSummary(ctx, { snapshotId: result.snapshotId, snapshot: result.snapshot, stats: result.stats, warnings: [] }, elapsed);
   await repo.close();
   return 0;
 }

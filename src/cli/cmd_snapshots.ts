@@ -1,8 +1,11 @@
 import type { Command } from './command.js';
 import { UsageError } from '../errors.js';
-import { type Snapshot, encodeSnapshot } from '../format/snapshot.js';
+import { type Snapshot, snapshotStructJson } from '../format/snapshot.js';
 import { type GlobalContext, openRepository, withLock } from './global.js';
 import { formatSnapshotTime } from '../ui/duration.js';
+import { findFilteredSnapshots } from '../walker/select.js';
+import { goSortStrings } from '../go/bytestring.js';
+import { snapshotFilter, warn } from './read-common.js';
 
 export const snapshotsCommand: Command = {
   name: 'snapshots',
@@ -18,18 +21,13 @@ export const snapshotsCommand: Command = {
   ],
   async run(ctx, args) {
     const repo = await openRepository(ctx);
-    const all = await withLock(ctx, repo, false, () => repo.listSnapshots());
-    const hosts = ctx.opts['host'] as string[] | undefined;
-    const tags = ctx.opts['tag'] as string[] | undefined;
-    const paths = ctx.opts['path'] as string[] | undefined;
-    let list = all.filter(({ id, snapshot: s }) => {
-      if (args.length && !args.some((a) => id.startsWith(a))) return false;
-      if (hosts?.length && !hosts.includes(s.hostname ?? '')) return false;
-      if (paths?.length && !paths.every((p) => s.paths.includes(p))) return false;
-      if (tags?.length && !tags.some((tl) => tl.split(',').every((t) => s.tags?.includes(t)))) return false;
-      return true;
-    });
+    const found = await withLock(ctx, repo, false, () => findFilteredSnapshots(repo, snapshotFilter(ctx), args, (m) => warn(ctx, m)));
     const groupBy = parseGroupBy((ctx.opts['group-by'] as string | undefined) ?? '');
+    // restic's GroupSnapshots sorts every snapshot's paths (and, grouped by tags, its tags) in place
+    let list = found.map(({ id, snapshot: s }) => ({
+      id,
+      snapshot: { ...s, paths: goSortStrings(s.paths), tags: groupBy?.tags && s.tags ? goSortStrings(s.tags) : s.tags },
+    }));
     const latest = ctx.opts['latest'] !== undefined ? Number(ctx.opts['latest']) : undefined;
     if (latest !== undefined && (!Number.isInteger(latest) || latest < 0))
       throw new UsageError(`invalid value for --latest: ${String(ctx.opts['latest'])}`);
@@ -79,9 +77,9 @@ export const snapshotsCommand: Command = {
 
 type Entry = { id: string; snapshot: Snapshot };
 
-/** restic marshals the snapshot struct followed by id and short_id. */
+/** restic marshals the snapshot struct (with 0.17+'s summary) followed by id and short_id. */
 export function snapshotJson({ id, snapshot }: Entry): string {
-  const body = Buffer.from(encodeSnapshot(snapshot)).toString('utf8').slice(0, -1);
+  const body = snapshotStructJson(snapshot).slice(0, -1);
   return `${body},"id":"${id}","short_id":"${id.slice(0, 8)}"}`;
 }
 
@@ -121,7 +119,7 @@ export function parseGroupBy(s: string): GroupBy | null {
 /** restic's group key: JSON of {"hostname","paths","tags"} with sorted lists. */
 export function groupKey(s: Snapshot, g: GroupBy): string {
   const hostname = g.host ? (s.hostname ?? '') : '';
-  const paths = g.paths ? [...s.paths].sort() : null;
-  const tags = g.tags ? [...(s.tags ?? [])].sort() : null;
+  const paths = g.paths ? goSortStrings(s.paths) : null;
+  const tags = g.tags ? goSortStrings(s.tags ?? []) : null;
   return JSON.stringify({ hostname, paths, tags });
 }
