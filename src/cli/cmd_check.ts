@@ -148,33 +148,43 @@ class FindingPrinter {
   }
 }
 
-/** restic's "[0:01] 42.00%  21 / 50 packs" line, live on a terminal only. */
+/**
+ * restic's "[0:01] 42.00%  21 / 50 packs" counter on stdout: live on a terminal, and its final
+ * state once the phase ends (on a pipe followed by an empty line, as restic prints it).
+ */
 class ProgressLine {
+  private readonly show: boolean;
   private readonly live: boolean;
   private readonly start = Date.now();
-  private shown = false;
+  private state: { done: number; total: number; what: string } | null = null;
   private last = 0;
-
-  constructor(ctx: GlobalContext) {
-    this.live = !ctx.json && !ctx.quiet && !!process.stderr.isTTY;
-    this.write = ctx.stderr;
-  }
-
   private readonly write: (s: string) => void;
 
+  constructor(ctx: GlobalContext) {
+    this.show = !ctx.json && !ctx.quiet;
+    this.live = this.show && !!process.stdout.isTTY;
+    this.write = ctx.stdout;
+  }
+
+  private text(): string {
+    const { done, total, what } = this.state!;
+    const elapsed = `[${formatDuration(Date.now() - this.start)}]`;
+    if (!total) return `${elapsed}          ${done} ${what}`;
+    return `${elapsed} ${((done / total) * 100).toFixed(2)}%  ${done} / ${total} ${what}`;
+  }
+
   update(done: number, total: number, what: string): void {
-    if (!this.live) return;
+    if (!this.show) return;
+    this.state = { done, total, what };
     const now = Date.now();
-    if (done < total && now - this.last < 100) return;
+    if (!this.live || (done < total && now - this.last < 100)) return;
     this.last = now;
-    const pct = total ? ((done / total) * 100).toFixed(2).padStart(6) + '%  ' : '';
-    this.write(`\r\x1b[K[${formatDuration(now - this.start)}] ${pct}${done} / ${total} ${what}`);
-    this.shown = true;
+    this.write(`\r\x1b[K${this.text()}`);
   }
 
   end(): void {
-    if (!this.shown) return;
-    this.write('\n');
-    this.shown = false;
+    if (!this.state) return;
+    this.write(this.live ? `\r\x1b[K${this.text()}\n` : `${this.text()}\n\n`);
+    this.state = null;
   }
 }
