@@ -89,7 +89,7 @@ function unknownSnapshotMembers(text: string, order: readonly string[]): ExtraFi
   return unknownMembers(text, order, compactRawJson);
 }
 
-export function encodeSummary(s: SnapshotSummary): string {
+function encodeSummary(s: SnapshotSummary): string {
   const known = SUMMARY_FIELDS.map(([k, prop]): [string, string] => {
     const v = s[prop];
     return [k, typeof v === 'string' ? goJsonString(v) : String(v)];

@@ -281,6 +281,27 @@ describe('8: check', () => {
   });
 });
 
+describe('8: dump --archive zip', () => {
+  it("writes the bytes restic writes (no data descriptor after directories, as Go's archive/zip)", () => {
+    const src = newSource({ 'a/b': 'bb', 'a/ü/c': 'c', d: '' });
+    fs.symlinkSync('d', path.join(src, 'l'));
+    const repo = newRepo();
+    resticOk(repo, PASSWORD, ['backup', src]);
+    const dump = (bin: string[]) => {
+      const r = spawnSync(bin[0]!, [...bin.slice(1), '-r', repo, '--no-cache', 'dump', '--archive', 'zip', 'latest', src], {
+        env: { ...process.env, ...env },
+        maxBuffer: 1 << 26,
+      });
+      expect(r.status, String(r.stderr)).toBe(0);
+      return r.stdout;
+    };
+    const theirs = dump(['restic']);
+    const mine = dump([process.execPath, CLI]);
+    expect(mine.length).toBe(theirs.length);
+    expect(Buffer.compare(mine, theirs)).toBe(0);
+  });
+});
+
 describe('9: restic 0.17+ snapshot summary and fields of newer restic versions', () => {
   it('backup writes the summary; snapshots --json shows it; restic 0.14 accepts the repository', () => {
     const repo = newRepo();
