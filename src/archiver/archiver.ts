@@ -18,6 +18,8 @@ import { type ArchiverFs, nodeFs } from './fs.js';
 import { nodeFromStat, nodeTypeOf } from './node-from-stat.js';
 import { type TargetTree, buildTargetTree, nameBytes } from './targets.js';
 import { type ExcludeOptions, Excluder } from './exclude.js';
+import { BackupScanner, type ScanStats } from './scanner.js';
+import { RateEstimator } from './rate.js';
 
 export interface BackupOptions {
   hostname?: string;
@@ -33,9 +35,14 @@ export interface BackupOptions {
   /** restic's exclude options (--exclude, --iexclude, --exclude-caches, …). */
   excludes?: ExcludeOptions;
   onWarning?: (w: BackupWarning) => void;
-  /** Progress, at most every `progressInterval` ms (default 1000). */
+  /**
+   * Progress, every `progressInterval` ms (default 100, restic's 10 per second) while the
+   * backup runs. With it a scanner walks the targets ahead (as restic's does) for the totals.
+   */
   onProgress?: (p: BackupProgress) => void;
   progressInterval?: number;
+  /** The scanner has counted everything to back up (restic's "scan finished"). */
+  onScanFinished?: (s: ScanStats, seconds: number) => void;
   programVersion?: string;
   /** When the backup started (Go RFC3339Nano), for the snapshot's summary; default: when run() starts. */
   backupStart?: string;
@@ -65,11 +72,24 @@ export interface BackupWarning {
   message: string;
 }
 
+/** restic's backup status: what is done, the scanner's totals so far, the estimated time left. */
 export interface BackupProgress {
   secondsElapsed: number;
   filesDone: number;
   bytesDone: number;
+  /** The file being read, if any (also the only entry of currentFiles). */
   currentFile?: string;
+  currentFiles: string[];
+  totalFiles: number;
+  totalDirs: number;
+  totalBytes: number;
+  /** Whether the totals are final (the scanner is done). */
+  scanFinished: boolean;
+  /** bytesDone / totalBytes, 0 without a total (restic's percent_done, a fraction). */
+  percentDone: number;
+  /** Estimated from the recent rate once the scan is finished; 0 when unknown or too slow (< 1 KiB/s). */
+  secondsRemaining: number;
+  errorCount: number;
 }
 
 export interface BackupStats {
@@ -134,6 +154,11 @@ export class Archiver {
   private targetDevice: bigint | undefined;
   private readonly started = Date.now();
   private lastProgress = 0;
+  private scanner: BackupScanner | undefined;
+  private readonly rate = new RateEstimator(Date.now());
+  private rateBytes = 0;
+  /** The file being read (fs path), for progress. */
+  private current: Buffer | undefined;
   /** Plaintext bytes of blobs that were new to the repository. */
   private addedPlain = 0;
   /** New data blobs: plaintext bytes and stored bytes (exact in-process, else without compression). */
@@ -181,8 +206,14 @@ export class Archiver {
     const parent = await this.findParent(hostname, paths, time);
     this.opts.onParent?.(parent?.id);
     const tt = buildTargetTree(this.fs, targets);
-    const tree = (await this.saveTargetTree(tt, parent?.snapshot.tree ?? undefined)).id;
-    await this.repo.flush();
+    const stopProgress = this.startProgress(tt);
+    let tree: string;
+    try {
+      tree = (await this.saveTargetTree(tt, parent?.snapshot.tree ?? undefined)).id;
+      await this.repo.flush();
+    } finally {
+      stopProgress();
+    }
     this.stats.dataBlobs = this.repo.added.dataBlobs - before.dataBlobs;
     this.stats.treeBlobs = this.repo.added.treeBlobs - before.treeBlobs;
     this.stats.dataAdded = this.addedPlain;
@@ -309,6 +340,7 @@ export class Archiver {
   /** Save one file-system entry; null when it could not be read (a warning is recorded). */
   private async saveItem(name: Uint8Array, p: Buffer, prev: Node | undefined, snItem: string): Promise<Node | null> {
     const mark = this.mark();
+    this.progress();
     let st;
     try {
       st = this.fs.lstat(p);
@@ -389,22 +421,53 @@ export class Archiver {
     return this.saveTree(nodes);
   }
 
-  private progress(current?: Buffer): void {
+  /** With onProgress: the scanner and a timer for the quiet moments; returns their stop. */
+  private startProgress(tt: TargetTree): () => void {
+    if (!this.opts.onProgress) return () => undefined;
+    const scanner = new BackupScanner(this.fs, this.excluder, !!this.opts.excludes?.oneFileSystem, this.opts.onScanFinished);
+    this.scanner = scanner;
+    void scanner.start(tt);
+    const timer = setInterval(() => this.progress(), this.opts.progressInterval ?? 100);
+    timer.unref();
+    return () => {
+      clearInterval(timer);
+      scanner.stop();
+    };
+  }
+
+  /** Report progress if the interval has passed (called often: per entry, per read, by a timer). */
+  private progress(): void {
     if (!this.opts.onProgress) return;
     const now = Date.now();
-    if (now - this.lastProgress < (this.opts.progressInterval ?? 1000)) return;
+    if (now - this.lastProgress < (this.opts.progressInterval ?? 100)) return;
     this.lastProgress = now;
+    const bytesDone = this.stats.totalBytesProcessed;
+    this.rate.record(now, bytesDone - this.rateBytes);
+    this.rateBytes = bytesDone;
+    const scan = this.scanner?.stats ?? { files: 0, dirs: 0, others: 0, bytes: 0 };
+    const scanFinished = !!this.scanner?.done;
+    const rate = this.rate.rate(now);
+    const current = this.current && snapshotPathOf(this.current.toString());
     this.opts.onProgress({
       secondsElapsed: (now - this.started) / 1000,
       filesDone: this.stats.totalFilesProcessed,
-      bytesDone: this.stats.totalBytesProcessed,
-      currentFile: current?.toString(),
+      bytesDone,
+      currentFile: current,
+      currentFiles: current ? [current] : [],
+      totalFiles: scan.files,
+      totalDirs: scan.dirs,
+      totalBytes: scan.bytes,
+      scanFinished,
+      percentDone: scan.bytes > 0 ? bytesDone / scan.bytes : 0,
+      secondsRemaining: scanFinished && rate > 1024 ? Math.max(0, Math.floor((scan.bytes - bytesDone) / rate)) : 0,
+      errorCount: this.warnings.length,
     });
   }
 
   /** Chunk and store a file; the node's size and times come from fstat of the open file. */
   private async saveFile(node: Node, p: Buffer, changed = false): Promise<Node> {
-    this.progress(p);
+    this.current = p;
+    this.progress();
     const fd = this.fs.open(p);
     try {
       const st = this.fs.fstat(fd);
@@ -415,6 +478,7 @@ export class Archiver {
       this.stats.totalFilesProcessed++;
       return fresh;
     } finally {
+      this.current = undefined;
       this.fs.close(fd);
     }
   }
@@ -435,6 +499,7 @@ export class Archiver {
       const n = this.fs.read(fd, b, off, len, pos);
       pos += n;
       this.stats.totalBytesProcessed += n;
+      this.progress();
       return n;
     };
     // Each chunk is a view into `buffer`; saveBlob has copied it once it resolves.
@@ -458,6 +523,7 @@ export class Archiver {
       if (n <= 0) break;
       pos += n;
       this.stats.totalBytesProcessed += n;
+      this.progress();
       const from = w.end;
       this.repo.fillBlobWindow(w, n);
       for (let cut = c.next(w.bytes, from, w.end); cut >= 0; cut = c.next(w.bytes, w.start, w.end)) {
@@ -496,6 +562,11 @@ export class Archiver {
     this.dataPlain += plain;
     this.dataRepo += stored ?? plain + CRYPTO_OVERHEAD;
   }
+}
+
+/** The path a file gets in the snapshot (restic's current_files): relative targets start at "/". */
+function snapshotPathOf(p: string): string {
+  return path.posix.isAbsolute(p) ? p : '/' + path.posix.normalize(p).replace(/^(\.\.\/)+/, '');
 }
 
 /** restic 0.17+'s snapshot summary from a backup's statistics. */

@@ -9,7 +9,8 @@ import { type ExcludeOptions, readPatternFile } from '../archiver/exclude.js';
 import { parseSize } from '../go/size.js';
 import path from 'node:path';
 import { formatDuration } from '../ui/duration.js';
-import { Scanner, StatusLine, formatPercent, progressInterval, rateAndEta } from '../ui/progress.js';
+import { StatusLine, formatPercent, progressInterval, rateAndEta } from '../ui/progress.js';
+import type { ScanStats } from '../archiver/scanner.js';
 import { resticFormatBytes } from '../ui/format.js';
 import { VERSION } from '../version.js';
 import { nowGoTime } from '../go/time.js';
@@ -61,8 +62,6 @@ export const backupCommand: Command = {
     const started = Date.now();
     const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
     const line = !ctx.json && !ctx.quiet && StatusLine.available() ? new StatusLine() : undefined;
-    const scanner = line ? new Scanner() : undefined;
-    scanner?.start(targets);
     const archiver = new Archiver(repo, {
       hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
       tags,
@@ -71,8 +70,9 @@ export const backupCommand: Command = {
       programVersion: `restic-ts ${VERSION}`,
       parent: ctx.opts['force'] ? false : (ctx.opts['parent'] as string | undefined),
       excludes: excludeOptions(ctx),
-      onProgress: progressReporter(ctx, line, scanner),
+      onProgress: progressReporter(ctx, line),
       progressInterval: progressInterval(ctx.env),
+      onScanFinished: (st, seconds) => scanFinished(ctx, st, seconds),
       onItem: verbosity(ctx) >= (ctx.json ? 2 : 3) ? (item) => verboseItem(ctx, item, line) : undefined,
       onWarning: warningPrinter(ctx, line),
       onParent: (id) => {
@@ -87,7 +87,7 @@ export const backupCommand: Command = {
     repo.prefetchIndex();
     repo.prefetchSnapshots();
     say(2, 'lock repository');
-    const result = await withLock(ctx, repo, false, () => archiver.run(targets), { honourNoLock: false }).finally(() => scanner?.stop());
+    const result = await withLock(ctx, repo, false, () => archiver.run(targets), { honourNoLock: false });
     line?.clear();
     printSummary(ctx, result, (Date.now() - started) / 1000);
     await repo.close();
@@ -227,44 +227,71 @@ function verboseItem(ctx: GlobalContext, item: BackupItem, line: StatusLine | un
     );
 }
 
-/** A live line on a terminal; JSON status lines under --json; nothing on a plain pipe. */
-function progressReporter(
-  ctx: GlobalContext,
-  line: StatusLine | undefined,
-  scanner: Scanner | undefined,
-): ((p: BackupProgress) => void) | undefined {
+/**
+ * restic's status: a live line on a terminal, JSON status lines under --json (restic's fields,
+ * zero values left out as Go's omitempty does); on a plain pipe none, but the scanner still runs
+ * for -v's "scan finished" line.
+ */
+function progressReporter(ctx: GlobalContext, line: StatusLine | undefined): ((p: BackupProgress) => void) | undefined {
   if (ctx.quiet) return undefined;
-  if (ctx.json) {
-    return (p) =>
-      ctx.stdout(
-        JSON.stringify({
-          message_type: 'status',
-          seconds_elapsed: Math.floor(p.secondsElapsed),
-          files_done: p.filesDone,
-          bytes_done: p.bytesDone,
-          current_files: p.currentFile ? [p.currentFile] : [],
-        }) + '\n',
-      );
-  }
-  if (!line) return undefined;
+  if (ctx.json) return (p) => ctx.stdout(statusJson(p));
+  if (!line) return verbosity(ctx) >= 2 ? () => undefined : undefined;
   return (p) => {
     const elapsed = `[${formatDuration(p.secondsElapsed * 1000)}]`;
-    const total = scanner?.done ? scanner : undefined;
-    if (!total) {
+    const cur = p.currentFile ? ` ${p.currentFile}` : '';
+    if (!p.scanFinished) {
       line.update(
-        `${elapsed} ${p.filesDone} files, ${resticFormatBytes(p.bytesDone)}` +
-          rateAndEta(p.bytesDone, undefined, p.secondsElapsed) +
-          (p.currentFile ? ` ${p.currentFile}` : ''),
+        `${elapsed} ${p.filesDone} files, ${resticFormatBytes(p.bytesDone)}` + rateAndEta(p.bytesDone, undefined, p.secondsElapsed) + cur,
       );
       return;
     }
-    const pct = formatPercent(p.bytesDone, total.bytes);
+    const pct = formatPercent(p.bytesDone, p.totalBytes);
     line.update(
-      `${elapsed} ${pct ? pct + '  ' : ''}${p.filesDone} files ${resticFormatBytes(p.bytesDone)}, total ${total.files} files ${resticFormatBytes(total.bytes)}` +
-        rateAndEta(p.bytesDone, total.bytes, p.secondsElapsed) +
-        (p.currentFile ? ` ${p.currentFile}` : ''),
+      `${elapsed} ${pct ? pct + '  ' : ''}${p.filesDone} files ${resticFormatBytes(p.bytesDone)}, total ${p.totalFiles} files ${resticFormatBytes(p.totalBytes)}` +
+        rateAndEta(p.bytesDone, p.totalBytes, p.secondsElapsed) +
+        cur,
     );
   };
+}
+
+/** restic's statusUpdate message. */
+function statusJson(p: BackupProgress): string {
+  const o: Record<string, unknown> = { message_type: 'status' };
+  const put = (k: string, v: number | string[]) => {
+    if (Array.isArray(v) ? v.length : v) o[k] = v;
+  };
+  put('seconds_elapsed', Math.floor(p.secondsElapsed));
+  put('seconds_remaining', p.secondsRemaining);
+  o.percent_done = p.percentDone;
+  put('total_files', p.totalFiles);
+  put('files_done', p.filesDone);
+  put('total_bytes', p.totalBytes);
+  put('bytes_done', p.bytesDone);
+  put('error_count', p.errorCount);
+  put('current_files', p.currentFiles);
+  return goMarshal(o) + '\n';
+}
+
+/** restic's ReportTotal: "scan finished in …" with -v, a scan_finished status under --json -v. */
+function scanFinished(ctx: GlobalContext, st: ScanStats, seconds: number): void {
+  if (verbosity(ctx) < 2) return;
+  if (!ctx.json) {
+    ctx.stdout(`scan finished in ${seconds.toFixed(3)}s: ${st.files} files, ${resticFormatBytes(st.bytes)}\n`);
+    return;
+  }
+  ctx.stdout(
+    goMarshal({
+      message_type: 'status',
+      action: 'scan_finished',
+      item: '',
+      duration: seconds,
+      data_size: st.bytes,
+      data_size_in_repo: 0,
+      metadata_size: 0,
+      metadata_size_in_repo: 0,
+      total_files: st.files,
+    }) + '\n',
+  );
 }
 
 function excludeOptions(ctx: GlobalContext): ExcludeOptions {
