@@ -2,7 +2,7 @@ import { ResticError, UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import { type GlobalContext, openRepository, withLock } from './global.js';
 import { logLine } from './read-common.js';
-import { formatDuration } from '../ui/duration.js';
+import { ProgressCounter } from '../ui/progress.js';
 import { type CheckPhase, check } from '../checker/index.js';
 import { prestartReadData } from '../checker/checker.js';
 import { parseSubset } from '../checker/subset.js';
@@ -40,7 +40,7 @@ export const checkCommand: Command = {
       if (readData || subset) prestartReadData(repo);
       return await withLock(ctx, repo, true, async () => {
         const printer = new FindingPrinter(ctx);
-        const progress = new ProgressLine(ctx);
+        const progress = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
         const result = await check(repo, {
           readData,
           readDataSubset: subset,
@@ -145,46 +145,5 @@ class FindingPrinter {
       }
       this.orphans = 0;
     }
-  }
-}
-
-/**
- * restic's "[0:01] 42.00%  21 / 50 packs" counter on stdout: live on a terminal, and its final
- * state once the phase ends (on a pipe followed by an empty line, as restic prints it).
- */
-class ProgressLine {
-  private readonly show: boolean;
-  private readonly live: boolean;
-  private readonly start = Date.now();
-  private state: { done: number; total: number; what: string } | null = null;
-  private last = 0;
-  private readonly write: (s: string) => void;
-
-  constructor(ctx: GlobalContext) {
-    this.show = !ctx.json && !ctx.quiet;
-    this.live = this.show && !!process.stdout.isTTY;
-    this.write = ctx.stdout;
-  }
-
-  private text(): string {
-    const { done, total, what } = this.state!;
-    const elapsed = `[${formatDuration(Date.now() - this.start)}]`;
-    if (!total) return `${elapsed}          ${done} ${what}`;
-    return `${elapsed} ${((done / total) * 100).toFixed(2)}%  ${done} / ${total} ${what}`;
-  }
-
-  update(done: number, total: number, what: string): void {
-    if (!this.show) return;
-    this.state = { done, total, what };
-    const now = Date.now();
-    if (!this.live || (done < total && now - this.last < 100)) return;
-    this.last = now;
-    this.write(`\r\x1b[K${this.text()}`);
-  }
-
-  end(): void {
-    if (!this.state) return;
-    this.write(this.live ? `\r\x1b[K${this.text()}\n` : `${this.text()}\n\n`);
-    this.state = null;
   }
 }

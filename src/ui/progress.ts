@@ -55,3 +55,45 @@ export function rateAndEta(bytesDone: number, bytesTotal: number | undefined, se
     s += ` ETA ${formatDuration(((bytesTotal - bytesDone) / rate) * 1000)}`;
   return s;
 }
+
+/**
+ * restic's newProgressMax counter on stdout, "[0:01] 42.00%  21 / 50 packs": live on a terminal,
+ * and its final state once the phase ends (on a pipe followed by an empty line, as restic prints it).
+ */
+export class ProgressCounter {
+  private readonly live: boolean;
+  private readonly start = Date.now();
+  private state: { done: number; total: number; what: string } | null = null;
+  private last = 0;
+
+  constructor(
+    private readonly write: (s: string) => void,
+    private readonly show: boolean,
+    stream: NodeJS.WriteStream = process.stdout,
+  ) {
+    this.live = show && !!stream.isTTY;
+  }
+
+  private text(): string {
+    const { done, total, what } = this.state!;
+    const elapsed = `[${formatDuration(Date.now() - this.start)}]`;
+    if (!total) return `${elapsed}          ${done} ${what}`;
+    return `${elapsed} ${((done / total) * 100).toFixed(2)}%  ${done} / ${total} ${what}`;
+  }
+
+  update(done: number, total: number, what: string): void {
+    if (!this.show) return;
+    if (this.state && this.state.what !== what) this.end();
+    this.state = { done, total, what };
+    const now = Date.now();
+    if (!this.live || (done < total && now - this.last < 100)) return;
+    this.last = now;
+    this.write(`\r\x1b[K${this.text()}`);
+  }
+
+  end(): void {
+    if (!this.state) return;
+    this.write(this.live ? `\r\x1b[K${this.text()}\n` : `${this.text()}\n\n`);
+    this.state = null;
+  }
+}

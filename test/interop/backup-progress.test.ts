@@ -12,6 +12,7 @@ import { LocalBackend, Repository, backup } from '../../src/index.js';
 import type { BackupProgress } from '../../src/archiver/archiver.js';
 import { progressInterval } from '../../src/ui/progress.js';
 import { cli } from '../helpers/cli.js';
+import { resticOk } from '../helpers/restic.js';
 import { pseudoRandom } from '../helpers/gentree.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -137,5 +138,45 @@ describe('library progress events', () => {
       expect(events[i]!.bytesDone).toBeGreaterThanOrEqual(events[i - 1]!.bytesDone);
     }
     expect(events.every((e) => e.errorCount === 0 && e.totalDirs <= 5)).toBe(true);
+  });
+});
+
+describe('prune and copy counters', () => {
+  /** restic's "[m:ss] 100.00%  n / n what" lines, elapsed time left out. */
+  const counters = (out: string) => [...out.matchAll(/^\[\d+:\d\d\] +(.*)$/gm)].map((m) => m[1]!);
+
+  it("prune prints restic's counters with the same totals as restic on the same repository", () => {
+    const base = path.join(tmp.dir, 'prune-base');
+    const data = path.join(tmp.dir, 'prune-src');
+    expect(cli(['-r', base, 'init'], env).code).toBe(0);
+    for (let i = 0; i < 3; i++) {
+      fs.mkdirSync(data, { recursive: true });
+      fs.writeFileSync(path.join(data, `f${i}`), pseudoRandom(`prune${i}`, 300 * 1024));
+      if (i > 0) fs.rmSync(path.join(data, `f${i - 1}`));
+      expect(cli(['-r', base, 'backup', data], env).code).toBe(0);
+    }
+    resticOk(base, PASSWORD, ['forget', '--keep-last', '1']);
+    const mine = path.join(tmp.dir, 'prune-mine');
+    const theirs = path.join(tmp.dir, 'prune-theirs');
+    fs.cpSync(base, mine, { recursive: true });
+    fs.cpSync(base, theirs, { recursive: true });
+    const o = cli(['-r', mine, 'prune'], env);
+    expect(o.code, o.stderr).toBe(0);
+    const t = resticOk(theirs, PASSWORD, ['prune']);
+    expect(counters(o.stdout).length).toBeGreaterThanOrEqual(5);
+    expect(counters(o.stdout)).toEqual(counters(t));
+    expect(resticOk(mine, PASSWORD, ['check'])).toContain('no errors were found');
+  });
+
+  it('copy prints a "packs copied" counter per copied snapshot, complete at the end', () => {
+    const from = path.join(tmp.dir, 'repo-copy-src');
+    const to = path.join(tmp.dir, 'repo-copy-dst');
+    for (const r of [from, to]) expect(cli(['-r', r, 'init'], env).code).toBe(0);
+    expect(cli(['-r', from, 'backup', src], env).code).toBe(0);
+    const r = cli(['-r', to, 'copy', '--from-repo', from], { ...env, RESTIC_FROM_PASSWORD: PASSWORD });
+    expect(r.code, r.stderr).toBe(0);
+    const c = counters(r.stdout);
+    expect(c.length).toBe(1);
+    expect(c[0]).toMatch(/^100\.00%  (\d+) \/ \1 packs copied$/);
   });
 });
