@@ -25,6 +25,14 @@ interface Pending {
   device?: bigint;
 }
 
+/** A directory being listed: its entries are visited one by one (no path per entry held). */
+interface Listing {
+  dir: Buffer;
+  names: Buffer[];
+  next: number;
+  device?: bigint;
+}
+
 export class BackupScanner {
   readonly stats: ScanStats = { files: 0, dirs: 0, others: 0, bytes: 0 };
   done = false;
@@ -40,27 +48,33 @@ export class BackupScanner {
 
   /** Scan in the background; the promise never rejects (unreadable items are the archiver's to report). */
   start(tree: TargetTree): Promise<void> {
-    const stack: Pending[] = [];
-    collectTargets(tree, stack);
-    stack.reverse();
-    return this.run(stack).catch(() => undefined);
+    const targets: Pending[] = [];
+    collectTargets(tree, targets);
+    return this.run(targets).catch(() => undefined);
   }
 
   stop(): void {
     this.stopped = true;
   }
 
-  private async run(stack: Pending[]): Promise<void> {
-    while (stack.length && !this.stopped) {
+  private async run(targets: Pending[]): Promise<void> {
+    const stack: Listing[] = [];
+    let t = 0;
+    while ((t < targets.length || stack.length) && !this.stopped) {
       const sliceEnd = Date.now() + SLICE_MS;
-      for (let i = 0; stack.length && (i & 63 || Date.now() < sliceEnd); i++) this.step(stack.pop()!, stack);
+      for (let i = 0; (t < targets.length || stack.length) && (i & 63 || Date.now() < sliceEnd); i++) {
+        const top = stack[stack.length - 1];
+        if (!top) this.step(targets[t++]!, stack);
+        else if (top.next >= top.names.length) stack.pop();
+        else this.step({ path: Buffer.concat([top.dir, SLASH, top.names[top.next++]!]), explicit: false, device: top.device }, stack);
+      }
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     this.done = true;
     if (!this.stopped) this.onDone?.(this.stats, (Date.now() - this.started) / 1000);
   }
 
-  private step(item: Pending, stack: Pending[]): void {
+  private step(item: Pending, stack: Listing[]): void {
     let st;
     try {
       st = this.fs.lstat(item.path);
@@ -79,9 +93,7 @@ export class BackupScanner {
       } catch {
         return;
       }
-      for (let i = names.length - 1; i >= 0; i--) {
-        stack.push({ path: Buffer.concat([item.path, SLASH, names[i]!]), explicit: false, device });
-      }
+      stack.push({ dir: item.path, names, next: 0, device });
       this.stats.dirs++;
     } else {
       this.stats.others++;
