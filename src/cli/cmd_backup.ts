@@ -3,7 +3,7 @@ import os from 'node:os';
 import { UsageError, ExitCode } from '../errors.js';
 import { Archiver, type BackupItem, type BackupProgress, type BackupResult, type BackupWarning } from '../archiver/archiver.js';
 import type { Command } from './command.js';
-import { type GlobalContext, openRepository, withLock } from './global.js';
+import { type GlobalContext, compressionOption, openRepository, withLock } from './global.js';
 import { backupEntries } from '../archiver/virtual.js';
 import { type ExcludeOptions, readPatternFile } from '../archiver/exclude.js';
 import { parseSize } from '../go/size.js';
@@ -54,6 +54,7 @@ export const backupCommand: Command = {
   async run(ctx, args) {
     if (ctx.opts['stdin']) return backupStdin(ctx, args);
     if (!args.length) throw new UsageError('nothing to backup, please specify target files/dirs');
+    compressionOption(ctx); // restic rejects a bad --compression while parsing flags, before the targets
     const targets = filterExisting(ctx, args);
     const backupStart = nowGoTime();
     const say = printer(ctx);
