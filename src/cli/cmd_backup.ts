@@ -73,7 +73,10 @@ export const backupCommand: Command = {
       excludes: excludeOptions(ctx),
       onProgress: progressReporter(ctx, line),
       progressInterval: progressInterval(ctx.env),
-      onScanFinished: (st, seconds) => scanFinished(ctx, st, seconds),
+      onScanFinished: (st, seconds) => {
+        line?.clear();
+        scanFinished(ctx, st, seconds);
+      },
       onItem: verbosity(ctx) >= (ctx.json ? 2 : 3) ? (item) => verboseItem(ctx, item, line) : undefined,
       onWarning: warningPrinter(ctx, line),
       onParent: (id) => {
