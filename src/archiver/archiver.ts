@@ -14,7 +14,7 @@ import { nowGoTime } from '../go/time.js';
 import { bstr } from '../go/bytestring.js';
 import { safeUsername } from '../format/key.js';
 import { Chunker, chunkReadSync } from '../chunker/index.js';
-import { type ArchiverFs, nodeFs } from './fs.js';
+import { type ArchiverFs, fsRelativeTo, nodeFs } from './fs.js';
 import { nodeFromStat, nodeTypeOf } from './node-from-stat.js';
 import { type TargetTree, buildTargetTree, nameBytes } from './targets.js';
 import { type ExcludeOptions, Excluder } from './exclude.js';
@@ -27,6 +27,8 @@ export interface BackupOptions {
   /** Snapshot time (Go RFC3339Nano); now by default. */
   time?: string;
   fs?: ArchiverFs;
+  /** Directory relative targets are taken from (default: the process's working directory). */
+  cwd?: string;
   /**
    * Parent snapshot for change detection: an ID (prefix), or undefined to pick the latest
    * snapshot with the same host and paths, as restic does. `false` (= --force) re-reads all.
@@ -184,7 +186,7 @@ export class Archiver {
     private readonly repo: Repository,
     private readonly opts: BackupOptions = {},
   ) {
-    this.fs = opts.fs ?? nodeFs;
+    this.fs = opts.cwd ? fsRelativeTo(opts.fs ?? nodeFs, opts.cwd) : (opts.fs ?? nodeFs);
     this.excluder = new Excluder(this.fs, opts.excludes);
   }
 
@@ -202,7 +204,7 @@ export class Archiver {
     await this.repo.loadIndex();
     const before = { ...this.repo.added };
     const hostname = this.opts.hostname ?? os.hostname();
-    const paths = targets.map((t) => path.resolve(t));
+    const paths = targets.map((t) => (this.opts.cwd ? path.resolve(this.opts.cwd, t) : path.resolve(t)));
     const parent = await this.findParent(hostname, paths, time);
     this.opts.onParent?.(parent?.id);
     const tt = buildTargetTree(this.fs, targets);

@@ -120,4 +120,6 @@ export interface BackendOptions {
   insecureTls?: boolean;
   /** `--ssh-key-file`: private key for SFTP (else SSH_KEY_FILE, SSH_KEY, ~/.ssh/id_*). */
   sshKeyFile?: string;
+  /** known_hosts text for SFTP (e.g. from a Kubernetes secret), instead of a known_hosts file. */
+  sftpKnownHosts?: { text: string; source: string };
 }

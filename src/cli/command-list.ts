@@ -27,6 +27,7 @@ const COMMAND_LOADERS: ReadonlyArray<readonly [name: string, load: () => Promise
   ['unlock', async () => (await import('./cmd_unlock.js')).unlockCommand],
   ['migrate', async () => (await import('./cmd_migrate.js')).migrateCommand],
   ['rest-server', async () => (await import('./cmd_rest_server.js')).restServerCommand],
+  ['che', async () => (await import('./cmd_che.js')).cheCommand],
   ['version', async () => (await import('./cmd_version.js')).versionCommand],
 ];
 

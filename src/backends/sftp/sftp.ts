@@ -46,7 +46,7 @@ import {
   describeHandle,
   isIdName,
 } from '../backend.js';
-import { fingerprint, keyBlobType, knownHostsName, knownKeyTypes, readKnownHosts, verifyHostKey } from './known-hosts.js';
+import { fingerprint, keyBlobType, knownHostsName, knownKeyTypes, parseKnownHosts, readKnownHosts, verifyHostKey } from './known-hosts.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from '../retry.js';
 import { Semaphore } from '../semaphore.js';
 import { parseDurationOption, parseIntOption } from '../options.js';
@@ -73,6 +73,8 @@ export interface SftpBackendOptions {
   privateKeys: SftpPrivateKey[];
   /** known_hosts file (default ~/.ssh/known_hosts). */
   knownHostsFile?: string;
+  /** known_hosts text (e.g. from a Kubernetes secret), used instead of the file; `source` names it in messages. */
+  knownHosts?: { text: string; source: string };
   /** Accept any host key (only when explicitly asked for). */
   insecureHostKey?: boolean;
   /** Requests in flight at once (default 5, restic's default). */
@@ -305,6 +307,7 @@ export class SftpBackend implements Backend {
       path: parsed.path,
       privateKeys: findPrivateKeys(env, opts.sshKeyFile),
       knownHostsFile: ext['sftp.known-hosts'] || path.join(home, '.ssh', 'known_hosts'),
+      knownHosts: opts.sftpKnownHosts,
       insecureHostKey: insecure === 'true',
       connections,
       readyTimeoutMs,
@@ -389,9 +392,10 @@ export class SftpBackend implements Backend {
       })),
     };
     if (!this.opts.insecureHostKey) {
-      const file = this.opts.knownHostsFile ?? path.join(os.homedir(), '.ssh', 'known_hosts');
+      const given = this.opts.knownHosts;
+      const file = given?.source ?? this.opts.knownHostsFile ?? path.join(os.homedir(), '.ssh', 'known_hosts');
       const name = knownHostsName(this.opts.host, this.port);
-      const entries = readKnownHosts(file, name);
+      const entries = given ? parseKnownHosts(given.text, name) : readKnownHosts(file, name);
       const preferred = preferredHostKeyAlgorithms(knownKeyTypes(entries));
       if (preferred) config.algorithms = { serverHostKey: preferred as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] };
       config.hostVerifier = (blob: Buffer) => {
