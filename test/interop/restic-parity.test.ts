@@ -135,6 +135,30 @@ describe('2 and 6: snapshots', () => {
   });
 });
 
+describe('6: the snapshots table', () => {
+  it("is restic's (restic ≥ 0.17 adds the zone line, and a Size column for snapshots with a summary)", () => {
+    const repo = newRepo();
+    const a = newSource({ f: 'a' });
+    const b = newSource({ f: 'bb' });
+    resticOk(repo, PASSWORD, ['backup', '--host', 'a-long-host-name', b, a]);
+    resticOk(repo, PASSWORD, ['backup', '--tag', 'x,y', a]);
+    const zoneLine = /^Timestamps shown in .*\n/gm;
+    for (const args of [[], ['--compact'], ['--group-by', 'host,tags']]) {
+      const o = ours(repo, ['snapshots', ...args]);
+      expect(o.code).toBe(0);
+      expect(o.stdout).toMatch(zoneLine);
+      // groups come in Go's map order (random): compare them as a set
+      const groups = (t: string) => t.split(/^(?=snapshots for )/m).sort();
+      expect(groups(o.stdout.replace(zoneLine, '')), args.join(' ')).toEqual(groups(resticOk(repo, PASSWORD, ['snapshots', ...args])));
+    }
+    // a snapshot with a summary (ours) gets restic 0.17's Size column: its bytes processed
+    expect(ours(repo, ['backup', a]).code).toBe(0);
+    const withSize = ours(repo, ['snapshots']).stdout.split('\n');
+    expect(withSize[0]).toMatch(/^ID +Time +Host +Tags +Paths +Size$/);
+    expect(withSize.some((l) => / 1 B$/.test(l))).toBe(true);
+  });
+});
+
 describe('3, 7 and 8: backup output', () => {
   const verbose = (out: string) =>
     jsonLines(out)
