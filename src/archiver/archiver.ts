@@ -441,8 +441,11 @@ export class Archiver {
   private progress(): void {
     if (!this.opts.onProgress) return;
     const now = Date.now();
-    if (now - this.lastProgress < (this.opts.progressInterval ?? 100)) return;
+    const interval = this.opts.progressInterval ?? 100;
+    if (now - this.lastProgress < interval) return;
     this.lastProgress = now;
+    // the scanner also gets a share of this thread here: the archiver may not yield for a while
+    this.scanner?.slice(now + Math.min(30, interval / 3));
     const bytesDone = this.stats.totalBytesProcessed;
     this.rate.record(now, bytesDone - this.rateBytes);
     this.rateBytes = bytesDone;

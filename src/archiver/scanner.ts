@@ -1,8 +1,9 @@
 /**
  * restic's backup scanner: walks the targets ahead of the archiver (same target tree, same
  * excludes) counting files, directories and bytes, so progress can show totals, a percentage
- * and the time left. It only stats and lists; it works in slices of a few milliseconds and
- * gives the event loop back in between, so the archiver runs on meanwhile.
+ * and the time left. It only stats and lists, in slices of a few milliseconds: on its own
+ * between turns of the event loop, and inside the archiver's progress checks (slice()), so it
+ * keeps up even while the archiver does not wait for anything.
  */
 import type { ArchiverFs } from './fs.js';
 import type { Excluder } from './exclude.js';
@@ -38,6 +39,9 @@ export class BackupScanner {
   done = false;
   private stopped = false;
   private readonly started = Date.now();
+  private targets: Pending[] = [];
+  private nextTarget = 0;
+  private readonly stack: Listing[] = [];
 
   constructor(
     private readonly fs: ArchiverFs,
@@ -48,30 +52,32 @@ export class BackupScanner {
 
   /** Scan in the background; the promise never rejects (unreadable items are the archiver's to report). */
   start(tree: TargetTree): Promise<void> {
-    const targets: Pending[] = [];
-    collectTargets(tree, targets);
-    return this.run(targets).catch(() => undefined);
+    collectTargets(tree, this.targets);
+    return this.run().catch(() => undefined);
   }
 
   stop(): void {
     this.stopped = true;
   }
 
-  private async run(targets: Pending[]): Promise<void> {
-    const stack: Listing[] = [];
-    let t = 0;
-    while ((t < targets.length || stack.length) && !this.stopped) {
-      const sliceEnd = Date.now() + SLICE_MS;
-      for (let i = 0; (t < targets.length || stack.length) && (i & 63 || Date.now() < sliceEnd); i++) {
-        const top = stack[stack.length - 1];
-        if (!top) this.step(targets[t++]!, stack);
-        else if (top.next >= top.names.length) stack.pop();
-        else this.step({ path: Buffer.concat([top.dir, SLASH, top.names[top.next++]!]), explicit: false, device: top.device }, stack);
-      }
-      await new Promise<void>((resolve) => setImmediate(resolve));
+  private async run(): Promise<void> {
+    while (!this.slice(Date.now() + SLICE_MS)) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+
+  /** Scan on until `until` (a Date.now() value); true once the scan is done or stopped. */
+  slice(until: number): boolean {
+    if (this.done) return true;
+    const stack = this.stack;
+    for (let i = 0; !this.stopped && (this.nextTarget < this.targets.length || stack.length); i++) {
+      if (!(i & 63) && Date.now() >= until) return false;
+      const top = stack[stack.length - 1];
+      if (!top) this.step(this.targets[this.nextTarget++]!, stack);
+      else if (top.next >= top.names.length) stack.pop();
+      else this.step({ path: Buffer.concat([top.dir, SLASH, top.names[top.next++]!]), explicit: false, device: top.device }, stack);
     }
     this.done = true;
     if (!this.stopped) this.onDone?.(this.stats, (Date.now() - this.started) / 1000);
+    return true;
   }
 
   private step(item: Pending, stack: Listing[]): void {
