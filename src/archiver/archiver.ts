@@ -8,8 +8,8 @@ import path from 'node:path';
 import type { Repository } from '../repository/repository.js';
 import type { BlobWindow } from '../parallel/blob-pool.js';
 import type { Node } from '../format/node.js';
-import type { Snapshot } from '../format/snapshot.js';
-import { encodeTree, sortNodes } from '../format/tree.js';
+import type { Snapshot, SnapshotSummary } from '../format/snapshot.js';
+import { encodeNode, encodeTree, sortNodes } from '../format/tree.js';
 import { nowGoTime } from '../go/time.js';
 import { bstr } from '../go/bytestring.js';
 import { safeUsername } from '../format/key.js';
@@ -18,6 +18,8 @@ import { type ArchiverFs, fsRelativeTo, nodeFs } from './fs.js';
 import { nodeFromStat, nodeTypeOf } from './node-from-stat.js';
 import { type TargetTree, buildTargetTree, nameBytes } from './targets.js';
 import { type ExcludeOptions, Excluder } from './exclude.js';
+import { BackupScanner, type ScanStats } from './scanner.js';
+import { RateEstimator } from './rate.js';
 
 export interface BackupOptions {
   hostname?: string;
@@ -35,10 +37,19 @@ export interface BackupOptions {
   /** restic's exclude options (--exclude, --iexclude, --exclude-caches, …). */
   excludes?: ExcludeOptions;
   onWarning?: (w: BackupWarning) => void;
-  /** Progress, at most every `progressInterval` ms (default 1000). */
+  /**
+   * Progress, every `progressInterval` ms (default 100, restic's 10 per second) while the
+   * backup runs. With it a scanner walks the targets ahead (as restic's does) for the totals.
+   */
   onProgress?: (p: BackupProgress) => void;
   progressInterval?: number;
+  /** restic's --no-scan: no scanner, so progress has no totals. */
+  noScan?: boolean;
+  /** The scanner has counted everything to back up (restic's "scan finished"). */
+  onScanFinished?: (s: ScanStats, seconds: number) => void;
   programVersion?: string;
+  /** When the backup started (Go RFC3339Nano), for the snapshot's summary; default: when run() starts. */
+  backupStart?: string;
   /** Each file and directory once it is saved (restic's verbose "new/unchanged/modified" lines). */
   onItem?: (item: BackupItem) => void;
   /** restic's --dry-run: read and chunk everything, count what would be added, write nothing. */
@@ -51,6 +62,8 @@ export interface BackupOptions {
   ignoreInode?: boolean;
   /** restic's --skip-if-unchanged: no snapshot when the tree equals the parent snapshot's. */
   skipIfUnchanged?: boolean;
+  /** The parent snapshot chosen (undefined: none), once the index and snapshots are read. */
+  onParent?: (id: string | undefined) => void;
 }
 
 export interface BackupItem {
@@ -59,8 +72,13 @@ export interface BackupItem {
   type: 'file' | 'dir';
   action: 'new' | 'unchanged' | 'modified';
   seconds: number;
-  /** Plaintext bytes of new blobs (data and trees) this item added. */
+  /** Plaintext bytes of new blobs (data and trees) this item added, a directory's including its contents'. */
   added: number;
+  /** restic's ItemStats: new data blobs of a file (plaintext, and as stored), a directory's own new tree blob. */
+  dataSize: number;
+  dataSizeInRepo: number;
+  treeSize: number;
+  treeSizeInRepo: number;
 }
 
 export interface BackupWarning {
@@ -68,11 +86,24 @@ export interface BackupWarning {
   message: string;
 }
 
+/** restic's backup status: what is done, the scanner's totals so far, the estimated time left. */
 export interface BackupProgress {
   secondsElapsed: number;
   filesDone: number;
   bytesDone: number;
+  /** The file being read, if any (also the only entry of currentFiles). */
   currentFile?: string;
+  currentFiles: string[];
+  totalFiles: number;
+  totalDirs: number;
+  totalBytes: number;
+  /** Whether the totals are final (the scanner is done). */
+  scanFinished: boolean;
+  /** bytesDone / totalBytes, 0 without a total (restic's percent_done, a fraction). */
+  percentDone: number;
+  /** Estimated from the recent rate once the scan is finished; 0 when unknown or too slow (< 1 KiB/s). */
+  secondsRemaining: number;
+  errorCount: number;
 }
 
 export interface BackupStats {
@@ -113,6 +144,23 @@ const WINDOW_MAX_READ = 4 * 1024 * 1024;
  * smaller ones here, where waiting for a worker's answer would cost more than the hash.
  */
 const DEFER_HASH_MIN = 256 * 1024;
+/** IV and MAC of an encrypted blob: its stored size when a worker encodes it uncompressed. */
+const CRYPTO_OVERHEAD = 32;
+
+/** A tree blob as saved: its ID and, when it was new, its plaintext and stored sizes. */
+interface SavedTree {
+  id: string;
+  plain: number;
+  repo: number;
+}
+
+/** Counters at an item's start, to tell what the item added. */
+interface ItemMark {
+  started: number;
+  added: number;
+  data: number;
+  dataRepo: number;
+}
 
 export class Archiver {
   private readonly fs: ArchiverFs;
@@ -123,8 +171,16 @@ export class Archiver {
   private targetDevice: bigint | undefined;
   private readonly started = Date.now();
   private lastProgress = 0;
+  private scanner: BackupScanner | undefined;
+  private readonly rate = new RateEstimator(Date.now());
+  private rateBytes = 0;
+  /** The file being read (fs path), for progress. */
+  private current: Buffer | undefined;
   /** Plaintext bytes of blobs that were new to the repository. */
   private addedPlain = 0;
+  /** New data blobs: plaintext bytes and stored bytes (exact in-process, else without compression). */
+  private dataPlain = 0;
+  private dataRepo = 0;
   readonly warnings: BackupWarning[] = [];
   readonly stats: BackupStats = {
     filesNew: 0,
@@ -159,15 +215,23 @@ export class Archiver {
   async run(targets: string[]): Promise<BackupResult> {
     if (!targets.length) throw new Error('nothing to back up');
     if (this.opts.dryRun) this.repo.setDryRun();
-    const time = this.opts.time ?? nowGoTime();
+    const backupStart = this.opts.backupStart ?? nowGoTime();
+    const time = this.opts.time ?? backupStart;
     await this.repo.loadIndex();
     const before = { ...this.repo.added };
     const hostname = this.opts.hostname ?? os.hostname();
     const paths = targets.map((t) => (this.opts.cwd ? path.resolve(this.opts.cwd, t) : path.resolve(t)));
     const parent = await this.findParent(hostname, paths, time);
+    this.opts.onParent?.(parent?.id);
     const tt = buildTargetTree(this.fs, targets);
-    const tree = await this.saveTargetTree(tt, parent?.snapshot.tree ?? undefined);
-    await this.repo.flush();
+    const stopProgress = this.startProgress(tt);
+    let tree: string;
+    try {
+      tree = (await this.saveTargetTree(tt, parent?.snapshot.tree ?? undefined)).id;
+      await this.repo.flush();
+    } finally {
+      stopProgress();
+    }
     this.stats.dataBlobs = this.repo.added.dataBlobs - before.dataBlobs;
     this.stats.treeBlobs = this.repo.added.treeBlobs - before.treeBlobs;
     this.stats.dataAdded = this.addedPlain;
@@ -184,6 +248,7 @@ export class Archiver {
       gid: process.getgid?.() ?? 0,
       tags: this.opts.tags?.length ? this.opts.tags : undefined,
       programVersion: this.opts.programVersion,
+      summary: snapshotSummary(this.stats, backupStart, nowGoTime()),
     };
     if (this.opts.skipIfUnchanged && parent && parent.snapshot.tree === tree)
       return { snapshotId: '', skipped: true, snapshot, stats: this.stats, warnings: this.warnings };
@@ -217,7 +282,7 @@ export class Archiver {
     return m;
   }
 
-  private async saveTargetTree(t: TargetTree, parentTree?: string, snPath = '/'): Promise<string> {
+  private async saveTargetTree(t: TargetTree, parentTree?: string, snPath = '/'): Promise<SavedTree> {
     const nodes: Node[] = [];
     const previous = await this.parentNodes(parentTree);
     for (const [k, child] of t.children) {
@@ -238,31 +303,49 @@ export class Archiver {
         this.warn(meta, err);
         continue;
       }
-      const started = Date.now();
-      const addedBefore = this.addedPlain;
+      const mark = this.mark();
       const prevSubtree = prev?.type === 'dir' ? prev.subtree : undefined;
-      node.subtree = await this.saveTargetTree(child, prevSubtree, snPath + name.toString() + '/');
-      this.item(
-        snPath + name.toString() + '/',
-        'dir',
-        !prev ? 'new' : prevSubtree === node.subtree ? 'unchanged' : 'modified',
-        started,
-        addedBefore,
-      );
+      const saved = await this.saveTargetTree(child, prevSubtree, snPath + name.toString() + '/');
+      node.subtree = saved.id;
+      // restic counts the targets' parent directories in dirs_new/changed/unmodified too
+      this.dirDone(snPath + name.toString() + '/', prev, node, mark, saved);
       nodes.push(node);
     }
     return this.saveTree(nodes);
   }
 
-  private async saveTree(nodes: Node[]): Promise<string> {
+  private async saveTree(nodes: Node[]): Promise<SavedTree> {
     const data = encodeTree(sortNodes(nodes));
     const r = await this.repo.saveBlob('tree', data);
-    if (!r.known) this.addedPlain += data.length;
-    return r.id;
+    if (r.known) return { id: r.id, plain: 0, repo: 0 };
+    this.addedPlain += data.length;
+    return { id: r.id, plain: data.length, repo: r.stored ?? data.length + CRYPTO_OVERHEAD };
   }
 
-  private item(snPath: string, type: BackupItem['type'], action: BackupItem['action'], started: number, addedBefore: number): void {
-    this.opts.onItem?.({ path: snPath, type, action, seconds: (Date.now() - started) / 1000, added: this.addedPlain - addedBefore });
+  private mark(): ItemMark {
+    return { started: Date.now(), added: this.addedPlain, data: this.dataPlain, dataRepo: this.dataRepo };
+  }
+
+  /** A directory is saved: counted as restic does (unchanged only when its whole node is). */
+  private dirDone(snPath: string, prev: Node | undefined, node: Node, mark: ItemMark, tree: SavedTree): void {
+    const action = !prev ? 'new' : encodeNode(prev) === encodeNode(node) ? 'unchanged' : 'modified';
+    this.stats[action === 'new' ? 'dirsNew' : action === 'unchanged' ? 'dirsUnmodified' : 'dirsChanged']++;
+    this.item(snPath, 'dir', action, mark, tree);
+  }
+
+  private item(snPath: string, type: BackupItem['type'], action: BackupItem['action'], mark: ItemMark, tree?: SavedTree): void {
+    if (!this.opts.onItem) return;
+    this.opts.onItem({
+      path: snPath,
+      type,
+      action,
+      seconds: (Date.now() - mark.started) / 1000,
+      added: this.addedPlain - mark.added,
+      dataSize: type === 'file' ? this.dataPlain - mark.data : 0,
+      dataSizeInRepo: type === 'file' ? this.dataRepo - mark.dataRepo : 0,
+      treeSize: tree?.plain ?? 0,
+      treeSizeInRepo: tree?.repo ?? 0,
+    });
   }
 
   private targetDeviceOf(p: Buffer): bigint | undefined {
@@ -276,8 +359,8 @@ export class Archiver {
 
   /** Save one file-system entry; null when it could not be read (a warning is recorded). */
   private async saveItem(name: Uint8Array, p: Buffer, prev: Node | undefined, snItem: string): Promise<Node | null> {
-    const started = Date.now();
-    const addedBefore = this.addedPlain;
+    const mark = this.mark();
+    this.progress();
     let st;
     try {
       st = this.fs.lstat(p);
@@ -298,19 +381,18 @@ export class Archiver {
             this.stats.filesUnmodified++;
             this.stats.totalFilesProcessed++;
             this.stats.totalBytesProcessed += node.size ?? 0;
-            this.item(snItem.slice(0, -1), 'file', 'unchanged', started, addedBefore);
+            this.item(snItem.slice(0, -1), 'file', 'unchanged', mark);
             return node;
           }
           const saved = await this.saveFile(node, p, !!prev);
-          this.item(snItem.slice(0, -1), 'file', prev ? 'modified' : 'new', started, addedBefore);
+          this.item(snItem.slice(0, -1), 'file', prev ? 'modified' : 'new', mark);
           return saved;
         }
         case 'dir': {
           const parentSubtree = prev?.type === 'dir' ? prev.subtree : undefined;
-          node.subtree = await this.saveDir(p, parentSubtree, snItem);
-          const action = !prev ? 'new' : parentSubtree === node.subtree ? 'unchanged' : 'modified';
-          this.stats[action === 'new' ? 'dirsNew' : action === 'unchanged' ? 'dirsUnmodified' : 'dirsChanged']++;
-          this.item(snItem, 'dir', action, started, addedBefore);
+          const saved = await this.saveDir(p, parentSubtree, snItem);
+          node.subtree = saved.id;
+          this.dirDone(snItem, prev, node, mark, saved);
           return node;
         }
         case 'symlink':
@@ -345,7 +427,7 @@ export class Archiver {
     );
   }
 
-  private async saveDir(p: Buffer, parentTree: string | undefined, snPath: string): Promise<string> {
+  private async saveDir(p: Buffer, parentTree: string | undefined, snPath: string): Promise<SavedTree> {
     const nodes: Node[] = [];
     const names = this.fs.readdir(p);
     const previous = await this.parentNodes(parentTree);
@@ -362,22 +444,58 @@ export class Archiver {
     return this.saveTree(nodes);
   }
 
-  private progress(current?: Buffer): void {
+  /** With onProgress: the scanner and a timer for the quiet moments; returns their stop. */
+  private startProgress(tt: TargetTree): () => void {
+    if (!this.opts.onProgress) return () => undefined;
+    const scanner = this.opts.noScan
+      ? undefined
+      : new BackupScanner(this.fs, this.excluder, !!this.opts.excludes?.oneFileSystem, this.opts.onScanFinished);
+    this.scanner = scanner;
+    if (scanner) void scanner.start(tt);
+    const timer = setInterval(() => this.progress(), this.opts.progressInterval ?? 100);
+    timer.unref();
+    return () => {
+      clearInterval(timer);
+      scanner?.stop();
+    };
+  }
+
+  /** Report progress if the interval has passed (called often: per entry, per read, by a timer). */
+  private progress(): void {
     if (!this.opts.onProgress) return;
     const now = Date.now();
-    if (now - this.lastProgress < (this.opts.progressInterval ?? 1000)) return;
+    const interval = this.opts.progressInterval ?? 100;
+    if (now - this.lastProgress < interval) return;
     this.lastProgress = now;
+    // the scanner also gets a share of this thread here: the archiver may not yield for a while
+    this.scanner?.slice(now + Math.min(30, interval / 3));
+    const bytesDone = this.stats.totalBytesProcessed;
+    this.rate.record(now, bytesDone - this.rateBytes);
+    this.rateBytes = bytesDone;
+    const scan = this.scanner?.stats ?? { files: 0, dirs: 0, others: 0, bytes: 0 };
+    const scanFinished = !!this.scanner?.done;
+    const rate = this.rate.rate(now);
+    const current = this.current && snapshotPathOf(this.current.toString());
     this.opts.onProgress({
       secondsElapsed: (now - this.started) / 1000,
       filesDone: this.stats.totalFilesProcessed,
-      bytesDone: this.stats.totalBytesProcessed,
-      currentFile: current?.toString(),
+      bytesDone,
+      currentFile: current,
+      currentFiles: current ? [current] : [],
+      totalFiles: scan.files,
+      totalDirs: scan.dirs,
+      totalBytes: scan.bytes,
+      scanFinished,
+      percentDone: scan.bytes > 0 ? bytesDone / scan.bytes : 0,
+      secondsRemaining: scanFinished && rate > 1024 ? Math.max(0, Math.floor((scan.bytes - bytesDone) / rate)) : 0,
+      errorCount: this.warnings.length,
     });
   }
 
   /** Chunk and store a file; the node's size and times come from fstat of the open file. */
   private async saveFile(node: Node, p: Buffer, changed = false): Promise<Node> {
-    this.progress(p);
+    this.current = p;
+    this.progress();
     const fd = this.fs.open(p);
     try {
       const st = this.fs.fstat(fd);
@@ -388,6 +506,7 @@ export class Archiver {
       this.stats.totalFilesProcessed++;
       return fresh;
     } finally {
+      this.current = undefined;
       this.fs.close(fd);
     }
   }
@@ -408,6 +527,7 @@ export class Archiver {
       const n = this.fs.read(fd, b, off, len, pos);
       pos += n;
       this.stats.totalBytesProcessed += n;
+      this.progress();
       return n;
     };
     // Each chunk is a view into `buffer`; saveBlob has copied it once it resolves.
@@ -431,6 +551,7 @@ export class Archiver {
       if (n <= 0) break;
       pos += n;
       this.stats.totalBytesProcessed += n;
+      this.progress();
       const from = w.end;
       this.repo.fillBlobWindow(w, n);
       for (let cut = c.next(w.bytes, from, w.end); cut >= 0; cut = c.next(w.bytes, w.start, w.end)) {
@@ -446,7 +567,7 @@ export class Archiver {
     if (len >= DEFER_HASH_MIN && this.repo.workersHaveSpareTime()) {
       const { result } = await this.repo.deferWindowBlob(w, len);
       const id = result.then((r) => {
-        if (!r.known) this.addedPlain += len;
+        if (!r.known) this.countData(len, r.stored);
         return r.id;
       });
       // Observed at once so a failure never counts as unhandled; Promise.all reports it.
@@ -454,15 +575,46 @@ export class Archiver {
       return { id };
     }
     const r = await this.repo.saveWindowBlob(w, len);
-    if (!r.known) this.addedPlain += len;
+    if (!r.known) this.countData(len, r.stored);
     return { id: r.id };
   }
 
   private async saveChunk(data: Uint8Array): Promise<string> {
     const r = await this.repo.saveBlob('data', data);
-    if (!r.known) this.addedPlain += data.length;
+    if (!r.known) this.countData(data.length, r.stored);
     return r.id;
   }
+
+  private countData(plain: number, stored: number | undefined): void {
+    this.addedPlain += plain;
+    this.dataPlain += plain;
+    this.dataRepo += stored ?? plain + CRYPTO_OVERHEAD;
+  }
+}
+
+/** The path a file gets in the snapshot (restic's current_files): relative targets start at "/". */
+function snapshotPathOf(p: string): string {
+  return path.posix.isAbsolute(p) ? p : '/' + path.posix.normalize(p).replace(/^(\.\.\/)+/, '');
+}
+
+/** restic 0.17+'s snapshot summary from a backup's statistics. */
+export function snapshotSummary(s: BackupStats, backupStart: string, backupEnd: string): SnapshotSummary {
+  return {
+    backupStart,
+    backupEnd,
+    filesNew: s.filesNew,
+    filesChanged: s.filesChanged,
+    filesUnmodified: s.filesUnmodified,
+    dirsNew: s.dirsNew,
+    dirsChanged: s.dirsChanged,
+    dirsUnmodified: s.dirsUnmodified,
+    dataBlobs: s.dataBlobs,
+    treeBlobs: s.treeBlobs,
+    dataAdded: s.dataAdded,
+    dataAddedPacked: s.dataAddedStored,
+    totalFilesProcessed: s.totalFilesProcessed,
+    totalBytesProcessed: s.totalBytesProcessed,
+  };
 }
 
 export async function backup(repo: Repository, targets: string[], opts: BackupOptions = {}): Promise<BackupResult> {

@@ -6,7 +6,7 @@ import type { Command } from './command.js';
 import { type GlobalContext, cacheBase, openRepository, withLock } from './global.js';
 import { logLine } from './read-common.js';
 import type { Repository } from '../repository/repository.js';
-import { formatDuration } from '../ui/duration.js';
+import { ProgressCounter } from '../ui/progress.js';
 import { type CheckPhase, check } from '../checker/index.js';
 import { prestartReadData } from '../checker/checker.js';
 import { parseSubset } from '../checker/subset.js';
@@ -44,7 +44,7 @@ export const checkCommand: Command = {
       if (readData || subset) prestartReadData(repo);
       return await withLock(ctx, repo, true, async () => {
         const printer = new FindingPrinter(ctx);
-        const progress = new ProgressLine(ctx);
+        const progress = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
         const result = await check(repo, {
           readData,
           readDataSubset: subset,
@@ -183,36 +183,5 @@ class FindingPrinter {
       }
       this.orphans = 0;
     }
-  }
-}
-
-/** restic's "[0:01] 42.00%  21 / 50 packs" line, live on a terminal only. */
-class ProgressLine {
-  private readonly live: boolean;
-  private readonly start = Date.now();
-  private shown = false;
-  private last = 0;
-
-  constructor(ctx: GlobalContext) {
-    this.live = !ctx.json && !ctx.quiet && !!process.stderr.isTTY;
-    this.write = ctx.stderr;
-  }
-
-  private readonly write: (s: string) => void;
-
-  update(done: number, total: number, what: string): void {
-    if (!this.live) return;
-    const now = Date.now();
-    if (done < total && now - this.last < 100) return;
-    this.last = now;
-    const pct = total ? ((done / total) * 100).toFixed(2).padStart(6) + '%  ' : '';
-    this.write(`\r\x1b[K[${formatDuration(now - this.start)}] ${pct}${done} / ${total} ${what}`);
-    this.shown = true;
-  }
-
-  end(): void {
-    if (!this.shown) return;
-    this.write('\n');
-    this.shown = false;
   }
 }

@@ -1,3 +1,4 @@
+import { ProgressCounter } from '../ui/progress.js';
 import type { OptionSpec } from './args.js';
 import type { GlobalContext } from './global.js';
 import { logLine } from './read-common.js';
@@ -38,15 +39,22 @@ export function pruneOptionsFromFlags(ctx: GlobalContext): PruneOptions {
  */
 export async function runPruneWithOutput(ctx: GlobalContext, repo: Repository, opts: PruneOptions): Promise<void> {
   const say = logLine(ctx);
+  const counter = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
   const result = await prune(repo, {
     ...opts,
-    log: say,
+    log: (l) => {
+      counter.end();
+      say(l);
+    },
     warn: (l) => ctx.stderr(l + '\n'),
+    onProgress: (what, done, total) => counter.update(done, total, what),
     onPlan: (stats) => {
+      counter.end();
       if (!ctx.quiet && !ctx.json) ctx.stdout(pruneStatsText(stats));
     },
     onStep: killSwitch(ctx.env, opts.onStep),
   });
+  counter.end();
   if (ctx.json) {
     ctx.stdout(
       JSON.stringify({

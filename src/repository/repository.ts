@@ -109,6 +109,8 @@ export interface SaveBlobResult {
    * size is known only once it is encoded, possibly later on a worker: see `added`.
    */
   known: boolean;
+  /** A new blob's stored size when it was encoded at once (in-process); absent when a worker encodes it. */
+  stored?: number;
 }
 
 export class Repository {
@@ -360,7 +362,7 @@ export class Repository {
       const { stored, pack } = this.assembler().add(type, blobId, plaintext);
       this.countStored(type, stored);
       if (pack) this.startUpload(pack.id, pack.bytes, pack.blobs, () => this.assembler().recycle(pack.bytes));
-      return { id: blobId, known: false };
+      return { id: blobId, known: false, stored };
     }
     await pool.add(type, blobId, plaintext);
     return { id: blobId, known: false };

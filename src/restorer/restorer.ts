@@ -713,11 +713,15 @@ function isDirectory(p: Buffer): boolean {
  * Seconds with fraction for utimes. libuv keeps whole microseconds only (it truncates the
  * nanoseconds before utimensat), so aim at the middle of the time's microsecond: the double's
  * rounding (~0.1 µs today) then cannot tip it into the previous one, and the restored time is
- * the recorded one cut to the microsecond, exactly.
+ * the recorded one cut to the microsecond, exactly. libuv truncates toward zero, so before
+ * 1970 the middle lies below the microsecond. Node turns a negative number into "now" but
+ * takes a numeric string as it is, so times before 1970 go as strings.
  */
-function toSeconds(t: string): number {
+function toSeconds(t: string): number | string {
   const { sec, nsec } = parseGoTime(t);
-  return Number(sec) + (Math.floor(nsec / 1000) + 0.5) / 1e6;
+  const micro = Math.floor(nsec / 1000);
+  if (sec >= 0n) return Number(sec) + (micro + 0.5) / 1e6;
+  return String(Number(sec) + (micro - 0.5) / 1e6);
 }
 
 /** Workers that decode and write blobs during a restore: one per core. */
