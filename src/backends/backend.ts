@@ -120,4 +120,6 @@ export interface BackendOptions {
   insecureTls?: boolean;
   /** `--ssh-key-file`: private key for SFTP (else SSH_KEY_FILE, SSH_KEY, ~/.ssh/id_*). */
   sshKeyFile?: string;
+  /** `--stuck-request-timeout`: default idle timeout of remote requests, in ms. */
+  stuckRequestTimeoutMs?: number;
 }
