@@ -456,7 +456,7 @@ export class SftpBackend implements Backend {
    * repeated once on a new one; after that the loss is a transient error for the retrier.
    */
   private async run<T>(op: string, fn: (s: Session) => Promise<T>): Promise<T> {
-    if (this.busy++ === 0) this.current?.sock.ref();
+    if (this.busy++ === 0) refSocket(this.current?.sock, true);
     await this.sem.acquire();
     try {
       for (let attempt = 0; ; attempt++) {
@@ -478,7 +478,7 @@ export class SftpBackend implements Backend {
       }
     } finally {
       this.sem.release();
-      if (--this.busy === 0) this.current?.sock.unref();
+      if (--this.busy === 0) refSocket(this.current?.sock, false);
     }
   }
 
@@ -808,6 +808,16 @@ function openSftp(client: Client, config: ConnectConfig): Promise<SFTPWrapper> {
     client.once('ready', () => client.sftp((err, sftp) => settle(err ?? undefined, sftp)));
     client.connect(config);
   });
+}
+
+/**
+ * ref()/unref() a session's socket. Not on a destroyed socket: there Node adds a 'connect'
+ * listener per call that never fires (a warning after ten failed requests on a dead server).
+ */
+function refSocket(sock: net.Socket | undefined, on: boolean): void {
+  if (!sock || sock.destroyed) return;
+  if (on) sock.ref();
+  else sock.unref();
 }
 
 /** Mark the session lost (and fail what waits on it) when the connection or the channel ends. */
