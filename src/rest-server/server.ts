@@ -222,4 +222,5 @@ async function shutdown(s: ServerState, server: http.Server, inFlight: InFlight)
   if (inFlight.size > 0) await inFlight.settled(s.opts.closeTimeoutMs ?? 30_000);
   server.closeAllConnections();
   await stopped;
+  await s.htpasswd?.close();
 }

@@ -44,7 +44,12 @@ interface Outcome {
 }
 
 /** Run a backup; `watch` resolves when the server should die, then `kill` kills it. */
-async function backupThroughDeath(args: string[], env: Record<string, string>, watch: () => Promise<void>, kill: () => void): Promise<Outcome> {
+async function backupThroughDeath(
+  args: string[],
+  env: Record<string, string>,
+  watch: () => Promise<void>,
+  kill: () => void,
+): Promise<Outcome> {
   let killedAt = 0;
   const running = cliAsync([...args, 'backup', '--host', 'doomed', src], { RESTIC_PASSWORD: PASSWORD, ...env }, 400_000);
   const killer = watch().then(() => {
@@ -62,7 +67,9 @@ async function backupThroughDeath(args: string[], env: Record<string, string>, w
 /** One cause line on stderr, exit 1, in bounded time. */
 function expectFailedOnce(o: Outcome, what: string, cause: RegExp): void {
   const { result } = o;
-  console.log(`${what}: exit ${result.code} ${(o.afterDeath / 1000).toFixed(1)} s after the server died, ${o.lines} line(s): ${result.stderr.trim()}`);
+  console.log(
+    `${what}: exit ${result.code} ${(o.afterDeath / 1000).toFixed(1)} s after the server died, ${o.lines} line(s): ${result.stderr.trim()}`,
+  );
   expect(result.code, result.stderr).toBe(1);
   const lines = result.stderr.trimEnd().split('\n');
   expect(lines, result.stderr).toHaveLength(1);
@@ -156,7 +163,12 @@ describe('S3 (Ceph radosgw) killed mid-backup', () => {
     });
     const repo = `s3:http://127.0.0.1:${proxy.port}/${bucket}/repo`;
     expect((await cliAsync(['-r', repo, 'init'], { RESTIC_PASSWORD: PASSWORD, ...ceph.env })).code).toBe(0);
-    const o = await backupThroughDeath(['-r', repo], ceph.env, () => sawPack, () => ceph.killGateway());
+    const o = await backupThroughDeath(
+      ['-r', repo],
+      ceph.env,
+      () => sawPack,
+      () => ceph.killGateway(),
+    );
     expectFailedOnce(o, 'S3', new RegExp(`failed after \\d+ attempts.*127\\.0\\.0\\.1:${proxy.port}`));
   });
 });
@@ -172,11 +184,18 @@ describe('SFTP (sshd) killed mid-backup', () => {
 
   it('SIGKILL of sshd and its sessions: one line, exit 1, prompt', async () => {
     const dir = path.join(sshd.home, 'failfast');
-    const args = ['-r', `sftp://root@127.0.0.1:${sshd.port}/${dir}`, '--ssh-key-file', sshd.clientKey, '-o', `sftp.known-hosts=${sshd.knownHosts}`];
+    const args = [
+      '-r',
+      `sftp://root@127.0.0.1:${sshd.port}/${dir}`,
+      '--ssh-key-file',
+      sshd.clientKey,
+      '-o',
+      `sftp.known-hosts=${sshd.knownHosts}`,
+    ];
     expect((await cliAsync([...args, 'init'], { RESTIC_PASSWORD: PASSWORD })).code).toBe(0);
     const o = await backupThroughDeath(
       args,
-      { NODE_OPTIONS: '--trace-warnings' },
+      {},
       () => firstPackIn(path.join(dir, 'data')),
       () => {
         sshd.dropConnections(); // sessions are found as the listener's descendants

@@ -378,7 +378,8 @@ export class SftpBackend implements Backend {
       sock.destroy();
       throw this.connectError(hostKey.problem, err);
     }
-    const s: Session = { client, sock, sftp, alive: true, pending: new Set(), requestTimeoutMs: this.opts.requestTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS };
+    const requestTimeoutMs = this.opts.requestTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    const s: Session = { client, sock, sftp, alive: true, pending: new Set(), requestTimeoutMs };
     this.current = s;
     if (this.busy === 0) sock.unref();
     watchSession(s);
