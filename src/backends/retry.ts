@@ -15,7 +15,7 @@
  * one short attempt, so the command can release what it holds.
  */
 import { NotFoundError, ResticError, markFatal } from '../errors.js';
-import type { Backend, FileInfo, FileType, Handle } from './backend.js';
+import type { Backend, FileInfo, FileType, Handle, TempFileInfo } from './backend.js';
 
 /**
  * A failed backend request with what the wrapper needs to decide on a retry. Backends may
@@ -176,12 +176,19 @@ function oneAttempt<T>(fn: () => Promise<T>, ms: number): Promise<T> {
 export class RetryBackend implements Backend {
   readonly location: string;
   private readonly breaker: Breaker = {};
+  readonly listTempFiles?: () => AsyncIterable<TempFileInfo>;
+  readonly removeTempFile?: (path: string) => Promise<void>;
 
   constructor(
     readonly inner: Backend,
     readonly options: RetryOptions = {},
   ) {
     this.location = inner.location;
+    // temp-file hygiene is best effort: passed through without retries
+    if (inner.listTempFiles && inner.removeTempFile) {
+      this.listTempFiles = () => inner.listTempFiles!();
+      this.removeTempFile = (p) => inner.removeTempFile!(p);
+    }
   }
 
   create(): Promise<void> {

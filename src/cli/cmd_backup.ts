@@ -3,6 +3,7 @@ import { UsageError, ExitCode } from '../errors.js';
 import { Archiver, type BackupItem, type BackupProgress, type BackupResult, type BackupWarning } from '../archiver/archiver.js';
 import type { Command } from './command.js';
 import { type GlobalContext, openRepository, withLock } from './global.js';
+import { removeStaleTempFiles } from '../repository/temp-files.js';
 import { backupEntries } from '../archiver/virtual.js';
 import { type ExcludeOptions, readPatternFile } from '../archiver/exclude.js';
 import { parseSize } from '../go/size.js';
@@ -71,7 +72,14 @@ export const backupCommand: Command = {
     // the archiver re-lists both under the lock and keeps only what is unchanged.
     repo.prefetchIndex();
     repo.prefetchSnapshots();
-    const result = await withLock(ctx, repo, false, () => archiver.run(args), { honourNoLock: false }).finally(() => scanner?.stop());
+    const run = async () => {
+      const r = await archiver.run(args);
+      // what killed backups left behind: removed once surely dead (best effort)
+      const cleaned = await removeStaleTempFiles(repo.backend).catch(() => ({ files: 0, bytes: 0 }));
+      if (cleaned.files && verbosity(ctx) >= 2 && !ctx.json) ctx.stdout(`removed ${cleaned.files} stale temp files\n`);
+      return r;
+    };
+    const result = await withLock(ctx, repo, false, run, { honourNoLock: false }).finally(() => scanner?.stop());
     line?.clear();
     printSummary(ctx, result, (Date.now() - started) / 1000);
     await repo.close();

@@ -75,6 +75,7 @@ function expectFailedOnce(o: Outcome, what: string, cause: RegExp): void {
   expect(lines, result.stderr).toHaveLength(1);
   expect(lines[0]).toMatch(/^Fatal: /);
   expect(lines[0]).toMatch(cause);
+  expect(lines[0]).not.toMatch(/remove lock/); // the cause, not the clean-up after it
   expect(result.stdout).not.toMatch(/error/i);
   expect(o.afterDeath).toBeLessThan(BOUND_MS);
 }
