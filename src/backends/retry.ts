@@ -43,7 +43,7 @@ export class BackendError extends ResticError {}
 /** Default total time an operation may spend on retries before the backend counts as down. */
 export const DEFAULT_RETRY_BUDGET_MS = 45_000;
 /** How long the lock-file removal after a failure may take before the command gives up on it. */
-const LAST_REMOVE_MS = 5_000;
+const LAST_REMOVE_MS = 3_000;
 
 export interface RetryOptions {
   /** Attempts after the first one (default 6). */
