@@ -138,6 +138,41 @@ describe('REST server killed mid-backup', () => {
   });
 });
 
+describe('REST server killed mid-restore and mid-check', () => {
+  for (const cmd of ['restore', 'check'] as const) {
+    it(`${cmd}: one cause line, not one per file or pack`, async () => {
+      const data = path.join(tmp.dir, `rest-${cmd}`);
+      const srv = await startRestServerProcess(['--path', data, '--no-auth']);
+      try {
+        const repo = `rest:${srv.url}repo/`;
+        const env = { RESTIC_PASSWORD: PASSWORD };
+        expect((await cliAsync(['-r', repo, 'init'], env)).code).toBe(0);
+        expect((await cliAsync(['-r', repo, 'backup', src], env)).code).toBe(0);
+        const target = path.join(tmp.dir, `target-${cmd}`);
+        const args = cmd === 'restore' ? ['restore', 'latest', '--target', target] : ['check', '--read-data'];
+        const started = Date.now();
+        let killedAt = 0;
+        const running = cliAsync(['-r', repo, ...args], env, 400_000);
+        // the server dies once the command is reading data (restore: files appear; check: after it starts reading)
+        const killer = (async () => {
+          if (cmd === 'restore') while (!fs.existsSync(target)) await new Promise((r) => setTimeout(r, 10));
+          else await new Promise((r) => setTimeout(r, 500));
+          process.kill(srv.pid, 'SIGKILL');
+          killedAt = Date.now();
+        })();
+        const result = await running;
+        await killer;
+        const text = (result.stdout + result.stderr).trimEnd();
+        const o = { result, afterDeath: Date.now() - killedAt, lines: text.split('\n').length };
+        expect(killedAt - started).toBeGreaterThan(0);
+        expectFailedOnce(o, `REST ${cmd}`, /(load|list|stat) .*failed after \d+ attempts.*connection refused/);
+      } finally {
+        await srv.stop('SIGKILL');
+      }
+    });
+  }
+});
+
 describe('S3 (Ceph radosgw) killed mid-backup', () => {
   let ceph: CephCluster;
   let proxy: FaultProxy | undefined;
