@@ -9,7 +9,7 @@ export function parseIntOption(name: string, v: string, min: number): number {
 }
 
 /** "30", "30s", "500ms", "2m" → milliseconds. */
-export function parseDurationOption(name: string, v: string): number {
+function parseDurationOption(name: string, v: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
   if (!m) throw new UsageError(`invalid value for -o ${name}: ${JSON.stringify(v)} (use e.g. 30s or 500ms)`);
   const n = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);

@@ -41,7 +41,7 @@ export class AuthenticationError extends ResticError {}
 export class BackendError extends ResticError {}
 
 /** Default total time an operation may spend on retries before the backend counts as down. */
-export const DEFAULT_RETRY_BUDGET_MS = 45_000;
+const DEFAULT_RETRY_BUDGET_MS = 45_000;
 /** How long the lock-file removal after a failure may take before the command gives up on it. */
 const LAST_REMOVE_MS = 3_000;
 

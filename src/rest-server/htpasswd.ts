@@ -102,7 +102,7 @@ const BLOCK_MS = 60_000;
  * is refused for BLOCK_MS without hashing; a success clears its count. Bounded in memory:
  * the oldest clients are forgotten first.
  */
-export class FailureLimiter {
+class FailureLimiter {
   private readonly clients = new Map<string, { failures: number; blockedUntil: number }>();
 
   constructor(
