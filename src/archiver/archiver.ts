@@ -20,6 +20,7 @@ import { type TargetTree, buildTargetTree, nameBytes } from './targets.js';
 import { type ExcludeOptions, Excluder } from './exclude.js';
 import { BackupScanner, type ScanStats } from './scanner.js';
 import { RateEstimator } from './rate.js';
+import { isFatal } from '../errors.js';
 
 export interface BackupOptions {
   hostname?: string;
@@ -206,6 +207,8 @@ export class Archiver {
   }
 
   private warn(p: Buffer | string, err: unknown): void {
+    // a backend that is down or a lost upload ends the backup, it is no per-file problem
+    if (isFatal(err)) throw err;
     const w = { path: p.toString(), message: (err as Error)?.message ?? String(err) };
     this.warnings.push(w);
     this.opts.onWarning?.(w);

@@ -31,7 +31,7 @@ import {
 } from './backend.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
-import { parseDurationOption, parseIntOption } from './options.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, faultOptions, parseIntOption } from './options.js';
 
 const CONTENT_TYPE_V2 = 'application/vnd.x.restic.rest.v2';
 
@@ -47,8 +47,10 @@ export interface RestBackendOptions {
   clientCert?: Buffer;
   /** Parallel requests (restic: `-o rest.connections`, default 5). */
   connections?: number;
-  /** Headers and body inactivity timeout in ms (default 120 s). */
+  /** Headers and body inactivity timeout in ms (default 30 s). */
   timeoutMs?: number;
+  /** Time to open a connection (TCP and TLS) in ms (default 10 s). */
+  connectTimeoutMs?: number;
 }
 
 const TLS_CODES = new Set([
@@ -128,13 +130,13 @@ export class RestBackend implements Backend {
     }
     const connections = opts.connections ?? 5;
     if (!Number.isInteger(connections) || connections < 1) throw new UsageError(`invalid number of REST connections: ${connections}`);
-    const timeout = opts.timeoutMs ?? 120_000;
+    const timeout = opts.timeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.sem = new Semaphore(connections);
     this.agentOptions = {
       connections,
       headersTimeout: timeout,
       bodyTimeout: timeout,
-      connectTimeout: Math.min(timeout, 30_000),
+      connectTimeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       keepAliveTimeout: 4_000,
       connect: {
         rejectUnauthorized: !opts.insecureTls,
@@ -153,15 +155,15 @@ export class RestBackend implements Backend {
    * `rest:http(s)://[user:pass@]host[:port]/path/` → a RestBackend wrapped in RetryBackend.
    * Credentials from the URL win over RESTIC_REST_USERNAME/RESTIC_REST_PASSWORD, then chectl's
    * REST_SERVER_USERNAME/REST_SERVER_PASSWORD. Extended options: `rest.connections`,
-   * `rest.timeout` (seconds, or with an ms/s/m suffix), `rest.retries`.
+   * `rest.timeout` (idle; seconds, or with an ms/s/m suffix), `rest.connect-timeout`,
+   * `rest.retries`, `rest.max-retry-time`.
    */
   static fromLocation(location: string, opts: BackendOptions = {}): Backend {
     const env = opts.env ?? process.env;
     const ext = opts.extended ?? {};
     const url = location.replace(/^rest:/, '');
     const connections = ext['rest.connections'] !== undefined ? parseIntOption('rest.connections', ext['rest.connections'], 1) : undefined;
-    const retries = ext['rest.retries'] !== undefined ? parseIntOption('rest.retries', ext['rest.retries'], 0) : undefined;
-    const timeoutMs = ext['rest.timeout'] !== undefined ? parseDurationOption('rest.timeout', ext['rest.timeout']) : undefined;
+    const { retries, budgetMs, timeoutMs, connectTimeoutMs } = faultOptions('rest', ext, opts.stuckRequestTimeoutMs);
     const be = new RestBackend(url, {
       username: env.RESTIC_REST_USERNAME || env.REST_SERVER_USERNAME || undefined,
       password: env.RESTIC_REST_PASSWORD ?? env.REST_SERVER_PASSWORD,
@@ -170,8 +172,9 @@ export class RestBackend implements Backend {
       clientCert: opts.tlsClientCert ? readClientCert(opts.tlsClientCert) : undefined,
       connections,
       timeoutMs,
+      connectTimeoutMs,
     });
-    return new RetryBackend(be, retries !== undefined ? { retries } : {});
+    return new RetryBackend(be, { retries, budgetMs });
   }
 
   private url(h: Handle): string {

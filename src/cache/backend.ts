@@ -6,7 +6,7 @@
  * forget() on failure and reads again. A damaged, truncated or vanished cached file is
  * reported in one line and fetched again from the repository, never trusted.
  */
-import { type Backend, type FileInfo, type FileType, type Handle, describeHandle } from '../backends/backend.js';
+import { type Backend, type FileInfo, type FileType, type Handle, type TempFileInfo, describeHandle } from '../backends/backend.js';
 import { LocalBackend } from '../backends/local.js';
 import { MemoryBackend } from '../backends/memory.js';
 import { RetryBackend } from '../backends/retry.js';
@@ -44,6 +44,8 @@ export class CachedBackend implements Backend {
   packTempDir?: () => string;
   adoptTempFile?: (h: Handle, tmp: string) => Promise<void>;
   loadInto?: (h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array) => Promise<Uint8Array>;
+  listTempFiles?: () => AsyncIterable<TempFileInfo>;
+  removeTempFile?: (path: string) => Promise<void>;
 
   constructor(
     readonly inner: Backend,
@@ -55,6 +57,11 @@ export class CachedBackend implements Backend {
     if (inner.packTempDir && inner.adoptTempFile) {
       this.packTempDir = () => inner.packTempDir!();
       this.adoptTempFile = (h, tmp) => this.adopt(h, tmp);
+    }
+    // temp-file hygiene (backup, prune, check) works through the cache as through RetryBackend
+    if (inner.listTempFiles && inner.removeTempFile) {
+      this.listTempFiles = () => inner.listTempFiles!();
+      this.removeTempFile = (p) => inner.removeTempFile!(p);
     }
     if (inner.loadInto) this.loadInto = (h, offset, length, alloc) => this.loadIntoVia(h, offset, length, alloc);
   }

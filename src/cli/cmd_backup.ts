@@ -4,6 +4,7 @@ import { UsageError, ExitCode } from '../errors.js';
 import { Archiver, type BackupItem, type BackupProgress, type BackupResult, type BackupWarning } from '../archiver/archiver.js';
 import type { Command } from './command.js';
 import { type GlobalContext, compressionOption, openRepository, withLock } from './global.js';
+import { removeStaleTempFiles } from '../repository/temp-files.js';
 import { backupEntries } from '../archiver/virtual.js';
 import { type ExcludeOptions, readPatternFile } from '../archiver/exclude.js';
 import { parseSize } from '../go/size.js';
@@ -99,7 +100,14 @@ export const backupCommand: Command = {
     repo.prefetchIndex();
     repo.prefetchSnapshots();
     // restic takes no lock for a dry run: nothing is written
-    const run = () => archiver.run(targets);
+    const run = async () => {
+      const r = await archiver.run(targets);
+      if (dryRun) return r;
+      // what killed backups left behind: removed once surely dead (best effort)
+      const cleaned = await removeStaleTempFiles(repo.backend).catch(() => ({ files: 0, bytes: 0 }));
+      if (cleaned.files && verbosity(ctx) >= 2 && !ctx.json) ctx.stdout(`removed ${cleaned.files} stale temp files\n`);
+      return r;
+    };
     if (!dryRun) say(2, 'lock repository');
     const result = await (dryRun ? run() : withLock(ctx, repo, false, run, { honourNoLock: false }));
     line?.clear();

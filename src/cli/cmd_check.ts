@@ -5,12 +5,15 @@ import { ResticError, UsageError } from '../errors.js';
 import type { Command } from './command.js';
 import { type GlobalContext, cacheBase, openRepository, withLock } from './global.js';
 import { logLine } from './read-common.js';
-import type { Repository } from '../repository/repository.js';
 import { ProgressCounter } from '../ui/progress.js';
+import { formatDuration } from '../ui/duration.js';
 import { type CheckPhase, check } from '../checker/index.js';
 import { prestartReadData } from '../checker/checker.js';
 import { parseSubset } from '../checker/subset.js';
 import type { Finding } from '../checker/findings.js';
+import type { Repository } from '../repository/repository.js';
+import { STALE_TEMP_AGE_MS, listTempFiles } from '../repository/temp-files.js';
+import { resticFormatBytes } from '../ui/format.js';
 
 export const checkCommand: Command = {
   name: 'check',
@@ -61,24 +64,8 @@ export const checkCommand: Command = {
         });
         progress.end();
         printer.phaseDone(null);
-        if (ctx.json) {
-          ctx.stdout(
-            JSON.stringify({
-              message_type: 'summary',
-              num_errors: result.errors,
-              num_hints: result.findings.length - result.errors,
-              broken_packs: result.findings
-                .filter((f) => f.kind === 'read-data' || f.kind === 'missing-pack' || f.kind === 'pack-size')
-                .map((f) => f.pack),
-              suggest_repair_index: result.findings.some((f) =>
-                ['duplicate-pack', 'old-index-format', 'obsolete-index', 'orphaned-pack', 'missing-pack', 'pack-size'].includes(f.kind),
-              ),
-              suggest_prune: result.findings.some((f) => ['mixed-pack', 'orphaned-pack', 'duplicate-blobs'].includes(f.kind)),
-              snapshots: result.snapshots,
-              packs_read: result.packsRead,
-            }) + '\n',
-          );
-        }
+        if (ctx.json) printJsonSummary(ctx, result);
+        else await listTemps(ctx, repo);
         if (result.indexUnreadable) throw new ResticError('LoadIndex returned errors');
         if (result.errors) throw new ResticError('repository contains errors');
         say('no errors were found');
@@ -184,4 +171,35 @@ class FindingPrinter {
       this.orphans = 0;
     }
   }
+}
+
+/** Temp files of killed writers: no part of the repository, reported as non-critical. */
+async function listTemps(ctx: GlobalContext, repo: Repository): Promise<void> {
+  const temps = await listTempFiles(repo.backend);
+  if (!temps.length) return;
+  const now = Date.now();
+  ctx.stdout(
+    `${temps.length} temp files left by interrupted writers (non-critical; backup and prune remove them once ${STALE_TEMP_AGE_MS / 3_600_000} h old):\n`,
+  );
+  for (const t of temps) ctx.stdout(`  ${t.path} (${resticFormatBytes(t.size)}, ${formatDuration(now - t.mtimeMs)} old)\n`);
+}
+
+/** restic's JSON summary of check. */
+function printJsonSummary(ctx: GlobalContext, result: Awaited<ReturnType<typeof check>>): void {
+  ctx.stdout(
+    JSON.stringify({
+      message_type: 'summary',
+      num_errors: result.errors,
+      num_hints: result.findings.length - result.errors,
+      broken_packs: result.findings
+        .filter((f) => f.kind === 'read-data' || f.kind === 'missing-pack' || f.kind === 'pack-size')
+        .map((f) => f.pack),
+      suggest_repair_index: result.findings.some((f) =>
+        ['duplicate-pack', 'old-index-format', 'obsolete-index', 'orphaned-pack', 'missing-pack', 'pack-size'].includes(f.kind),
+      ),
+      suggest_prune: result.findings.some((f) => ['mixed-pack', 'orphaned-pack', 'duplicate-blobs'].includes(f.kind)),
+      snapshots: result.snapshots,
+      packs_read: result.packsRead,
+    }) + '\n',
+  );
 }

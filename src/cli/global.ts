@@ -76,6 +76,11 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
     help: 'set target pack size in MiB, created pack files may be larger',
     env: 'RESTIC_PACK_SIZE',
   },
+  {
+    name: 'stuck-request-timeout',
+    kind: 'string',
+    help: 'duration after which a remote request without progress fails and is retried (default 30s)',
+  },
   { name: 'help', short: 'h', kind: 'bool', help: 'help for this command' },
 ];
 
@@ -109,9 +114,24 @@ export function openBackend(location: string, ctx?: GlobalContext): Backend {
     insecureTls: !!ctx?.opts['insecure-tls'],
     sshKeyFile: ctx?.opts['ssh-key-file'] as string | undefined,
     tlsClientCert: ctx ? ((ctx.opts['tls-client-cert'] as string | undefined) ?? ctx.env.RESTIC_TLS_CLIENT_CERT) || undefined : undefined,
+    stuckRequestTimeoutMs: ctx ? durationFlag(ctx, 'stuck-request-timeout') : undefined,
   });
   const limits = ctx ? rateLimits(ctx) : {};
   return limits.uploadKiB || limits.downloadKiB ? new LimitedBackend(backend, limits) : backend;
+}
+
+/** A Go duration flag (`30s`, `5m`) in ms, undefined when not given; must be positive. */
+function durationFlag(ctx: GlobalContext, name: string): number | undefined {
+  const v = ctx.opts[name] as string | undefined;
+  if (v === undefined || v === '') return undefined;
+  let ms: number;
+  try {
+    ms = parseGoDuration(v);
+  } catch {
+    throw new UsageError(`invalid argument "${v}" for "--${name}" flag: time: invalid duration "${v}"`);
+  }
+  if (!(ms > 0)) throw new UsageError(`invalid argument "${v}" for "--${name}" flag: must be positive`);
+  return ms;
 }
 
 /** Extended options the local backend understands (other backends check their own namespace). */
@@ -325,9 +345,14 @@ export async function withLock<T>(
 ): Promise<T> {
   if (ctx.opts['no-lock'] && (how.honourNoLock ?? true)) return fn();
   const lock = await repo.acquireLock(exclusive, lockOptions(ctx));
+  let result: T;
   try {
-    return await fn();
-  } finally {
-    await lock.release();
+    result = await fn();
+  } catch (err) {
+    // The command's own error is the cause to report; the lock goes if it still can.
+    await lock.release().catch(() => undefined);
+    throw err;
   }
+  await lock.release();
+  return result;
 }

@@ -3,6 +3,7 @@ import type { OptionSpec } from './args.js';
 import type { GlobalContext } from './global.js';
 import { logLine } from './read-common.js';
 import type { Repository } from '../repository/repository.js';
+import { removeStaleTempFiles } from '../repository/temp-files.js';
 import { type PruneOptions, type PruneStep, prune, pruneLimits } from '../prune/prune.js';
 import { pruneStatsText } from '../ui/prune-report.js';
 
@@ -39,6 +40,11 @@ export function pruneOptionsFromFlags(ctx: GlobalContext): PruneOptions {
  */
 export async function runPruneWithOutput(ctx: GlobalContext, repo: Repository, opts: PruneOptions): Promise<void> {
   const say = logLine(ctx);
+  if (!opts.dryRun) {
+    // temp files of killed writers (restic's or ours), once surely dead
+    const cleaned = await removeStaleTempFiles(repo.backend);
+    if (cleaned.files) say(`removed ${cleaned.files} stale temp files (${cleaned.bytes} bytes)`);
+  }
   const counter = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
   const result = await prune(repo, {
     ...opts,

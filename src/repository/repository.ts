@@ -5,7 +5,7 @@
 import os from 'node:os';
 import type { Backend, FileType, Handle } from '../backends/backend.js';
 import { DryRunBackend } from '../backends/dry-run.js';
-import { FormatError, IntegrityError, NotFoundError, RepositoryNotFoundError, ResticError, UsageError } from '../errors.js';
+import { FormatError, IntegrityError, NotFoundError, RepositoryNotFoundError, ResticError, UsageError, markFatal } from '../errors.js';
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, loadPoly1305, newRandomKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import { PackAssembler } from '../parallel/pack-assembler.js';
@@ -538,7 +538,8 @@ export class Repository {
     const p: Promise<void> = work
       .then(() => undefined)
       .catch((err) => {
-        this.backgroundError ??= err;
+        // A lost upload ends the command: every later save would fail with it again.
+        this.backgroundError ??= typeof err === 'object' && err !== null ? markFatal(err) : err;
       })
       .finally(() => this.uploads.delete(p));
     this.uploads.add(p);

@@ -22,6 +22,7 @@ import { parseGoTime } from '../go/time.js';
 import { bstr } from '../go/bytestring.js';
 import { type Pattern, childMatch, matchList, parsePattern } from '../go/filter.js';
 import { type OverwriteBehavior, existingContent, removeUnexpected, shouldOverwrite } from './overwrite.js';
+import { isFatal } from '../errors.js';
 
 export interface RestoreOptions {
   /** Called for each problem; restoring continues with the next entry. */
@@ -173,6 +174,7 @@ export class Restorer {
   }
 
   private warn(p: Buffer | string, err: unknown): void {
+    if (isFatal(err)) throw err; // the repository is gone: no error per remaining file
     this.stats.errors++;
     this.opts.onWarning?.({ path: p.toString(), message: (err as Error)?.message ?? String(err) });
   }
