@@ -9,7 +9,7 @@
  */
 import os from 'node:os';
 import type { FileType } from '../backends/backend.js';
-import { LockError } from '../errors.js';
+import { AbortedError, LockError, throwIfAborted } from '../errors.js';
 import { nowGoTime } from '../go/time.js';
 import { type LockInfo, conflicts, decodeLock, describeLock, encodeLock, lockTimeMs } from '../format/lock-file.js';
 import { formatGoDuration } from '../go/duration.js';
@@ -90,6 +90,8 @@ export interface LockOptions {
   onEvent?: (e: LockEvent) => void;
   /** How often the lock file is rewritten (default restic's 5 minutes). */
   refreshIntervalMs?: number;
+  /** Stops waiting for the lock (AbortedError). */
+  signal?: AbortSignal;
 }
 
 /** Locks held by this process; a signal handler releases them before exiting. */
@@ -97,9 +99,16 @@ const heldLocks = new Set<RepositoryLock>();
 
 /**
  * restic probes a lock holder on its own host with SIGHUP, which would kill a Node process
- * with the default disposition. While we hold a lock we ignore SIGHUP as restic does.
+ * with the default disposition. After ignoreSighupWhileLocked() (the CLI calls it), we ignore
+ * SIGHUP while we hold a lock, as restic does; a library installs no handler by default.
  */
 const ignoreSighup = () => {};
+let sighupGuard = false;
+
+/** Ignore SIGHUP while this process holds a lock (process-wide; opt-in). */
+export function ignoreSighupWhileLocked(on = true): void {
+  sighupGuard = on;
+}
 
 export class RepositoryLock {
   private timer: NodeJS.Timeout | null = null;
@@ -135,7 +144,7 @@ export class RepositoryLock {
           retryInMs: wait,
           message: `repo already locked, waiting up to ${formatGoDuration(remaining)} for the lock`,
         });
-        await sleep(wait);
+        await sleep(wait, opts.signal);
         delay = Math.min(delay * 2, RETRY_MAX_MS);
       }
     }
@@ -148,7 +157,7 @@ export class RepositoryLock {
     const lock = new RepositoryLock(store, id, info, opts);
     lock.hold();
     try {
-      await sleep(WAIT_BEFORE_LOCK_CHECK_MS);
+      await sleep(WAIT_BEFORE_LOCK_CHECK_MS, opts.signal);
       await clearConflicts(store, exclusive, id, opts);
     } catch (err) {
       await lock.release();
@@ -159,7 +168,7 @@ export class RepositoryLock {
   }
 
   private hold(): void {
-    if (heldLocks.size === 0) process.on('SIGHUP', ignoreSighup);
+    if (heldLocks.size === 0 && sighupGuard) process.on('SIGHUP', ignoreSighup);
     heldLocks.add(this);
   }
 
@@ -190,6 +199,11 @@ export class RepositoryLock {
     const p = this.pending.then(run);
     this.pending = p.catch(() => {});
     return p;
+  }
+
+  /** Whether release() was called. */
+  get isReleased(): boolean {
+    return this.released;
   }
 
   /** Stop refreshing and delete the lock file (idempotent). */
@@ -276,6 +290,17 @@ export async function removeAllLocks(store: LockStore): Promise<string[]> {
   return ids;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  throwIfAborted(signal, 'taking the lock');
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new AbortedError('taking the lock cancelled', { cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
