@@ -5,7 +5,8 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { Repository } from '../repository/repository.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
+import { checkArg } from '../errors.js';
 import type { BlobWindow } from '../parallel/blob-pool.js';
 import type { Node } from '../format/node.js';
 import type { Snapshot } from '../format/snapshot.js';
@@ -19,7 +20,7 @@ import { nodeFromStat, nodeTypeOf } from './node-from-stat.js';
 import { type TargetTree, buildTargetTree, nameBytes } from './targets.js';
 import { type ExcludeOptions, Excluder } from './exclude.js';
 
-export interface BackupOptions {
+export interface BackupOptions extends OperationOptions {
   hostname?: string;
   tags?: string[];
   /** Snapshot time (Go RFC3339Nano); now by default. */
@@ -168,6 +169,7 @@ export class Archiver {
     const tt = buildTargetTree(this.fs, targets);
     const tree = await this.saveTargetTree(tt, parent?.snapshot.tree ?? undefined);
     await this.repo.flush();
+    this.opts.signal?.throwIfAborted();
     this.stats.dataBlobs = this.repo.added.dataBlobs - before.dataBlobs;
     this.stats.treeBlobs = this.repo.added.treeBlobs - before.treeBlobs;
     this.stats.dataAdded = this.addedPlain;
@@ -276,6 +278,7 @@ export class Archiver {
 
   /** Save one file-system entry; null when it could not be read (a warning is recorded). */
   private async saveItem(name: Uint8Array, p: Buffer, prev: Node | undefined, snItem: string): Promise<Node | null> {
+    this.opts.signal?.throwIfAborted();
     const started = Date.now();
     const addedBefore = this.addedPlain;
     let st;
@@ -426,6 +429,7 @@ export class Archiver {
     const ids: Array<string | Promise<string>> = [];
     let pos = 0;
     for (;;) {
+      this.opts.signal?.throwIfAborted();
       if (w.limit - w.end < WINDOW_MIN_READ) await this.repo.growBlobWindow(w, WINDOW_MIN_READ);
       const n = this.fs.read(fd, w.bytes, w.end, Math.min(w.limit - w.end, WINDOW_MAX_READ), pos);
       if (n <= 0) break;
@@ -459,12 +463,23 @@ export class Archiver {
   }
 
   private async saveChunk(data: Uint8Array): Promise<string> {
+    this.opts.signal?.throwIfAborted();
     const r = await this.repo.saveBlob('data', data);
     if (!r.known) this.addedPlain += data.length;
     return r.id;
   }
 }
 
+/**
+ * Back up files and directories into a new snapshot, under a shared lock (see OperationOptions).
+ *
+ * @example
+ * ```ts
+ * const { snapshotId, stats } = await backup(repo, ['/home/me/docs'], { tags: ['daily'] });
+ * ```
+ */
 export async function backup(repo: Repository, targets: string[], opts: BackupOptions = {}): Promise<BackupResult> {
-  return new Archiver(repo, opts).run(targets);
+  checkRepository(repo, 'backup');
+  checkArg(Array.isArray(targets) && targets.every((t) => typeof t === 'string'), 'backup', 'targets: an array of paths', targets);
+  return repo.runLocked('backup', false, opts, () => new Archiver(repo, opts).run(targets), true);
 }

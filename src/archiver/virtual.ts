@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { Repository } from '../repository/repository.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
 import type { Node, NodeType } from '../format/node.js';
 import type { Snapshot } from '../format/snapshot.js';
 import { encodeTree, sortNodes } from '../format/tree.js';
@@ -43,6 +43,9 @@ export interface VirtualBackupOptions {
   tags?: string[];
   time?: string;
   programVersion?: string;
+  /** Lock (default: a shared lock, as restic's backup) and cancellation: see OperationOptions. */
+  lock?: OperationOptions['lock'];
+  lockOptions?: OperationOptions['lockOptions'];
   signal?: AbortSignal;
   /** Snapshot paths (default: [root]); `backup --stdin` records "/<filename>". */
   paths?: string[];
@@ -196,6 +199,7 @@ export class VirtualArchiver {
       tree = (await this.repo.saveBlob('tree', encodeTree([node]))).id;
     }
     await this.repo.flush();
+    this.opts.signal?.throwIfAborted();
     const snapshot: Snapshot = {
       time: now,
       tree,
@@ -230,5 +234,6 @@ export function backupEntries(
   entries: Iterable<VirtualEntry> | AsyncIterable<VirtualEntry>,
   opts: VirtualBackupOptions = {},
 ): Promise<VirtualBackupResult> {
-  return new VirtualArchiver(repo, opts).run(entries);
+  checkRepository(repo, 'backupEntries');
+  return repo.runLocked('backupEntries', false, opts, () => new VirtualArchiver(repo, opts).run(entries), true);
 }

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import type * as UndiciModule from 'undici';
 import type { Agent } from 'undici';
-import { NotFoundError, ResticError, UsageError } from '../errors.js';
+import { throwIfAborted, NotFoundError, ResticError, UsageError } from '../errors.js';
 import {
   type Backend,
   type BackendOptions,
@@ -28,6 +28,7 @@ import {
   defaultLayoutDir,
   describeHandle,
   isIdName,
+  type CallOptions,
 } from './backend.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
@@ -250,7 +251,8 @@ export class RestBackend implements Backend {
     return new BackendRequestError(`${op}: server answered ${detail}`, transient, status);
   }
 
-  async create(): Promise<void> {
+  async create(opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const st = await this.send('HEAD', this.baseUrl + 'config');
     if (st.status === 200) throw new ResticError(`config file already exists at ${this.location}`);
     if (st.status !== 404) throw this.statusError(`check for config file at ${this.location}`, st.status, st.body);
@@ -258,7 +260,8 @@ export class RestBackend implements Backend {
     if (res.status !== 200) throw this.statusError(`create repository at ${this.location}`, res.status, res.body);
   }
 
-  async save(h: Handle, data: Uint8Array): Promise<void> {
+  async save(h: Handle, data: Uint8Array, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const url = this.url(h);
     const res = await this.send('POST', url, { 'content-type': 'application/octet-stream' }, data);
     if (res.status === 200) return;
@@ -291,7 +294,8 @@ export class RestBackend implements Backend {
     }
   }
 
-  async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
+  async load(h: Handle, offset = 0, length = 0, opts?: CallOptions): Promise<Uint8Array> {
+    throwIfAborted(opts?.signal);
     const url = this.url(h);
     if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`load ${describeHandle(h)}: invalid offset ${offset}`);
     if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`load ${describeHandle(h)}: invalid length ${length}`);
@@ -325,7 +329,8 @@ export class RestBackend implements Backend {
     return new Uint8Array(body.buffer, body.byteOffset, body.length);
   }
 
-  async stat(h: Handle): Promise<FileInfo> {
+  async stat(h: Handle, opts?: CallOptions): Promise<FileInfo> {
+    throwIfAborted(opts?.signal);
     const res = await this.send('HEAD', this.url(h));
     if (res.status === 404) throw new NotFoundError(`${describeHandle(h)} does not exist at ${this.location}`);
     if (res.status === 403) throw new AuthenticationError(`stat ${describeHandle(h)}: access denied by ${this.location} (HTTP 403)`);
@@ -336,7 +341,8 @@ export class RestBackend implements Backend {
     return { name: h.name, size };
   }
 
-  async *list(type: FileType): AsyncGenerator<FileInfo> {
+  async *list(type: FileType, opts?: CallOptions): AsyncGenerator<FileInfo> {
+    throwIfAborted(opts?.signal);
     if (type === 'config') return;
     const op = `list ${type} files`;
     const res = await this.send('GET', `${this.baseUrl}${defaultLayoutDir(type)}/`);
@@ -377,7 +383,8 @@ export class RestBackend implements Backend {
     }
   }
 
-  async remove(h: Handle): Promise<void> {
+  async remove(h: Handle, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const res = await this.send('DELETE', this.url(h));
     if (res.status === 200 || res.status === 204 || res.status === 404) return;
     if (res.status === 403) {

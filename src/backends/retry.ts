@@ -8,14 +8,15 @@
  * any of them may be repeated. A listing that fails part-way is restarted and the names that
  * were already delivered are skipped.
  */
-import { NotFoundError, ResticError } from '../errors.js';
-import type { Backend, FileInfo, FileType, Handle } from './backend.js';
+import { AbortedError, type ErrorCode, NotFoundError, ResticError, throwIfAborted } from '../errors.js';
+import type { Backend, CallOptions, FileInfo, FileType, Handle } from './backend.js';
 
 /**
  * A failed backend request with what the wrapper needs to decide on a retry. Backends may
  * throw it directly; other errors are classified by `isTransient`.
  */
 export class BackendRequestError extends ResticError {
+  override readonly code: ErrorCode = 'BACKEND';
   constructor(
     message: string,
     /** Whether trying again may succeed. */
@@ -29,10 +30,14 @@ export class BackendRequestError extends ResticError {
 }
 
 /** Credentials were refused (HTTP 401/403 on access): never retried. */
-export class AuthenticationError extends ResticError {}
+export class AuthenticationError extends ResticError {
+  override readonly code: ErrorCode = 'AUTH';
+}
 
 /** The final error after the retries were used up (or the failure was permanent). */
-export class BackendError extends ResticError {}
+export class BackendError extends ResticError {
+  override readonly code: ErrorCode = 'BACKEND';
+}
 
 export interface RetryOptions {
   /** Attempts after the first one (default 6). */
@@ -107,7 +112,8 @@ function message(err: unknown): string {
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** What to do after a failed attempt: throw the returned error, or wait and try again. */
-async function afterFailure(op: string, err: unknown, attempt: number, opts: RetryOptions): Promise<void> {
+async function afterFailure(op: string, err: unknown, attempt: number, opts: RetryOptions, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) throw err instanceof AbortedError ? err : new AbortedError(`${op}: cancelled`, { cause: signal.reason });
   if (!isTransient(err)) {
     // Typed errors pass through unchanged (callers test for NotFoundError etc.).
     if (err instanceof ResticError) throw err;
@@ -121,15 +127,16 @@ async function afterFailure(op: string, err: unknown, attempt: number, opts: Ret
   const delayMs = Math.round(delay * (0.75 + Math.random() * 0.5));
   opts.onRetry?.({ op, attempt: attempt + 1, delayMs, error: err });
   await (opts.sleep ?? defaultSleep)(delayMs);
+  throwIfAborted(signal, op);
 }
 
 /** Run `fn` with retries; `op` names the operation and file for messages. */
-async function retry<T>(op: string, fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+async function retry<T>(op: string, fn: () => Promise<T>, opts: RetryOptions = {}, signal?: AbortSignal): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
-      await afterFailure(op, err, attempt, opts);
+      await afterFailure(op, err, attempt, opts, signal);
     }
   }
 }
@@ -145,39 +152,39 @@ export class RetryBackend implements Backend {
     this.location = inner.location;
   }
 
-  create(): Promise<void> {
-    return retry(`create repository at ${this.location}`, () => this.inner.create(), this.options);
+  create(opts?: CallOptions): Promise<void> {
+    return retry(`create repository at ${this.location}`, () => this.inner.create(opts), this.options, opts?.signal);
   }
 
-  save(h: Handle, data: Uint8Array): Promise<void> {
-    return retry(`save ${describe(h)}`, () => this.inner.save(h, data), this.options);
+  save(h: Handle, data: Uint8Array, opts?: CallOptions): Promise<void> {
+    return retry(`save ${describe(h)}`, () => this.inner.save(h, data, opts), this.options, opts?.signal);
   }
 
-  load(h: Handle, offset?: number, length?: number): Promise<Uint8Array> {
+  load(h: Handle, offset?: number, length?: number, opts?: CallOptions): Promise<Uint8Array> {
     const range = offset || length ? ` (offset ${offset ?? 0}, length ${length ?? 0})` : '';
-    return retry(`load ${describe(h)}${range}`, () => this.inner.load(h, offset, length), this.options);
+    return retry(`load ${describe(h)}${range}`, () => this.inner.load(h, offset, length, opts), this.options, opts?.signal);
   }
 
-  stat(h: Handle): Promise<FileInfo> {
-    return retry(`stat ${describe(h)}`, () => this.inner.stat(h), this.options);
+  stat(h: Handle, opts?: CallOptions): Promise<FileInfo> {
+    return retry(`stat ${describe(h)}`, () => this.inner.stat(h, opts), this.options, opts?.signal);
   }
 
-  remove(h: Handle): Promise<void> {
-    return retry(`remove ${describe(h)}`, () => this.inner.remove(h), this.options);
+  remove(h: Handle, opts?: CallOptions): Promise<void> {
+    return retry(`remove ${describe(h)}`, () => this.inner.remove(h, opts), this.options, opts?.signal);
   }
 
-  async *list(type: FileType): AsyncGenerator<FileInfo> {
+  async *list(type: FileType, opts?: CallOptions): AsyncGenerator<FileInfo> {
     const seen = new Set<string>();
     for (let attempt = 0; ; attempt++) {
       try {
-        for await (const fi of this.inner.list(type)) {
+        for await (const fi of this.inner.list(type, opts)) {
           if (seen.has(fi.name)) continue;
           seen.add(fi.name);
           yield fi;
         }
         return;
       } catch (err) {
-        await afterFailure(`list ${type} files`, err, attempt, this.options);
+        await afterFailure(`list ${type} files`, err, attempt, this.options, opts?.signal);
       }
     }
   }

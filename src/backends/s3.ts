@@ -29,7 +29,7 @@ import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type * as SdkModule from '@aws-sdk/client-s3';
 import type { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { NotFoundError, ResticError, UsageError } from '../errors.js';
+import { throwIfAborted, NotFoundError, ResticError, UsageError } from '../errors.js';
 import {
   type Backend,
   type FileInfo,
@@ -41,6 +41,7 @@ import {
   describeHandle,
   FILE_TYPES,
   isIdName,
+  type CallOptions,
 } from './backend.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
@@ -87,7 +88,7 @@ export class S3Error extends BackendRequestError {
     message: string,
     transient: boolean,
     /** S3 error code (NoSuchBucket, SlowDown, …) or errno code (ECONNREFUSED, …). */
-    readonly code: string | undefined,
+    readonly s3Code: string | undefined,
     status?: number,
     options?: { cause?: unknown },
   ) {
@@ -312,7 +313,8 @@ export class S3Backend implements Backend {
     }
   }
 
-  async create(): Promise<void> {
+  async create(opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const configKey = this.join('config');
     if (await this.exists(configKey)) throw new ResticError(`config file already exists at ${this.location}`);
     const present = await this.request('checking', undefined, (sdk, c) =>
@@ -343,7 +345,8 @@ export class S3Backend implements Backend {
     });
   }
 
-  async save(h: Handle, data: Uint8Array): Promise<void> {
+  async save(h: Handle, data: Uint8Array, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const key = this.key(h);
     // A private copy: the caller may reuse its buffer while the request is in flight.
     const body = Buffer.from(data);
@@ -362,7 +365,8 @@ export class S3Backend implements Backend {
     );
   }
 
-  async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
+  async load(h: Handle, offset = 0, length = 0, opts?: CallOptions): Promise<Uint8Array> {
+    throwIfAborted(opts?.signal);
     const key = this.key(h);
     if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`${describeHandle(h)}: invalid offset ${offset}`);
     if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`${describeHandle(h)}: invalid length ${length}`);
@@ -400,13 +404,15 @@ export class S3Backend implements Backend {
     return body;
   }
 
-  async stat(h: Handle): Promise<FileInfo> {
+  async stat(h: Handle, opts?: CallOptions): Promise<FileInfo> {
+    throwIfAborted(opts?.signal);
     const key = this.key(h);
     const res = await this.request('checking', key, (sdk, c) => c.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })));
     return { name: h.name, size: res.ContentLength ?? 0 };
   }
 
-  async *list(type: FileType): AsyncGenerator<FileInfo> {
+  async *list(type: FileType, opts?: CallOptions): AsyncGenerator<FileInfo> {
+    throwIfAborted(opts?.signal);
     if (type === 'config') return;
     if (!FILE_TYPES.includes(type)) throw new ResticError(`invalid file type ${JSON.stringify(type)}`);
     const dir = this.join(defaultLayoutDir(type)) + '/';
@@ -444,7 +450,8 @@ export class S3Backend implements Backend {
     } while (token);
   }
 
-  async remove(h: Handle): Promise<void> {
+  async remove(h: Handle, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const key = this.key(h);
     try {
       await this.request('removing', key, (sdk, c) => c.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key })));

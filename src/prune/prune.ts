@@ -11,7 +11,7 @@
  * The caller must hold an exclusive lock. The repository's own in-memory index is not updated;
  * reopen the repository (or reload the index) before using it for more work.
  */
-import { type Repository } from '../repository/repository.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import { decodeIndex, type IndexPack } from '../format/index-file.js';
 import { MasterIndex } from '../repository/master-index.js';
@@ -44,7 +44,7 @@ export type PruneStep =
   | 'pack-deleted'
   | 'done';
 
-export interface PruneOptions {
+export interface PruneOptions extends OperationOptions {
   /** Tolerated unused space: "5%" (default), a size, or "unlimited". */
   maxUnused?: string;
   /** Stop repacking beyond this many bytes (a size such as "500M", or a number). */
@@ -97,10 +97,29 @@ interface PruneRun {
   step: (s: PruneStep) => Promise<void>;
 }
 
+/**
+ * restic's prune, under an exclusive lock: remove packs no snapshot needs, repack partly used
+ * ones. Cancelling (opts.signal) stops between steps and packs; the repository stays valid.
+ *
+ * @example
+ * ```ts
+ * const { stats } = await prune(repo, { maxUnused: '5%' });
+ * ```
+ */
 export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<PruneResult> {
+  checkRepository(repo, 'prune');
+  return repo.runLocked('prune', true, opts, () => pruneLocked(repo, opts), true);
+}
+
+async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneResult> {
   const log = opts.log ?? (() => {});
   const step = async (s: PruneStep) => {
+    opts.signal?.throwIfAborted();
     await opts.onStep?.(s);
+  };
+  const progress = (what: string) => (d: number, t: number) => {
+    opts.signal?.throwIfAborted();
+    opts.onProgress?.(what, d, t);
   };
   const limits = pruneLimits(opts);
   await step('start');
@@ -111,7 +130,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   log('loading all snapshots...');
   const roots = await snapshotTrees(repo, opts.ignoreSnapshots);
   log(`finding data that is still in use for ${roots.length} snapshots`);
-  const used = await findUsedBlobs(repo, index, roots, (d, t) => opts.onProgress?.('snapshots', d, t));
+  const used = await findUsedBlobs(repo, index, roots, progress('snapshots'));
   const { stats, plan } = await planPrune(run, used, limits, opts.warn ?? (() => {}));
   const result: PruneResult = { stats, plan, newPacks: [], newIndexes: [], dryRun: !!opts.dryRun };
   opts.onPlan?.(stats, plan);
@@ -124,7 +143,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   const newPacks: IndexPack[] = [];
   if (plan.repackPacks.size) {
     log('repacking packs');
-    const written = await repack(run, plan, (d, t) => opts.onProgress?.('packs repacked', d, t));
+    const written = await repack(run, plan, progress('packs repacked'));
     newPacks.push(...written);
     result.newPacks = written.map((p) => p.id);
     if (plan.keepBlobs.size) throw new ResticError(`internal error: ${plan.keepBlobs.size} blobs were not repacked`);

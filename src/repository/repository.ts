@@ -5,7 +5,18 @@
 import os from 'node:os';
 import type { Backend, FileType, Handle } from '../backends/backend.js';
 import { DryRunBackend } from '../backends/dry-run.js';
-import { FormatError, IntegrityError, NotFoundError, RepositoryNotFoundError, ResticError, UsageError } from '../errors.js';
+import {
+  asAbortedError,
+  checkArg,
+  checkOptions,
+  FormatError,
+  IntegrityError,
+  NotFoundError,
+  RepositoryNotFoundError,
+  ResticError,
+  throwIfAborted,
+  UsageError,
+} from '../errors.js';
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, loadPoly1305, newRandomKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import { PackAssembler } from '../parallel/pack-assembler.js';
@@ -51,6 +62,8 @@ const BIG_INDEX_BLOBS = 20_000;
 
 export interface InitOptions {
   workers?: number;
+  /** Cancels the init; an aborted init leaves no config file (no repository). */
+  signal?: AbortSignal;
   /** Repository format version (default 2, as restic 0.14). */
   version?: number;
   compression?: CompressionMode;
@@ -92,9 +105,29 @@ export interface OpenOptions {
    * for a local or in-memory one.
    */
   cache?: false | CacheOptions;
+  /** Whether operations on this repository lock by default (see OperationOptions.lock; default true). */
+  lock?: boolean;
+  /** Cancels the open (the key search). */
+  signal?: AbortSignal;
 }
 
-export interface AddKeyOptions {
+/** Options every library operation takes: its lock and its cancellation. */
+export interface OperationOptions {
+  /**
+   * The repository lock: by default (true) the operation takes the lock restic takes for it
+   * (shared for backup, restore and reading, exclusive for prune, forget, rebuild-index, migrate
+   * and key removal), refreshes it and releases it at the end. `false` runs without a lock
+   * (the caller's choice, like restic's `--no-lock`); a RepositoryLock the caller holds is used
+   * as it is.
+   */
+  lock?: boolean | RepositoryLock;
+  /** How the lock is taken: wait for a held lock (`retryMs`), events. */
+  lockOptions?: LockOptions;
+  /** Cancels the operation: it then rejects with AbortedError (`code: 'ABORTED'`). */
+  signal?: AbortSignal;
+}
+
+export interface AddKeyOptions extends OperationOptions {
   /** scrypt parameters; default: restic's calibration. */
   kdf?: KdfParams;
   /** Recorded in the key file; default: the current user and host. */
@@ -116,7 +149,7 @@ export class Repository {
   compression: CompressionMode;
   packSize: number;
   /** Blobs sitting in an unfinished pack (not yet in the index), by binary ID. */
-  private readonly pendingBlobs = new BlobIdSet();
+  private pendingBlobs = new BlobIdSet();
   private readonly uploads = new Set<Promise<void>>();
   private backgroundError: unknown = null;
   /** Stored packs not yet in an index file, with their blob counts (their blobs are in `index`). */
@@ -137,6 +170,13 @@ export class Repository {
   private inProcessData = 0;
   /** Bytes (as stored: compressed, encrypted) and blobs added to packs by this process. */
   readonly added = { data: 0, tree: 0, dataBlobs: 0, treeBlobs: 0 };
+  /** Locks taken through acquireLock(): operations run under them without locking again. */
+  private readonly heldLocks = new Set<RepositoryLock>();
+  /**
+   * Whether library operations lock by default (OpenOptions.lock). The CLI clears it for
+   * `--no-lock`.
+   */
+  locking: boolean;
 
   private constructor(
     /** The store; replaced by a DryRunBackend wrapper in setDryRun(). */
@@ -150,6 +190,7 @@ export class Repository {
     this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
     this.indexMaxBlobs = opts.indexMaxBlobs ?? INDEX_MAX_BLOBS;
     this.workers = opts.workers;
+    this.locking = opts.lock ?? true;
   }
 
   /**
@@ -175,6 +216,8 @@ export class Repository {
 
   /** Create a new repository and return it opened. */
   static async init(backend: Backend, password: string, opts: InitOptions = {}): Promise<Repository> {
+    checkOpenArgs('Repository.init', backend, password, opts);
+    const signal = opts.signal;
     const version = opts.version ?? 2;
     if (!Number.isInteger(version) || version < 1 || version > MAX_REPO_VERSION) {
       throw new UsageError(`repository version ${version} is not supported (use 1 or 2)`);
@@ -186,13 +229,17 @@ export class Repository {
       throw new ResticError(`repository at ${backend.location} already exists (config file found)`);
     }
     const mac = loadPoly1305();
-    await backend.create();
+    throwIfAborted(signal, 'Repository.init');
+    await backend.create({ signal });
     const master = newRandomKey();
     const params = opts.kdf ?? (await calibrateKdf());
     const key = await createKeyFile(password, master, params, opts);
     const config: Config = { version, id: randomId(), chunkerPolynomial: opts.polynomial ?? randomPolynomial() };
-    await backend.save({ type: 'key', name: key.id }, key.bytes);
-    await backend.save({ type: 'config', name: 'config' }, encrypt(master, encodeConfig(config)));
+    throwIfAborted(signal, 'Repository.init');
+    await backend.save({ type: 'key', name: key.id }, key.bytes, { signal });
+    // The config last: until it exists there is no repository, so an abort leaves none.
+    throwIfAborted(signal, 'Repository.init');
+    await backend.save({ type: 'config', name: 'config' }, encrypt(master, encodeConfig(config)), { signal });
     await mac;
     return new Repository(backend, config, master, key.id, {
       compression: version < 2 ? 'off' : opts.compression,
@@ -203,19 +250,31 @@ export class Repository {
 
   /** Open an existing repository with a password, trying each key file as restic does. */
   static async open(backend: Backend, password: string, opts: OpenOptions = {}): Promise<Repository> {
+    checkOpenArgs('Repository.open', backend, password, opts);
+    try {
+      return await Repository.openChecked(backend, password, opts);
+    } catch (err) {
+      throw asAbortedError(err, opts.signal, 'Repository.open');
+    }
+  }
+
+  private static async openChecked(backend: Backend, password: string, opts: OpenOptions): Promise<Repository> {
+    const { signal } = opts;
+    throwIfAborted(signal, 'Repository.open');
     // The WASM MAC loads on the main thread while scrypt runs on the thread pool.
     const mac = loadPoly1305();
     let configBytes: Uint8Array;
     try {
-      configBytes = await (opts.config ?? backend.load({ type: 'config', name: 'config' }));
+      configBytes = await (opts.config ?? backend.load({ type: 'config', name: 'config' }, 0, 0, { signal }));
     } catch (err) {
       if (err instanceof NotFoundError) {
         throw new RepositoryNotFoundError(`repository does not exist: unable to open config file at ${backend.location}`, { cause: err });
       }
       throw err;
     }
-    const { master, keyId } = await (opts.key ?? findKey(backend, password, opts.keyHint));
+    const { master, keyId } = await (opts.key ?? findKey(backend, password, opts.keyHint, signal));
     await mac;
+    throwIfAborted(signal, 'Repository.open');
     let config: Config;
     try {
       config = decodeConfig(decrypt(master, configBytes));
@@ -717,8 +776,67 @@ export class Repository {
    * Take a lock as restic does (write it, wait, look for conflicts); it is refreshed
    * while held. Conflicting stale locks are removed and reported through `opts.onEvent`.
    */
-  acquireLock(exclusive: boolean, opts: LockOptions = {}): Promise<RepositoryLock> {
-    return RepositoryLock.acquire(this.lockStore(), exclusive, opts);
+  async acquireLock(exclusive: boolean, opts: LockOptions = {}): Promise<RepositoryLock> {
+    const lock = await RepositoryLock.acquire(this.lockStore(), exclusive, opts);
+    this.heldLocks.add(lock);
+    return lock;
+  }
+
+  /**
+   * Run a library operation under the lock restic takes for it, unless `how.lock` opts out
+   * (false) or names a lock the caller holds, or this repository already holds a strong
+   * enough lock (a caller's acquireLock()). Aborts become AbortedError.
+   */
+  async runLocked<T>(
+    what: string,
+    exclusive: boolean,
+    how: OperationOptions | undefined,
+    fn: () => Promise<T>,
+    writes = false,
+  ): Promise<T> {
+    checkOptions(how, what);
+    const { lock, signal } = how ?? {};
+    throwIfAborted(signal, what);
+    let own: RepositoryLock | null = null;
+    if (lock instanceof RepositoryLock) {
+      checkArg(!lock.isReleased, what, 'options.lock to be a lock that is still held', lock);
+      checkArg(lock.exclusive || !exclusive, what, 'options.lock to be an exclusive lock', lock);
+    } else if (lock !== false && this.locking && !this.holdsLock(exclusive)) {
+      checkArg(lock === undefined || lock === true, what, 'options.lock to be a boolean or a RepositoryLock', lock);
+      own = await this.acquireLock(exclusive, { ...how?.lockOptions, signal });
+    }
+    try {
+      return await fn();
+    } catch (err) {
+      // A failed or cancelled write leaves no temp files and no uploads running behind it.
+      if (writes) await this.abandonWrites().catch(() => undefined);
+      throw asAbortedError(err, signal, what);
+    } finally {
+      await own?.release();
+    }
+  }
+
+  /**
+   * After a failed or cancelled save: stop the workers (they remove their temp files), let
+   * uploads in flight settle and forget unfinished packs. Packs already stored stay, not in
+   * any index file, as after an interrupted restic backup (prune removes them).
+   */
+  async abandonWrites(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.close();
+    while (this.uploads.size) await Promise.allSettled([...this.uploads]);
+    this.packAssembler = null;
+    this.pendingBlobs = new BlobIdSet();
+    this.backgroundError = null;
+  }
+
+  private holdsLock(exclusive: boolean): boolean {
+    for (const l of this.heldLocks) {
+      if (l.isReleased) this.heldLocks.delete(l);
+      else if (l.exclusive || !exclusive) return true;
+    }
+    return false;
   }
 
   /** acquireLock() returning just the release function. */
@@ -771,6 +889,11 @@ export class Repository {
    * opens the repository before returning (restic removes a new key that does not).
    */
   async addKey(password: string, opts: AddKeyOptions = {}): Promise<string> {
+    checkArg(typeof password === 'string', 'addKey', 'the new password (a string)', password);
+    return this.runLocked('key add', false, opts, () => this.addKeyLocked(password, opts));
+  }
+
+  private async addKeyLocked(password: string, opts: AddKeyOptions): Promise<string> {
     const params = opts.kdf ?? (await calibrateKdf());
     const key = await createKeyFile(password, this.key, params, {
       username: opts.username || undefined,
@@ -789,15 +912,22 @@ export class Repository {
   }
 
   /** Remove a key file; the key this repository was opened with is never removed. */
-  async removeKey(id: string): Promise<void> {
+  async removeKey(id: string, opts?: OperationOptions): Promise<void> {
+    checkArg(typeof id === 'string', 'removeKey', 'a key ID (a string)', id);
     if (id === this.keyId) throw new UsageError('refusing to remove key currently used to access repository');
-    await this.backend.stat({ type: 'key', name: id });
-    await this.backend.remove({ type: 'key', name: id });
+    await this.runLocked('key remove', true, opts, async () => {
+      await this.backend.stat({ type: 'key', name: id });
+      await this.backend.remove({ type: 'key', name: id });
+    });
   }
 
   /** `key passwd`: add a key for the new password, then remove the current one. */
   async changePassword(password: string, opts: AddKeyOptions = {}): Promise<string> {
-    const id = await this.addKey(password, opts);
+    return this.runLocked('key passwd', true, opts, () => this.replaceKey(password, opts));
+  }
+
+  private async replaceKey(password: string, opts: AddKeyOptions): Promise<string> {
+    const id = await this.addKey(password, { ...opts, lock: false });
     const old = this.keyId;
     (this as { keyId: string }).keyId = id;
     await this.backend.remove({ type: 'key', name: old });
@@ -818,6 +948,24 @@ function packHandle(name: string, type: BlobType): Handle {
 
 function packType(blobs: BlobList): BlobType {
   return blobs.length > 0 ? blobs.type(0) : 'data';
+}
+
+/** Runtime check that an operation was given an opened Repository. */
+export function checkRepository(repo: unknown, where: string): asserts repo is Repository {
+  checkArg(repo instanceof Repository, where, 'an opened Repository (Repository.open) as first argument', repo);
+}
+
+/** Runtime checks of open()/init()'s arguments (callers in plain JavaScript get a UsageError). */
+function checkOpenArgs(where: string, backend: unknown, password: unknown, opts: unknown): void {
+  const b = backend as Partial<Backend> | null;
+  checkArg(
+    typeof b?.load === 'function' && typeof b.save === 'function' && typeof b.list === 'function',
+    where,
+    'a Backend as first argument',
+    backend,
+  );
+  checkArg(typeof password === 'string', where, 'the password (a string) as second argument', password);
+  checkOptions(opts, where);
 }
 
 /** claim()'s hex → binary scratch (saves run on one thread, one at a time). */

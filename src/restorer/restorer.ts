@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { type Repository } from '../repository/repository.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
+import { checkArg } from '../errors.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import { type BlobLocation, MasterIndex } from '../repository/master-index.js';
 import { hashId } from '../format/id.js';
@@ -44,6 +45,8 @@ export interface RestoreOptions {
   dryRun?: boolean;
   /** Each entry as it is done: restic's -vv lines and `verbose_status` messages. */
   onItem?: (item: RestoreItem) => void;
+  /** Cancels the restore (AbortedError); files already written stay. */
+  signal?: AbortSignal;
 }
 
 export interface RestoreItem {
@@ -199,6 +202,7 @@ export class Restorer {
         this.warn(d.path, err);
       }
     }
+    this.opts.signal?.throwIfAborted(); // a cancelled restore never reports success
     return this.stats;
   }
 
@@ -216,6 +220,7 @@ export class Restorer {
     // A tree may repeat a name; a repeated entry must clear what the first one made.
     const seen = fresh ? new Set<string>() : null;
     for (const node of nodes) {
+      this.opts.signal?.throwIfAborted();
       const p = Buffer.concat([dir, SEP, node.name]);
       if (!isSafeName(node.name)) {
         this.warn(p, new Error(`refusing to restore unsafe name ${JSON.stringify(Buffer.from(node.name).toString())}`));
@@ -244,6 +249,7 @@ export class Restorer {
           await this.restoreNode(node, p, empty, snapPath);
         }
       } catch (err) {
+        if (this.opts.signal?.aborted) throw err;
         this.warn(p, err);
       }
     }
@@ -508,6 +514,7 @@ export class Restorer {
   }
 
   private async restorePack(packId: string, blobs: Map<string, PlannedBlob>): Promise<void> {
+    this.opts.signal?.throwIfAborted();
     const locs = [...blobs].map(([id, { loc, uses }]) => ({ id, loc, uses }));
     locs.sort((a, b) => a.loc.offset - b.loc.offset);
     const start = locs[0]!.loc.offset;
@@ -733,15 +740,26 @@ export function prestartRestore(repo: Repository): void {
   prestartOpenPool(repo.key, restoreWorkers());
 }
 
-/** Restore a whole snapshot (or `subfolder` of it) into `target`. */
+/**
+ * Restore a whole snapshot (or `subfolder` of it) into `target`, under a shared lock.
+ *
+ * @example
+ * ```ts
+ * const stats = await restore(repo, 'latest', '/tmp/restored');
+ * console.log(`${stats.files} files, ${stats.bytes} bytes`);
+ * ```
+ */
 export async function restore(
   repo: Repository,
   snapshotSpec: string,
   target: string,
-  opts: RestoreOptions & { subfolder?: string } = {},
+  opts: RestoreOptions & OperationOptions & { subfolder?: string } = {},
 ): Promise<RestoreStats> {
+  checkRepository(repo, 'restore');
+  checkArg(typeof snapshotSpec === 'string', 'restore', 'a snapshot ID or "latest" as second argument', snapshotSpec);
+  checkArg(typeof target === 'string', 'restore', 'the target directory (a string) as third argument', target);
   try {
-    return await restoreSnapshot(repo, snapshotSpec, target, opts);
+    return await repo.runLocked('restore', false, opts, () => restoreSnapshot(repo, snapshotSpec, target, opts));
   } finally {
     await discardSpare(); // prestartRestore's workers, when the restore failed before taking them
   }
