@@ -794,17 +794,8 @@ export class Repository {
     fn: () => Promise<T>,
     writes = false,
   ): Promise<T> {
-    checkOptions(how, what);
-    const { lock, signal } = how ?? {};
-    throwIfAborted(signal, what);
-    let own: RepositoryLock | null = null;
-    if (lock instanceof RepositoryLock) {
-      checkArg(!lock.isReleased, what, 'options.lock to be a lock that is still held', lock);
-      checkArg(lock.exclusive || !exclusive, what, 'options.lock to be an exclusive lock', lock);
-    } else if (lock !== false && this.locking && !this.holdsLock(exclusive)) {
-      checkArg(lock === undefined || lock === true, what, 'options.lock to be a boolean or a RepositoryLock', lock);
-      own = await this.acquireLock(exclusive, { ...how?.lockOptions, signal });
-    }
+    const signal = how?.signal;
+    const own = await this.lockFor(what, exclusive, how);
     try {
       return await fn();
     } catch (err) {
@@ -829,6 +820,42 @@ export class Repository {
     this.packAssembler = null;
     this.pendingBlobs = new BlobIdSet();
     this.backgroundError = null;
+  }
+
+  /** runLocked() for an async iteration: the lock is held until it ends or is left early. */
+  async *iterateLocked<T>(
+    what: string,
+    exclusive: boolean,
+    how: OperationOptions | undefined,
+    make: () => AsyncIterable<T>,
+  ): AsyncGenerator<T> {
+    const signal = how?.signal;
+    const own = await this.lockFor(what, exclusive, how);
+    try {
+      for await (const item of make()) {
+        throwIfAborted(signal, what);
+        yield item;
+      }
+    } catch (err) {
+      throw asAbortedError(err, signal, what);
+    } finally {
+      await own?.release();
+    }
+  }
+
+  /** The lock an operation must take itself (null: opted out, passed in, or already held). */
+  private async lockFor(what: string, exclusive: boolean, how: OperationOptions | undefined): Promise<RepositoryLock | null> {
+    checkOptions(how, what);
+    const { lock, signal } = how ?? {};
+    throwIfAborted(signal, what);
+    if (lock instanceof RepositoryLock) {
+      checkArg(!lock.isReleased, what, 'options.lock to be a lock that is still held', lock);
+      checkArg(lock.exclusive || !exclusive, what, 'options.lock to be an exclusive lock', lock);
+      return null;
+    }
+    checkArg(lock === undefined || typeof lock === 'boolean', what, 'options.lock to be a boolean or a RepositoryLock', lock);
+    if (lock === false || !this.locking || this.holdsLock(exclusive)) return null;
+    return this.acquireLock(exclusive, { ...how?.lockOptions, signal });
   }
 
   private holdsLock(exclusive: boolean): boolean {
