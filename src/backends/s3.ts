@@ -45,6 +45,7 @@ import {
 } from './backend.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
+import { importOptional } from './optional.js';
 
 type Sdk = typeof SdkModule;
 
@@ -268,7 +269,7 @@ export class S3Backend implements Backend {
     this.clientP ??= (async () => {
       // The SDK warns on Node 20 about releases after January 2027; our version is pinned.
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-      const sdk = await import('@aws-sdk/client-s3');
+      const sdk = await importOptional(() => import('@aws-sdk/client-s3'), '@aws-sdk/client-s3', 's3');
       const o = this.opts;
       const onAws = o.endpoint === undefined || AWS_HOST_RE.test(new URL(o.endpoint).hostname);
       const lookup = o.bucketLookup ?? 'auto';

@@ -50,6 +50,7 @@ import {
 import { fingerprint, keyBlobType, knownHostsName, knownKeyTypes, parseKnownHosts, readKnownHosts, verifyHostKey } from './known-hosts.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from '../retry.js';
 import { Semaphore } from '../semaphore.js';
+import { importOptional } from '../optional.js';
 import { parseDurationOption, parseIntOption } from '../options.js';
 
 /** The server's host key was not accepted (unknown, changed or revoked). Never retried. */
@@ -211,7 +212,7 @@ type Ssh2 = typeof ssh2;
 
 /** ssh2, loaded on first use. It is CommonJS: under Node's ESM loader its exports sit on `default`. */
 async function loadSsh2(): Promise<Ssh2> {
-  const mod = (await import('ssh2')) as Ssh2 & { default?: Ssh2 };
+  const mod = (await importOptional(() => import('ssh2'), 'ssh2', 'sftp')) as Ssh2 & { default?: Ssh2 };
   return mod.default ?? mod;
 }
 
