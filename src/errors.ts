@@ -3,6 +3,15 @@
  * and a stable string `code`, so the CLI and library callers treat failures the same way
  * without matching messages or classes.
  */
+
+/**
+ * restic's exit codes (0.17+ numbering), as ResticError.exitCode carries them.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = err instanceof ResticError ? err.exitCode : ExitCode.Fatal;
+ * ```
+ */
 export const ExitCode = {
   OK: 0,
   Fatal: 1,
@@ -54,45 +63,105 @@ export class ResticError extends Error {
   }
 }
 
-/** Bad command-line or API arguments (`code: 'USAGE'`). */
+/**
+ * Bad command-line or API arguments (`code: 'USAGE'`).
+ *
+ * @example
+ * ```ts
+ * await Repository.open(backend, 42 as unknown as string); // rejects: UsageError, code 'USAGE'
+ * ```
+ */
 export class UsageError extends ResticError {
   override readonly code: ErrorCode = 'USAGE';
 }
 
-/** No repository at the location, no config file (`code: 'NO_REPOSITORY'`, exit 10). */
+/**
+ * No repository at the location, no config file (`code: 'NO_REPOSITORY'`, exit 10).
+ *
+ * @example
+ * ```ts
+ * const err = await Repository.open(new LocalBackend('/nowhere'), pw).catch((e) => e);
+ * if (err instanceof RepositoryNotFoundError) await Repository.init(new LocalBackend('/nowhere'), pw);
+ * ```
+ */
 export class RepositoryNotFoundError extends ResticError {
   override readonly exitCode: number = ExitCode.RepositoryNotFound;
   override readonly code: ErrorCode = 'NO_REPOSITORY';
 }
 
-/** No key file could be opened with the password (`code: 'WRONG_PASSWORD'`, exit 12). */
+/**
+ * No key file could be opened with the password (`code: 'WRONG_PASSWORD'`, exit 12).
+ *
+ * @example
+ * ```ts
+ * const err = await Repository.open(backend, 'guess').catch((e) => e);
+ * if (err instanceof WrongPasswordError) console.error('wrong password'); // err.code === 'WRONG_PASSWORD'
+ * ```
+ */
 export class WrongPasswordError extends ResticError {
   override readonly exitCode: number = ExitCode.WrongPassword;
   override readonly code: ErrorCode = 'WRONG_PASSWORD';
 }
 
-/** A lock held by someone else prevents the operation (`code: 'LOCKED'`, exit 11). */
+/**
+ * A lock held by someone else prevents the operation (`code: 'LOCKED'`, exit 11).
+ *
+ * @example
+ * ```ts
+ * await prune(repo).catch((e) => { if (e instanceof LockError) console.error(e.message); else throw e; });
+ * ```
+ */
 export class LockError extends ResticError {
   override readonly exitCode: number = ExitCode.LockFailed;
   override readonly code: ErrorCode = 'LOCKED';
 }
 
-/** MAC mismatch, hash mismatch or malformed content: the data cannot be trusted (`code: 'INTEGRITY'`). */
+/**
+ * MAC mismatch, hash mismatch or malformed content: the data cannot be trusted (`code: 'INTEGRITY'`).
+ *
+ * @example
+ * ```ts
+ * await repo.loadBlob('data', id).catch((e) => { if (e.code === 'INTEGRITY') console.error('damaged:', e.message); });
+ * ```
+ */
 export class IntegrityError extends ResticError {
   override readonly code: ErrorCode = 'INTEGRITY';
 }
 
-/** A key file whose KDF parameters are invalid or would need absurd resources (`code: 'KEY_PARAMS'`). */
+/**
+ * A key file whose KDF parameters are invalid or would need absurd resources (`code: 'KEY_PARAMS'`).
+ *
+ * @example
+ * ```ts
+ * const err = await Repository.open(backend, pw).catch((e) => e); // a key demanding absurd scrypt memory
+ * if (err instanceof KeyParamsError) console.error(err.message);
+ * ```
+ */
 export class KeyParamsError extends ResticError {
   override readonly code: ErrorCode = 'KEY_PARAMS';
 }
 
-/** A backend object, snapshot or path that does not exist (`code: 'NOT_FOUND'`). */
+/**
+ * A backend object, snapshot or path that does not exist (`code: 'NOT_FOUND'`).
+ *
+ * @example
+ * ```ts
+ * const err = await stat(repo, 'latest', '/missing').catch((e) => e);
+ * if (err instanceof NotFoundError) console.log('no such path'); // err.code === 'NOT_FOUND'
+ * ```
+ */
 export class NotFoundError extends ResticError {
   override readonly code: ErrorCode = 'NOT_FOUND';
 }
 
-/** The repository or an object in it has an unsupported format (`code: 'FORMAT'`). */
+/**
+ * The repository or an object in it has an unsupported format (`code: 'FORMAT'`).
+ *
+ * @example
+ * ```ts
+ * if (err instanceof FormatError) console.error('unsupported repository format:', err.message);
+ * ```
+ */
 export class FormatError extends ResticError {
   override readonly code: ErrorCode = 'FORMAT';
 }
@@ -100,6 +169,14 @@ export class FormatError extends ResticError {
 /**
  * The operation was cancelled through its AbortSignal (`code: 'ABORTED'`, exit 130). Locks
  * it took are released and nothing half-written is left referenced.
+ *
+ * @example
+ * ```ts
+ * const ac = new AbortController();
+ * const run = backup(repo, ['/data'], { signal: ac.signal });
+ * ac.abort();
+ * await run.catch((e) => { if (!(e instanceof AbortedError)) throw e; }); // e.exitCode === 130
+ * ```
  */
 export class AbortedError extends ResticError {
   override readonly exitCode: number = ExitCode.Interrupted;
@@ -128,10 +205,6 @@ export function asAbortedError(err: unknown, signal: AbortSignal | undefined, wh
 export function errCode(err: unknown): string | undefined {
   if (err instanceof ResticError) return undefined;
   return (err as NodeJS.ErrnoException | undefined)?.code;
-}
-
-export function isNotFound(err: unknown): boolean {
-  return err instanceof NotFoundError || (err as { code?: string })?.code === 'ENOENT';
 }
 
 /** A value's type as an error message names it. */

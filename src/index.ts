@@ -85,7 +85,6 @@ export {
 export { restore, readFileContent, type RestoreOptions, type RestoreStats, type RestoreItem } from './restorer/restorer.js';
 export { type OverwriteBehavior } from './restorer/overwrite.js';
 export { stat, listDirectory, walk, readFile, restoreToSink, type SnapshotPath, type TreeEntry, type RestoreSink } from './walker/read.js';
-export { dumpTree, dumpPath, type ArchiveFormat, type DumpOptions, type Sink } from './dump/index.js';
 export { check, type CheckOptions, type CheckResult, type CheckPhase, type Finding, type FindingKind } from './checker/index.js';
 export { prune, type PruneOptions, type PruneResult, type PruneStep, type PrunePlan, type PruneStats } from './prune/index.js';
 export { forget, type ForgetOptions, type ForgetResult, type ExpirePolicy } from './forget/index.js';

@@ -20,6 +20,7 @@ import { nodeFromStat, nodeTypeOf } from './node-from-stat.js';
 import { type TargetTree, buildTargetTree, nameBytes } from './targets.js';
 import { type ExcludeOptions, Excluder } from './exclude.js';
 
+/** Options of backup(): snapshot metadata, parent, excludes, progress, lock and signal. */
 export interface BackupOptions extends OperationOptions {
   hostname?: string;
   tags?: string[];
@@ -54,6 +55,7 @@ export interface BackupOptions extends OperationOptions {
   skipIfUnchanged?: boolean;
 }
 
+/** A file or directory backup() saved (BackupOptions.onItem). */
 export interface BackupItem {
   /** Path inside the snapshot; directories end in "/". */
   path: string;
@@ -64,11 +66,13 @@ export interface BackupItem {
   added: number;
 }
 
+/** A file that could not be read; the backup continued without it. */
 export interface BackupWarning {
   path: string;
   message: string;
 }
 
+/** Backup progress, reported every `progressInterval` ms. */
 export interface BackupProgress {
   secondsElapsed: number;
   filesDone: number;
@@ -93,6 +97,7 @@ export interface BackupStats {
   totalBytesProcessed: number;
 }
 
+/** What backup() wrote: the snapshot, its ID and statistics. */
 export interface BackupResult {
   /** The new snapshot's ID; '' when skipIfUnchanged skipped it. Under dryRun, the ID it would have had. */
   snapshotId: string;

@@ -18,8 +18,10 @@ import { chunkStream } from '../chunker/index.js';
 import { UsageError } from '../errors.js';
 import { groupName, userName } from './users.js';
 
+/** A virtual file's content: bytes, text, or a stream of them. */
 export type EntryContent = Uint8Array | string | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array> | ReadableStream<Uint8Array>;
 
+/** One entry of backupEntries(): a path inside the snapshot, its type, metadata and content. */
 export interface VirtualEntry {
   /** Path below the root, '/'-separated (e.g. "db/che.sql"). */
   path: string;
@@ -36,6 +38,7 @@ export interface VirtualEntry {
   linktarget?: string;
 }
 
+/** Options of backupEntries(). */
 export interface VirtualBackupOptions {
   /** Absolute path the entries appear under (default "/"). */
   root?: string;
@@ -53,6 +56,7 @@ export interface VirtualBackupOptions {
   onEntry?: (path: string, bytes: number) => void;
 }
 
+/** What backupEntries() wrote. */
 export interface VirtualBackupResult {
   snapshotId: string;
   snapshot: Snapshot;
@@ -228,7 +232,17 @@ export class VirtualArchiver {
   }
 }
 
-/** Back up a virtual tree of entries into one snapshot. */
+/**
+ * Back up a virtual tree of entries into one snapshot.
+ *
+ * @example
+ * ```ts
+ * const { snapshotId } = await backupEntries(repo, [
+ *   { path: 'db/dump.sql', content: dumpStream },
+ *   { path: 'config.json', content: JSON.stringify(config) },
+ * ], { tags: ['db'] });
+ * ```
+ */
 export function backupEntries(
   repo: Repository,
   entries: Iterable<VirtualEntry> | AsyncIterable<VirtualEntry>,

@@ -6,8 +6,17 @@
 import { ResticError } from '../errors.js';
 import { isId } from '../format/id.js';
 
+/** restic's file types (one directory each in the default layout). */
 export type FileType = 'config' | 'key' | 'pack' | 'index' | 'snapshot' | 'lock';
 
+/**
+ * restic's file types, in the order restic lists them.
+ *
+ * @example
+ * ```ts
+ * for (const type of FILE_TYPES) for await (const f of backend.list(type)) console.log(type, f.name, f.size);
+ * ```
+ */
 export const FILE_TYPES: readonly FileType[] = ['config', 'key', 'pack', 'index', 'snapshot', 'lock'];
 
 /** Identifies one file. `name` is the 64-hex ID; for `config` it is ignored. */
@@ -18,6 +27,7 @@ export interface Handle {
   tree?: boolean;
 }
 
+/** A file's name and size, as listed. */
 export interface FileInfo {
   name: string;
   size: number;
@@ -32,6 +42,10 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * The storage interface every store implements (local, memory, REST, S3, SFTP): files by
+ * type and name. Every method takes `{ signal }` last.
+ */
 export interface Backend {
   /** Human-readable location, used in messages. */
   readonly location: string;

@@ -49,6 +49,14 @@ const STAT_BATCH = 64;
 // restic skips chmod and directory fsync on Windows.
 const POSIX = process.platform !== 'win32';
 
+/**
+ * A repository in a local directory, written as restic does (fsync, atomic rename, read-only files).
+ *
+ * @example
+ * ```ts
+ * const repo = await Repository.open(new LocalBackend('/srv/repo'), password);
+ * ```
+ */
 export class LocalBackend implements Backend {
   readonly location: string;
   private modesP?: Promise<Modes>;

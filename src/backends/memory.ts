@@ -14,6 +14,14 @@ import {
   type CallOptions,
 } from './backend.js';
 
+/**
+ * A repository in memory, for tests and experiments.
+ *
+ * @example
+ * ```ts
+ * const repo = await Repository.init(new MemoryBackend(), 'pw'); // for tests: nothing touches the disk
+ * ```
+ */
 export class MemoryBackend implements Backend {
   readonly location: string;
   private readonly files = new Map<FileType, Map<string, Uint8Array>>(FILE_TYPES.map((t) => [t, new Map()]));

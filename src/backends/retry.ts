@@ -14,6 +14,11 @@ import type { Backend, CallOptions, FileInfo, FileType, Handle } from './backend
 /**
  * A failed backend request with what the wrapper needs to decide on a retry. Backends may
  * throw it directly; other errors are classified by `isTransient`.
+ *
+ * @example
+ * ```ts
+ * throw new BackendRequestError('upload failed: 503', true, 503); // transient: RetryBackend retries it
+ * ```
  */
 export class BackendRequestError extends ResticError {
   override readonly code: ErrorCode = 'BACKEND';
@@ -29,16 +34,32 @@ export class BackendRequestError extends ResticError {
   }
 }
 
-/** Credentials were refused (HTTP 401/403 on access): never retried. */
+/**
+ * Credentials were refused (HTTP 401/403 on access): never retried.
+ *
+ * @example
+ * ```ts
+ * const err = await Repository.open(backend, pw).catch((e) => e);
+ * if (err instanceof AuthenticationError) console.error('check the server credentials'); // code 'AUTH'
+ * ```
+ */
 export class AuthenticationError extends ResticError {
   override readonly code: ErrorCode = 'AUTH';
 }
 
-/** The final error after the retries were used up (or the failure was permanent). */
+/**
+ * The final error after the retries were used up (or the failure was permanent).
+ *
+ * @example
+ * ```ts
+ * if (err instanceof BackendError) console.error('storage failed:', err.message); // code 'BACKEND'
+ * ```
+ */
 export class BackendError extends ResticError {
   override readonly code: ErrorCode = 'BACKEND';
 }
 
+/** How RetryBackend retries transient failures. */
 export interface RetryOptions {
   /** Attempts after the first one (default 6). */
   retries?: number;
@@ -141,7 +162,14 @@ async function retry<T>(op: string, fn: () => Promise<T>, opts: RetryOptions = {
   }
 }
 
-/** Wraps any backend so each operation is retried on transient failures. */
+/**
+ * Wraps any backend so each operation is retried on transient failures.
+ *
+ * @example
+ * ```ts
+ * const backend = new RetryBackend(new LocalBackend('/mnt/nfs/repo'), { retries: 3 });
+ * ```
+ */
 export class RetryBackend implements Backend {
   readonly location: string;
 

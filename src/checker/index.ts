@@ -13,8 +13,10 @@ export { type Finding, type FindingKind } from './findings.js';
 export { parseSubset, selectPacks } from './subset.js';
 export { verifyPack } from './verify-pack.js';
 
+/** check()'s phases, in order. */
 export type CheckPhase = 'load-index' | 'packs' | 'structure' | 'read-data';
 
+/** Options of check(): read-data, subsets, progress, lock and signal. */
 export interface CheckOptions extends OperationOptions {
   /** Download and verify every pack. */
   readData?: boolean;
@@ -28,6 +30,7 @@ export interface CheckOptions extends OperationOptions {
   onProgress?: (phase: CheckPhase, done: number, total: number) => void;
 }
 
+/** What check() found. */
 export interface CheckResult {
   findings: Finding[];
   errors: number;

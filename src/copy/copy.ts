@@ -15,6 +15,7 @@ import { FormatError } from '../errors.js';
 import { findFilteredSnapshots } from '../walker/select.js';
 import { type SnapshotSelector, hasTags, loadSnapshots, selectorMatches } from '../forget/tags.js';
 
+/** Options of copySnapshots(). */
 export interface CopyOptions extends OperationOptions {
   /** The source repository's lock (default: a shared one; `lock` is the destination's). */
   sourceLock?: boolean | RepositoryLock;
@@ -35,6 +36,7 @@ export interface CopiedSnapshot {
   skipped: boolean;
 }
 
+/** What copySnapshots() copied. */
 export interface CopyResult {
   snapshots: CopiedSnapshot[];
   /** blobs written to the destination */

@@ -94,12 +94,14 @@ export async function deleteSnapshots(repo: Repository, ids: string[]): Promise<
   await mapLimit(ids, 8, (name) => repo.backend.remove({ type: 'snapshot', name }));
 }
 
+/** Options of forget(): the policy, grouping, filters, dry run, lock and signal. */
 export interface ForgetOptions extends ForgetPlanOptions, OperationOptions {
   dryRun?: boolean;
   /** unreadable snapshot files are skipped with a warning, as in restic */
   warn?: (line: string) => void;
 }
 
+/** What forget() kept and removed, per group. */
 export interface ForgetResult {
   groups: ForgetGroup[];
   /** IDs removed (or, with dryRun, that would be removed) */

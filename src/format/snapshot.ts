@@ -5,6 +5,9 @@ import { parseJson } from '../go/json-parse.js';
 import { isId } from './id.js';
 import { goTimeJson } from '../go/time.js';
 
+/**
+ * A snapshot file's content: root tree, time, paths, host, tags and the rest restic records.
+ */
 export interface Snapshot {
   time: string;
   parent?: string;

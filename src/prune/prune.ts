@@ -44,6 +44,7 @@ export type PruneStep =
   | 'pack-deleted'
   | 'done';
 
+/** Options of prune(): restic's limits, dry run, progress, lock and signal. */
 export interface PruneOptions extends OperationOptions {
   /** Tolerated unused space: "5%" (default), a size, or "unlimited". */
   maxUnused?: string;
@@ -68,6 +69,7 @@ export interface PruneOptions extends OperationOptions {
   onStep?: (step: PruneStep) => void | Promise<void>;
 }
 
+/** What prune() did (or would do, with dryRun). */
 export interface PruneResult {
   stats: PruneStats;
   plan: PrunePlan;

@@ -11,6 +11,7 @@ import { MasterIndex } from '../repository/master-index.js';
 import { packSizeFromBlobs, readPackHeader } from '../format/pack.js';
 import { deleteIndexFiles, writeIndexFiles } from './index-writer.js';
 
+/** Options of rebuildIndex(). */
 export interface RebuildIndexOptions extends OperationOptions {
   /** Ignore the existing index and read every pack header. */
   readAllPacks?: boolean;
@@ -21,6 +22,7 @@ export interface RebuildIndexOptions extends OperationOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** What rebuildIndex() read, dropped and wrote. */
 export interface RebuildIndexResult {
   /** Packs whose headers were read (unindexed or with the wrong size). */
   packsRead: string[];

@@ -27,9 +27,23 @@ export function newLockInfo(exclusive: boolean): LockInfo {
   };
 }
 
-/** restic's staleTimeout. */
+/**
+ * restic's staleTimeout.
+ *
+ * @example
+ * ```ts
+ * const old = Date.now() - Date.parse(lock.time) > STALE_TIMEOUT_MS;
+ * ```
+ */
 export const STALE_TIMEOUT_MS = 30 * 60 * 1000;
-/** restic's refreshInterval. */
+/**
+ * restic's refreshInterval.
+ *
+ * @example
+ * ```ts
+ * const lock = await repo.acquireLock(false, { refreshIntervalMs: REFRESH_INTERVAL_MS / 5 });
+ * ```
+ */
 export const REFRESH_INTERVAL_MS = 5 * 60 * 1000;
 /** restic's waitBeforeLockCheck: time for a concurrent writer's lock to become visible. */
 const WAIT_BEFORE_LOCK_CHECK_MS = 200;
@@ -41,6 +55,11 @@ const RETRY_MAX_MS = 60_000;
  * gone. Locks of other hosts younger than 30 minutes are never stale. restic probes the
  * process with SIGHUP; signal 0 asks the same question without disturbing it (and a
  * process we may not signal, EPERM, is alive).
+ *
+ * @example
+ * ```ts
+ * for (const { id, lock } of await repo.listLocks()) if (isLockStale(lock)) console.log('stale lock', id);
+ * ```
  */
 export function isStale(l: LockInfo, now = Date.now(), hostname = os.hostname()): boolean {
   const t = lockTimeMs(l);
@@ -75,12 +94,14 @@ export interface LockStore {
   removeFile(type: 'lock', id: string): Promise<void>;
 }
 
+/** What happens while a lock is taken and held, for logs (LockOptions.onEvent). */
 export type LockEvent =
   | { type: 'stale-lock-removed'; id: string; lock: LockInfo; message: string }
   | { type: 'waiting'; id: string; lock: LockInfo; retryInMs: number; message: string }
   | { type: 'refreshed'; id: string; previousId: string }
   | { type: 'refresh-failed'; error: unknown; message: string };
 
+/** How a lock is taken and held. */
 export interface LockOptions {
   /** Keep trying this long (ms) while a live process holds a conflicting lock (`--retry-lock`). */
   retryMs?: number;
@@ -110,6 +131,20 @@ export function ignoreSighupWhileLocked(on = true): void {
   sighupGuard = on;
 }
 
+/**
+ * A lock file held by this process, refreshed every 5 minutes until released.
+ *
+ * @example
+ * ```ts
+ * const lock = await repo.acquireLock(true); // exclusive
+ * try {
+ *   await prune(repo, { lock });
+ *   await forget(repo, { policy: { last: 7 }, lock });
+ * } finally {
+ *   await lock.release();
+ * }
+ * ```
+ */
 export class RepositoryLock {
   private timer: NodeJS.Timeout | null = null;
   private pending: Promise<void> = Promise.resolve();

@@ -12,6 +12,7 @@ import { IntegrityError, ResticError } from '../errors.js';
 import { decodeConfig, encodeConfig } from '../format/config.js';
 import type { OperationOptions, Repository } from './repository.js';
 
+/** A repository migration (restic's `migrate`). */
 export interface Migration {
   name: string;
   desc: string;
@@ -25,6 +26,14 @@ export interface Migration {
 
 class UpgradeRepoV2Error extends ResticError {}
 
+/**
+ * `upgrade_repo_v2`: a version 1 repository becomes version 2 (compression); runs under an exclusive lock.
+ *
+ * @example
+ * ```ts
+ * if (await upgradeRepoV2.check(repo) && (await structuralProblems(repo)).length === 0) await upgradeRepoV2.apply(repo);
+ * ```
+ */
 export const upgradeRepoV2: Migration = {
   name: 'upgrade_repo_v2',
   desc: 'upgrade a repository to version 2',
@@ -84,6 +93,14 @@ async function saveReplacing(repo: Repository, bytes: Uint8Array): Promise<void>
   }
 }
 
+/**
+ * Every migration restic 0.14's `migrate` offers.
+ *
+ * @example
+ * ```ts
+ * for (const m of MIGRATIONS) if (await m.check(repo)) console.log(m.name, '-', m.desc);
+ * ```
+ */
 export const MIGRATIONS: readonly Migration[] = [upgradeRepoV2];
 
 /** restic's packer header: 4-byte length trailer, encrypted header (IV + MAC), 37/41 bytes per entry. */
@@ -98,6 +115,12 @@ function predictedPackSize(blobs: Array<{ length: number; uncompressedLength: nu
  * pack exists with the size its index entries predict, and every tree of every snapshot
  * loads and verifies with all its data blobs indexed. Returns the problems found (empty
  * when the repository is sound). Unreferenced packs are not problems, as in restic.
+ *
+ * @example
+ * ```ts
+ * const problems = await structuralProblems(repo);
+ * if (problems.length) console.error(problems.join('\n'));
+ * ```
  */
 export async function structuralProblems(repo: Repository, limit = 20): Promise<string[]> {
   const problems: string[] = [];

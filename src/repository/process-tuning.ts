@@ -5,6 +5,7 @@
 import { allowGcTuning } from '../parallel/worker-gc.js';
 import { ignoreSighupWhileLocked } from './lock.js';
 
+/** The process-wide settings tuneProcess() may turn on. */
 export interface ProcessTuning {
   /**
    * Set V8's --expose-gc and collect garbage on worker threads every few MiB, and raise glibc's

@@ -42,6 +42,14 @@ import { compareGoTimes } from '../go/time.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import { type CacheOptions, CachedBackend, isLocalStore, useCache } from '../cache/backend.js';
 
+/**
+ * restic's default target pack size (16 MiB).
+ *
+ * @example
+ * ```ts
+ * const repo = await Repository.open(backend, pw, { packSize: 4 * DEFAULT_PACK_SIZE });
+ * ```
+ */
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** Packs uploaded in parallel while a backup continues (each held in memory). */
 const UPLOAD_CONCURRENCY = 2;
@@ -60,6 +68,7 @@ const IN_PROCESS_DATA = 8 * 1024 * 1024;
 /** Index files of at least this many blobs are written after a full garbage collection. */
 const BIG_INDEX_BLOBS = 20_000;
 
+/** Options of Repository.init(). */
 export interface InitOptions {
   workers?: number;
   /** Cancels the init; an aborted init leaves no config file (no repository). */
@@ -76,6 +85,7 @@ export interface InitOptions {
   hostname?: string;
 }
 
+/** Options of Repository.open(). */
 export interface OpenOptions {
   compression?: CompressionMode;
   /**
@@ -127,6 +137,7 @@ export interface OperationOptions {
   signal?: AbortSignal;
 }
 
+/** Options of addKey() and changePassword(). */
 export interface AddKeyOptions extends OperationOptions {
   /** scrypt parameters; default: restic's calibration. */
   kdf?: KdfParams;
@@ -135,6 +146,7 @@ export interface AddKeyOptions extends OperationOptions {
   hostname?: string;
 }
 
+/** What Repository.saveBlob() did with a blob. */
 export interface SaveBlobResult {
   id: string;
   /**
@@ -144,6 +156,17 @@ export interface SaveBlobResult {
   known: boolean;
 }
 
+/**
+ * A restic repository opened with a password (or created by `init`): its config, master key
+ * and index, and the files and blobs in it. Operations such as backup() and restore() take one.
+ *
+ * @example
+ * ```ts
+ * const repo = await Repository.open(new LocalBackend('/srv/repo'), password);
+ * for (const { id, snapshot } of await repo.listSnapshots()) console.log(id.slice(0, 8), snapshot.time);
+ * await repo.close();
+ * ```
+ */
 export class Repository {
   readonly index = new MasterIndex();
   compression: CompressionMode;
@@ -469,6 +492,7 @@ export class Repository {
    * between the read and the pack), or null when blobs are encoded in-process. Only one
    * window may be open; close it with closeBlobWindow(). `expectedBytes` (the file's size)
    * lets a small file of a mostly unchanged backup go in-process without starting workers.
+   * @internal
    */
   async openBlobWindow(expectedBytes = Infinity): Promise<BlobWindow | null> {
     await this.ensureIndex();
@@ -481,17 +505,26 @@ export class Repository {
     return this.workers !== undefined || this.inProcessData + bytes > IN_PROCESS_DATA;
   }
 
-  /** Make at least `min` bytes writable at the window's end (may move the window's data). */
+  /**
+   * Make at least `min` bytes writable at the window's end (may move the window's data).
+   * @internal
+   */
   growBlobWindow(w: BlobWindow, min: number): Promise<void> {
     return this.pool!.grow(w, min);
   }
 
-  /** The reader wrote `n` bytes at the window's end. */
+  /**
+   * The reader wrote `n` bytes at the window's end.
+   * @internal
+   */
   fillBlobWindow(w: BlobWindow, n: number): void {
     this.pool!.fill(w, n);
   }
 
-  /** saveBlob() of a data blob: the next `len` bytes of the window, which then moves past them. */
+  /**
+   * saveBlob() of a data blob: the next `len` bytes of the window, which then moves past them.
+   * @internal
+   */
   async saveWindowBlob(w: BlobWindow, len: number): Promise<SaveBlobResult> {
     const blobId = hashId(w.bytes.subarray(w.start, w.start + len));
     if (!this.claim('data', blobId)) {
@@ -503,7 +536,10 @@ export class Repository {
     return { id: blobId, known: false };
   }
 
-  /** Whether the workers have little queued, so handing them a blob's SHA-256 keeps both sides busy. */
+  /**
+   * Whether the workers have little queued, so handing them a blob's SHA-256 keeps both sides busy.
+   * @internal
+   */
   workersHaveSpareTime(): boolean {
     return this.pool !== null && this.pool.queuedBytes < SPARE_QUEUE_BYTES * this.pool.workerCount;
   }
@@ -512,6 +548,7 @@ export class Repository {
    * saveWindowBlob() with the SHA-256 computed by a worker, so the caller can read and chunk
    * on meanwhile: the window moves on at once; `result` settles once the blob's ID is known
    * and the blob is queued (new) or dropped (already stored).
+   * @internal
    */
   async deferWindowBlob(w: BlobWindow, len: number): Promise<{ result: Promise<SaveBlobResult> }> {
     await this.uploadRoom();
@@ -528,6 +565,7 @@ export class Repository {
     return { id: blobId, known: false };
   }
 
+  /** @internal */
   closeBlobWindow(w: BlobWindow): void {
     this.pool?.closeWindow(w);
   }
@@ -685,7 +723,10 @@ export class Repository {
     throw lastErr;
   }
 
-  /** Decrypt, decompress and verify one stored blob. */
+  /**
+   * Decrypt, decompress and verify one stored blob.
+   * @internal
+   */
   openBlob(stored: Uint8Array, type: BlobType, id: string, packId: string, uncompressedLength: number): Uint8Array {
     return openStoredBlob(this.key, stored, type, id, packId, uncompressedLength);
   }
@@ -786,6 +827,7 @@ export class Repository {
    * Run a library operation under the lock restic takes for it, unless `how.lock` opts out
    * (false) or names a lock the caller holds, or this repository already holds a strong
    * enough lock (a caller's acquireLock()). Aborts become AbortedError.
+   * @internal
    */
   async runLocked<T>(
     what: string,
@@ -822,7 +864,10 @@ export class Repository {
     this.backgroundError = null;
   }
 
-  /** runLocked() for an async iteration: the lock is held until it ends or is left early. */
+  /**
+   * runLocked() for an async iteration: the lock is held until it ends or is left early.
+   * @internal
+   */
   async *iterateLocked<T>(
     what: string,
     exclusive: boolean,

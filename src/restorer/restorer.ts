@@ -24,6 +24,7 @@ import { bstr } from '../go/bytestring.js';
 import { type Pattern, childMatch, matchList, parsePattern } from '../go/filter.js';
 import { type OverwriteBehavior, existingContent, removeUnexpected, shouldOverwrite } from './overwrite.js';
 
+/** Options of restore(): filters, ownership, verification, progress, signal. */
 export interface RestoreOptions {
   /** Called for each problem; restoring continues with the next entry. */
   onWarning?: (w: { path: string; message: string }) => void;
@@ -49,6 +50,7 @@ export interface RestoreOptions {
   signal?: AbortSignal;
 }
 
+/** One entry restore() handled (RestoreOptions.onItem). */
 export interface RestoreItem {
   action: 'restored' | 'updated' | 'unchanged' | 'deleted';
   /** Path inside the snapshot (for 'deleted': in the target). */
@@ -58,6 +60,7 @@ export interface RestoreItem {
   type: 'file' | 'other';
 }
 
+/** What restore() restored. */
 export interface RestoreStats {
   files: number;
   dirs: number;
@@ -785,7 +788,15 @@ async function restoreSnapshot(
   return new Restorer(repo, opts).restoreTree(tree, target, location);
 }
 
-/** A file's content as a stream of verified chunks, without touching the disk. */
+/**
+ * A file's content as a stream of verified chunks, without touching the disk.
+ *
+ * @example
+ * ```ts
+ * const { node } = await stat(repo, 'latest', '/etc/hosts');
+ * for await (const chunk of readFileContent(repo, node)) process.stdout.write(chunk);
+ * ```
+ */
 export async function* readFileContent(repo: Repository, node: Node): AsyncGenerator<Uint8Array> {
   for (const id of node.content ?? []) yield await repo.loadBlob('data', id);
 }
