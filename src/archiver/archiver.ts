@@ -6,7 +6,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
-import { checkArg } from '../errors.js';
+import { checkArg, UsageError } from '../errors.js';
 import type { BlobWindow } from '../parallel/blob-pool.js';
 import type { Node } from '../format/node.js';
 import type { Snapshot } from '../format/snapshot.js';
@@ -163,7 +163,7 @@ export class Archiver {
 
   /** Back up `targets` (files or directories) and save a snapshot. */
   async run(targets: string[]): Promise<BackupResult> {
-    if (!targets.length) throw new Error('nothing to back up');
+    if (!targets.length) throw new UsageError('nothing to back up');
     if (this.opts.dryRun) this.repo.setDryRun();
     const time = this.opts.time ?? nowGoTime();
     await this.repo.loadIndex();

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
-import { checkArg } from '../errors.js';
+import { checkArg, FormatError, NotFoundError } from '../errors.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import { type BlobLocation, MasterIndex } from '../repository/master-index.js';
 import { hashId } from '../format/id.js';
@@ -776,12 +776,12 @@ async function restoreSnapshot(
 ): Promise<RestoreStats> {
   await repo.loadIndex();
   const { snapshot } = await repo.findSnapshot(snapshotSpec);
-  if (!snapshot.tree) throw new Error('snapshot has no tree');
+  if (!snapshot.tree) throw new FormatError('snapshot has no tree');
   let tree = snapshot.tree;
   let location = '/';
   for (const part of (opts.subfolder ?? '').split('/').filter(Boolean)) {
     const node = (await repo.loadTree(tree)).find((n) => Buffer.from(n.name).toString() === part);
-    if (!node || node.type !== 'dir' || !node.subtree) throw new Error(`path ${opts.subfolder} not found in snapshot`);
+    if (!node || node.type !== 'dir' || !node.subtree) throw new NotFoundError(`path ${opts.subfolder} not found in snapshot`);
     tree = node.subtree;
     location = path.posix.join(location, part);
   }
