@@ -187,6 +187,7 @@ export class RestBackend implements Backend {
     url: string,
     headers: Record<string, string> = {},
     body?: Uint8Array,
+    signal?: AbortSignal,
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
     const h: Record<string, string> = { accept: CONTENT_TYPE_V2, ...headers };
     if (this.auth) h.authorization = this.auth;
@@ -195,8 +196,9 @@ export class RestBackend implements Backend {
       let res;
       try {
         const [{ request }, dispatcher] = await Promise.all([loadUndici(), this.agent()]);
-        res = await request(url, { method: method as 'GET', headers: h, body, dispatcher });
+        res = await request(url, { method: method as 'GET', headers: h, body, dispatcher, signal });
       } catch (err) {
+        throwIfAborted(signal, `${method} ${redact(url)}`);
         throw this.networkError(method, url, err);
       }
       this.everConnected = true;
@@ -204,6 +206,7 @@ export class RestBackend implements Backend {
       try {
         data = method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await res.body.arrayBuffer());
       } catch (err) {
+        throwIfAborted(signal, `${method} ${redact(url)}`);
         throw this.networkError(method, url, err);
       }
       return { status: res.statusCode, headers: res.headers, body: data };
@@ -253,17 +256,23 @@ export class RestBackend implements Backend {
 
   async create(opts?: CallOptions): Promise<void> {
     throwIfAborted(opts?.signal);
-    const st = await this.send('HEAD', this.baseUrl + 'config');
+    const st = await this.send('HEAD', this.baseUrl + 'config', {}, undefined, opts?.signal);
     if (st.status === 200) throw new ResticError(`config file already exists at ${this.location}`);
     if (st.status !== 404) throw this.statusError(`check for config file at ${this.location}`, st.status, st.body);
-    const res = await this.send('POST', this.baseUrl + '?create=true', { 'content-type': 'binary/octet-stream' }, new Uint8Array(0));
+    const res = await this.send(
+      'POST',
+      this.baseUrl + '?create=true',
+      { 'content-type': 'binary/octet-stream' },
+      new Uint8Array(0),
+      opts?.signal,
+    );
     if (res.status !== 200) throw this.statusError(`create repository at ${this.location}`, res.status, res.body);
   }
 
   async save(h: Handle, data: Uint8Array, opts?: CallOptions): Promise<void> {
     throwIfAborted(opts?.signal);
     const url = this.url(h);
-    const res = await this.send('POST', url, { 'content-type': 'application/octet-stream' }, data);
+    const res = await this.send('POST', url, { 'content-type': 'application/octet-stream' }, data, opts?.signal);
     if (res.status === 200) return;
     if (res.status === 403 && (await this.alreadyStored(h, data))) return;
     if (res.status === 403) {
@@ -300,7 +309,7 @@ export class RestBackend implements Backend {
     if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`load ${describeHandle(h)}: invalid offset ${offset}`);
     if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`load ${describeHandle(h)}: invalid length ${length}`);
     const range = length > 0 ? `bytes=${offset}-${offset + length - 1}` : `bytes=${offset}-`;
-    const res = await this.send('GET', url, { range });
+    const res = await this.send('GET', url, { range }, undefined, opts?.signal);
     const op = `load ${describeHandle(h)}`;
     if (res.status === 404) throw new NotFoundError(`${describeHandle(h)} does not exist at ${this.location}`);
     if (res.status === 416) {
@@ -331,7 +340,7 @@ export class RestBackend implements Backend {
 
   async stat(h: Handle, opts?: CallOptions): Promise<FileInfo> {
     throwIfAborted(opts?.signal);
-    const res = await this.send('HEAD', this.url(h));
+    const res = await this.send('HEAD', this.url(h), {}, undefined, opts?.signal);
     if (res.status === 404) throw new NotFoundError(`${describeHandle(h)} does not exist at ${this.location}`);
     if (res.status === 403) throw new AuthenticationError(`stat ${describeHandle(h)}: access denied by ${this.location} (HTTP 403)`);
     if (res.status !== 200) throw this.statusError(`stat ${describeHandle(h)}`, res.status, res.body);
@@ -345,7 +354,7 @@ export class RestBackend implements Backend {
     throwIfAborted(opts?.signal);
     if (type === 'config') return;
     const op = `list ${type} files`;
-    const res = await this.send('GET', `${this.baseUrl}${defaultLayoutDir(type)}/`);
+    const res = await this.send('GET', `${this.baseUrl}${defaultLayoutDir(type)}/`, {}, undefined, opts?.signal);
     if (res.status === 404) return; // no such directory: nothing stored yet
     if (res.status === 403) throw new AuthenticationError(`${op}: access denied by ${this.location} (HTTP 403)`);
     if (res.status !== 200) throw this.statusError(op, res.status, res.body);
@@ -385,7 +394,7 @@ export class RestBackend implements Backend {
 
   async remove(h: Handle, opts?: CallOptions): Promise<void> {
     throwIfAborted(opts?.signal);
-    const res = await this.send('DELETE', this.url(h));
+    const res = await this.send('DELETE', this.url(h), {}, undefined, opts?.signal);
     if (res.status === 200 || res.status === 204 || res.status === 404) return;
     if (res.status === 403) {
       throw new BackendRequestError(
