@@ -900,7 +900,8 @@ export class Repository {
     }
     checkArg(lock === undefined || typeof lock === 'boolean', what, 'options.lock to be a boolean or a RepositoryLock', lock);
     if (lock === false || !this.locking || this.holdsLock(exclusive)) return null;
-    return this.acquireLock(exclusive, { ...how?.lockOptions, signal });
+    // Not recorded in heldLocks: it ends with this operation, so others must not lean on it.
+    return RepositoryLock.acquire(this.lockStore(), exclusive, { ...how?.lockOptions, signal });
   }
 
   private holdsLock(exclusive: boolean): boolean {

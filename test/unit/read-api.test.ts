@@ -74,6 +74,26 @@ describe('reading by path', () => {
     expect(await listDirectory(repo, snap, 42 as unknown as string).catch((e: unknown) => e)).toBeInstanceOf(UsageError);
   });
 
+  it("holds a shared lock while a walk is iterated; another operation takes its own, not the walk's", async () => {
+    const locks = async () => {
+      let n = 0;
+      for await (const _ of repo.listIds('lock')) n++;
+      return n;
+    };
+    const it = walk(repo, snap)[Symbol.asyncIterator]();
+    await it.next();
+    expect(await locks()).toBe(1);
+    let during = 0;
+    async function* entries() {
+      during = await locks();
+      yield { path: 'x', content: 'y' };
+    }
+    await backupEntries(repo, entries());
+    expect(during).toBe(2); // the walk's lock and the backup's own
+    await it.return(undefined);
+    expect(await locks()).toBe(0);
+  });
+
   it('restores into a caller-supplied sink', async () => {
     const got = new Map<string, string>();
     const r = await restoreToSink(repo, snap, {
