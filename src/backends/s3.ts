@@ -299,14 +299,24 @@ export class S3Backend implements Backend {
   }
 
   /** One request under the connection limit, with errors mapped to typed one-liners. */
-  private async request<T>(what: string, key: string | undefined, fn: (sdk: Sdk, client: S3Client) => Promise<T>): Promise<T> {
+  private async request<T>(
+    what: string,
+    key: string | undefined,
+    signal: AbortSignal | undefined,
+    fn: (sdk: Sdk, client: S3Client) => Promise<T>,
+  ): Promise<T> {
     const { sdk, client } = await this.sdk();
     await this.sem.acquire();
     try {
-      const res = await fn(sdk, client);
+      // The caller's signal goes with every command sent for this request.
+      const c = signal
+        ? ({ send: (cmd: never, o?: object) => client.send(cmd, { ...o, abortSignal: signal }) } as unknown as S3Client)
+        : client;
+      const res = await fn(sdk, c);
       this.answered = true;
       return res;
     } catch (err) {
+      throwIfAborted(signal, `S3: ${what} ${key ?? this.bucket}`);
       if (httpStatus(err) !== undefined) this.answered = true;
       throw this.mapError(err, what, key);
     } finally {
@@ -318,7 +328,7 @@ export class S3Backend implements Backend {
     throwIfAborted(opts?.signal);
     const configKey = this.join('config');
     if (await this.exists(configKey)) throw new ResticError(`config file already exists at ${this.location}`);
-    const present = await this.request('checking', undefined, (sdk, c) =>
+    const present = await this.request('checking', undefined, opts?.signal, (sdk, c) =>
       c.send(new sdk.HeadBucketCommand({ Bucket: this.bucket })).then(
         () => true,
         (err: unknown) => {
@@ -330,7 +340,7 @@ export class S3Backend implements Backend {
       ),
     );
     if (present) return;
-    await this.request('creating', undefined, async (sdk, c) => {
+    await this.request('creating', undefined, opts?.signal, async (sdk, c) => {
       const region = this.opts.region ?? DEFAULT_REGION;
       try {
         await c.send(
@@ -352,7 +362,7 @@ export class S3Backend implements Backend {
     // A private copy: the caller may reuse its buffer while the request is in flight.
     const body = Buffer.from(data);
     const md5 = createHash('md5').update(body).digest('base64');
-    await this.request('saving', key, (sdk, c) =>
+    await this.request('saving', key, opts?.signal, (sdk, c) =>
       c.send(
         new sdk.PutObjectCommand({
           Bucket: this.bucket,
@@ -377,7 +387,7 @@ export class S3Backend implements Backend {
     let body: Uint8Array;
     let ranged: boolean;
     try {
-      ({ body, ranged } = await this.request('loading', key, async (sdk, c) => {
+      ({ body, ranged } = await this.request('loading', key, opts?.signal, async (sdk, c) => {
         const res = await c.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range }));
         const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
         if (res.ContentLength !== undefined && bytes.length !== res.ContentLength) {
@@ -408,7 +418,9 @@ export class S3Backend implements Backend {
   async stat(h: Handle, opts?: CallOptions): Promise<FileInfo> {
     throwIfAborted(opts?.signal);
     const key = this.key(h);
-    const res = await this.request('checking', key, (sdk, c) => c.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+    const res = await this.request('checking', key, opts?.signal, (sdk, c) =>
+      c.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })),
+    );
     return { name: h.name, size: res.ContentLength ?? 0 };
   }
 
@@ -423,7 +435,7 @@ export class S3Backend implements Backend {
     do {
       let page;
       try {
-        page = await this.request('listing', dir, (sdk, c) =>
+        page = await this.request('listing', dir, opts?.signal, (sdk, c) =>
           c.send(
             new sdk.ListObjectsV2Command({
               Bucket: this.bucket,
@@ -455,7 +467,7 @@ export class S3Backend implements Backend {
     throwIfAborted(opts?.signal);
     const key = this.key(h);
     try {
-      await this.request('removing', key, (sdk, c) => c.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+      await this.request('removing', key, opts?.signal, (sdk, c) => c.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
     } catch (err) {
       if (err instanceof NotFoundError) return;
       throw err;
@@ -472,7 +484,7 @@ export class S3Backend implements Backend {
 
   private async exists(key: string): Promise<boolean> {
     try {
-      await this.request('checking', key, (sdk, c) => c.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+      await this.request('checking', key, undefined, (sdk, c) => c.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })));
       return true;
     } catch (err) {
       if (err instanceof NotFoundError) return false;
