@@ -87,7 +87,7 @@ async function checkPhases(repo: Repository, opts: CheckOptions, subset: Subset 
     snapshots: chk.snapshotCount,
   });
 
-  const chk = new Checker(repo);
+  const chk = new Checker(repo, opts.signal);
   await chk.loadSnapshots();
   opts.signal?.throwIfAborted();
   opts.onPhase?.('load-index');
