@@ -1,7 +1,7 @@
 /**
  * The layer rule (README "Architecture"): a module imports only from its own layer or below.
  *   errors/version → go, crypto, compress, chunker → format → backends → cache → parallel → repository
- *   → operations → ui, operator → cli → the entry points (index.ts, cli.ts)
+ *   → operations → ui, operator → cli → the entry points (index.ts, entries/*.ts, cli.ts)
  */
 const LAYERS = [
   ['base', '^src/(errors|version)\\.ts$'],
@@ -14,7 +14,7 @@ const LAYERS = [
   ['operations', '^src/(archiver|restorer|checker|prune|forget|copy|repair|walker|dump|rest-server)/'],
   ['presentation', '^src/(ui|operator)/'],
   ['cli', '^src/cli/'],
-  ['entry', '^src/(index|cli)\\.ts$'],
+  ['entry', '^src/((index|cli)\\.ts$|entries/)'],
 ];
 
 const upward = LAYERS.slice(0, -1).map(([name, from], i) => ({

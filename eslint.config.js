@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'test-results/', 'test/fixtures/', 'src/chunker/wasm-template.ts'] },
+  { ignores: ['dist/', 'docs/api/', 'node_modules/', 'coverage/', 'test-results/', 'test/fixtures/', 'src/chunker/wasm-template.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -10,9 +10,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { LocalBackend, Repository } from '../dist/index.js';
 import {
-  LocalBackend,
-  Repository,
   backupCheInstallation,
   backupInstallation,
   cheBackupStatus,
@@ -20,7 +19,7 @@ import {
   readInstallation,
   restoreCheInstallation,
   startInternalBackupServer,
-} from '../dist/index.js';
+} from '../dist/entries/operator.js';
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'restic-ts-operator-'));
 const DUMP_BYTES = 8 * 1024 * 1024;

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { installSignalHandlers, main } from './cli/main.js';
+import { tuneProcess } from './repository/process-tuning.js';
 
+// The CLI owns its process: V8 gc tuning and SIGHUP (restic's lock probe) are its to set.
+tuneProcess();
 installSignalHandlers({ stderr: (s) => process.stderr.write(s) });
 
 const code = await main(process.argv.slice(2), {

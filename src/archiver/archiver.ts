@@ -5,7 +5,8 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { Repository } from '../repository/repository.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
+import { checkArg, isFatal, UsageError } from '../errors.js';
 import type { BlobWindow } from '../parallel/blob-pool.js';
 import type { Node } from '../format/node.js';
 import type { Snapshot, SnapshotSummary } from '../format/snapshot.js';
@@ -20,9 +21,9 @@ import { type TargetTree, buildTargetTree, nameBytes } from './targets.js';
 import { type ExcludeOptions, Excluder } from './exclude.js';
 import { BackupScanner, type ScanStats } from './scanner.js';
 import { RateEstimator } from './rate.js';
-import { isFatal } from '../errors.js';
 
-export interface BackupOptions {
+/** Options of backup(): snapshot metadata, parent, excludes, progress, lock and signal. */
+export interface BackupOptions extends OperationOptions {
   hostname?: string;
   tags?: string[];
   /** Snapshot time (Go RFC3339Nano); now by default. */
@@ -67,6 +68,7 @@ export interface BackupOptions {
   onParent?: (id: string | undefined) => void;
 }
 
+/** A file or directory backup() saved (BackupOptions.onItem). */
 export interface BackupItem {
   /** Path inside the snapshot; directories end in "/". */
   path: string;
@@ -82,6 +84,7 @@ export interface BackupItem {
   treeSizeInRepo: number;
 }
 
+/** A file that could not be read; the backup continued without it. */
 export interface BackupWarning {
   path: string;
   message: string;
@@ -124,6 +127,7 @@ export interface BackupStats {
   totalBytesProcessed: number;
 }
 
+/** What backup() wrote: the snapshot, its ID and statistics. */
 export interface BackupResult {
   /** The new snapshot's ID; '' when skipIfUnchanged skipped it. Under dryRun, the ID it would have had. */
   snapshotId: string;
@@ -216,7 +220,7 @@ export class Archiver {
 
   /** Back up `targets` (files or directories) and save a snapshot. */
   async run(targets: string[]): Promise<BackupResult> {
-    if (!targets.length) throw new Error('nothing to back up');
+    if (!targets.length) throw new UsageError('nothing to back up');
     if (this.opts.dryRun) this.repo.setDryRun();
     const backupStart = this.opts.backupStart ?? nowGoTime();
     const time = this.opts.time ?? backupStart;
@@ -235,6 +239,7 @@ export class Archiver {
     } finally {
       stopProgress();
     }
+    this.opts.signal?.throwIfAborted();
     this.stats.dataBlobs = this.repo.added.dataBlobs - before.dataBlobs;
     this.stats.treeBlobs = this.repo.added.treeBlobs - before.treeBlobs;
     this.stats.dataAdded = this.addedPlain;
@@ -362,6 +367,7 @@ export class Archiver {
 
   /** Save one file-system entry; null when it could not be read (a warning is recorded). */
   private async saveItem(name: Uint8Array, p: Buffer, prev: Node | undefined, snItem: string): Promise<Node | null> {
+    this.opts.signal?.throwIfAborted();
     const mark = this.mark();
     this.progress();
     let st;
@@ -549,6 +555,7 @@ export class Archiver {
     const ids: Array<string | Promise<string>> = [];
     let pos = 0;
     for (;;) {
+      this.opts.signal?.throwIfAborted();
       if (w.limit - w.end < WINDOW_MIN_READ) await this.repo.growBlobWindow(w, WINDOW_MIN_READ);
       const n = this.fs.read(fd, w.bytes, w.end, Math.min(w.limit - w.end, WINDOW_MAX_READ), pos);
       if (n <= 0) break;
@@ -583,6 +590,7 @@ export class Archiver {
   }
 
   private async saveChunk(data: Uint8Array): Promise<string> {
+    this.opts.signal?.throwIfAborted();
     const r = await this.repo.saveBlob('data', data);
     if (!r.known) this.countData(data.length, r.stored);
     return r.id;
@@ -620,6 +628,16 @@ export function snapshotSummary(s: BackupStats, backupStart: string, backupEnd: 
   };
 }
 
+/**
+ * Back up files and directories into a new snapshot, under a shared lock (see OperationOptions).
+ *
+ * @example
+ * ```ts
+ * const { snapshotId, stats } = await backup(repo, ['/home/me/docs'], { tags: ['daily'] });
+ * ```
+ */
 export async function backup(repo: Repository, targets: string[], opts: BackupOptions = {}): Promise<BackupResult> {
-  return new Archiver(repo, opts).run(targets);
+  checkRepository(repo, 'backup');
+  checkArg(Array.isArray(targets) && targets.every((t) => typeof t === 'string'), 'backup', 'targets: an array of paths', targets);
+  return repo.runLocked('backup', false, opts, () => new Archiver(repo, opts).run(targets), true);
 }

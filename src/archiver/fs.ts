@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+/** The file-system calls backup() makes (replaceable for tests and virtual sources). */
 export interface ArchiverFs {
   lstat(path: Buffer): fs.BigIntStats;
   readdir(path: Buffer): Buffer[];

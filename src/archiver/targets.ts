@@ -5,6 +5,7 @@
  * entries. Targets under another target are merged into it.
  */
 import path from 'node:path';
+import { UsageError } from '../errors.js';
 import { bstrFromText } from '../go/bytestring.js';
 import type { ArchiverFs } from './fs.js';
 
@@ -53,7 +54,7 @@ function expandTargets(fsys: ArchiverFs, targets: string[]): string[] {
 
 function addTarget(root: TargetTree, target: string): void {
   const pc = components(target);
-  if (pc.length === 0) throw new Error(`invalid backup target ${JSON.stringify(target)}`);
+  if (pc.length === 0) throw new UsageError(`invalid backup target ${JSON.stringify(target)}`);
   const rootDir = rootDirectory(target);
   let name = pc[0]!;
   let top: TargetTree = { children: new Map(), root: rootDir };

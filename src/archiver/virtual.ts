@@ -6,7 +6,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import type { Repository } from '../repository/repository.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
 import type { Node, NodeType } from '../format/node.js';
 import type { Snapshot } from '../format/snapshot.js';
 import { encodeTree, sortNodes } from '../format/tree.js';
@@ -19,8 +19,10 @@ import { UsageError } from '../errors.js';
 import { groupName, userName } from './users.js';
 import { type BackupStats, snapshotSummary } from './archiver.js';
 
+/** A virtual file's content: bytes, text, or a stream of them. */
 export type EntryContent = Uint8Array | string | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array> | ReadableStream<Uint8Array>;
 
+/** One entry of backupEntries(): a path inside the snapshot, its type, metadata and content. */
 export interface VirtualEntry {
   /** Path below the root, '/'-separated (e.g. "db/che.sql"). */
   path: string;
@@ -39,6 +41,7 @@ export interface VirtualEntry {
   links?: number;
 }
 
+/** Options of backupEntries(). */
 export interface VirtualBackupOptions {
   /** Absolute path the entries appear under (default "/"). */
   root?: string;
@@ -48,6 +51,9 @@ export interface VirtualBackupOptions {
   programVersion?: string;
   /** When the backup started, for the snapshot's summary (default: when run() starts). */
   backupStart?: string;
+  /** Lock (default: a shared lock, as restic's backup) and cancellation: see OperationOptions. */
+  lock?: OperationOptions['lock'];
+  lockOptions?: OperationOptions['lockOptions'];
   signal?: AbortSignal;
   /** Snapshot paths (default: [root]); `backup --stdin` records "/<filename>". */
   paths?: string[];
@@ -55,6 +61,7 @@ export interface VirtualBackupOptions {
   onEntry?: (path: string, bytes: number) => void;
 }
 
+/** What backupEntries() wrote. */
 export interface VirtualBackupResult {
   snapshotId: string;
   snapshot: Snapshot;
@@ -212,6 +219,7 @@ export class VirtualArchiver {
     }
     await this.repo.flush();
     const stats = this.stats(before);
+    this.opts.signal?.throwIfAborted();
     const snapshot: Snapshot = {
       time: now,
       tree,
@@ -267,11 +275,22 @@ export class VirtualArchiver {
   }
 }
 
-/** Back up a virtual tree of entries into one snapshot. */
+/**
+ * Back up a virtual tree of entries into one snapshot.
+ *
+ * @example
+ * ```ts
+ * const { snapshotId } = await backupEntries(repo, [
+ *   { path: 'db/dump.sql', content: dumpStream },
+ *   { path: 'config.json', content: JSON.stringify(config) },
+ * ], { tags: ['db'] });
+ * ```
+ */
 export function backupEntries(
   repo: Repository,
   entries: Iterable<VirtualEntry> | AsyncIterable<VirtualEntry>,
   opts: VirtualBackupOptions = {},
 ): Promise<VirtualBackupResult> {
-  return new VirtualArchiver(repo, opts).run(entries);
+  checkRepository(repo, 'backupEntries');
+  return repo.runLocked('backupEntries', false, opts, () => new VirtualArchiver(repo, opts).run(entries), true);
 }

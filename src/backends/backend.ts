@@ -6,8 +6,17 @@
 import { ResticError } from '../errors.js';
 import { isId } from '../format/id.js';
 
+/** restic's file types (one directory each in the default layout). */
 export type FileType = 'config' | 'key' | 'pack' | 'index' | 'snapshot' | 'lock';
 
+/**
+ * restic's file types, in the order restic lists them.
+ *
+ * @example
+ * ```ts
+ * for (const type of FILE_TYPES) for await (const f of backend.list(type)) console.log(type, f.name, f.size);
+ * ```
+ */
 export const FILE_TYPES: readonly FileType[] = ['config', 'key', 'pack', 'index', 'snapshot', 'lock'];
 
 /** Identifies one file. `name` is the 64-hex ID; for `config` it is ignored. */
@@ -18,41 +27,55 @@ export interface Handle {
   tree?: boolean;
 }
 
+/** A file's name and size, as listed. */
 export interface FileInfo {
   name: string;
   size: number;
 }
 
+/**
+ * Per-call options every Backend method takes as its last argument. A backend stops (rejects
+ * with AbortedError or an AbortError) when `signal` fires; one that cannot interrupt a request
+ * checks the signal before starting it.
+ */
+export interface CallOptions {
+  signal?: AbortSignal;
+}
+
+/**
+ * The storage interface every store implements (local, memory, REST, S3, SFTP): files by
+ * type and name. Every method takes `{ signal }` last.
+ */
 export interface Backend {
   /** Human-readable location, used in messages. */
   readonly location: string;
   /** Create the repository layout (directories, bucket). Does not write config. */
-  create(): Promise<void>;
+  create(opts?: CallOptions): Promise<void>;
   /** Store a file atomically; saving the same name again with the same bytes is harmless. */
-  save(h: Handle, data: Uint8Array): Promise<void>;
+  save(h: Handle, data: Uint8Array, opts?: CallOptions): Promise<void>;
   /**
    * Read a file or part of it. `length` undefined or 0 means "to the end".
    * Throws NotFoundError when the file does not exist.
    */
-  load(h: Handle, offset?: number, length?: number): Promise<Uint8Array>;
+  load(h: Handle, offset?: number, length?: number, opts?: CallOptions): Promise<Uint8Array>;
   /**
    * Optional load() into memory from `alloc` (e.g. a recycled buffer); returns the filled
    * view. For readers that keep a few large buffers instead of allocating one per file.
    */
-  loadInto?(h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array): Promise<Uint8Array>;
+  loadInto?(h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array, opts?: CallOptions): Promise<Uint8Array>;
   /**
    * Optional, with adoptTempFile: a directory on the store's own file system where packs can
    * be written while they are assembled, before their name (their SHA-256) is known.
    */
   packTempDir?(): string;
   /** Commit a complete file written in packTempDir() as `h`, with save()'s guarantees. */
-  adoptTempFile?(h: Handle, tmp: string): Promise<void>;
+  adoptTempFile?(h: Handle, tmp: string, opts?: CallOptions): Promise<void>;
   /** Size of a file; NotFoundError when missing. */
-  stat(h: Handle): Promise<FileInfo>;
+  stat(h: Handle, opts?: CallOptions): Promise<FileInfo>;
   /** All files of a type whose names are 64-hex IDs (others are ignored, as restic does). */
-  list(type: FileType): AsyncIterable<FileInfo>;
+  list(type: FileType, opts?: CallOptions): AsyncIterable<FileInfo>;
   /** Delete a file; deleting a missing file is not an error. */
-  remove(h: Handle): Promise<void>;
+  remove(h: Handle, opts?: CallOptions): Promise<void>;
   /**
    * Optional: temp files (see isTempName) in the repository's folders, left behind by a
    * writer that was killed before it renamed them into place.

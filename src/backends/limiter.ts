@@ -4,7 +4,7 @@
  * transfer waits until the bytes before it have "drained" at the set rate, so a burst
  * is at most one file.
  */
-import type { Backend, FileInfo, FileType, Handle } from './backend.js';
+import type { Backend, CallOptions, FileInfo, FileType, Handle } from './backend.js';
 
 class RateLimit {
   /** When the bytes accounted so far have drained (ms since the epoch). */
@@ -20,12 +20,22 @@ class RateLimit {
   }
 }
 
+/** Upload and download limits of LimitedBackend (restic's --limit-upload/--limit-download). */
 export interface RateLimits {
   /** KiB/s; 0 or undefined for no limit. */
   uploadKiB?: number;
   downloadKiB?: number;
 }
 
+/**
+ * A backend whose transfers are held to a rate (KiB/s), as restic's --limit-upload and
+ * --limit-download.
+ *
+ * @example
+ * ```ts
+ * const backend = new LimitedBackend(openLocation('rest:http://127.0.0.1:8000/repo'), { uploadKiB: 1024 });
+ * ```
+ */
 export class LimitedBackend implements Backend {
   private readonly up: RateLimit | null;
   private readonly down: RateLimit | null;
@@ -42,31 +52,31 @@ export class LimitedBackend implements Backend {
     return this.inner.location;
   }
 
-  create(): Promise<void> {
-    return this.inner.create();
+  create(opts?: CallOptions): Promise<void> {
+    return this.inner.create(opts);
   }
 
-  async save(h: Handle, data: Uint8Array): Promise<void> {
+  async save(h: Handle, data: Uint8Array, opts?: CallOptions): Promise<void> {
     await this.up?.take(data.length);
-    await this.inner.save(h, data);
+    await this.inner.save(h, data, opts);
   }
 
-  async load(h: Handle, offset?: number, length?: number): Promise<Uint8Array> {
-    const data = await this.inner.load(h, offset, length);
+  async load(h: Handle, offset?: number, length?: number, opts?: CallOptions): Promise<Uint8Array> {
+    const data = await this.inner.load(h, offset, length, opts);
     await this.down?.take(data.length);
     return data;
   }
 
-  stat(h: Handle): Promise<FileInfo> {
-    return this.inner.stat(h);
+  stat(h: Handle, opts?: CallOptions): Promise<FileInfo> {
+    return this.inner.stat(h, opts);
   }
 
-  list(type: FileType): AsyncIterable<FileInfo> {
-    return this.inner.list(type);
+  list(type: FileType, opts?: CallOptions): AsyncIterable<FileInfo> {
+    return this.inner.list(type, opts);
   }
 
-  remove(h: Handle): Promise<void> {
-    return this.inner.remove(h);
+  remove(h: Handle, opts?: CallOptions): Promise<void> {
+    return this.inner.remove(h, opts);
   }
 
   close(): Promise<void> {

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { type Dirent, mkdirSync } from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { NotFoundError, ResticError, errCode } from '../errors.js';
+import { throwIfAborted, NotFoundError, ResticError, errCode } from '../errors.js';
 import {
   type Backend,
   type FileInfo,
@@ -24,6 +24,7 @@ import {
   isTempName,
   tempFileFolders,
   type TempFileInfo,
+  type CallOptions,
 } from './backend.js';
 import { Semaphore } from './semaphore.js';
 
@@ -51,6 +52,14 @@ const STAT_BATCH = 64;
 // restic skips chmod and directory fsync on Windows.
 const POSIX = process.platform !== 'win32';
 
+/**
+ * A repository in a local directory, written as restic does (fsync, atomic rename, read-only files).
+ *
+ * @example
+ * ```ts
+ * const repo = await Repository.open(new LocalBackend('/srv/repo'), password);
+ * ```
+ */
 export class LocalBackend implements Backend {
   readonly location: string;
   private modesP?: Promise<Modes>;
@@ -80,7 +89,8 @@ export class LocalBackend implements Backend {
     return this.modesP;
   }
 
-  async create(): Promise<void> {
+  async create(opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const config = path.join(this.location, 'config');
     if (await exists(config)) throw new ResticError(`config file already exists at ${config}`);
     const { dir } = await this.modes();
@@ -91,7 +101,8 @@ export class LocalBackend implements Backend {
     await Promise.all(dirs.map((d) => fsp.mkdir(d, { recursive: true, mode: dir })));
   }
 
-  async save(h: Handle, data: Uint8Array): Promise<void> {
+  async save(h: Handle, data: Uint8Array, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const final = this.filename(h);
     const modes = await this.modes();
     await this.sem.acquire();
@@ -121,7 +132,8 @@ export class LocalBackend implements Backend {
    * Commit a complete file written in packTempDir() as `h`, with save()'s guarantees:
    * fsync, rename into place, fsync the directory, read-only. The temp file is removed on failure.
    */
-  async adoptTempFile(h: Handle, tmp: string): Promise<void> {
+  async adoptTempFile(h: Handle, tmp: string, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const final = this.filename(h);
     const modes = await this.modes();
     await this.sem.acquire();
@@ -135,15 +147,16 @@ export class LocalBackend implements Backend {
     }
   }
 
-  load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
-    return this.loadInto(h, offset, length, allocUninitialized);
+  load(h: Handle, offset = 0, length = 0, opts?: CallOptions): Promise<Uint8Array> {
+    return this.loadInto(h, offset, length, allocUninitialized, opts);
   }
 
   /**
    * load() into memory from `alloc` (e.g. a recycled buffer), for readers that keep a few
    * large buffers instead of allocating one per pack. Returns the filled view.
    */
-  async loadInto(h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array): Promise<Uint8Array> {
+  async loadInto(h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array, opts?: CallOptions): Promise<Uint8Array> {
+    throwIfAborted(opts?.signal);
     const file = this.filename(h);
     checkRange(file, offset, length);
     await this.sem.acquire();
@@ -154,7 +167,8 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async stat(h: Handle): Promise<FileInfo> {
+  async stat(h: Handle, opts?: CallOptions): Promise<FileInfo> {
+    throwIfAborted(opts?.signal);
     const file = this.filename(h);
     try {
       const st = await fsp.stat(file);
@@ -165,7 +179,8 @@ export class LocalBackend implements Backend {
     }
   }
 
-  async *list(type: FileType): AsyncGenerator<FileInfo> {
+  async *list(type: FileType, opts?: CallOptions): AsyncGenerator<FileInfo> {
+    throwIfAborted(opts?.signal);
     if (type === 'config') return;
     const base = path.join(this.location, defaultLayoutDir(type));
     // Packs live one level down in data/XX; restic visits every subdirectory of data/.
@@ -173,7 +188,8 @@ export class LocalBackend implements Backend {
     for (const dir of dirs) yield* listFiles(dir);
   }
 
-  async remove(h: Handle): Promise<void> {
+  async remove(h: Handle, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const file = this.filename(h);
     try {
       await fsp.unlink(file);

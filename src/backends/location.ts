@@ -13,6 +13,15 @@ import { SftpBackend } from './sftp/sftp.js';
 
 const KNOWN_REMOTE = ['rest', 's3', 'sftp', 'b2', 'azure', 'gs', 'swift', 'rclone'];
 
+/**
+ * The backend for a restic repository location: a path or `local:`, `rest:`, `s3:` or `sftp:`
+ * (restic's syntax). Remote SDKs load on first use.
+ *
+ * @example
+ * ```ts
+ * const repo = await Repository.open(openLocation('rest:http://127.0.0.1:8000/repo'), password);
+ * ```
+ */
 export function openLocation(location: string, _opts: BackendOptions = {}): Backend {
   if (location.startsWith('local:')) return new LocalBackend(location.slice('local:'.length));
   if (location.startsWith('s3:')) return S3Backend.fromLocation(location, _opts);

@@ -2,9 +2,26 @@
  * In-memory backend for unit tests, with the local backend's semantics. Bytes are copied on
  * save and on load so callers can never mutate what is stored.
  */
-import { NotFoundError, ResticError } from '../errors.js';
-import { type Backend, type FileInfo, type FileType, type Handle, describeHandle, FILE_TYPES, isIdName } from './backend.js';
+import { throwIfAborted, NotFoundError, ResticError } from '../errors.js';
+import {
+  type Backend,
+  type FileInfo,
+  type FileType,
+  type Handle,
+  describeHandle,
+  FILE_TYPES,
+  isIdName,
+  type CallOptions,
+} from './backend.js';
 
+/**
+ * A repository in memory, for tests and experiments.
+ *
+ * @example
+ * ```ts
+ * const repo = await Repository.init(new MemoryBackend(), 'pw'); // for tests: nothing touches the disk
+ * ```
+ */
 export class MemoryBackend implements Backend {
   readonly location: string;
   private readonly files = new Map<FileType, Map<string, Uint8Array>>(FILE_TYPES.map((t) => [t, new Map()]));
@@ -13,16 +30,19 @@ export class MemoryBackend implements Backend {
     this.location = location;
   }
 
-  async create(): Promise<void> {
+  async create(opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     if (this.files.get('config')!.size) throw new ResticError(`config file already exists at ${this.location}`);
   }
 
-  async save(h: Handle, data: Uint8Array): Promise<void> {
+  async save(h: Handle, data: Uint8Array, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     // new Uint8Array copies; Buffer#slice would share memory.
     this.dir(h).set(key(h), new Uint8Array(data));
   }
 
-  async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
+  async load(h: Handle, offset = 0, length = 0, opts?: CallOptions): Promise<Uint8Array> {
+    throwIfAborted(opts?.signal);
     const f = this.get(h);
     if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`${describeHandle(h)}: invalid offset ${offset}`);
     if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`${describeHandle(h)}: invalid length ${length}`);
@@ -37,17 +57,20 @@ export class MemoryBackend implements Backend {
     return f.slice(offset, end);
   }
 
-  async stat(h: Handle): Promise<FileInfo> {
+  async stat(h: Handle, opts?: CallOptions): Promise<FileInfo> {
+    throwIfAborted(opts?.signal);
     return { name: h.name, size: this.get(h).length };
   }
 
-  async *list(type: FileType): AsyncGenerator<FileInfo> {
+  async *list(type: FileType, opts?: CallOptions): AsyncGenerator<FileInfo> {
+    throwIfAborted(opts?.signal);
     // Snapshot the entries: callers may save or remove while iterating.
     const entries = [...(this.files.get(type) ?? [])];
     for (const [name, data] of entries) if (isIdName(name)) yield { name, size: data.length };
   }
 
-  async remove(h: Handle): Promise<void> {
+  async remove(h: Handle, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     this.dir(h).delete(key(h));
   }
 

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import tls from 'node:tls';
 import type * as UndiciModule from 'undici';
 import type { Agent } from 'undici';
-import { NotFoundError, ResticError, UsageError } from '../errors.js';
+import { throwIfAborted, NotFoundError, ResticError, UsageError } from '../errors.js';
 import {
   type Backend,
   type BackendOptions,
@@ -28,6 +28,7 @@ import {
   defaultLayoutDir,
   describeHandle,
   isIdName,
+  type CallOptions,
 } from './backend.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
@@ -189,6 +190,7 @@ export class RestBackend implements Backend {
     url: string,
     headers: Record<string, string> = {},
     body?: Uint8Array,
+    signal?: AbortSignal,
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
     const h: Record<string, string> = { accept: CONTENT_TYPE_V2, ...headers };
     if (this.auth) h.authorization = this.auth;
@@ -197,8 +199,9 @@ export class RestBackend implements Backend {
       let res;
       try {
         const [{ request }, dispatcher] = await Promise.all([loadUndici(), this.agent()]);
-        res = await request(url, { method: method as 'GET', headers: h, body, dispatcher });
+        res = await request(url, { method: method as 'GET', headers: h, body, dispatcher, signal });
       } catch (err) {
+        throwIfAborted(signal, `${method} ${redact(url)}`);
         throw this.networkError(method, url, err);
       }
       this.everConnected = true;
@@ -206,6 +209,7 @@ export class RestBackend implements Backend {
       try {
         data = method === 'HEAD' ? Buffer.alloc(0) : Buffer.from(await res.body.arrayBuffer());
       } catch (err) {
+        throwIfAborted(signal, `${method} ${redact(url)}`);
         throw this.networkError(method, url, err);
       }
       return { status: res.statusCode, headers: res.headers, body: data };
@@ -253,17 +257,25 @@ export class RestBackend implements Backend {
     return new BackendRequestError(`${op}: server answered ${detail}`, transient, status);
   }
 
-  async create(): Promise<void> {
-    const st = await this.send('HEAD', this.baseUrl + 'config');
+  async create(opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
+    const st = await this.send('HEAD', this.baseUrl + 'config', {}, undefined, opts?.signal);
     if (st.status === 200) throw new ResticError(`config file already exists at ${this.location}`);
     if (st.status !== 404) throw this.statusError(`check for config file at ${this.location}`, st.status, st.body);
-    const res = await this.send('POST', this.baseUrl + '?create=true', { 'content-type': 'binary/octet-stream' }, new Uint8Array(0));
+    const res = await this.send(
+      'POST',
+      this.baseUrl + '?create=true',
+      { 'content-type': 'binary/octet-stream' },
+      new Uint8Array(0),
+      opts?.signal,
+    );
     if (res.status !== 200) throw this.statusError(`create repository at ${this.location}`, res.status, res.body);
   }
 
-  async save(h: Handle, data: Uint8Array): Promise<void> {
+  async save(h: Handle, data: Uint8Array, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const url = this.url(h);
-    const res = await this.send('POST', url, { 'content-type': 'application/octet-stream' }, data);
+    const res = await this.send('POST', url, { 'content-type': 'application/octet-stream' }, data, opts?.signal);
     if (res.status === 200) return;
     if (res.status === 403 && (await this.alreadyStored(h, data))) return;
     if (res.status === 403) {
@@ -294,12 +306,13 @@ export class RestBackend implements Backend {
     }
   }
 
-  async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
+  async load(h: Handle, offset = 0, length = 0, opts?: CallOptions): Promise<Uint8Array> {
+    throwIfAborted(opts?.signal);
     const url = this.url(h);
     if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`load ${describeHandle(h)}: invalid offset ${offset}`);
     if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`load ${describeHandle(h)}: invalid length ${length}`);
     const range = length > 0 ? `bytes=${offset}-${offset + length - 1}` : `bytes=${offset}-`;
-    const res = await this.send('GET', url, { range });
+    const res = await this.send('GET', url, { range }, undefined, opts?.signal);
     const op = `load ${describeHandle(h)}`;
     if (res.status === 404) throw new NotFoundError(`${describeHandle(h)} does not exist at ${this.location}`);
     if (res.status === 416) {
@@ -328,8 +341,9 @@ export class RestBackend implements Backend {
     return new Uint8Array(body.buffer, body.byteOffset, body.length);
   }
 
-  async stat(h: Handle): Promise<FileInfo> {
-    const res = await this.send('HEAD', this.url(h));
+  async stat(h: Handle, opts?: CallOptions): Promise<FileInfo> {
+    throwIfAborted(opts?.signal);
+    const res = await this.send('HEAD', this.url(h), {}, undefined, opts?.signal);
     if (res.status === 404) throw new NotFoundError(`${describeHandle(h)} does not exist at ${this.location}`);
     if (res.status === 403) throw new AuthenticationError(`stat ${describeHandle(h)}: access denied by ${this.location} (HTTP 403)`);
     if (res.status !== 200) throw this.statusError(`stat ${describeHandle(h)}`, res.status, res.body);
@@ -339,10 +353,11 @@ export class RestBackend implements Backend {
     return { name: h.name, size };
   }
 
-  async *list(type: FileType): AsyncGenerator<FileInfo> {
+  async *list(type: FileType, opts?: CallOptions): AsyncGenerator<FileInfo> {
+    throwIfAborted(opts?.signal);
     if (type === 'config') return;
     const op = `list ${type} files`;
-    const res = await this.send('GET', `${this.baseUrl}${defaultLayoutDir(type)}/`);
+    const res = await this.send('GET', `${this.baseUrl}${defaultLayoutDir(type)}/`, {}, undefined, opts?.signal);
     if (res.status === 404) return; // no such directory: nothing stored yet
     if (res.status === 403) throw new AuthenticationError(`${op}: access denied by ${this.location} (HTTP 403)`);
     if (res.status !== 200) throw this.statusError(op, res.status, res.body);
@@ -380,8 +395,9 @@ export class RestBackend implements Backend {
     }
   }
 
-  async remove(h: Handle): Promise<void> {
-    const res = await this.send('DELETE', this.url(h));
+  async remove(h: Handle, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
+    const res = await this.send('DELETE', this.url(h), {}, undefined, opts?.signal);
     if (res.status === 200 || res.status === 204 || res.status === 404) return;
     if (res.status === 403) {
       throw new BackendRequestError(

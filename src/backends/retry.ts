@@ -14,14 +14,20 @@
  * instead of retrying each of its remaining files. Only the removal of a lock file still gets
  * one short attempt, so the command can release what it holds.
  */
-import { NotFoundError, ResticError, markFatal } from '../errors.js';
-import type { Backend, FileInfo, FileType, Handle, TempFileInfo } from './backend.js';
+import { AbortedError, type ErrorCode, NotFoundError, ResticError, markFatal, throwIfAborted } from '../errors.js';
+import type { Backend, CallOptions, FileInfo, FileType, Handle, TempFileInfo } from './backend.js';
 
 /**
  * A failed backend request with what the wrapper needs to decide on a retry. Backends may
  * throw it directly; other errors are classified by `isTransient`.
+ *
+ * @example
+ * ```ts
+ * throw new BackendRequestError('upload failed: 503', true, 503); // transient: RetryBackend retries it
+ * ```
  */
 export class BackendRequestError extends ResticError {
+  override readonly code: ErrorCode = 'BACKEND';
   constructor(
     message: string,
     /** Whether trying again may succeed. */
@@ -34,17 +40,37 @@ export class BackendRequestError extends ResticError {
   }
 }
 
-/** Credentials were refused (HTTP 401/403 on access): never retried. */
-export class AuthenticationError extends ResticError {}
+/**
+ * Credentials were refused (HTTP 401/403 on access): never retried.
+ *
+ * @example
+ * ```ts
+ * const err = await Repository.open(backend, pw).catch((e) => e);
+ * if (err instanceof AuthenticationError) console.error('check the server credentials'); // code 'AUTH'
+ * ```
+ */
+export class AuthenticationError extends ResticError {
+  override readonly code: ErrorCode = 'AUTH';
+}
 
-/** The final error after the retries were used up (or the failure was permanent). */
-export class BackendError extends ResticError {}
+/**
+ * The final error after the retries were used up (or the failure was permanent).
+ *
+ * @example
+ * ```ts
+ * if (err instanceof BackendError) console.error('storage failed:', err.message); // code 'BACKEND'
+ * ```
+ */
+export class BackendError extends ResticError {
+  override readonly code: ErrorCode = 'BACKEND';
+}
 
 /** Default total time an operation may spend on retries before the backend counts as down. */
 const DEFAULT_RETRY_BUDGET_MS = 45_000;
 /** How long the lock-file removal after a failure may take before the command gives up on it. */
 const LAST_REMOVE_MS = 3_000;
 
+/** How RetryBackend retries transient failures. */
 export interface RetryOptions {
   /** Attempts after the first one (default 6). */
   retries?: number;
@@ -128,7 +154,16 @@ interface Breaker {
 }
 
 /** What to do after a failed attempt: throw the returned error, or wait and try again. */
-async function afterFailure(op: string, err: unknown, attempt: number, started: number, opts: RetryOptions, br: Breaker): Promise<void> {
+async function afterFailure(
+  op: string,
+  err: unknown,
+  attempt: number,
+  started: number,
+  opts: RetryOptions,
+  br: Breaker,
+  signal?: AbortSignal,
+): Promise<void> {
+  if (signal?.aborted) throw err instanceof AbortedError ? err : new AbortedError(`${op}: cancelled`, { cause: signal.reason });
   if (br.down) throw br.down;
   if (!isTransient(err)) {
     // Typed errors pass through unchanged (callers test for NotFoundError etc.).
@@ -146,18 +181,19 @@ async function afterFailure(op: string, err: unknown, attempt: number, started: 
   }
   opts.onRetry?.({ op, attempt: attempt + 1, delayMs, error: err });
   await (opts.sleep ?? defaultSleep)(delayMs);
+  throwIfAborted(signal, op);
   if (br.down) throw br.down;
 }
 
 /** Run `fn` with retries; `op` names the operation and file for messages. */
-async function retry<T>(op: string, fn: () => Promise<T>, opts: RetryOptions, br: Breaker): Promise<T> {
+async function retry<T>(op: string, fn: () => Promise<T>, opts: RetryOptions, br: Breaker, signal?: AbortSignal): Promise<T> {
   const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     if (br.down) throw br.down;
     try {
       return await fn();
     } catch (err) {
-      await afterFailure(op, err, attempt, started, opts, br);
+      await afterFailure(op, err, attempt, started, opts, br, signal);
     }
   }
 }
@@ -172,7 +208,14 @@ function oneAttempt<T>(fn: () => Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Wraps any backend so each operation is retried on transient failures. */
+/**
+ * Wraps any backend so each operation is retried on transient failures.
+ *
+ * @example
+ * ```ts
+ * const backend = new RetryBackend(new LocalBackend('/mnt/nfs/repo'), { retries: 3 });
+ * ```
+ */
 export class RetryBackend implements Backend {
   readonly location: string;
   private readonly breaker: Breaker = {};
@@ -191,27 +234,27 @@ export class RetryBackend implements Backend {
     }
   }
 
-  create(): Promise<void> {
-    return retry(`create repository at ${this.location}`, () => this.inner.create(), this.options, this.breaker);
+  create(opts?: CallOptions): Promise<void> {
+    return retry(`create repository at ${this.location}`, () => this.inner.create(opts), this.options, this.breaker, opts?.signal);
   }
 
-  save(h: Handle, data: Uint8Array): Promise<void> {
-    return retry(`save ${describe(h)}`, () => this.inner.save(h, data), this.options, this.breaker);
+  save(h: Handle, data: Uint8Array, opts?: CallOptions): Promise<void> {
+    return retry(`save ${describe(h)}`, () => this.inner.save(h, data, opts), this.options, this.breaker, opts?.signal);
   }
 
-  load(h: Handle, offset?: number, length?: number): Promise<Uint8Array> {
+  load(h: Handle, offset?: number, length?: number, opts?: CallOptions): Promise<Uint8Array> {
     const range = offset || length ? ` (offset ${offset ?? 0}, length ${length ?? 0})` : '';
-    return retry(`load ${describe(h)}${range}`, () => this.inner.load(h, offset, length), this.options, this.breaker);
+    return retry(`load ${describe(h)}${range}`, () => this.inner.load(h, offset, length, opts), this.options, this.breaker, opts?.signal);
   }
 
-  stat(h: Handle): Promise<FileInfo> {
-    return retry(`stat ${describe(h)}`, () => this.inner.stat(h), this.options, this.breaker);
+  stat(h: Handle, opts?: CallOptions): Promise<FileInfo> {
+    return retry(`stat ${describe(h)}`, () => this.inner.stat(h, opts), this.options, this.breaker, opts?.signal);
   }
 
-  remove(h: Handle): Promise<void> {
+  remove(h: Handle, opts?: CallOptions): Promise<void> {
     // Releasing a lock once the backend is down: one short attempt, the original cause kept.
-    if (this.breaker.down && h.type === 'lock') return oneAttempt(() => this.inner.remove(h), LAST_REMOVE_MS);
-    return retry(`remove ${describe(h)}`, () => this.inner.remove(h), this.options, this.breaker);
+    if (this.breaker.down && h.type === 'lock') return oneAttempt(() => this.inner.remove(h, opts), LAST_REMOVE_MS);
+    return retry(`remove ${describe(h)}`, () => this.inner.remove(h, opts), this.options, this.breaker, opts?.signal);
   }
 
   /** The error that marked the backend as down (after an operation spent its retry budget). */
@@ -219,20 +262,20 @@ export class RetryBackend implements Backend {
     return this.breaker.down;
   }
 
-  async *list(type: FileType): AsyncGenerator<FileInfo> {
+  async *list(type: FileType, opts?: CallOptions): AsyncGenerator<FileInfo> {
     const seen = new Set<string>();
     const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       if (this.breaker.down) throw this.breaker.down;
       try {
-        for await (const fi of this.inner.list(type)) {
+        for await (const fi of this.inner.list(type, opts)) {
           if (seen.has(fi.name)) continue;
           seen.add(fi.name);
           yield fi;
         }
         return;
       } catch (err) {
-        await afterFailure(`list ${type} files`, err, attempt, started, this.options, this.breaker);
+        await afterFailure(`list ${type} files`, err, attempt, started, this.options, this.breaker, opts?.signal);
       }
     }
   }

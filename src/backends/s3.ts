@@ -29,7 +29,7 @@ import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type * as SdkModule from '@aws-sdk/client-s3';
 import type { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { NotFoundError, ResticError, UsageError } from '../errors.js';
+import { throwIfAborted, NotFoundError, ResticError, UsageError } from '../errors.js';
 import {
   type Backend,
   type FileInfo,
@@ -41,10 +41,12 @@ import {
   describeHandle,
   FILE_TYPES,
   isIdName,
+  type CallOptions,
 } from './backend.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, faultOptions } from './options.js';
 import { Semaphore } from './semaphore.js';
+import { importOptional } from './optional.js';
 
 type Sdk = typeof SdkModule;
 
@@ -90,7 +92,7 @@ export class S3Error extends BackendRequestError {
     message: string,
     transient: boolean,
     /** S3 error code (NoSuchBucket, SlowDown, …) or errno code (ECONNREFUSED, …). */
-    readonly code: string | undefined,
+    readonly s3Code: string | undefined,
     status?: number,
     options?: { cause?: unknown },
   ) {
@@ -271,7 +273,7 @@ export class S3Backend implements Backend {
     this.clientP ??= (async () => {
       // The SDK warns on Node 20 about releases after January 2027; our version is pinned.
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-      const sdk = await import('@aws-sdk/client-s3');
+      const sdk = await importOptional(() => import('@aws-sdk/client-s3'), '@aws-sdk/client-s3', 's3');
       const o = this.opts;
       const onAws = o.endpoint === undefined || AWS_HOST_RE.test(new URL(o.endpoint).hostname);
       const lookup = o.bucketLookup ?? 'auto';
@@ -301,14 +303,24 @@ export class S3Backend implements Backend {
   }
 
   /** One request under the connection limit, with errors mapped to typed one-liners. */
-  private async request<T>(what: string, key: string | undefined, fn: (sdk: Sdk, client: S3Client) => Promise<T>): Promise<T> {
+  private async request<T>(
+    what: string,
+    key: string | undefined,
+    signal: AbortSignal | undefined,
+    fn: (sdk: Sdk, client: S3Client) => Promise<T>,
+  ): Promise<T> {
     const { sdk, client } = await this.sdk();
     await this.sem.acquire();
     try {
-      const res = await fn(sdk, client);
+      // The caller's signal goes with every command sent for this request.
+      const c = signal
+        ? ({ send: (cmd: never, o?: object) => client.send(cmd, { ...o, abortSignal: signal }) } as unknown as S3Client)
+        : client;
+      const res = await fn(sdk, c);
       this.answered = true;
       return res;
     } catch (err) {
+      throwIfAborted(signal, `S3: ${what} ${key ?? this.bucket}`);
       if (httpStatus(err) !== undefined) this.answered = true;
       throw this.mapError(err, what, key);
     } finally {
@@ -316,10 +328,11 @@ export class S3Backend implements Backend {
     }
   }
 
-  async create(): Promise<void> {
+  async create(opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const configKey = this.join('config');
     if (await this.exists(configKey)) throw new ResticError(`config file already exists at ${this.location}`);
-    const present = await this.request('checking', undefined, (sdk, c) =>
+    const present = await this.request('checking', undefined, opts?.signal, (sdk, c) =>
       c.send(new sdk.HeadBucketCommand({ Bucket: this.bucket })).then(
         () => true,
         (err: unknown) => {
@@ -331,7 +344,7 @@ export class S3Backend implements Backend {
       ),
     );
     if (present) return;
-    await this.request('creating', undefined, async (sdk, c) => {
+    await this.request('creating', undefined, opts?.signal, async (sdk, c) => {
       const region = this.opts.region ?? DEFAULT_REGION;
       try {
         await c.send(
@@ -347,12 +360,13 @@ export class S3Backend implements Backend {
     });
   }
 
-  async save(h: Handle, data: Uint8Array): Promise<void> {
+  async save(h: Handle, data: Uint8Array, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const key = this.key(h);
     // A private copy: the caller may reuse its buffer while the request is in flight.
     const body = Buffer.from(data);
     const md5 = createHash('md5').update(body).digest('base64');
-    await this.request('saving', key, (sdk, c) =>
+    await this.request('saving', key, opts?.signal, (sdk, c) =>
       c.send(
         new sdk.PutObjectCommand({
           Bucket: this.bucket,
@@ -366,7 +380,8 @@ export class S3Backend implements Backend {
     );
   }
 
-  async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
+  async load(h: Handle, offset = 0, length = 0, opts?: CallOptions): Promise<Uint8Array> {
+    throwIfAborted(opts?.signal);
     const key = this.key(h);
     if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`${describeHandle(h)}: invalid offset ${offset}`);
     if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`${describeHandle(h)}: invalid length ${length}`);
@@ -376,7 +391,7 @@ export class S3Backend implements Backend {
     let body: Uint8Array;
     let ranged: boolean;
     try {
-      ({ body, ranged } = await this.request('loading', key, async (sdk, c) => {
+      ({ body, ranged } = await this.request('loading', key, opts?.signal, async (sdk, c) => {
         const res = await c.send(new sdk.GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range }));
         const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array(0);
         if (res.ContentLength !== undefined && bytes.length !== res.ContentLength) {
@@ -404,13 +419,17 @@ export class S3Backend implements Backend {
     return body;
   }
 
-  async stat(h: Handle): Promise<FileInfo> {
+  async stat(h: Handle, opts?: CallOptions): Promise<FileInfo> {
+    throwIfAborted(opts?.signal);
     const key = this.key(h);
-    const res = await this.request('checking', key, (sdk, c) => c.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+    const res = await this.request('checking', key, opts?.signal, (sdk, c) =>
+      c.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })),
+    );
     return { name: h.name, size: res.ContentLength ?? 0 };
   }
 
-  async *list(type: FileType): AsyncGenerator<FileInfo> {
+  async *list(type: FileType, opts?: CallOptions): AsyncGenerator<FileInfo> {
+    throwIfAborted(opts?.signal);
     if (type === 'config') return;
     if (!FILE_TYPES.includes(type)) throw new ResticError(`invalid file type ${JSON.stringify(type)}`);
     const dir = this.join(defaultLayoutDir(type)) + '/';
@@ -420,7 +439,7 @@ export class S3Backend implements Backend {
     do {
       let page;
       try {
-        page = await this.request('listing', dir, (sdk, c) =>
+        page = await this.request('listing', dir, opts?.signal, (sdk, c) =>
           c.send(
             new sdk.ListObjectsV2Command({
               Bucket: this.bucket,
@@ -448,10 +467,11 @@ export class S3Backend implements Backend {
     } while (token);
   }
 
-  async remove(h: Handle): Promise<void> {
+  async remove(h: Handle, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const key = this.key(h);
     try {
-      await this.request('removing', key, (sdk, c) => c.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
+      await this.request('removing', key, opts?.signal, (sdk, c) => c.send(new sdk.DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
     } catch (err) {
       if (err instanceof NotFoundError) return;
       throw err;
@@ -468,7 +488,7 @@ export class S3Backend implements Backend {
 
   private async exists(key: string): Promise<boolean> {
     try {
-      await this.request('checking', key, (sdk, c) => c.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })));
+      await this.request('checking', key, undefined, (sdk, c) => c.send(new sdk.HeadObjectCommand({ Bucket: this.bucket, Key: key })));
       return true;
     } catch (err) {
       if (err instanceof NotFoundError) return false;

@@ -21,6 +21,7 @@ const WARM_CONCURRENCY = 4;
 /** Index and snapshot files fetched at once after a listing. */
 const LISTED_CONCURRENCY = 8;
 
+/** Where and how Repository.open() keeps its local cache (OpenOptions.cache). */
 export interface CacheOptions {
   /** Base directory holding one directory per repository ID (default: see defaultCacheBase). */
   dir?: string;

@@ -51,7 +51,11 @@ export class Checker {
   private snapshotIds: string[] = [];
   private readonly checkedTrees = new Set<string>();
 
-  constructor(readonly repo: Repository) {}
+  constructor(
+    readonly repo: Repository,
+    /** Stops the tree walk and the pack reads between trees and packs. */
+    private readonly signal?: AbortSignal,
+  ) {}
 
   async loadSnapshots(): Promise<void> {
     this.snapshotIds = [];
@@ -177,6 +181,7 @@ export class Checker {
       for (const id of todo) this.checkedTrees.add(id);
       const next: string[] = [];
       await mapLimit(todo, TREE_CONCURRENCY, async (id) => {
+        this.signal?.throwIfAborted();
         let nodes: Node[];
         try {
           nodes = await this.loadTree(id);
@@ -233,6 +238,7 @@ export class Checker {
     const ring = new BufferRing(concurrency);
     try {
       await mapLimit([...packs.keys()], concurrency, async (id) => {
+        this.signal?.throwIfAborted();
         const problem = await verifyPack(this.repo, id, this.index.packContents(id) ?? [], packs.get(id)!, pool, ring);
         if (problem) out.push(error('read-data', problem, { pack: id }));
         progress?.(++done, packs.size);

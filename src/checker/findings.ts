@@ -29,6 +29,7 @@ export type FindingKind =
   /** --read-data found a damaged pack. */
   | 'read-data';
 
+/** One problem (or hint) check() found, with what it concerns. */
 export interface Finding {
   kind: FindingKind;
   /** Errors are critical; hints are not. */

@@ -1,8 +1,8 @@
 /**
  * `check(repo, opts)`: every phase of restic's check in order, reporting findings as they
- * are made. The caller holds the lock (restic takes an exclusive one).
+ * are made, under restic's exclusive lock unless the caller passes its own (or `lock: false`).
  */
-import type { Repository } from '../repository/repository.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
 import { Checker, type Progress, prestartReadData } from './checker.js';
 import { discardSpare } from '../parallel/open-pool.js';
 import type { Finding } from './findings.js';
@@ -13,9 +13,11 @@ export { type Finding, type FindingKind } from './findings.js';
 export { parseSubset, selectPacks } from './subset.js';
 export { verifyPack } from './verify-pack.js';
 
+/** check()'s phases, in order. */
 export type CheckPhase = 'load-index' | 'packs' | 'structure' | 'read-data';
 
-export interface CheckOptions {
+/** Options of check(): read-data, subsets, progress, lock and signal. */
+export interface CheckOptions extends OperationOptions {
   /** Download and verify every pack. */
   readData?: boolean;
   /** Download and verify a subset: `n/t`, `x%` or a size, as restic's flag. */
@@ -28,6 +30,7 @@ export interface CheckOptions {
   onProgress?: (phase: CheckPhase, done: number, total: number) => void;
 }
 
+/** What check() found. */
 export interface CheckResult {
   findings: Finding[];
   errors: number;
@@ -37,7 +40,21 @@ export interface CheckResult {
   snapshots: number;
 }
 
+/**
+ * restic's check, under an exclusive lock as restic takes. Findings are reported, not thrown.
+ *
+ * @example
+ * ```ts
+ * const { errors } = await check(repo, { readData: true });
+ * if (errors > 0) console.error('repository damaged');
+ * ```
+ */
 export async function check(repo: Repository, opts: CheckOptions = {}): Promise<CheckResult> {
+  checkRepository(repo, 'check');
+  return repo.runLocked('check', true, opts, () => checkLocked(repo, opts));
+}
+
+async function checkLocked(repo: Repository, opts: CheckOptions): Promise<CheckResult> {
   const subset = typeof opts.readDataSubset === 'string' ? parseSubset(opts.readDataSubset) : opts.readDataSubset;
   // read-data's workers load while the index and trees are checked.
   if (opts.readData || subset) prestartReadData(repo, opts.readConcurrency);
@@ -58,8 +75,10 @@ async function checkPhases(repo: Repository, opts: CheckOptions, subset: Subset 
   };
   const progress =
     (phase: CheckPhase): Progress =>
-    (done, total) =>
+    (done, total) => {
+      opts.signal?.throwIfAborted();
       opts.onProgress?.(phase, done, total);
+    };
   const result = (indexUnreadable: boolean, packsRead = 0): CheckResult => ({
     findings,
     errors: findings.filter((f) => f.severity === 'error').length,
@@ -68,8 +87,9 @@ async function checkPhases(repo: Repository, opts: CheckOptions, subset: Subset 
     snapshots: chk.snapshotCount,
   });
 
-  const chk = new Checker(repo);
+  const chk = new Checker(repo, opts.signal);
   await chk.loadSnapshots();
+  opts.signal?.throwIfAborted();
   opts.onPhase?.('load-index');
   const { hints, errors } = await chk.loadIndex();
   report(hints);
@@ -77,17 +97,21 @@ async function checkPhases(repo: Repository, opts: CheckOptions, subset: Subset 
     report(errors);
     return result(true);
   }
+  opts.signal?.throwIfAborted();
   opts.onPhase?.('packs');
   report(await chk.checkPacks());
+  opts.signal?.throwIfAborted();
   opts.onPhase?.('structure');
   report(await chk.checkStructure(progress('structure')));
 
   let packs: Map<string, number> | null = null;
   if (opts.readData) {
     packs = chk.packs;
+    opts.signal?.throwIfAborted();
     opts.onPhase?.('read-data', 'read all data');
   } else if (subset) {
     packs = selectPacks(chk.packs, subset);
+    opts.signal?.throwIfAborted();
     opts.onPhase?.('read-data', subsetLine(subset, packs.size, chk.packs.size));
   }
   if (!packs) return result(false);

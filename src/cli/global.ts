@@ -264,6 +264,8 @@ export async function openRepository(ctx: GlobalContext, how: OpenRepositoryHow 
       key,
       cache,
       packSize: packSizeOption(ctx),
+      // --no-lock: library operations run without their default lock (commands that always lock take it here).
+      lock: !ctx.opts['no-lock'],
     });
     await oldCacheDirsNote(ctx, repo);
     return repo;

@@ -115,6 +115,7 @@ function compressInPlace(len: number, level: number): Uint8Array {
   return zstd.HEAPU8.subarray(dst, dst + n); // HEAPU8 re-read: an allocation may have grown the heap
 }
 
+/** restic's `--compression`: auto (default), off or max. */
 export type CompressionMode = 'auto' | 'off' | 'max';
 
 /**

@@ -5,7 +5,8 @@
  * destination's key and compression.
  */
 import type { BlobType } from '../format/pack.js';
-import type { Repository } from '../repository/repository.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
+import type { RepositoryLock } from '../repository/lock.js';
 import { compareGoTimes, goTimeString } from '../go/time.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import type { Snapshot } from '../format/snapshot.js';
@@ -14,7 +15,10 @@ import { FormatError } from '../errors.js';
 import { findFilteredSnapshots } from '../walker/select.js';
 import { type SnapshotSelector, hasTags, loadSnapshots, selectorMatches } from '../forget/tags.js';
 
-export interface CopyOptions {
+/** Options of copySnapshots(). */
+export interface CopyOptions extends OperationOptions {
+  /** The source repository's lock (default: a shared one; `lock` is the destination's). */
+  sourceLock?: boolean | RepositoryLock;
   /** --host/--tag/--path: which snapshots of both repositories are considered */
   filter?: SnapshotSelector;
   /** explicit source snapshot IDs (prefixes or "latest"); the filter then only narrows "latest" */
@@ -34,6 +38,7 @@ export interface CopiedSnapshot {
   skipped: boolean;
 }
 
+/** What copySnapshots() copied. */
 export interface CopyResult {
   snapshots: CopiedSnapshot[];
   /** blobs written to the destination */
@@ -61,7 +66,23 @@ export function similarSnapshots(a: Snapshot, b: Snapshot): boolean {
 }
 
 /** Copy snapshots from `src` to `dst`. The caller holds (non-exclusive) locks on both. */
+/**
+ * restic's copy: snapshots of `src` not yet in `dst` are copied with the blobs they need, under
+ * shared locks on both repositories.
+ *
+ * @example
+ * ```ts
+ * const { snapshots } = await copySnapshots(src, dst, { ids: ['latest'] });
+ * ```
+ */
 export async function copySnapshots(src: Repository, dst: Repository, opts: CopyOptions = {}): Promise<CopyResult> {
+  checkRepository(src, 'copySnapshots');
+  checkRepository(dst, 'copySnapshots');
+  const srcHow = { lock: opts.sourceLock, lockOptions: opts.lockOptions, signal: opts.signal };
+  return src.runLocked('copy', false, srcHow, () => dst.runLocked('copy', false, opts, () => copyLocked(src, dst, opts), true));
+}
+
+async function copyLocked(src: Repository, dst: Repository, opts: CopyOptions): Promise<CopyResult> {
   const log = opts.log ?? (() => {});
   const filter = opts.filter ?? {};
   await src.loadIndex();
@@ -94,9 +115,10 @@ export async function copySnapshots(src: Repository, dst: Repository, opts: Copy
     }
     log('  copy started, this may take a while...');
     if (!snapshot.tree) throw new FormatError(`snapshot ${id.slice(0, 8)} has no tree`);
-    await copyTree(src, dst, visitedTrees, snapshot.tree, opts.onProgress);
+    await copyTree(src, dst, visitedTrees, snapshot.tree, opts.onProgress, opts.signal);
     // the index is written before the snapshot that needs it
     await dst.flush();
+    opts.signal?.throwIfAborted();
     const out: Snapshot = { ...snapshot, parent: undefined, original: snapshot.original ?? id };
     const newId = await dst.saveSnapshot(out);
     log(`snapshot ${newId.slice(0, 8)} saved`);
@@ -117,6 +139,7 @@ async function copyTree(
   visited: Set<string>,
   root: string,
   progress?: (done: number, total: number) => void,
+  signal?: AbortSignal,
 ): Promise<void> {
   const wanted = new Map<string, { type: BlobType; id: string }>();
   /** Source packs of the trees the destination lacked: restic's count includes them. */
@@ -126,6 +149,7 @@ async function copyTree(
     const next: string[] = [];
     const fresh = level.filter((id) => !visited.has(id) && (visited.add(id), true));
     await mapLimit(fresh, 8, async (treeId) => {
+      signal?.throwIfAborted();
       const plain = await src.loadBlob('tree', treeId);
       const nodes = decodeTree(plain);
       if (!(await dst.saveBlob('tree', plain, treeId)).known) {
@@ -139,7 +163,7 @@ async function copyTree(
     });
     level = next;
   }
-  await repackBlobs(src, dst, [...wanted.values()], treePacks, progress);
+  await repackBlobs(src, dst, [...wanted.values()], treePacks, progress, signal);
 }
 
 /**
@@ -152,6 +176,7 @@ async function repackBlobs(
   blobs: Array<{ type: BlobType; id: string }>,
   treePacks: Set<string>,
   progress?: (done: number, total: number) => void,
+  signal?: AbortSignal,
 ): Promise<void> {
   const byPack = new Map<string, Array<{ type: BlobType; id: string; offset: number; length: number; uncompressedLength: number }>>();
   for (const b of blobs) {
@@ -165,6 +190,7 @@ async function repackBlobs(
   let done = treePacks.size;
   progress?.(done, total);
   await mapLimit([...byPack], 4, async ([packId, list]) => {
+    signal?.throwIfAborted();
     list.sort((a, b) => a.offset - b.offset);
     const start = list[0]!.offset;
     const end = Math.max(...list.map((b) => b.offset + b.length));

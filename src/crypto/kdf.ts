@@ -9,6 +9,7 @@ import { KeyParamsError } from '../errors.js';
 import type { MasterKey } from './crypto.js';
 import { clampR } from './poly1305.js';
 
+/** scrypt's cost parameters (N, r, p) for a key file. */
 export interface KdfParams {
   N: number;
   r: number;

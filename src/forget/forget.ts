@@ -2,8 +2,8 @@
  * `forget` as a library: select snapshots, group them, apply the expire policy per group
  * (planForget is pure), report in restic's JSON shape, and delete the removed snapshot files.
  */
-import { UsageError } from '../errors.js';
-import type { Repository } from '../repository/repository.js';
+import { checkArg, UsageError } from '../errors.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import { goJsonString, goJsonStrings } from '../go/json-string.js';
 import { snapshotJson014, snapshotJsonWithId } from '../format/snapshot.js';
@@ -94,12 +94,14 @@ export async function deleteSnapshots(repo: Repository, ids: string[]): Promise<
   await mapLimit(ids, 8, (name) => repo.backend.remove({ type: 'snapshot', name }));
 }
 
-export interface ForgetOptions extends ForgetPlanOptions {
+/** Options of forget(): the policy, grouping, filters, dry run, lock and signal. */
+export interface ForgetOptions extends ForgetPlanOptions, OperationOptions {
   dryRun?: boolean;
   /** unreadable snapshot files are skipped with a warning, as in restic */
   warn?: (line: string) => void;
 }
 
+/** What forget() kept and removed, per group. */
 export interface ForgetResult {
   groups: ForgetGroup[];
   /** IDs removed (or, with dryRun, that would be removed) */
@@ -107,12 +109,25 @@ export interface ForgetResult {
 }
 
 /**
- * Apply a policy to a repository's snapshots and delete what it removes. The caller should
- * hold an exclusive lock (repo.lock(true)), as restic does for forget.
+ * Apply a policy to a repository's snapshots and delete what it removes, under an exclusive
+ * lock as restic takes for forget.
+ *
+ * @example
+ * ```ts
+ * const { removed } = await forget(repo, { policy: { last: 7 } });
+ * ```
  */
 export async function forget(repo: Repository, opts: ForgetOptions): Promise<ForgetResult> {
+  checkRepository(repo, 'forget');
+  checkArg(typeof opts === 'object' && opts !== null, 'forget', 'an options object with a policy', opts);
+  return repo.runLocked('forget', true, opts, () => forgetLocked(repo, opts));
+}
+
+async function forgetLocked(repo: Repository, opts: ForgetOptions): Promise<ForgetResult> {
+  opts.signal?.throwIfAborted();
   const groups = planForget(await loadSnapshots(repo, opts.warn), opts);
   const removed = removedIds(groups);
+  opts.signal?.throwIfAborted();
   if (!opts.dryRun) await deleteSnapshots(repo, removed);
   return { groups, removed };
 }

@@ -7,6 +7,7 @@ import { type Duration, formatDuration, isZeroDuration } from './duration.js';
 import { hasTags, formatTagList } from './tags.js';
 import { type WallTime, ZERO_TIME, addDate, addHours, isoWeek, parseWallTime } from './time.js';
 
+/** restic's keep policy (--keep-last, --keep-daily, …). */
 export interface ExpirePolicy {
   /** keep the last n snapshots */
   last?: number;

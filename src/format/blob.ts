@@ -1,6 +1,7 @@
 /** A blob as a pack header and an index file list it. */
 export type BlobType = 'data' | 'tree';
 
+/** A blob's place in a pack: type, ID, offset, stored and uncompressed length. */
 export interface PackedBlob {
   type: BlobType;
   /** Blob ID (hex): SHA-256 of the uncompressed plaintext. */

@@ -2,6 +2,7 @@
 import { FormatError } from '../errors.js';
 import { isId } from './id.js';
 
+/** The repository's config file: format version, repository ID, chunker polynomial. */
 export interface Config {
   version: number;
   id: string;

@@ -19,6 +19,7 @@ import { goJsonString } from '../go/json-string.js';
 import { nowGoTime } from '../go/time.js';
 import { hashId } from './id.js';
 
+/** A key file: scrypt parameters and the encrypted master key, with who created it. */
 export interface KeyFile {
   created: string;
   username: string;

@@ -8,6 +8,7 @@ import { parseJson } from '../go/json-parse.js';
 import { parseGoTime } from '../go/time.js';
 import { formatGoDuration } from '../go/duration.js';
 
+/** A lock file's content: who holds the lock, since when, exclusive or not. */
 export interface LockInfo {
   time: string;
   exclusive: boolean;
@@ -60,7 +61,14 @@ function localTimeText(ms: number): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-/** restic's Lock.String() on one line: holder, creation time and age, storage ID. */
+/**
+ * restic's Lock.String() on one line: holder, creation time and age, storage ID.
+ *
+ * @example
+ * ```ts
+ * for (const { id, lock } of await repo.listLocks()) console.log(describeLock(id, lock));
+ * ```
+ */
 export function describeLock(id: string, l: LockInfo, now = Date.now()): string {
   const t = lockTimeMs(l);
   const age = Number.isNaN(t) ? '' : ` (${formatGoDuration(now - t)} ago)`;

@@ -7,11 +7,15 @@ import type { ExtraField } from './extra-fields.js';
 
 export type NodeType = 'file' | 'dir' | 'symlink' | 'dev' | 'chardev' | 'fifo' | 'socket' | 'irregular';
 
+/** An extended attribute of a file: name and raw value. */
 export interface ExtendedAttribute {
   name: string;
   value: Uint8Array;
 }
 
+/**
+ * One entry of a tree: a file, directory, symlink or special file with its metadata and content (blob IDs) or subtree.
+ */
 export interface Node {
   /** Raw name bytes (never contains '/'). */
   name: Uint8Array;

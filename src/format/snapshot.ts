@@ -10,6 +10,9 @@ import { goTimeJson } from '../go/time.js';
 /** Go's zero time.Time, what restic reads for a missing time. */
 const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
 
+/**
+ * A snapshot file's content: root tree, time, paths, host, tags and the rest restic records.
+ */
 export interface Snapshot {
   time: string;
   parent?: string;

@@ -2,7 +2,7 @@
  * Status events with Che's state and stage names, shaped like `CheClusterBackup.status` /
  * `CheClusterRestore.status` so an operator can copy them into the custom resource.
  */
-import { ExitCode, IntegrityError, LockError, NotFoundError, RepositoryNotFoundError, ResticError, WrongPasswordError } from '../errors.js';
+import { AbortedError, IntegrityError, LockError, NotFoundError, RepositoryNotFoundError, WrongPasswordError } from '../errors.js';
 
 export type OperationState = 'InProgress' | 'Succeeded' | 'Failed';
 
@@ -44,9 +44,7 @@ export const RESTORE_STAGES = {
 } as const;
 
 /** The operation was cancelled through its AbortSignal. */
-export class OperationAbortedError extends ResticError {
-  override readonly exitCode: number = ExitCode.Interrupted;
-}
+export class OperationAbortedError extends AbortedError {}
 
 /** A one-line explanation a person understands, for status.message after "Error: ". */
 export function describeFailure(err: unknown, location?: string): string {

@@ -87,7 +87,10 @@ async function serverOf(source: BackupServerSource): Promise<ResolvedBackupServe
 }
 
 async function locked<T>(repo: Repository, opts: OperationOptions, exclusive: boolean, fn: () => Promise<T>): Promise<T> {
-  if (opts.lock === false) return fn();
+  if (opts.lock === false) {
+    repo.locking = false; // the library's operations then take no lock either
+    return fn();
+  }
   const release = await repo.lock(exclusive);
   try {
     return await fn();

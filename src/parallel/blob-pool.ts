@@ -9,6 +9,7 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import { raiseMallocThresholds } from './malloc-threshold.js';
+import { gcTuningAllowed } from './worker-gc.js';
 import type { MasterKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import type { BlobType, PackedBlob } from '../format/pack.js';
@@ -167,6 +168,7 @@ export class BlobPool {
         packSize: opts.packSize,
         ring: this.ring,
         tempDir: opts.tempDir ?? null,
+        gcTuning: gcTuningAllowed(),
       };
       // Inherit no eval/loader flags (the worker is a plain module file), only profiling ones.
       const execArgv = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));

@@ -17,7 +17,7 @@ import { enableWorkerGc, noteGarbage } from './worker-gc.js';
 // Bulk MACs need the WASM Poly1305 (the pure-JS fallback is far slower).
 await loadPoly1305();
 // Each AES update() leaves a garbage buffer (see worker-gc.ts).
-enableWorkerGc();
+enableWorkerGc((workerData as { gcTuning: boolean }).gcTuning);
 
 const { key, version, compression, packSize, ring, tempDir } = workerData as {
   key: MasterKey;

@@ -20,9 +20,9 @@ let done = false;
 
 export function raiseMallocThresholds(): void {
   if (done || process.platform !== 'linux') return;
-  done = true;
   const gc = fullGc();
-  if (!gc) return;
+  if (!gc) return; // the host did not allow gc tuning (allowGcTuning)
+  done = true;
   // Never touched: calloc maps it zero-filled, so it costs address space, not memory. It is
   // garbage at once; the collection frees it.
   void new ArrayBuffer(PROBE);

@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import fs from 'node:fs';
 import { raiseMallocThresholds } from './malloc-threshold.js';
+import { gcTuningAllowed } from './worker-gc.js';
 import type { MasterKey } from '../crypto/index.js';
 import type { PackedBlob } from '../format/pack.js';
 import { checkPackBytes } from './read-pack.js';
@@ -37,7 +38,7 @@ interface Answer {
 let spare: { key: MasterKey; workers: Worker[]; failure: unknown } | null = null;
 
 function startWorker(key: MasterKey): Worker {
-  const w = new Worker(WORKER_FILE, { workerData: { key }, execArgv: [] });
+  const w = new Worker(WORKER_FILE, { workerData: { key, gcTuning: gcTuningAllowed() }, execArgv: [] });
   w.unref();
   return w;
 }

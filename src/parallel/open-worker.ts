@@ -10,7 +10,7 @@ import { enableWorkerGc } from './worker-gc.js';
 await loadPoly1305();
 
 const { key } = workerData as { key: MasterKey };
-enableWorkerGc();
+enableWorkerGc((workerData as { gcTuning: boolean }).gcTuning);
 
 type Job =
   | { seq: number; kind: 'check'; back: boolean; args: { packId: string; pack: Uint8Array; indexed: PackedBlob[]; size: number } }

@@ -5,6 +5,9 @@
  * of them piled up per thread (a 45 MiB malloc arena per BlobPool worker in a backup). A
  * young-generation collection every few MiB is cheap and keeps the resident size flat. Only
  * workers enable it; on the main thread noteGarbage does nothing.
+ *
+ * Exposing gc() sets a V8 flag for the whole process, so it happens only after the host opted
+ * in (allowGcTuning; the CLI does): a library must not change its host process by default.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -17,9 +20,21 @@ let pending = 0;
 
 type Gc = (opts?: { type: string }) => void;
 let exposed: Gc | null | undefined;
+let allowed = false;
 
-/** V8's gc(), without --expose-gc on the command line; null where it cannot be had. */
+/** Let restic-ts set V8's --expose-gc and collect garbage itself (process-wide; off by default). */
+export function allowGcTuning(on = true): void {
+  allowed = on;
+}
+
+/** Whether allowGcTuning() was called (workers are told, as they have their own module state). */
+export function gcTuningAllowed(): boolean {
+  return allowed;
+}
+
+/** V8's gc(), without --expose-gc on the command line; null where it cannot be had or is not allowed. */
 function exposeGc(): Gc | null {
+  if (!allowed) return null;
   if (exposed !== undefined) return exposed;
   try {
     v8.setFlagsFromString('--expose-gc');
@@ -36,7 +51,9 @@ export function fullGc(): (() => void) | null {
   return gc ? () => gc() : null;
 }
 
-export function enableWorkerGc(): void {
+/** In a worker: collect garbage every few MiB when the main thread allowed it. */
+export function enableWorkerGc(allowedByHost: boolean): void {
+  allowed = allowedByHost;
   const gc = exposeGc();
   collect = gc ? () => gc({ type: 'minor' }) : null;
 }

@@ -41,12 +41,14 @@ export function parseMaxUnused(v: string): (used: number) => number {
   return () => size;
 }
 
+/** prune()'s counts and sizes, as restic prints them. */
 export interface PruneStats {
   blobs: { used: number; duplicate: number; unused: number; remove: number; repack: number; repackrm: number };
   size: { used: number; duplicate: number; unused: number; remove: number; repack: number; repackrm: number; unref: number };
   packs: { used: number; unused: number; partlyUsed: number; unref: number; keep: number; repack: number; remove: number };
 }
 
+/** Which packs prune() keeps, repacks and removes. */
 export interface PrunePlan {
   /** Packs in the repository that no index lists: deleted first. */
   removePacksFirst: Set<string>;

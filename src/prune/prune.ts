@@ -11,7 +11,7 @@
  * The caller must hold an exclusive lock. The repository's own in-memory index is not updated;
  * reopen the repository (or reload the index) before using it for more work.
  */
-import { type Repository } from '../repository/repository.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import { decodeIndex, type IndexPack } from '../format/index-file.js';
 import { MasterIndex } from '../repository/master-index.js';
@@ -44,7 +44,8 @@ export type PruneStep =
   | 'pack-deleted'
   | 'done';
 
-export interface PruneOptions {
+/** Options of prune(): restic's limits, dry run, progress, lock and signal. */
+export interface PruneOptions extends OperationOptions {
   /** Tolerated unused space: "5%" (default), a size, or "unlimited". */
   maxUnused?: string;
   /** Stop repacking beyond this many bytes (a size such as "500M", or a number). */
@@ -68,6 +69,7 @@ export interface PruneOptions {
   onStep?: (step: PruneStep) => void | Promise<void>;
 }
 
+/** What prune() did (or would do, with dryRun). */
 export interface PruneResult {
   stats: PruneStats;
   plan: PrunePlan;
@@ -99,9 +101,24 @@ interface PruneRun {
   progress: (what: string, done: number, total: number) => void;
 }
 
+/**
+ * restic's prune, under an exclusive lock: remove packs no snapshot needs, repack partly used
+ * ones. Cancelling (opts.signal) stops between steps and packs; the repository stays valid.
+ *
+ * @example
+ * ```ts
+ * const { stats } = await prune(repo, { maxUnused: '5%' });
+ * ```
+ */
 export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<PruneResult> {
+  checkRepository(repo, 'prune');
+  return repo.runLocked('prune', true, opts, () => pruneLocked(repo, opts), true);
+}
+
+async function pruneLocked(repo: Repository, opts: PruneOptions): Promise<PruneResult> {
   const log = opts.log ?? (() => {});
   const step = async (s: PruneStep) => {
+    opts.signal?.throwIfAborted();
     await opts.onStep?.(s);
   };
   const limits = pruneLimits(opts);
@@ -109,7 +126,10 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
 
   log('loading indexes...');
   const { index, indexFiles } = await loadIndex(repo);
-  const progress = (what: string, done: number, total: number) => opts.onProgress?.(what, done, total);
+  const progress = (what: string, done: number, total: number) => {
+    opts.signal?.throwIfAborted();
+    opts.onProgress?.(what, done, total);
+  };
   const run: PruneRun = { repo, index, log, step, progress };
   log('loading all snapshots...');
   const roots = await snapshotTrees(repo, opts.ignoreSnapshots);

@@ -4,13 +4,14 @@
  * delete them. Blobs that are lost stay lost; `repair snapshots` then removes them from
  * the snapshots. The caller holds an exclusive lock.
  */
-import type { Repository } from '../repository/repository.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
 import type { PackedBlob } from '../format/blob.js';
 import { decodeIndex, type IndexPack } from '../format/index-file.js';
 import { parsePackBytes } from '../format/pack.js';
 import { deleteIndexFiles, writeIndexFiles } from './index-writer.js';
 
-export interface RepairPacksOptions {
+/** Options of repairPacks(). */
+export interface RepairPacksOptions extends OperationOptions {
   /** Progress lines in restic's words. */
   log?: (line: string) => void;
   /** Blobs and packs that could not be read. */
@@ -19,6 +20,7 @@ export interface RepairPacksOptions {
   onPackLoaded?: (id: string, bytes: Uint8Array) => void | Promise<void>;
 }
 
+/** What repairPacks() salvaged. */
 export interface RepairPacksResult {
   /** Blobs stored again from the damaged packs. */
   salvaged: number;
@@ -26,7 +28,21 @@ export interface RepairPacksResult {
   lost: number;
 }
 
+/**
+ * restic's `repair packs`: salvage the readable blobs of damaged packs, then drop the packs,
+ * under an exclusive lock.
+ *
+ * @example
+ * ```ts
+ * const { salvaged, lost } = await repairPacks(repo, [damagedPackId]);
+ * ```
+ */
 export async function repairPacks(repo: Repository, ids: string[], opts: RepairPacksOptions = {}): Promise<RepairPacksResult> {
+  checkRepository(repo, 'repairPacks');
+  return repo.runLocked('repair packs', true, opts, () => repairPacksLocked(repo, ids, opts), true);
+}
+
+async function repairPacksLocked(repo: Repository, ids: string[], opts: RepairPacksOptions): Promise<RepairPacksResult> {
   const log = opts.log ?? (() => {});
   const warn = opts.warn ?? (() => {});
   const damaged = new Set(ids);

@@ -4,14 +4,15 @@
  * wrong size, forget packs that are gone, write one complete new index and delete every old
  * index file. The caller holds an exclusive lock.
  */
-import type { Repository } from '../repository/repository.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import { decodeIndex, type IndexPack } from '../format/index-file.js';
 import { MasterIndex } from '../repository/master-index.js';
 import { packSizeFromBlobs, readPackHeader } from '../format/pack.js';
 import { deleteIndexFiles, writeIndexFiles } from './index-writer.js';
 
-export interface RebuildIndexOptions {
+/** Options of rebuildIndex(). */
+export interface RebuildIndexOptions extends OperationOptions {
   /** Ignore the existing index and read every pack header. */
   readAllPacks?: boolean;
   /** Progress lines (restic's Verbosef). */
@@ -21,6 +22,7 @@ export interface RebuildIndexOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
+/** What rebuildIndex() read, dropped and wrote. */
 export interface RebuildIndexResult {
   /** Packs whose headers were read (unindexed or with the wrong size). */
   packsRead: string[];
@@ -37,7 +39,20 @@ export interface RebuildIndexResult {
 /** Pack headers read in parallel. */
 const HEADER_CONCURRENCY = 8;
 
+/**
+ * restic's `repair index` (`rebuild-index`): a new index from the packs, under an exclusive lock.
+ *
+ * @example
+ * ```ts
+ * const { newIndexes } = await rebuildIndex(repo, { readAllPacks: true });
+ * ```
+ */
 export async function rebuildIndex(repo: Repository, opts: RebuildIndexOptions = {}): Promise<RebuildIndexResult> {
+  checkRepository(repo, 'rebuildIndex');
+  return repo.runLocked('rebuild-index', true, opts, () => rebuildLocked(repo, opts));
+}
+
+async function rebuildLocked(repo: Repository, opts: RebuildIndexOptions): Promise<RebuildIndexResult> {
   const log = opts.log ?? (() => {});
   const warn = opts.warn ?? (() => {});
   const oldIndexes: string[] = [];
@@ -117,6 +132,7 @@ async function readPackHeaders(
       invalidPacks.push(id);
       log(`skipped incomplete pack file: ${id}: ${(err as Error).message}`);
     }
+    opts.signal?.throwIfAborted();
     opts.onProgress?.(++done, toRead.size);
   });
   return invalidPacks;

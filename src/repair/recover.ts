@@ -5,13 +5,14 @@
  * under the new snapshot's "/recover" path, tagged "recovered".
  */
 import os from 'node:os';
-import type { Repository } from '../repository/repository.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
 import type { Node } from '../format/node.js';
 import { safeUsername } from '../format/key.js';
 import { sortNodes } from '../format/tree.js';
 import { nowGoTime } from '../go/time.js';
 
-export interface RecoverOptions {
+/** Options of recover(). */
+export interface RecoverOptions extends OperationOptions {
   hostname?: string;
   /** Progress lines in restic's words. */
   log?: (line: string) => void;
@@ -19,6 +20,7 @@ export interface RecoverOptions {
   onWarning?: (message: string) => void;
 }
 
+/** What recover() found and saved. */
 export interface RecoverResult {
   /** Root trees found, sorted. */
   roots: string[];
@@ -26,8 +28,21 @@ export interface RecoverResult {
   snapshotId: string | null;
 }
 
-/** The caller holds an exclusive lock, as restic does. */
+/**
+ * restic's `recover`: a snapshot of every tree no snapshot references, under an exclusive
+ * lock as restic takes.
+ *
+ * @example
+ * ```ts
+ * const { snapshotId } = await recover(repo);
+ * ```
+ */
 export async function recover(repo: Repository, opts: RecoverOptions = {}): Promise<RecoverResult> {
+  checkRepository(repo, 'recover');
+  return repo.runLocked('recover', true, opts, () => recoverLocked(repo, opts), true);
+}
+
+async function recoverLocked(repo: Repository, opts: RecoverOptions): Promise<RecoverResult> {
   const log = opts.log ?? (() => {});
   log('load index files');
   await repo.loadIndex();

@@ -5,7 +5,7 @@
  * that does not change is left alone. Old snapshots stay unless asked; their data stays
  * until prune.
  */
-import type { Repository } from '../repository/repository.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
 import type { Node } from '../format/node.js';
 import type { Snapshot } from '../format/snapshot.js';
 import { MasterIndex } from '../repository/master-index.js';
@@ -20,7 +20,8 @@ export type RewriteEvent =
   | { type: 'message'; text: string }
   | { type: 'excluded' | 'included'; path: string };
 
-export interface ReplaceOptions {
+/** Options of rewriteSnapshots() and repairSnapshots() (a dry run takes no lock unless `lock` says so). */
+export interface ReplaceOptions extends OperationOptions {
   /** Report what would be done and write nothing. */
   dryRun?: boolean;
   /** Remove the original snapshot (then no tag is added). */
@@ -28,6 +29,7 @@ export interface ReplaceOptions {
   onEvent?: (e: RewriteEvent) => void;
 }
 
+/** Options of rewriteSnapshots(): restic's rewrite flags. */
 export interface RewriteOptions extends ReplaceOptions {
   /** restic's --exclude and --iexclude patterns, matched against snapshot paths. */
   exclude?: string[];
@@ -44,6 +46,7 @@ export interface RewriteOptions extends ReplaceOptions {
   newTime?: string;
 }
 
+/** What rewriteSnapshots() or repairSnapshots() wrote and removed. */
 export interface ReplaceResult {
   /** Snapshots changed (or, under dryRun, that would change). */
   changed: number;
@@ -141,10 +144,26 @@ async function replaceAll(
 }
 
 /**
- * `rewrite`: the snapshots without the excluded paths and/or with a new host or time.
- * The caller holds a lock: exclusive with `forget`, else a shared one (none for dryRun).
+ * `rewrite`: the snapshots without the excluded paths and/or with a new host or time, under
+ * restic's lock: exclusive with `forget`, else a shared one (none for dryRun).
+ *
+ * @example
+ * ```ts
+ * const list = await repo.listSnapshots();
+ * await rewriteSnapshots(repo, list, { exclude: ['*.tmp'], forget: true });
+ * ```
  */
 export async function rewriteSnapshots(
+  repo: Repository,
+  list: Array<{ id: string; snapshot: Snapshot }>,
+  opts: RewriteOptions,
+): Promise<ReplaceResult> {
+  checkRepository(repo, 'rewriteSnapshots');
+  const how = { ...opts, lock: opts.lock ?? (opts.dryRun ? false : undefined) };
+  return repo.runLocked('rewrite', !!opts.forget, how, () => rewriteLocked(repo, list, opts), true);
+}
+
+async function rewriteLocked(
   repo: Repository,
   list: Array<{ id: string; snapshot: Snapshot }>,
   opts: RewriteOptions,
@@ -180,9 +199,24 @@ export async function rewriteSnapshots(
 /**
  * `repair snapshots`: files lose the content blobs the index does not have (and get the
  * size of what is left), unreadable trees become empty directories, a snapshot whose root
- * tree is unreadable is removed. The caller holds an exclusive lock (none for dryRun).
+ * tree is unreadable is removed. Under an exclusive lock (none for dryRun).
+ *
+ * @example
+ * ```ts
+ * await repairSnapshots(repo, await repo.listSnapshots(), { forget: true });
+ * ```
  */
 export async function repairSnapshots(
+  repo: Repository,
+  list: Array<{ id: string; snapshot: Snapshot }>,
+  opts: ReplaceOptions = {},
+): Promise<ReplaceResult> {
+  checkRepository(repo, 'repairSnapshots');
+  const how = { ...opts, lock: opts.lock ?? (opts.dryRun ? false : undefined) };
+  return repo.runLocked('repair snapshots', true, how, () => repairSnapshotsLocked(repo, list, opts), true);
+}
+
+async function repairSnapshotsLocked(
   repo: Repository,
   list: Array<{ id: string; snapshot: Snapshot }>,
   opts: ReplaceOptions = {},

@@ -17,9 +17,9 @@ const MAX_KEYS = 20;
  * The first key file (by ID, the hinted one first) that the password opens, as restic's
  * SearchKey does.
  */
-export async function findKey(backend: Backend, password: string, hint?: string): Promise<OpenedKey> {
+export async function findKey(backend: Backend, password: string, hint?: string, signal?: AbortSignal): Promise<OpenedKey> {
   const ids: string[] = [];
-  for await (const f of backend.list('key')) ids.push(f.name);
+  for await (const f of backend.list('key', { signal })) ids.push(f.name);
   ids.sort();
   if (hint) {
     const i = ids.findIndex((id) => id.startsWith(hint));
@@ -27,7 +27,7 @@ export async function findKey(backend: Backend, password: string, hint?: string)
   }
   if (!ids.length) throw new RepositoryNotFoundError(`repository at ${backend.location} has no key files`);
   for (const keyId of ids.slice(0, MAX_KEYS)) {
-    const bytes = await backend.load({ type: 'key', name: keyId });
+    const bytes = await backend.load({ type: 'key', name: keyId }, 0, 0, { signal });
     if (hashId(bytes) !== keyId) throw new IntegrityError(`key file ${keyId}: content does not match its name (file is damaged)`);
     const master = await openKeyFile(decodeKeyFile(bytes, keyId), password, keyId);
     if (master) return { master, keyId };

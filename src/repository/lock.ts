@@ -9,7 +9,7 @@
  */
 import os from 'node:os';
 import type { FileType } from '../backends/backend.js';
-import { LockError } from '../errors.js';
+import { AbortedError, LockError, throwIfAborted } from '../errors.js';
 import { nowGoTime } from '../go/time.js';
 import { type LockInfo, conflicts, decodeLock, describeLock, encodeLock, lockTimeMs } from '../format/lock-file.js';
 import { formatGoDuration } from '../go/duration.js';
@@ -27,9 +27,23 @@ export function newLockInfo(exclusive: boolean): LockInfo {
   };
 }
 
-/** restic's staleTimeout. */
+/**
+ * restic's staleTimeout.
+ *
+ * @example
+ * ```ts
+ * const old = Date.now() - Date.parse(lock.time) > STALE_TIMEOUT_MS;
+ * ```
+ */
 export const STALE_TIMEOUT_MS = 30 * 60 * 1000;
-/** restic's refreshInterval. */
+/**
+ * restic's refreshInterval.
+ *
+ * @example
+ * ```ts
+ * const lock = await repo.acquireLock(false, { refreshIntervalMs: REFRESH_INTERVAL_MS / 5 });
+ * ```
+ */
 export const REFRESH_INTERVAL_MS = 5 * 60 * 1000;
 /** restic's waitBeforeLockCheck: time for a concurrent writer's lock to become visible. */
 const WAIT_BEFORE_LOCK_CHECK_MS = 200;
@@ -41,6 +55,11 @@ const RETRY_MAX_MS = 60_000;
  * gone. Locks of other hosts younger than 30 minutes are never stale. restic probes the
  * process with SIGHUP; signal 0 asks the same question without disturbing it (and a
  * process we may not signal, EPERM, is alive).
+ *
+ * @example
+ * ```ts
+ * for (const { id, lock } of await repo.listLocks()) if (isLockStale(lock)) console.log('stale lock', id);
+ * ```
  */
 export function isStale(l: LockInfo, now = Date.now(), hostname = os.hostname()): boolean {
   const t = lockTimeMs(l);
@@ -75,12 +94,14 @@ export interface LockStore {
   removeFile(type: 'lock', id: string): Promise<void>;
 }
 
+/** What happens while a lock is taken and held, for logs (LockOptions.onEvent). */
 export type LockEvent =
   | { type: 'stale-lock-removed'; id: string; lock: LockInfo; message: string }
   | { type: 'waiting'; id: string; lock: LockInfo; retryInMs: number; message: string }
   | { type: 'refreshed'; id: string; previousId: string }
   | { type: 'refresh-failed'; error: unknown; message: string };
 
+/** How a lock is taken and held. */
 export interface LockOptions {
   /** Keep trying this long (ms) while a live process holds a conflicting lock (`--retry-lock`). */
   retryMs?: number;
@@ -90,6 +111,8 @@ export interface LockOptions {
   onEvent?: (e: LockEvent) => void;
   /** How often the lock file is rewritten (default restic's 5 minutes). */
   refreshIntervalMs?: number;
+  /** Stops waiting for the lock (AbortedError). */
+  signal?: AbortSignal;
 }
 
 /** Locks held by this process; a signal handler releases them before exiting. */
@@ -97,10 +120,31 @@ const heldLocks = new Set<RepositoryLock>();
 
 /**
  * restic probes a lock holder on its own host with SIGHUP, which would kill a Node process
- * with the default disposition. While we hold a lock we ignore SIGHUP as restic does.
+ * with the default disposition. After ignoreSighupWhileLocked() (the CLI calls it), we ignore
+ * SIGHUP while we hold a lock, as restic does; a library installs no handler by default.
  */
 const ignoreSighup = () => {};
+let sighupGuard = false;
 
+/** Ignore SIGHUP while this process holds a lock (process-wide; opt-in). */
+export function ignoreSighupWhileLocked(on = true): void {
+  sighupGuard = on;
+}
+
+/**
+ * A lock file held by this process, refreshed every 5 minutes until released.
+ *
+ * @example
+ * ```ts
+ * const lock = await repo.acquireLock(true); // exclusive
+ * try {
+ *   await prune(repo, { lock });
+ *   await forget(repo, { policy: { last: 7 }, lock });
+ * } finally {
+ *   await lock.release();
+ * }
+ * ```
+ */
 export class RepositoryLock {
   private timer: NodeJS.Timeout | null = null;
   private pending: Promise<void> = Promise.resolve();
@@ -135,7 +179,7 @@ export class RepositoryLock {
           retryInMs: wait,
           message: `repo already locked, waiting up to ${formatGoDuration(remaining)} for the lock`,
         });
-        await sleep(wait);
+        await sleep(wait, opts.signal);
         delay = Math.min(delay * 2, RETRY_MAX_MS);
       }
     }
@@ -148,7 +192,7 @@ export class RepositoryLock {
     const lock = new RepositoryLock(store, id, info, opts);
     lock.hold();
     try {
-      await sleep(WAIT_BEFORE_LOCK_CHECK_MS);
+      await sleep(WAIT_BEFORE_LOCK_CHECK_MS, opts.signal);
       await clearConflicts(store, exclusive, id, opts);
     } catch (err) {
       await lock.release();
@@ -159,7 +203,7 @@ export class RepositoryLock {
   }
 
   private hold(): void {
-    if (heldLocks.size === 0) process.on('SIGHUP', ignoreSighup);
+    if (heldLocks.size === 0 && sighupGuard) process.on('SIGHUP', ignoreSighup);
     heldLocks.add(this);
   }
 
@@ -190,6 +234,11 @@ export class RepositoryLock {
     const p = this.pending.then(run);
     this.pending = p.catch(() => {});
     return p;
+  }
+
+  /** Whether release() was called. */
+  get isReleased(): boolean {
+    return this.released;
   }
 
   /** Stop refreshing and delete the lock file (idempotent). */
@@ -276,6 +325,17 @@ export async function removeAllLocks(store: LockStore): Promise<string[]> {
   return ids;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  throwIfAborted(signal, 'taking the lock');
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new AbortedError('taking the lock cancelled', { cause: signal?.reason }));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

@@ -10,8 +10,9 @@ import path from 'node:path';
 import { encrypt, decrypt } from '../crypto/index.js';
 import { IntegrityError, ResticError } from '../errors.js';
 import { decodeConfig, encodeConfig } from '../format/config.js';
-import type { Repository } from './repository.js';
+import type { OperationOptions, Repository } from './repository.js';
 
+/** A repository migration (restic's `migrate`). */
 export interface Migration {
   name: string;
   desc: string;
@@ -19,11 +20,20 @@ export interface Migration {
   check(repo: Repository): Promise<boolean>;
   /** Whether the repository must pass an integrity check first. */
   repoCheck: boolean;
-  apply(repo: Repository): Promise<void>;
+  /** Apply it under an exclusive lock (see OperationOptions; the CLI's lock is reused). */
+  apply(repo: Repository, opts?: OperationOptions): Promise<void>;
 }
 
 class UpgradeRepoV2Error extends ResticError {}
 
+/**
+ * `upgrade_repo_v2`: a version 1 repository becomes version 2 (compression); runs under an exclusive lock.
+ *
+ * @example
+ * ```ts
+ * if (await upgradeRepoV2.check(repo) && (await structuralProblems(repo)).length === 0) await upgradeRepoV2.apply(repo);
+ * ```
+ */
 export const upgradeRepoV2: Migration = {
   name: 'upgrade_repo_v2',
   desc: 'upgrade a repository to version 2',
@@ -31,42 +41,46 @@ export const upgradeRepoV2: Migration = {
   async check(repo) {
     return repo.config.version === 1;
   },
-  async apply(repo) {
-    const h = { type: 'config' as const, name: 'config' };
-    const raw = await repo.backend.load(h);
-    const tempdir = fs.mkdtempSync(path.join(os.tmpdir(), 'restic-migrate-upgrade-repo-v2-'));
-    const backupFile = path.join(tempdir, 'config');
-    try {
-      fs.writeFileSync(backupFile, raw, { mode: 0o600 });
-    } catch (err) {
-      throw new ResticError(`write config file backup to ${tempdir} failed: ${(err as Error).message}`, { cause: err });
+  apply(repo, opts) {
+    return repo.runLocked('migrate upgrade_repo_v2', true, opts, () => applyUpgradeRepoV2(repo));
+  },
+};
+
+async function applyUpgradeRepoV2(repo: Repository): Promise<void> {
+  const h = { type: 'config' as const, name: 'config' };
+  const raw = await repo.backend.load(h);
+  const tempdir = fs.mkdtempSync(path.join(os.tmpdir(), 'restic-migrate-upgrade-repo-v2-'));
+  const backupFile = path.join(tempdir, 'config');
+  try {
+    fs.writeFileSync(backupFile, raw, { mode: 0o600 });
+  } catch (err) {
+    throw new ResticError(`write config file backup to ${tempdir} failed: ${(err as Error).message}`, { cause: err });
+  }
+  const next = encrypt(repo.key, encodeConfig({ ...repo.config, version: 2 }));
+  try {
+    await saveReplacing(repo, next);
+    const back = decodeConfig(decrypt(repo.key, await repo.backend.load(h)));
+    if (back.version !== 2 || back.id !== repo.config.id || back.chunkerPolynomial !== repo.config.chunkerPolynomial) {
+      throw new IntegrityError('the stored config does not read back as the upgraded one');
     }
-    const next = encrypt(repo.key, encodeConfig({ ...repo.config, version: 2 }));
+  } catch (err) {
+    const cause = (err as Error).message;
     try {
-      await saveReplacing(repo, next);
-      const back = decodeConfig(decrypt(repo.key, await repo.backend.load(h)));
-      if (back.version !== 2 || back.id !== repo.config.id || back.chunkerPolynomial !== repo.config.chunkerPolynomial) {
-        throw new IntegrityError('the stored config does not read back as the upgraded one');
-      }
-    } catch (err) {
-      const cause = (err as Error).message;
-      try {
-        await repo.backend.remove(h);
-        await repo.backend.save(h, raw);
-      } catch (reErr) {
-        throw new UpgradeRepoV2Error(
-          `error uploading config (${cause}), re-uploading old config failed as well (${(reErr as Error).message}), but there is a backup of the config file in ${backupFile}`,
-          { cause: err },
-        );
-      }
+      await repo.backend.remove(h);
+      await repo.backend.save(h, raw);
+    } catch (reErr) {
       throw new UpgradeRepoV2Error(
-        `error uploading config (${cause}), re-uploaded old config was successful, there is a backup of the config file in ${backupFile}`,
+        `error uploading config (${cause}), re-uploading old config failed as well (${(reErr as Error).message}), but there is a backup of the config file in ${backupFile}`,
         { cause: err },
       );
     }
-    fs.rmSync(tempdir, { recursive: true, force: true });
-  },
-};
+    throw new UpgradeRepoV2Error(
+      `error uploading config (${cause}), re-uploaded old config was successful, there is a backup of the config file in ${backupFile}`,
+      { cause: err },
+    );
+  }
+  fs.rmSync(tempdir, { recursive: true, force: true });
+}
 
 /** Overwrite the config; stores that refuse to replace a file get it removed first. */
 async function saveReplacing(repo: Repository, bytes: Uint8Array): Promise<void> {
@@ -79,6 +93,14 @@ async function saveReplacing(repo: Repository, bytes: Uint8Array): Promise<void>
   }
 }
 
+/**
+ * Every migration restic 0.14's `migrate` offers.
+ *
+ * @example
+ * ```ts
+ * for (const m of MIGRATIONS) if (await m.check(repo)) console.log(m.name, '-', m.desc);
+ * ```
+ */
 export const MIGRATIONS: readonly Migration[] = [upgradeRepoV2];
 
 /** restic's packer header: 4-byte length trailer, encrypted header (IV + MAC), 37/41 bytes per entry. */
@@ -93,6 +115,12 @@ function predictedPackSize(blobs: Array<{ length: number; uncompressedLength: nu
  * pack exists with the size its index entries predict, and every tree of every snapshot
  * loads and verifies with all its data blobs indexed. Returns the problems found (empty
  * when the repository is sound). Unreferenced packs are not problems, as in restic.
+ *
+ * @example
+ * ```ts
+ * const problems = await structuralProblems(repo);
+ * if (problems.length) console.error(problems.join('\n'));
+ * ```
  */
 export async function structuralProblems(repo: Repository, limit = 20): Promise<string[]> {
   const problems: string[] = [];

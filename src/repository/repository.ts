@@ -5,7 +5,19 @@
 import os from 'node:os';
 import type { Backend, FileType, Handle } from '../backends/backend.js';
 import { DryRunBackend } from '../backends/dry-run.js';
-import { FormatError, IntegrityError, NotFoundError, RepositoryNotFoundError, ResticError, UsageError, markFatal } from '../errors.js';
+import {
+  asAbortedError,
+  checkArg,
+  checkOptions,
+  FormatError,
+  IntegrityError,
+  markFatal,
+  NotFoundError,
+  RepositoryNotFoundError,
+  ResticError,
+  throwIfAborted,
+  UsageError,
+} from '../errors.js';
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, loadPoly1305, newRandomKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import { PackAssembler } from '../parallel/pack-assembler.js';
@@ -31,6 +43,14 @@ import { compareGoTimes } from '../go/time.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import { type CacheOptions, CachedBackend, isLocalStore, useCache } from '../cache/backend.js';
 
+/**
+ * restic's default target pack size (16 MiB).
+ *
+ * @example
+ * ```ts
+ * const repo = await Repository.open(backend, pw, { packSize: 4 * DEFAULT_PACK_SIZE });
+ * ```
+ */
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** Packs uploaded in parallel while a backup continues (each held in memory). */
 const UPLOAD_CONCURRENCY = 2;
@@ -49,8 +69,11 @@ const IN_PROCESS_DATA = 8 * 1024 * 1024;
 /** Index files of at least this many blobs are written after a full garbage collection. */
 const BIG_INDEX_BLOBS = 20_000;
 
+/** Options of Repository.init(). */
 export interface InitOptions {
   workers?: number;
+  /** Cancels the init; an aborted init leaves no config file (no repository). */
+  signal?: AbortSignal;
   /** Repository format version (default 2, as restic 0.14). */
   version?: number;
   compression?: CompressionMode;
@@ -63,6 +86,7 @@ export interface InitOptions {
   hostname?: string;
 }
 
+/** Options of Repository.open(). */
 export interface OpenOptions {
   compression?: CompressionMode;
   /**
@@ -92,9 +116,30 @@ export interface OpenOptions {
    * for a local or in-memory one.
    */
   cache?: false | CacheOptions;
+  /** Whether operations on this repository lock by default (see OperationOptions.lock; default true). */
+  lock?: boolean;
+  /** Cancels the open (the key search). */
+  signal?: AbortSignal;
 }
 
-export interface AddKeyOptions {
+/** Options every library operation takes: its lock and its cancellation. */
+export interface OperationOptions {
+  /**
+   * The repository lock: by default (true) the operation takes the lock restic takes for it
+   * (shared for backup, restore and reading, exclusive for prune, forget, rebuild-index, migrate
+   * and key removal), refreshes it and releases it at the end. `false` runs without a lock
+   * (the caller's choice, like restic's `--no-lock`); a RepositoryLock the caller holds is used
+   * as it is.
+   */
+  lock?: boolean | RepositoryLock;
+  /** How the lock is taken: wait for a held lock (`retryMs`), events. */
+  lockOptions?: LockOptions;
+  /** Cancels the operation: it then rejects with AbortedError (`code: 'ABORTED'`). */
+  signal?: AbortSignal;
+}
+
+/** Options of addKey() and changePassword(). */
+export interface AddKeyOptions extends OperationOptions {
   /** scrypt parameters; default: restic's calibration. */
   kdf?: KdfParams;
   /** Recorded in the key file; default: the current user and host. */
@@ -102,6 +147,7 @@ export interface AddKeyOptions {
   hostname?: string;
 }
 
+/** What Repository.saveBlob() did with a blob. */
 export interface SaveBlobResult {
   id: string;
   /**
@@ -113,12 +159,23 @@ export interface SaveBlobResult {
   stored?: number;
 }
 
+/**
+ * A restic repository opened with a password (or created by `init`): its config, master key
+ * and index, and the files and blobs in it. Operations such as backup() and restore() take one.
+ *
+ * @example
+ * ```ts
+ * const repo = await Repository.open(new LocalBackend('/srv/repo'), password);
+ * for (const { id, snapshot } of await repo.listSnapshots()) console.log(id.slice(0, 8), snapshot.time);
+ * await repo.close();
+ * ```
+ */
 export class Repository {
   readonly index = new MasterIndex();
   compression: CompressionMode;
   packSize: number;
   /** Blobs sitting in an unfinished pack (not yet in the index), by binary ID. */
-  private readonly pendingBlobs = new BlobIdSet();
+  private pendingBlobs = new BlobIdSet();
   private readonly uploads = new Set<Promise<void>>();
   private backgroundError: unknown = null;
   /** Stored packs not yet in an index file, with their blob counts (their blobs are in `index`). */
@@ -139,6 +196,13 @@ export class Repository {
   private inProcessData = 0;
   /** Bytes (as stored: compressed, encrypted) and blobs added to packs by this process. */
   readonly added = { data: 0, tree: 0, dataBlobs: 0, treeBlobs: 0 };
+  /** Locks taken through acquireLock(): operations run under them without locking again. */
+  private readonly heldLocks = new Set<RepositoryLock>();
+  /**
+   * Whether library operations lock by default (OpenOptions.lock). The CLI clears it for
+   * `--no-lock`.
+   */
+  locking: boolean;
 
   private constructor(
     /** The store; replaced by a DryRunBackend wrapper in setDryRun(). */
@@ -152,6 +216,7 @@ export class Repository {
     this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
     this.indexMaxBlobs = opts.indexMaxBlobs ?? INDEX_MAX_BLOBS;
     this.workers = opts.workers;
+    this.locking = opts.lock ?? true;
   }
 
   /**
@@ -177,6 +242,8 @@ export class Repository {
 
   /** Create a new repository and return it opened. */
   static async init(backend: Backend, password: string, opts: InitOptions = {}): Promise<Repository> {
+    checkOpenArgs('Repository.init', backend, password, opts);
+    const signal = opts.signal;
     const version = opts.version ?? 2;
     if (!Number.isInteger(version) || version < 1 || version > MAX_REPO_VERSION) {
       throw new UsageError(`repository version ${version} is not supported (use 1 or 2)`);
@@ -188,13 +255,17 @@ export class Repository {
       throw new ResticError(`repository at ${backend.location} already exists (config file found)`);
     }
     const mac = loadPoly1305();
-    await backend.create();
+    throwIfAborted(signal, 'Repository.init');
+    await backend.create({ signal });
     const master = newRandomKey();
     const params = opts.kdf ?? (await calibrateKdf());
     const key = await createKeyFile(password, master, params, opts);
     const config: Config = { version, id: randomId(), chunkerPolynomial: opts.polynomial ?? randomPolynomial() };
-    await backend.save({ type: 'key', name: key.id }, key.bytes);
-    await backend.save({ type: 'config', name: 'config' }, encrypt(master, encodeConfig(config)));
+    throwIfAborted(signal, 'Repository.init');
+    await backend.save({ type: 'key', name: key.id }, key.bytes, { signal });
+    // The config last: until it exists there is no repository, so an abort leaves none.
+    throwIfAborted(signal, 'Repository.init');
+    await backend.save({ type: 'config', name: 'config' }, encrypt(master, encodeConfig(config)), { signal });
     await mac;
     return new Repository(backend, config, master, key.id, {
       compression: version < 2 ? 'off' : opts.compression,
@@ -205,19 +276,31 @@ export class Repository {
 
   /** Open an existing repository with a password, trying each key file as restic does. */
   static async open(backend: Backend, password: string, opts: OpenOptions = {}): Promise<Repository> {
+    checkOpenArgs('Repository.open', backend, password, opts);
+    try {
+      return await Repository.openChecked(backend, password, opts);
+    } catch (err) {
+      throw asAbortedError(err, opts.signal, 'Repository.open');
+    }
+  }
+
+  private static async openChecked(backend: Backend, password: string, opts: OpenOptions): Promise<Repository> {
+    const { signal } = opts;
+    throwIfAborted(signal, 'Repository.open');
     // The WASM MAC loads on the main thread while scrypt runs on the thread pool.
     const mac = loadPoly1305();
     let configBytes: Uint8Array;
     try {
-      configBytes = await (opts.config ?? backend.load({ type: 'config', name: 'config' }));
+      configBytes = await (opts.config ?? backend.load({ type: 'config', name: 'config' }, 0, 0, { signal }));
     } catch (err) {
       if (err instanceof NotFoundError) {
         throw new RepositoryNotFoundError(`repository does not exist: unable to open config file at ${backend.location}`, { cause: err });
       }
       throw err;
     }
-    const { master, keyId } = await (opts.key ?? findKey(backend, password, opts.keyHint));
+    const { master, keyId } = await (opts.key ?? findKey(backend, password, opts.keyHint, signal));
     await mac;
+    throwIfAborted(signal, 'Repository.open');
     let config: Config;
     try {
       config = decodeConfig(decrypt(master, configBytes));
@@ -412,6 +495,7 @@ export class Repository {
    * between the read and the pack), or null when blobs are encoded in-process. Only one
    * window may be open; close it with closeBlobWindow(). `expectedBytes` (the file's size)
    * lets a small file of a mostly unchanged backup go in-process without starting workers.
+   * @internal
    */
   async openBlobWindow(expectedBytes = Infinity): Promise<BlobWindow | null> {
     await this.ensureIndex();
@@ -424,17 +508,26 @@ export class Repository {
     return this.workers !== undefined || this.inProcessData + bytes > IN_PROCESS_DATA;
   }
 
-  /** Make at least `min` bytes writable at the window's end (may move the window's data). */
+  /**
+   * Make at least `min` bytes writable at the window's end (may move the window's data).
+   * @internal
+   */
   growBlobWindow(w: BlobWindow, min: number): Promise<void> {
     return this.pool!.grow(w, min);
   }
 
-  /** The reader wrote `n` bytes at the window's end. */
+  /**
+   * The reader wrote `n` bytes at the window's end.
+   * @internal
+   */
   fillBlobWindow(w: BlobWindow, n: number): void {
     this.pool!.fill(w, n);
   }
 
-  /** saveBlob() of a data blob: the next `len` bytes of the window, which then moves past them. */
+  /**
+   * saveBlob() of a data blob: the next `len` bytes of the window, which then moves past them.
+   * @internal
+   */
   async saveWindowBlob(w: BlobWindow, len: number): Promise<SaveBlobResult> {
     const blobId = hashId(w.bytes.subarray(w.start, w.start + len));
     if (!this.claim('data', blobId)) {
@@ -446,7 +539,10 @@ export class Repository {
     return { id: blobId, known: false };
   }
 
-  /** Whether the workers have little queued, so handing them a blob's SHA-256 keeps both sides busy. */
+  /**
+   * Whether the workers have little queued, so handing them a blob's SHA-256 keeps both sides busy.
+   * @internal
+   */
   workersHaveSpareTime(): boolean {
     return this.pool !== null && this.pool.queuedBytes < SPARE_QUEUE_BYTES * this.pool.workerCount;
   }
@@ -455,6 +551,7 @@ export class Repository {
    * saveWindowBlob() with the SHA-256 computed by a worker, so the caller can read and chunk
    * on meanwhile: the window moves on at once; `result` settles once the blob's ID is known
    * and the blob is queued (new) or dropped (already stored).
+   * @internal
    */
   async deferWindowBlob(w: BlobWindow, len: number): Promise<{ result: Promise<SaveBlobResult> }> {
     await this.uploadRoom();
@@ -471,6 +568,7 @@ export class Repository {
     return { id: blobId, known: false };
   }
 
+  /** @internal */
   closeBlobWindow(w: BlobWindow): void {
     this.pool?.closeWindow(w);
   }
@@ -629,7 +727,10 @@ export class Repository {
     throw lastErr;
   }
 
-  /** Decrypt, decompress and verify one stored blob. */
+  /**
+   * Decrypt, decompress and verify one stored blob.
+   * @internal
+   */
   openBlob(stored: Uint8Array, type: BlobType, id: string, packId: string, uncompressedLength: number): Uint8Array {
     return openStoredBlob(this.key, stored, type, id, packId, uncompressedLength);
   }
@@ -720,8 +821,99 @@ export class Repository {
    * Take a lock as restic does (write it, wait, look for conflicts); it is refreshed
    * while held. Conflicting stale locks are removed and reported through `opts.onEvent`.
    */
-  acquireLock(exclusive: boolean, opts: LockOptions = {}): Promise<RepositoryLock> {
-    return RepositoryLock.acquire(this.lockStore(), exclusive, opts);
+  async acquireLock(exclusive: boolean, opts: LockOptions = {}): Promise<RepositoryLock> {
+    const lock = await RepositoryLock.acquire(this.lockStore(), exclusive, opts);
+    this.heldLocks.add(lock);
+    return lock;
+  }
+
+  /**
+   * Run a library operation under the lock restic takes for it, unless `how.lock` opts out
+   * (false) or names a lock the caller holds, or this repository already holds a strong
+   * enough lock (a caller's acquireLock()). Aborts become AbortedError.
+   * @internal
+   */
+  async runLocked<T>(
+    what: string,
+    exclusive: boolean,
+    how: OperationOptions | undefined,
+    fn: () => Promise<T>,
+    writes = false,
+  ): Promise<T> {
+    const signal = how?.signal;
+    const own = await this.lockFor(what, exclusive, how);
+    try {
+      return await fn();
+    } catch (err) {
+      // A failed or cancelled write leaves no temp files and no uploads running behind it.
+      if (writes) await this.abandonWrites().catch(() => undefined);
+      throw asAbortedError(err, signal, what);
+    } finally {
+      await own?.release();
+    }
+  }
+
+  /**
+   * After a failed or cancelled save: stop the workers (they remove their temp files), let
+   * uploads in flight settle and forget unfinished packs. Packs already stored stay, not in
+   * any index file, as after an interrupted restic backup (prune removes them).
+   */
+  async abandonWrites(): Promise<void> {
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.close();
+    while (this.uploads.size) await Promise.allSettled([...this.uploads]);
+    this.packAssembler = null;
+    this.pendingBlobs = new BlobIdSet();
+    this.backgroundError = null;
+  }
+
+  /**
+   * runLocked() for an async iteration: the lock is held until it ends or is left early.
+   * @internal
+   */
+  async *iterateLocked<T>(
+    what: string,
+    exclusive: boolean,
+    how: OperationOptions | undefined,
+    make: () => AsyncIterable<T>,
+  ): AsyncGenerator<T> {
+    const signal = how?.signal;
+    const own = await this.lockFor(what, exclusive, how);
+    try {
+      for await (const item of make()) {
+        throwIfAborted(signal, what);
+        yield item;
+      }
+    } catch (err) {
+      throw asAbortedError(err, signal, what);
+    } finally {
+      await own?.release();
+    }
+  }
+
+  /** The lock an operation must take itself (null: opted out, passed in, or already held). */
+  private async lockFor(what: string, exclusive: boolean, how: OperationOptions | undefined): Promise<RepositoryLock | null> {
+    checkOptions(how, what);
+    const { lock, signal } = how ?? {};
+    throwIfAborted(signal, what);
+    if (lock instanceof RepositoryLock) {
+      checkArg(!lock.isReleased, what, 'options.lock to be a lock that is still held', lock);
+      checkArg(lock.exclusive || !exclusive, what, 'options.lock to be an exclusive lock', lock);
+      return null;
+    }
+    checkArg(lock === undefined || typeof lock === 'boolean', what, 'options.lock to be a boolean or a RepositoryLock', lock);
+    if (lock === false || !this.locking || this.holdsLock(exclusive)) return null;
+    // Not recorded in heldLocks: it ends with this operation, so others must not lean on it.
+    return RepositoryLock.acquire(this.lockStore(), exclusive, { ...how?.lockOptions, signal });
+  }
+
+  private holdsLock(exclusive: boolean): boolean {
+    for (const l of this.heldLocks) {
+      if (l.isReleased) this.heldLocks.delete(l);
+      else if (l.exclusive || !exclusive) return true;
+    }
+    return false;
   }
 
   /** acquireLock() returning just the release function. */
@@ -774,6 +966,11 @@ export class Repository {
    * opens the repository before returning (restic removes a new key that does not).
    */
   async addKey(password: string, opts: AddKeyOptions = {}): Promise<string> {
+    checkArg(typeof password === 'string', 'addKey', 'the new password (a string)', password);
+    return this.runLocked('key add', false, opts, () => this.addKeyLocked(password, opts));
+  }
+
+  private async addKeyLocked(password: string, opts: AddKeyOptions): Promise<string> {
     const params = opts.kdf ?? (await calibrateKdf());
     const key = await createKeyFile(password, this.key, params, {
       username: opts.username || undefined,
@@ -792,15 +989,22 @@ export class Repository {
   }
 
   /** Remove a key file; the key this repository was opened with is never removed. */
-  async removeKey(id: string): Promise<void> {
+  async removeKey(id: string, opts?: OperationOptions): Promise<void> {
+    checkArg(typeof id === 'string', 'removeKey', 'a key ID (a string)', id);
     if (id === this.keyId) throw new UsageError('refusing to remove key currently used to access repository');
-    await this.backend.stat({ type: 'key', name: id });
-    await this.backend.remove({ type: 'key', name: id });
+    await this.runLocked('key remove', true, opts, async () => {
+      await this.backend.stat({ type: 'key', name: id });
+      await this.backend.remove({ type: 'key', name: id });
+    });
   }
 
   /** `key passwd`: add a key for the new password, then remove the current one. */
   async changePassword(password: string, opts: AddKeyOptions = {}): Promise<string> {
-    const id = await this.addKey(password, opts);
+    return this.runLocked('key passwd', true, opts, () => this.replaceKey(password, opts));
+  }
+
+  private async replaceKey(password: string, opts: AddKeyOptions): Promise<string> {
+    const id = await this.addKey(password, { ...opts, lock: false });
     const old = this.keyId;
     (this as { keyId: string }).keyId = id;
     await this.backend.remove({ type: 'key', name: old });
@@ -821,6 +1025,24 @@ function packHandle(name: string, type: BlobType): Handle {
 
 function packType(blobs: BlobList): BlobType {
   return blobs.length > 0 ? blobs.type(0) : 'data';
+}
+
+/** Runtime check that an operation was given an opened Repository. */
+export function checkRepository(repo: unknown, where: string): asserts repo is Repository {
+  checkArg(repo instanceof Repository, where, 'an opened Repository (Repository.open) as first argument', repo);
+}
+
+/** Runtime checks of open()/init()'s arguments (callers in plain JavaScript get a UsageError). */
+function checkOpenArgs(where: string, backend: unknown, password: unknown, opts: unknown): void {
+  const b = backend as Partial<Backend> | null;
+  checkArg(
+    typeof b?.load === 'function' && typeof b.save === 'function' && typeof b.list === 'function',
+    where,
+    'a Backend as first argument',
+    backend,
+  );
+  checkArg(typeof password === 'string', where, 'the password (a string) as second argument', password);
+  checkOptions(opts, where);
 }
 
 /** claim()'s hex → binary scratch (saves run on one thread, one at a time). */

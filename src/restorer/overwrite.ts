@@ -10,6 +10,7 @@ import { hashId } from '../format/id.js';
 import type { Node } from '../format/node.js';
 import { parseGoTime } from '../go/time.js';
 
+/** restic ≥ 0.17's --overwrite: when restore replaces an entry that is already in the target. */
 export type OverwriteBehavior = 'always' | 'if-changed' | 'if-newer' | 'never';
 
 export function parseOverwrite(s: string): OverwriteBehavior {

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
-import { type Repository } from '../repository/repository.js';
+import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
+import { checkArg, FormatError, isFatal, NotFoundError } from '../errors.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import { type BlobLocation, MasterIndex } from '../repository/master-index.js';
 import { hashId } from '../format/id.js';
@@ -22,8 +23,8 @@ import { parseGoTime } from '../go/time.js';
 import { bstr } from '../go/bytestring.js';
 import { type Pattern, childMatch, matchList, parsePattern } from '../go/filter.js';
 import { type OverwriteBehavior, existingContent, removeUnexpected, shouldOverwrite } from './overwrite.js';
-import { isFatal } from '../errors.js';
 
+/** Options of restore(): filters, ownership, verification, progress, signal. */
 export interface RestoreOptions {
   /** Called for each problem; restoring continues with the next entry. */
   onWarning?: (w: { path: string; message: string }) => void;
@@ -45,8 +46,11 @@ export interface RestoreOptions {
   dryRun?: boolean;
   /** Each entry as it is done: restic's -vv lines and `verbose_status` messages. */
   onItem?: (item: RestoreItem) => void;
+  /** Cancels the restore (AbortedError); files already written stay. */
+  signal?: AbortSignal;
 }
 
+/** One entry restore() handled (RestoreOptions.onItem). */
 export interface RestoreItem {
   action: 'restored' | 'updated' | 'unchanged' | 'deleted';
   /** Path inside the snapshot (for 'deleted': in the target). */
@@ -56,6 +60,7 @@ export interface RestoreItem {
   type: 'file' | 'other';
 }
 
+/** What restore() restored. */
 export interface RestoreStats {
   files: number;
   dirs: number;
@@ -201,6 +206,7 @@ export class Restorer {
         this.warn(d.path, err);
       }
     }
+    this.opts.signal?.throwIfAborted(); // a cancelled restore never reports success
     return this.stats;
   }
 
@@ -218,6 +224,7 @@ export class Restorer {
     // A tree may repeat a name; a repeated entry must clear what the first one made.
     const seen = fresh ? new Set<string>() : null;
     for (const node of nodes) {
+      this.opts.signal?.throwIfAborted();
       const p = Buffer.concat([dir, SEP, node.name]);
       if (!isSafeName(node.name)) {
         this.warn(p, new Error(`refusing to restore unsafe name ${JSON.stringify(Buffer.from(node.name).toString())}`));
@@ -246,6 +253,7 @@ export class Restorer {
           await this.restoreNode(node, p, empty, snapPath);
         }
       } catch (err) {
+        if (this.opts.signal?.aborted) throw err;
         this.warn(p, err);
       }
     }
@@ -510,6 +518,7 @@ export class Restorer {
   }
 
   private async restorePack(packId: string, blobs: Map<string, PlannedBlob>): Promise<void> {
+    this.opts.signal?.throwIfAborted();
     const locs = [...blobs].map(([id, { loc, uses }]) => ({ id, loc, uses }));
     locs.sort((a, b) => a.loc.offset - b.loc.offset);
     const start = locs[0]!.loc.offset;
@@ -739,15 +748,26 @@ export function prestartRestore(repo: Repository): void {
   prestartOpenPool(repo.key, restoreWorkers());
 }
 
-/** Restore a whole snapshot (or `subfolder` of it) into `target`. */
+/**
+ * Restore a whole snapshot (or `subfolder` of it) into `target`, under a shared lock.
+ *
+ * @example
+ * ```ts
+ * const stats = await restore(repo, 'latest', '/tmp/restored');
+ * console.log(`${stats.files} files, ${stats.bytes} bytes`);
+ * ```
+ */
 export async function restore(
   repo: Repository,
   snapshotSpec: string,
   target: string,
-  opts: RestoreOptions & { subfolder?: string } = {},
+  opts: RestoreOptions & OperationOptions & { subfolder?: string } = {},
 ): Promise<RestoreStats> {
+  checkRepository(repo, 'restore');
+  checkArg(typeof snapshotSpec === 'string', 'restore', 'a snapshot ID or "latest" as second argument', snapshotSpec);
+  checkArg(typeof target === 'string', 'restore', 'the target directory (a string) as third argument', target);
   try {
-    return await restoreSnapshot(repo, snapshotSpec, target, opts);
+    return await repo.runLocked('restore', false, opts, () => restoreSnapshot(repo, snapshotSpec, target, opts));
   } finally {
     await discardSpare(); // prestartRestore's workers, when the restore failed before taking them
   }
@@ -761,19 +781,27 @@ async function restoreSnapshot(
 ): Promise<RestoreStats> {
   await repo.loadIndex();
   const { snapshot } = await repo.findSnapshot(snapshotSpec);
-  if (!snapshot.tree) throw new Error('snapshot has no tree');
+  if (!snapshot.tree) throw new FormatError('snapshot has no tree');
   let tree = snapshot.tree;
   let location = '/';
   for (const part of (opts.subfolder ?? '').split('/').filter(Boolean)) {
     const node = (await repo.loadTree(tree)).find((n) => Buffer.from(n.name).toString() === part);
-    if (!node || node.type !== 'dir' || !node.subtree) throw new Error(`path ${opts.subfolder} not found in snapshot`);
+    if (!node || node.type !== 'dir' || !node.subtree) throw new NotFoundError(`path ${opts.subfolder} not found in snapshot`);
     tree = node.subtree;
     location = path.posix.join(location, part);
   }
   return new Restorer(repo, opts).restoreTree(tree, target, location);
 }
 
-/** A file's content as a stream of verified chunks, without touching the disk. */
+/**
+ * A file's content as a stream of verified chunks, without touching the disk.
+ *
+ * @example
+ * ```ts
+ * const { node } = await stat(repo, 'latest', '/etc/hosts');
+ * for await (const chunk of readFileContent(repo, node)) process.stdout.write(chunk);
+ * ```
+ */
 export async function* readFileContent(repo: Repository, node: Node): AsyncGenerator<Uint8Array> {
   for (const id of node.content ?? []) yield await repo.loadBlob('data', id);
 }

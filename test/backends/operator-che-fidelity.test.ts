@@ -9,10 +9,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { IntegrityError } from '../../src/index.js';
 import {
   BACKUP_STAGES,
   type BackupServerConfiguration,
-  IntegrityError,
   type InternalBackupServer,
   RESTORE_STAGES,
   type SecretMap,
@@ -24,7 +24,7 @@ import {
   resolveBackupServer,
   restoreCheInstallation,
   startInternalBackupServer,
-} from '../../src/index.js';
+} from '../../src/entries/operator.js';
 import { bcryptHash } from '../../src/rest-server/htpasswd.js';
 import { type RestServer, startRestServer } from '../../src/rest-server/server.js';
 import { hasRestic } from '../helpers/restic.js';

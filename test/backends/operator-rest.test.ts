@@ -11,6 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WrongPasswordError } from '../../src/index.js';
 import {
   BACKUP_STAGES,
   type BackupServerConfiguration,
@@ -18,14 +19,13 @@ import {
   RESTORE_STAGES,
   type SecretMap,
   type StatusEvent,
-  WrongPasswordError,
   backupCheInstallation,
   openBackupRepository,
   resolveBackupServer,
   restoreCheInstallation,
   resticUrlWithCredentials,
   startInternalBackupServer,
-} from '../../src/index.js';
+} from '../../src/entries/operator.js';
 import { bcryptHash } from '../../src/rest-server/htpasswd.js';
 import { type RestServer, startRestServer } from '../../src/rest-server/server.js';
 import { hasRestic } from '../helpers/restic.js';

@@ -4,16 +4,16 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WrongPasswordError } from '../../src/index.js';
 import {
   BACKUP_STAGES,
   type BackupServerConfiguration,
   type SecretMap,
   type StatusEvent,
-  WrongPasswordError,
   backupCheInstallation,
   resolveBackupServer,
   restoreCheInstallation,
-} from '../../src/index.js';
+} from '../../src/entries/operator.js';
 import { type CephCluster, startCeph } from '../helpers/ceph.js';
 import { hasRestic } from '../helpers/restic.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -7,17 +7,17 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WrongPasswordError } from '../../src/index.js';
 import {
   BACKUP_STAGES,
   type BackupServerConfiguration,
   type SecretMap,
   type StatusEvent,
-  WrongPasswordError,
   backupCheInstallation,
   openBackupRepository,
   resolveBackupServer,
   restoreCheInstallation,
-} from '../../src/index.js';
+} from '../../src/entries/operator.js';
 import { hasRestic } from '../helpers/restic.js';
 import { type Sshd, haveSshd, startSshd } from '../helpers/sshd.js';
 import { cliAsync } from '../helpers/spawn-async.js';

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import type { CheInstallation, RestoredInstallation } from '../../src/index.js';
+import type { CheInstallation, RestoredInstallation } from '../../src/entries/operator.js';
 import { resticAsync } from './spawn-async.js';
 
 export const MiB = 1024 * 1024;

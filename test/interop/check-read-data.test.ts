@@ -9,7 +9,7 @@ import { cli } from '../helpers/cli.js';
 import { restic } from '../helpers/restic.js';
 import { tempDir } from '../helpers/tmp.js';
 import { type History, PASSWORD, buildHistory, listFiles } from '../helpers/prune-setup.js';
-import { parseSubset, selectPacks } from '../../src/index.js';
+import { parseSubset, selectPacks } from '../../src/entries/engine.js';
 import { selectByBucket, selectByPercentage, selectBySize } from '../../src/checker/subset.js';
 
 const env = { RESTIC_PASSWORD: PASSWORD };

@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LocalBackend, Repository, backupInstallation, readInstallation } from '../../src/index.js';
+import { LocalBackend, Repository } from '../../src/index.js';
+import { backupInstallation, readInstallation } from '../../src/entries/operator.js';
 import { resticOk, hasRestic } from '../helpers/restic.js';
 import { tempDir } from '../helpers/tmp.js';
 import {

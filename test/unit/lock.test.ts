@@ -4,7 +4,7 @@ import os from 'node:os';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { LockError, MemoryBackend, Repository } from '../../src/index.js';
 import { TEST_KDF_PARAMS } from '../../src/crypto/kdf.js';
-import { type LockEvent, RepositoryLock, isStale, newLockInfo } from '../../src/repository/lock.js';
+import { type LockEvent, RepositoryLock, ignoreSighupWhileLocked, isStale, newLockInfo } from '../../src/repository/lock.js';
 import { type LockInfo, decodeLock, encodeLock } from '../../src/format/lock-file.js';
 import { formatGoDuration, parseGoDuration } from '../../src/go/duration.js';
 import { formatGoTime } from '../../src/go/time.js';
@@ -185,14 +185,27 @@ describe('holding', () => {
     expect(await lockIds()).toEqual([]);
   });
 
-  it('ignores SIGHUP (restic probes holders with it) only while a lock is held', async () => {
+  it('installs no SIGHUP handler unless the host opted in (a library leaves its process alone)', async () => {
     const before = process.listenerCount('SIGHUP');
     const l = await repo.acquireLock(false);
     expect(RepositoryLock.heldCount).toBe(1);
-    expect(process.listenerCount('SIGHUP')).toBe(before + 1);
-    await l.release();
-    await l.release(); // idempotent
     expect(process.listenerCount('SIGHUP')).toBe(before);
+    await l.release();
+  });
+
+  it('after ignoreSighupWhileLocked(), ignores SIGHUP (restic probes holders with it) only while a lock is held', async () => {
+    ignoreSighupWhileLocked(true);
+    try {
+      const before = process.listenerCount('SIGHUP');
+      const l = await repo.acquireLock(false);
+      expect(RepositoryLock.heldCount).toBe(1);
+      expect(process.listenerCount('SIGHUP')).toBe(before + 1);
+      await l.release();
+      await l.release(); // idempotent
+      expect(process.listenerCount('SIGHUP')).toBe(before);
+    } finally {
+      ignoreSighupWhileLocked(false);
+    }
   });
 });
 

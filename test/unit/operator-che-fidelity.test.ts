@@ -8,15 +8,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryBackend, Repository, backup } from '../../src/index.js';
 import {
   BACKUP_STAGES,
   BackupConfigError,
   CHE_BACKUP_STAGES,
   CHECTL_NAMES,
-  MemoryBackend,
   RESTORE_STAGES,
-  Repository,
-  backup,
   backupBeforeUpdateName,
   backupInstallation,
   cheBackupStatus,
@@ -32,7 +30,7 @@ import {
   rollbackTarget,
   secretManifests,
   type StatusEvent,
-} from '../../src/index.js';
+} from '../../src/entries/operator.js';
 import { sortKeysAsGoYaml } from '../../src/operator/yaml.js';
 import { cheInstallation } from '../helpers/operator-helpers.js';
 import { tempDir } from '../helpers/tmp.js';

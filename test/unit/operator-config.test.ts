@@ -16,7 +16,7 @@ import {
   resolveBackupServer,
   resticUrlWithCredentials,
   toYaml,
-} from '../../src/index.js';
+} from '../../src/entries/operator.js';
 import { CA_CONFIGMAP_YAML, CHE_CLUSTER, HARD_PASSWORD, cheInstallation } from '../helpers/operator-helpers.js';
 
 const PEM =

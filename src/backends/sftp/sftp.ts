@@ -33,7 +33,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type * as ssh2 from 'ssh2';
 import type { Client, ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
-import { NotFoundError, ResticError, UsageError } from '../../errors.js';
+import { throwIfAborted, type ErrorCode, NotFoundError, ResticError, UsageError } from '../../errors.js';
 import {
   type Backend,
   type BackendOptions,
@@ -45,14 +45,18 @@ import {
   defaultLayoutPath,
   describeHandle,
   isIdName,
+  type CallOptions,
 } from '../backend.js';
 import { fingerprint, keyBlobType, knownHostsName, knownKeyTypes, parseKnownHosts, readKnownHosts, verifyHostKey } from './known-hosts.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from '../retry.js';
 import { Semaphore } from '../semaphore.js';
+import { importOptional } from '../optional.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, faultOptions, parseIntOption } from '../options.js';
 
 /** The server's host key was not accepted (unknown, changed or revoked). Never retried. */
-export class HostKeyError extends ResticError {}
+export class HostKeyError extends ResticError {
+  override readonly code: ErrorCode = 'HOST_KEY';
+}
 
 export interface SftpPrivateKey {
   /** Key text (OpenSSH or PEM format). */
@@ -218,7 +222,7 @@ type Ssh2 = typeof ssh2;
 
 /** ssh2, loaded on first use. It is CommonJS: under Node's ESM loader its exports sit on `default`. */
 async function loadSsh2(): Promise<Ssh2> {
-  const mod = (await import('ssh2')) as Ssh2 & { default?: Ssh2 };
+  const mod = (await importOptional(() => import('ssh2'), 'ssh2', 'sftp')) as Ssh2 & { default?: Ssh2 };
   return mod.default ?? mod;
 }
 
@@ -522,7 +526,8 @@ export class SftpBackend implements Backend {
     return p;
   }
 
-  async create(): Promise<void> {
+  async create(opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const config = path.posix.join(this.root, 'config');
     await this.run(`create repository at ${this.location}`, async (s) => {
       const st = await call<Stats>(s, (cb) => s.sftp.lstat(config, cb)).catch((err: unknown) => {
@@ -562,7 +567,8 @@ export class SftpBackend implements Backend {
     }
   }
 
-  async save(h: Handle, data: Uint8Array): Promise<void> {
+  async save(h: Handle, data: Uint8Array, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const final = this.filename(h);
     const buf = Buffer.from(data.buffer, data.byteOffset, data.length);
     await this.run(`save ${describeHandle(h)}`, async (s) => {
@@ -624,7 +630,8 @@ export class SftpBackend implements Backend {
     }
   }
 
-  async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
+  async load(h: Handle, offset = 0, length = 0, opts?: CallOptions): Promise<Uint8Array> {
+    throwIfAborted(opts?.signal);
     const file = this.filename(h);
     if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`load ${describeHandle(h)}: invalid offset ${offset}`);
     if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`load ${describeHandle(h)}: invalid length ${length}`);
@@ -652,7 +659,8 @@ export class SftpBackend implements Backend {
     });
   }
 
-  async stat(h: Handle): Promise<FileInfo> {
+  async stat(h: Handle, opts?: CallOptions): Promise<FileInfo> {
+    throwIfAborted(opts?.signal);
     const file = this.filename(h);
     const op = `stat ${describeHandle(h)}`;
     return this.run(op, async (s) => {
@@ -665,7 +673,8 @@ export class SftpBackend implements Backend {
     });
   }
 
-  async *list(type: FileType): AsyncGenerator<FileInfo> {
+  async *list(type: FileType, opts?: CallOptions): AsyncGenerator<FileInfo> {
+    throwIfAborted(opts?.signal);
     if (type === 'config') return;
     const base = path.posix.join(this.root, defaultLayoutDir(type));
     if (type !== 'pack') {
@@ -710,7 +719,8 @@ export class SftpBackend implements Backend {
     });
   }
 
-  async remove(h: Handle): Promise<void> {
+  async remove(h: Handle, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
     const file = this.filename(h);
     const op = `remove ${describeHandle(h)}`;
     await this.run(op, async (s) => {

@@ -1,0 +1,12 @@
+/**
+ * `restic-ts/rest`: the REST backend (restic's rest-server protocol). Its HTTP client
+ * (undici) loads on first use.
+ *
+ * @example
+ * ```ts
+ * import { Repository } from 'restic-ts';
+ * import { RestBackend } from 'restic-ts/rest';
+ * const repo = await Repository.open(RestBackend.fromLocation('rest:http://127.0.0.1:8000/repo'), 'secret');
+ * ```
+ */
+export { RestBackend, type RestBackendOptions } from '../backends/rest.js';
