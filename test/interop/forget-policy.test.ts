@@ -178,11 +178,17 @@ describe('forget policy against restic 0.14', () => {
     }
   });
 
-  it('an empty policy prints nothing under --json and removes nothing', () => {
+  // restic 0.14 printed nothing and exited 0; restic >= 0.17 refuses an empty policy (exit 1),
+  // which we follow (README compatibility table). Both print nothing on stdout and remove nothing.
+  it('an empty policy prints nothing under --json, removes nothing and is refused as restic >= 0.17 does', () => {
+    const before = cli(['-r', repoDir, '--no-lock', 'snapshots', '--json'], env).stdout;
     const ours = cli(['-r', repoDir, 'forget', '--dry-run', '--json'], env);
     const theirs = restic(repoDir, PASSWORD, ['forget', '--dry-run', '--json']);
-    expect([ours.code, ours.stdout]).toEqual([theirs.code, theirs.stdout]);
+    expect(ours.stdout).toBe(theirs.stdout);
     expect(ours.stdout).toBe('');
+    expect(ours.code).toBe(1);
+    expect(ours.stderr).toContain('no policy was specified, no snapshots will be removed');
+    expect(cli(['-r', repoDir, '--no-lock', 'snapshots', '--json'], env).stdout).toBe(before);
   });
 
   it('prints the same text as restic (one group, with reasons and the removal list)', () => {
