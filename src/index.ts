@@ -36,7 +36,7 @@ export type { Snapshot } from './format/snapshot.js';
 export type { Node, NodeType, ExtendedAttribute } from './format/node.js';
 export type { PackedBlob, BlobType } from './format/pack.js';
 export { encodeTree, decodeTree } from './format/tree.js';
-export { backup, Archiver, type BackupOptions, type BackupResult, type BackupWarning } from './archiver/archiver.js';
+export { backup, Archiver, type BackupOptions, type BackupResult, type BackupWarning, type FileChanged } from './archiver/archiver.js';
 export { restore, Restorer, readFileContent, type RestoreOptions, type RestoreStats } from './restorer/restorer.js';
 export type { ArchiverFs } from './archiver/fs.js';
 export {

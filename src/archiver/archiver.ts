@@ -33,6 +33,11 @@ export interface BackupOptions {
   /** restic's exclude options (--exclude, --iexclude, --exclude-caches, …). */
   excludes?: ExcludeOptions;
   onWarning?: (w: BackupWarning) => void;
+  /**
+   * A file whose size changed while it was read: saved as read, with the size read (old
+   * restic's "expected N bytes, saved M bytes"). Not an error: the snapshot is complete.
+   */
+  onFileChanged?: (c: FileChanged) => void;
   /** Progress, at most every `progressInterval` ms (default 1000). */
   onProgress?: (p: BackupProgress) => void;
   progressInterval?: number;
@@ -54,6 +59,14 @@ export interface BackupItem {
 export interface BackupWarning {
   path: string;
   message: string;
+}
+
+export interface FileChanged {
+  path: string;
+  /** Size from fstat when the file was opened. */
+  expected: number;
+  /** Bytes actually read and saved: the size recorded in the snapshot. */
+  saved: number;
 }
 
 export interface BackupProgress {
@@ -85,6 +98,8 @@ export interface BackupResult {
   snapshot: Snapshot;
   stats: BackupStats;
   warnings: BackupWarning[];
+  /** Files that grew or shrank while they were read. */
+  changed: FileChanged[];
 }
 
 /** Read buffer: twice the chunker's maximum chunk so a whole chunk always fits after a shift. */
@@ -111,6 +126,7 @@ export class Archiver {
   /** Plaintext bytes of blobs that were new to the repository. */
   private addedPlain = 0;
   readonly warnings: BackupWarning[] = [];
+  readonly changed: FileChanged[] = [];
   readonly stats: BackupStats = {
     filesNew: 0,
     filesChanged: 0,
@@ -170,7 +186,7 @@ export class Archiver {
       programVersion: this.opts.programVersion,
     };
     const snapshotId = await this.repo.saveSnapshot(snapshot);
-    return { snapshotId, snapshot, stats: this.stats, warnings: this.warnings };
+    return { snapshotId, snapshot, stats: this.stats, warnings: this.warnings, changed: this.changed };
   }
 
   /** restic's rule: the latest snapshot of this host with exactly these paths, not newer than now. */
@@ -354,14 +370,20 @@ export class Archiver {
     });
   }
 
-  /** Chunk and store a file; the node's size and times come from fstat of the open file. */
+  /**
+   * Chunk and store a file; times come from fstat of the open file, the size is what was read
+   * (as restic records it), so a file that grows or shrinks meanwhile restores as saved.
+   */
   private async saveFile(node: Node, p: Buffer, changed = false): Promise<Node> {
     this.progress(p);
     const fd = this.fs.open(p);
     try {
       const st = this.fs.fstat(fd);
       const fresh = nodeFromStat(node.name, st, 'file');
+      const before = this.stats.totalBytesProcessed;
       fresh.content = await this.saveContent(fd, Number(st.size));
+      const saved = this.stats.totalBytesProcessed - before;
+      if (saved !== Number(st.size)) this.fileChanged(fresh, p, Number(st.size), saved);
       if (changed) this.stats.filesChanged++;
       else this.stats.filesNew++;
       this.stats.totalFilesProcessed++;
@@ -369,6 +391,13 @@ export class Archiver {
     } finally {
       this.fs.close(fd);
     }
+  }
+
+  private fileChanged(node: Node, p: Buffer, expected: number, saved: number): void {
+    node.size = saved;
+    const c = { path: p.toString(), expected, saved };
+    this.changed.push(c);
+    this.opts.onFileChanged?.(c);
   }
 
   private async saveContent(fd: number, size: number): Promise<string[]> {

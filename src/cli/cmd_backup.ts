@@ -66,6 +66,10 @@ export const backupCommand: Command = {
       progressInterval: progressInterval(ctx.env),
       onItem: verbosity(ctx) >= 3 ? (item) => verboseItem(ctx, item, line) : undefined,
       onWarning: warningPrinter(ctx, line),
+      onFileChanged: (c) => {
+        line?.clear();
+        ctx.stderr(`warning for ${c.path}: expected ${c.expected} bytes, saved ${c.saved} bytes\n`);
+      },
     });
     // Read index and snapshots while the lock settles (restic waits 200 ms after writing it);
     // the archiver re-lists both under the lock and keeps only what is unchanged.

@@ -533,6 +533,9 @@ export class Restorer {
   private verifyFile(node: Node, p: Buffer): void {
     const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
+      // restic's check: the size recorded in the snapshot, then the content blob by blob
+      const size = fs.fstatSync(fd).size;
+      if (size !== (node.size ?? 0)) throw new Error(`Invalid file size for ${p.toString()}: expected ${node.size ?? 0}, got ${size}`);
       let pos = 0;
       for (const id of node.content ?? []) {
         const locs = this.repo.index.lookup('data', id);
