@@ -6,7 +6,7 @@ import type { Repository } from '../repository/repository.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import { goJsonString, goJsonStrings } from '../go/json-string.js';
 import { snapshotJson014, snapshotJsonWithId } from '../format/snapshot.js';
-import { type GroupByOptions, type GroupKey, groupSnapshots, parseGroupByOptions } from './group.js';
+import { type GroupByOptions, type GroupKey, groupSnapshots, parseGroupByOptions, presortForGrouping } from './group.js';
 import { type ExpirePolicy, type KeepReason, type SnapshotEntry, applyPolicy, isEmptyPolicy } from './policy.js';
 import { type SnapshotSelector, loadSnapshots, selectorMatches } from './tags.js';
 
@@ -42,6 +42,14 @@ export function planForget<E extends SnapshotEntry>(all: E[], opts: ForgetPlanOp
     const r = applyPolicy(group.snapshots, opts.policy, opts.now);
     return { key: group.key, keyJson: group.keyJson, keep: r.keep, remove: r.remove, reasons: r.reasons };
   });
+}
+
+/** planForget with the long sorts done first, letting the event loop run between snapshots. */
+export async function planForgetAsync<E extends SnapshotEntry>(all: E[], opts: ForgetPlanOptions): Promise<ForgetGroup<E>[]> {
+  if (isEmptyPolicy(opts.policy)) return [];
+  const g = typeof opts.groupBy === 'object' ? opts.groupBy : parseGroupByOptions(opts.groupBy ?? 'host,paths');
+  await presortForGrouping(opts.filter ? all.filter((e) => selectorMatches(e.snapshot, opts.filter!)) : all, g);
+  return planForget(all, { ...opts, groupBy: g });
 }
 
 /** Every snapshot ID some group removes. */
@@ -94,7 +102,7 @@ export interface ForgetResult {
  * hold an exclusive lock (repo.lock(true)), as restic does for forget.
  */
 export async function forget(repo: Repository, opts: ForgetOptions): Promise<ForgetResult> {
-  const groups = planForget(await loadSnapshots(repo, opts.warn), opts);
+  const groups = await planForgetAsync(await loadSnapshots(repo, opts.warn), opts);
   const removed = removedIds(groups);
   if (!opts.dryRun) await deleteSnapshots(repo, removed);
   return { groups, removed };
