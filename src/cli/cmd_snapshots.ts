@@ -3,6 +3,7 @@ import { UsageError } from '../errors.js';
 import { type Snapshot, encodeSnapshot } from '../format/snapshot.js';
 import { type GlobalContext, openRepository, withLock } from './global.js';
 import { formatSnapshotTime } from '../ui/duration.js';
+import { couldNotLoad } from '../forget/tags.js';
 
 export const snapshotsCommand: Command = {
   name: 'snapshots',
@@ -18,7 +19,8 @@ export const snapshotsCommand: Command = {
   ],
   async run(ctx, args) {
     const repo = await openRepository(ctx);
-    const all = await withLock(ctx, repo, false, () => repo.listSnapshots());
+    // restic warns per snapshot file it cannot load and lists the others
+    const all = await withLock(ctx, repo, false, () => repo.listSnapshots((id, err) => ctx.stderr(couldNotLoad(id, err) + '\n')));
     const hosts = ctx.opts['host'] as string[] | undefined;
     const tags = ctx.opts['tag'] as string[] | undefined;
     const paths = ctx.opts['path'] as string[] | undefined;
@@ -94,10 +96,13 @@ function printTable(ctx: GlobalContext, list: Entry[]): void {
     s.paths.join('\n'),
   ]);
   const head = ['ID', 'Time', 'Host', 'Tags', 'Paths'];
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const w = head.map((h, i) => rows.reduce((m, r) => Math.max(m, r[i]!.length), h.length));
   const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ');
   const sep = '-'.repeat(Math.max(60, line(head).length));
-  ctx.stdout([line(head), sep, ...rows.map(line), sep, `${list.length} snapshots`].join('\n') + '\n\n');
+  // line by line: a row with millions of tags makes the whole table longer than a V8 string
+  ctx.stdout(line(head) + '\n' + sep + '\n');
+  for (const r of rows) ctx.stdout(line(r) + '\n');
+  ctx.stdout(sep + '\n' + `${list.length} snapshots` + '\n\n');
 }
 
 export interface GroupBy {
