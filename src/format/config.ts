@@ -1,6 +1,7 @@
 /** The repository `config` file: version, repository ID and chunker polynomial. */
 import { FormatError } from '../errors.js';
 import { isId } from './id.js';
+import { deg, irreducible } from '../chunker/polynomial.js';
 
 export interface Config {
   version: number;
@@ -31,5 +32,9 @@ export function decodeConfig(plain: Uint8Array): Config {
   if (typeof pol !== 'string' || !/^[0-9a-f]{1,16}$/.test(pol)) {
     throw new FormatError(`config has an invalid chunker polynomial ${JSON.stringify(pol)}`);
   }
-  return { version, id, chunkerPolynomial: BigInt('0x' + pol) };
+  const p = BigInt('0x' + pol);
+  // checked at open, as restic's LoadConfig does: otherwise every file of a backup fails
+  if (!irreducible(p)) throw new FormatError('invalid chunker polynomial');
+  if (deg(p) < 40 || deg(p) > 53) throw new FormatError(`unsupported chunker polynomial of degree ${deg(p)} (restic's have 53)`);
+  return { version, id, chunkerPolynomial: p };
 }

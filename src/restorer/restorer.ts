@@ -240,9 +240,11 @@ export class Restorer {
   private async restoreNode(node: Node, p: Buffer, fresh: boolean): Promise<void> {
     this.stats.nodesTotal++;
     if (!fresh) this.clear(p);
-    const linkKey = node.links && node.links > 1 && node.inode ? `${node.deviceId ?? 0n}:${node.inode}` : undefined;
+    // Only regular files are hard-linked, as in restic: a "file" sharing a symlink's inode
+    // would otherwise come out as that symlink.
+    const linkKey = node.type === 'file' && node.links && node.links > 1 && node.inode ? `${node.deviceId ?? 0n}:${node.inode}` : undefined;
     const first = linkKey ? this.links.get(linkKey) : undefined;
-    if (first && node.type !== 'dir') {
+    if (first) {
       fs.linkSync(first, p);
       this.stats.nodesDone++;
       return;
@@ -274,7 +276,6 @@ export class Restorer {
       default:
         throw new Error(`unsupported node type ${node.type}`);
     }
-    if (linkKey) this.links.set(linkKey, p);
     this.restoreMetadata(node, p);
     this.stats.nodesDone++;
     this.progress();
