@@ -24,6 +24,7 @@ export function decodeConfig(plain: Uint8Array): Config {
   } catch (err) {
     throw new FormatError(`config is not valid JSON: ${(err as Error).message}`);
   }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new FormatError('config is not a JSON object');
   const { version, id, chunker_polynomial: pol } = raw;
   if (typeof version !== 'number' || version < MIN_REPO_VERSION || version > MAX_REPO_VERSION) {
     throw new FormatError(`unsupported repository version ${String(version)}`);
