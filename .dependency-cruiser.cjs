@@ -1,6 +1,6 @@
 /**
  * The layer rule (README "Architecture"): a module imports only from its own layer or below.
- *   errors/version → go, crypto, compress, chunker → format → backends → parallel → repository
+ *   errors/version → go, crypto, compress, chunker → format → backends → cache → parallel → repository
  *   → operations → ui, operator → cli → the entry points (index.ts, cli.ts)
  */
 const LAYERS = [
@@ -8,6 +8,7 @@ const LAYERS = [
   ['primitives', '^src/(go|crypto|compress|chunker)/'],
   ['format', '^src/format/'],
   ['backends', '^src/backends/'],
+  ['cache', '^src/cache/'],
   ['parallel', '^src/parallel/'],
   ['repository', '^src/repository/'],
   ['operations', '^src/(archiver|restorer|checker|prune|forget|copy|repair|walker|dump|rest-server)/'],

@@ -11,6 +11,7 @@
 //
 //   node bench/run.js [--quick] [--runs N] [--datasets mixed,big] [--configs v1,v2-auto,v2-off]
 //                     [--ops backup1,backup2,backup3,restore,check] [--dir DIR] [--readme]
+//   node bench/run.js --remote [...]   → bench/remote.js (over a network delay; see there)
 // --quick: datasets at scale 0.1 (≈105 MiB each, 2,000 small files); --readme: splice the
 // Markdown table into README.md between the bench markers.
 import { spawnSync } from 'node:child_process';
@@ -19,6 +20,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generate, datasetBytes, modify } from './gen.js';
+
+// --remote: the same operations over REST, S3 and SFTP through a delay proxy (bench/remote.js).
+if (process.argv.includes('--remote')) {
+  await import('./remote.js');
+  process.exit();
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.join(here, '..');

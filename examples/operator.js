@@ -15,6 +15,7 @@ import {
   Repository,
   backupCheInstallation,
   backupInstallation,
+  cheBackupStatus,
   openBackupRepository,
   readInstallation,
   restoreCheInstallation,
@@ -87,7 +88,8 @@ const expected = await sha256(pgDump());
   try {
     console.log(`  listening on ${internal.server.url} as ${internal.secrets['backup-rest-server-credentials'].username}`);
     const source = { configuration: internal.configuration, secrets: internal.secrets };
-    const onStatus = (s) => console.log(`  status: ${s.state} / ${s.stage}${s.snapshotId ? ` / ${s.snapshotId}` : ''}`);
+    // CheClusterBackup.status exactly as Che's operator wrote it (its stage strings verbatim).
+    const onStatus = (s) => console.log(`  status: ${JSON.stringify(cheBackupStatus(s))}`);
     const { shortId } = await backupCheInstallation(source, installation(), { onStatus });
     console.log(`Backup snapshot ID: ${shortId}`);
     const { repo } = await openBackupRepository(internal.resolved, { create: false });

@@ -18,6 +18,8 @@ command -v ceph-osd >/dev/null 2>&1 || need_apt+=(ceph-osd)
 command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
 # openssl: self-signed certificates for the TLS tests (REST server, --cacert).
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# groff: the man pages of `generate` are checked with it.
+command -v groff >/dev/null 2>&1 || need_apt+=(groff-base)
 [ -x /usr/bin/ssh ] || need_apt+=(openssh-client)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"

@@ -58,3 +58,19 @@ export function errCode(err: unknown): string | undefined {
 export function isNotFound(err: unknown): boolean {
   return err instanceof NotFoundError || (err as { code?: string })?.code === 'ENOENT';
 }
+
+const fatalErrors = new WeakSet<object>();
+
+/**
+ * Mark an error as ending the whole operation (a backend that is down, a failed pack upload):
+ * code that turns per-item errors into warnings (one bad file must not stop a backup) lets
+ * these through instead of repeating them for every remaining item.
+ */
+export function markFatal<E extends object>(err: E): E {
+  fatalErrors.add(err);
+  return err;
+}
+
+export function isFatal(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && fatalErrors.has(err);
+}

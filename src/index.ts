@@ -20,6 +20,7 @@ export {
   type AddKeyOptions,
   DEFAULT_PACK_SIZE,
 } from './repository/repository.js';
+export { type CacheOptions } from './cache/backend.js';
 export type { Config } from './format/config.js';
 export {
   RepositoryLock,
@@ -74,6 +75,22 @@ export {
   type PruneStats,
 } from './prune/index.js';
 export { rebuildIndex, type RebuildIndexOptions, type RebuildIndexResult } from './repair/rebuild-index.js';
+export {
+  rewriteSnapshots,
+  repairSnapshots,
+  type RewriteOptions,
+  type ReplaceOptions,
+  type ReplaceResult,
+  type RewriteEvent,
+} from './repair/rewrite.js';
+export { repairPacks, type RepairPacksOptions, type RepairPacksResult } from './repair/packs.js';
+export { recover, type RecoverOptions, type RecoverResult } from './repair/recover.js';
+export { TreeRewriter, type TreeRewriteOptions, type TreeStore } from './walker/rewriter.js';
+export { filesFromTargets, type FilesFromOptions } from './archiver/files-from.js';
+export { type OverwriteBehavior } from './restorer/overwrite.js';
+export type { RestoreItem } from './restorer/restorer.js';
+export { DryRunBackend } from './backends/dry-run.js';
+export { LimitedBackend, type RateLimits } from './backends/limiter.js';
 export * from './forget/index.js';
 export * from './copy/index.js';
 export { VERSION } from './version.js';

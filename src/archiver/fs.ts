@@ -4,6 +4,7 @@
  * times faster than fs.promises (see docs/performance.md).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 
 export interface ArchiverFs {
   lstat(path: Buffer): fs.BigIntStats;
@@ -24,6 +25,22 @@ export const nodeFs: ArchiverFs = {
   read: (fd, buf, off, len, pos) => fs.readSync(fd, buf, off, len, pos),
   close: (fd) => fs.closeSync(fd),
 };
+
+/**
+ * The same calls with relative paths taken from `dir` rather than the process's working
+ * directory (`cd dir && restic backup .` without a process-wide chdir).
+ */
+export function fsRelativeTo(inner: ArchiverFs, dir: string): ArchiverFs {
+  const base = Buffer.from(path.resolve(dir) + '/', 'utf8');
+  const at = (p: Buffer) => (p[0] === 0x2f ? p : Buffer.concat([base, p]));
+  return {
+    ...inner,
+    lstat: (p) => inner.lstat(at(p)),
+    readdir: (p) => inner.readdir(at(p)),
+    readlink: (p) => inner.readlink(at(p)),
+    open: (p) => inner.open(at(p)),
+  };
+}
 
 const O_NOATIME = (fs.constants as Record<string, number>).O_NOATIME ?? 0;
 

@@ -17,6 +17,7 @@ import { hashId } from '../format/id.js';
 import { chunkStream } from '../chunker/index.js';
 import { UsageError } from '../errors.js';
 import { groupName, userName } from './users.js';
+import { type BackupStats, snapshotSummary } from './archiver.js';
 
 export type EntryContent = Uint8Array | string | AsyncIterable<Uint8Array | string> | Iterable<Uint8Array> | ReadableStream<Uint8Array>;
 
@@ -34,6 +35,8 @@ export interface VirtualEntry {
   group?: string;
   content?: EntryContent;
   linktarget?: string;
+  /** Hard link count recorded for a file or symlink (default 1; 0 leaves it out, as restic's --stdin does). */
+  links?: number;
 }
 
 export interface VirtualBackupOptions {
@@ -43,6 +46,8 @@ export interface VirtualBackupOptions {
   tags?: string[];
   time?: string;
   programVersion?: string;
+  /** When the backup started, for the snapshot's summary (default: when run() starts). */
+  backupStart?: string;
   signal?: AbortSignal;
   /** Snapshot paths (default: [root]); `backup --stdin` records "/<filename>". */
   paths?: string[];
@@ -55,6 +60,8 @@ export interface VirtualBackupResult {
   snapshot: Snapshot;
   files: number;
   bytes: number;
+  /** The counts restic's backup summary shows (every file and directory is new here). */
+  stats: BackupStats;
 }
 
 interface DirBuild {
@@ -103,6 +110,9 @@ async function* pieces(content: EntryContent): AsyncGenerator<Uint8Array> {
 export class VirtualArchiver {
   private files = 0;
   private bytes = 0;
+  private dirs = 0;
+  /** Plaintext bytes of blobs new to the repository. */
+  private addedPlain = 0;
 
   constructor(
     private readonly repo: Repository,
@@ -136,7 +146,9 @@ export class VirtualArchiver {
     if (content === undefined) return { ids, size };
     for await (const chunk of chunkStream(pieces(content), this.repo.config.chunkerPolynomial)) {
       this.opts.signal?.throwIfAborted();
-      ids.push((await this.repo.saveBlob('data', chunk.data, hashId(chunk.data))).id);
+      const r = await this.repo.saveBlob('data', chunk.data, hashId(chunk.data));
+      if (!r.known) this.addedPlain += chunk.data.length;
+      ids.push(r.id);
       size += chunk.data.length;
     }
     return { ids, size };
@@ -164,12 +176,12 @@ export class VirtualArchiver {
     const node = this.baseNode(name, type, e, now);
     if (type === 'symlink') {
       node.linktarget = Buffer.from(e.linktarget ?? '');
-      node.links = 1;
+      if (e.links !== 0) node.links = e.links ?? 1;
     } else {
       const { ids, size } = await this.fileContent(e.content);
       node.content = ids;
       node.size = size;
-      node.links = 1;
+      if (e.links !== 0) node.links = e.links ?? 1;
       this.files++;
       this.bytes += size;
       this.opts.onEntry?.(e.path, size);
@@ -179,9 +191,11 @@ export class VirtualArchiver {
 
   /** Store the entries and write a snapshot. Entries are consumed in order (streams once). */
   async run(entries: Iterable<VirtualEntry> | AsyncIterable<VirtualEntry>): Promise<VirtualBackupResult> {
-    const now = this.opts.time ?? nowGoTime();
+    const backupStart = this.opts.backupStart ?? nowGoTime();
+    const now = this.opts.time ?? backupStart;
     const root = path.posix.resolve('/', this.opts.root ?? '/');
     await this.repo.loadIndex();
+    const before = { ...this.repo.added };
     const top: DirBuild = { children: new Map() };
     for await (const e of entries) {
       this.opts.signal?.throwIfAborted();
@@ -193,9 +207,11 @@ export class VirtualArchiver {
     for (let i = comps.length - 1; i >= 0; i--) {
       const node = this.baseNode(comps[i]!, 'dir', undefined, now);
       node.subtree = tree;
-      tree = (await this.repo.saveBlob('tree', encodeTree([node]))).id;
+      tree = await this.saveTree([node]);
+      this.dirs++;
     }
     await this.repo.flush();
+    const stats = this.stats(before);
     const snapshot: Snapshot = {
       time: now,
       tree,
@@ -206,9 +222,35 @@ export class VirtualArchiver {
       gid: process.getgid?.() ?? 0,
       tags: this.opts.tags?.length ? this.opts.tags : undefined,
       programVersion: this.opts.programVersion,
+      summary: snapshotSummary(stats, backupStart, nowGoTime()),
     };
     const snapshotId = await this.repo.saveSnapshot(snapshot);
-    return { snapshotId, snapshot, files: this.files, bytes: this.bytes };
+    return { snapshotId, snapshot, files: this.files, bytes: this.bytes, stats };
+  }
+
+  private stats(before: Repository['added']): BackupStats {
+    const a = this.repo.added;
+    return {
+      filesNew: this.files,
+      filesChanged: 0,
+      filesUnmodified: 0,
+      dirsNew: this.dirs,
+      dirsChanged: 0,
+      dirsUnmodified: 0,
+      dataBlobs: a.dataBlobs - before.dataBlobs,
+      treeBlobs: a.treeBlobs - before.treeBlobs,
+      dataAdded: this.addedPlain,
+      dataAddedStored: a.data + a.tree - before.data - before.tree,
+      totalFilesProcessed: this.files,
+      totalBytesProcessed: this.bytes,
+    };
+  }
+
+  private async saveTree(nodes: Node[]): Promise<string> {
+    const data = encodeTree(sortNodes(nodes));
+    const r = await this.repo.saveBlob('tree', data);
+    if (!r.known) this.addedPlain += data.length;
+    return r.id;
   }
 
   private async saveDir(dir: DirBuild, now: string): Promise<string> {
@@ -217,10 +259,11 @@ export class VirtualArchiver {
       if ('children' in child) {
         const node = this.baseNode(name, 'dir', child.meta, now);
         node.subtree = await this.saveDir(child, now);
+        this.dirs++;
         nodes.push(node);
       } else nodes.push(child);
     }
-    return (await this.repo.saveBlob('tree', encodeTree(sortNodes(nodes)))).id;
+    return this.saveTree(nodes);
   }
 }
 

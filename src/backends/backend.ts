@@ -14,6 +14,8 @@ export const FILE_TYPES: readonly FileType[] = ['config', 'key', 'pack', 'index'
 export interface Handle {
   type: FileType;
   name: string;
+  /** A pack holding tree blobs: a cache keeps such packs (restic's IsMetadata). */
+  tree?: boolean;
 }
 
 export interface FileInfo {
@@ -51,8 +53,45 @@ export interface Backend {
   list(type: FileType): AsyncIterable<FileInfo>;
   /** Delete a file; deleting a missing file is not an error. */
   remove(h: Handle): Promise<void>;
+  /**
+   * Optional: temp files (see isTempName) in the repository's folders, left behind by a
+   * writer that was killed before it renamed them into place.
+   */
+  listTempFiles?(): AsyncIterable<TempFileInfo>;
+  /** Optional: delete one file listListTempFiles() gave (a missing file is not an error). */
+  removeTempFile?(path: string): Promise<void>;
   /** Release connections and other resources. */
   close(): Promise<void>;
+  /**
+   * Optional (a cache layer): drop a local copy of `h` that failed verification (`reason`),
+   * so the next load reads the store. True when a copy was dropped and a retry may help.
+   */
+  forget?(h: Handle, reason: string): Promise<boolean>;
+  /** Optional (a cache layer): drop local copies of `type` files for which `keep` is false. */
+  retain?(type: FileType, keep: (name: string) => boolean): Promise<void>;
+}
+
+export interface TempFileInfo {
+  /** Relative to the repository root, with '/' separators (e.g. `data/ab/pack-tmp-…`). */
+  path: string;
+  size: number;
+  /** Last modification, ms since the epoch (the store's clock). */
+  mtimeMs: number;
+}
+
+/**
+ * Names of files written before being renamed into place: restic's local backend
+ * (`<name>-tmp-<digits>`), its sftp backend (`<name>-restic-temp-<hex>`), our local
+ * backend (`<name>-tmp-<hex>`) and pack assembler (`pack-tmp-<hex>`).
+ */
+export function isTempName(name: string): boolean {
+  return /^(?:[0-9a-f]{64}|config)-(?:tmp-[0-9a-z]+|restic-temp-[0-9a-f]+)$|^pack-tmp-[0-9a-f]+$/.test(name);
+}
+
+/** The folders of the default layout temp files can be in, relative to the root. */
+export function tempFileFolders(): string[] {
+  const data = Array.from({ length: 256 }, (_, i) => `data/${i.toString(16).padStart(2, '0')}`);
+  return ['', 'keys', 'locks', 'snapshots', 'index', ...data];
 }
 
 /** restic's Handle.Valid, plus: a name must not escape its directory. */
@@ -120,4 +159,10 @@ export interface BackendOptions {
   insecureTls?: boolean;
   /** `--ssh-key-file`: private key for SFTP (else SSH_KEY_FILE, SSH_KEY, ~/.ssh/id_*). */
   sshKeyFile?: string;
+  /** known_hosts text for SFTP (e.g. from a Kubernetes secret), instead of a known_hosts file. */
+  sftpKnownHosts?: { text: string; source: string };
+  /** `--tls-client-cert`: a PEM file with the TLS client certificate and its private key (REST, S3). */
+  tlsClientCert?: string;
+  /** `--stuck-request-timeout`: default idle timeout of remote requests, in ms. */
+  stuckRequestTimeoutMs?: number;
 }

@@ -21,6 +21,9 @@ import {
   defaultLayoutPath,
   describeHandle,
   isIdName,
+  isTempName,
+  tempFileFolders,
+  type TempFileInfo,
 } from './backend.js';
 import { Semaphore } from './semaphore.js';
 
@@ -184,6 +187,28 @@ export class LocalBackend implements Backend {
         if (errCode(e) !== 'ENOENT') throw e;
       });
     }
+  }
+
+  async *listTempFiles(): AsyncGenerator<TempFileInfo> {
+    for (const folder of tempFileFolders()) {
+      for (const e of await readdirOrEmpty(path.join(this.location, folder))) {
+        if (!e.isFile() || !isTempName(e.name)) continue;
+        const rel = folder ? `${folder}/${e.name}` : e.name;
+        try {
+          const st = await fsp.lstat(path.join(this.location, rel));
+          yield { path: rel, size: st.size, mtimeMs: st.mtimeMs };
+        } catch (err) {
+          if (errCode(err) !== 'ENOENT') throw err; // gone meanwhile: renamed or removed
+        }
+      }
+    }
+  }
+
+  async removeTempFile(rel: string): Promise<void> {
+    const parts = rel.split('/');
+    if (!isTempName(parts.at(-1)!) || !tempFileFolders().includes(parts.slice(0, -1).join('/')))
+      throw new ResticError(`not a temp file: ${JSON.stringify(rel)}`);
+    await fsp.rm(path.join(this.location, ...parts), { force: true });
   }
 
   async close(): Promise<void> {}

@@ -31,7 +31,7 @@ import {
 } from './backend.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { Semaphore } from './semaphore.js';
-import { parseDurationOption, parseIntOption } from './options.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, faultOptions, parseIntOption } from './options.js';
 
 const CONTENT_TYPE_V2 = 'application/vnd.x.restic.rest.v2';
 
@@ -43,10 +43,14 @@ export interface RestBackendOptions {
   ca?: Array<string | Buffer>;
   /** Accept any TLS certificate (only when explicitly asked for). */
   insecureTls?: boolean;
+  /** TLS client certificate and private key, PEM (restic's --tls-client-cert file). */
+  clientCert?: Buffer;
   /** Parallel requests (restic: `-o rest.connections`, default 5). */
   connections?: number;
-  /** Headers and body inactivity timeout in ms (default 120 s). */
+  /** Headers and body inactivity timeout in ms (default 30 s). */
   timeoutMs?: number;
+  /** Time to open a connection (TCP and TLS) in ms (default 10 s). */
+  connectTimeoutMs?: number;
 }
 
 const TLS_CODES = new Set([
@@ -70,6 +74,20 @@ function readCaFiles(files: string[]): Buffer[] {
       throw new UsageError(`cannot read CA certificate ${f}: ${(err as Error).message}`);
     }
   });
+}
+
+/** restic's --tls-client-cert file: certificate and private key in one PEM file. */
+function readClientCert(file: string): Buffer {
+  let pem: Buffer;
+  try {
+    pem = fs.readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`unable to read client certificate/key pair: ${(err as Error).message}`);
+  }
+  const text = pem.toString();
+  if (!/-----BEGIN [A-Z ]*CERTIFICATE-----/.test(text) || !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text))
+    throw new UsageError(`unable to read client certificate/key pair: ${file} must hold a PEM certificate and its private key`);
+  return pem;
 }
 
 type Undici = typeof UndiciModule;
@@ -112,17 +130,19 @@ export class RestBackend implements Backend {
     }
     const connections = opts.connections ?? 5;
     if (!Number.isInteger(connections) || connections < 1) throw new UsageError(`invalid number of REST connections: ${connections}`);
-    const timeout = opts.timeoutMs ?? 120_000;
+    const timeout = opts.timeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.sem = new Semaphore(connections);
     this.agentOptions = {
       connections,
       headersTimeout: timeout,
       bodyTimeout: timeout,
-      connectTimeout: Math.min(timeout, 30_000),
+      connectTimeout: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       keepAliveTimeout: 4_000,
       connect: {
         rejectUnauthorized: !opts.insecureTls,
         ...(opts.ca?.length ? { ca: [...tls.rootCertificates, ...opts.ca.map((c) => c.toString())] } : {}),
+        // one PEM file holds both: each parser takes the blocks of its own kind
+        ...(opts.clientCert ? { cert: opts.clientCert, key: opts.clientCert } : {}),
       },
     };
   }
@@ -135,24 +155,26 @@ export class RestBackend implements Backend {
    * `rest:http(s)://[user:pass@]host[:port]/path/` → a RestBackend wrapped in RetryBackend.
    * Credentials from the URL win over RESTIC_REST_USERNAME/RESTIC_REST_PASSWORD, then chectl's
    * REST_SERVER_USERNAME/REST_SERVER_PASSWORD. Extended options: `rest.connections`,
-   * `rest.timeout` (seconds, or with an ms/s/m suffix), `rest.retries`.
+   * `rest.timeout` (idle; seconds, or with an ms/s/m suffix), `rest.connect-timeout`,
+   * `rest.retries`, `rest.max-retry-time`.
    */
   static fromLocation(location: string, opts: BackendOptions = {}): Backend {
     const env = opts.env ?? process.env;
     const ext = opts.extended ?? {};
     const url = location.replace(/^rest:/, '');
     const connections = ext['rest.connections'] !== undefined ? parseIntOption('rest.connections', ext['rest.connections'], 1) : undefined;
-    const retries = ext['rest.retries'] !== undefined ? parseIntOption('rest.retries', ext['rest.retries'], 0) : undefined;
-    const timeoutMs = ext['rest.timeout'] !== undefined ? parseDurationOption('rest.timeout', ext['rest.timeout']) : undefined;
+    const { retries, budgetMs, timeoutMs, connectTimeoutMs } = faultOptions('rest', ext, opts.stuckRequestTimeoutMs);
     const be = new RestBackend(url, {
       username: env.RESTIC_REST_USERNAME || env.REST_SERVER_USERNAME || undefined,
       password: env.RESTIC_REST_PASSWORD ?? env.REST_SERVER_PASSWORD,
       ca: opts.cacert?.length ? readCaFiles(opts.cacert) : undefined,
       insecureTls: opts.insecureTls,
+      clientCert: opts.tlsClientCert ? readClientCert(opts.tlsClientCert) : undefined,
       connections,
       timeoutMs,
+      connectTimeoutMs,
     });
-    return new RetryBackend(be, retries !== undefined ? { retries } : {});
+    return new RetryBackend(be, { retries, budgetMs });
   }
 
   private url(h: Handle): string {

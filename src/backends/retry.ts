@@ -7,9 +7,15 @@
  * Every Backend operation is idempotent (a save of the same name and bytes is harmless), so
  * any of them may be repeated. A listing that fails part-way is restarted and the names that
  * were already delivered are skipped.
+ *
+ * Fail fast and once: each operation has a retry budget (attempts and total time). The first
+ * operation to spend it marks the backend as down; every other operation, waiting or new,
+ * then fails at once with that same error, so a command stops within seconds with one cause
+ * instead of retrying each of its remaining files. Only the removal of a lock file still gets
+ * one short attempt, so the command can release what it holds.
  */
-import { NotFoundError, ResticError } from '../errors.js';
-import type { Backend, FileInfo, FileType, Handle } from './backend.js';
+import { NotFoundError, ResticError, markFatal } from '../errors.js';
+import type { Backend, FileInfo, FileType, Handle, TempFileInfo } from './backend.js';
 
 /**
  * A failed backend request with what the wrapper needs to decide on a retry. Backends may
@@ -34,6 +40,11 @@ export class AuthenticationError extends ResticError {}
 /** The final error after the retries were used up (or the failure was permanent). */
 export class BackendError extends ResticError {}
 
+/** Default total time an operation may spend on retries before the backend counts as down. */
+const DEFAULT_RETRY_BUDGET_MS = 45_000;
+/** How long the lock-file removal after a failure may take before the command gives up on it. */
+const LAST_REMOVE_MS = 3_000;
+
 export interface RetryOptions {
   /** Attempts after the first one (default 6). */
   retries?: number;
@@ -41,6 +52,11 @@ export interface RetryOptions {
   baseDelayMs?: number;
   /** Delay cap in ms (default 5000). */
   maxDelayMs?: number;
+  /**
+   * Total time in ms from an operation's first attempt after which no new attempt starts
+   * (default 45 s). An attempt already running is bounded by the backend's own timeouts.
+   */
+  budgetMs?: number;
   /** Called before each wait (for logs and tests). */
   onRetry?: (info: { op: string; attempt: number; delayMs: number; error: unknown }) => void;
   /** Replaces the timer (tests). */
@@ -106,69 +122,108 @@ function message(err: unknown): string {
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Shared by all operations of one backend: the error that marked it as down. */
+interface Breaker {
+  down?: BackendError;
+}
+
 /** What to do after a failed attempt: throw the returned error, or wait and try again. */
-async function afterFailure(op: string, err: unknown, attempt: number, opts: RetryOptions): Promise<void> {
+async function afterFailure(op: string, err: unknown, attempt: number, started: number, opts: RetryOptions, br: Breaker): Promise<void> {
+  if (br.down) throw br.down;
   if (!isTransient(err)) {
     // Typed errors pass through unchanged (callers test for NotFoundError etc.).
     if (err instanceof ResticError) throw err;
     throw new BackendError(`${op}: ${message(err)}`, { cause: err });
   }
-  if (attempt >= (opts.retries ?? 6)) {
-    throw new BackendError(`${op} failed after ${attempt + 1} attempts: ${message(err)}`, { cause: err });
-  }
   // Exponential backoff with jitter so parallel requests do not retry in lockstep.
   const delay = Math.min(opts.maxDelayMs ?? 5000, (opts.baseDelayMs ?? 200) * 2 ** attempt);
   const delayMs = Math.round(delay * (0.75 + Math.random() * 0.5));
+  const elapsed = Date.now() - started;
+  if (attempt >= (opts.retries ?? 6) || elapsed + delayMs > (opts.budgetMs ?? DEFAULT_RETRY_BUDGET_MS)) {
+    const secs = elapsed >= 10_000 ? ` in ${Math.round(elapsed / 1000)} s` : '';
+    br.down = markFatal(new BackendError(`${op} failed after ${attempt + 1} attempts${secs}: ${message(err)}`, { cause: err }));
+    throw br.down;
+  }
   opts.onRetry?.({ op, attempt: attempt + 1, delayMs, error: err });
   await (opts.sleep ?? defaultSleep)(delayMs);
+  if (br.down) throw br.down;
 }
 
 /** Run `fn` with retries; `op` names the operation and file for messages. */
-async function retry<T>(op: string, fn: () => Promise<T>, opts: RetryOptions = {}): Promise<T> {
+async function retry<T>(op: string, fn: () => Promise<T>, opts: RetryOptions, br: Breaker): Promise<T> {
+  const started = Date.now();
   for (let attempt = 0; ; attempt++) {
+    if (br.down) throw br.down;
     try {
       return await fn();
     } catch (err) {
-      await afterFailure(op, err, attempt, opts);
+      await afterFailure(op, err, attempt, started, opts, br);
     }
   }
+}
+
+/** One attempt, given up after `ms` (its request may go on in the background). */
+function oneAttempt<T>(fn: () => Promise<T>, ms: number): Promise<T> {
+  const p = fn();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Wraps any backend so each operation is retried on transient failures. */
 export class RetryBackend implements Backend {
   readonly location: string;
+  private readonly breaker: Breaker = {};
+  readonly listTempFiles?: () => AsyncIterable<TempFileInfo>;
+  readonly removeTempFile?: (path: string) => Promise<void>;
 
   constructor(
     readonly inner: Backend,
     readonly options: RetryOptions = {},
   ) {
     this.location = inner.location;
+    // temp-file hygiene is best effort: passed through without retries
+    if (inner.listTempFiles && inner.removeTempFile) {
+      this.listTempFiles = () => inner.listTempFiles!();
+      this.removeTempFile = (p) => inner.removeTempFile!(p);
+    }
   }
 
   create(): Promise<void> {
-    return retry(`create repository at ${this.location}`, () => this.inner.create(), this.options);
+    return retry(`create repository at ${this.location}`, () => this.inner.create(), this.options, this.breaker);
   }
 
   save(h: Handle, data: Uint8Array): Promise<void> {
-    return retry(`save ${describe(h)}`, () => this.inner.save(h, data), this.options);
+    return retry(`save ${describe(h)}`, () => this.inner.save(h, data), this.options, this.breaker);
   }
 
   load(h: Handle, offset?: number, length?: number): Promise<Uint8Array> {
     const range = offset || length ? ` (offset ${offset ?? 0}, length ${length ?? 0})` : '';
-    return retry(`load ${describe(h)}${range}`, () => this.inner.load(h, offset, length), this.options);
+    return retry(`load ${describe(h)}${range}`, () => this.inner.load(h, offset, length), this.options, this.breaker);
   }
 
   stat(h: Handle): Promise<FileInfo> {
-    return retry(`stat ${describe(h)}`, () => this.inner.stat(h), this.options);
+    return retry(`stat ${describe(h)}`, () => this.inner.stat(h), this.options, this.breaker);
   }
 
   remove(h: Handle): Promise<void> {
-    return retry(`remove ${describe(h)}`, () => this.inner.remove(h), this.options);
+    // Releasing a lock once the backend is down: one short attempt, the original cause kept.
+    if (this.breaker.down && h.type === 'lock') return oneAttempt(() => this.inner.remove(h), LAST_REMOVE_MS);
+    return retry(`remove ${describe(h)}`, () => this.inner.remove(h), this.options, this.breaker);
+  }
+
+  /** The error that marked the backend as down (after an operation spent its retry budget). */
+  get failure(): BackendError | undefined {
+    return this.breaker.down;
   }
 
   async *list(type: FileType): AsyncGenerator<FileInfo> {
     const seen = new Set<string>();
+    const started = Date.now();
     for (let attempt = 0; ; attempt++) {
+      if (this.breaker.down) throw this.breaker.down;
       try {
         for await (const fi of this.inner.list(type)) {
           if (seen.has(fi.name)) continue;
@@ -177,7 +232,7 @@ export class RetryBackend implements Backend {
         }
         return;
       } catch (err) {
-        await afterFailure(`list ${type} files`, err, attempt, this.options);
+        await afterFailure(`list ${type} files`, err, attempt, started, this.options, this.breaker);
       }
     }
   }

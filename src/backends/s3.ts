@@ -43,6 +43,7 @@ import {
   isIdName,
 } from './backend.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, faultOptions } from './options.js';
 import { Semaphore } from './semaphore.js';
 
 type Sdk = typeof SdkModule;
@@ -69,8 +70,10 @@ export interface S3BackendOptions {
   credentials?: S3Credentials;
   /** Maximum number of requests in flight (default 5, restic's default). */
   connections?: number;
-  /** A request with no socket activity for this long fails with a (transient) timeout; default 120 s. */
+  /** A request with no socket activity for this long fails with a (transient) timeout; default 30 s. */
   timeoutMs?: number;
+  /** Time to open a connection; default 10 s. */
+  connectTimeoutMs?: number;
   /** Total attempts per request including the first (SDK retry strategy; default 3; 1 = none). */
   maxAttempts?: number;
   /** Human-readable location for messages (default derived from endpoint/bucket/prefix). */
@@ -161,9 +164,19 @@ export interface S3LocationContext {
   env?: NodeJS.ProcessEnv;
   /** `-o key=value` options; only `s3.*` keys are looked at. */
   extended?: Record<string, string>;
+  /** `--stuck-request-timeout` in ms (the default for `s3.timeout`). */
+  stuckRequestTimeoutMs?: number;
 }
 
-const S3_OPTIONS = ['s3.region', 's3.bucket-lookup', 's3.connections', 's3.retries', 's3.timeout'];
+const S3_OPTIONS = [
+  's3.region',
+  's3.bucket-lookup',
+  's3.connections',
+  's3.retries',
+  's3.timeout',
+  's3.connect-timeout',
+  's3.max-retry-time',
+];
 
 /** Backend options for an `s3:` location, from the environment and `-o s3.*` options. */
 export function s3OptionsFromLocation(location: string, ctx: S3LocationContext = {}): S3BackendOptions {
@@ -184,12 +197,7 @@ export function s3OptionsFromLocation(location: string, ctx: S3LocationContext =
     if (!Number.isInteger(connections) || connections < 1)
       throw new UsageError(`invalid s3.connections ${JSON.stringify(ext['s3.connections'])}`);
   }
-  let timeoutMs: number | undefined;
-  if (ext['s3.timeout'] !== undefined) {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(ext['s3.timeout'].trim());
-    timeoutMs = m ? Math.round(Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000)) : NaN;
-    if (!(timeoutMs > 0)) throw new UsageError(`invalid s3.timeout ${JSON.stringify(ext['s3.timeout'])} (use e.g. 30s or 500ms)`);
-  }
+  const { timeoutMs, connectTimeoutMs } = faultOptions('s3', ext, ctx.stuckRequestTimeoutMs);
   const keyId = env.AWS_ACCESS_KEY_ID ?? '';
   const secret = env.AWS_SECRET_ACCESS_KEY ?? '';
   if (!keyId && secret) throw new UsageError('unable to open S3 backend: Key ID ($AWS_ACCESS_KEY_ID) is empty');
@@ -208,6 +216,7 @@ export function s3OptionsFromLocation(location: string, ctx: S3LocationContext =
     credentials,
     connections,
     timeoutMs,
+    connectTimeoutMs,
     location,
   };
 }
@@ -243,13 +252,8 @@ export class S3Backend implements Backend {
    */
   static fromLocation(location: string, ctx: S3LocationContext = {}): Backend {
     const opts = s3OptionsFromLocation(location, ctx);
-    const raw = ctx.extended?.['s3.retries'];
-    let retries: number | undefined;
-    if (raw !== undefined) {
-      retries = Number(raw);
-      if (!Number.isInteger(retries) || retries < 0) throw new UsageError(`invalid s3.retries ${JSON.stringify(raw)}`);
-    }
-    return new RetryBackend(new S3Backend({ ...opts, maxAttempts: 1 }), retries !== undefined ? { retries } : {});
+    const { retries, budgetMs } = faultOptions('s3', ctx.extended ?? {});
+    return new RetryBackend(new S3Backend({ ...opts, maxAttempts: 1 }), { retries, budgetMs });
   }
 
   /** Object key of a file: `<prefix>/<default layout path>`. */
@@ -285,8 +289,8 @@ export class S3Backend implements Backend {
         // socketTimeout is an inactivity limit (a stalled request or body fails, a slow but
         // moving 128 MiB upload does not); requestTimeout would only log a warning to stderr.
         requestHandler: {
-          connectionTimeout: Math.min(10_000, o.timeoutMs ?? 10_000),
-          socketTimeout: o.timeoutMs ?? 120_000,
+          connectionTimeout: o.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+          socketTimeout: o.timeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
           httpAgent: agent,
           httpsAgent: agent,
         },

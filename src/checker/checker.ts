@@ -13,7 +13,7 @@ import { MasterIndex } from '../repository/master-index.js';
 import { decodeTree } from '../format/tree.js';
 import type { Node } from '../format/node.js';
 import { packSizeFromBlobs } from '../format/pack.js';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, isFatal } from '../errors.js';
 import { type Finding, error, hint } from './findings.js';
 import { verifyPack } from './verify-pack.js';
 import { OpenPool, prestartOpenPool } from '../parallel/open-pool.js';
@@ -76,6 +76,7 @@ export class Checker {
       try {
         files.set(id, decodeIndex(await this.repo.loadUnpacked('index', id), id));
       } catch (err) {
+        if (isFatal(err)) throw err;
         errors.push(error('index-unreadable', `error loading index ${id}: ${(err as Error).message}`, { index: id }));
       }
     });
@@ -97,6 +98,7 @@ export class Checker {
           hints.push(hint('obsolete-index', `index ${old} is superseded by index ${id.slice(0, 8)} but still present`, { index: old }));
       }
     }
+    this.repo.warmTreePacks(this.index);
     for (const p of this.index.allPacks()) {
       this.packs.set(p.id, packSizeFromBlobs(p.blobs));
       const inIndexes = packToIndexes.get(p.id) ?? [];
@@ -156,6 +158,7 @@ export class Checker {
         if (sn.tree) roots.push(sn.tree);
         else out.push(error('snapshot', `snapshot ${id} has no tree`));
       } catch (err) {
+        if (isFatal(err)) throw err; // the repository is gone: one error, not one per snapshot
         out.push(error('snapshot', `failed to load snapshot ${id}: ${(err as Error).message}`));
       }
     }
@@ -178,6 +181,7 @@ export class Checker {
         try {
           nodes = await this.loadTree(id);
         } catch (err) {
+          if (isFatal(err)) throw err;
           out.push(error('tree', `error for tree ${id.slice(0, 8)}`, { tree: id, details: [(err as Error).message] }));
           return;
         }

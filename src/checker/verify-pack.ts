@@ -7,6 +7,7 @@ import type { PackedBlob } from '../format/pack.js';
 import type { OpenPool } from '../parallel/open-pool.js';
 import { checkPackBytes } from '../parallel/read-pack.js';
 import { type BufferRing, loadRecycled } from '../parallel/buffer-ring.js';
+import { isFatal } from '../errors.js';
 
 /**
  * One line describing what is wrong with the pack, or null when it is sound. `indexed` holds
@@ -27,6 +28,7 @@ export async function verifyPack(
     const h = { type: 'pack' as const, name: id };
     pack = ring ? await loadRecycled(repo.backend, h, 0, 0, ring) : await repo.backend.load(h);
   } catch (err) {
+    if (isFatal(err)) throw err; // the repository is gone: one error, not one per pack
     return `pack ${id} failed to download: ${(err as Error).message}`;
   }
   const giveBack = ring?.giveBackFor(pack);

@@ -13,6 +13,14 @@ export interface OptionSpec {
   env?: string;
 }
 
+/** What help, completions and man pages show of a command. */
+export interface CommandInfo {
+  name: string;
+  summary: string;
+  usage: string;
+  options: OptionSpec[];
+}
+
 export interface Parsed {
   opts: Record<string, string | boolean | string[] | number | undefined>;
   args: string[];

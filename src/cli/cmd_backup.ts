@@ -1,16 +1,30 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import { UsageError, ExitCode } from '../errors.js';
-import { Archiver, type BackupItem, type BackupProgress, type BackupResult, type BackupWarning } from '../archiver/archiver.js';
+import {
+  Archiver,
+  type BackupItem,
+  type BackupProgress,
+  type BackupResult,
+  type BackupWarning,
+  type FileChanged,
+} from '../archiver/archiver.js';
 import type { Command } from './command.js';
-import { type GlobalContext, openRepository, withLock } from './global.js';
+import { type GlobalContext, compressionOption, openRepository, withLock } from './global.js';
+import { removeStaleTempFiles } from '../repository/temp-files.js';
 import { backupEntries } from '../archiver/virtual.js';
 import { type ExcludeOptions, readPatternFile } from '../archiver/exclude.js';
 import { parseSize } from '../go/size.js';
 import path from 'node:path';
 import { formatDuration } from '../ui/duration.js';
-import { Scanner, StatusLine, formatPercent, progressInterval, rateAndEta } from '../ui/progress.js';
+import { StatusLine, formatPercent, progressInterval, rateAndEta } from '../ui/progress.js';
+import type { ScanStats } from '../archiver/scanner.js';
 import { resticFormatBytes } from '../ui/format.js';
 import { VERSION } from '../version.js';
+import { BACKUP_PARITY_OPTIONS, changeDetectionOptions, checkStdinCombinations, collectTargets, commandOutput } from './backup-parity.js';
+import { nowGoTime } from '../go/time.js';
+import { goMarshal } from '../go/json-string.js';
+import type { SnapshotSummary } from '../format/snapshot.js';
 
 export const backupCommand: Command = {
   name: 'backup',
@@ -45,43 +59,102 @@ export const backupCommand: Command = {
     { name: 'stdin', kind: 'bool', help: 'read backup from stdin' },
     { name: 'stdin-filename', kind: 'string', help: 'filename to use when reading from stdin (default "stdin")' },
     { name: 'time', kind: 'string', help: "time of the backup (ex. '2012-11-01 22:08:41') (default: now)" },
+    ...BACKUP_PARITY_OPTIONS,
   ],
   async run(ctx, args) {
-    if (ctx.opts['stdin']) return backupStdin(ctx, args);
+    checkStdinCombinations(ctx, args);
+    if (ctx.opts['stdin'] || ctx.opts['stdin-from-command']) return backupStdin(ctx, args);
+    args = collectTargets(ctx, args);
     if (!args.length) throw new UsageError('nothing to backup, please specify target files/dirs');
+    const dryRun = !!ctx.opts['dry-run'];
+    compressionOption(ctx); // restic rejects a bad --compression while parsing flags, before the targets
+    const targets = filterExisting(ctx, args);
+    const backupStart = nowGoTime();
+    const say = printer(ctx);
+    say(2, 'open repository');
     const repo = await openRepository(ctx);
     const started = Date.now();
     const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
     const line = !ctx.json && !ctx.quiet && StatusLine.available() ? new StatusLine() : undefined;
-    const scanner = line ? new Scanner() : undefined;
-    scanner?.start(args);
     const archiver = new Archiver(repo, {
       hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
       tags,
       time: parseTimeFlag(ctx.opts['time'] as string | undefined),
+      backupStart,
       programVersion: `restic-ts ${VERSION}`,
       parent: ctx.opts['force'] ? false : (ctx.opts['parent'] as string | undefined),
       excludes: excludeOptions(ctx),
-      onProgress: progressReporter(ctx, line, scanner),
+      onProgress: progressReporter(ctx, line),
       progressInterval: progressInterval(ctx.env),
-      onItem: verbosity(ctx) >= 3 ? (item) => verboseItem(ctx, item, line) : undefined,
-      onWarning: warningPrinter(ctx, line),
-      onFileChanged: (c) => {
+      onScanFinished: (st, seconds) => {
         line?.clear();
-        ctx.stderr(`warning for ${c.path}: expected ${c.expected} bytes, saved ${c.saved} bytes\n`);
+        scanFinished(ctx, st, seconds);
+      },
+      onItem: verbosity(ctx) >= (ctx.json ? 2 : 3) ? (item) => verboseItem(ctx, item, line) : undefined,
+      onWarning: warningPrinter(ctx, line),
+      onFileChanged: fileChangedPrinter(ctx, line),
+      ...changeDetectionOptions(ctx),
+      dryRun,
+      noScan: !!ctx.opts['no-scan'],
+      onParent: (id) => {
+        say(1, id ? `using parent snapshot ${id.slice(0, 8)}` : 'no parent snapshot found, will read all files');
+        say(2, 'load index files');
+        say(2, `start scan on [${targets.join(' ')}]`);
+        say(2, `start backup on [${targets.join(' ')}]`);
       },
     });
     // Read index and snapshots while the lock settles (restic waits 200 ms after writing it);
     // the archiver re-lists both under the lock and keeps only what is unchanged.
     repo.prefetchIndex();
     repo.prefetchSnapshots();
-    const result = await withLock(ctx, repo, false, () => archiver.run(args), { honourNoLock: false }).finally(() => scanner?.stop());
+    // restic takes no lock for a dry run: nothing is written
+    const run = async () => {
+      const r = await archiver.run(targets);
+      if (dryRun) return r;
+      // what killed backups left behind: removed once surely dead (best effort)
+      const cleaned = await removeStaleTempFiles(repo.backend).catch(() => ({ files: 0, bytes: 0 }));
+      if (cleaned.files && verbosity(ctx) >= 2 && !ctx.json) ctx.stdout(`removed ${cleaned.files} stale temp files\n`);
+      return r;
+    };
+    if (!dryRun) say(2, 'lock repository');
+    const result = await (dryRun ? run() : withLock(ctx, repo, false, run, { honourNoLock: false }));
     line?.clear();
     printSummary(ctx, result, (Date.now() - started) / 1000);
     await repo.close();
     return result.warnings.length ? ExitCode.Incomplete : ExitCode.OK;
   },
 };
+
+/** restic's filterExisting: missing targets are skipped with a warning; none left is fatal. */
+function filterExisting(ctx: GlobalContext, targets: string[]): string[] {
+  const out = targets.filter((t) => {
+    try {
+      fs.lstatSync(t);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return true;
+      ctx.stderr(`${t} does not exist, skipping\n`);
+      return false;
+    }
+  });
+  if (!out.length) throw new UsageError('all target directories/files do not exist');
+  return out;
+}
+
+/** restic's P/V lines on stdout (not under --json): shown from verbosity `level` on. */
+function printer(ctx: GlobalContext): (level: number, msg: string) => void {
+  return (level, msg) => {
+    if (!ctx.json && verbosity(ctx) >= level) ctx.stdout(msg + '\n');
+  };
+}
+
+/** A file whose size changed while read: old restic's warning; not an error. */
+function fileChangedPrinter(ctx: GlobalContext, line: StatusLine | undefined): (c: FileChanged) => void {
+  return (c) => {
+    line?.clear();
+    ctx.stderr(`warning for ${c.path}: expected ${c.expected} bytes, saved ${c.saved} bytes\n`);
+  };
+}
 
 /** Problems with single items: reported and counted, the backup goes on. */
 function warningPrinter(ctx: GlobalContext, line: StatusLine | undefined): (w: BackupWarning) => void {
@@ -97,25 +170,7 @@ function warningPrinter(ctx: GlobalContext, line: StatusLine | undefined): (w: B
 function printSummary(ctx: GlobalContext, result: BackupResult, elapsed: number): void {
   const s = result.stats;
   if (ctx.json) {
-    ctx.stdout(
-      JSON.stringify({
-        message_type: 'summary',
-        files_new: s.filesNew,
-        files_changed: s.filesChanged,
-        files_unmodified: s.filesUnmodified,
-        dirs_new: s.dirsNew,
-        dirs_changed: s.dirsChanged,
-        dirs_unmodified: s.dirsUnmodified,
-        data_blobs: s.dataBlobs,
-        tree_blobs: s.treeBlobs,
-        data_added: s.dataAdded,
-        data_added_packed: s.dataAddedStored,
-        total_files_processed: s.totalFilesProcessed,
-        total_bytes_processed: s.totalBytesProcessed,
-        total_duration: elapsed,
-        snapshot_id: result.snapshotId,
-      }) + '\n',
-    );
+    ctx.stdout(summaryJson(result.snapshot.summary, elapsed, result.snapshotId, !!ctx.opts['dry-run']));
     return;
   }
   if (ctx.quiet) return;
@@ -127,13 +182,42 @@ function printSummary(ctx: GlobalContext, result: BackupResult, elapsed: number)
     ctx.stdout(`Tree Blobs:  ${n(s.treeBlobs)} new\n`);
   }
   ctx.stdout(
-    `Added to the repository: ${resticFormatBytes(s.dataAdded).padEnd(5)} (${resticFormatBytes(s.dataAddedStored).padEnd(5)} stored)\n\n`,
+    `${ctx.opts['dry-run'] ? 'Would add' : 'Added'} to the repository: ${resticFormatBytes(s.dataAdded).padEnd(5)} (${resticFormatBytes(s.dataAddedStored).padEnd(5)} stored)\n\n`,
   );
   ctx.stdout(
     `processed ${s.totalFilesProcessed} files, ${resticFormatBytes(s.totalBytesProcessed)} in ${formatDuration(elapsed * 1000)}\n`,
   );
+  if (ctx.opts['dry-run']) return;
+  if (result.skipped) return ctx.stdout('skipped creating snapshot\n');
   ctx.stdout(`snapshot ${result.snapshotId.slice(0, 8)} saved\n`);
   ctx.stdout(backupIdLine(result.snapshotId));
+}
+
+/** restic 0.17+'s JSON summary message (backup_start/backup_end since 0.17, the full snapshot_id since 0.15). */
+function summaryJson(sum: SnapshotSummary | undefined, elapsed: number, snapshotId: string, dryRun = false): string {
+  const z = sum ?? ({} as Partial<SnapshotSummary>);
+  return (
+    goMarshal({
+      message_type: 'summary',
+      files_new: z.filesNew ?? 0,
+      files_changed: z.filesChanged ?? 0,
+      files_unmodified: z.filesUnmodified ?? 0,
+      dirs_new: z.dirsNew ?? 0,
+      dirs_changed: z.dirsChanged ?? 0,
+      dirs_unmodified: z.dirsUnmodified ?? 0,
+      data_blobs: z.dataBlobs ?? 0,
+      tree_blobs: z.treeBlobs ?? 0,
+      data_added: z.dataAdded ?? 0,
+      data_added_packed: z.dataAddedPacked ?? 0,
+      total_files_processed: z.totalFilesProcessed ?? 0,
+      total_bytes_processed: z.totalBytesProcessed ?? 0,
+      total_duration: elapsed,
+      backup_start: z.backupStart,
+      backup_end: z.backupEnd,
+      snapshot_id: snapshotId || undefined,
+      dry_run: dryRun || undefined,
+    }) + '\n'
+  );
 }
 
 /** chectl's last line (`server:backup`), for scripts that read the short ID from there. */
@@ -147,64 +231,108 @@ function verbosity(ctx: GlobalContext): number {
   return 1 + ((ctx.opts['verbose'] as number | undefined) ?? 0);
 }
 
-/** restic's -vv lines (verbosity 3): "new       /path, saved in 0.001s (6 B added)", "unchanged /dir/". */
+/**
+ * restic's -vv lines (verbosity 3): "new       /path, saved in 0.001s (6 B added)", "unchanged /dir/";
+ * under --json from -v on, verbose_status messages with the item's own blob sizes.
+ */
 function verboseItem(ctx: GlobalContext, item: BackupItem, line: StatusLine | undefined): void {
   line?.clear();
   if (ctx.json) {
+    const changed = item.action !== 'unchanged';
     ctx.stdout(
-      JSON.stringify({
+      goMarshal({
         message_type: 'verbose_status',
         action: item.action,
         item: item.path,
-        duration: item.seconds,
-        data_size: item.added,
+        duration: changed ? item.seconds : 0,
+        data_size: changed ? item.dataSize : 0,
+        data_size_in_repo: changed ? item.dataSizeInRepo : 0,
+        metadata_size: changed ? item.treeSize : 0,
+        metadata_size_in_repo: changed ? item.treeSizeInRepo : 0,
+        total_files: 0,
       }) + '\n',
     );
     return;
   }
   const verb = item.action === 'modified' ? 'modified ' : item.action.padEnd(9);
+  const b = resticFormatBytes;
   if (item.action === 'unchanged') ctx.stdout(`${verb} ${item.path}\n`);
-  else ctx.stdout(`${verb} ${item.path}, saved in ${item.seconds.toFixed(3)}s (${resticFormatBytes(item.added)} added)\n`);
+  else if (item.type === 'dir')
+    ctx.stdout(
+      `${verb} ${item.path}, saved in ${item.seconds.toFixed(3)}s (${b(item.dataSize)} added, ${b(item.dataSizeInRepo)} stored, ${b(item.treeSizeInRepo)} metadata)\n`,
+    );
+  else if (item.action === 'new') ctx.stdout(`${verb} ${item.path}, saved in ${item.seconds.toFixed(3)}s (${b(item.dataSize)} added)\n`);
+  else
+    ctx.stdout(
+      `${verb} ${item.path}, saved in ${item.seconds.toFixed(3)}s (${b(item.dataSize)} added, ${b(item.dataSizeInRepo)} stored)\n`,
+    );
 }
 
-/** A live line on a terminal; JSON status lines under --json; nothing on a plain pipe. */
-function progressReporter(
-  ctx: GlobalContext,
-  line: StatusLine | undefined,
-  scanner: Scanner | undefined,
-): ((p: BackupProgress) => void) | undefined {
+/**
+ * restic's status: a live line on a terminal, JSON status lines under --json (restic's fields,
+ * zero values left out as Go's omitempty does); on a plain pipe none, but the scanner still runs
+ * for -v's "scan finished" line.
+ */
+function progressReporter(ctx: GlobalContext, line: StatusLine | undefined): ((p: BackupProgress) => void) | undefined {
   if (ctx.quiet) return undefined;
-  if (ctx.json) {
-    return (p) =>
-      ctx.stdout(
-        JSON.stringify({
-          message_type: 'status',
-          seconds_elapsed: Math.floor(p.secondsElapsed),
-          files_done: p.filesDone,
-          bytes_done: p.bytesDone,
-          current_files: p.currentFile ? [p.currentFile] : [],
-        }) + '\n',
-      );
-  }
-  if (!line) return undefined;
+  if (ctx.json) return (p) => ctx.stdout(statusJson(p));
+  if (!line) return verbosity(ctx) >= 2 ? () => undefined : undefined;
   return (p) => {
     const elapsed = `[${formatDuration(p.secondsElapsed * 1000)}]`;
-    const total = scanner?.done ? scanner : undefined;
-    if (!total) {
+    const cur = p.currentFile ? ` ${p.currentFile}` : '';
+    if (!p.scanFinished) {
       line.update(
-        `${elapsed} ${p.filesDone} files, ${resticFormatBytes(p.bytesDone)}` +
-          rateAndEta(p.bytesDone, undefined, p.secondsElapsed) +
-          (p.currentFile ? ` ${p.currentFile}` : ''),
+        `${elapsed} ${p.filesDone} files, ${resticFormatBytes(p.bytesDone)}` + rateAndEta(p.bytesDone, undefined, p.secondsElapsed) + cur,
       );
       return;
     }
-    const pct = formatPercent(p.bytesDone, total.bytes);
+    const pct = formatPercent(p.bytesDone, p.totalBytes);
     line.update(
-      `${elapsed} ${pct ? pct + '  ' : ''}${p.filesDone} files ${resticFormatBytes(p.bytesDone)}, total ${total.files} files ${resticFormatBytes(total.bytes)}` +
-        rateAndEta(p.bytesDone, total.bytes, p.secondsElapsed) +
-        (p.currentFile ? ` ${p.currentFile}` : ''),
+      `${elapsed} ${pct ? pct + '  ' : ''}${p.filesDone} files ${resticFormatBytes(p.bytesDone)}, total ${p.totalFiles} files ${resticFormatBytes(p.totalBytes)}` +
+        rateAndEta(p.bytesDone, p.totalBytes, p.secondsElapsed) +
+        cur,
     );
   };
+}
+
+/** restic's statusUpdate message. */
+function statusJson(p: BackupProgress): string {
+  const o: Record<string, unknown> = { message_type: 'status' };
+  const put = (k: string, v: number | string[]) => {
+    if (Array.isArray(v) ? v.length : v) o[k] = v;
+  };
+  put('seconds_elapsed', Math.floor(p.secondsElapsed));
+  put('seconds_remaining', p.secondsRemaining);
+  o.percent_done = p.percentDone;
+  put('total_files', p.totalFiles);
+  put('files_done', p.filesDone);
+  put('total_bytes', p.totalBytes);
+  put('bytes_done', p.bytesDone);
+  put('error_count', p.errorCount);
+  put('current_files', p.currentFiles);
+  return goMarshal(o) + '\n';
+}
+
+/** restic's ReportTotal: "scan finished in …" with -v, a scan_finished status under --json -v. */
+function scanFinished(ctx: GlobalContext, st: ScanStats, seconds: number): void {
+  if (verbosity(ctx) < 2) return;
+  if (!ctx.json) {
+    ctx.stdout(`scan finished in ${seconds.toFixed(3)}s: ${st.files} files, ${resticFormatBytes(st.bytes)}\n`);
+    return;
+  }
+  ctx.stdout(
+    goMarshal({
+      message_type: 'status',
+      action: 'scan_finished',
+      item: '',
+      duration: seconds,
+      data_size: st.bytes,
+      data_size_in_repo: 0,
+      metadata_size: 0,
+      metadata_size_in_repo: 0,
+      total_files: st.files,
+    }) + '\n',
+  );
 }
 
 function excludeOptions(ctx: GlobalContext): ExcludeOptions {
@@ -222,41 +350,43 @@ function excludeOptions(ctx: GlobalContext): ExcludeOptions {
 
 /** `backup --stdin`: the data read from standard input becomes one file in the snapshot. */
 async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> {
-  if (args.length) throw new UsageError('--stdin was specified and files/dirs were listed as arguments');
   const name = (ctx.opts['stdin-filename'] as string | undefined) ?? 'stdin';
   if (!name || (name.includes('/') && path.posix.normalize(name).startsWith('..')))
     throw new UsageError(`invalid --stdin-filename ${JSON.stringify(name)}`);
+  const backupStart = nowGoTime();
+  const started = Date.now();
   const repo = await openRepository(ctx);
+  const dryRun = !!ctx.opts['dry-run'];
+  if (dryRun) repo.setDryRun();
   const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
   const rel = path.posix.normalize(name).replace(/^\/+/, '');
-  const result = await withLock(
-    ctx,
-    repo,
-    false,
-    () =>
-      backupEntries(repo, [{ path: rel, content: process.stdin, mode: 0o644 }], {
-        hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
-        tags,
-        time: parseTimeFlag(ctx.opts['time'] as string | undefined),
-        paths: ['/' + rel],
-        programVersion: `restic-ts ${VERSION}`,
-      }),
-    { honourNoLock: false },
-  );
-  if (ctx.json) {
-    ctx.stdout(
-      JSON.stringify({
-        message_type: 'summary',
-        files_new: 1,
-        total_files_processed: 1,
-        total_bytes_processed: result.bytes,
-        snapshot_id: result.snapshotId,
-      }) + '\n',
+  const content = ctx.opts['stdin-from-command'] ? commandOutput(ctx, args) : process.stdin;
+  const time = parseTimeFlag(ctx.opts['time'] as string | undefined);
+  // restic's fs.Reader: mode 0644, no owner, no link count; directories above the file likewise
+  const owner = { uid: 0, gid: 0, user: '', group: '' };
+  const dirs = rel
+    .split('/')
+    .slice(0, -1)
+    .map((_, i, parts) => ({ path: parts.slice(0, i + 1).join('/'), type: 'dir' as const, mode: 0o755, ...owner }));
+  const entries = [...dirs, { path: rel, content, mode: 0o644, links: 0, ...owner }];
+  const run = () =>
+    backupEntries(repo, entries, {
+      hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
+      tags,
+      time,
+      backupStart,
+      paths: ['/' + rel],
+      programVersion: `restic-ts ${VERSION}`,
+    });
+  const result = await (dryRun ? run() : withLock(ctx, repo, false, run, { honourNoLock: false }));
+  const elapsed = (Date.now() - started) / 1000;
+  if (ctx.json) ctx.stdout(summaryJson(result.snapshot.summary, elapsed, result.snapshotId, dryRun));
+  else
+    printSummary(
+      ctx,
+      { snapshotId: result.snapshotId, snapshot: result.snapshot, stats: result.stats, warnings: [], changed: [] },
+      elapsed,
     );
-  } else if (!ctx.quiet) {
-    ctx.stdout(`processed 1 files, ${resticFormatBytes(result.bytes)}\nsnapshot ${result.snapshotId.slice(0, 8)} saved\n`);
-    ctx.stdout(backupIdLine(result.snapshotId));
-  }
   await repo.close();
   return 0;
 }

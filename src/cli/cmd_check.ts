@@ -1,12 +1,19 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomInt } from 'node:crypto';
 import { ResticError, UsageError } from '../errors.js';
 import type { Command } from './command.js';
-import { type GlobalContext, openRepository, withLock } from './global.js';
+import { type GlobalContext, cacheBase, openRepository, withLock } from './global.js';
 import { logLine } from './read-common.js';
+import { ProgressCounter } from '../ui/progress.js';
 import { formatDuration } from '../ui/duration.js';
 import { type CheckPhase, check } from '../checker/index.js';
 import { prestartReadData } from '../checker/checker.js';
 import { parseSubset } from '../checker/subset.js';
 import type { Finding } from '../checker/findings.js';
+import type { Repository } from '../repository/repository.js';
+import { STALE_TEMP_AGE_MS, listTempFiles } from '../repository/temp-files.js';
+import { resticFormatBytes } from '../ui/format.js';
 
 export const checkCommand: Command = {
   name: 'check',
@@ -20,7 +27,7 @@ export const checkCommand: Command = {
       help: "read a subset of data packs, specified as 'n/t' for specific part, or either 'x%' or 'x.y%' or a size in bytes with suffixes k/K, m/M, g/G, t/T for a random subset",
     },
     { name: 'check-unused', kind: 'bool', help: 'find unused blobs (deprecated, ignored)' },
-    { name: 'with-cache', kind: 'bool', help: 'use the cache (restic-ts keeps no cache; accepted for compatibility)' },
+    { name: 'with-cache', kind: 'bool', help: 'use existing cache, only read uncached data from repository' },
   ],
   async run(ctx, args) {
     if (args.length)
@@ -33,14 +40,14 @@ export const checkCommand: Command = {
       ctx.stderr('Flag --check-unused has been deprecated, `--check-unused` is deprecated and will be ignored\n');
 
     const say = logLine(ctx);
-    const repo = await openRepository(ctx);
+    const { repo, tempCache } = await openForCheck(ctx);
     try {
       if (!ctx.opts['no-lock']) say('create exclusive lock for repository');
       // read-data's workers load while the lock settles (restic waits 200 ms after writing it).
       if (readData || subset) prestartReadData(repo);
       return await withLock(ctx, repo, true, async () => {
         const printer = new FindingPrinter(ctx);
-        const progress = new ProgressLine(ctx);
+        const progress = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
         const result = await check(repo, {
           readData,
           readDataSubset: subset,
@@ -57,34 +64,52 @@ export const checkCommand: Command = {
         });
         progress.end();
         printer.phaseDone(null);
-        if (ctx.json) {
-          ctx.stdout(
-            JSON.stringify({
-              message_type: 'summary',
-              num_errors: result.errors,
-              num_hints: result.findings.length - result.errors,
-              broken_packs: result.findings
-                .filter((f) => f.kind === 'read-data' || f.kind === 'missing-pack' || f.kind === 'pack-size')
-                .map((f) => f.pack),
-              suggest_repair_index: result.findings.some((f) =>
-                ['duplicate-pack', 'old-index-format', 'obsolete-index', 'orphaned-pack', 'missing-pack', 'pack-size'].includes(f.kind),
-              ),
-              suggest_prune: result.findings.some((f) => ['mixed-pack', 'orphaned-pack', 'duplicate-blobs'].includes(f.kind)),
-              snapshots: result.snapshots,
-              packs_read: result.packsRead,
-            }) + '\n',
-          );
-        }
+        if (ctx.json) printJsonSummary(ctx, result);
+        else await listTemps(ctx, repo);
         if (result.indexUnreadable) throw new ResticError('LoadIndex returned errors');
         if (result.errors) throw new ResticError('repository contains errors');
         say('no errors were found');
         return 0;
       });
     } finally {
-      await repo.close();
+      await closeForCheck(repo, tempCache);
     }
   },
 };
+
+async function openForCheck(ctx: GlobalContext): Promise<{ repo: Repository; tempCache: string | false | undefined }> {
+  const tempCache = await makeCheckCache(ctx);
+  try {
+    return { repo: await openRepository(ctx, { cacheDir: tempCache }), tempCache };
+  } catch (err) {
+    if (tempCache) await fs.rm(tempCache, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function closeForCheck(repo: Repository, tempCache: string | false | undefined): Promise<void> {
+  await repo.close();
+  if (tempCache) await fs.rm(tempCache, { recursive: true, force: true });
+}
+
+/**
+ * As restic: a fresh `restic-check-cache-<digits>` directory in the cache base unless
+ * --with-cache (undefined: the usual cache), so every file is read from the store once.
+ * False: none could be made.
+ */
+async function makeCheckCache(ctx: GlobalContext): Promise<string | false | undefined> {
+  if (ctx.opts['with-cache'] || ctx.opts['no-cache']) return undefined;
+  const base = cacheBase(ctx);
+  try {
+    await fs.mkdir(base, { recursive: true, mode: 0o700 });
+    const dir = path.join(base, `restic-check-cache-${randomInt(1e9, 1e10)}`);
+    await fs.mkdir(dir, { mode: 0o700 });
+    return dir;
+  } catch (err) {
+    ctx.stderr(`unable to create temporary directory for cache during check, disabling cache: ${(err as Error).message}\n`);
+    return false;
+  }
+}
 
 const PHASE_LINES: Partial<Record<CheckPhase, string>> = {
   'load-index': 'load indexes',
@@ -148,33 +173,33 @@ class FindingPrinter {
   }
 }
 
-/** restic's "[0:01] 42.00%  21 / 50 packs" line, live on a terminal only. */
-class ProgressLine {
-  private readonly live: boolean;
-  private readonly start = Date.now();
-  private shown = false;
-  private last = 0;
+/** Temp files of killed writers: no part of the repository, reported as non-critical. */
+async function listTemps(ctx: GlobalContext, repo: Repository): Promise<void> {
+  const temps = await listTempFiles(repo.backend);
+  if (!temps.length) return;
+  const now = Date.now();
+  ctx.stdout(
+    `${temps.length} temp files left by interrupted writers (non-critical; backup and prune remove them once ${STALE_TEMP_AGE_MS / 3_600_000} h old):\n`,
+  );
+  for (const t of temps) ctx.stdout(`  ${t.path} (${resticFormatBytes(t.size)}, ${formatDuration(now - t.mtimeMs)} old)\n`);
+}
 
-  constructor(ctx: GlobalContext) {
-    this.live = !ctx.json && !ctx.quiet && !!process.stderr.isTTY;
-    this.write = ctx.stderr;
-  }
-
-  private readonly write: (s: string) => void;
-
-  update(done: number, total: number, what: string): void {
-    if (!this.live) return;
-    const now = Date.now();
-    if (done < total && now - this.last < 100) return;
-    this.last = now;
-    const pct = total ? ((done / total) * 100).toFixed(2).padStart(6) + '%  ' : '';
-    this.write(`\r\x1b[K[${formatDuration(now - this.start)}] ${pct}${done} / ${total} ${what}`);
-    this.shown = true;
-  }
-
-  end(): void {
-    if (!this.shown) return;
-    this.write('\n');
-    this.shown = false;
-  }
+/** restic's JSON summary of check. */
+function printJsonSummary(ctx: GlobalContext, result: Awaited<ReturnType<typeof check>>): void {
+  ctx.stdout(
+    JSON.stringify({
+      message_type: 'summary',
+      num_errors: result.errors,
+      num_hints: result.findings.length - result.errors,
+      broken_packs: result.findings
+        .filter((f) => f.kind === 'read-data' || f.kind === 'missing-pack' || f.kind === 'pack-size')
+        .map((f) => f.pack),
+      suggest_repair_index: result.findings.some((f) =>
+        ['duplicate-pack', 'old-index-format', 'obsolete-index', 'orphaned-pack', 'missing-pack', 'pack-size'].includes(f.kind),
+      ),
+      suggest_prune: result.findings.some((f) => ['mixed-pack', 'orphaned-pack', 'duplicate-blobs'].includes(f.kind)),
+      snapshots: result.snapshots,
+      packs_read: result.packsRead,
+    }) + '\n',
+  );
 }

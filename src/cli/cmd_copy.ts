@@ -4,6 +4,7 @@ import type { Command } from './command.js';
 import { lockOptions, openRepository } from './global.js';
 import { logLine, snapshotSelector, warn } from './read-common.js';
 import { copySnapshots } from '../copy/copy.js';
+import { ProgressCounter } from '../ui/progress.js';
 import { secondaryRepoOptions, secondaryContext } from './secondary-repo.js';
 
 export const copyCommand: Command = {
@@ -33,12 +34,19 @@ export const copyCommand: Command = {
       dst = await openRepository(dstCtx);
       if (!ctx.opts['no-lock']) releases.push(await src.lock(false, lockOptions(ctx)));
       releases.push(await dst.lock(false, lockOptions(ctx)));
+      const say = logLine(ctx);
+      const counter = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
       await copySnapshots(src, dst, {
         filter,
         ids: args,
-        log: logLine(ctx),
+        log: (l) => {
+          counter.end();
+          say(l);
+        },
         warn: (line) => warn(ctx, line),
+        onProgress: (done, total) => counter.update(done, total, 'packs copied'),
       });
+      counter.end();
     } finally {
       for (const release of releases.reverse()) await release();
       await dst?.close();

@@ -58,6 +58,7 @@ export const forgetCommand: Command = {
     ...COUNT_FLAGS.map(([name, short, , help]): OptionSpec => ({ name, short, kind: 'string', help })),
     ...WITHIN_FLAGS.map(([name, , help]): OptionSpec => ({ name, kind: 'string', help })),
     { name: 'keep-tag', kind: 'list', help: 'keep snapshots with this taglist (can be specified multiple times)' },
+    { name: 'unsafe-allow-remove-all', kind: 'bool', help: 'allow deleting all snapshots of a snapshot group' },
     { name: 'host', kind: 'list', help: 'only consider snapshots with the given host (can be specified multiple times)' },
     { name: 'hostname', kind: 'list', help: 'only consider snapshots with the given hostname (deprecated: use --host)' },
     {
@@ -158,13 +159,12 @@ async function runForget(
     remove = (await findFilteredSnapshots(repo, filter, args, (m) => warn(ctx, m))).map((e) => e.id);
   } else {
     const all = await loadSnapshots(repo, (m) => warn(ctx, m));
-    if (isEmptyPolicy(policy)) {
-      if (!ctx.json) say('no policy was specified, no snapshots will be removed\n');
-    } else {
-      if (!ctx.json) say(`Applying Policy: ${formatPolicy(policy)}\n`);
-      groups = await planForgetAsync(all, { policy, groupBy, filter });
-      if (!ctx.json) await printGroups(ctx, groups);
-    }
+    const unsafeAllowRemoveAll = !!ctx.opts['unsafe-allow-remove-all'];
+    // restic ≥ 0.17: an empty policy is an error (0.14 printed this line and exited 0)
+    if (isEmptyPolicy(policy) && !unsafeAllowRemoveAll) throw new UsageError('no policy was specified, no snapshots will be removed');
+    groups = await planForgetAsync(all, { policy, groupBy, filter, unsafeAllowRemoveAll });
+    if (!ctx.json) say(`Applying Policy: ${formatPolicy(policy)}\n`);
+    if (!ctx.json) await printGroups(ctx, groups);
     remove = removedIds(groups);
   }
   if (remove.length) {

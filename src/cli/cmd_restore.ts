@@ -1,5 +1,7 @@
 import { UsageError } from '../errors.js';
-import { prestartRestore, restore, type RestoreStats } from '../restorer/restorer.js';
+import path from 'node:path';
+import { prestartRestore, restore, type RestoreItem, type RestoreStats } from '../restorer/restorer.js';
+import { parseOverwrite } from '../restorer/overwrite.js';
 import { resticFormatBytes } from '../ui/format.js';
 import { goTimeString } from '../go/time.js';
 import { goList } from '../walker/select.js';
@@ -17,12 +19,25 @@ export const restoreCommand: Command = {
     { name: 'include', short: 'i', kind: 'list', help: 'include a pattern, exclude everything else (can be specified multiple times)' },
     { name: 'exclude', short: 'e', kind: 'list', help: 'exclude a pattern (can be specified multiple times)' },
     { name: 'verify', kind: 'bool', help: 'verify restored files content' },
+    { name: 'dry-run', kind: 'bool', help: 'do not write any data, just show what would be done' },
+    { name: 'overwrite', kind: 'string', help: 'overwrite behavior, one of (always|if-changed|if-newer|never) (default: always)' },
+    {
+      name: 'delete',
+      kind: 'bool',
+      help: "delete files from target directory if they do not exist in snapshot. Use '--dry-run -vv' to check what would be deleted",
+    },
   ],
   async run(ctx, args) {
     if (args.length !== 1) throw new UsageError('no snapshot ID specified');
     const target = ctx.opts['target'] as string | undefined;
     if (!target) throw new UsageError('please specify a directory to restore to (--target)');
     const [spec, subfolder] = args[0]!.split(/:(.*)/s) as [string, string | undefined];
+    const dryRun = !!ctx.opts['dry-run'];
+    if (dryRun && ctx.opts['verify']) throw new UsageError('--dry-run and --verify are mutually exclusive');
+    const filtered = !!(ctx.opts['include'] || ctx.opts['exclude']);
+    if (ctx.opts['delete'] && path.resolve(target) === '/' && !filtered)
+      throw new UsageError("'--target / --delete' must be combined with an include or exclude filter");
+    const overwrite = parseOverwrite((ctx.opts['overwrite'] as string | undefined) ?? 'always');
     const repo = await openRepository(ctx);
     const started = Date.now();
     const line = !ctx.json && !ctx.quiet && StatusLine.available() ? new StatusLine() : undefined;
@@ -41,6 +56,10 @@ export const restoreCommand: Command = {
         include: ctx.opts['include'] as string[] | undefined,
         exclude: ctx.opts['exclude'] as string[] | undefined,
         verify: !!ctx.opts['verify'],
+        dryRun,
+        overwrite,
+        delete: !!ctx.opts['delete'],
+        onItem: itemPrinter(ctx, line),
         onProgress: progressReporter(ctx, started, line),
         progressInterval: progressInterval(ctx.env),
         onWarning: (w) => {
@@ -78,18 +97,38 @@ function restoreJson(type: 'status' | 'summary', s: Readonly<RestoreStats>, seco
   if (type === 'status') o.percent_done = s.bytes > 0 ? s.bytesWritten / s.bytes : 0;
   put('total_files', s.nodesTotal);
   put('files_restored', s.nodesDone);
+  put('files_skipped', s.filesSkipped);
+  put('files_deleted', s.filesDeleted);
   put('total_bytes', s.bytes);
   put('bytes_restored', s.bytesWritten);
+  put('bytes_skipped', s.bytesSkipped);
   return o;
 }
 
-/** restic 0.17's closing line. */
+/** restic's -vv item lines ("restored  /path with size 5 B") and JSON `verbose_status` messages. */
+function itemPrinter(ctx: GlobalContext, line: StatusLine | undefined): ((item: RestoreItem) => void) | undefined {
+  if (ctx.quiet || ((ctx.opts['verbose'] as number | undefined) ?? 0) < 2) return undefined;
+  return (item) => {
+    line?.clear();
+    if (ctx.json) {
+      ctx.stdout(JSON.stringify({ message_type: 'verbose_status', action: item.action, item: item.path, size: item.size }) + '\n');
+      return;
+    }
+    const head = `${item.action.padEnd(9)} ${item.path}`;
+    ctx.stdout(item.type === 'file' ? `${head} with size ${resticFormatBytes(item.size)}\n` : `${head}\n`);
+  };
+}
+
+/** restic 0.17's closing line (with 0.18's skipped and deleted counts). */
 function summaryText(s: Readonly<RestoreStats>, seconds: number): string {
   const took = formatDuration(seconds * 1000);
-  if (s.nodesDone === s.nodesTotal && s.bytesWritten === s.bytes) {
-    return `Summary: Restored ${s.nodesTotal} files/dirs (${resticFormatBytes(s.bytes)}) in ${took}`;
-  }
-  return `Summary: Restored ${s.nodesDone} / ${s.nodesTotal} files/dirs (${resticFormatBytes(s.bytesWritten)} / ${resticFormatBytes(s.bytes)}) in ${took}`;
+  let text =
+    s.nodesDone === s.nodesTotal && s.bytesWritten === s.bytes
+      ? `Summary: Restored ${s.nodesTotal} files/dirs (${resticFormatBytes(s.bytes)}) in ${took}`
+      : `Summary: Restored ${s.nodesDone} / ${s.nodesTotal} files/dirs (${resticFormatBytes(s.bytesWritten)} / ${resticFormatBytes(s.bytes)}) in ${took}`;
+  if (s.filesSkipped > 0) text += `, skipped ${s.filesSkipped} files/dirs ${resticFormatBytes(s.bytesSkipped)}`;
+  if (s.filesDeleted > 0) text += `, deleted ${s.filesDeleted} files/dirs`;
+  return text;
 }
 
 /** JSON status lines under --json, a live line on a terminal, nothing on a plain pipe. */
@@ -106,7 +145,9 @@ function progressReporter(
     const pct = formatPercent(s.bytesWritten, s.bytes);
     line.update(
       `[${formatDuration(seconds * 1000)}] ${pct ? pct + '  ' : ''}${s.nodesDone} files/dirs ${resticFormatBytes(s.bytesWritten)}, total ${s.nodesTotal} files/dirs ${resticFormatBytes(s.bytes)}` +
-        rateAndEta(s.bytesWritten, s.bytes, seconds),
+        rateAndEta(s.bytesWritten, s.bytes, seconds) +
+        (s.filesSkipped > 0 ? `, skipped ${s.filesSkipped} files/dirs ${resticFormatBytes(s.bytesSkipped)}` : '') +
+        (s.filesDeleted > 0 ? `, deleted ${s.filesDeleted} files/dirs` : ''),
     );
   };
 }

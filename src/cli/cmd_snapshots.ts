@@ -1,9 +1,12 @@
 import type { Command } from './command.js';
 import { UsageError } from '../errors.js';
-import { type Snapshot, encodeSnapshot } from '../format/snapshot.js';
+import { type Snapshot, snapshotStructJson } from '../format/snapshot.js';
 import { type GlobalContext, openRepository, withLock } from './global.js';
 import { formatSnapshotTime } from '../ui/duration.js';
-import { couldNotLoad } from '../forget/tags.js';
+import { resticFormatBytes } from '../ui/format.js';
+import { findFilteredSnapshots } from '../walker/select.js';
+import { goSortStrings } from '../go/bytestring.js';
+import { snapshotFilter, warn } from './read-common.js';
 
 export const snapshotsCommand: Command = {
   name: 'snapshots',
@@ -19,19 +22,13 @@ export const snapshotsCommand: Command = {
   ],
   async run(ctx, args) {
     const repo = await openRepository(ctx);
-    // restic warns per snapshot file it cannot load and lists the others
-    const all = await withLock(ctx, repo, false, () => repo.listSnapshots((id, err) => ctx.stderr(couldNotLoad(id, err) + '\n')));
-    const hosts = ctx.opts['host'] as string[] | undefined;
-    const tags = ctx.opts['tag'] as string[] | undefined;
-    const paths = ctx.opts['path'] as string[] | undefined;
-    let list = all.filter(({ id, snapshot: s }) => {
-      if (args.length && !args.some((a) => id.startsWith(a))) return false;
-      if (hosts?.length && !hosts.includes(s.hostname ?? '')) return false;
-      if (paths?.length && !paths.every((p) => s.paths.includes(p))) return false;
-      if (tags?.length && !tags.some((tl) => tl.split(',').every((t) => s.tags?.includes(t)))) return false;
-      return true;
-    });
+    const found = await withLock(ctx, repo, false, () => findFilteredSnapshots(repo, snapshotFilter(ctx), args, (m) => warn(ctx, m)));
     const groupBy = parseGroupBy((ctx.opts['group-by'] as string | undefined) ?? '');
+    // restic's GroupSnapshots sorts every snapshot's paths (and, grouped by tags, its tags) in place
+    let list = found.map(({ id, snapshot: s }) => ({
+      id,
+      snapshot: { ...s, paths: goSortStrings(s.paths), tags: groupBy?.tags && s.tags ? goSortStrings(s.tags) : s.tags },
+    }));
     const latest = ctx.opts['latest'] !== undefined ? Number(ctx.opts['latest']) : undefined;
     if (latest !== undefined && (!Number.isInteger(latest) || latest < 0))
       throw new UsageError(`invalid value for --latest: ${String(ctx.opts['latest'])}`);
@@ -57,11 +54,12 @@ export const snapshotsCommand: Command = {
       } else {
         for (const [k, g] of groups) {
           const key = JSON.parse(k) as { hostname: string; paths: string[] | null; tags: string[] | null };
+          // restic's PrintSnapshotGroupHeader: host, tags, paths, each only when set
           const parts = [];
-          if (groupBy.host) parts.push(`host [${key.hostname}]`);
-          if (groupBy.paths) parts.push(`paths [${(key.paths ?? []).join(', ')}]`);
-          if (groupBy.tags) parts.push(`tags [${(key.tags ?? []).join(', ')}]`);
-          ctx.stdout(`snapshots for (${parts.join(', ')}):\n`);
+          if (key.hostname) parts.push(`host [${key.hostname}]`);
+          if (key.tags) parts.push(`tags [${key.tags.join(', ')}]`);
+          if (key.paths) parts.push(`paths [${key.paths.join(', ')}]`);
+          if (parts.length) ctx.stdout(`snapshots for (${parts.join(', ')}):\n`);
           printTable(ctx, g);
         }
       }
@@ -81,28 +79,66 @@ export const snapshotsCommand: Command = {
 
 type Entry = { id: string; snapshot: Snapshot };
 
-/** restic marshals the snapshot struct followed by id and short_id. */
+/** restic marshals the snapshot struct (with 0.17+'s summary) followed by id and short_id. */
 export function snapshotJson({ id, snapshot }: Entry): string {
-  const body = Buffer.from(encodeSnapshot(snapshot)).toString('utf8').slice(0, -1);
+  const body = snapshotStructJson(snapshot).slice(0, -1);
   return `${body},"id":"${id}","short_id":"${id.slice(0, 8)}"}`;
 }
 
+/**
+ * restic ≥ 0.17's table: Go's table layout (columns padded to their widest line, byte lengths,
+ * trailing blanks cut), a blank line between rows when a snapshot has several paths, a Size
+ * column (the summary's bytes processed) when a snapshot has a summary, and the zone footer.
+ */
 function printTable(ctx: GlobalContext, list: Entry[]): void {
-  const rows = list.map(({ id, snapshot: s }) => [
-    id.slice(0, 8),
-    formatSnapshotTime(s.time),
-    s.hostname ?? '',
-    (s.tags ?? []).join(','),
-    s.paths.join('\n'),
-  ]);
-  const head = ['ID', 'Time', 'Host', 'Tags', 'Paths'];
-  const w = head.map((h, i) => rows.reduce((m, r) => Math.max(m, r[i]!.length), h.length));
-  const line = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(w[i]!))).join('  ');
-  const sep = '-'.repeat(Math.max(60, line(head).length));
-  // line by line: a row with millions of tags makes the whole table longer than a V8 string
-  ctx.stdout(line(head) + '\n' + sep + '\n');
-  for (const r of rows) ctx.stdout(line(r) + '\n');
-  ctx.stdout(sep + '\n' + `${list.length} snapshots` + '\n\n');
+  const compact = !!ctx.opts['compact'];
+  const hasSize = list.some((e) => e.snapshot.summary);
+  const head = compact ? ['ID', 'Time', 'Host', 'Tags  '] : ['ID', 'Time', 'Host      ', 'Tags      ', 'Paths'];
+  if (hasSize) head.push('Size');
+  const rows = list.map(({ id, snapshot: s }) => {
+    const tags = s.tags ?? [];
+    const row = [id.slice(0, 8), formatSnapshotTime(s.time), s.hostname ?? '', tags.join(compact ? '\n' : ',')];
+    if (!compact) row.push(s.paths.join('\n'));
+    if (hasSize) row.push(s.summary ? resticFormatBytes(s.summary.totalBytesProcessed) : '');
+    return row;
+  });
+  const len = (t: string) => Buffer.byteLength(t);
+  // loops, not Math.max(...list): a cell may hold millions of tags
+  const widths = head.map(len);
+  for (const r of rows) r.forEach((c, i) => c.split('\n').forEach((l) => (widths[i] = Math.max(widths[i]!, len(l)))));
+  const lines = (cells: string[]) => {
+    const split = cells.map((c) => c.split('\n'));
+    const n = split.reduce((m, l) => Math.max(m, l.length), 0);
+    return Array.from({ length: n }, (_, k) =>
+      split
+        .map((l, i) => (l[k] ?? '') + ' '.repeat(Math.max(0, widths[i]! - len(l[k] ?? ''))))
+        .join('  ')
+        .trimEnd(),
+    );
+  };
+  const multiline = !compact && list.some((e) => e.snapshot.paths.length > 1);
+  const sep = '-'.repeat(widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1));
+  const body = rows.flatMap((r, i) => (multiline && i > 0 ? ['', ...lines(r)] : lines(r)));
+  const footer = [`Timestamps shown in ${goLocalZoneName(ctx.env)}`, `${list.length} snapshots`];
+  // in pieces: with millions of tags the whole table is longer than a V8 string may be
+  let chunk = '';
+  for (const l of [...lines(head), sep, ...body, sep, ...footer]) {
+    if (chunk.length + l.length > 64 * 1024 * 1024) {
+      ctx.stdout(chunk);
+      chunk = '';
+    }
+    chunk += l + '\n';
+  }
+  ctx.stdout(chunk);
+}
+
+/** Go's time.Local name as restic prints it: "local time" unless TZ names a zone. */
+function goLocalZoneName(env: NodeJS.ProcessEnv): string {
+  const tz = env.TZ;
+  if (tz === undefined) return 'local time';
+  if (tz === '') return 'UTC';
+  const name = tz.startsWith(':') ? tz.slice(1) : tz;
+  return name === '/etc/localtime' || name === '' ? 'local time' : name;
 }
 
 export interface GroupBy {
@@ -126,7 +162,8 @@ export function parseGroupBy(s: string): GroupBy | null {
 /** restic's group key: JSON of {"hostname","paths","tags"} with sorted lists. */
 export function groupKey(s: Snapshot, g: GroupBy): string {
   const hostname = g.host ? (s.hostname ?? '') : '';
-  const paths = g.paths ? [...s.paths].sort() : null;
-  const tags = g.tags ? [...(s.tags ?? [])].sort() : null;
+  const paths = g.paths ? goSortStrings(s.paths) : null;
+  // Go marshals an untagged snapshot's nil tag list as null (and restic's header then leaves tags out)
+  const tags = g.tags && s.tags?.length ? goSortStrings(s.tags) : null;
   return JSON.stringify({ hostname, paths, tags });
 }

@@ -1,11 +1,7 @@
-import type { OptionSpec } from './args.js';
+import type { CommandInfo } from './args.js';
 import type { GlobalContext } from './global.js';
 
-export interface Command {
-  name: string;
-  summary: string;
-  usage: string;
-  options: OptionSpec[];
+export interface Command extends CommandInfo {
   /** Returns the exit code. */
   run(ctx: GlobalContext, args: string[]): Promise<number>;
 }

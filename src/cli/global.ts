@@ -3,14 +3,17 @@ import fs from 'node:fs';
 import { execSync } from 'node:child_process';
 import type { Backend } from '../backends/backend.js';
 import { openLocation } from '../backends/location.js';
+import { LimitedBackend, type RateLimits } from '../backends/limiter.js';
 import { UsageError } from '../errors.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import type { KdfParams } from '../crypto/index.js';
-import type { Repository } from '../repository/repository.js';
+import type { OpenOptions, Repository } from '../repository/repository.js';
+import { defaultCacheBase, oldCacheDirs } from '../cache/dir.js';
+import { isLocalStore } from '../cache/backend.js';
 import type { LockOptions } from '../repository/lock.js';
 import { parseGoDuration } from '../go/duration.js';
 import { findKey } from '../repository/key-search.js';
-import type { OptionSpec, Parsed } from './args.js';
+import type { CommandInfo, OptionSpec, Parsed } from './args.js';
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
   { name: 'repo', short: 'r', kind: 'string', help: 'repository to back up to or restore from', env: 'RESTIC_REPOSITORY' },
@@ -44,15 +47,39 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   },
   { name: 'key-hint', kind: 'string', help: 'key ID of key to try decrypting first', env: 'RESTIC_KEY_HINT' },
   { name: 'option', short: 'o', kind: 'list', help: 'set extended option (key=value, can be specified multiple times)' },
-  // restic-ts keeps no local cache (every read goes to the repository), so these are accepted and have no effect.
-  { name: 'cache-dir', kind: 'string', help: 'accepted for compatibility; restic-ts keeps no cache', env: 'RESTIC_CACHE_DIR' },
-  { name: 'no-cache', kind: 'bool', help: 'accepted for compatibility; restic-ts keeps no cache' },
+  {
+    name: 'cache-dir',
+    kind: 'string',
+    help: 'set the cache directory (default: ~/.cache/restic-ts; remote repositories only)',
+    env: 'RESTIC_CACHE_DIR',
+  },
+  { name: 'no-cache', kind: 'bool', help: 'do not use a local cache' },
+  { name: 'cleanup-cache', kind: 'bool', help: 'auto remove old cache directories' },
   { name: 'cacert', kind: 'list', help: 'file to load root certificates from (default: use system certificates)' },
   { name: 'insecure-tls', kind: 'bool', help: 'skip TLS certificate verification when connecting to the repository (insecure)' },
   {
     name: 'ssh-key-file',
     kind: 'string',
     help: 'SSH private key for sftp: repositories (default: SSH_KEY_FILE, SSH_KEY, ~/.ssh/id_ed25519, id_ecdsa, id_rsa)',
+  },
+  {
+    name: 'tls-client-cert',
+    kind: 'string',
+    help: 'path to a file containing PEM encoded TLS client certificate and private key (REST)',
+    env: 'RESTIC_TLS_CLIENT_CERT',
+  },
+  { name: 'limit-upload', kind: 'string', help: 'limits uploads to a maximum rate in KiB/s. (default: unlimited)' },
+  { name: 'limit-download', kind: 'string', help: 'limits downloads to a maximum rate in KiB/s. (default: unlimited)' },
+  {
+    name: 'pack-size',
+    kind: 'string',
+    help: 'set target pack size in MiB, created pack files may be larger',
+    env: 'RESTIC_PACK_SIZE',
+  },
+  {
+    name: 'stuck-request-timeout',
+    kind: 'string',
+    help: 'duration after which a remote request without progress fails and is retried (default 30s)',
   },
   { name: 'help', short: 'h', kind: 'bool', help: 'help for this command' },
 ];
@@ -64,6 +91,8 @@ export interface GlobalContext {
   stderr: (s: string) => void;
   json: boolean;
   quiet: boolean;
+  /** Every command (set by main; `generate` describes them). */
+  commands?: () => Promise<CommandInfo[]>;
 }
 
 export function repositoryLocation(ctx: GlobalContext): string {
@@ -78,13 +107,31 @@ export function repositoryLocation(ctx: GlobalContext): string {
 }
 
 export function openBackend(location: string, ctx?: GlobalContext): Backend {
-  return openLocation(location, {
+  const backend = openLocation(location, {
     env: ctx?.env,
     extended: ctx ? extendedOptions(ctx, location) : {},
     cacert: ctx?.opts['cacert'] as string[] | undefined,
     insecureTls: !!ctx?.opts['insecure-tls'],
     sshKeyFile: ctx?.opts['ssh-key-file'] as string | undefined,
+    tlsClientCert: ctx ? ((ctx.opts['tls-client-cert'] as string | undefined) ?? ctx.env.RESTIC_TLS_CLIENT_CERT) || undefined : undefined,
+    stuckRequestTimeoutMs: ctx ? durationFlag(ctx, 'stuck-request-timeout') : undefined,
   });
+  const limits = ctx ? rateLimits(ctx) : {};
+  return limits.uploadKiB || limits.downloadKiB ? new LimitedBackend(backend, limits) : backend;
+}
+
+/** A Go duration flag (`30s`, `5m`) in ms, undefined when not given; must be positive. */
+function durationFlag(ctx: GlobalContext, name: string): number | undefined {
+  const v = ctx.opts[name] as string | undefined;
+  if (v === undefined || v === '') return undefined;
+  let ms: number;
+  try {
+    ms = parseGoDuration(v);
+  } catch {
+    throw new UsageError(`invalid argument "${v}" for "--${name}" flag: time: invalid duration "${v}"`);
+  }
+  if (!(ms > 0)) throw new UsageError(`invalid argument "${v}" for "--${name}" flag: must be positive`);
+  return ms;
 }
 
 /** Extended options the local backend understands (other backends check their own namespace). */
@@ -155,7 +202,47 @@ export function kdfOverride(env: NodeJS.ProcessEnv): KdfParams | undefined {
   return { N: Number(m[1]), r: Number(m[2]), p: Number(m[3]) };
 }
 
-export async function openRepository(ctx: GlobalContext): Promise<Repository> {
+/** The cache base directory: --cache-dir, RESTIC_CACHE_DIR, else the default. */
+export function cacheBase(ctx: GlobalContext): string {
+  return (ctx.opts['cache-dir'] as string | undefined) || defaultCacheBase(ctx.env);
+}
+
+/**
+ * The cache for openRepository: none with --no-cache, else in `dir` (default cacheBase),
+ * its reports (a damaged cached file re-fetched) on stderr.
+ */
+function cacheOption(ctx: GlobalContext, dir?: string | false): OpenOptions['cache'] {
+  if (ctx.opts['no-cache'] || dir === false) return false;
+  return { dir: dir ?? cacheBase(ctx), onEvent: (m) => ctx.stderr(`${m}\n`) };
+}
+
+/** After opening a cache: --cleanup-cache removes old cache dirs, else restic's hint about them. */
+async function oldCacheDirsNote(ctx: GlobalContext, repo: Repository): Promise<void> {
+  const base = repo.cacheDir();
+  if (!base) return;
+  const old = await oldCacheDirs(base).catch(() => []);
+  if (!old.length) return;
+  if (!ctx.opts['cleanup-cache']) {
+    // restic says so on a terminal only
+    if (!ctx.quiet && !ctx.json && process.stdout.isTTY) {
+      ctx.stdout(`found ${old.length} old cache directories in ${base}, run \`restic-ts cache --cleanup\` to remove them\n`);
+    }
+    return;
+  }
+  if (!ctx.quiet) ctx.stdout(`removing ${old.length} old cache dirs from ${base}\n`);
+  for (const d of old) {
+    await fs.promises
+      .rm(d.path, { recursive: true, force: true })
+      .catch((err: Error) => ctx.stderr(`unable to remove ${d.path}: ${err.message}\n`));
+  }
+}
+
+export interface OpenRepositoryHow {
+  /** Cache base directory instead of the default one (check's temporary cache); false: none. */
+  cacheDir?: string | false;
+}
+
+export async function openRepository(ctx: GlobalContext, how: OpenRepositoryHow = {}): Promise<Repository> {
   const backend = openBackend(repositoryLocation(ctx), ctx);
   try {
     const password = readPassword(ctx);
@@ -168,12 +255,52 @@ export async function openRepository(ctx: GlobalContext): Promise<Repository> {
     key.catch(() => undefined);
     // Loaded here, not at start-up: commands that never open a repository skip its module graph.
     const { Repository } = await import('../repository/repository.js');
-    return await Repository.open(backend, password, { compression: compressionOption(ctx), keyHint, config, key });
+    // As the library's default: a local repository gains nothing from a copy on local disk.
+    const cache = isLocalStore(backend) ? false : cacheOption(ctx, how.cacheDir);
+    const repo = await Repository.open(backend, password, {
+      compression: compressionOption(ctx),
+      keyHint,
+      config,
+      key,
+      cache,
+      packSize: packSizeOption(ctx),
+    });
+    await oldCacheDirsNote(ctx, repo);
+    return repo;
   } catch (err) {
     // Release connections (SSH sessions, sockets) so the process can exit after the error.
     await backend.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** --limit-upload/--limit-download (KiB/s, Go ints: 0 or negative means unlimited). */
+function rateLimits(ctx: GlobalContext): RateLimits {
+  const kib = (name: string): number => {
+    const v = ctx.opts[name] as string | undefined;
+    if (v === undefined) return 0;
+    if (!/^[+-]?\d+$/.test(v))
+      throw new UsageError(`invalid argument "${v}" for "--${name}" flag: strconv.ParseInt: parsing "${v}": invalid syntax`);
+    return Math.max(0, Number(v));
+  };
+  return { uploadKiB: kib('limit-upload'), downloadKiB: kib('limit-download') };
+}
+
+/** --pack-size in MiB (or RESTIC_PACK_SIZE), with restic's bounds of 4 and 128 MiB; 0 = default. */
+function packSizeOption(ctx: GlobalContext): number | undefined {
+  const flag = ctx.opts['pack-size'] as string | undefined;
+  const v = flag ?? ctx.env.RESTIC_PACK_SIZE;
+  if (v === undefined || v === '') return undefined;
+  if (!/^\d+$/.test(v)) {
+    if (flag !== undefined)
+      throw new UsageError(`invalid argument "${v}" for "--pack-size" flag: strconv.ParseUint: parsing "${v}": invalid syntax`);
+    throw new UsageError(`invalid value for RESTIC_PACK_SIZE "${v}": strconv.ParseUint: parsing "${v}": invalid syntax`);
+  }
+  const mib = Number(v);
+  if (mib === 0) return undefined;
+  if (mib > 128) throw new UsageError('pack size larger than limit of 128 MiB');
+  if (mib < 4) throw new UsageError('pack size smaller than minimum of 4 MiB');
+  return mib * 1024 * 1024;
 }
 
 /** `--retry-lock` as milliseconds (0 when not given). */
@@ -218,9 +345,14 @@ export async function withLock<T>(
 ): Promise<T> {
   if (ctx.opts['no-lock'] && (how.honourNoLock ?? true)) return fn();
   const lock = await repo.acquireLock(exclusive, lockOptions(ctx));
+  let result: T;
   try {
-    return await fn();
-  } finally {
-    await lock.release();
+    result = await fn();
+  } catch (err) {
+    // The command's own error is the cause to report; the lock goes if it still can.
+    await lock.release().catch(() => undefined);
+    throw err;
   }
+  await lock.release();
+  return result;
 }

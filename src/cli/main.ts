@@ -38,7 +38,15 @@ export async function main(argv: string[], io: Io): Promise<number> {
       io.stdout(commandHelp(cmd));
       return 0;
     }
-    const ctx: GlobalContext = { opts, env: io.env, stdout: io.stdout, stderr: io.stderr, json: !!opts['json'], quiet: !!opts['quiet'] };
+    const ctx: GlobalContext = {
+      opts,
+      env: io.env,
+      stdout: io.stdout,
+      stderr: io.stderr,
+      json: !!opts['json'],
+      quiet: !!opts['quiet'],
+      commands: loadCommands,
+    };
     return await cmd.run(ctx, args);
   } catch (err) {
     return reportError(err, io, json);
@@ -58,7 +66,10 @@ function takesValue(flag: string | undefined): boolean {
 }
 
 function commandHelp(cmd: Command): string {
-  return `${cmd.summary}\n\nUsage:\n  ${cmd.usage}\n\nFlags:\n${formatHelp(cmd.options)}\n\nGlobal Flags:\n${formatHelp(GLOBAL_OPTIONS)}\n`;
+  // A command's own flag takes over a global one with its name or shorthand (che's -r, -p).
+  const shadowed = (g: (typeof GLOBAL_OPTIONS)[number]) => cmd.options.some((o) => o.name === g.name || (!!o.short && o.short === g.short));
+  const globals = GLOBAL_OPTIONS.filter((g) => !shadowed(g));
+  return `${cmd.summary}\n\nUsage:\n  ${cmd.usage}\n\nFlags:\n${formatHelp(cmd.options)}\n\nGlobal Flags:\n${formatHelp(globals)}\n`;
 }
 
 const SIGNAL_NAMES: Record<string, string> = { SIGINT: 'interrupt', SIGTERM: 'terminated' };

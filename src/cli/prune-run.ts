@@ -1,7 +1,9 @@
+import { ProgressCounter } from '../ui/progress.js';
 import type { OptionSpec } from './args.js';
 import type { GlobalContext } from './global.js';
 import { logLine } from './read-common.js';
 import type { Repository } from '../repository/repository.js';
+import { removeStaleTempFiles } from '../repository/temp-files.js';
 import { type PruneOptions, type PruneStep, prune, pruneLimits } from '../prune/prune.js';
 import { pruneStatsText } from '../ui/prune-report.js';
 
@@ -38,15 +40,27 @@ export function pruneOptionsFromFlags(ctx: GlobalContext): PruneOptions {
  */
 export async function runPruneWithOutput(ctx: GlobalContext, repo: Repository, opts: PruneOptions): Promise<void> {
   const say = logLine(ctx);
+  if (!opts.dryRun) {
+    // temp files of killed writers (restic's or ours), once surely dead
+    const cleaned = await removeStaleTempFiles(repo.backend);
+    if (cleaned.files) say(`removed ${cleaned.files} stale temp files (${cleaned.bytes} bytes)`);
+  }
+  const counter = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
   const result = await prune(repo, {
     ...opts,
-    log: say,
+    log: (l) => {
+      counter.end();
+      say(l);
+    },
     warn: (l) => ctx.stderr(l + '\n'),
+    onProgress: (what, done, total) => counter.update(done, total, what),
     onPlan: (stats) => {
+      counter.end();
       if (!ctx.quiet && !ctx.json) ctx.stdout(pruneStatsText(stats));
     },
     onStep: killSwitch(ctx.env, opts.onStep),
   });
+  counter.end();
   if (ctx.json) {
     ctx.stdout(
       JSON.stringify({

@@ -23,6 +23,8 @@ export interface CopyOptions {
   log?: (line: string) => void;
   /** restic's Warnf lines */
   warn?: (line: string) => void;
+  /** Per snapshot: source packs read for the blobs the destination lacks (restic's "packs copied" counter). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface CopiedSnapshot {
@@ -92,7 +94,7 @@ export async function copySnapshots(src: Repository, dst: Repository, opts: Copy
     }
     log('  copy started, this may take a while...');
     if (!snapshot.tree) throw new FormatError(`snapshot ${id.slice(0, 8)} has no tree`);
-    await copyTree(src, dst, visitedTrees, snapshot.tree);
+    await copyTree(src, dst, visitedTrees, snapshot.tree, opts.onProgress);
     // the index is written before the snapshot that needs it
     await dst.flush();
     const out: Snapshot = { ...snapshot, parent: undefined, original: snapshot.original ?? id };
@@ -109,8 +111,16 @@ export async function copySnapshots(src: Repository, dst: Repository, opts: Copy
  * Walk the trees under `root` (each at most once) and copy every blob the destination lacks.
  * Trees are saved as they are read (already verified), so each is downloaded once.
  */
-async function copyTree(src: Repository, dst: Repository, visited: Set<string>, root: string): Promise<void> {
+async function copyTree(
+  src: Repository,
+  dst: Repository,
+  visited: Set<string>,
+  root: string,
+  progress?: (done: number, total: number) => void,
+): Promise<void> {
   const wanted = new Map<string, { type: BlobType; id: string }>();
+  /** Source packs of the trees the destination lacked: restic's count includes them. */
+  const treePacks = new Set<string>();
   let level = [root];
   while (level.length) {
     const next: string[] = [];
@@ -118,7 +128,10 @@ async function copyTree(src: Repository, dst: Repository, visited: Set<string>, 
     await mapLimit(fresh, 8, async (treeId) => {
       const plain = await src.loadBlob('tree', treeId);
       const nodes = decodeTree(plain);
-      await dst.saveBlob('tree', plain, treeId);
+      if (!(await dst.saveBlob('tree', plain, treeId)).known) {
+        const pack = src.index.lookup('tree', treeId)[0]?.packId;
+        if (pack) treePacks.add(pack);
+      }
       for (const n of nodes) {
         for (const blob of n.content ?? []) if (!dst.index.has('data', blob)) wanted.set(blob, { type: 'data', id: blob });
         if (n.type === 'dir' && n.subtree) next.push(n.subtree);
@@ -126,14 +139,20 @@ async function copyTree(src: Repository, dst: Repository, visited: Set<string>, 
     });
     level = next;
   }
-  await repackBlobs(src, dst, [...wanted.values()]);
+  await repackBlobs(src, dst, [...wanted.values()], treePacks, progress);
 }
 
 /**
  * restic's Repack into another repository: read each source pack once (the span holding
  * the wanted blobs), verify every blob and save it in the destination.
  */
-async function repackBlobs(src: Repository, dst: Repository, blobs: Array<{ type: BlobType; id: string }>): Promise<void> {
+async function repackBlobs(
+  src: Repository,
+  dst: Repository,
+  blobs: Array<{ type: BlobType; id: string }>,
+  treePacks: Set<string>,
+  progress?: (done: number, total: number) => void,
+): Promise<void> {
   const byPack = new Map<string, Array<{ type: BlobType; id: string; offset: number; length: number; uncompressedLength: number }>>();
   for (const b of blobs) {
     const loc = src.index.lookup(b.type, b.id)[0];
@@ -142,6 +161,9 @@ async function repackBlobs(src: Repository, dst: Repository, blobs: Array<{ type
     list.push({ ...b, offset: loc.offset, length: loc.length, uncompressedLength: loc.uncompressedLength });
     byPack.set(loc.packId, list);
   }
+  const total = new Set([...treePacks, ...byPack.keys()]).size;
+  let done = treePacks.size;
+  progress?.(done, total);
   await mapLimit([...byPack], 4, async ([packId, list]) => {
     list.sort((a, b) => a.offset - b.offset);
     const start = list[0]!.offset;
@@ -162,5 +184,6 @@ async function repackBlobs(src: Repository, dst: Repository, blobs: Array<{ type
       }
       await dst.saveBlob(b.type, plain, b.id);
     }
+    if (!treePacks.has(packId)) progress?.(++done, total);
   });
 }

@@ -157,7 +157,8 @@ export async function dumpTree(
   await forEachArchiveEntry(repo, nodes, rootPath, async (node, path) => {
     let name = relFromRoot(path);
     if (node.type === 'dir') name += '/';
-    await zw.addEntry({ name: bstrText(name), mode: node.mode ?? 0, mtimeSec: Number(mtimeOf(node).sec) });
+    const mt = parseGoTime(node.mtime);
+    await zw.addEntry({ name: bstrText(name), mode: node.mode ?? 0, mtimeSec: Number(mt.sec), offsetMinutes: mt.offsetMinutes });
     if (node.type === 'symlink') await zw.write(node.linktarget ?? new Uint8Array());
     else await writeNodeContent(repo, node, (c) => zw.write(c));
   });

@@ -2,6 +2,7 @@
  * `forget` as a library: select snapshots, group them, apply the expire policy per group
  * (planForget is pure), report in restic's JSON shape, and delete the removed snapshot files.
  */
+import { UsageError } from '../errors.js';
 import type { Repository } from '../repository/repository.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import { goJsonString, goJsonStrings } from '../go/json-string.js';
@@ -18,6 +19,11 @@ export interface ForgetPlanOptions {
   filter?: SnapshotSelector;
   /** ms since the epoch; decides which snapshots are "in the future" (default: now) */
   now?: number;
+  /**
+   * restic ≥ 0.17's --unsafe-allow-remove-all: an empty policy removes every snapshot the
+   * filter selects. Refused without a filter (host, tag or path), as restic refuses it.
+   */
+  unsafeAllowRemoveAll?: boolean;
 }
 
 export interface ForgetGroup<E extends SnapshotEntry = SnapshotEntry> {
@@ -35,10 +41,17 @@ export interface ForgetGroup<E extends SnapshotEntry = SnapshotEntry> {
  * place, as restic does.
  */
 export function planForget<E extends SnapshotEntry>(all: E[], opts: ForgetPlanOptions): ForgetGroup<E>[] {
-  if (isEmptyPolicy(opts.policy)) return [];
+  const removeAll = isEmptyPolicy(opts.policy);
+  if (removeAll && !opts.unsafeAllowRemoveAll) return [];
+  if (removeAll && isEmptySelector(opts.filter))
+    throw new UsageError('--unsafe-allow-remove-all is not allowed unless a snapshot filter option is specified');
   const g = typeof opts.groupBy === 'object' ? opts.groupBy : parseGroupByOptions(opts.groupBy ?? 'host,paths');
   const list = opts.filter ? all.filter((e) => selectorMatches(e.snapshot, opts.filter!)) : all;
   return groupSnapshots(list, g).map((group) => {
+    if (removeAll) {
+      const remove = applyPolicy(group.snapshots, opts.policy, opts.now).keep; // sorted newest first
+      return { key: group.key, keyJson: group.keyJson, keep: [], remove, reasons: [] };
+    }
     const r = applyPolicy(group.snapshots, opts.policy, opts.now);
     return { key: group.key, keyJson: group.keyJson, keep: r.keep, remove: r.remove, reasons: r.reasons };
   });
@@ -46,10 +59,14 @@ export function planForget<E extends SnapshotEntry>(all: E[], opts: ForgetPlanOp
 
 /** planForget with the long sorts done first, letting the event loop run between snapshots. */
 export async function planForgetAsync<E extends SnapshotEntry>(all: E[], opts: ForgetPlanOptions): Promise<ForgetGroup<E>[]> {
-  if (isEmptyPolicy(opts.policy)) return [];
+  if (isEmptyPolicy(opts.policy) && !opts.unsafeAllowRemoveAll) return [];
   const g = typeof opts.groupBy === 'object' ? opts.groupBy : parseGroupByOptions(opts.groupBy ?? 'host,paths');
   await presortForGrouping(opts.filter ? all.filter((e) => selectorMatches(e.snapshot, opts.filter!)) : all, g);
   return planForget(all, { ...opts, groupBy: g });
+}
+
+function isEmptySelector(f: SnapshotSelector | undefined): boolean {
+  return !f || (!f.hosts?.length && !f.tags?.length && !f.paths?.length);
 }
 
 /** Every snapshot ID some group removes. */

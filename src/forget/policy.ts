@@ -77,7 +77,8 @@ export function formatPolicy(p: ExpirePolicy): string {
   if (keepw.length) s += (s ? ', ' : '') + keepw.join(', ');
   if (p.tags?.length) s += (s ? ' and ' : '') + `all snapshots with tags [${p.tags.map(formatTagList).join(' ')}]`;
   if (!isZeroDuration(p.within)) s += (s ? ' and ' : '') + `all snapshots within ${formatDuration(p.within!)} of the newest`;
-  return 'keep ' + s;
+  // restic ≥ 0.17 prints an empty policy (only reachable with --unsafe-allow-remove-all) as "remove"
+  return s ? 'keep ' + s : 'remove';
 }
 
 type Bucker = (t: WallTime, nr: number) => number;

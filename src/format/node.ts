@@ -3,6 +3,8 @@
  * `tree.ts` for the byte-exact encoding. Names and link targets are raw bytes
  * because file systems allow names that are not valid UTF-8.
  */
+import type { ExtraField } from './extra-fields.js';
+
 export type NodeType = 'file' | 'dir' | 'symlink' | 'dev' | 'chardev' | 'fifo' | 'socket' | 'irregular';
 
 export interface ExtendedAttribute {
@@ -41,6 +43,8 @@ export interface Node {
   /** Tree blob ID (hex) for directories. */
   subtree?: string;
   error?: string;
+  /** Fields we do not know (a newer restic's), written back where and as they stood. */
+  extraFields?: ExtraField[];
 }
 
 /** Go os.FileMode bits. */

@@ -11,6 +11,7 @@ import { isValidUtf8 } from '../go/utf8.js';
 import { parseJson } from '../go/json-parse.js';
 import { isId } from './id.js';
 import type { ExtendedAttribute, Node, NodeType } from './node.js';
+import { type ExtraField, withExtraMembers } from './extra-fields.js';
 
 const TREE_HEAD = '{"nodes":[';
 const TREE_TAIL = ']}\n';
@@ -140,8 +141,39 @@ function encodeContent(content: string[] | null): string {
   return content.length === 0 ? ',"content":[]' : `,"content":["${content.join('","')}"]`;
 }
 
-/** One node exactly as restic's json.Marshal(node) writes it. */
+/** restic's Node struct fields in order (0.17+), for placing unknown fields back. */
+const NODE_KEYS = [
+  'name',
+  'type',
+  'mode',
+  'mtime',
+  'atime',
+  'ctime',
+  'uid',
+  'gid',
+  'user',
+  'group',
+  'inode',
+  'device_id',
+  'size',
+  'links',
+  'linktarget',
+  'linktarget_raw',
+  'extended_attributes',
+  'generic_attributes',
+  'device',
+  'content',
+  'subtree',
+  'error',
+] as const;
+const NODE_KEY_SET: ReadonlySet<string> = new Set(NODE_KEYS);
+
+/** One node exactly as restic's json.Marshal(node) writes it, unknown fields kept in place. */
 export function encodeNode(n: Node): string {
+  return n.extraFields ? withExtraMembers(encodeKnownNode(n), NODE_KEYS, n.extraFields) : encodeKnownNode(n);
+}
+
+function encodeKnownNode(n: Node): string {
   return (
     `{"name":${encodeName(n.name)}` +
     `,"type":${goJsonString(n.type)}` +
@@ -399,7 +431,19 @@ function decodeNode(o: unknown, index = 0): Node {
   setIf(n, 'device', r.uint64('device'));
   setIf(n, 'subtree', r.id('subtree'));
   setIf(n, 'error', r.string('error'));
+  setIf(n, 'extraFields', extraNodeFields(o));
   return n;
+}
+
+/** Members restic does not know, in source order, with the known key each followed. */
+function extraNodeFields(o: JsonObject): ExtraField[] | undefined {
+  let out: ExtraField[] | undefined;
+  let after = '';
+  for (const k in o) {
+    if (NODE_KEY_SET.has(k)) after = k;
+    else (out ??= []).push({ key: k, json: marshalGoJson(o[k]), after });
+  }
+  return out;
 }
 
 /** Thrown by the decoders when a number lost precision in JSON.parse: parse again with bigints. */

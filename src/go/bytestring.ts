@@ -79,3 +79,11 @@ export function hasPathPrefix(base: ByteString, p: ByteString): boolean {
 export function compareBstr(a: ByteString, b: ByteString): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** Go's sort.Strings on UTF-16 JS strings: UTF-8 byte order, which differs from `sort()` past U+FFFF. */
+export function goSortStrings(list: readonly string[]): string[] {
+  return list
+    .map((s) => ({ s, b: Buffer.from(s, 'utf8') }))
+    .sort((x, y) => Buffer.compare(x.b, y.b))
+    .map((e) => e.s);
+}

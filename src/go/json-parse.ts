@@ -160,3 +160,56 @@ const LITERALS: ReadonlyArray<readonly [string, unknown]> = [
   ['null', null],
 ];
 const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?/y;
+
+/**
+ * The members of a JSON object text as [key, value text] in source order, the value text
+ * exactly as written (a field unknown to us can be written back byte for byte). The text
+ * must be valid JSON (parse it first); null when it is not an object.
+ */
+export function jsonMembers(text: string): Array<[string, string]> | null {
+  let p = skipWs(text, 0);
+  if (text[p] !== '{') return null;
+  const out: Array<[string, string]> = [];
+  p = skipWs(text, p + 1);
+  while (p < text.length && text[p] !== '}') {
+    const keyEnd = stringEnd(text, p);
+    const key = JSON.parse(text.slice(p, keyEnd)) as string;
+    p = skipWs(text, keyEnd);
+    const start = skipWs(text, p + 1); // past ':'
+    const end = valueEnd(text, start);
+    out.push([key, text.slice(start, end).replace(/[ \t\n\r]+$/, '')]);
+    p = skipWs(text, end);
+    if (text[p] === ',') p = skipWs(text, p + 1);
+  }
+  return out;
+}
+
+function skipWs(s: string, p: number): number {
+  while (p < s.length && (s[p] === ' ' || s[p] === '\t' || s[p] === '\n' || s[p] === '\r')) p++;
+  return p;
+}
+
+/** Index just past the string starting at `p` (a '"'). */
+function stringEnd(s: string, p: number): number {
+  for (let i = p + 1; i < s.length; i++) {
+    if (s[i] === '\\') i++;
+    else if (s[i] === '"') return i + 1;
+  }
+  return s.length;
+}
+
+/** Index just past the value starting at `p`. */
+function valueEnd(s: string, p: number): number {
+  if (s[p] === '"') return stringEnd(s, p);
+  let depth = 0;
+  for (let i = p; i < s.length; i++) {
+    const c = s[i];
+    if (c === '"') i = stringEnd(s, i) - 1;
+    else if (c === '{' || c === '[') depth++;
+    else if (c === '}' || c === ']') {
+      if (depth === 0) return i;
+      if (--depth === 0) return i + 1;
+    } else if (depth === 0 && c === ',') return i;
+  }
+  return s.length;
+}

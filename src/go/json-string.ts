@@ -106,3 +106,11 @@ function jsonStringFromBytes(b: Uint8Array): string {
 export function goJsonStrings(list: readonly string[] | null): string {
   return list === null ? 'null' : '[' + list.map((s) => goJsonString(s)).join(',') + ']';
 }
+
+/**
+ * encoding/json's Marshal of a plain JS value (objects keep their key order): JSON.stringify
+ * plus Go's HTML escaping of < > & and U+2028/U+2029, which only occur inside strings.
+ */
+export function goMarshal(v: unknown): string {
+  return JSON.stringify(v).replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}

@@ -223,3 +223,14 @@ function fracNs(t: string): number {
   const m = /\.(\d+)/.exec(t);
   return m ? Number(m[1]!.padEnd(9, '0').slice(3, 9)) : 0;
 }
+
+/**
+ * restic's TimeFormat "2006-01-02 15:04:05" read in the local zone (time.ParseInLocation),
+ * as `backup --time` and `rewrite --new-time` take it; returns Go RFC 3339 text.
+ */
+export function parseLocalTime(v: string): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(v);
+  if (!m) throw new Error(`parsing time ${JSON.stringify(v)} as "2006-01-02 15:04:05": cannot parse ${JSON.stringify(v)}`);
+  const d = new Date(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
+  return formatLocalGoTime(BigInt(Math.floor(d.getTime() / 1000)), 0);
+}

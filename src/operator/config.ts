@@ -39,7 +39,10 @@ export interface SftpServerSpec {
   /** Absolute (`/srv/backups/che`) or relative to the login directory. */
   repositoryPath: string;
   repositoryPasswordSecretRef: string;
-  /** Secret with `ssh-privatekey` (PEM or OpenSSH private key). */
+  /**
+   * Secret with `ssh-privatekey` (PEM or OpenSSH private key); as in Che, a secret whose only
+   * key has another name is taken too. An optional `known_hosts` key holds the server's host key.
+   */
   sshKeySecretRef: string;
 }
 
@@ -59,8 +62,16 @@ export interface BackupServerConfiguration {
 /** Secret name → its data (decoded values, not base64). */
 export type SecretMap = Record<string, Record<string, string>>;
 
-/** Host-key checking for SFTP (Che's configuration has no field for it; we insist on one). */
+/**
+ * Host-key checking for SFTP. Che's configuration has no field for it and Che switched the
+ * check off (`StrictHostKeyChecking no`, che-operator pkg/backup_servers/sftp_server.go); we
+ * insist on one of: a `known_hosts` key in the SSH key secret, these options.
+ */
 export interface SftpHostKeyOptions {
+  /** known_hosts text (e.g. `ssh-keyscan -p PORT HOST` output). */
+  knownHosts?: string;
+  /** Where knownHosts came from, for messages (default "the given known_hosts"). */
+  knownHostsSource?: string;
   /** known_hosts file to check the server's key against. */
   knownHostsFile?: string;
   /** Accept any host key (explicit opt-out, as `-o sftp.insecure-host-key=true`). */
@@ -162,6 +173,23 @@ function secretKey(secrets: SecretMap, ref: string, field: string, key: string):
     );
   }
   return v;
+}
+
+/** The secret key holding known_hosts text next to the SSH private key. */
+export const KNOWN_HOSTS_SECRET_KEY = 'known_hosts';
+
+/**
+ * `ssh-privatekey`, or the only key of the secret besides `known_hosts` (Che took the only
+ * key of a single-key secret, whatever its name: che-operator pkg/backup_servers/sftp_server.go).
+ */
+function sshPrivateKey(secrets: SecretMap, ref: string, field: string): string {
+  const s = secretOf(secrets, ref, field);
+  if (Object.prototype.hasOwnProperty.call(s, 'ssh-privatekey')) return secretKey(secrets, ref, field, 'ssh-privatekey');
+  const keys = Object.keys(s).filter((k) => k !== KNOWN_HOSTS_SECRET_KEY);
+  if (keys.length === 1) return secretKey(secrets, ref, field, keys[0]!);
+  throw new BackupConfigError(
+    `secret ${JSON.stringify(ref)} (${field}) has no "ssh-privatekey" key${keys.length ? ` and more than one other key (${keys.join(', ')})` : ' (it is empty)'}`,
+  );
 }
 
 /** `repo-password`, or the only key of a single-key secret (as Che accepted). */
@@ -290,7 +318,7 @@ function resolveSftp(f: SftpServerSpec, secrets: SecretMap, sftp: SftpHostKeyOpt
   );
   const keyRef = requireString(f.sshKeySecretRef, 'sftp.sshKeySecretRef');
   const key = checkSshPrivateKey(
-    secretKey(secrets, keyRef, 'sftp.sshKeySecretRef', 'ssh-privatekey'),
+    sshPrivateKey(secrets, keyRef, 'sftp.sshKeySecretRef'),
     `secret ${JSON.stringify(keyRef)} (sftp.sshKeySecretRef)`,
   );
   // sftp://user@host:port//abs or sftp://user@host:port/relative (restic's URL form).
@@ -300,9 +328,30 @@ function resolveSftp(f: SftpServerSpec, secrets: SecretMap, sftp: SftpHostKeyOpt
     location: `sftp://${username}@${hostname}:${port}/${p}`,
     repositoryPassword: password,
     sshPrivateKey: key,
-    sftp,
+    sftp: hostKeyOptions(secrets[keyRef]!, keyRef, hostname, port, sftp),
     env: { SSH_KEY: key },
   };
+}
+
+/** Where the host key is checked against: the secret's `known_hosts`, else the options; never nothing. */
+function hostKeyOptions(
+  secret: Record<string, string>,
+  ref: string,
+  hostname: string,
+  port: number,
+  opts: SftpHostKeyOptions,
+): SftpHostKeyOptions {
+  const fromSecret = Object.prototype.hasOwnProperty.call(secret, KNOWN_HOSTS_SECRET_KEY) ? secret[KNOWN_HOSTS_SECRET_KEY] : undefined;
+  if (fromSecret !== undefined) {
+    if (fromSecret.trim() === '')
+      throw new BackupConfigError(`secret ${JSON.stringify(ref)} (sftp.sshKeySecretRef): "known_hosts" is empty`);
+    return { ...opts, knownHosts: fromSecret, knownHostsSource: `the "known_hosts" key of secret ${JSON.stringify(ref)}` };
+  }
+  if (opts.knownHosts !== undefined || opts.knownHostsFile || opts.insecureHostKey) return opts;
+  throw new BackupConfigError(
+    `sftp: nothing to check the host key of ${hostname}:${port} against: add a "known_hosts" key to secret ${JSON.stringify(ref)} ` +
+      `(the output of \`ssh-keyscan -p ${port} ${hostname}\`), or pass knownHostsFile, or insecureHostKey: true to accept any key as Che did`,
+  );
 }
 
 /**

@@ -8,15 +8,22 @@ export type OperationState = 'InProgress' | 'Succeeded' | 'Failed';
 
 export interface StatusEvent {
   state: OperationState;
+  /** The stage in progress; "" once Succeeded (Che cleared it), the failing stage when Failed. */
   stage: string;
   message: string;
   /** The 8-hex short snapshot ID, once known. */
   snapshotId?: string;
+  /** On a successful backup: the Che version backed up (Che's status.cheVersion, chectl's rollback reads it). */
+  cheVersion?: string;
 }
 
 export type StatusListener = (event: StatusEvent) => void;
 
-/** Backup stages, in order (Che's words; its "shapshot" typo fixed). */
+/**
+ * Backup stages, in order (Che's words; its "shapshot" typo fixed). Che's strings verbatim,
+ * for a consumer whose state machine rejects unknown stages, are CHE_BACKUP_STAGES and what
+ * cheBackupStatus() writes (che-operator controllers/checlusterbackup/backup_context.go).
+ */
 export const BACKUP_STAGES = {
   internalServer: 'Setting up internal backup server',
   connecting: 'Connecting to backup repository',
@@ -80,8 +87,10 @@ export class StatusReporter {
     this.emit({ state: 'InProgress', stage, message, ...(snapshotId ? { snapshotId } : {}) });
   }
 
-  succeeded(message: string, snapshotId?: string): void {
-    this.emit({ state: 'Succeeded', stage: this.stage, message, ...(snapshotId ? { snapshotId } : {}) });
+  /** Che cleared the stage on success (its GetPhaseMessage() is "" once every step is done). */
+  succeeded(message: string, extra: { snapshotId?: string; cheVersion?: string } = {}): void {
+    const { snapshotId, cheVersion } = extra;
+    this.emit({ state: 'Succeeded', stage: '', message, ...(snapshotId ? { snapshotId } : {}), ...(cheVersion ? { cheVersion } : {}) });
   }
 
   failed(err: unknown, location?: string): void {

@@ -4,7 +4,8 @@
  *
  *   che-cr.yaml  db/<name>.sql  configmaps/<name>.yaml  secrets/<name>.yaml  backup-info.yaml
  *
- * at the root of the snapshot's tree, snapshot paths ["/tmp/che-backup-data"], files 0600.
+ * at the root of the snapshot's tree, snapshot paths ["/tmp/che-backup-data"], files 0600,
+ * the three folders 0755 and always present.
  * Nothing touches the local disk: manifests are serialised in memory and database dumps are
  * chunked as they stream in.
  */
@@ -19,7 +20,8 @@ import type { Repository } from '../repository/repository.js';
 import type { Snapshot } from '../format/snapshot.js';
 import { Restorer, type RestoreStats, readFileContent } from '../restorer/restorer.js';
 import { VERSION } from '../version.js';
-import { parseYaml, toYaml, type YamlValue } from './yaml.js';
+import { goNowString } from './status.js';
+import { parseYaml, sortKeysAsGoYaml, toYaml, type YamlValue } from './yaml.js';
 
 /** Where Che's operator collected the data; recorded as the snapshot's path. */
 export const CHE_BACKUP_PATH = '/tmp/che-backup-data';
@@ -112,17 +114,15 @@ function backupInfoText(info: BackupInfo, now: Date): string {
   for (const k of ['cheVersion', 'infrastructure', 'namespace'] as const) {
     if (typeof info[k] !== 'string' || info[k] === '') throw new UsageError(`backup info: ${k} is required`);
   }
-  const { metadataFileVersion, creationDate, cheVersion, infrastructure, appsDomain, namespace, ...extra } = info;
-  const ordered: Record<string, unknown> = {
-    metadataFileVersion: metadataFileVersion ?? 'v1',
-    creationDate: creationDate ?? now.toISOString(),
-    cheVersion,
-    infrastructure,
-    appsDomain: appsDomain ?? '',
-    namespace,
-    ...extra,
+  // Che: BackupMetadata through sigs.k8s.io/yaml, i.e. JSON then yaml.v2, which sorts keys;
+  // creationDate is Go's time.Now().String() (controllers/checlusterbackup/backup_data_collector.go).
+  const full: Record<string, unknown> = {
+    ...info,
+    metadataFileVersion: info.metadataFileVersion ?? 'v1',
+    creationDate: info.creationDate ?? goNowString(now),
+    appsDomain: info.appsDomain ?? '',
   };
-  return toYaml(ordered, BACKUP_INFO_FILE);
+  return toYaml(sortKeysAsGoYaml(full), BACKUP_INFO_FILE);
 }
 
 /**
@@ -133,13 +133,10 @@ export function installationEntries(inst: CheInstallation, now = new Date()): Vi
   if (!inst || typeof inst !== 'object') throw new UsageError('installation: expected an object');
   const file = (p: string, content: EntryContent): VirtualEntry => ({ path: p, content, mode: 0o600, mtime: now });
   const entries: VirtualEntry[] = [];
-  const dirs = new Set<string>();
-  const dir = (d: string) => {
-    if (!dirs.has(d)) entries.push({ path: d, type: 'dir', mode: 0o700, mtime: now });
-    dirs.add(d);
-  };
   if (inst.cheCluster === undefined) throw new UsageError('installation: cheCluster (the CheCluster manifest) is required');
   entries.push(file(CHE_CR_FILE, manifestText(inst.cheCluster, CHE_CR_FILE).text));
+  // Che created db/, configmaps/ and secrets/ with os.ModePerm (0755 after the umask), empty or not.
+  for (const d of ['configmaps', 'db', 'secrets']) entries.push({ path: d, type: 'dir', mode: 0o755, mtime: now });
   const seen = new Set<string>();
   const named = (list: NamedManifest[] | undefined, folder: string) => {
     for (const [i, nm] of (list ?? []).entries()) {
@@ -149,7 +146,6 @@ export function installationEntries(inst: CheInstallation, now = new Date()): Vi
       const p = `${folder}/${name}.yaml`;
       if (seen.has(p)) throw new UsageError(`${what}: two entries would be stored as ${p}`);
       seen.add(p);
-      dir(folder);
       entries.push(file(p, text));
     }
   };
@@ -160,7 +156,6 @@ export function installationEntries(inst: CheInstallation, now = new Date()): Vi
     if (seen.has(p)) throw new UsageError(`databases[${i}]: two dumps would be stored as ${p}`);
     if (db.dump === undefined || db.dump === null) throw new UsageError(`databases[${i}] (${db.name}): dump is required`);
     seen.add(p);
-    dir('db');
     entries.push(file(p, db.dump));
   }
   if (!inst.info) throw new UsageError('installation: info (backup-info.yaml metadata) is required');

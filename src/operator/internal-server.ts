@@ -126,22 +126,3 @@ export async function startInternalBackupServer(opts: InternalBackupServerOption
     close: () => server.close(),
   };
 }
-
-/** The annotation Che used to mark the configuration for "backup before update". */
-export const BACKUP_BEFORE_UPDATE_ANNOTATION = 'che.eclipse.org/backup-before-update';
-
-export type BackupBeforeUpdateChoice =
-  | { kind: 'configuration'; configuration: BackupServerConfiguration; reason: 'only' | 'annotated' }
-  | { kind: 'internal'; reason: 'none' | 'ambiguous' };
-
-/**
- * Che's rule for the automatic backup before an update: the only configuration; else the
- * one annotated `che.eclipse.org/backup-before-update: "true"`; else the internal server.
- * Two annotated configurations are ambiguous and also fall back to the internal server.
- */
-export function chooseBackupBeforeUpdateServer(configurations: BackupServerConfiguration[]): BackupBeforeUpdateChoice {
-  if (configurations.length === 1) return { kind: 'configuration', configuration: configurations[0]!, reason: 'only' };
-  const marked = configurations.filter((c) => c.metadata?.annotations?.[BACKUP_BEFORE_UPDATE_ANNOTATION] === 'true');
-  if (marked.length === 1) return { kind: 'configuration', configuration: marked[0]!, reason: 'annotated' };
-  return { kind: 'internal', reason: configurations.length === 0 ? 'none' : 'ambiguous' };
-}

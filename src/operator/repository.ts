@@ -27,11 +27,14 @@ export function openServerBackend(
   opts: Pick<OpenBackupRepositoryOptions, 'cacert' | 'extended'> = {},
 ): Backend {
   const extended: Record<string, string> = { ...(opts.extended ?? {}) };
+  let sftpKnownHosts: { text: string; source: string } | undefined;
   if (server.kind === 'sftp') {
     if (server.sftp?.knownHostsFile) extended['sftp.known-hosts'] = server.sftp.knownHostsFile;
     if (server.sftp?.insecureHostKey) extended['sftp.insecure-host-key'] = 'true';
+    if (server.sftp?.knownHosts !== undefined)
+      sftpKnownHosts = { text: server.sftp.knownHosts, source: server.sftp.knownHostsSource ?? 'the given known_hosts' };
   }
-  return openLocation(server.location, { env: { ...server.env }, extended, cacert: opts.cacert });
+  return openLocation(server.location, { env: { ...server.env }, extended, cacert: opts.cacert, sftpKnownHosts });
 }
 
 /** Does the backend hold a repository (a `config` file)? */

@@ -76,6 +76,52 @@ export function toYaml(value: unknown, what = 'value'): string {
   return doc.toString({ indentSeq: false, lineWidth: 0, blockQuote: false, doubleQuotedAsJSON: true, singleQuote: false });
 }
 
+/**
+ * yaml.v2's key order (its sorter.go), which sigs.k8s.io/yaml output follows: rune by rune,
+ * non-letters before letters, runs of digits compared as numbers. Applied to nested mappings.
+ */
+export function sortKeysAsGoYaml<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v) => sortKeysAsGoYaml(v)) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+  for (const [k, v] of entries.sort(([a], [b]) => goYamlKeyCompare(a, b))) out[k] = sortKeysAsGoYaml(v);
+  return out as T;
+}
+
+const isLetter = (c: string) => /\p{L}/u.test(c);
+const isDigit = (c: string | undefined) => c !== undefined && /\p{Nd}/u.test(c);
+
+function goYamlKeyCompare(a: string, b: string): number {
+  const ar = [...a];
+  const br = [...b];
+  for (let i = 0; i < ar.length && i < br.length; i++) {
+    if (ar[i] === br[i]) continue;
+    const al = isLetter(ar[i]!);
+    const bl = isLetter(br[i]!);
+    if (al && bl) return ar[i]!.codePointAt(0)! - br[i]!.codePointAt(0)!;
+    if (al || bl) return bl ? -1 : 1;
+    let an = 0;
+    let bn = 0;
+    if (ar[i] === '0' || br[i] === '0') {
+      for (let j = i - 1; j >= 0 && isDigit(ar[j]); j--) {
+        if (ar[j] !== '0') {
+          an = bn = 1;
+          break;
+        }
+      }
+    }
+    let ai = i;
+    let bi = i;
+    for (; isDigit(ar[ai]); ai++) an = an * 10 + Number(ar[ai]);
+    for (; isDigit(br[bi]); bi++) bn = bn * 10 + Number(br[bi]);
+    if (an !== bn) return an - bn;
+    if (ai !== bi) return ai - bi;
+    return ar[i]!.codePointAt(0)! - br[i]!.codePointAt(0)!;
+  }
+  return ar.length - br.length;
+}
+
 // ---------------------------------------------------------------- reader
 
 const PARSE_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {

@@ -16,8 +16,9 @@ export interface FileMeta {
   owner: [number, number] | null;
   /** Permission bits, or null to leave them. */
   mode: number | null;
-  atime: number;
-  mtime: number;
+  /** utimes seconds: a numeric string before 1970 (Node maps negative numbers to now). */
+  atime: number | string;
+  mtime: number | string;
 }
 
 /**

@@ -95,6 +95,8 @@ interface PruneRun {
   index: MasterIndex;
   log: (line: string) => void;
   step: (s: PruneStep) => Promise<void>;
+  /** restic's counters: "snapshots", "packs processed", "packs repacked", "files deleted". */
+  progress: (what: string, done: number, total: number) => void;
 }
 
 export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<PruneResult> {
@@ -107,11 +109,12 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
 
   log('loading indexes...');
   const { index, indexFiles } = await loadIndex(repo);
-  const run: PruneRun = { repo, index, log, step };
+  const progress = (what: string, done: number, total: number) => opts.onProgress?.(what, done, total);
+  const run: PruneRun = { repo, index, log, step, progress };
   log('loading all snapshots...');
   const roots = await snapshotTrees(repo, opts.ignoreSnapshots);
   log(`finding data that is still in use for ${roots.length} snapshots`);
-  const used = await findUsedBlobs(repo, index, roots, (d, t) => opts.onProgress?.('snapshots', d, t));
+  const used = await findUsedBlobs(repo, index, roots, (d, t) => progress('snapshots', d, t));
   const { stats, plan } = await planPrune(run, used, limits, opts.warn ?? (() => {}));
   const result: PruneResult = { stats, plan, newPacks: [], newIndexes: [], dryRun: !!opts.dryRun };
   opts.onPlan?.(stats, plan);
@@ -124,7 +127,7 @@ export async function prune(repo: Repository, opts: PruneOptions = {}): Promise<
   const newPacks: IndexPack[] = [];
   if (plan.repackPacks.size) {
     log('repacking packs');
-    const written = await repack(run, plan, (d, t) => opts.onProgress?.('packs repacked', d, t));
+    const written = await repack(run, plan, (d, t) => progress('packs repacked', d, t));
     newPacks.push(...written);
     result.newPacks = written.map((p) => p.id);
     if (plan.keepBlobs.size) throw new ResticError(`internal error: ${plan.keepBlobs.size} blobs were not repacked`);
@@ -181,7 +184,7 @@ async function snapshotTrees(repo: Repository, ignore: Set<string> | undefined):
 
 /** Decide each pack's fate (keep, repack, remove) and which blobs repacking must copy. */
 async function planPrune(
-  { repo, index, log }: PruneRun,
+  { repo, index, log, progress }: PruneRun,
   used: Set<string>,
   limits: PruneLimits,
   warn: (line: string) => void,
@@ -193,7 +196,9 @@ async function planPrune(
   log('collecting packs for deletion and repacking');
   const present = new Map<string, number>();
   for await (const f of repo.backend.list('pack')) present.set(f.name, f.size);
+  progress('packs processed', 0, packs.size);
   const plan = decidePackAction(packs, present, limits, repo, stats, warn);
+  progress('packs processed', packs.size, packs.size);
   if (plan.repackPacks.size) {
     // Blobs that stay in kept packs need no copy.
     for (const p of index.allPacks()) {
@@ -205,16 +210,19 @@ async function planPrune(
   return { stats, plan };
 }
 
-async function removePacks({ repo, step }: PruneRun, ids: Set<string>, done: PruneStep): Promise<void> {
+async function removePacks({ repo, step, progress }: PruneRun, ids: Set<string>, done: PruneStep): Promise<void> {
+  let n = 0;
+  progress('files deleted', 0, ids.size);
   for (const id of ids) {
     await repo.backend.remove({ type: 'pack', name: id });
+    progress('files deleted', ++n, ids.size);
     await step(done);
   }
 }
 
 /** Store the new index (old entries minus `drop`, plus the new packs), then delete the old files; returns the new ids. */
 async function replaceIndex(
-  { repo, index, log, step }: PruneRun,
+  { repo, index, log, step, progress }: PruneRun,
   indexFiles: string[],
   drop: Set<string>,
   newPacks: IndexPack[],
@@ -223,13 +231,17 @@ async function replaceIndex(
   const keep: IndexPack[] = [];
   for (const p of index.allPacks()) if (!drop.has(p.id)) keep.push(p);
   keep.push(...newPacks);
+  progress('packs processed', 0, keep.length);
   const newIndexes = await writeIndexFiles(repo, keep, indexFiles, () => step('index-saved'));
+  progress('packs processed', keep.length, keep.length);
   log('deleting obsolete index files');
-  await deleteIndexFiles(
-    repo,
-    indexFiles.filter((id) => !newIndexes.includes(id)),
-    () => step('old-index-deleted'),
-  );
+  const obsolete = indexFiles.filter((id) => !newIndexes.includes(id));
+  let deleted = 0;
+  progress('files deleted', 0, obsolete.length);
+  await deleteIndexFiles(repo, obsolete, () => {
+    progress('files deleted', ++deleted, obsolete.length);
+    return step('old-index-deleted');
+  });
   return newIndexes;
 }
 

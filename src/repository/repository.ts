@@ -4,7 +4,8 @@
  */
 import os from 'node:os';
 import type { Backend, FileType, Handle } from '../backends/backend.js';
-import { FormatError, IntegrityError, NotFoundError, RepositoryNotFoundError, ResticError, UsageError } from '../errors.js';
+import { DryRunBackend } from '../backends/dry-run.js';
+import { FormatError, IntegrityError, NotFoundError, RepositoryNotFoundError, ResticError, UsageError, markFatal } from '../errors.js';
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, loadPoly1305, newRandomKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import { PackAssembler } from '../parallel/pack-assembler.js';
@@ -28,6 +29,7 @@ import { type LockOptions, type LockStore, RepositoryLock, removeAllLocks, remov
 import { decodeLock, type LockInfo } from '../format/lock-file.js';
 import { compareGoTimes } from '../go/time.js';
 import { mapLimit } from '../parallel/map-limit.js';
+import { type CacheOptions, CachedBackend, isLocalStore, useCache } from '../cache/backend.js';
 
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** Packs uploaded in parallel while a backup continues (each held in memory). */
@@ -84,6 +86,12 @@ export interface OpenOptions {
   config?: Promise<Uint8Array>;
   /** Blobs per index file written while saving (default restic's 50,000; lower in tests). */
   indexMaxBlobs?: number;
+  /**
+   * The local cache of index, snapshot and tree pack files (README "Local cache"): false for
+   * none, or where to keep it. Default: the default cache directory for a remote store, none
+   * for a local or in-memory one.
+   */
+  cache?: false | CacheOptions;
 }
 
 export interface AddKeyOptions {
@@ -101,6 +109,8 @@ export interface SaveBlobResult {
    * size is known only once it is encoded, possibly later on a worker: see `added`.
    */
   known: boolean;
+  /** A new blob's stored size when it was encoded at once (in-process); absent when a worker encodes it. */
+  stored?: number;
 }
 
 export class Repository {
@@ -131,7 +141,8 @@ export class Repository {
   readonly added = { data: 0, tree: 0, dataBlobs: 0, treeBlobs: 0 };
 
   private constructor(
-    readonly backend: Backend,
+    /** The store; replaced by a DryRunBackend wrapper in setDryRun(). */
+    public backend: Backend,
     readonly config: Config,
     readonly key: MasterKey,
     readonly keyId: string,
@@ -143,8 +154,25 @@ export class Repository {
     this.workers = opts.workers;
   }
 
+  /**
+   * restic's SetDryRun: from now on nothing is written or removed (reads still reach the
+   * store), so an operation reports what it would do. Call before anything is saved.
+   */
+  setDryRun(): void {
+    if (!(this.backend instanceof DryRunBackend)) this.backend = new DryRunBackend(this.backend);
+  }
+
+  get dryRun(): boolean {
+    return this.backend instanceof DryRunBackend;
+  }
+
   get version(): number {
     return this.config.version;
+  }
+
+  /** The cache's base directory, when this repository reads through a local cache. */
+  cacheDir(): string | undefined {
+    return this.backend instanceof CachedBackend ? this.backend.cache.base : undefined;
   }
 
   /** Create a new repository and return it opened. */
@@ -198,7 +226,9 @@ export class Repository {
     }
     if (!irreducible(config.chunkerPolynomial)) throw new FormatError('config: invalid chunker polynomial (not irreducible)');
     const compression = config.version < 2 ? 'off' : opts.compression;
-    return new Repository(backend, config, master, keyId, { ...opts, compression });
+    const cache = opts.cache ?? (isLocalStore(backend) ? false : {});
+    const store = cache ? await useCache(backend, config.id, cache) : backend;
+    return new Repository(store, config, master, keyId, { ...opts, compression });
   }
 
   // ---- unpacked files (index, snapshot, lock) ----
@@ -257,12 +287,31 @@ export class Repository {
       // Index files are named by their content: the same names mean the same index.
       if (loaded && loaded.length === ids.length && loaded.every((id, i) => id === ids[i])) {
         this.indexLoaded = true;
+        await this.backend.retain?.('pack', (name) => this.index.hasPack(name));
+        this.warmTreePacks();
         return;
       }
       this.index.clear(); // changed (e.g. a prune finished meanwhile) or failed: start over
     }
     await this.readIndexFiles(ids);
     this.indexLoaded = true;
+    await this.backend.retain?.('pack', (name) => this.index.hasPack(name));
+    this.warmTreePacks();
+  }
+
+  /**
+   * With a cache: start fetching the tree packs it lacks, several at once, in the background
+   * (reads of those packs wait for them; close() stops it). `index` replaces the repository's
+   * own (check).
+   */
+  warmTreePacks(index: MasterIndex = this.index): void {
+    if (!(this.backend instanceof CachedBackend)) return;
+    const packs: Handle[] = [];
+    for (const id of index.packIds()) {
+      const blobs = index.packBlobs(id);
+      if (blobs && blobs.length && blobs.type(0) === 'tree') packs.push(packHandle(id, 'tree'));
+    }
+    if (packs.length) void this.backend.warm(packs);
   }
 
   /**
@@ -313,7 +362,7 @@ export class Repository {
       const { stored, pack } = this.assembler().add(type, blobId, plaintext);
       this.countStored(type, stored);
       if (pack) this.startUpload(pack.id, pack.bytes, pack.blobs, () => this.assembler().recycle(pack.bytes));
-      return { id: blobId, known: false };
+      return { id: blobId, known: false, stored };
     }
     await pool.add(type, blobId, plaintext);
     return { id: blobId, known: false };
@@ -462,12 +511,12 @@ export class Repository {
 
   /** Save a finished pack; its blobs enter the index once the backend has it (fsynced for local). */
   private startUpload(id: string, bytes: Uint8Array, blobs: BlobList, recycle: () => void): void {
-    this.track(this.backend.save({ type: 'pack', name: id }, bytes).then(recycle), id, blobs);
+    this.track(this.backend.save(packHandle(id, packType(blobs)), bytes).then(recycle), id, blobs);
   }
 
   /** Commit a pack a worker wrote to a temp file in packTempDir() (so the backend has adoptTempFile). */
   private startCommit(id: string, file: string, blobs: BlobList): void {
-    this.track(this.backend.adoptTempFile!({ type: 'pack', name: id }, file), id, blobs);
+    this.track(this.backend.adoptTempFile!(packHandle(id, packType(blobs)), file), id, blobs);
   }
 
   private track(saved: Promise<void>, id: string, blobs: BlobList): void {
@@ -489,7 +538,8 @@ export class Repository {
     const p: Promise<void> = work
       .then(() => undefined)
       .catch((err) => {
-        this.backgroundError ??= err;
+        // A lost upload ends the command: every later save would fail with it again.
+        this.backgroundError ??= typeof err === 'object' && err !== null ? markFatal(err) : err;
       })
       .finally(() => this.uploads.delete(p));
     this.uploads.add(p);
@@ -552,10 +602,25 @@ export class Repository {
     }
     const locs = index.lookup(type, id);
     if (!locs.length) throw new NotFoundError(`${type} blob ${id} is not in the index`);
+    try {
+      return await this.loadBlobFrom(locs, type, id);
+    } catch (err) {
+      // As restic: a copy in a cache may be what is damaged; drop it and read the store.
+      if (!this.backend.forget) throw err;
+      let forgot = false;
+      for (const loc of locs) {
+        if (await this.backend.forget(packHandle(loc.packId, type), (err as Error).message)) forgot = true;
+      }
+      if (!forgot) throw err;
+      return this.loadBlobFrom(locs, type, id);
+    }
+  }
+
+  private async loadBlobFrom(locs: ReturnType<MasterIndex['lookup']>, type: BlobType, id: string): Promise<Uint8Array> {
     let lastErr: unknown;
     for (const loc of locs) {
       try {
-        const data = await this.backend.load({ type: 'pack', name: loc.packId }, loc.offset, loc.length);
+        const data = await this.backend.load(packHandle(loc.packId, type), loc.offset, loc.length);
         return this.openBlob(data, type, id, loc.packId, loc.uncompressedLength);
       } catch (err) {
         lastErr = err;
@@ -758,6 +823,15 @@ export class Repository {
     this.pool = null;
     await this.backend.close();
   }
+}
+
+/** A pack's handle; packs of tree blobs are marked so a cache keeps them. */
+function packHandle(name: string, type: BlobType): Handle {
+  return type === 'tree' ? { type: 'pack', name, tree: true } : { type: 'pack', name };
+}
+
+function packType(blobs: BlobList): BlobType {
+  return blobs.length > 0 ? blobs.type(0) : 'data';
 }
 
 /** claim()'s hex → binary scratch (saves run on one thread, one at a time). */

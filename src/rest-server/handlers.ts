@@ -22,7 +22,12 @@ export async function handle(s: ServerState, req: http.IncomingMessage, res: htt
   const q = rawUrl.indexOf('?');
   const rawPath = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
   const query = new URLSearchParams(q >= 0 ? rawUrl.slice(q + 1) : '');
-  const user = await authenticate(s, req);
+  const auth = await authenticate(s, req);
+  if (auth.retryAfterMs) {
+    // too many failed checks from this client: refused without a check for a while
+    return fail(x, 429, { 'Retry-After': String(Math.ceil(auth.retryAfterMs / 1000)) }, 64 * 1024);
+  }
+  const user = auth.user;
   if (s.opts.prometheus && rawPath === '/metrics') return serveMetrics(x, user);
   if (user === undefined) return fail(x, 401, BASIC_CHALLENGE, 64 * 1024);
   const parts = splitPath(rawPath);
@@ -38,17 +43,21 @@ export async function handle(s: ServerState, req: http.IncomingMessage, res: htt
   }
 }
 
-/** The user name ('' without authentication), or undefined when the credentials are wrong or missing. */
-async function authenticate(s: ServerState, req: http.IncomingMessage): Promise<string | undefined> {
-  if (!s.htpasswd) return '';
+/**
+ * The user name ('' without authentication), undefined when the credentials are wrong or
+ * missing, and how long to wait when the client made too many failed attempts.
+ */
+async function authenticate(s: ServerState, req: http.IncomingMessage): Promise<{ user?: string; retryAfterMs?: number }> {
+  if (!s.htpasswd) return { user: '' };
   const h = req.headers.authorization;
   const m = h ? /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(h) : null;
-  if (!m) return undefined;
+  if (!m) return {};
   const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
   const i = decoded.indexOf(':');
-  if (i < 0) return undefined;
+  if (i < 0) return {};
   const user = decoded.slice(0, i);
-  return (await s.htpasswd.validate(user, decoded.slice(i + 1))) ? user : undefined;
+  const r = await s.htpasswd.check(user, decoded.slice(i + 1), req.socket.remoteAddress ?? '');
+  return r.ok ? { user } : { retryAfterMs: r.retryAfterMs };
 }
 
 function serveMetrics(x: Exchange, user: string | undefined): void {

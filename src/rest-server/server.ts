@@ -17,7 +17,7 @@
  *
  * On disk the layout is restic's default (data/XX/<id>), as with rest-server.
  */
-import fs from 'node:fs';
+import fs, { type Dirent } from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -28,7 +28,7 @@ import { handle } from './handlers.js';
 import { Htpasswd } from './htpasswd.js';
 import { Metrics } from './metrics.js';
 import { send } from './responses.js';
-import { DEFAULT_MAX_UPLOAD, RestServerError, type RestServerOptions, type ServerState } from './state.js';
+import { DEFAULT_MAX_UPLOAD, MAX_FOLDER_DEPTH, RestServerError, type RestServerOptions, type ServerState } from './state.js';
 
 export { RestServerError, type RestServerOptions } from './state.js';
 
@@ -69,6 +69,7 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
   const urlHost = !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `${tlsOpts ? 'https' : 'http'}://${urlHost}:${addr.port}/`;
   logStartup(s, url);
+  const sweeper = startTempSweeper(s);
   let closed: Promise<void> | undefined;
   return {
     url,
@@ -79,6 +80,7 @@ export async function startRestServer(opts: RestServerOptions): Promise<RestServ
       s.htpasswd?.reload();
     },
     close() {
+      clearInterval(sweeper);
       closed ??= shutdown(s, server, inFlight);
       return closed;
     },
@@ -222,4 +224,53 @@ async function shutdown(s: ServerState, server: http.Server, inFlight: InFlight)
   if (inFlight.size > 0) await inFlight.settled(s.opts.closeTimeoutMs ?? 30_000);
   server.closeAllConnections();
   await stopped;
+  await s.htpasswd?.close();
+}
+
+/** Upload temp files (upload.ts names them `.<id>.tmp-<16 hex>`) of a server that was killed. */
+const UPLOAD_TEMP_RE = /^\.(?:[0-9a-f]{64}|config)\.tmp-[0-9a-f]{16}$/;
+/** A temp file untouched this long belongs to no upload in flight. */
+const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
+
+/**
+ * Remove upload temp files a killed server left: at start-up those last written before this
+ * server started (minus a grace period), then every hour those an hour old.
+ */
+function startTempSweeper(s: ServerState): NodeJS.Timeout {
+  const sweep = (olderThan: number) =>
+    sweepTemps(s.root, olderThan, MAX_FOLDER_DEPTH + 2).then(
+      (n) => n && s.log(`removed ${n} stale upload temp files`),
+      (err: unknown) => s.log(`warning: temp file sweep failed: ${(err as Error)?.message ?? String(err)}`),
+    );
+  void sweep(Date.now() - 30_000);
+  const t = setInterval(() => void sweep(Date.now() - TEMP_MAX_AGE_MS), TEMP_MAX_AGE_MS);
+  t.unref();
+  return t;
+}
+
+async function sweepTemps(dir: string, olderThan: number, depth: number): Promise<number> {
+  let n = 0;
+  let entries: Dirent[];
+  try {
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const e of entries) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory() && depth > 0 && !e.name.startsWith('.')) n += await sweepTemps(p, olderThan, depth - 1);
+    else if (e.isFile() && UPLOAD_TEMP_RE.test(e.name)) {
+      const st = await fsp.lstat(p).catch(() => undefined);
+      if (
+        st &&
+        st.mtimeMs < olderThan &&
+        (await fsp.rm(p, { force: true }).then(
+          () => true,
+          () => false,
+        ))
+      )
+        n++;
+    }
+  }
+  return n;
 }

@@ -21,6 +21,8 @@ import { posixPermFromGo } from '../format/mode.js';
 import { parseGoTime } from '../go/time.js';
 import { bstr } from '../go/bytestring.js';
 import { type Pattern, childMatch, matchList, parsePattern } from '../go/filter.js';
+import { type OverwriteBehavior, existingContent, removeUnexpected, shouldOverwrite } from './overwrite.js';
+import { isFatal } from '../errors.js';
 
 export interface RestoreOptions {
   /** Called for each problem; restoring continues with the next entry. */
@@ -35,6 +37,23 @@ export interface RestoreOptions {
   /** Progress, at most every `progressInterval` ms (default 1000). */
   onProgress?: (stats: Readonly<RestoreStats>) => void;
   progressInterval?: number;
+  /** restic ≥ 0.17's --overwrite: what happens to entries already in the target (default 'always'). */
+  overwrite?: OverwriteBehavior;
+  /** restic ≥ 0.17's --delete: remove files in the target that the snapshot does not have. */
+  delete?: boolean;
+  /** restic ≥ 0.17's --dry-run: walk and count (and check existing files), write nothing. */
+  dryRun?: boolean;
+  /** Each entry as it is done: restic's -vv lines and `verbose_status` messages. */
+  onItem?: (item: RestoreItem) => void;
+}
+
+export interface RestoreItem {
+  action: 'restored' | 'updated' | 'unchanged' | 'deleted';
+  /** Path inside the snapshot (for 'deleted': in the target). */
+  path: string;
+  /** File size; 0 for directories and other entries. */
+  size: number;
+  type: 'file' | 'other';
 }
 
 export interface RestoreStats {
@@ -50,6 +69,11 @@ export interface RestoreStats {
   nodesDone: number;
   /** File content bytes written so far. */
   bytesWritten: number;
+  /** Entries left as they were (--overwrite, or a file whose content already matched), and their bytes. */
+  filesSkipped: number;
+  bytesSkipped: number;
+  /** Entries --delete removed (or would remove). */
+  filesDeleted: number;
 }
 
 const SEP = Buffer.from('/');
@@ -80,6 +104,8 @@ interface FileJob {
   done: boolean;
   /** Span writes in flight on workers that may use `fd`: it is not closed before they end. */
   inflight: number;
+  /** For onItem: the path in the snapshot, and whether a differing file was replaced. */
+  item?: { path: string; updated: boolean };
 }
 
 interface BlobUse {
@@ -99,7 +125,22 @@ interface DirToFinish {
 }
 
 export class Restorer {
-  readonly stats: RestoreStats = { files: 0, dirs: 0, bytes: 0, errors: 0, verified: 0, nodesTotal: 0, nodesDone: 0, bytesWritten: 0 };
+  readonly stats: RestoreStats = {
+    files: 0,
+    dirs: 0,
+    bytes: 0,
+    errors: 0,
+    verified: 0,
+    nodesTotal: 0,
+    nodesDone: 0,
+    bytesWritten: 0,
+    filesSkipped: 0,
+    bytesSkipped: 0,
+    filesDeleted: 0,
+  };
+  /** restic turns --delete off once it meets an unsafe name, so nothing unexpected is removed. */
+  private deleteEnabled: boolean;
+  private readonly dryRun: boolean;
   private lastProgress = 0;
   private readonly chown: boolean;
   private readonly includes: Pattern[];
@@ -120,6 +161,8 @@ export class Restorer {
     this.chown = opts.restoreOwnership ?? process.getuid?.() === 0;
     this.includes = (opts.include ?? []).map(parsePattern);
     this.excludes = (opts.exclude ?? []).map(parsePattern);
+    this.deleteEnabled = !!opts.delete;
+    this.dryRun = !!opts.dryRun;
   }
 
   private progress(): void {
@@ -131,6 +174,7 @@ export class Restorer {
   }
 
   private warn(p: Buffer | string, err: unknown): void {
+    if (isFatal(err)) throw err; // the repository is gone: no error per remaining file
     this.stats.errors++;
     this.opts.onWarning?.({ path: p.toString(), message: (err as Error)?.message ?? String(err) });
   }
@@ -138,7 +182,7 @@ export class Restorer {
   /** Restore the contents of tree `treeId` into directory `target` (created if missing). */
   async restoreTree(treeId: string, target: string, location = '/'): Promise<RestoreStats> {
     const dir = Buffer.from(path.resolve(target));
-    const created = fs.mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
+    const created = this.dryRun ? !fs.existsSync(dir) : fs.mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
     // Workers (one per core) decode and write the blobs; this thread plans, reads and finishes
     // files. They start up while the trees are walked.
     this.pool = new OpenPool(this.repo.key, restoreWorkers());
@@ -150,7 +194,7 @@ export class Restorer {
       this.pool = null;
     }
     // Directory metadata last, deepest first, so writing children does not change it.
-    for (const d of this.dirsToFinish.reverse()) {
+    for (const d of this.dryRun ? [] : this.dirsToFinish.reverse()) {
       try {
         this.restoreMetadata(d.node, d.path);
       } catch (err) {
@@ -177,6 +221,7 @@ export class Restorer {
       const p = Buffer.concat([dir, SEP, node.name]);
       if (!isSafeName(node.name)) {
         this.warn(p, new Error(`refusing to restore unsafe name ${JSON.stringify(Buffer.from(node.name).toString())}`));
+        this.deleteEnabled = false;
         continue;
       }
       const snapPath = path.posix.join(location, Buffer.from(node.name).toString());
@@ -187,22 +232,65 @@ export class Restorer {
       seen?.add(key);
       try {
         if (node.type === 'dir') {
-          const made = this.ensureDir(p, empty);
+          const made = this.dryRun ? empty || !isDirectory(p) : this.ensureDir(p, empty);
           if (sel.restore) {
             this.stats.dirs++;
             this.stats.nodesTotal++;
             this.stats.nodesDone++;
+            this.opts.onItem?.({ action: 'restored', path: snapPath, size: 0, type: 'other' });
             this.progress();
           }
           if (node.subtree) await this.restoreDir(node.subtree, p, snapPath, made);
           this.dirsToFinish.push({ node, path: p });
         } else if (sel.restore) {
-          await this.restoreNode(node, p, empty);
+          await this.restoreNode(node, p, empty, snapPath);
         }
       } catch (err) {
         this.warn(p, err);
       }
     }
+    if (this.deleteEnabled && !fresh) this.deleteUnexpected(dir, location, nodes);
+  }
+
+  /** --delete: what the target holds here beyond the snapshot's entries goes. */
+  private deleteUnexpected(dir: Buffer, location: string, nodes: Node[]): void {
+    try {
+      const expected = new Set(nodes.map((n) => bstr(n.name)));
+      const removed = removeUnexpected(dir, location, expected, (sp) => this.selected(sp, false).restore, this.dryRun);
+      for (const p of removed) {
+        this.stats.filesDeleted++;
+        this.opts.onItem?.({ action: 'deleted', path: p.toString(), size: 0, type: 'other' });
+      }
+    } catch (err) {
+      this.warn(dir, err);
+    }
+  }
+
+  /**
+   * --overwrite and restic's content check for an entry that may already exist. Returns
+   * false when the entry is left as it is (counted as skipped; a file with matching
+   * content gets its metadata restored).
+   */
+  private replaceExisting(node: Node, p: Buffer, snapPath: string, hardlink: boolean): { replace: boolean; existed: boolean } {
+    const mode = this.opts.overwrite ?? 'always';
+    const size = hardlink ? 0 : (node.size ?? 0);
+    if (!shouldOverwrite(mode, node, p)) {
+      this.stats.filesSkipped++;
+      this.stats.bytesSkipped += size;
+      return { replace: false, existed: true };
+    }
+    if (node.type !== 'file' || hardlink) return { replace: true, existed: false };
+    const blobSize = (id: string) => {
+      const loc = this.repo.index.lookup('data', id)[0];
+      return loc ? MasterIndex.plaintextSize(loc) : 0;
+    };
+    const state = existingContent(node, p, mode === 'if-changed', blobSize);
+    if (state !== 'match') return { replace: true, existed: state === 'differs' };
+    this.stats.filesSkipped++;
+    this.stats.bytesSkipped += size;
+    this.opts.onItem?.({ action: 'unchanged', path: snapPath, size, type: 'file' });
+    if (!this.dryRun) this.restoreMetadata(node, p);
+    return { replace: false, existed: true };
   }
 
   /**
@@ -237,13 +325,23 @@ export class Restorer {
     }
   }
 
-  private async restoreNode(node: Node, p: Buffer, fresh: boolean): Promise<void> {
-    this.stats.nodesTotal++;
-    if (!fresh) this.clear(p);
+  private async restoreNode(node: Node, p: Buffer, fresh: boolean, snapPath: string): Promise<void> {
     // Only regular files are hard-linked, as in restic: a "file" sharing a symlink's inode
     // would otherwise come out as that symlink.
     const linkKey = node.type === 'file' && node.links && node.links > 1 && node.inode ? `${node.deviceId ?? 0n}:${node.inode}` : undefined;
     const first = linkKey ? this.links.get(linkKey) : undefined;
+    let existed = false;
+    if (!fresh && node.type !== 'socket') {
+      const r = this.replaceExisting(node, p, snapPath, first !== undefined);
+      if (!r.replace) {
+        if (linkKey && !first) this.links.set(linkKey, p);
+        return;
+      }
+      existed = r.existed;
+    }
+    this.stats.nodesTotal++;
+    if (this.dryRun) return this.countDryRun(node, snapPath, existed, linkKey, p);
+    if (!fresh) this.clear(p);
     if (first) {
       fs.linkSync(first, p);
       this.stats.nodesDone++;
@@ -251,7 +349,7 @@ export class Restorer {
     }
     switch (node.type) {
       case 'file':
-        await this.restoreFile(node, p, linkKey !== undefined);
+        await this.restoreFile(node, p, linkKey !== undefined, { path: snapPath, updated: existed });
         this.stats.files++;
         if (linkKey) this.links.set(linkKey, p);
         return; // metadata once the content is written
@@ -278,16 +376,43 @@ export class Restorer {
     }
     this.restoreMetadata(node, p);
     this.stats.nodesDone++;
+    this.opts.onItem?.({ action: 'restored', path: snapPath, size: 0, type: 'other' });
     this.progress();
+  }
+
+  /** --dry-run: what restoring the entry would do, counted as done at once (as restic does). */
+  private countDryRun(node: Node, snapPath: string, existed: boolean, linkKey: string | undefined, p: Buffer): void {
+    const first = linkKey !== undefined && this.links.has(linkKey);
+    if (linkKey && !first) this.links.set(linkKey, p);
+    this.stats.nodesDone++;
+    if (node.type !== 'file' || first) {
+      this.opts.onItem?.({ action: 'restored', path: snapPath, size: 0, type: 'other' });
+      return;
+    }
+    const size = node.size ?? 0;
+    this.stats.files++;
+    this.stats.bytes += size;
+    this.stats.bytesWritten += size;
+    this.opts.onItem?.({ action: existed ? 'updated' : 'restored', path: snapPath, size, type: 'file' });
   }
 
   /**
    * Plan the file's content, written pack by pack in writeContents(). The file is created
    * by its first write, or now when it is empty or other hard links must point at it.
    */
-  private async restoreFile(node: Node, p: Buffer, linked: boolean): Promise<void> {
+  private async restoreFile(node: Node, p: Buffer, linked: boolean, item?: FileJob['item']): Promise<void> {
     const content = node.content ?? [];
-    const job: FileJob = { node, path: p, remaining: content.length, failed: false, created: false, fd: -1, done: false, inflight: 0 };
+    const job: FileJob = {
+      node,
+      path: p,
+      remaining: content.length,
+      failed: false,
+      created: false,
+      fd: -1,
+      done: false,
+      inflight: 0,
+      item,
+    };
     if (linked || content.length === 0) {
       fs.closeSync(this.openJob(job));
     }
@@ -323,11 +448,22 @@ export class Restorer {
       if (job.fd >= 0) this.restoreFileMetadata(job.node, job.fd);
       else this.restoreMetadata(job.node, job.path);
       this.stats.nodesDone++;
+      this.fileItem(job);
     } catch (err) {
       this.failFile(job, err);
     } finally {
       this.closeJob(job);
     }
+  }
+
+  private fileItem(job: FileJob): void {
+    if (job.item)
+      this.opts.onItem?.({
+        action: job.item.updated ? 'updated' : 'restored',
+        path: job.item.path,
+        size: job.node.size ?? 0,
+        type: 'file',
+      });
   }
 
   /** Open the file for writing, creating it exclusively the first time; never through a symlink. */
@@ -419,6 +555,7 @@ export class Restorer {
       else if (res.finished[f]) {
         job.done = true;
         this.stats.nodesDone++;
+        this.fileItem(job);
       } else if (job.remaining === 0) this.finishFile(job);
       else if (job.fd >= 0 && job.inflight === 0 && this.openFiles > MAX_OPEN_FILES) this.closeJob(job);
     }
@@ -570,15 +707,27 @@ export class Restorer {
   }
 }
 
+function isDirectory(p: Buffer): boolean {
+  try {
+    return fs.lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Seconds with fraction for utimes. libuv keeps whole microseconds only (it truncates the
  * nanoseconds before utimensat), so aim at the middle of the time's microsecond: the double's
  * rounding (~0.1 µs today) then cannot tip it into the previous one, and the restored time is
- * the recorded one cut to the microsecond, exactly.
+ * the recorded one cut to the microsecond, exactly. libuv truncates toward zero, so before
+ * 1970 the middle lies below the microsecond. Node turns a negative number into "now" but
+ * takes a numeric string as it is, so times before 1970 go as strings.
  */
-function toSeconds(t: string): number {
+function toSeconds(t: string): number | string {
   const { sec, nsec } = parseGoTime(t);
-  return Number(sec) + (Math.floor(nsec / 1000) + 0.5) / 1e6;
+  const micro = Math.floor(nsec / 1000);
+  if (sec >= 0n) return Number(sec) + (micro + 0.5) / 1e6;
+  return String(Number(sec) + (micro - 0.5) / 1e6);
 }
 
 /** Workers that decode and write blobs during a restore: one per core. */

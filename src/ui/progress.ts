@@ -3,15 +3,16 @@
  * (files, bytes, throughput, ETA), as restic's termstatus does. Nothing is drawn on a pipe;
  * there `--json` gives status lines instead.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { resticFormatBytes } from './format.js';
 import { formatDuration } from './duration.js';
 
-/** restic's RESTIC_PROGRESS_FPS sets how often progress is reported (default once a second). */
+/**
+ * restic's CalculateProgressInterval (≥ 0.17): 10 updates a second, or RESTIC_PROGRESS_FPS of
+ * them (at most 60). Milliseconds.
+ */
 export function progressInterval(env: NodeJS.ProcessEnv): number {
   const fps = Number(env.RESTIC_PROGRESS_FPS);
-  return fps > 0 ? Math.max(1, 1000 / fps) : 1000;
+  return fps > 0 ? 1000 / Math.min(fps, 60) : 100;
 }
 
 /** A status line on a terminal: each update overwrites the previous one. */
@@ -56,44 +57,43 @@ export function rateAndEta(bytesDone: number, bytesTotal: number | undefined, se
 }
 
 /**
- * Counts the files and bytes below the backup targets in the background (like restic's
- * scanner) so the progress line can show a total and an ETA. It only stats; it never
- * reads file content, and excludes are not applied (the total is an estimate).
+ * restic's newProgressMax counter on stdout, "[0:01] 42.00%  21 / 50 packs": live on a terminal,
+ * and its final state once the phase ends (on a pipe followed by an empty line, as restic prints it).
  */
-export class Scanner {
-  files = 0;
-  bytes = 0;
-  done = false;
-  private stopped = false;
+export class ProgressCounter {
+  private readonly live: boolean;
+  private readonly start = Date.now();
+  private state: { done: number; total: number; what: string } | null = null;
+  private last = 0;
 
-  start(targets: string[]): void {
-    void this.run(targets).finally(() => (this.done = true));
+  constructor(
+    private readonly write: (s: string) => void,
+    private readonly show: boolean,
+    stream: NodeJS.WriteStream = process.stdout,
+  ) {
+    this.live = show && !!stream.isTTY;
   }
 
-  stop(): void {
-    this.stopped = true;
+  private text(): string {
+    const { done, total, what } = this.state!;
+    const elapsed = `[${formatDuration(Date.now() - this.start)}]`;
+    if (!total) return `${elapsed}          ${done} ${what}`;
+    return `${elapsed} ${((done / total) * 100).toFixed(2)}%  ${done} / ${total} ${what}`;
   }
 
-  private async run(targets: string[]): Promise<void> {
-    const stack = targets.map((t) => path.resolve(t));
-    while (stack.length && !this.stopped) {
-      const p = stack.pop()!;
-      let st: fs.Stats;
-      try {
-        st = await fs.promises.lstat(p);
-      } catch {
-        continue;
-      }
-      if (st.isDirectory()) {
-        try {
-          for (const name of await fs.promises.readdir(p)) stack.push(path.join(p, name));
-        } catch {
-          // unreadable directories are the archiver's to report
-        }
-      } else {
-        this.files++;
-        if (st.isFile()) this.bytes += st.size;
-      }
-    }
+  update(done: number, total: number, what: string): void {
+    if (!this.show) return;
+    if (this.state && this.state.what !== what) this.end();
+    this.state = { done, total, what };
+    const now = Date.now();
+    if (!this.live || (done < total && now - this.last < 100)) return;
+    this.last = now;
+    this.write(`\r\x1b[K${this.text()}`);
+  }
+
+  end(): void {
+    if (!this.state) return;
+    this.write(this.live ? `\r\x1b[K${this.text()}\n` : `${this.text()}\n\n`);
+    this.state = null;
   }
 }

@@ -13,6 +13,10 @@ describe('examples/operator.js', () => {
     expect(r.code).toBe(0);
     expect(r.stdout.match(/^Backup snapshot ID: [0-9a-f]{8}$/gm)).toHaveLength(2);
     expect(r.stdout.match(/dump identical: true/g)).toHaveLength(2);
-    expect(r.stdout).toContain('status: Succeeded / Sending backup snapshot to backup server');
+    expect(r.stdout).toContain('status: {"message":"Backup is in progress. Start time: ');
+    expect(r.stdout).toContain('"state":"InProgress","stage":"Sending backup shapshot to backup server"}');
+    expect(r.stdout).toMatch(
+      /status: \{"message":"Backup successfully finished at [^"]+","state":"Succeeded","snapshotId":"[0-9a-f]{8}","cheVersion":"[^"]+"\}/,
+    );
   }, 120_000);
 });

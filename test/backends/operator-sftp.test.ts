@@ -95,7 +95,7 @@ describe('Che installation over SFTP (OpenSSH)', () => {
       `InProgress:${BACKUP_STAGES.connecting}`,
       `InProgress:${BACKUP_STAGES.collecting}`,
       `InProgress:${BACKUP_STAGES.sending}`,
-      `Succeeded:${BACKUP_STAGES.sending}`,
+      `Succeeded:`,
     ]);
     const latest = await restoreCheInstallation(source, 'latest');
     try {
@@ -160,6 +160,61 @@ describe('Che installation over SFTP (OpenSSH)', () => {
       expect(seen.at(-1)!.message).not.toContain('\n');
     }
     expect(await snapshotCount()).toBe(before);
+  }, 120_000);
+
+  it('issue 19: a key secret with any key name plus a known_hosts key is all it takes; a wrong known_hosts refuses', async () => {
+    const key = fs.readFileSync(sshd.clientKey, 'utf8');
+    const own = (knownHosts: string): SecretMap => ({
+      ...secrets,
+      'chectl-backup-sftp-server-key': { id_ed25519: key, known_hosts: knownHosts },
+    });
+    // No sftp options at all: the host key is checked against the secret's known_hosts.
+    const out = await backupCheInstallation(
+      { configuration: config, secrets: own(fs.readFileSync(sshd.knownHosts, 'utf8')) },
+      cheInstallation({ dbche: MiB }),
+      {
+        kdf: TEST_KDF,
+      },
+    );
+    expect(out.events.at(-1)).toMatchObject({ state: 'Succeeded', stage: '', snapshotId: out.shortId });
+    const before = await snapshotCount();
+    const seen: StatusEvent[] = [];
+    const other = `[127.0.0.1]:${sshd.port} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHk3dFqvYQ0p1tQ9sqQ6Jp5O7yXgUj0bq2r8o8g3wJbS\n`;
+    const err = await backupCheInstallation({ configuration: config, secrets: own(other) }, cheInstallation({ dbche: MiB }), {
+      kdf: TEST_KDF,
+      onStatus: (e) => seen.push(e),
+    }).catch((e) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(stagesOf(seen)).toEqual([`InProgress:${BACKUP_STAGES.connecting}`, `Failed:${BACKUP_STAGES.connecting}`]);
+    expect(seen.at(-1)!.message).toMatch(
+      /^Error: host key verification failed: the host key of \[127\.0\.0\.1\]:\d+ .* differs from the "known_hosts" key of secret "chectl-backup-sftp-server-key" line 1;/,
+    );
+    expect(await snapshotCount()).toBe(before);
+  }, 120_000);
+
+  it('issue 19: restic-ts che backup|restore with chectl flags over SFTP (--ssh-key-file, known_hosts checked)', async () => {
+    const src = path.join(work.dir, 'che-src');
+    for (const d of ['db', 'configmaps', 'secrets']) fs.mkdirSync(path.join(src, d), { recursive: true });
+    fs.writeFileSync(path.join(src, 'che-cr.yaml'), 'kind: CheCluster\n', { mode: 0o600 });
+    fs.writeFileSync(path.join(src, 'db', 'dbche.sql'), 'COPY x FROM stdin;\n'.repeat(5000), { mode: 0o600 });
+    const flags = ['-r', `sftp://${sshd.user}@127.0.0.1:${sshd.port}/${path.join(sshd.home, 'che-cli')}`, '-p', HARD_PASSWORD];
+    const key = ['--ssh-key-file', sshd.clientKey, '-o', `sftp.known-hosts=${sshd.knownHosts}`];
+    const b = await cliAsync(['che', 'backup', ...flags, ...key, src]);
+    expect(b.code, b.stderr).toBe(0);
+    const m = /^Backup snapshot ID: ([0-9a-f]{8})$/.exec(b.stdout.trimEnd().split('\n').at(-1)!);
+    expect(m, b.stdout).not.toBeNull();
+    const target = path.join(work.dir, 'che-restore');
+    const r = await cliAsync(['che', 'restore', ...flags, ...key, '-s', m![1]!, '--target', target]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fileDigest(path.join(target, 'db', 'dbche.sql'))).toEqual(fileDigest(path.join(src, 'db', 'dbche.sql')));
+    expect(fs.readdirSync(target).sort()).toEqual(['che-cr.yaml', 'configmaps', 'db', 'secrets']);
+    // An unknown host key refuses, with one line.
+    const empty = path.join(work.dir, 'empty_known_hosts');
+    fs.writeFileSync(empty, '');
+    const refused = await cliAsync(['che', 'backup', ...flags, '--ssh-key-file', sshd.clientKey, '-o', `sftp.known-hosts=${empty}`, src]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr.trimEnd().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/host key verification failed/);
   }, 120_000);
 
   it('chectl names drive the CLI: SSH_KEY (key text), SSH_KEY_FILE and --ssh-key-file', async () => {

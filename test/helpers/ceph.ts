@@ -36,6 +36,8 @@ export interface CephCluster {
   readonly dir: string;
   /** Environment for restic / restic-ts: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY. */
   readonly env: Record<string, string>;
+  /** SIGKILL radosgw (the S3 endpoint dies; mon and OSD stay): for fault tests. */
+  killGateway(): void;
   stop(): Promise<void>;
 }
 
@@ -147,6 +149,10 @@ class Cluster implements CephCluster {
       }
     }
     return out.join('\n');
+  }
+
+  killGateway(): void {
+    for (const c of this.children) if (c.name === 'rgw' && !c.exited && c.child.pid !== undefined) signal(c.child.pid, 'SIGKILL');
   }
 
   /** TERM every daemon by PID, wait up to 2 s, KILL the rest, remove the temp dir. */

@@ -38,7 +38,7 @@ describe('installation layout', () => {
     resticOk(repoDir, HARD_PASSWORD, ['restore', r.shortId, '--target', target]);
     expectRestoredDir(target, dumps);
     expect(fs.readFileSync(path.join(target, 'backup-info.yaml'), 'utf8')).toMatch(
-      /^metadataFileVersion: v1\ncreationDate: "?\d{4}-.*\ncheVersion: 7\.41\.2\ninfrastructure: Kubernetes\nappsDomain: 192\.168\.49\.2\.nip\.io\nnamespace: eclipse-che\n$/,
+      /^appsDomain: 192\.168\.49\.2\.nip\.io\ncheVersion: 7\.41\.2\ncreationDate: \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\S* [+-]\d{4} \S+ m=\+\d+\.\d{9}\ninfrastructure: Kubernetes\nmetadataFileVersion: v1\nnamespace: eclipse-che\n$/,
     );
   }, 60_000);
 });

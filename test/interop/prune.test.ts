@@ -190,7 +190,7 @@ describe('restic prune, restic-ts verifies', () => {
     const c = cli(['-r', repo, 'check', '--read-data'], env);
     expect(c.stderr).toBe('');
     expect(c.code).toBe(0);
-    expect(c.stdout).toMatch(/read all data\nno errors were found\n$/);
+    expect(c.stdout).toMatch(/read all data\n\[\d+:\d\d\] 100\.00% {2}(\d+) \/ \1 packs\n\nno errors were found\n$/);
     for (const [id, state] of [
       [s1, base.states[1]!],
       [s3, base.states[3]!],

@@ -65,12 +65,13 @@ describe('backup server configuration', () => {
       location: 's3:https://s3.amazonaws.com/che-backups/cluster1',
       env: { AWS_ACCESS_KEY_ID: 'AK', AWS_SECRET_ACCESS_KEY: 'SK' },
     });
-    const s = resolveBackupServer({ spec: { sftp } }, secrets);
+    const s = resolveBackupServer({ spec: { sftp } }, secrets, { knownHostsFile: '/k' });
     expect(s).toMatchObject({ kind: 'sftp', location: 'sftp://backup@sftp.example.org:22//srv/che', sshPrivateKey: PEM });
     expect(s.env).toEqual({ SSH_KEY: PEM });
-    expect(resolveBackupServer({ spec: { sftp: { ...sftp, repositoryPath: 'rel/repo', port: 2222 } } }, secrets).location).toBe(
-      'sftp://backup@sftp.example.org:2222/rel/repo',
-    );
+    expect(
+      resolveBackupServer({ spec: { sftp: { ...sftp, repositoryPath: 'rel/repo', port: 2222 } } }, secrets, { knownHostsFile: '/k' })
+        .location,
+    ).toBe('sftp://backup@sftp.example.org:2222/rel/repo');
   });
 
   it('takes explicit protocol, port, path, credentials and a single-key password secret', () => {
@@ -135,8 +136,12 @@ describe('backup server configuration', () => {
     expect(errorOf({ awss3: { ...awss3, awsAccessKeySecretRef: 'creds' } })).toBe(
       'secret "creds" (awss3.awsAccessKeySecretRef) has no "awsAccessKeyId" key (it has: username, password)',
     );
+    // A single-key secret is the key, whatever the key's name (Che); this one is no key.
     expect(errorOf({ sftp: { ...sftp, sshKeySecretRef: 'pw' } })).toBe(
-      'secret "pw" (sftp.sshKeySecretRef) has no "ssh-privatekey" key (it has: repo-password)',
+      'secret "pw" (sftp.sshKeySecretRef): the SSH key is not a PEM or OpenSSH private key (it must start with "-----BEGIN … PRIVATE KEY-----")',
+    );
+    expect(errorOf({ sftp: { ...sftp, sshKeySecretRef: 'two' } })).toBe(
+      'secret "two" (sftp.sshKeySecretRef) has no "ssh-privatekey" key and more than one other key (a, b)',
     );
     expect(errorOf({ sftp: { ...sftp, sshKeySecretRef: 'notpem' } })).toBe(
       'secret "notpem" (sftp.sshKeySecretRef): the SSH key is not a PEM or OpenSSH private key (it must start with "-----BEGIN … PRIVATE KEY-----")',
@@ -163,7 +168,7 @@ describe('backup server configuration', () => {
     const c = { metadata: { name: 'c' }, spec: { sftp } };
     expect(chooseBackupBeforeUpdateServer([a])).toEqual({ kind: 'configuration', configuration: a, reason: 'only' });
     expect(chooseBackupBeforeUpdateServer([a, b, c])).toEqual({ kind: 'configuration', configuration: b, reason: 'annotated' });
-    expect(chooseBackupBeforeUpdateServer([a, c])).toEqual({ kind: 'internal', reason: 'ambiguous' });
+    expect(chooseBackupBeforeUpdateServer([a, c])).toEqual({ kind: 'internal', reason: 'not-annotated' });
     expect(chooseBackupBeforeUpdateServer([])).toEqual({ kind: 'internal', reason: 'none' });
   });
 });
@@ -284,11 +289,11 @@ describe('installation layout', () => {
     );
     expect(paths).toEqual([
       'file:che-cr.yaml:600',
-      'dir:configmaps:700',
+      'dir:configmaps:755',
+      'dir:db:755',
+      'dir:secrets:755',
       'file:configmaps/custom-certs.yaml:600',
-      'dir:secrets:700',
       'file:secrets/che-postgres-secret.yaml:600',
-      'dir:db:700',
       'file:db/dbche.sql:600',
       'file:backup-info.yaml:600',
     ]);

@@ -285,7 +285,9 @@ describe('encodeTree / decodeTree', () => {
   it('accepts unknown fields and missing optional ones', () => {
     const doc = `{"extra":1,"nodes":[{"name":"x","type":"dir","future":{"a":[1]},"mtime":"${T}","atime":"${T}","ctime":"${T}","uid":1,"gid":2,"content":null}]}`;
     const [n] = decodeTree(utf8(doc));
-    expect(n).toEqual({ name: utf8('x'), type: 'dir', mtime: T, atime: T, ctime: T, uid: 1, gid: 2, content: null });
+    // unknown node fields are kept (in place) for writing back, issue 16 item 9
+    const extraFields = [{ key: 'future', json: '{"a":[1]}', after: 'type' }];
+    expect(n).toEqual({ name: utf8('x'), type: 'dir', mtime: T, atime: T, ctime: T, uid: 1, gid: 2, content: null, extraFields });
   });
 
   it("reads missing or null times as Go's zero time", () => {

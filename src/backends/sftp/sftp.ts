@@ -46,10 +46,10 @@ import {
   describeHandle,
   isIdName,
 } from '../backend.js';
-import { fingerprint, keyBlobType, knownHostsName, knownKeyTypes, readKnownHosts, verifyHostKey } from './known-hosts.js';
+import { fingerprint, keyBlobType, knownHostsName, knownKeyTypes, parseKnownHosts, readKnownHosts, verifyHostKey } from './known-hosts.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from '../retry.js';
 import { Semaphore } from '../semaphore.js';
-import { parseDurationOption, parseIntOption } from '../options.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, faultOptions, parseIntOption } from '../options.js';
 
 /** The server's host key was not accepted (unknown, changed or revoked). Never retried. */
 export class HostKeyError extends ResticError {}
@@ -73,12 +73,16 @@ export interface SftpBackendOptions {
   privateKeys: SftpPrivateKey[];
   /** known_hosts file (default ~/.ssh/known_hosts). */
   knownHostsFile?: string;
+  /** known_hosts text (e.g. from a Kubernetes secret), used instead of the file; `source` names it in messages. */
+  knownHosts?: { text: string; source: string };
   /** Accept any host key (only when explicitly asked for). */
   insecureHostKey?: boolean;
   /** Requests in flight at once (default 5, restic's default). */
   connections?: number;
-  /** Time allowed for connecting and the SSH handshake, in ms (default 20 s). */
+  /** Time allowed for connecting and the SSH handshake, in ms (default 10 s). */
   readyTimeoutMs?: number;
+  /** A request unanswered for this long drops the connection, in ms (default 30 s). */
+  requestTimeoutMs?: number;
   /** Human-readable location (default derived from the options). */
   location?: string;
 }
@@ -96,7 +100,15 @@ const FX_NO_SUCH_FILE = 2;
 const FX_PERMISSION_DENIED = 3;
 
 const DEFAULT_CONNECTIONS = 5;
-const SFTP_OPTIONS = ['sftp.known-hosts', 'sftp.insecure-host-key', 'sftp.connections', 'sftp.retries', 'sftp.timeout'];
+const SFTP_OPTIONS = [
+  'sftp.known-hosts',
+  'sftp.insecure-host-key',
+  'sftp.connections',
+  'sftp.retries',
+  'sftp.timeout',
+  'sftp.connect-timeout',
+  'sftp.max-retry-time',
+];
 const IO_CHUNK = 64 * 1024;
 const IO_PARALLEL = 8;
 const DEFAULT_MODES = { dir: 0o700, file: 0o600 };
@@ -243,6 +255,8 @@ interface Session {
   ended?: boolean;
   /** Requests waiting for an answer (failed when the connection is lost). */
   pending: Set<{ reject: (err: Error) => void }>;
+  /** A request unanswered for this long drops the connection (a server that hangs). */
+  requestTimeoutMs: number;
 }
 
 export class SftpBackend implements Backend {
@@ -274,7 +288,9 @@ export class SftpBackend implements Backend {
   /**
    * `sftp:…` → an SftpBackend wrapped in RetryBackend. Extended options: `sftp.known-hosts`,
    * `sftp.insecure-host-key` (true|false), `sftp.connections`, `sftp.retries`,
-   * `sftp.timeout` (connect/handshake, seconds or with ms/s/m suffix).
+   * `sftp.max-retry-time`, `sftp.connect-timeout` (connect and handshake) and `sftp.timeout`
+   * (a request without an answer for this long drops the connection); durations in seconds
+   * or with an ms/s/m suffix.
    */
   static fromLocation(location: string, opts: BackendOptions = {}): Backend {
     const env = opts.env ?? process.env;
@@ -295,8 +311,7 @@ export class SftpBackend implements Backend {
       throw new UsageError(`invalid value for -o sftp.insecure-host-key: ${JSON.stringify(insecure)} (true or false)`);
     }
     const connections = ext['sftp.connections'] !== undefined ? parseIntOption('sftp.connections', ext['sftp.connections'], 1) : undefined;
-    const retries = ext['sftp.retries'] !== undefined ? parseIntOption('sftp.retries', ext['sftp.retries'], 0) : undefined;
-    const readyTimeoutMs = ext['sftp.timeout'] !== undefined ? parseDurationOption('sftp.timeout', ext['sftp.timeout']) : undefined;
+    const { retries, budgetMs, timeoutMs, connectTimeoutMs } = faultOptions('sftp', ext, opts.stuckRequestTimeoutMs);
     const home = env.HOME || os.homedir();
     const be = new SftpBackend({
       host: parsed.host,
@@ -305,11 +320,13 @@ export class SftpBackend implements Backend {
       path: parsed.path,
       privateKeys: findPrivateKeys(env, opts.sshKeyFile),
       knownHostsFile: ext['sftp.known-hosts'] || path.join(home, '.ssh', 'known_hosts'),
+      knownHosts: opts.sftpKnownHosts,
       insecureHostKey: insecure === 'true',
       connections,
-      readyTimeoutMs,
+      readyTimeoutMs: connectTimeoutMs,
+      requestTimeoutMs: timeoutMs,
     });
-    return new RetryBackend(be, retries !== undefined ? { retries } : {});
+    return new RetryBackend(be, { retries, budgetMs });
   }
 
   private get port(): number {
@@ -364,7 +381,8 @@ export class SftpBackend implements Backend {
       sock.destroy();
       throw this.connectError(hostKey.problem, err);
     }
-    const s: Session = { client, sock, sftp, alive: true, pending: new Set() };
+    const requestTimeoutMs = this.opts.requestTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    const s: Session = { client, sock, sftp, alive: true, pending: new Set(), requestTimeoutMs };
     this.current = s;
     if (this.busy === 0) sock.unref();
     watchSession(s);
@@ -377,7 +395,7 @@ export class SftpBackend implements Backend {
     // No host or port: ssh2 only uses them to open a socket, and connect() hands it ours.
     const config: ConnectConfig = {
       username: this.opts.user,
-      readyTimeout: this.opts.readyTimeoutMs ?? 20_000,
+      readyTimeout: this.opts.readyTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
       // No SSH-level keepalive: its timer would keep an idle process alive (a CLI that
       // fails without closing the backend must still exit). TCP keepalive is set instead.
       keepaliveInterval: 0,
@@ -389,9 +407,10 @@ export class SftpBackend implements Backend {
       })),
     };
     if (!this.opts.insecureHostKey) {
-      const file = this.opts.knownHostsFile ?? path.join(os.homedir(), '.ssh', 'known_hosts');
+      const given = this.opts.knownHosts;
+      const file = given?.source ?? this.opts.knownHostsFile ?? path.join(os.homedir(), '.ssh', 'known_hosts');
       const name = knownHostsName(this.opts.host, this.port);
-      const entries = readKnownHosts(file, name);
+      const entries = given ? parseKnownHosts(given.text, name) : readKnownHosts(file, name);
       const preferred = preferredHostKeyAlgorithms(knownKeyTypes(entries));
       if (preferred) config.algorithms = { serverHostKey: preferred as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] };
       config.hostVerifier = (blob: Buffer) => {
@@ -442,7 +461,7 @@ export class SftpBackend implements Backend {
    * repeated once on a new one; after that the loss is a transient error for the retrier.
    */
   private async run<T>(op: string, fn: (s: Session) => Promise<T>): Promise<T> {
-    if (this.busy++ === 0) this.current?.sock.ref();
+    if (this.busy++ === 0) refSocket(this.current?.sock, true);
     await this.sem.acquire();
     try {
       for (let attempt = 0; ; attempt++) {
@@ -464,7 +483,7 @@ export class SftpBackend implements Backend {
       }
     } finally {
       this.sem.release();
-      if (--this.busy === 0) this.current?.sock.unref();
+      if (--this.busy === 0) refSocket(this.current?.sock, false);
     }
   }
 
@@ -796,6 +815,16 @@ function openSftp(client: Client, config: ConnectConfig): Promise<SFTPWrapper> {
   });
 }
 
+/**
+ * ref()/unref() a session's socket. Not on a destroyed socket: there Node adds a 'connect'
+ * listener per call that never fires (a warning after ten failed requests on a dead server).
+ */
+function refSocket(sock: net.Socket | undefined, on: boolean): void {
+  if (!sock || sock.destroyed) return;
+  if (on) sock.ref();
+  else sock.unref();
+}
+
 /** Mark the session lost (and fail what waits on it) when the connection or the channel ends. */
 function watchSession(s: Session): void {
   const lost = (why: string) => (e?: Error) => {
@@ -857,7 +886,12 @@ function call<T>(s: Session, fn: (cb: (err: Error | null | undefined, value: T) 
     }
     const pending = { reject };
     s.pending.add(pending);
+    const timer = setTimeout(() => {
+      s.lost ??= new Error(`no answer within ${s.requestTimeoutMs / 1000} s`);
+      s.sock.destroy(); // the loss handler fails every request still waiting
+    }, s.requestTimeoutMs);
     const done = (err: Error | null | undefined, value: T) => {
+      clearTimeout(timer);
       s.pending.delete(pending);
       if (err) reject(err);
       else resolve(value);
