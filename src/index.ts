@@ -73,6 +73,7 @@ export {
   type BackupWarning,
   type BackupProgress,
   type BackupItem,
+  type FileChanged,
 } from './archiver/archiver.js';
 export type { ArchiverFs } from './archiver/fs.js';
 export {

@@ -40,6 +40,11 @@ export interface BackupOptions extends OperationOptions {
   excludes?: ExcludeOptions;
   onWarning?: (w: BackupWarning) => void;
   /**
+   * A file whose size changed while it was read: saved as read, with the size read (old
+   * restic's "expected N bytes, saved M bytes"). Not an error: the snapshot is complete.
+   */
+  onFileChanged?: (c: FileChanged) => void;
+  /**
    * Progress, every `progressInterval` ms (default 100, restic's 10 per second) while the
    * backup runs. With it a scanner walks the targets ahead (as restic's does) for the totals.
    */
@@ -90,6 +95,14 @@ export interface BackupWarning {
   message: string;
 }
 
+export interface FileChanged {
+  path: string;
+  /** Size from fstat when the file was opened. */
+  expected: number;
+  /** Bytes actually read and saved: the size recorded in the snapshot. */
+  saved: number;
+}
+
 /** restic's backup status: what is done, the scanner's totals so far, the estimated time left. */
 export interface BackupProgress {
   secondsElapsed: number;
@@ -136,6 +149,8 @@ export interface BackupResult {
   snapshot: Snapshot;
   stats: BackupStats;
   warnings: BackupWarning[];
+  /** Files that grew or shrank while they were read. */
+  changed: FileChanged[];
 }
 
 /** Read buffer: twice the chunker's maximum chunk so a whole chunk always fits after a shift. */
@@ -187,6 +202,7 @@ export class Archiver {
   private dataPlain = 0;
   private dataRepo = 0;
   readonly warnings: BackupWarning[] = [];
+  readonly changed: FileChanged[] = [];
   readonly stats: BackupStats = {
     filesNew: 0,
     filesChanged: 0,
@@ -259,9 +275,9 @@ export class Archiver {
       summary: snapshotSummary(this.stats, backupStart, nowGoTime()),
     };
     if (this.opts.skipIfUnchanged && parent && parent.snapshot.tree === tree)
-      return { snapshotId: '', skipped: true, snapshot, stats: this.stats, warnings: this.warnings };
+      return { snapshotId: '', skipped: true, snapshot, stats: this.stats, warnings: this.warnings, changed: this.changed };
     const snapshotId = await this.repo.saveSnapshot(snapshot);
-    return { snapshotId, snapshot, stats: this.stats, warnings: this.warnings };
+    return { snapshotId, snapshot, stats: this.stats, warnings: this.warnings, changed: this.changed };
   }
 
   /** restic's rule: the latest snapshot of this host with exactly these paths, not newer than now. */
@@ -501,7 +517,10 @@ export class Archiver {
     });
   }
 
-  /** Chunk and store a file; the node's size and times come from fstat of the open file. */
+  /**
+   * Chunk and store a file; times come from fstat of the open file, the size is what was read
+   * (as restic records it), so a file that grows or shrinks meanwhile restores as saved.
+   */
   private async saveFile(node: Node, p: Buffer, changed = false): Promise<Node> {
     this.current = p;
     this.progress();
@@ -509,7 +528,10 @@ export class Archiver {
     try {
       const st = this.fs.fstat(fd);
       const fresh = nodeFromStat(node.name, st, 'file', this.opts.withAtime);
+      const before = this.stats.totalBytesProcessed;
       fresh.content = await this.saveContent(fd, Number(st.size));
+      const saved = this.stats.totalBytesProcessed - before;
+      if (saved !== Number(st.size)) this.fileChanged(fresh, p, Number(st.size), saved);
       if (changed) this.stats.filesChanged++;
       else this.stats.filesNew++;
       this.stats.totalFilesProcessed++;
@@ -518,6 +540,13 @@ export class Archiver {
       this.current = undefined;
       this.fs.close(fd);
     }
+  }
+
+  private fileChanged(node: Node, p: Buffer, expected: number, saved: number): void {
+    node.size = saved;
+    const c = { path: p.toString(), expected, saved };
+    this.changed.push(c);
+    this.opts.onFileChanged?.(c);
   }
 
   private async saveContent(fd: number, size: number): Promise<string[]> {

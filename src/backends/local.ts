@@ -345,18 +345,20 @@ async function readRange(h: Handle, file: string, offset: number, length: number
     throw wrapNotFound(err, h, file);
   }
   try {
+    // the size first: a range claimed by a damaged index must not decide what we allocate
+    const size = (await fh.stat()).size;
     if (length === 0) {
-      const size = (await fh.stat()).size;
       if (offset > size) throw new ResticError(`${file}: offset ${offset} is beyond the end of the file (${size} bytes)`);
       length = size - offset;
     }
+    const eof = (): ResticError =>
+      new ResticError(`${file}: unexpected EOF: wanted ${length} bytes at offset ${offset}, the file has ${size} bytes`);
+    if (offset + length > size) throw eof();
     const buf = alloc(length);
     let got = 0;
     while (got < length) {
       const { bytesRead } = await fh.read(buf, got, length - got, offset + got);
-      if (bytesRead === 0) {
-        throw new ResticError(`${file}: unexpected EOF: wanted ${length} bytes at offset ${offset}, file ends after ${offset + got}`);
-      }
+      if (bytesRead === 0) throw eof(); // shrank meanwhile
       got += bytesRead;
     }
     return buf;

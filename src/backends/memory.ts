@@ -51,7 +51,7 @@ export class MemoryBackend implements Backend {
     const end = length ? offset + length : f.length;
     if (end > f.length) {
       throw new ResticError(
-        `${describeHandle(h)}: unexpected EOF: wanted ${length} bytes at offset ${offset}, file ends after ${f.length}`,
+        `${describeHandle(h)}: unexpected EOF: wanted ${length} bytes at offset ${offset}, the file has ${f.length} bytes`,
       );
     }
     return f.slice(offset, end);

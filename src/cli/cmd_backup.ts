@@ -1,7 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { UsageError, ExitCode } from '../errors.js';
-import { Archiver, type BackupItem, type BackupProgress, type BackupResult, type BackupWarning } from '../archiver/archiver.js';
+import {
+  Archiver,
+  type BackupItem,
+  type BackupProgress,
+  type BackupResult,
+  type BackupWarning,
+  type FileChanged,
+} from '../archiver/archiver.js';
 import type { Command } from './command.js';
 import { type GlobalContext, compressionOption, openRepository, withLock } from './global.js';
 import { removeStaleTempFiles } from '../repository/temp-files.js';
@@ -85,6 +92,7 @@ export const backupCommand: Command = {
       },
       onItem: verbosity(ctx) >= (ctx.json ? 2 : 3) ? (item) => verboseItem(ctx, item, line) : undefined,
       onWarning: warningPrinter(ctx, line),
+      onFileChanged: fileChangedPrinter(ctx, line),
       ...changeDetectionOptions(ctx),
       dryRun,
       noScan: !!ctx.opts['no-scan'],
@@ -137,6 +145,14 @@ function filterExisting(ctx: GlobalContext, targets: string[]): string[] {
 function printer(ctx: GlobalContext): (level: number, msg: string) => void {
   return (level, msg) => {
     if (!ctx.json && verbosity(ctx) >= level) ctx.stdout(msg + '\n');
+  };
+}
+
+/** A file whose size changed while read: old restic's warning; not an error. */
+function fileChangedPrinter(ctx: GlobalContext, line: StatusLine | undefined): (c: FileChanged) => void {
+  return (c) => {
+    line?.clear();
+    ctx.stderr(`warning for ${c.path}: expected ${c.expected} bytes, saved ${c.saved} bytes\n`);
   };
 }
 
@@ -365,7 +381,12 @@ async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> 
   const result = await (dryRun ? run() : withLock(ctx, repo, false, run, { honourNoLock: false }));
   const elapsed = (Date.now() - started) / 1000;
   if (ctx.json) ctx.stdout(summaryJson(result.snapshot.summary, elapsed, result.snapshotId, dryRun));
-  else printSummary(ctx, { snapshotId: result.snapshotId, snapshot: result.snapshot, stats: result.stats, warnings: [] }, elapsed);
+  else
+    printSummary(
+      ctx,
+      { snapshotId: result.snapshotId, snapshot: result.snapshot, stats: result.stats, warnings: [], changed: [] },
+      elapsed,
+    );
   await repo.close();
   return 0;
 }

@@ -12,7 +12,7 @@ import { formatDuration } from '../ui/duration.js';
 import { findFilteredSnapshots } from '../walker/select.js';
 import { type Duration, parseDuration } from '../forget/duration.js';
 import { type ExpirePolicy, type KeepReason, type SnapshotEntry, formatPolicy, isEmptyPolicy } from '../forget/policy.js';
-import { type ForgetGroup, deleteSnapshots, forgetJson, planForget, removedIds } from '../forget/forget.js';
+import { type ForgetGroup, deleteSnapshots, forgetJson, planForgetAsync, removedIds } from '../forget/forget.js';
 import { parseGroupByOptions } from '../forget/group.js';
 import { loadSnapshots, parseTagListFlags } from '../forget/tags.js';
 
@@ -162,9 +162,9 @@ async function runForget(
     const unsafeAllowRemoveAll = !!ctx.opts['unsafe-allow-remove-all'];
     // restic ≥ 0.17: an empty policy is an error (0.14 printed this line and exited 0)
     if (isEmptyPolicy(policy) && !unsafeAllowRemoveAll) throw new UsageError('no policy was specified, no snapshots will be removed');
-    groups = planForget(all, { policy, groupBy, filter, unsafeAllowRemoveAll });
+    groups = await planForgetAsync(all, { policy, groupBy, filter, unsafeAllowRemoveAll });
     if (!ctx.json) say(`Applying Policy: ${formatPolicy(policy)}\n`);
-    if (!ctx.json) printGroups(ctx, groups);
+    if (!ctx.json) await printGroups(ctx, groups);
     remove = removedIds(groups);
   }
   if (remove.length) {
@@ -186,15 +186,32 @@ async function runForget(
   return remove;
 }
 
-function printGroups(ctx: GlobalContext, groups: ForgetGroup[]): void {
+/** One table per event-loop turn, so a signal is handled between them. */
+async function printGroups(ctx: GlobalContext, groups: ForgetGroup[]): Promise<void> {
+  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
   const compact = !!ctx.opts['compact'];
   const verbose = ((ctx.opts['verbose'] as number | undefined) ?? 0) > 0;
   for (const g of [...groups].sort((a, b) => (a.keyJson < b.keyJson ? -1 : a.keyJson > b.keyJson ? 1 : 0))) {
     if (verbose) ctx.stdout(groupHeader(g));
     if (ctx.quiet) continue;
-    if (g.keep.length) ctx.stdout(`keep ${g.keep.length} snapshots:\n` + snapshotTable(g.keep, g.reasons, compact) + '\n');
-    if (g.remove.length) ctx.stdout(`remove ${g.remove.length} snapshots:\n` + snapshotTable(g.remove, [], compact) + '\n');
+    await turn();
+    if (g.keep.length) writeLines(ctx, [`keep ${g.keep.length} snapshots:`, ...snapshotTable(g.keep, g.reasons, compact), '']);
+    await turn();
+    if (g.remove.length) writeLines(ctx, [`remove ${g.remove.length} snapshots:`, ...snapshotTable(g.remove, [], compact), '']);
   }
+}
+
+/** Lines joined into writes of at most ~64 MiB: one string of them all may be too long for V8. */
+function writeLines(ctx: GlobalContext, lines: string[]): void {
+  let chunk = '';
+  for (const l of lines) {
+    if (chunk.length + l.length > 64 * 1024 * 1024) {
+      ctx.stdout(chunk);
+      chunk = '';
+    }
+    chunk += l + '\n';
+  }
+  if (chunk) ctx.stdout(chunk);
 }
 
 /** restic's PrintSnapshotGroupHeader. */
@@ -210,8 +227,18 @@ function groupHeader(g: ForgetGroup): string {
 
 const byteLen = (s: string) => Buffer.byteLength(s, 'utf8');
 
-/** restic's PrintSnapshots table: oldest first, local times, reasons column when given. */
-export function snapshotTable(list: SnapshotEntry[], reasons: KeepReason[], compact: boolean): string {
+/** s without trailing spaces; a regex /  +$/ is quadratic in a long run of inner spaces. */
+function trimSpaces(s: string): string {
+  let end = s.length;
+  while (end > 0 && s.charCodeAt(end - 1) === 0x20) end--;
+  return s.slice(0, end);
+}
+
+/**
+ * restic's PrintSnapshots table: oldest first, local times, reasons column when given. Line
+ * by line: with millions of tags the whole table exceeds V8's longest string.
+ */
+function snapshotTable(list: SnapshotEntry[], reasons: KeepReason[], compact: boolean): string[] {
   const why = new Map(reasons.map((r) => [r.entry.id, r.matches]));
   const rows = [...list].sort((a, b) => compareGoTimes(a.snapshot.time, b.snapshot.time));
   const cols: Array<[string, (e: SnapshotEntry) => string]> = compact
@@ -231,25 +258,31 @@ export function snapshotTable(list: SnapshotEntry[], reasons: KeepReason[], comp
           : []),
         ['Paths', (e) => e.snapshot.paths.join('\n')],
       ];
-  const cells = rows.map((e) => cols.map(([, f]) => f(e)));
-  const widths = cols.map(([h], i) => Math.max(byteLen(h), ...cells.map((r) => Math.max(...r[i]!.split('\n').map(byteLen)))));
+  const cells = rows.map((e) => cols.map(([, f]) => f(e).split('\n')));
+  // loops, not Math.max(...list): a cell may hold millions of tags
+  const widths = cols.map(([h]) => byteLen(h));
+  for (const r of cells) r.forEach((f, c) => f.forEach((l) => (widths[c] = Math.max(widths[c]!, byteLen(l)))));
   const total = widths.reduce((a, b) => a + b, 0) + (cols.length - 1) * 2;
-  const lines = (data: string[]) => {
-    const fields = data.map((d) => d.split('\n'));
-    const n = Math.max(1, ...fields.map((f) => f.length));
+  const lines = (fields: string[][]) => {
+    const n = fields.reduce((m, f) => Math.max(m, f.length), 1);
     const out: string[] = [];
     for (let i = 0; i < n; i++) {
-      const s = fields
-        .map((f, c) => (c > 0 ? '  ' : '') + (f[i] ?? '') + ' '.repeat(Math.max(0, widths[c]! - byteLen(f[i] ?? ''))))
-        .join('');
-      out.push(s.replace(/ +$/, ''));
+      const last = fields.reduce((l, f, c) => (f[i] ? c : l), -1);
+      let s = '';
+      for (let c = 0; c <= last; c++) {
+        const v = fields[c]![i] ?? '';
+        s += (c > 0 ? '  ' : '') + v + (c < last ? ' '.repeat(Math.max(0, widths[c]! - byteLen(v))) : '');
+      }
+      out.push(trimSpaces(s));
     }
     return out;
   };
   const multiline = !compact && rows.some((e) => e.snapshot.paths.length > 1);
-  let text = lines(cols.map(([h]) => h)).join('\n') + '\n' + '-'.repeat(total) + '\n';
+  const text = [...lines(cols.map(([h]) => [h])), '-'.repeat(total)];
   cells.forEach((r, idx) => {
-    text += (multiline && idx > 0 ? '\n' : '') + lines(r).join('\n') + '\n';
+    if (multiline && idx > 0) text.push('');
+    for (const l of lines(r)) text.push(l);
   });
-  return text + '-'.repeat(total) + '\n' + `${rows.length} snapshots\n`;
+  text.push('-'.repeat(total), `${rows.length} snapshots`);
+  return text;
 }

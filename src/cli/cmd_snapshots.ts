@@ -103,10 +103,12 @@ function printTable(ctx: GlobalContext, list: Entry[]): void {
     return row;
   });
   const len = (t: string) => Buffer.byteLength(t);
-  const widths = head.map((h, i) => Math.max(len(h), ...rows.flatMap((r) => r[i]!.split('\n').map(len))));
+  // loops, not Math.max(...list): a cell may hold millions of tags
+  const widths = head.map(len);
+  for (const r of rows) r.forEach((c, i) => c.split('\n').forEach((l) => (widths[i] = Math.max(widths[i]!, len(l)))));
   const lines = (cells: string[]) => {
     const split = cells.map((c) => c.split('\n'));
-    const n = Math.max(...split.map((l) => l.length));
+    const n = split.reduce((m, l) => Math.max(m, l.length), 0);
     return Array.from({ length: n }, (_, k) =>
       split
         .map((l, i) => (l[k] ?? '') + ' '.repeat(Math.max(0, widths[i]! - len(l[k] ?? ''))))
@@ -118,7 +120,16 @@ function printTable(ctx: GlobalContext, list: Entry[]): void {
   const sep = '-'.repeat(widths.reduce((a, b) => a + b, 0) + 2 * (widths.length - 1));
   const body = rows.flatMap((r, i) => (multiline && i > 0 ? ['', ...lines(r)] : lines(r)));
   const footer = [`Timestamps shown in ${goLocalZoneName(ctx.env)}`, `${list.length} snapshots`];
-  ctx.stdout([...lines(head), sep, ...body, sep, ...footer].join('\n') + '\n');
+  // in pieces: with millions of tags the whole table is longer than a V8 string may be
+  let chunk = '';
+  for (const l of [...lines(head), sep, ...body, sep, ...footer]) {
+    if (chunk.length + l.length > 64 * 1024 * 1024) {
+      ctx.stdout(chunk);
+      chunk = '';
+    }
+    chunk += l + '\n';
+  }
+  ctx.stdout(chunk);
 }
 
 /** Go's time.Local name as restic prints it: "local time" unless TZ names a zone. */

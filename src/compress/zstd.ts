@@ -5,7 +5,6 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { decompress } from '@bokuweb/zstd-wasm';
 import { FormatError } from '../errors.js';
 
 let ready = false;
@@ -60,6 +59,7 @@ interface ZstdModule {
   _ZSTD_createCCtx(): number;
   _ZSTD_compressBound(n: number): number;
   _ZSTD_isError(code: number): number;
+  _ZSTD_decompress(dst: number, dstCap: number, src: number, srcSize: number): number;
   _ZSTD_compress_usingDict(
     cctx: number,
     dst: number,
@@ -198,27 +198,64 @@ function zstdFrameContentSize(frame: Uint8Array): number {
 }
 
 /**
- * Decompress one frame whose output may not exceed `maxSize` bytes.
- * `expectedSize` (from the index) is used when the frame does not record its size.
+ * Most output one byte of a zstd frame can yield: a block of at most 128 KiB written as RLE
+ * takes a 3-byte block header and its 1 byte. A claimed size beyond this is a lie.
+ */
+const MAX_EXPANSION = (128 * 1024) / 4;
+
+/** zstd's error codes (ZSTD_ErrorCode) we name; others are reported by number. */
+const ZSTD_ERRORS: Record<number, string> = {
+  10: 'unknown frame prefix',
+  14: 'unsupported frame parameter',
+  16: 'frame requires too much memory',
+  20: 'corrupted data',
+  22: 'checksum mismatch',
+  70: 'output larger than expected',
+  72: 'wrong input size',
+};
+const DST_TOO_SMALL = 70;
+
+/**
+ * Decompress one frame whose output may not exceed `maxSize` bytes. `expectedSize` (the
+ * index's uncompressed_length) must match a size the frame records; nothing is allocated
+ * for a size the frame's own length cannot produce.
  */
 export function zstdDecompress(frame: Uint8Array, maxSize: number, expectedSize?: number): Uint8Array {
-  ensureZstd(); // outside the try below: a broken install is not a corrupt frame
+  ensureZstd(); // before the checks: a broken install is not a corrupt frame
   const fcs = zstdFrameContentSize(frame);
-  if (fcs > maxSize) throw new FormatError(`zstd frame claims ${fcs} bytes, more than the allowed ${maxSize}`);
-  let heap = fcs >= 0 ? Math.max(fcs, 1) : Math.min(maxSize, Math.max(expectedSize ?? 0, 1 << 20));
+  const limit = Math.min(maxSize, frame.length * MAX_EXPANSION);
+  if (fcs > limit) throw new FormatError(`zstd frame claims ${fcs} bytes, more than the allowed ${limit}`);
+  if (expectedSize !== undefined && expectedSize > limit)
+    throw new FormatError(`expected ${expectedSize} bytes, more than ${frame.length} compressed bytes can hold (limit ${limit})`);
+  if (fcs >= 0 && expectedSize !== undefined && fcs !== expectedSize)
+    throw new FormatError(`zstd frame holds ${fcs} bytes, ${expectedSize} expected`);
+  const want = fcs >= 0 ? fcs : expectedSize;
+  // Without a recorded size, start small and grow: the output alone decides what we allocate.
+  let cap = want ?? Math.min(limit, Math.max(1 << 20, frame.length * 8));
   for (;;) {
-    try {
-      const out = decompress(frame, { defaultHeapSize: heap });
-      if (fcs >= 0 && out.length !== fcs) throw new FormatError('zstd frame size mismatch');
+    const out = decompressInto(frame, cap);
+    if (typeof out !== 'number') {
+      if (fcs >= 0 && out.length !== fcs) throw new FormatError(`zstd frame holds ${out.length} bytes, its header says ${fcs}`);
       return out;
-    } catch (err) {
-      if (err instanceof FormatError) throw err;
-      // Without a recorded size we guessed the output buffer; grow it and retry.
-      if (fcs < 0 && heap < maxSize) {
-        heap = Math.min(maxSize, heap * 4);
-        continue;
-      }
-      throw new FormatError(`zstd decompression failed: ${(err as Error).message}`);
     }
+    if (out !== DST_TOO_SMALL) throw new FormatError(`zstd decompression failed: ${ZSTD_ERRORS[out] ?? `error code ${out}`}`);
+    if (want !== undefined || cap >= limit) throw new FormatError(`zstd frame decompresses to more than ${cap} bytes`);
+    cap = Math.min(limit, cap * 4);
+  }
+}
+
+/** One ZSTD_decompress call into a `cap`-byte buffer: the output (copied out), or zstd's error code. */
+function decompressInto(frame: Uint8Array, cap: number): Uint8Array | number {
+  const src = zstd._malloc(Math.max(frame.length, 1));
+  const dst = zstd._malloc(Math.max(cap, 1));
+  try {
+    if (!src || !dst) throw new FormatError(`zstd: cannot allocate ${cap} bytes`);
+    zstd.HEAPU8.set(frame, src);
+    const n = zstd._ZSTD_decompress(dst, cap, src, frame.length);
+    if (zstd._ZSTD_isError(n)) return -(n | 0); // size_t of -code in the 32-bit WASM
+    return zstd.HEAPU8.slice(dst, dst + n); // HEAPU8 re-read: the heap may have grown
+  } finally {
+    if (dst) zstd._free(dst);
+    if (src) zstd._free(src);
   }
 }

@@ -7,7 +7,7 @@ import { checkRepository, type OperationOptions, type Repository } from '../repo
 import { mapLimit } from '../parallel/map-limit.js';
 import { goJsonString, goJsonStrings } from '../go/json-string.js';
 import { snapshotJson014, snapshotJsonWithId } from '../format/snapshot.js';
-import { type GroupByOptions, type GroupKey, groupSnapshots, parseGroupByOptions } from './group.js';
+import { type GroupByOptions, type GroupKey, groupSnapshots, parseGroupByOptions, presortForGrouping } from './group.js';
 import { type ExpirePolicy, type KeepReason, type SnapshotEntry, applyPolicy, isEmptyPolicy } from './policy.js';
 import { type SnapshotSelector, loadSnapshots, selectorMatches } from './tags.js';
 
@@ -55,6 +55,14 @@ export function planForget<E extends SnapshotEntry>(all: E[], opts: ForgetPlanOp
     const r = applyPolicy(group.snapshots, opts.policy, opts.now);
     return { key: group.key, keyJson: group.keyJson, keep: r.keep, remove: r.remove, reasons: r.reasons };
   });
+}
+
+/** planForget with the long sorts done first, letting the event loop run between snapshots. */
+export async function planForgetAsync<E extends SnapshotEntry>(all: E[], opts: ForgetPlanOptions): Promise<ForgetGroup<E>[]> {
+  if (isEmptyPolicy(opts.policy) && !opts.unsafeAllowRemoveAll) return [];
+  const g = typeof opts.groupBy === 'object' ? opts.groupBy : parseGroupByOptions(opts.groupBy ?? 'host,paths');
+  await presortForGrouping(opts.filter ? all.filter((e) => selectorMatches(e.snapshot, opts.filter!)) : all, g);
+  return planForget(all, { ...opts, groupBy: g });
 }
 
 function isEmptySelector(f: SnapshotSelector | undefined): boolean {
@@ -125,7 +133,7 @@ export async function forget(repo: Repository, opts: ForgetOptions): Promise<For
 
 async function forgetLocked(repo: Repository, opts: ForgetOptions): Promise<ForgetResult> {
   opts.signal?.throwIfAborted();
-  const groups = planForget(await loadSnapshots(repo, opts.warn), opts);
+  const groups = await planForgetAsync(await loadSnapshots(repo, opts.warn), opts);
   const removed = removedIds(groups);
   opts.signal?.throwIfAborted();
   if (!opts.dryRun) await deleteSnapshots(repo, removed);

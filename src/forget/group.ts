@@ -41,9 +41,33 @@ export function groupKeyJson(k: GroupKey): string {
   return `{"hostname":${goJsonString(k.hostname)},"paths":${goJsonStrings(k.paths)},"tags":${goJsonStrings(k.tags)}}`;
 }
 
-/** Go's sort.Strings: byte order of the UTF-8 encoding. */
+const SURROGATE = /[\ud800-\udfff]/;
+
+/**
+ * Go's sort.Strings: byte order of the UTF-8 encoding. Without surrogates UTF-16 code-unit
+ * order is the same order, so only lists with them pay for encoding (once per string).
+ */
 function goSortStrings(l: string[]): string[] {
-  return l.sort((a, b) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')));
+  if (!l.some((s) => SURROGATE.test(s))) return l.sort(); // default sort: code-unit order
+  const keyed = l.map((s) => ({ s, b: Buffer.from(s, 'utf8') })).sort((x, y) => Buffer.compare(x.b, y.b));
+  keyed.forEach((k, i) => (l[i] = k.s));
+  return l;
+}
+
+/**
+ * Sort every snapshot's paths (and tags, when grouping by them) as groupSnapshots does, letting
+ * the event loop run (signals, timers) at least every 50 ms; groupSnapshots then finds them
+ * sorted, which costs it one linear pass per list.
+ */
+export async function presortForGrouping(list: SnapshotEntry[], g: GroupByOptions): Promise<void> {
+  let turn = Date.now();
+  for (const { snapshot: sn } of list) {
+    if (g.tags && sn.tags) goSortStrings(sn.tags);
+    goSortStrings(sn.paths);
+    if (Date.now() - turn < 50) continue;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    turn = Date.now();
+  }
 }
 
 /**

@@ -17,6 +17,7 @@ export {
   type ForgetResult,
   forget,
   planForget,
+  planForgetAsync,
   forgetJson,
   removedIds,
   deleteSnapshots,

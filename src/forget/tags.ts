@@ -4,8 +4,6 @@
  */
 import type { Snapshot } from '../format/snapshot.js';
 import { type Repository } from '../repository/repository.js';
-import { compareGoTimes } from '../go/time.js';
-import { mapLimit } from '../parallel/map-limit.js';
 
 /** `a, b,,c` → ["a", "b", "", "c"]: split at commas, trim each tag, keep empty ones (restic's splitTagList). */
 export function splitTagList(s: string): string[] {
@@ -93,15 +91,10 @@ export async function loadSnapshots(
   repo: Repository,
   warn: (line: string) => void = () => {},
 ): Promise<Array<{ id: string; snapshot: Snapshot }>> {
-  const ids: string[] = [];
-  for await (const id of repo.listIds('snapshot')) ids.push(id);
-  const loaded = await mapLimit(ids, 8, async (id) => {
-    try {
-      return { id, snapshot: await repo.loadSnapshot(id) };
-    } catch (err) {
-      warn(`could not load snapshot ${id.slice(0, 8)}: ${(err as Error).message}`);
-      return null;
-    }
-  });
-  return loaded.filter((e) => e !== null).sort((a, b) => compareGoTimes(a.snapshot.time, b.snapshot.time));
+  return repo.listSnapshots((id, err) => warn(couldNotLoad(id, err)));
+}
+
+/** restic's warning for a snapshot file that cannot be loaded. */
+export function couldNotLoad(id: string, err: unknown): string {
+  return `could not load snapshot ${id.slice(0, 8)}: ${(err as Error)?.message ?? String(err)}`;
 }

@@ -1,6 +1,7 @@
 /** The repository `config` file: version, repository ID and chunker polynomial. */
 import { FormatError } from '../errors.js';
 import { isId } from './id.js';
+import { deg, irreducible } from '../chunker/polynomial.js';
 
 /** The repository's config file: format version, repository ID, chunker polynomial. */
 export interface Config {
@@ -24,6 +25,7 @@ export function decodeConfig(plain: Uint8Array): Config {
   } catch (err) {
     throw new FormatError(`config is not valid JSON: ${(err as Error).message}`);
   }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new FormatError('config is not a JSON object');
   const { version, id, chunker_polynomial: pol } = raw;
   if (typeof version !== 'number' || version < MIN_REPO_VERSION || version > MAX_REPO_VERSION) {
     throw new FormatError(`unsupported repository version ${String(version)}`);
@@ -32,5 +34,9 @@ export function decodeConfig(plain: Uint8Array): Config {
   if (typeof pol !== 'string' || !/^[0-9a-f]{1,16}$/.test(pol)) {
     throw new FormatError(`config has an invalid chunker polynomial ${JSON.stringify(pol)}`);
   }
-  return { version, id, chunkerPolynomial: BigInt('0x' + pol) };
+  const p = BigInt('0x' + pol);
+  // checked at open, as restic's LoadConfig does: otherwise every file of a backup fails
+  if (!irreducible(p)) throw new FormatError('invalid chunker polynomial');
+  if (deg(p) < 40 || deg(p) > 53) throw new FormatError(`unsupported chunker polynomial of degree ${deg(p)} (restic's have 53)`);
+  return { version, id, chunkerPolynomial: p };
 }

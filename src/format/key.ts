@@ -49,6 +49,7 @@ export function decodeKeyFile(bytes: Uint8Array, name = ''): KeyFile {
   } catch (err) {
     throw new FormatError(`key file${where} is not valid JSON: ${(err as Error).message}`);
   }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new FormatError(`key file${where} is not a JSON object`);
   const num = (v: unknown, f: string) => {
     if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new FormatError(`key file${where}: invalid ${f}`);
     return v;

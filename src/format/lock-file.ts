@@ -4,6 +4,7 @@
  * repository is repository/lock.ts.
  */
 import { goJsonString } from '../go/json-string.js';
+import { FormatError } from '../errors.js';
 import { parseJson } from '../go/json-parse.js';
 import { parseGoTime } from '../go/time.js';
 import { formatGoDuration } from '../go/duration.js';
@@ -32,6 +33,7 @@ export function encodeLock(l: LockInfo): Uint8Array {
 /** A decrypted lock file; missing fields read as Go zero values. */
 export function decodeLock(plain: Uint8Array): LockInfo {
   const o = parseJson(plain) as Record<string, unknown>;
+  if (!o || typeof o !== 'object' || Array.isArray(o)) throw new FormatError('lock file is not a JSON object');
   return {
     time: String(o.time ?? ''),
     exclusive: o.exclusive === true,

@@ -162,8 +162,10 @@ export function decodeSnapshot(plain: Uint8Array, name = ''): Snapshot {
   if (typeof raw.username === 'string') s.username = raw.username;
   if (typeof raw.uid === 'number') s.uid = raw.uid;
   if (typeof raw.gid === 'number') s.gid = raw.gid;
-  if (strs(raw.excludes)?.length) s.excludes = strs(raw.excludes);
-  if (strs(raw.tags)?.length) s.tags = strs(raw.tags);
+  const excludes = strs(raw.excludes);
+  if (excludes?.length) s.excludes = excludes;
+  const tags = strs(raw.tags); // once: a snapshot may carry millions
+  if (tags?.length) s.tags = tags;
   if (isId(raw.original)) s.original = raw.original;
   if (typeof raw.program_version === 'string') s.programVersion = raw.program_version;
   const keys = Object.keys(raw);

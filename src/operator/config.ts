@@ -252,6 +252,8 @@ function resolveRest(r: RestServerSpec, secrets: SecretMap): ResolvedBackupServe
   const protocol = checkProtocol(r.protocol, 'rest.protocol', CHE_DEFAULTS.rest.protocol);
   const hostname = checkHostname(r.hostname, 'rest.hostname');
   const port = checkPort(r.port, 'rest.port', CHE_DEFAULTS.rest.port);
+  if (r.repositoryPath !== undefined && typeof r.repositoryPath !== 'string')
+    throw new BackupConfigError('rest.repositoryPath must be a string');
   const repoPath = cleanPath(r.repositoryPath ?? '');
   const password = repositoryPassword(
     secrets,

@@ -774,16 +774,27 @@ export class Repository {
     })().catch(() => undefined); // listSnapshots() reads again and reports errors
   }
 
-  /** All snapshots, oldest first. */
-  async listSnapshots(): Promise<Array<{ id: string; snapshot: Snapshot }>> {
+  /**
+   * All snapshots, oldest first. With `onError`, a snapshot file that cannot be read or
+   * decoded is reported there and left out (restic's "could not load snapshot"); without
+   * it the first such file fails the call (what prune and backup need).
+   */
+  async listSnapshots(onError?: (id: string, err: unknown) => void): Promise<Array<{ id: string; snapshot: Snapshot }>> {
     const ids: string[] = [];
     for await (const id of this.listIds('snapshot')) ids.push(id);
     if (this.snapshotPrefetch) await this.snapshotPrefetch;
     const out = await mapLimit(ids, 8, async (id) => {
       const cached = this.snapshotCache.get(id);
-      return { id, snapshot: cached ? structuredClone(cached) : await this.loadSnapshot(id) };
+      if (cached) return { id, snapshot: structuredClone(cached) };
+      try {
+        return { id, snapshot: await this.loadSnapshot(id) };
+      } catch (err) {
+        if (!onError) throw err;
+        onError(id, err);
+        return null;
+      }
     });
-    return out.sort((a, b) => compareGoTimes(a.snapshot.time, b.snapshot.time));
+    return out.filter((e) => e !== null).sort((a, b) => compareGoTimes(a.snapshot.time, b.snapshot.time));
   }
 
   /**

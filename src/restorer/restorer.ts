@@ -334,7 +334,9 @@ export class Restorer {
   }
 
   private async restoreNode(node: Node, p: Buffer, fresh: boolean, snapPath: string): Promise<void> {
-    const linkKey = node.links && node.links > 1 && node.inode ? `${node.deviceId ?? 0n}:${node.inode}` : undefined;
+    // Only regular files are hard-linked, as in restic: a "file" sharing a symlink's inode
+    // would otherwise come out as that symlink.
+    const linkKey = node.type === 'file' && node.links && node.links > 1 && node.inode ? `${node.deviceId ?? 0n}:${node.inode}` : undefined;
     const first = linkKey ? this.links.get(linkKey) : undefined;
     let existed = false;
     if (!fresh && node.type !== 'socket') {
@@ -348,7 +350,7 @@ export class Restorer {
     this.stats.nodesTotal++;
     if (this.dryRun) return this.countDryRun(node, snapPath, existed, linkKey, p);
     if (!fresh) this.clear(p);
-    if (first && node.type !== 'dir') {
+    if (first) {
       fs.linkSync(first, p);
       this.stats.nodesDone++;
       return;
@@ -380,7 +382,6 @@ export class Restorer {
       default:
         throw new Error(`unsupported node type ${node.type}`);
     }
-    if (linkKey) this.links.set(linkKey, p);
     this.restoreMetadata(node, p);
     this.stats.nodesDone++;
     this.opts.onItem?.({ action: 'restored', path: snapPath, size: 0, type: 'other' });
@@ -679,6 +680,9 @@ export class Restorer {
   private verifyFile(node: Node, p: Buffer): void {
     const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
+      // restic's check: the size recorded in the snapshot, then the content blob by blob
+      const size = fs.fstatSync(fd).size;
+      if (size !== (node.size ?? 0)) throw new Error(`Invalid file size for ${p.toString()}: expected ${node.size ?? 0}, got ${size}`);
       let pos = 0;
       for (const id of node.content ?? []) {
         const locs = this.repo.index.lookup('data', id);

@@ -7,6 +7,7 @@ import { NotFoundError, UsageError } from '../errors.js';
 import type { Repository } from '../repository/repository.js';
 import type { Snapshot } from '../format/snapshot.js';
 import { compareGoTimes } from '../go/time.js';
+import { couldNotLoad } from '../forget/tags.js';
 
 export interface SnapshotFilter {
   /** Any of these hosts (empty: any host). */
@@ -84,7 +85,9 @@ export async function findFilteredSnapshots(
   ids: string[],
   warn: (msg: string) => void = () => {},
 ): Promise<FoundSnapshot[]> {
-  if (!ids.length) return (await repo.listSnapshots()).filter((s) => snapshotMatches(s.snapshot, f));
+  // as restic: an unreadable snapshot file is reported and the others are listed
+  if (!ids.length)
+    return (await repo.listSnapshots((id, err) => warn(couldNotLoad(id, err)))).filter((s) => snapshotMatches(s.snapshot, f));
   let all: FoundSnapshot[] | undefined;
   let usedFilter = false;
   const found: string[] = [];
