@@ -33,6 +33,7 @@ export default defineConfig({
     hookTimeout: 120_000,
     // restic calls are CPU heavy (scrypt); two cores: keep files from starving each other.
     maxWorkers: 2,
+    globalSetup: ['test/helpers/cache-home.ts'],
     minWorkers: 1,
     projects: [
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'], env: ramTmpDir() } },
