@@ -45,6 +45,8 @@ export interface Backend {
   packTempDir?(): string;
   /** Commit a complete file written in packTempDir() as `h`, with save()'s guarantees. */
   adoptTempFile?(h: Handle, tmp: string): Promise<void>;
+  /** Optional save() of a local file's content, streamed: the file is never whole in memory. */
+  saveFile?(h: Handle, file: string): Promise<void>;
   /** Size of a file; NotFoundError when missing. */
   stat(h: Handle): Promise<FileInfo>;
   /** All files of a type whose names are 64-hex IDs (others are ignored, as restic does). */

@@ -166,7 +166,7 @@ export class RestBackend implements Backend {
     method: string,
     url: string,
     headers: Record<string, string> = {},
-    body?: Uint8Array,
+    body?: Uint8Array | fs.ReadStream,
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
     const h: Record<string, string> = { accept: CONTENT_TYPE_V2, ...headers };
     if (this.auth) h.authorization = this.auth;
@@ -244,14 +244,37 @@ export class RestBackend implements Backend {
     const res = await this.send('POST', url, { 'content-type': 'application/octet-stream' }, data);
     if (res.status === 200) return;
     if (res.status === 403 && (await this.alreadyStored(h, data))) return;
+    throw this.saveError(h, res);
+  }
+
+  /** save() streamed from a file (a pack spooled to disk): never whole in memory. */
+  async saveFile(h: Handle, file: string): Promise<void> {
+    const size = (await fs.promises.stat(file)).size;
+    const headers = { 'content-type': 'application/octet-stream', 'content-length': String(size) };
+    const res = await this.send('POST', this.url(h), headers, fs.createReadStream(file));
+    if (res.status === 200) return;
+    // As alreadyStored(): the server checked the stored file's SHA-256 against its name.
+    if (
+      res.status === 403 &&
+      h.type !== 'config' &&
+      (await this.stat(h).then(
+        (fi) => fi.size === size,
+        () => false,
+      ))
+    )
+      return;
+    throw this.saveError(h, res);
+  }
+
+  private saveError(h: Handle, res: { status: number; body: Buffer }): Error {
     if (res.status === 403) {
-      throw new BackendRequestError(
+      return new BackendRequestError(
         `save ${describeHandle(h)}: the server refused to store it (HTTP 403: it exists with other content, or writing is not allowed)`,
         false,
         403,
       );
     }
-    throw this.statusError(`save ${describeHandle(h)}`, res.status, res.body);
+    return this.statusError(`save ${describeHandle(h)}`, res.status, res.body);
   }
 
   /**

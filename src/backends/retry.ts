@@ -137,12 +137,16 @@ async function retry<T>(op: string, fn: () => Promise<T>, opts: RetryOptions = {
 /** Wraps any backend so each operation is retried on transient failures. */
 export class RetryBackend implements Backend {
   readonly location: string;
+  /** The inner store's streamed save, retried (absent when the inner store has none). */
+  readonly saveFile?: (h: Handle, file: string) => Promise<void>;
 
   constructor(
     readonly inner: Backend,
     readonly options: RetryOptions = {},
   ) {
     this.location = inner.location;
+    const saveFile = inner.saveFile?.bind(inner);
+    if (saveFile) this.saveFile = (h, file) => retry(`save ${describe(h)}`, () => saveFile(h, file), this.options);
   }
 
   create(): Promise<void> {

@@ -10,6 +10,7 @@ import type { Repository } from '../repository/repository.js';
 import type { LockOptions } from '../repository/lock.js';
 import { parseGoDuration } from '../go/duration.js';
 import { findKey } from '../repository/key-search.js';
+import { parseMemorySize } from '../parallel/memory-budget.js';
 import type { OptionSpec, Parsed } from './args.js';
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -41,6 +42,12 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
     kind: 'string',
     help: 'compression mode (only available for repository format version 2), one of (auto|off|max)',
     env: 'RESTIC_COMPRESSION',
+  },
+  {
+    name: 'memory-limit',
+    kind: 'string',
+    help: 'memory this process may use, e.g. 128M or 1G, or "none" (default: the container\'s cgroup limit)',
+    env: 'RESTIC_TS_MEMORY_LIMIT',
   },
   { name: 'key-hint', kind: 'string', help: 'key ID of key to try decrypting first', env: 'RESTIC_KEY_HINT' },
   { name: 'option', short: 'o', kind: 'list', help: 'set extended option (key=value, can be specified multiple times)' },
@@ -143,6 +150,16 @@ export function compressionOption(ctx: GlobalContext): CompressionMode | undefin
   return c;
 }
 
+/** `--memory-limit` / RESTIC_TS_MEMORY_LIMIT in bytes, null for "none", undefined when not given (the container's limit applies). */
+export function memoryLimitOption(ctx: GlobalContext): number | null | undefined {
+  const v = (ctx.opts['memory-limit'] as string | undefined) ?? ctx.env.RESTIC_TS_MEMORY_LIMIT;
+  if (v === undefined || v === '') return undefined;
+  if (/^\s*none\s*$/i.test(v)) return null;
+  const n = parseMemorySize(v);
+  if (n === null) throw new UsageError(`invalid memory limit "${v}": use a size such as 128M or 1G, or "none"`);
+  return n;
+}
+
 /**
  * scrypt parameters for new keys. restic calibrates; RESTIC_TS_SCRYPT="N:r:p" lets tests
  * and embedded users choose cheaper (or stronger) parameters explicitly.
@@ -168,7 +185,13 @@ export async function openRepository(ctx: GlobalContext): Promise<Repository> {
     key.catch(() => undefined);
     // Loaded here, not at start-up: commands that never open a repository skip its module graph.
     const { Repository } = await import('../repository/repository.js');
-    return await Repository.open(backend, password, { compression: compressionOption(ctx), keyHint, config, key });
+    return await Repository.open(backend, password, {
+      compression: compressionOption(ctx),
+      keyHint,
+      config,
+      key,
+      memoryLimit: memoryLimitOption(ctx),
+    });
   } catch (err) {
     // Release connections (SSH sessions, sockets) so the process can exit after the error.
     await backend.close().catch(() => undefined);

@@ -36,6 +36,12 @@ export function fullGc(): (() => void) | null {
   return gc ? () => gc() : null;
 }
 
+/** A young-generation collection, for a caller that just dropped many short-lived buffers. */
+export function minorGc(): (() => void) | null {
+  const gc = exposeGc();
+  return gc ? () => gc({ type: 'minor' }) : null;
+}
+
 export function enableWorkerGc(): void {
   const gc = exposeGc();
   collect = gc ? () => gc({ type: 'minor' }) : null;

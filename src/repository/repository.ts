@@ -7,7 +7,7 @@ import type { Backend, FileType, Handle } from '../backends/backend.js';
 import { FormatError, IntegrityError, NotFoundError, RepositoryNotFoundError, ResticError, UsageError } from '../errors.js';
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, loadPoly1305, newRandomKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
-import { PackAssembler } from '../parallel/pack-assembler.js';
+import { type FinishedPack, PackAssembler } from '../parallel/pack-assembler.js';
 import { type BlobWindow, BlobPool, type HeldBlob, workersAvailable } from '../parallel/blob-pool.js';
 import { openStoredBlob } from '../format/blob-open.js';
 import { irreducible, randomPolynomial } from '../chunker/index.js';
@@ -28,6 +28,8 @@ import { type LockOptions, type LockStore, RepositoryLock, removeAllLocks, remov
 import { decodeLock, type LockInfo } from '../format/lock-file.js';
 import { compareGoTimes } from '../go/time.js';
 import { mapLimit } from '../parallel/map-limit.js';
+import { type MemoryBudget, memoryBudget, resolveMemoryLimit } from '../parallel/memory-budget.js';
+import { PackSpool } from '../parallel/pack-spool.js';
 
 export const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** Packs uploaded in parallel while a backup continues (each held in memory). */
@@ -59,6 +61,8 @@ export interface InitOptions {
   packSize?: number;
   username?: string;
   hostname?: string;
+  /** As OpenOptions.memoryLimit. */
+  memoryLimit?: number | null;
 }
 
 export interface OpenOptions {
@@ -84,6 +88,11 @@ export interface OpenOptions {
   config?: Promise<Uint8Array>;
   /** Blobs per index file written while saving (default restic's 50,000; lower in tests). */
   indexMaxBlobs?: number;
+  /**
+   * Bytes this process may use (null: no limit); sizes workers and packs in flight. Default:
+   * RESTIC_TS_MEMORY_LIMIT, else the container's cgroup limit.
+   */
+  memoryLimit?: number | null;
 }
 
 export interface AddKeyOptions {
@@ -122,6 +131,8 @@ export class Repository {
   private readonly snapshotCache = new Map<string, Snapshot>();
   private snapshotPrefetch: Promise<void> | null = null;
   private pool: BlobPool | null = null;
+  /** Temp files for packs bound for a store without its own temp directory (remote ones). */
+  private readonly spool: PackSpool;
   private lastYield = 0;
   private packAssembler: PackAssembler | null = null;
   private readonly workers: number | undefined;
@@ -129,6 +140,8 @@ export class Repository {
   private inProcessData = 0;
   /** Bytes (as stored: compressed, encrypted) and blobs added to packs by this process. */
   readonly added = { data: 0, tree: 0, dataBlobs: 0, treeBlobs: 0 };
+  /** What the memory limit allows: operations size their workers and buffers by it. */
+  readonly memory: MemoryBudget;
 
   private constructor(
     readonly backend: Backend,
@@ -141,6 +154,8 @@ export class Repository {
     this.packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
     this.indexMaxBlobs = opts.indexMaxBlobs ?? INDEX_MAX_BLOBS;
     this.workers = opts.workers;
+    this.memory = memoryBudget(resolveMemoryLimit(opts.memoryLimit));
+    this.spool = new PackSpool(this.memory.tight);
   }
 
   get version(): number {
@@ -172,6 +187,7 @@ export class Repository {
       compression: version < 2 ? 'off' : opts.compression,
       packSize: opts.packSize,
       workers: opts.workers,
+      memoryLimit: opts.memoryLimit,
     });
   }
 
@@ -312,7 +328,7 @@ export class Repository {
       if (type === 'data') this.inProcessData += plaintext.length;
       const { stored, pack } = this.assembler().add(type, blobId, plaintext);
       this.countStored(type, stored);
-      if (pack) this.startUpload(pack.id, pack.bytes, pack.blobs, () => this.assembler().recycle(pack.bytes));
+      if (pack) this.startPack(pack, () => this.assembler().recycle(pack.bytes));
       return { id: blobId, known: false };
     }
     await pool.add(type, blobId, plaintext);
@@ -345,9 +361,10 @@ export class Repository {
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
-  /** Back-pressure: never more than UPLOAD_CONCURRENCY finished packs held in memory. */
+  /** Back-pressure: never more than UPLOAD_CONCURRENCY finished packs held in memory (fewer on a tight budget). */
   private async uploadRoom(): Promise<void> {
-    const limit = this.pool?.writesFiles ? COMMIT_CONCURRENCY : UPLOAD_CONCURRENCY;
+    const streamed = this.backend.adoptTempFile || this.backend.saveFile;
+    const limit = this.pool?.writesFiles && streamed ? COMMIT_CONCURRENCY : this.memory.packsInFlight(UPLOAD_CONCURRENCY);
     if (this.uploads.size >= limit) {
       this.pool?.send(); // the workers keep encoding meanwhile
       while (this.uploads.size >= limit) await Promise.race(this.uploads);
@@ -370,9 +387,13 @@ export class Repository {
     return pool ? pool.openWindow() : null;
   }
 
-  /** Whether `bytes` more of new data justify starting the workers (see IN_PROCESS_DATA). */
+  /**
+   * Whether `bytes` more of new data justify starting the workers (see IN_PROCESS_DATA). On a
+   * tight memory budget they start at once: this thread's own pack and read buffers would
+   * otherwise stay allocated beside the workers' for the rest of the backup.
+   */
   private worthWorkers(bytes: number): boolean {
-    return this.workers !== undefined || this.inProcessData + bytes > IN_PROCESS_DATA;
+    return this.workers !== undefined || this.memory.tight || this.inProcessData + bytes > IN_PROCESS_DATA;
   }
 
   /** Make at least `min` bytes writable at the window's end (may move the window's data). */
@@ -426,15 +447,22 @@ export class Repository {
     this.pool?.closeWindow(w);
   }
 
+  /** This thread's packs: in memory, or (tight memory budget) written to temp files as they grow. */
   private assembler(): PackAssembler {
-    return (this.packAssembler ??= new PackAssembler(this.key, this.version, this.compression, this.packSize));
+    const tempDir = this.memory.tight ? (this.packTempDir() ?? null) : null;
+    return (this.packAssembler ??= new PackAssembler(this.key, this.version, this.compression, this.packSize, tempDir));
+  }
+
+  private startPack(pack: FinishedPack, recycle: () => void): void {
+    if (pack.file) this.startCommit(pack.id, pack.file, pack.blobs);
+    else this.startUpload(pack.id, pack.bytes, pack.blobs, recycle);
   }
 
   private workerCount(): number {
     if (this.workers !== undefined) return this.workers;
     const cores = os.availableParallelism();
     if (cores < 2) return 0;
-    return this.version >= 2 && this.compression !== 'off' ? Math.min(cores, 4) : 1;
+    return this.version >= 2 && this.compression !== 'off' ? Math.min(this.memory.workers(cores), 4) : 1;
   }
 
   private blobPool(): BlobPool | null {
@@ -447,9 +475,11 @@ export class Repository {
         packSize: this.packSize,
         workers,
         // A store with a temp directory (local) gets packs written in place as they are assembled: no pack is held in memory.
-        tempDir: this.backend.packTempDir?.(),
+        tempDir: this.packTempDir(),
         onPack: (p) => (p.file ? this.startCommit(p.id, p.file, p.list) : this.startUpload(p.id, p.bytes, p.list, p.recycle)),
         onStored: (type, stored) => this.countStored(type, stored),
+        holdFreedMemory: this.memory.holdFreedMemory,
+        workerLimits: this.memory.workerLimits,
       });
     }
     return this.pool;
@@ -465,9 +495,21 @@ export class Repository {
     this.track(this.backend.save({ type: 'pack', name: id }, bytes).then(recycle), id, blobs);
   }
 
-  /** Commit a pack a worker wrote to a temp file in packTempDir() (so the backend has adoptTempFile). */
+  /**
+   * Where workers write packs as they assemble them: the store's own temp directory (local),
+   * else a spool of temp files uploaded by streaming (stores that stream uploads, or any
+   * store under a tight memory budget); undefined: packs are assembled in memory.
+   */
+  private packTempDir(): string | undefined {
+    if (this.backend.packTempDir) return this.backend.packTempDir();
+    return this.backend.saveFile || this.memory.tight ? this.spool.tempDir() : undefined;
+  }
+
+  /** Commit a pack a worker wrote to a temp file: adopted by the store (local) or uploaded from the spool. */
   private startCommit(id: string, file: string, blobs: BlobList): void {
-    this.track(this.backend.adoptTempFile!({ type: 'pack', name: id }, file), id, blobs);
+    const h = { type: 'pack' as const, name: id };
+    const saved = this.backend.adoptTempFile ? this.backend.adoptTempFile(h, file) : this.spool.upload(this.backend, h, file);
+    this.track(saved, id, blobs);
   }
 
   private track(saved: Promise<void>, id: string, blobs: BlobList): void {
@@ -505,7 +547,7 @@ export class Repository {
     if (this.packAssembler) {
       for (const type of ['data', 'tree'] as const) {
         const pack = this.packAssembler.finish(type);
-        if (pack) this.startUpload(pack.id, pack.bytes, pack.blobs, () => undefined);
+        if (pack) this.startPack(pack, () => undefined);
       }
     }
     while (this.uploads.size) await Promise.all(this.uploads);
@@ -745,6 +787,7 @@ export class Repository {
   async close(): Promise<void> {
     await this.pool?.close();
     this.pool = null;
+    this.spool.remove();
     await this.backend.close();
   }
 }

@@ -7,7 +7,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import os from 'node:os';
 import { type Repository } from '../repository/repository.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import { type BlobLocation, MasterIndex } from '../repository/master-index.js';
@@ -61,8 +60,10 @@ function isSafeName(name: Uint8Array): boolean {
   return s !== '.' && s !== '..';
 }
 
-/** Pack spans in flight during restore: one per worker plus the one being read. */
-const PACK_READERS = os.availableParallelism() + 1;
+/** Pack spans in flight during restore: one per worker plus the one being read (fewer under a tight memory budget). */
+function packReaders(repo: Repository): number {
+  return repo.memory.packsInFlight(restoreWorkers(repo) + 1);
+}
 /** Files kept open between writes of their blobs; the rest are reopened per write. */
 const MAX_OPEN_FILES = 64;
 
@@ -110,8 +111,11 @@ export class Restorer {
   /** pack ID → blob ID → its location and where its plaintext goes. */
   private readonly plan = new Map<string, Map<string, PlannedBlob>>();
   private pool: OpenPool | null = null;
-  private readonly ring = new BufferRing(PACK_READERS);
+  private readonly readers: number;
+  private readonly ring: BufferRing;
   private openFiles = 0;
+  /** Blob uses in `plan`: past the budget's batch size the plan is written out before the walk goes on. */
+  private plannedUses = 0;
 
   constructor(
     private readonly repo: Repository,
@@ -120,6 +124,8 @@ export class Restorer {
     this.chown = opts.restoreOwnership ?? process.getuid?.() === 0;
     this.includes = (opts.include ?? []).map(parsePattern);
     this.excludes = (opts.exclude ?? []).map(parsePattern);
+    this.readers = packReaders(repo);
+    this.ring = new BufferRing(this.readers);
   }
 
   private progress(): void {
@@ -141,7 +147,7 @@ export class Restorer {
     const created = fs.mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
     // Workers (one per core) decode and write the blobs; this thread plans, reads and finishes
     // files. They start up while the trees are walked.
-    this.pool = new OpenPool(this.repo.key, restoreWorkers());
+    this.pool = new OpenPool(this.repo.key, restoreWorkers(this.repo), this.repo.memory.holdFreedMemory);
     try {
       await this.restoreDir(treeId, dir, location, created);
       await this.writeContents();
@@ -149,7 +155,15 @@ export class Restorer {
       await this.pool.close();
       this.pool = null;
     }
-    // Directory metadata last, deepest first, so writing children does not change it.
+    this.finishDirs();
+    return this.stats;
+  }
+
+  /**
+   * Directory metadata once their content is written, so writing children does not change
+   * it: every directory listed has been walked whole and its files' content is written.
+   */
+  private finishDirs(): void {
     for (const d of this.dirsToFinish.reverse()) {
       try {
         this.restoreMetadata(d.node, d.path);
@@ -157,7 +171,14 @@ export class Restorer {
         this.warn(d.path, err);
       }
     }
-    return this.stats;
+    this.dirsToFinish.length = 0;
+  }
+
+  /** Write out what is planned so far, when it reached the budget's batch size: the plan never holds a whole big snapshot. */
+  private async writeBatchIfFull(): Promise<void> {
+    if (this.plannedUses < this.repo.memory.restoreBatchBlobs) return;
+    await this.writeContents();
+    this.finishDirs();
   }
 
   private selected(snapPath: string, isDir: boolean): { restore: boolean; descend: boolean } {
@@ -304,8 +325,10 @@ export class Restorer {
       planned.uses.push({ job, offset });
       offset += MasterIndex.plaintextSize(loc);
     }
+    this.plannedUses += content.length;
     this.stats.bytes += offset;
     if (job.remaining === 0) this.finishFile(job);
+    await this.writeBatchIfFull();
   }
 
   private failFile(job: FileJob, err: unknown): void {
@@ -370,7 +393,8 @@ export class Restorer {
   private async writeContents(): Promise<void> {
     const packs = [...this.plan];
     this.plan.clear();
-    await mapLimit(packs, PACK_READERS, ([packId, blobs]) => this.restorePack(packId, blobs));
+    this.plannedUses = 0;
+    await mapLimit(packs, this.readers, ([packId, blobs]) => this.restorePack(packId, blobs));
   }
 
   private async restorePack(packId: string, blobs: Map<string, PlannedBlob>): Promise<void> {
@@ -578,8 +602,8 @@ function toSeconds(t: string): number {
 }
 
 /** Workers that decode and write blobs during a restore: one per core. */
-function restoreWorkers(): number {
-  return Math.max(1, os.availableParallelism());
+function restoreWorkers(repo: Repository): number {
+  return repo.memory.workers();
 }
 
 /**
@@ -587,7 +611,7 @@ function restoreWorkers(): number {
  * restore() takes them over (otherwise they start once the index is loaded).
  */
 export function prestartRestore(repo: Repository): void {
-  prestartOpenPool(repo.key, restoreWorkers());
+  prestartOpenPool(repo.key, restoreWorkers(repo), repo.memory.holdFreedMemory);
 }
 
 /** Restore a whole snapshot (or `subfolder` of it) into `target`. */
