@@ -295,6 +295,42 @@ export class RestBackend implements Backend {
     }
   }
 
+  /**
+   * A ranged load streamed into `alloc(length)` (a recycled buffer): the response is never
+   * gathered in fresh memory. Anything but a plain 206 of the right size goes through load(),
+   * which explains it (missing file, range beyond the end, a server ignoring ranges).
+   */
+  async loadInto(h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array): Promise<Uint8Array> {
+    if (!(length > 0) || !Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length)) return this.load(h, offset, length);
+    const url = this.url(h);
+    const headers: Record<string, string> = { accept: CONTENT_TYPE_V2, range: `bytes=${offset}-${offset + length - 1}` };
+    if (this.auth) headers.authorization = this.auth;
+    await this.sem.acquire();
+    let out: Uint8Array | null = null;
+    try {
+      const [{ request }, dispatcher] = await Promise.all([loadUndici(), this.agent()]);
+      const res = await request(url, { method: 'GET', headers, dispatcher });
+      if (res.statusCode !== 206 || Number(res.headers['content-length']) !== length) await res.body.dump();
+      else {
+        out = alloc(length);
+        let pos = 0;
+        for await (const chunk of res.body as AsyncIterable<Buffer>) {
+          if (pos + chunk.length > length)
+            throw new BackendRequestError(`load ${describeHandle(h)}: more bytes than the ${length} asked for`, true);
+          out.set(chunk, pos);
+          pos += chunk.length;
+        }
+        if (pos !== length)
+          throw new BackendRequestError(`load ${describeHandle(h)}: got ${pos} bytes, wanted ${length} at offset ${offset}`, true);
+      }
+    } catch (err) {
+      throw err instanceof ResticError ? err : this.networkError('GET', url, err);
+    } finally {
+      this.sem.release();
+    }
+    return out ?? this.load(h, offset, length);
+  }
+
   async load(h: Handle, offset = 0, length = 0): Promise<Uint8Array> {
     const url = this.url(h);
     if (!Number.isSafeInteger(offset) || offset < 0) throw new ResticError(`load ${describeHandle(h)}: invalid offset ${offset}`);

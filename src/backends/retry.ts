@@ -139,6 +139,8 @@ export class RetryBackend implements Backend {
   readonly location: string;
   /** The inner store's streamed save, retried (absent when the inner store has none). */
   readonly saveFile?: (h: Handle, file: string) => Promise<void>;
+  /** The inner store's load into a given buffer, retried (absent when the inner store has none). */
+  readonly loadInto?: (h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array) => Promise<Uint8Array>;
 
   constructor(
     readonly inner: Backend,
@@ -147,6 +149,11 @@ export class RetryBackend implements Backend {
     this.location = inner.location;
     const saveFile = inner.saveFile?.bind(inner);
     if (saveFile) this.saveFile = (h, file) => retry(`save ${describe(h)}`, () => saveFile(h, file), this.options);
+    const loadInto = inner.loadInto?.bind(inner);
+    if (loadInto) {
+      const op = (h: Handle, o: number, l: number) => `load ${describe(h)} (offset ${o}, length ${l})`;
+      this.loadInto = (h, o, l, alloc) => retry(op(h, o, l), () => loadInto(h, o, l, alloc), this.options);
+    }
   }
 
   create(): Promise<void> {

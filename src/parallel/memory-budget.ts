@@ -26,6 +26,11 @@ export interface MemoryBudget {
   readonly tight: boolean;
   /** Worker threads for pack work (restore, check --read-data, backup encoding), at least 1. */
   workers(cores?: number): number;
+  /**
+   * Worker threads encoding a backup's blobs, from the default count: each also needs the
+   * blob ring shared with the reader, so on the tightest budgets none (this thread encodes).
+   */
+  backupWorkers(defaultCount: number): number;
   /** Packs (or pack spans) read or uploaded at once, each with a buffer of up to a pack. */
   packsInFlight(defaultCount: number): number;
   /** Whether freed buffers may stay in the allocator (faster, but holds tens of MiB). */
@@ -116,6 +121,10 @@ export function memoryBudget(limit: number | null): MemoryBudget {
       const n = Math.max(1, cores);
       if (!tight) return n;
       return Math.max(1, Math.min(n, Math.floor(spare / (WORKER + 2 * 17 * MiB))));
+    },
+    backupWorkers(defaultCount: number) {
+      if (!tight) return defaultCount;
+      return Math.min(defaultCount, Math.floor(spare / (WORKER + 40 * MiB)));
     },
     packsInFlight(defaultCount: number) {
       if (!tight) return defaultCount;

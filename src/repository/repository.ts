@@ -462,7 +462,7 @@ export class Repository {
     if (this.workers !== undefined) return this.workers;
     const cores = os.availableParallelism();
     if (cores < 2) return 0;
-    return this.version >= 2 && this.compression !== 'off' ? Math.min(this.memory.workers(cores), 4) : 1;
+    return this.memory.backupWorkers(this.version >= 2 && this.compression !== 'off' ? Math.min(cores, 4) : 1);
   }
 
   private blobPool(): BlobPool | null {

@@ -13,6 +13,7 @@ import { type BlobLocation, MasterIndex } from '../repository/master-index.js';
 import { hashId } from '../format/id.js';
 import { OpenPool, discardSpare, prestartOpenPool } from '../parallel/open-pool.js';
 import { BufferRing, loadRecycled } from '../parallel/buffer-ring.js';
+import { minorGc } from '../parallel/worker-gc.js';
 import type { SpanBlob } from '../format/blob-open.js';
 import { type FileMeta, type SpanWriteResult, type WriteFile, applyMeta, openTarget } from '../parallel/span-write.js';
 import type { Node } from '../format/node.js';
@@ -113,6 +114,8 @@ export class Restorer {
   private pool: OpenPool | null = null;
   private readonly readers: number;
   private readonly ring: BufferRing;
+  /** On a tight memory budget: a young-generation collection after each pack read frees a remote response's chunks at once. */
+  private readonly collect: (() => void) | null;
   private openFiles = 0;
   /** Blob uses in `plan`: past the budget's batch size the plan is written out before the walk goes on. */
   private plannedUses = 0;
@@ -126,6 +129,7 @@ export class Restorer {
     this.excludes = (opts.exclude ?? []).map(parsePattern);
     this.readers = packReaders(repo);
     this.ring = new BufferRing(this.readers);
+    this.collect = repo.memory.tight ? minorGc() : null;
   }
 
   private progress(): void {
@@ -405,6 +409,7 @@ export class Restorer {
     let span: Uint8Array;
     try {
       span = await loadRecycled(this.repo.backend, { type: 'pack', name: packId }, start, last.offset + last.length - start, this.ring);
+      this.collect?.();
     } catch {
       // Blob-by-blob loads instead, which also try other copies.
       for (const { id, uses } of locs) await this.restoreBlobHere(id, uses, null);
