@@ -151,7 +151,7 @@ export function compressionOption(ctx: GlobalContext): CompressionMode | undefin
 }
 
 /** `--memory-limit` / RESTIC_TS_MEMORY_LIMIT in bytes, null for "none", undefined when not given (the container's limit applies). */
-export function memoryLimitOption(ctx: GlobalContext): number | null | undefined {
+function memoryLimitOption(ctx: GlobalContext): number | null | undefined {
   const v = (ctx.opts['memory-limit'] as string | undefined) ?? ctx.env.RESTIC_TS_MEMORY_LIMIT;
   if (v === undefined || v === '') return undefined;
   if (/^\s*none\s*$/i.test(v)) return null;
