@@ -15,7 +15,14 @@ import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from '../fo
 import { createKeyFile, decodeKeyFile, type KeyFile, openKeyFile } from '../format/key.js';
 import { findKey, type OpenedKey } from './key-search.js';
 import type { BlobType } from '../format/pack.js';
-import { INDEX_MAX_BLOBS, type IndexFileToWrite, decodeIndex, indexJsonBound, writeIndexJson } from '../format/index-file.js';
+import {
+  INDEX_MAX_BLOBS,
+  type IndexFileToWrite,
+  type IndexPack,
+  decodeIndexPacks,
+  indexJsonBound,
+  writeIndexJson,
+} from '../format/index-file.js';
 import { BlobIdSet, type BlobList, type BlobsView, blobIdInto } from '../format/blob-list.js';
 import { MasterIndex } from './master-index.js';
 import { fullGc } from '../parallel/worker-gc.js';
@@ -297,12 +304,23 @@ export class Repository {
   }
 
   private async readIndexFiles(ids: string[]): Promise<void> {
-    await mapLimit(ids, 4, async (id) => {
-      const idx = decodeIndex(await this.loadUnpacked('index', id), id);
-      if (this.version < 2 && idx.packs.some((p) => p.blobs.some((b) => b.uncompressedLength))) {
-        throw new FormatError(`index ${id}: compressed blobs in a version 1 repository`);
-      }
-      this.index.addIndex(idx.packs);
+    // A big index file's JSON and its parsed objects are tens of MiB: one at a time on a tight budget.
+    await mapLimit(ids, this.memory.tight ? 1 : 4, async (id) => {
+      // Pack by pack into the master index: a whole file's parsed objects never exist at once.
+      const packs: IndexPack[] = [];
+      decodeIndexPacks(
+        await this.loadUnpacked('index', id),
+        id,
+        (p) => {
+          if (this.version < 2 && p.blobs.some((b) => b.uncompressedLength)) {
+            throw new FormatError(`index ${id}: compressed blobs in a version 1 repository`);
+          }
+          packs.push(p);
+          if (packs.length >= 64) this.index.addIndex(packs.splice(0));
+        },
+        () => (packs.length = 0),
+      );
+      this.index.addIndex(packs);
     });
   }
 
