@@ -36,6 +36,7 @@ function readConcurrency(repo: Repository): number {
 
 /** Worker threads verifying packs: one per core (as the memory budget allows), at most one per pack read in parallel. */
 function readWorkers(repo: Repository, concurrency: number): number {
+  // At least one: a worker collects its garbage as it goes (worker-gc.ts), this thread would not.
   return Math.max(1, Math.min(concurrency, repo.memory.workers()));
 }
 

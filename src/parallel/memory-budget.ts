@@ -24,7 +24,7 @@ export interface MemoryBudget {
   readonly limit: number | null;
   /** Whether the defaults are cut to fit the limit. */
   readonly tight: boolean;
-  /** Worker threads for pack work (restore, check --read-data, backup encoding), at least 1. */
+  /** Worker threads for pack work (restore, check --read-data); 0 on the tightest budgets (this thread does it). */
   workers(cores?: number): number;
   /**
    * Worker threads encoding a backup's blobs, from the default count: each also needs the
@@ -120,7 +120,7 @@ export function memoryBudget(limit: number | null): MemoryBudget {
     workers(cores = os.availableParallelism()) {
       const n = Math.max(1, cores);
       if (!tight) return n;
-      return Math.max(1, Math.min(n, Math.floor(spare / (WORKER + 2 * 17 * MiB))));
+      return Math.min(n, Math.floor(spare / (WORKER + 2 * 17 * MiB)));
     },
     backupWorkers(defaultCount: number) {
       if (!tight) return defaultCount;

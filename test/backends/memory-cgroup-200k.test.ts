@@ -9,7 +9,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeRun, findHierarchy, withMemoryCgroup } from '../helpers/cgroup.js';
-import { TEST_SCRYPT, cli } from '../helpers/cli.js';
+import { TEST_SCRYPT } from '../helpers/cli.js';
+import { cliAsync } from '../helpers/spawn-async.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const CLI = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/cli.js');
@@ -28,24 +29,29 @@ const content = (n: number) =>
 let tmp: { dir: string; cleanup: () => void };
 
 describe('restore of 200,000 small files inside a 128 MiB memory cgroup', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     const h = findHierarchy();
     if (typeof h === 'string') throw new Error(h);
     tmp = tempDir('restic-ts-memcg200k-');
     const data = path.join(tmp.dir, 'data');
+    // Written asynchronously, a directory at a time: the test runner must stay responsive.
     for (let d = 0; d < FILES / PER_DIR; d++) {
       const dir = path.join(data, `d${d}`);
-      fs.mkdirSync(dir, { recursive: true });
-      for (let i = 0; i < PER_DIR; i++) fs.writeFileSync(path.join(dir, `f${d * PER_DIR + i}`), content(d * PER_DIR + i));
+      await fs.promises.mkdir(dir, { recursive: true });
+      await Promise.all(
+        Array.from({ length: PER_DIR }, (_, i) => fs.promises.writeFile(path.join(dir, `f${d * PER_DIR + i}`), content(d * PER_DIR + i))),
+      );
     }
     const repo = path.join(tmp.dir, 'repo');
     for (const args of [['init'], ['backup', '-q', data]]) {
-      const r = cli(['-r', repo, ...args], env);
+      const r = await cliAsync(['-r', repo, ...args], env, 900_000);
       expect(r.code, r.stderr).toBe(0);
     }
   }, 900_000);
 
-  afterAll(() => tmp?.cleanup());
+  afterAll(async () => {
+    if (tmp) await fs.promises.rm(tmp.dir, { recursive: true, force: true });
+  }, 300_000);
 
   it('fits and restores every file', async () => {
     const target = path.join(tmp.dir, 'target');

@@ -76,7 +76,7 @@ describe('memory budget', () => {
   it('cuts workers, packs in flight and restore batches to fit 128 MiB', () => {
     const b = memoryBudget(128 * MiB);
     expect(b.tight).toBe(true);
-    expect(b.workers(8)).toBe(1);
+    expect(b.workers(8)).toBe(0);
     expect(b.backupWorkers(4)).toBe(0);
     expect(b.packsInFlight(3)).toBe(1);
     expect(b.holdFreedMemory).toBe(false);
