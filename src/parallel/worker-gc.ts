@@ -42,6 +42,7 @@ export function minorGc(): (() => void) | null {
   return gc ? () => gc({ type: 'minor' }) : null;
 }
 
+/** On for worker threads; the main thread turns it on too under a tight memory budget. */
 export function enableWorkerGc(): void {
   const gc = exposeGc();
   collect = gc ? () => gc({ type: 'minor' }) : null;

@@ -25,7 +25,7 @@ import {
 } from '../format/index-file.js';
 import { BlobIdSet, type BlobList, type BlobsView, blobIdInto } from '../format/blob-list.js';
 import { MasterIndex } from './master-index.js';
-import { fullGc } from '../parallel/worker-gc.js';
+import { enableWorkerGc, fullGc, noteGarbage } from '../parallel/worker-gc.js';
 import { frameUnpacked, frameUnpackedWritten, unframeUnpacked } from '../format/unpacked.js';
 import { type Snapshot, decodeSnapshot, encodeSnapshot } from '../format/snapshot.js';
 import { type Node } from '../format/node.js';
@@ -163,6 +163,8 @@ export class Repository {
     this.workers = opts.workers;
     this.memory = memoryBudget(resolveMemoryLimit(opts.memoryLimit));
     this.spool = new PackSpool(this.memory.tight);
+    // On a tight budget this thread encodes and decodes too: collect its buffer garbage as workers do.
+    if (this.memory.tight) enableWorkerGc();
   }
 
   get version(): number {
@@ -345,6 +347,7 @@ export class Repository {
     if (!pool) {
       if (type === 'data') this.inProcessData += plaintext.length;
       const { stored, pack } = this.assembler().add(type, blobId, plaintext);
+      noteGarbage(plaintext.length);
       this.countStored(type, stored);
       if (pack) this.startPack(pack, () => this.assembler().recycle(pack.bytes));
       return { id: blobId, known: false };
