@@ -6,7 +6,8 @@
 // Each command runs under /usr/bin/time -v; the table gives peak RSS (MiB) and the ratio
 // restic-ts ÷ restic (lower is better).
 //
-//   node bench/memory.js [--files 20000,200000] [--dir DIR] [--ops backup,restore,check,remote]
+//   node bench/memory.js [--files 20000,200000] [--dir DIR] [--ops backup,restore,check,remote] [--ts-limit 128M]
+// --ts-limit: restic-ts runs with that memory budget (RESTIC_TS_MEMORY_LIMIT), as in a pod.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,6 +23,8 @@ const ops = arg('ops', 'backup,restore,check,remote').split(',');
 const base = arg('dir', path.join(os.tmpdir(), 'restic-ts-bench-memory'));
 const env = { ...process.env, RESTIC_PASSWORD: 'benchpass', RESTIC_TS_SCRYPT: '16384:8:1' };
 const PER_DIR = 500;
+const tsLimit = arg('ts-limit', '');
+const tsEnv = tsLimit ? { ...env, RESTIC_TS_MEMORY_LIMIT: tsLimit } : env;
 
 function generate(dir, n) {
   const marker = path.join(dir, `.complete-${n}`);
@@ -43,7 +46,11 @@ const command = (tool, repo, args) =>
 function timed(tool, repo, args) {
   const tf = path.join(base, 'time.txt');
   const [cmd, a] = command(tool, repo, args);
-  const r = spawnSync('/usr/bin/time', ['-v', '-o', tf, cmd, ...a], { env, encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync('/usr/bin/time', ['-v', '-o', tf, cmd, ...a], {
+    env: tool === 'restic' ? env : tsEnv,
+    encoding: 'utf8',
+    maxBuffer: 1 << 28,
+  });
   if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')} failed (${r.status}): ${r.stderr.slice(-1500)}`);
   const tv = fs.readFileSync(tf, 'utf8');
   const num = (re) => Number(re.exec(tv)?.[1] ?? 0);
