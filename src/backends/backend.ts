@@ -70,6 +70,8 @@ export interface Backend {
   packTempDir?(): string;
   /** Commit a complete file written in packTempDir() as `h`, with save()'s guarantees. */
   adoptTempFile?(h: Handle, tmp: string, opts?: CallOptions): Promise<void>;
+  /** Optional save() of a local file's content, streamed: the file is never whole in memory. */
+  saveFile?(h: Handle, file: string, opts?: CallOptions): Promise<void>;
   /** Size of a file; NotFoundError when missing. */
   stat(h: Handle, opts?: CallOptions): Promise<FileInfo>;
   /** All files of a type whose names are 64-hex IDs (others are ignored, as restic does). */

@@ -189,7 +189,7 @@ export class RestBackend implements Backend {
     method: string,
     url: string,
     headers: Record<string, string> = {},
-    body?: Uint8Array,
+    body?: Uint8Array | fs.ReadStream,
     signal?: AbortSignal,
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
     const h: Record<string, string> = { accept: CONTENT_TYPE_V2, ...headers };
@@ -278,14 +278,38 @@ export class RestBackend implements Backend {
     const res = await this.send('POST', url, { 'content-type': 'application/octet-stream' }, data, opts?.signal);
     if (res.status === 200) return;
     if (res.status === 403 && (await this.alreadyStored(h, data))) return;
+    throw this.saveError(h, res);
+  }
+
+  /** save() streamed from a file (a pack spooled to disk): never whole in memory. */
+  async saveFile(h: Handle, file: string, opts?: CallOptions): Promise<void> {
+    throwIfAborted(opts?.signal);
+    const size = (await fs.promises.stat(file)).size;
+    const headers = { 'content-type': 'application/octet-stream', 'content-length': String(size) };
+    const res = await this.send('POST', this.url(h), headers, fs.createReadStream(file), opts?.signal);
+    if (res.status === 200) return;
+    // As alreadyStored(): the server checked the stored file's SHA-256 against its name.
+    if (
+      res.status === 403 &&
+      h.type !== 'config' &&
+      (await this.stat(h).then(
+        (fi) => fi.size === size,
+        () => false,
+      ))
+    )
+      return;
+    throw this.saveError(h, res);
+  }
+
+  private saveError(h: Handle, res: { status: number; body: Buffer }): Error {
     if (res.status === 403) {
-      throw new BackendRequestError(
+      return new BackendRequestError(
         `save ${describeHandle(h)}: the server refused to store it (HTTP 403: it exists with other content, or writing is not allowed)`,
         false,
         403,
       );
     }
-    throw this.statusError(`save ${describeHandle(h)}`, res.status, res.body);
+    return this.statusError(`save ${describeHandle(h)}`, res.status, res.body);
   }
 
   /**
@@ -304,6 +328,42 @@ export class RestBackend implements Backend {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * A ranged load streamed into `alloc(length)` (a recycled buffer): the response is never
+   * gathered in fresh memory. Anything but a plain 206 of the right size goes through load(),
+   * which explains it (missing file, range beyond the end, a server ignoring ranges).
+   */
+  async loadInto(h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array): Promise<Uint8Array> {
+    if (!(length > 0) || !Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length)) return this.load(h, offset, length);
+    const url = this.url(h);
+    const headers: Record<string, string> = { accept: CONTENT_TYPE_V2, range: `bytes=${offset}-${offset + length - 1}` };
+    if (this.auth) headers.authorization = this.auth;
+    await this.sem.acquire();
+    let out: Uint8Array | null = null;
+    try {
+      const [{ request }, dispatcher] = await Promise.all([loadUndici(), this.agent()]);
+      const res = await request(url, { method: 'GET', headers, dispatcher });
+      if (res.statusCode !== 206 || Number(res.headers['content-length']) !== length) await res.body.dump();
+      else {
+        out = alloc(length);
+        let pos = 0;
+        for await (const chunk of res.body as AsyncIterable<Buffer>) {
+          if (pos + chunk.length > length)
+            throw new BackendRequestError(`load ${describeHandle(h)}: more bytes than the ${length} asked for`, true);
+          out.set(chunk, pos);
+          pos += chunk.length;
+        }
+        if (pos !== length)
+          throw new BackendRequestError(`load ${describeHandle(h)}: got ${pos} bytes, wanted ${length} at offset ${offset}`, true);
+      }
+    } catch (err) {
+      throw err instanceof ResticError ? err : this.networkError('GET', url, err);
+    } finally {
+      this.sem.release();
+    }
+    return out ?? this.load(h, offset, length);
   }
 
   async load(h: Handle, offset = 0, length = 0, opts?: CallOptions): Promise<Uint8Array> {

@@ -221,6 +221,10 @@ export class RetryBackend implements Backend {
   private readonly breaker: Breaker = {};
   readonly listTempFiles?: () => AsyncIterable<TempFileInfo>;
   readonly removeTempFile?: (path: string) => Promise<void>;
+  /** The inner store's streamed save, retried (absent when the inner store has none). */
+  readonly saveFile?: (h: Handle, file: string, opts?: CallOptions) => Promise<void>;
+  /** The inner store's load into a given buffer, retried (absent when the inner store has none). */
+  readonly loadInto?: (h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array) => Promise<Uint8Array>;
 
   constructor(
     readonly inner: Backend,
@@ -231,6 +235,15 @@ export class RetryBackend implements Backend {
     if (inner.listTempFiles && inner.removeTempFile) {
       this.listTempFiles = () => inner.listTempFiles!();
       this.removeTempFile = (p) => inner.removeTempFile!(p);
+    }
+    const saveFile = inner.saveFile?.bind(inner);
+    if (saveFile)
+      this.saveFile = (h, file, opts) =>
+        retry(`save ${describe(h)}`, () => saveFile(h, file, opts), this.options, this.breaker, opts?.signal);
+    const loadInto = inner.loadInto?.bind(inner);
+    if (loadInto) {
+      const op = (h: Handle, o: number, l: number) => `load ${describe(h)} (offset ${o}, length ${l})`;
+      this.loadInto = (h, o, l, alloc) => retry(op(h, o, l), () => loadInto(h, o, l, alloc), this.options, this.breaker);
     }
   }
 

@@ -6,7 +6,15 @@
  * forget() on failure and reads again. A damaged, truncated or vanished cached file is
  * reported in one line and fetched again from the repository, never trusted.
  */
-import { type Backend, type FileInfo, type FileType, type Handle, type TempFileInfo, describeHandle } from '../backends/backend.js';
+import {
+  type Backend,
+  type CallOptions,
+  type FileInfo,
+  type FileType,
+  type Handle,
+  type TempFileInfo,
+  describeHandle,
+} from '../backends/backend.js';
 import { LocalBackend } from '../backends/local.js';
 import { MemoryBackend } from '../backends/memory.js';
 import { RetryBackend } from '../backends/retry.js';
@@ -47,6 +55,7 @@ export class CachedBackend implements Backend {
   loadInto?: (h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array) => Promise<Uint8Array>;
   listTempFiles?: () => AsyncIterable<TempFileInfo>;
   removeTempFile?: (path: string) => Promise<void>;
+  saveFile?: (h: Handle, file: string, opts?: CallOptions) => Promise<void>;
 
   constructor(
     readonly inner: Backend,
@@ -64,6 +73,8 @@ export class CachedBackend implements Backend {
       this.listTempFiles = () => inner.listTempFiles!();
       this.removeTempFile = (p) => inner.removeTempFile!(p);
     }
+    // streamed uploads (packs spooled to temp files) stay streamed through the cache
+    if (inner.saveFile) this.saveFile = (h, file, opts) => this.saveFileVia(h, file, opts);
     if (inner.loadInto) this.loadInto = (h, offset, length, alloc) => this.loadIntoVia(h, offset, length, alloc);
   }
 
@@ -79,6 +90,11 @@ export class CachedBackend implements Backend {
   async save(h: Handle, data: Uint8Array): Promise<void> {
     await this.inner.save(h, data);
     if (this.cacheable(h)) await this.store(h, () => this.cache.write(h, data));
+  }
+
+  private async saveFileVia(h: Handle, file: string, opts?: CallOptions): Promise<void> {
+    await this.inner.saveFile!(h, file, opts);
+    if (this.cacheable(h)) await this.store(h, () => this.cache.copyIn(h, file));
   }
 
   private async adopt(h: Handle, tmp: string): Promise<void> {

@@ -18,7 +18,6 @@ import { type Finding, error, hint } from './findings.js';
 import { verifyPack } from './verify-pack.js';
 import { OpenPool, prestartOpenPool } from '../parallel/open-pool.js';
 import { BufferRing } from '../parallel/buffer-ring.js';
-import os from 'node:os';
 
 export type Progress = (done: number, total: number) => void;
 
@@ -31,16 +30,19 @@ const TREE_CONCURRENCY = 8;
  * Whole packs downloaded and verified concurrently by --read-data: one per worker plus the
  * one being read. More only adds a pack-sized buffer each to the resident size.
  */
-const READ_CONCURRENCY = os.availableParallelism() + 1;
+function readConcurrency(repo: Repository): number {
+  return repo.memory.packsInFlight(repo.memory.workers() + 1);
+}
 
-/** Worker threads verifying packs: one per core, at most one per pack read in parallel. */
-function readWorkers(concurrency: number): number {
-  return Math.max(1, Math.min(concurrency, os.availableParallelism()));
+/** Worker threads verifying packs: one per core (as the memory budget allows), at most one per pack read in parallel. */
+function readWorkers(repo: Repository, concurrency: number): number {
+  // At least one: a worker collects its garbage as it goes (worker-gc.ts), this thread would not.
+  return Math.max(1, Math.min(concurrency, repo.memory.workers()));
 }
 
 /** Start read-data's workers now, so they load while the index and trees are checked. */
-export function prestartReadData(repo: Repository, concurrency = READ_CONCURRENCY): void {
-  prestartOpenPool(repo.key, readWorkers(concurrency));
+export function prestartReadData(repo: Repository, concurrency = readConcurrency(repo)): void {
+  prestartOpenPool(repo.key, readWorkers(repo, concurrency), repo.memory.holdFreedMemory);
 }
 
 export class Checker {
@@ -229,12 +231,12 @@ export class Checker {
   }
 
   /** Download each selected pack whole and verify it (a few in parallel). */
-  async readPacks(packs: Map<string, number>, progress?: Progress, concurrency = READ_CONCURRENCY): Promise<Finding[]> {
+  async readPacks(packs: Map<string, number>, progress?: Progress, concurrency = readConcurrency(this.repo)): Promise<Finding[]> {
     const out: Finding[] = [];
     let done = 0;
     progress?.(0, packs.size);
     // Packs are verified whole on worker threads (one per core); this thread only downloads.
-    const pool = new OpenPool(this.repo.key, readWorkers(concurrency));
+    const pool = new OpenPool(this.repo.key, readWorkers(this.repo, concurrency), this.repo.memory.holdFreedMemory);
     const ring = new BufferRing(concurrency);
     try {
       await mapLimit([...packs.keys()], concurrency, async (id) => {

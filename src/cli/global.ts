@@ -13,6 +13,7 @@ import { isLocalStore } from '../cache/backend.js';
 import type { LockOptions } from '../repository/lock.js';
 import { parseGoDuration } from '../go/duration.js';
 import { findKey } from '../repository/key-search.js';
+import { parseMemorySize } from '../parallel/memory-budget.js';
 import type { CommandInfo, OptionSpec, Parsed } from './args.js';
 
 export const GLOBAL_OPTIONS: OptionSpec[] = [
@@ -44,6 +45,12 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
     kind: 'string',
     help: 'compression mode (only available for repository format version 2), one of (auto|off|max)',
     env: 'RESTIC_COMPRESSION',
+  },
+  {
+    name: 'memory-limit',
+    kind: 'string',
+    help: 'memory this process may use, e.g. 128M or 1G, or "none" (default: the container\'s cgroup limit)',
+    env: 'RESTIC_TS_MEMORY_LIMIT',
   },
   { name: 'key-hint', kind: 'string', help: 'key ID of key to try decrypting first', env: 'RESTIC_KEY_HINT' },
   { name: 'option', short: 'o', kind: 'list', help: 'set extended option (key=value, can be specified multiple times)' },
@@ -190,6 +197,16 @@ export function compressionOption(ctx: GlobalContext): CompressionMode | undefin
   return c;
 }
 
+/** `--memory-limit` / RESTIC_TS_MEMORY_LIMIT in bytes, null for "none", undefined when not given (the container's limit applies). */
+function memoryLimitOption(ctx: GlobalContext): number | null | undefined {
+  const v = (ctx.opts['memory-limit'] as string | undefined) ?? ctx.env.RESTIC_TS_MEMORY_LIMIT;
+  if (v === undefined || v === '') return undefined;
+  if (/^\s*none\s*$/i.test(v)) return null;
+  const n = parseMemorySize(v);
+  if (n === null) throw new UsageError(`invalid memory limit "${v}": use a size such as 128M or 1G, or "none"`);
+  return n;
+}
+
 /**
  * scrypt parameters for new keys. restic calibrates; RESTIC_TS_SCRYPT="N:r:p" lets tests
  * and embedded users choose cheaper (or stronger) parameters explicitly.
@@ -263,6 +280,7 @@ export async function openRepository(ctx: GlobalContext, how: OpenRepositoryHow 
       config,
       key,
       cache,
+      memoryLimit: memoryLimitOption(ctx),
       packSize: packSizeOption(ctx),
       // --no-lock: library operations run without their default lock (commands that always lock take it here).
       lock: !ctx.opts['no-lock'],

@@ -146,19 +146,156 @@ class JsonWriter {
 }
 
 export function decodeIndex(plain: Uint8Array, name = ''): IndexFile {
+  let packs: IndexPack[] = [];
+  const head = decodeIndexPacks(
+    plain,
+    name,
+    (p) => packs.push(p),
+    () => (packs = []),
+  );
+  return { ...head, packs };
+}
+
+/**
+ * decodeIndex() one pack at a time: `onPack` gets each pack as it is decoded, so only one
+ * pack's objects exist at once (an index file of 50,000 blobs parsed whole is tens of MiB of
+ * objects). The JSON's skeleton is scanned here and each pack entry parsed alone; anything
+ * the scan does not expect goes through JSON.parse of the whole file instead, so errors and
+ * odd-but-valid files are treated as before.
+ */
+export function decodeIndexPacks(
+  plain: Uint8Array,
+  name: string,
+  onPack: (p: IndexPack) => void,
+  /** Called before the whole-file parse starts over (packs already passed come again). */
+  onRestart?: () => void,
+): Omit<IndexFile, 'packs'> {
   const where = `index ${name.slice(0, 8)}`;
+  const bytes = Buffer.from(plain.buffer, plain.byteOffset, plain.length);
+  let head: Omit<IndexFile, 'packs'> | null;
+  try {
+    head = scanIndex(bytes, (slice) => onPack(decodePack(JSON.parse(slice), where)));
+  } catch (err) {
+    if (err instanceof FormatError) throw err;
+    head = null; // a JSON.parse of one entry failed: the whole-file parse below explains it
+  }
+  if (head) return head;
+  onRestart?.();
   let raw: unknown;
   try {
-    raw = JSON.parse(Buffer.from(plain).toString('utf8'));
+    raw = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new FormatError(`${where} is not valid JSON: ${(err as Error).message}`);
   }
-  if (Array.isArray(raw)) return { supersedes: [], packs: raw.map((p) => decodePack(p, where)), legacy: true };
+  if (Array.isArray(raw)) {
+    for (const p of raw) onPack(decodePack(p, where));
+    return { supersedes: [], legacy: true };
+  }
   if (!raw || typeof raw !== 'object') throw new FormatError(`${where} is not an index`);
   const o = raw as { supersedes?: unknown; packs?: unknown };
-  const supersedes = Array.isArray(o.supersedes) ? o.supersedes.filter(isId) : [];
-  const packs = Array.isArray(o.packs) ? o.packs.map((p) => decodePack(p, where)) : [];
-  return { supersedes, packs };
+  if (Array.isArray(o.packs)) for (const p of o.packs) onPack(decodePack(p, where));
+  return { supersedes: Array.isArray(o.supersedes) ? o.supersedes.filter(isId) : [] };
+}
+
+const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+function skipWs(b: Buffer, i: number): number {
+  while (i < b.length && WS.has(b[i]!)) i++;
+  return i;
+}
+
+/** Call `each` with the bounds of every element of the array at `i`; returns the index after it, or -1. */
+function scanElements(b: Buffer, i: number, each: (start: number, end: number) => void): number {
+  i = skipWs(b, i + 1);
+  if (b[i] === 0x5d) return i + 1;
+  for (;;) {
+    const end = valueEnd(b, i);
+    if (end < 0) return -1;
+    each(i, end);
+    i = skipWs(b, end);
+    if (b[i] === 0x5d) return i + 1;
+    if (b[i] !== 0x2c) return -1;
+    i = skipWs(b, i + 1);
+  }
+}
+
+/** The members of the object at `i` (packs' entries through `entry`); returns the index after it, or -1. */
+function scanMembers(b: Buffer, i: number, out: { supersedes: string[] }, entry: (s: number, e: number) => void): number {
+  let sawPacks = false;
+  i = skipWs(b, i + 1);
+  if (b[i] === 0x7d) return i + 1;
+  for (;;) {
+    const keyEnd = b[i] === 0x22 ? valueEnd(b, i) : -1;
+    if (keyEnd < 0) return -1;
+    const key = JSON.parse(b.toString('utf8', i, keyEnd)) as string;
+    i = skipWs(b, keyEnd);
+    if (b[i] !== 0x3a) return -1;
+    i = skipWs(b, i + 1);
+    if (key === 'packs' && sawPacks) return -1; // a repeated key: the whole-file parse decides
+    if (key === 'packs' && b[i] === 0x5b) {
+      sawPacks = true;
+      i = scanElements(b, i, entry);
+    } else {
+      const end = valueEnd(b, i);
+      if (end > 0) {
+        // Parsed (and so checked) even when unused; these values are small.
+        const v = JSON.parse(b.toString('utf8', i, end)) as unknown;
+        if (key === 'supersedes') out.supersedes = Array.isArray(v) ? v.filter(isId) : [];
+      }
+      sawPacks ||= key === 'packs';
+      i = end;
+    }
+    if (i < 0) return -1;
+    i = skipWs(b, i);
+    if (b[i] === 0x7d) return i + 1;
+    if (b[i] !== 0x2c) return -1;
+    i = skipWs(b, i + 1);
+  }
+}
+
+/** The skeleton scan of decodeIndexPacks; null when the file is not of the expected shape. */
+function scanIndex(b: Buffer, onEntry: (json: string) => void): Omit<IndexFile, 'packs'> | null {
+  const entry = (s: number, e: number) => onEntry(b.toString('utf8', s, e));
+  let i = skipWs(b, 0);
+  let result: Omit<IndexFile, 'packs'>;
+  if (b[i] === 0x5b) {
+    i = scanElements(b, i, entry);
+    result = { supersedes: [], legacy: true };
+  } else if (b[i] === 0x7b) {
+    const out = { supersedes: [] as string[] };
+    i = scanMembers(b, i, out, entry);
+    result = out;
+  } else return null;
+  return i >= 0 && skipWs(b, i) === b.length ? result : null;
+}
+
+/** Index just past the JSON value starting at `i` (strings, arrays and objects matched; scalars to the next delimiter), or -1. */
+function valueEnd(b: Buffer, i: number): number {
+  const c = b[i];
+  if (c === 0x22) {
+    for (let j = i + 1; j < b.length; j++) {
+      if (b[j] === 0x5c) j++;
+      else if (b[j] === 0x22) return j + 1;
+    }
+    return -1;
+  }
+  if (c === 0x7b || c === 0x5b) {
+    let depth = 0;
+    for (let j = i; j < b.length; j++) {
+      const x = b[j];
+      if (x === 0x22) {
+        j = valueEnd(b, j) - 1;
+        if (j < 0) return -1;
+      } else if (x === 0x7b || x === 0x5b) depth++;
+      else if (x === 0x7d || x === 0x5d) {
+        if (--depth === 0) return j + 1;
+      }
+    }
+    return -1;
+  }
+  let j = i;
+  while (j < b.length && !WS.has(b[j]!) && b[j] !== 0x2c && b[j] !== 0x7d && b[j] !== 0x5d) j++;
+  return j > i ? j : -1;
 }
 
 function decodePack(p: unknown, where: string): IndexPack {

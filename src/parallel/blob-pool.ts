@@ -76,6 +76,10 @@ export interface BlobPoolOptions {
   /** Called once per blob, when a worker has encoded it. */
   onStored: (type: BlobType, stored: number) => void;
   ringSize?: number;
+  /** Let glibc keep freed buffers (see malloc-threshold.ts); off under a tight memory budget. */
+  holdFreedMemory?: boolean;
+  /** V8 limits for the workers (a tight memory budget's). */
+  workerLimits?: { maxYoungGenerationSizeMb: number };
 }
 
 /** A part of the ring in use until its batch is done (or, for `window`, until the window moves on). */
@@ -158,7 +162,7 @@ export class BlobPool {
 
   constructor(private readonly opts: BlobPoolOptions) {
     this.ring = new SharedArrayBuffer(opts.ringSize ?? DEFAULT_RING_SIZE);
-    raiseMallocThresholds();
+    if (opts.holdFreedMemory !== false) raiseMallocThresholds();
     this.ringBytes = new Uint8Array(this.ring);
     for (let i = 0; i < opts.workers; i++) {
       const workerData = {
@@ -172,7 +176,7 @@ export class BlobPool {
       };
       // Inherit no eval/loader flags (the worker is a plain module file), only profiling ones.
       const execArgv = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
-      const w = new Worker(WORKER_FILE, { workerData, execArgv });
+      const w = new Worker(WORKER_FILE, { workerData, execArgv, resourceLimits: opts.workerLimits });
       w.on('message', (m: FromWorker) => this.onMessage(w, m));
       w.on('error', (err) => this.fail(err));
       w.on('exit', (code) => {

@@ -48,8 +48,8 @@ function startWorker(key: MasterKey): Worker {
  * start-up (~150 ms of module and WASM loading each) overlaps a wait, such as the 200 ms a
  * new lock settles. Unused ones never keep the process alive; a later call replaces them.
  */
-export function prestartOpenPool(key: MasterKey, size: number): void {
-  raiseMallocThresholds();
+export function prestartOpenPool(key: MasterKey, size: number, holdFreedMemory = true): void {
+  if (holdFreedMemory) raiseMallocThresholds();
   if (!fs.existsSync(WORKER_FILE)) return;
   if (spare?.key === key && spare.workers.length >= size) return;
   void discardSpare();
@@ -80,8 +80,10 @@ export class OpenPool {
   constructor(
     private readonly key: MasterKey,
     size: number,
+    /** Let glibc keep freed buffers (see malloc-threshold.ts); off under a tight memory budget. */
+    holdFreedMemory = true,
   ) {
-    raiseMallocThresholds();
+    if (holdFreedMemory) raiseMallocThresholds();
     if (!fs.existsSync(WORKER_FILE)) return;
     const ready = spare?.key === key ? spare : null;
     if (ready) spare = null;

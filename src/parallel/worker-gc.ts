@@ -51,8 +51,17 @@ export function fullGc(): (() => void) | null {
   return gc ? () => gc() : null;
 }
 
-/** In a worker: collect garbage every few MiB when the main thread allowed it. */
-export function enableWorkerGc(allowedByHost: boolean): void {
+/** A young-generation collection, for a caller that just dropped many short-lived buffers. */
+export function minorGc(): (() => void) | null {
+  const gc = exposeGc();
+  return gc ? () => gc({ type: 'minor' }) : null;
+}
+
+/**
+ * Collect garbage every few MiB when the host allowed it: in workers (told by the main thread),
+ * and on the main thread too under a tight memory budget.
+ */
+export function enableWorkerGc(allowedByHost = allowed): void {
   allowed = allowedByHost;
   const gc = exposeGc();
   collect = gc ? () => gc({ type: 'minor' }) : null;

@@ -20,7 +20,7 @@ import {
 } from '../errors.js';
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, loadPoly1305, newRandomKey } from '../crypto/index.js';
 import type { CompressionMode } from '../compress/zstd.js';
-import { PackAssembler } from '../parallel/pack-assembler.js';
+import { type FinishedPack, PackAssembler } from '../parallel/pack-assembler.js';
 import { type BlobWindow, BlobPool, type HeldBlob, workersAvailable } from '../parallel/blob-pool.js';
 import { openStoredBlob } from '../format/blob-open.js';
 import { irreducible, randomPolynomial } from '../chunker/index.js';
@@ -28,10 +28,17 @@ import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from '../fo
 import { createKeyFile, decodeKeyFile, type KeyFile, openKeyFile } from '../format/key.js';
 import { findKey, type OpenedKey } from './key-search.js';
 import type { BlobType } from '../format/pack.js';
-import { INDEX_MAX_BLOBS, type IndexFileToWrite, decodeIndex, indexJsonBound, writeIndexJson } from '../format/index-file.js';
+import {
+  INDEX_MAX_BLOBS,
+  type IndexFileToWrite,
+  type IndexPack,
+  decodeIndexPacks,
+  indexJsonBound,
+  writeIndexJson,
+} from '../format/index-file.js';
 import { BlobIdSet, type BlobList, type BlobsView, blobIdInto } from '../format/blob-list.js';
 import { MasterIndex } from './master-index.js';
-import { fullGc } from '../parallel/worker-gc.js';
+import { enableWorkerGc, fullGc, noteGarbage } from '../parallel/worker-gc.js';
 import { frameUnpacked, frameUnpackedWritten, unframeUnpacked } from '../format/unpacked.js';
 import { type Snapshot, decodeSnapshot, encodeSnapshot } from '../format/snapshot.js';
 import { type Node } from '../format/node.js';
@@ -42,6 +49,8 @@ import { decodeLock, type LockInfo } from '../format/lock-file.js';
 import { compareGoTimes } from '../go/time.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import { type CacheOptions, CachedBackend, isLocalStore, useCache } from '../cache/backend.js';
+import { type MemoryBudget, memoryBudget, resolveMemoryLimit } from '../parallel/memory-budget.js';
+import { PackSpool } from '../parallel/pack-spool.js';
 
 /**
  * restic's default target pack size (16 MiB).
@@ -84,6 +93,8 @@ export interface InitOptions {
   packSize?: number;
   username?: string;
   hostname?: string;
+  /** As OpenOptions.memoryLimit. */
+  memoryLimit?: number | null;
 }
 
 /** Options of Repository.open(). */
@@ -120,6 +131,11 @@ export interface OpenOptions {
   lock?: boolean;
   /** Cancels the open (the key search). */
   signal?: AbortSignal;
+  /**
+   * Bytes this process may use (null: no limit); sizes workers and packs in flight. Default:
+   * RESTIC_TS_MEMORY_LIMIT, else the container's cgroup limit.
+   */
+  memoryLimit?: number | null;
 }
 
 /** Options every library operation takes: its lock and its cancellation. */
@@ -189,6 +205,8 @@ export class Repository {
   private readonly snapshotCache = new Map<string, Snapshot>();
   private snapshotPrefetch: Promise<void> | null = null;
   private pool: BlobPool | null = null;
+  /** Temp files for packs bound for a store without its own temp directory (remote ones). */
+  private readonly spool: PackSpool;
   private lastYield = 0;
   private packAssembler: PackAssembler | null = null;
   private readonly workers: number | undefined;
@@ -203,6 +221,8 @@ export class Repository {
    * `--no-lock`.
    */
   locking: boolean;
+  /** What the memory limit allows: operations size their workers and buffers by it. */
+  readonly memory: MemoryBudget;
 
   private constructor(
     /** The store; replaced by a DryRunBackend wrapper in setDryRun(). */
@@ -217,6 +237,10 @@ export class Repository {
     this.indexMaxBlobs = opts.indexMaxBlobs ?? INDEX_MAX_BLOBS;
     this.workers = opts.workers;
     this.locking = opts.lock ?? true;
+    this.memory = memoryBudget(resolveMemoryLimit(opts.memoryLimit));
+    this.spool = new PackSpool(this.memory.tight);
+    // On a tight budget this thread encodes and decodes too: collect its buffer garbage as workers do.
+    if (this.memory.tight) enableWorkerGc();
   }
 
   /**
@@ -271,6 +295,7 @@ export class Repository {
       compression: version < 2 ? 'off' : opts.compression,
       packSize: opts.packSize,
       workers: opts.workers,
+      memoryLimit: opts.memoryLimit,
     });
   }
 
@@ -413,12 +438,23 @@ export class Repository {
   }
 
   private async readIndexFiles(ids: string[]): Promise<void> {
-    await mapLimit(ids, 4, async (id) => {
-      const idx = decodeIndex(await this.loadUnpacked('index', id), id);
-      if (this.version < 2 && idx.packs.some((p) => p.blobs.some((b) => b.uncompressedLength))) {
-        throw new FormatError(`index ${id}: compressed blobs in a version 1 repository`);
-      }
-      this.index.addIndex(idx.packs);
+    // A big index file's JSON and its parsed objects are tens of MiB: one at a time on a tight budget.
+    await mapLimit(ids, this.memory.tight ? 1 : 4, async (id) => {
+      // Pack by pack into the master index: a whole file's parsed objects never exist at once.
+      const packs: IndexPack[] = [];
+      decodeIndexPacks(
+        await this.loadUnpacked('index', id),
+        id,
+        (p) => {
+          if (this.version < 2 && p.blobs.some((b) => b.uncompressedLength)) {
+            throw new FormatError(`index ${id}: compressed blobs in a version 1 repository`);
+          }
+          packs.push(p);
+          if (packs.length >= 64) this.index.addIndex(packs.splice(0));
+        },
+        () => (packs.length = 0),
+      );
+      this.index.addIndex(packs);
     });
   }
 
@@ -443,8 +479,9 @@ export class Repository {
     if (!pool) {
       if (type === 'data') this.inProcessData += plaintext.length;
       const { stored, pack } = this.assembler().add(type, blobId, plaintext);
+      noteGarbage(plaintext.length);
       this.countStored(type, stored);
-      if (pack) this.startUpload(pack.id, pack.bytes, pack.blobs, () => this.assembler().recycle(pack.bytes));
+      if (pack) this.startPack(pack, () => this.assembler().recycle(pack.bytes));
       return { id: blobId, known: false, stored };
     }
     await pool.add(type, blobId, plaintext);
@@ -477,9 +514,10 @@ export class Repository {
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
-  /** Back-pressure: never more than UPLOAD_CONCURRENCY finished packs held in memory. */
+  /** Back-pressure: never more than UPLOAD_CONCURRENCY finished packs held in memory (fewer on a tight budget). */
   private async uploadRoom(): Promise<void> {
-    const limit = this.pool?.writesFiles ? COMMIT_CONCURRENCY : UPLOAD_CONCURRENCY;
+    const streamed = this.backend.adoptTempFile || this.backend.saveFile;
+    const limit = this.pool?.writesFiles && streamed ? COMMIT_CONCURRENCY : this.memory.packsInFlight(UPLOAD_CONCURRENCY);
     if (this.uploads.size >= limit) {
       this.pool?.send(); // the workers keep encoding meanwhile
       while (this.uploads.size >= limit) await Promise.race(this.uploads);
@@ -503,9 +541,13 @@ export class Repository {
     return pool ? pool.openWindow() : null;
   }
 
-  /** Whether `bytes` more of new data justify starting the workers (see IN_PROCESS_DATA). */
+  /**
+   * Whether `bytes` more of new data justify starting the workers (see IN_PROCESS_DATA). On a
+   * tight memory budget they start at once: this thread's own pack and read buffers would
+   * otherwise stay allocated beside the workers' for the rest of the backup.
+   */
   private worthWorkers(bytes: number): boolean {
-    return this.workers !== undefined || this.inProcessData + bytes > IN_PROCESS_DATA;
+    return this.workers !== undefined || this.memory.tight || this.inProcessData + bytes > IN_PROCESS_DATA;
   }
 
   /**
@@ -573,15 +615,22 @@ export class Repository {
     this.pool?.closeWindow(w);
   }
 
+  /** This thread's packs: in memory, or (tight memory budget) written to temp files as they grow. */
   private assembler(): PackAssembler {
-    return (this.packAssembler ??= new PackAssembler(this.key, this.version, this.compression, this.packSize));
+    const tempDir = this.memory.tight ? (this.packTempDir() ?? null) : null;
+    return (this.packAssembler ??= new PackAssembler(this.key, this.version, this.compression, this.packSize, tempDir));
+  }
+
+  private startPack(pack: FinishedPack, recycle: () => void): void {
+    if (pack.file) this.startCommit(pack.id, pack.file, pack.blobs);
+    else this.startUpload(pack.id, pack.bytes, pack.blobs, recycle);
   }
 
   private workerCount(): number {
     if (this.workers !== undefined) return this.workers;
     const cores = os.availableParallelism();
     if (cores < 2) return 0;
-    return this.version >= 2 && this.compression !== 'off' ? Math.min(cores, 4) : 1;
+    return this.memory.backupWorkers(this.version >= 2 && this.compression !== 'off' ? Math.min(cores, 4) : 1);
   }
 
   private blobPool(): BlobPool | null {
@@ -594,9 +643,11 @@ export class Repository {
         packSize: this.packSize,
         workers,
         // A store with a temp directory (local) gets packs written in place as they are assembled: no pack is held in memory.
-        tempDir: this.backend.packTempDir?.(),
+        tempDir: this.packTempDir(),
         onPack: (p) => (p.file ? this.startCommit(p.id, p.file, p.list) : this.startUpload(p.id, p.bytes, p.list, p.recycle)),
         onStored: (type, stored) => this.countStored(type, stored),
+        holdFreedMemory: this.memory.holdFreedMemory,
+        workerLimits: this.memory.workerLimits,
       });
     }
     return this.pool;
@@ -612,9 +663,21 @@ export class Repository {
     this.track(this.backend.save(packHandle(id, packType(blobs)), bytes).then(recycle), id, blobs);
   }
 
-  /** Commit a pack a worker wrote to a temp file in packTempDir() (so the backend has adoptTempFile). */
+  /**
+   * Where workers write packs as they assemble them: the store's own temp directory (local),
+   * else a spool of temp files uploaded by streaming (stores that stream uploads, or any
+   * store under a tight memory budget); undefined: packs are assembled in memory.
+   */
+  private packTempDir(): string | undefined {
+    if (this.backend.packTempDir) return this.backend.packTempDir();
+    return this.backend.saveFile || this.memory.tight ? this.spool.tempDir() : undefined;
+  }
+
+  /** Commit a pack a worker wrote to a temp file: adopted by the store (local) or uploaded from the spool. */
   private startCommit(id: string, file: string, blobs: BlobList): void {
-    this.track(this.backend.adoptTempFile!(packHandle(id, packType(blobs)), file), id, blobs);
+    const h = packHandle(id, packType(blobs));
+    const saved = this.backend.adoptTempFile ? this.backend.adoptTempFile(h, file) : this.spool.upload(this.backend, h, file);
+    this.track(saved, id, blobs);
   }
 
   private track(saved: Promise<void>, id: string, blobs: BlobList): void {
@@ -653,7 +716,7 @@ export class Repository {
     if (this.packAssembler) {
       for (const type of ['data', 'tree'] as const) {
         const pack = this.packAssembler.finish(type);
-        if (pack) this.startUpload(pack.id, pack.bytes, pack.blobs, () => undefined);
+        if (pack) this.startPack(pack, () => undefined);
       }
     }
     while (this.uploads.size) await Promise.all(this.uploads);
@@ -1025,6 +1088,7 @@ export class Repository {
   async close(): Promise<void> {
     await this.pool?.close();
     this.pool = null;
+    this.spool.remove();
     await this.backend.close();
   }
 }

@@ -7,7 +7,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import os from 'node:os';
 import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
 import { checkArg, FormatError, isFatal, NotFoundError } from '../errors.js';
 import { mapLimit } from '../parallel/map-limit.js';
@@ -15,6 +14,7 @@ import { type BlobLocation, MasterIndex } from '../repository/master-index.js';
 import { hashId } from '../format/id.js';
 import { OpenPool, discardSpare, prestartOpenPool } from '../parallel/open-pool.js';
 import { BufferRing, loadRecycled } from '../parallel/buffer-ring.js';
+import { minorGc } from '../parallel/worker-gc.js';
 import type { SpanBlob } from '../format/blob-open.js';
 import { type FileMeta, type SpanWriteResult, type WriteFile, applyMeta, openTarget } from '../parallel/span-write.js';
 import type { Node } from '../format/node.js';
@@ -90,8 +90,10 @@ function isSafeName(name: Uint8Array): boolean {
   return s !== '.' && s !== '..';
 }
 
-/** Pack spans in flight during restore: one per worker plus the one being read. */
-const PACK_READERS = os.availableParallelism() + 1;
+/** Pack spans in flight during restore: one per worker plus the one being read (fewer under a tight memory budget). */
+function packReaders(repo: Repository): number {
+  return repo.memory.packsInFlight(restoreWorkers(repo) + 1);
+}
 /** Files kept open between writes of their blobs; the rest are reopened per write. */
 const MAX_OPEN_FILES = 64;
 
@@ -156,8 +158,13 @@ export class Restorer {
   /** pack ID → blob ID → its location and where its plaintext goes. */
   private readonly plan = new Map<string, Map<string, PlannedBlob>>();
   private pool: OpenPool | null = null;
-  private readonly ring = new BufferRing(PACK_READERS);
+  private readonly readers: number;
+  private readonly ring: BufferRing;
+  /** On a tight memory budget: a young-generation collection after each pack read frees a remote response's chunks at once. */
+  private readonly collect: (() => void) | null;
   private openFiles = 0;
+  /** Blob uses in `plan`: past the budget's batch size the plan is written out before the walk goes on. */
+  private plannedUses = 0;
 
   constructor(
     private readonly repo: Repository,
@@ -168,6 +175,9 @@ export class Restorer {
     this.excludes = (opts.exclude ?? []).map(parsePattern);
     this.deleteEnabled = !!opts.delete;
     this.dryRun = !!opts.dryRun;
+    this.readers = packReaders(repo);
+    this.ring = new BufferRing(this.readers);
+    this.collect = repo.memory.tight ? minorGc() : null;
   }
 
   private progress(): void {
@@ -190,7 +200,7 @@ export class Restorer {
     const created = this.dryRun ? !fs.existsSync(dir) : fs.mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
     // Workers (one per core) decode and write the blobs; this thread plans, reads and finishes
     // files. They start up while the trees are walked.
-    this.pool = new OpenPool(this.repo.key, restoreWorkers());
+    this.pool = new OpenPool(this.repo.key, restoreWorkers(this.repo), this.repo.memory.holdFreedMemory);
     try {
       await this.restoreDir(treeId, dir, location, created);
       await this.writeContents();
@@ -198,7 +208,16 @@ export class Restorer {
       await this.pool.close();
       this.pool = null;
     }
-    // Directory metadata last, deepest first, so writing children does not change it.
+    this.finishDirs();
+    this.opts.signal?.throwIfAborted(); // a cancelled restore never reports success
+    return this.stats;
+  }
+
+  /**
+   * Directory metadata once their content is written, so writing children does not change
+   * it: every directory listed has been walked whole and its files' content is written.
+   */
+  private finishDirs(): void {
     for (const d of this.dryRun ? [] : this.dirsToFinish.reverse()) {
       try {
         this.restoreMetadata(d.node, d.path);
@@ -206,8 +225,14 @@ export class Restorer {
         this.warn(d.path, err);
       }
     }
-    this.opts.signal?.throwIfAborted(); // a cancelled restore never reports success
-    return this.stats;
+    this.dirsToFinish.length = 0;
+  }
+
+  /** Write out what is planned so far, when it reached the budget's batch size: the plan never holds a whole big snapshot. */
+  private async writeBatchIfFull(): Promise<void> {
+    if (this.plannedUses < this.repo.memory.restoreBatchBlobs) return;
+    await this.writeContents();
+    this.finishDirs();
   }
 
   private selected(snapPath: string, isDir: boolean): { restore: boolean; descend: boolean } {
@@ -438,8 +463,10 @@ export class Restorer {
       planned.uses.push({ job, offset });
       offset += MasterIndex.plaintextSize(loc);
     }
+    this.plannedUses += content.length;
     this.stats.bytes += offset;
     if (job.remaining === 0) this.finishFile(job);
+    await this.writeBatchIfFull();
   }
 
   private failFile(job: FileJob, err: unknown): void {
@@ -515,7 +542,8 @@ export class Restorer {
   private async writeContents(): Promise<void> {
     const packs = [...this.plan];
     this.plan.clear();
-    await mapLimit(packs, PACK_READERS, ([packId, blobs]) => this.restorePack(packId, blobs));
+    this.plannedUses = 0;
+    await mapLimit(packs, this.readers, ([packId, blobs]) => this.restorePack(packId, blobs));
   }
 
   private async restorePack(packId: string, blobs: Map<string, PlannedBlob>): Promise<void> {
@@ -527,6 +555,7 @@ export class Restorer {
     let span: Uint8Array;
     try {
       span = await loadRecycled(this.repo.backend, { type: 'pack', name: packId }, start, last.offset + last.length - start, this.ring);
+      this.collect?.();
     } catch {
       // Blob-by-blob loads instead, which also try other copies.
       for (const { id, uses } of locs) await this.restoreBlobHere(id, uses, null);
@@ -740,8 +769,8 @@ function toSeconds(t: string): number | string {
 }
 
 /** Workers that decode and write blobs during a restore: one per core. */
-function restoreWorkers(): number {
-  return Math.max(1, os.availableParallelism());
+function restoreWorkers(repo: Repository): number {
+  return repo.memory.workers();
 }
 
 /**
@@ -749,7 +778,7 @@ function restoreWorkers(): number {
  * restore() takes them over (otherwise they start once the index is loaded).
  */
 export function prestartRestore(repo: Repository): void {
-  prestartOpenPool(repo.key, restoreWorkers());
+  prestartOpenPool(repo.key, restoreWorkers(repo), repo.memory.holdFreedMemory);
 }
 
 /**
