@@ -95,6 +95,7 @@ export interface BackupWarning {
   message: string;
 }
 
+/** A file whose size changed while it was read (restic's "expected N bytes, saved M bytes" warning). */
 export interface FileChanged {
   path: string;
   /** Size from fstat when the file was opened. */

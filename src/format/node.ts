@@ -5,6 +5,7 @@
  */
 import type { ExtraField } from './extra-fields.js';
 
+/** A node's `type` as restic writes it ('irregular' since restic 0.17, for what it cannot back up as such). */
 export type NodeType = 'file' | 'dir' | 'symlink' | 'dev' | 'chardev' | 'fifo' | 'socket' | 'irregular';
 
 /** An extended attribute of a file: name and raw value. */

@@ -153,10 +153,13 @@ describe('REST server killed mid-restore and mid-check', () => {
         const started = Date.now();
         let killedAt = 0;
         const running = cliAsync(['-r', repo, ...args], env, 400_000);
-        // the server dies once the command is reading data (restore: files appear; check: after it starts reading)
+        // the server dies once the command is reading data (restore: files appear; check: it holds
+        // its lock, so it has connected; a fixed delay raced its start-up on a loaded machine)
+        const locks = path.join(data, 'repo', 'locks');
+        const holdsLock = () => fs.existsSync(locks) && fs.readdirSync(locks).length > 0;
         const killer = (async () => {
           if (cmd === 'restore') while (!fs.existsSync(target)) await new Promise((r) => setTimeout(r, 10));
-          else await new Promise((r) => setTimeout(r, 500));
+          else while (!holdsLock()) await new Promise((r) => setTimeout(r, 10));
           process.kill(srv.pid, 'SIGKILL');
           killedAt = Date.now();
         })();
@@ -165,7 +168,7 @@ describe('REST server killed mid-restore and mid-check', () => {
         const text = (result.stdout + result.stderr).trimEnd();
         const o = { result, afterDeath: Date.now() - killedAt, lines: text.split('\n').length };
         expect(killedAt - started).toBeGreaterThan(0);
-        expectFailedOnce(o, `REST ${cmd}`, /(load|list|stat) .*failed after \d+ attempts.*connection refused/);
+        expectFailedOnce(o, `REST ${cmd}`, /(save|load|list|stat) .*failed after \d+ attempts.*connection refused/);
       } finally {
         await srv.stop('SIGKILL');
       }
