@@ -1,5 +1,5 @@
 /** `forget`: remove snapshots by policy or by ID, with restic 0.14's flags, text and JSON. */
-import { UsageError } from '../errors.js';
+import { UsageError, throwIfAborted } from '../errors.js';
 import type { Repository } from '../repository/repository.js';
 import type { OptionSpec } from './args.js';
 import type { Command } from './command.js';
@@ -162,13 +162,14 @@ async function runForget(
     const unsafeAllowRemoveAll = !!ctx.opts['unsafe-allow-remove-all'];
     // restic ≥ 0.17: an empty policy is an error (0.14 printed this line and exited 0)
     if (isEmptyPolicy(policy) && !unsafeAllowRemoveAll) throw new UsageError('no policy was specified, no snapshots will be removed');
-    groups = await planForgetAsync(all, { policy, groupBy, filter, unsafeAllowRemoveAll });
+    groups = await planForgetAsync(all, { policy, groupBy, filter, unsafeAllowRemoveAll, signal: ctx.signal });
     if (!ctx.json) say(`Applying Policy: ${formatPolicy(policy)}\n`);
     if (!ctx.json) await printGroups(ctx, groups);
     remove = removedIds(groups);
   }
   if (remove.length) {
     if (!dryRun) {
+      throwIfAborted(ctx.signal, 'forget');
       const started = Date.now();
       await deleteSnapshots(repo, remove);
       // restic's progress counter prints its final state (without a terminal: one line)
@@ -192,11 +193,14 @@ async function printGroups(ctx: GlobalContext, groups: ForgetGroup[]): Promise<v
   const compact = !!ctx.opts['compact'];
   const verbose = ((ctx.opts['verbose'] as number | undefined) ?? 0) > 0;
   for (const g of [...groups].sort((a, b) => (a.keyJson < b.keyJson ? -1 : a.keyJson > b.keyJson ? 1 : 0))) {
+    throwIfAborted(ctx.signal, 'forget');
     if (verbose) ctx.stdout(groupHeader(g));
     if (ctx.quiet) continue;
     await turn();
+    throwIfAborted(ctx.signal, 'forget');
     if (g.keep.length) writeLines(ctx, [`keep ${g.keep.length} snapshots:`, ...snapshotTable(g.keep, g.reasons, compact), '']);
     await turn();
+    throwIfAborted(ctx.signal, 'forget');
     if (g.remove.length) writeLines(ctx, [`remove ${g.remove.length} snapshots:`, ...snapshotTable(g.remove, [], compact), '']);
   }
 }

@@ -6,6 +6,7 @@ import os from 'node:os';
 import type { Backend, FileType, Handle } from '../backends/backend.js';
 import { DryRunBackend } from '../backends/dry-run.js';
 import {
+  AbortedError,
   asAbortedError,
   checkArg,
   checkOptions,
@@ -35,7 +36,7 @@ import { fullGc } from '../parallel/worker-gc.js';
 import { frameUnpacked, frameUnpackedWritten, unframeUnpacked } from '../format/unpacked.js';
 import { type Snapshot, decodeSnapshot, encodeSnapshot } from '../format/snapshot.js';
 import { type Node } from '../format/node.js';
-import { decodeTree, encodeTree } from '../format/tree.js';
+import { decodeTree, decodeTreeBatches, encodeTree } from '../format/tree.js';
 import { hashId, isId, randomId } from '../format/id.js';
 import { type LockOptions, type LockStore, RepositoryLock, removeAllLocks, removeStaleLocks } from './lock.js';
 import { decodeLock, type LockInfo } from '../format/lock-file.js';
@@ -66,6 +67,10 @@ const YIELD_INTERVAL_MS = 2;
  * MiB, so an unchanged or slightly changed re-backup never starts one. Trees never start them.
  */
 const IN_PROCESS_DATA = 8 * 1024 * 1024;
+/** Trees of at least this many bytes are decoded in batches (decodeBigTree). */
+const BIG_TREE_BYTES = 1024 * 1024;
+/** How long decodeBigTree may keep the event loop from running. */
+const YIELD_TREE_MS = 20;
 /** Index files of at least this many blobs are written after a full garbage collection. */
 const BIG_INDEX_BLOBS = 20_000;
 
@@ -120,6 +125,12 @@ export interface OpenOptions {
   lock?: boolean;
   /** Cancels the open (the key search). */
   signal?: AbortSignal;
+  /**
+   * Stops work on this repository for good once it fires, where no operation's own signal
+   * reaches (the CLI's per-command signal): decoding a big tree, which otherwise holds the
+   * event loop for seconds, pauses between batches and rejects with AbortedError.
+   */
+  stopSignal?: AbortSignal;
 }
 
 /** Options every library operation takes: its lock and its cancellation. */
@@ -203,6 +214,8 @@ export class Repository {
    * `--no-lock`.
    */
   locking: boolean;
+  /** OpenOptions.stopSignal. */
+  private readonly stopSignal?: AbortSignal;
 
   private constructor(
     /** The store; replaced by a DryRunBackend wrapper in setDryRun(). */
@@ -217,6 +230,7 @@ export class Repository {
     this.indexMaxBlobs = opts.indexMaxBlobs ?? INDEX_MAX_BLOBS;
     this.workers = opts.workers;
     this.locking = opts.lock ?? true;
+    this.stopSignal = opts.stopSignal;
   }
 
   /**
@@ -740,10 +754,25 @@ export class Repository {
   async loadTree(id: string): Promise<Node[]> {
     const bytes = await this.loadBlob('tree', id);
     try {
-      return decodeTree(bytes);
+      return bytes.length < BIG_TREE_BYTES ? decodeTree(bytes) : await this.decodeBigTree(bytes);
     } catch (err) {
+      if (err instanceof AbortedError) throw err;
       throw new FormatError(`tree ${id}: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /** A big tree decoded in batches, letting the event loop run (signals, timers, I/O) between them. */
+  private async decodeBigTree(bytes: Uint8Array): Promise<Node[]> {
+    const nodes: Node[] = [];
+    let turn = performance.now();
+    for (const batch of decodeTreeBatches(bytes)) {
+      for (const n of batch) nodes.push(n);
+      if (performance.now() - turn < YIELD_TREE_MS) continue;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      throwIfAborted(this.stopSignal, 'loading a tree');
+      turn = performance.now();
+    }
+    return nodes;
   }
 
   async saveTree(nodes: Node[]): Promise<string> {
