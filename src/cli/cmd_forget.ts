@@ -205,9 +205,11 @@ async function printGroups(ctx: GlobalContext, groups: ForgetGroup[]): Promise<v
     if (verbose) ctx.stdout(groupHeader(g));
     if (ctx.quiet) continue;
     await pause();
-    if (g.keep.length) writeLines(ctx, [`keep ${g.keep.length} snapshots:`, ...(await snapshotTable(g.keep, g.reasons, compact, pause)), '']);
+    if (g.keep.length)
+      writeLines(ctx, [`keep ${g.keep.length} snapshots:`, ...(await snapshotTable(g.keep, g.reasons, compact, pause)), '']);
     await pause();
-    if (g.remove.length) writeLines(ctx, [`remove ${g.remove.length} snapshots:`, ...(await snapshotTable(g.remove, [], compact, pause)), '']);
+    if (g.remove.length)
+      writeLines(ctx, [`remove ${g.remove.length} snapshots:`, ...(await snapshotTable(g.remove, [], compact, pause)), '']);
   }
 }
 
