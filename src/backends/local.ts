@@ -133,7 +133,11 @@ export class LocalBackend implements Backend {
    * fsync, rename into place, fsync the directory, read-only. The temp file is removed on failure.
    */
   async adoptTempFile(h: Handle, tmp: string, opts?: CallOptions): Promise<void> {
-    throwIfAborted(opts?.signal);
+    if (opts?.signal?.aborted) {
+      // cancelled: the temp file is not the caller's to clean up either
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      throwIfAborted(opts.signal);
+    }
     const final = this.filename(h);
     const modes = await this.modes();
     await this.sem.acquire();

@@ -18,6 +18,7 @@ import {
 import { LocalBackend } from '../backends/local.js';
 import { MemoryBackend } from '../backends/memory.js';
 import { RetryBackend } from '../backends/retry.js';
+import { AbortableBackend } from '../backends/abortable.js';
 import { NotFoundError, ResticError } from '../errors.js';
 import { hashId } from '../format/id.js';
 import { Cache } from './cache.js';
@@ -295,7 +296,8 @@ function slice(h: Handle, data: Uint8Array, offset: number, length: number): Uin
 
 /** Whether caching pays for this store: not for a local or in-memory repository. */
 export function isLocalStore(backend: Backend): boolean {
-  const b = backend instanceof RetryBackend ? backend.inner : backend;
+  let b = backend;
+  while (b instanceof RetryBackend || b instanceof AbortableBackend) b = b.inner;
   return b instanceof LocalBackend || b instanceof MemoryBackend;
 }
 

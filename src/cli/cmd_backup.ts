@@ -77,6 +77,7 @@ export const backupCommand: Command = {
     const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
     const line = !ctx.json && !ctx.quiet && StatusLine.available() ? new StatusLine() : undefined;
     const archiver = new Archiver(repo, {
+      signal: ctx.signal,
       hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
       tags,
       time: parseTimeFlag(ctx.opts['time'] as string | undefined),
@@ -159,6 +160,8 @@ function fileChangedPrinter(ctx: GlobalContext, line: StatusLine | undefined): (
 /** Problems with single items: reported and counted, the backup goes on. */
 function warningPrinter(ctx: GlobalContext, line: StatusLine | undefined): (w: BackupWarning) => void {
   return (w) => {
+    // an item the signal interrupted is no problem of the item
+    if (ctx.signal?.aborted) return;
     line?.clear();
     if (ctx.json)
       ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'archival', item: w.path }) + '\n');
@@ -371,6 +374,7 @@ async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> 
   const entries = [...dirs, { path: rel, content, mode: 0o644, links: 0, ...owner }];
   const run = () =>
     backupEntries(repo, entries, {
+      signal: ctx.signal,
       hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
       tags,
       time,

@@ -141,6 +141,7 @@ function commonOptions(ctx: GlobalContext, events: StatusEvent[]): OperationOpti
   let last = '';
   return {
     check,
+    signal: ctx.signal,
     kdf: kdfOverride(ctx.env),
     cacert: ctx.opts['cacert'] as string[] | undefined,
     extended: extendedOptions(ctx),

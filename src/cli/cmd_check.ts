@@ -49,6 +49,7 @@ export const checkCommand: Command = {
         const printer = new FindingPrinter(ctx);
         const progress = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
         const result = await check(repo, {
+          signal: ctx.signal,
           readData,
           readDataSubset: subset,
           onPhase: (phase, detail) => {

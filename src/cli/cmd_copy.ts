@@ -37,6 +37,7 @@ export const copyCommand: Command = {
       const say = logLine(ctx);
       const counter = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
       await copySnapshots(src, dst, {
+        signal: ctx.signal,
         filter,
         ids: args,
         log: (l) => {

@@ -1,4 +1,4 @@
-import { ResticError, UsageError } from '../errors.js';
+import { ResticError, UsageError, throwIfAborted } from '../errors.js';
 import type { Command } from './command.js';
 import { openRepository, withLock } from './global.js';
 import { Out } from '../ui/output.js';
@@ -45,12 +45,21 @@ export const dumpCommand: Command = {
         await repo.loadIndex();
         if (!sn.snapshot.tree) throw new UsageError(`loading tree for snapshot ${JSON.stringify(spec)} failed: snapshot has no tree`);
         try {
-          await dumpPath(repo, sn.snapshot.tree, bstrFromText(file), (chunk) => out.bytes(chunk), {
-            format,
-            beforeArchive: () => {
-              if (process.stdout.isTTY) throw new UsageError('stdout is the terminal, please redirect output');
+          await dumpPath(
+            repo,
+            sn.snapshot.tree,
+            bstrFromText(file),
+            (chunk) => {
+              throwIfAborted(ctx.signal, 'dump');
+              return out.bytes(chunk);
             },
-          });
+            {
+              format,
+              beforeArchive: () => {
+                if (process.stdout.isTTY) throw new UsageError('stdout is the terminal, please redirect output');
+              },
+            },
+          );
         } catch (err) {
           throw new ResticError(`cannot dump file: ${(err as Error).message}`, { cause: err });
         }

@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { UsageError, throwIfAborted } from '../errors.js';
 import type { Command } from './command.js';
 import { type GlobalContext, openRepository, withLock } from './global.js';
 import { Out } from '../ui/output.js';
@@ -30,6 +30,7 @@ class FindOutput {
   }
 
   async pattern(path: ByteString, node: Node): Promise<void> {
+    throwIfAborted(this.ctx.signal, 'find');
     const out = this.out;
     if (this.ctx.json) {
       if (!this.inuse) {

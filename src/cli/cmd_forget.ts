@@ -1,5 +1,5 @@
 /** `forget`: remove snapshots by policy or by ID, with restic 0.14's flags, text and JSON. */
-import { UsageError } from '../errors.js';
+import { UsageError, throwIfAborted } from '../errors.js';
 import type { Repository } from '../repository/repository.js';
 import type { OptionSpec } from './args.js';
 import type { Command } from './command.js';
@@ -162,13 +162,14 @@ async function runForget(
     const unsafeAllowRemoveAll = !!ctx.opts['unsafe-allow-remove-all'];
     // restic ≥ 0.17: an empty policy is an error (0.14 printed this line and exited 0)
     if (isEmptyPolicy(policy) && !unsafeAllowRemoveAll) throw new UsageError('no policy was specified, no snapshots will be removed');
-    groups = await planForgetAsync(all, { policy, groupBy, filter, unsafeAllowRemoveAll });
+    groups = await planForgetAsync(all, { policy, groupBy, filter, unsafeAllowRemoveAll, signal: ctx.signal });
     if (!ctx.json) say(`Applying Policy: ${formatPolicy(policy)}\n`);
     if (!ctx.json) await printGroups(ctx, groups);
     remove = removedIds(groups);
   }
   if (remove.length) {
     if (!dryRun) {
+      throwIfAborted(ctx.signal, 'forget');
       const started = Date.now();
       await deleteSnapshots(repo, remove);
       // restic's progress counter prints its final state (without a terminal: one line)
@@ -186,18 +187,29 @@ async function runForget(
   return remove;
 }
 
-/** One table per event-loop turn, so a signal is handled between them. */
+/** An event-loop turn (a signal is handled), then stop if it came. */
+function pauser(signal: AbortSignal | undefined): () => Promise<void> {
+  return async () => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    throwIfAborted(signal, 'forget');
+  };
+}
+
+/** Tables built with event-loop turns between groups and within long tables, so a signal is handled. */
 async function printGroups(ctx: GlobalContext, groups: ForgetGroup[]): Promise<void> {
-  const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const pause = pauser(ctx.signal);
   const compact = !!ctx.opts['compact'];
   const verbose = ((ctx.opts['verbose'] as number | undefined) ?? 0) > 0;
   for (const g of [...groups].sort((a, b) => (a.keyJson < b.keyJson ? -1 : a.keyJson > b.keyJson ? 1 : 0))) {
+    throwIfAborted(ctx.signal, 'forget');
     if (verbose) ctx.stdout(groupHeader(g));
     if (ctx.quiet) continue;
-    await turn();
-    if (g.keep.length) writeLines(ctx, [`keep ${g.keep.length} snapshots:`, ...snapshotTable(g.keep, g.reasons, compact), '']);
-    await turn();
-    if (g.remove.length) writeLines(ctx, [`remove ${g.remove.length} snapshots:`, ...snapshotTable(g.remove, [], compact), '']);
+    await pause();
+    if (g.keep.length)
+      writeLines(ctx, [`keep ${g.keep.length} snapshots:`, ...(await snapshotTable(g.keep, g.reasons, compact, pause)), '']);
+    await pause();
+    if (g.remove.length)
+      writeLines(ctx, [`remove ${g.remove.length} snapshots:`, ...(await snapshotTable(g.remove, [], compact, pause)), '']);
   }
 }
 
@@ -238,7 +250,12 @@ function trimSpaces(s: string): string {
  * restic's PrintSnapshots table: oldest first, local times, reasons column when given. Line
  * by line: with millions of tags the whole table exceeds V8's longest string.
  */
-function snapshotTable(list: SnapshotEntry[], reasons: KeepReason[], compact: boolean): string[] {
+async function snapshotTable(
+  list: SnapshotEntry[],
+  reasons: KeepReason[],
+  compact: boolean,
+  pause: () => Promise<void>,
+): Promise<string[]> {
   const why = new Map(reasons.map((r) => [r.entry.id, r.matches]));
   const rows = [...list].sort((a, b) => compareGoTimes(a.snapshot.time, b.snapshot.time));
   const cols: Array<[string, (e: SnapshotEntry) => string]> = compact
@@ -263,10 +280,15 @@ function snapshotTable(list: SnapshotEntry[], reasons: KeepReason[], compact: bo
   const widths = cols.map(([h]) => byteLen(h));
   for (const r of cells) r.forEach((f, c) => f.forEach((l) => (widths[c] = Math.max(widths[c]!, byteLen(l)))));
   const total = widths.reduce((a, b) => a + b, 0) + (cols.length - 1) * 2;
-  const lines = (fields: string[][]) => {
+  let turn = performance.now();
+  const lines = async (fields: string[][]) => {
     const n = fields.reduce((m, f) => Math.max(m, f.length), 1);
     const out: string[] = [];
     for (let i = 0; i < n; i++) {
+      if ((i & 0xfff) === 0 && performance.now() - turn > 20) {
+        await pause();
+        turn = performance.now();
+      }
       const last = fields.reduce((l, f, c) => (f[i] ? c : l), -1);
       let s = '';
       for (let c = 0; c <= last; c++) {
@@ -278,11 +300,11 @@ function snapshotTable(list: SnapshotEntry[], reasons: KeepReason[], compact: bo
     return out;
   };
   const multiline = !compact && rows.some((e) => e.snapshot.paths.length > 1);
-  const text = [...lines(cols.map(([h]) => [h])), '-'.repeat(total)];
-  cells.forEach((r, idx) => {
+  const text = [...(await lines(cols.map(([h]) => [h]))), '-'.repeat(total)];
+  for (let idx = 0; idx < cells.length; idx++) {
     if (multiline && idx > 0) text.push('');
-    for (const l of lines(r)) text.push(l);
-  });
+    for (const l of await lines(cells[idx]!)) text.push(l);
+  }
   text.push('-'.repeat(total), `${rows.length} snapshots`);
   return text;
 }

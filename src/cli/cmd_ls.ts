@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { UsageError, throwIfAborted } from '../errors.js';
 import type { Command } from './command.js';
 import { openRepository, withLock } from './global.js';
 import { Out } from '../ui/output.js';
@@ -57,6 +57,7 @@ export const lsCommand: Command = {
             );
           if (!snapshot.tree) throw new UsageError(`snapshot ${id.slice(0, 8)} has no tree`);
           await listNodes(repo, snapshot.tree, { dirs: dirs.map(bstrFromText), recursive }, async (p, node) => {
+            throwIfAborted(ctx.signal, 'ls');
             if (ctx.json) await out.text(lsNodeJson(p, node) + '\n');
             else await out.bstr(formatNodeLine(p, node, long) + '\n');
           });

@@ -21,6 +21,7 @@ export const recoverCommand: Command = {
         true,
         async () => {
           const r = await recover(repo, {
+            signal: ctx.signal,
             log: say,
             onWarning: (m) => warn(ctx, m),
           });

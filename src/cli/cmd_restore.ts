@@ -52,6 +52,7 @@ export const restoreCommand: Command = {
         );
       }
       return restore(repo, id, target, {
+        signal: ctx.signal,
         subfolder,
         include: ctx.opts['include'] as string[] | undefined,
         exclude: ctx.opts['exclude'] as string[] | undefined,

@@ -56,6 +56,7 @@ export const rewriteCommand: Command = {
         const snapshots = await findFilteredSnapshots(repo, snapshotFilter(ctx), args, (m) => warn(ctx, m));
         const verbose = ((ctx.opts['verbose'] as number | undefined) ?? 0) >= 2;
         return rewriteSnapshots(repo, snapshots, {
+          signal: ctx.signal,
           exclude,
           iexclude,
           include,

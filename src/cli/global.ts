@@ -4,6 +4,7 @@ import { execSync } from 'node:child_process';
 import type { Backend } from '../backends/backend.js';
 import { openLocation } from '../backends/location.js';
 import { LimitedBackend, type RateLimits } from '../backends/limiter.js';
+import { AbortableBackend } from '../backends/abortable.js';
 import { UsageError } from '../errors.js';
 import type { CompressionMode } from '../compress/zstd.js';
 import type { KdfParams } from '../crypto/index.js';
@@ -98,6 +99,11 @@ export interface GlobalContext {
   stderr: (s: string) => void;
   json: boolean;
   quiet: boolean;
+  /**
+   * Aborted by SIGINT/SIGTERM (set by main): passed to every operation the command runs, and
+   * bound to every backend it opens (openBackend), so nothing is written after the signal.
+   */
+  signal?: AbortSignal;
   /** Every command (set by main; `generate` describes them). */
   commands?: () => Promise<CommandInfo[]>;
 }
@@ -124,7 +130,9 @@ export function openBackend(location: string, ctx?: GlobalContext): Backend {
     stuckRequestTimeoutMs: ctx ? durationFlag(ctx, 'stuck-request-timeout') : undefined,
   });
   const limits = ctx ? rateLimits(ctx) : {};
-  return limits.uploadKiB || limits.downloadKiB ? new LimitedBackend(backend, limits) : backend;
+  const limited = limits.uploadKiB || limits.downloadKiB ? new LimitedBackend(backend, limits) : backend;
+  // after SIGINT/SIGTERM nothing more is written or deleted, whatever the command was doing
+  return ctx?.signal ? new AbortableBackend(limited, ctx.signal) : limited;
 }
 
 /** A Go duration flag (`30s`, `5m`) in ms, undefined when not given; must be positive. */
@@ -284,6 +292,8 @@ export async function openRepository(ctx: GlobalContext, how: OpenRepositoryHow 
       packSize: packSizeOption(ctx),
       // --no-lock: library operations run without their default lock (commands that always lock take it here).
       lock: !ctx.opts['no-lock'],
+      signal: ctx.signal,
+      stopSignal: ctx.signal,
     });
     await oldCacheDirsNote(ctx, repo);
     return repo;
@@ -369,6 +379,8 @@ export async function withLock<T>(
   try {
     result = await fn();
   } catch (err) {
+    // Uploads settle and workers remove their temp files before the lock goes (a signal's AbortedError too).
+    await repo.abandonWrites().catch(() => undefined);
     // The command's own error is the cause to report; the lock goes if it still can.
     await lock.release().catch(() => undefined);
     throw err;

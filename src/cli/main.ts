@@ -2,7 +2,7 @@
  * restic-ts command line: restic's words and exit codes. Errors become one human line on
  * stderr (a JSON object under --json), never a stack trace.
  */
-import { ResticError, UsageError, ExitCode } from '../errors.js';
+import { AbortedError, ResticError, UsageError, ExitCode } from '../errors.js';
 import { parseArgs, formatHelp } from './args.js';
 import type { Command } from './command.js';
 import { GLOBAL_OPTIONS, type GlobalContext } from './global.js';
@@ -22,6 +22,7 @@ export interface Io {
 
 export async function main(argv: string[], io: Io): Promise<number> {
   const json = argv.includes('--json');
+  const { signal } = commandController();
   try {
     const cmdIndex = argv.findIndex((a, i) => !a.startsWith('-') && !takesValue(argv[i - 1]));
     const name = cmdIndex >= 0 ? argv[cmdIndex]! : undefined;
@@ -40,6 +41,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     const ctx: GlobalContext = {
       opts,
+      signal,
       env: io.env,
       stdout: io.stdout,
       stderr: io.stderr,
@@ -47,9 +49,19 @@ export async function main(argv: string[], io: Io): Promise<number> {
       quiet: !!opts['quiet'],
       commands: loadCommands,
     };
-    return await cmd.run(ctx, args);
+    const code = await cmd.run(ctx, args);
+    // a command that finished anyway after the signal still reports it, as restic does
+    if (signal.aborted) throw signal.reason;
+    return code;
   } catch (err) {
+    // the signal's line was the message; restic's exit_error object still follows under --json
+    if (signal.aborted) return json ? reportError(new AbortedError('context canceled'), io, true) : SIGNAL_EXIT_CODE;
     return reportError(err, io, json);
+  } finally {
+    // a signal from now on (while the output drains) ends the process at once
+    if (current?.signal === signal) current = undefined;
+    // locks a command left behind on its way out of a signal
+    if (signal.aborted) await RepositoryLock.releaseAll();
   }
 }
 
@@ -75,19 +87,42 @@ function commandHelp(cmd: Command): string {
 const SIGNAL_NAMES: Record<string, string> = { SIGINT: 'interrupt', SIGTERM: 'terminated' };
 
 /**
- * SIGINT/SIGTERM end the process after releasing every lock it holds, as restic's cleanup
- * handler does: exit 130 for SIGINT (restic's code), 143 (128 + 15) for SIGTERM. Data
- * already uploaded stays unreferenced until prune; no snapshot is written after the signal.
+ * restic >= 0.17 exits 130 for a cancelled command, whether SIGINT or SIGTERM cancelled it
+ * (its doc's exit code table); restic 0.14 handled SIGINT only (130) and died of SIGTERM (143).
+ */
+const SIGNAL_EXIT_CODE = ExitCode.Interrupted;
+
+/** If the command has not ended this long after the signal, its lock is released and the process exits. */
+const SIGNAL_GRACE_MS = 2500;
+
+/** The running command's controller: SIGINT/SIGTERM abort it. */
+let current: AbortController | undefined;
+
+/** A controller for the command about to run (main's), aborted by the signal handler. */
+function commandController(): AbortController {
+  current = new AbortController();
+  return current;
+}
+
+/**
+ * SIGINT/SIGTERM cancel the running command, as restic's cleanup handler cancels its context:
+ * one line on stderr, the command's signal aborts, so it stops between steps, writes and
+ * deletes nothing more (its backends refuse), releases its lock and removes its temp files,
+ * and main returns 130. Should it not end within SIGNAL_GRACE_MS, every held lock is released
+ * and the process exits; a second signal exits at once.
  */
 export function installSignalHandlers(io: Pick<Io, 'stderr'>, exit: (code: number) => void = (c) => process.exit(c)): void {
-  let exiting = false;
+  let signalled = false;
   const onSignal = (sig: NodeJS.Signals) => {
     // a command with its own handler (rest-server's graceful stop) decides for itself
-    if (exiting || process.listenerCount(sig) > 1) return;
-    exiting = true;
+    if (process.listenerCount(sig) > 1) return;
+    if (signalled) return exit(SIGNAL_EXIT_CODE);
+    signalled = true;
     io.stderr(`signal ${SIGNAL_NAMES[sig] ?? sig} received, cleaning up\n`);
-    const code = sig === 'SIGINT' ? ExitCode.Interrupted : 128 + 15;
-    RepositoryLock.releaseAll().finally(() => exit(code));
+    if (current && !current.signal.aborted) current.abort(new AbortedError(`${sig} received`));
+    const stop = () => void RepositoryLock.releaseAll().finally(() => exit(SIGNAL_EXIT_CODE));
+    if (!current) return stop();
+    setTimeout(stop, SIGNAL_GRACE_MS).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

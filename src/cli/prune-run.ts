@@ -47,6 +47,7 @@ export async function runPruneWithOutput(ctx: GlobalContext, repo: Repository, o
   }
   const counter = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
   const result = await prune(repo, {
+    signal: ctx.signal,
     ...opts,
     log: (l) => {
       counter.end();

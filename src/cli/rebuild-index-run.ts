@@ -16,6 +16,7 @@ export async function runRebuildIndex(ctx: GlobalContext, args: string[]): Promi
   try {
     await withLock(ctx, repo, true, () =>
       rebuildIndex(repo, {
+        signal: ctx.signal,
         readAllPacks: !!ctx.opts['read-all-packs'],
         log: logLine(ctx),
         warn: (l) => ctx.stderr(l + '\n'),

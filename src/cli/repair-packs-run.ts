@@ -24,6 +24,7 @@ export async function runRepairPacks(ctx: GlobalContext, args: string[]): Promis
       async () => {
         say('saving backup copies of pack files to current folder');
         await repairPacks(repo, ids, {
+          signal: ctx.signal,
           log: say,
           warn: (m) => warn(ctx, m),
           // restic writes pack-<id> next to where it runs and never overwrites one

@@ -24,6 +24,8 @@ export interface ForgetPlanOptions {
    * filter selects. Refused without a filter (host, tag or path), as restic refuses it.
    */
   unsafeAllowRemoveAll?: boolean;
+  /** Cancels planForgetAsync between its steps. */
+  signal?: AbortSignal;
 }
 
 export interface ForgetGroup<E extends SnapshotEntry = SnapshotEntry> {
@@ -61,7 +63,8 @@ export function planForget<E extends SnapshotEntry>(all: E[], opts: ForgetPlanOp
 export async function planForgetAsync<E extends SnapshotEntry>(all: E[], opts: ForgetPlanOptions): Promise<ForgetGroup<E>[]> {
   if (isEmptyPolicy(opts.policy) && !opts.unsafeAllowRemoveAll) return [];
   const g = typeof opts.groupBy === 'object' ? opts.groupBy : parseGroupByOptions(opts.groupBy ?? 'host,paths');
-  await presortForGrouping(opts.filter ? all.filter((e) => selectorMatches(e.snapshot, opts.filter!)) : all, g);
+  await presortForGrouping(opts.filter ? all.filter((e) => selectorMatches(e.snapshot, opts.filter!)) : all, g, opts.signal);
+  opts.signal?.throwIfAborted();
   return planForget(all, { ...opts, groupBy: g });
 }
 

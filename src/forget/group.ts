@@ -59,13 +59,14 @@ function goSortStrings(l: string[]): string[] {
  * the event loop run (signals, timers) at least every 50 ms; groupSnapshots then finds them
  * sorted, which costs it one linear pass per list.
  */
-export async function presortForGrouping(list: SnapshotEntry[], g: GroupByOptions): Promise<void> {
+export async function presortForGrouping(list: SnapshotEntry[], g: GroupByOptions, signal?: AbortSignal): Promise<void> {
   let turn = Date.now();
   for (const { snapshot: sn } of list) {
     if (g.tags && sn.tags) goSortStrings(sn.tags);
     goSortStrings(sn.paths);
     if (Date.now() - turn < 50) continue;
     await new Promise<void>((resolve) => setImmediate(resolve));
+    signal?.throwIfAborted();
     turn = Date.now();
   }
 }

@@ -487,3 +487,81 @@ function decodeTreeDoc(doc: unknown): Node[] {
   if (!Array.isArray(nodes)) throw new FormatError('invalid tree: "nodes" is not an array');
   return nodes.map(decodeNode);
 }
+
+/** Bytes of node JSON decoded per batch by decodeTreeBatches: a few ms of work each. */
+const BATCH_BYTES = 256 * 1024;
+/** Bytes scanned for node boundaries between two (empty) batches. */
+const SCAN_BYTES = 4 * 1024 * 1024;
+const TREE_HEAD_RE = /^[ \t\r\n]*\{[ \t\r\n]*"nodes"[ \t\r\n]*:[ \t\r\n]*\[/;
+
+/**
+ * decodeTree in batches, for trees too big to decode in one go without holding up the event
+ * loop (a million entries take seconds): a caller may pause between batches. Scans for the
+ * boundaries of restic's `{"nodes":[…]}` first (yielding empty batches while it scans); a tree
+ * of any other shape, or a malformed one, is left to decodeTree whole (same result, same errors).
+ */
+export function* decodeTreeBatches(bytes: Uint8Array): Generator<Node[]> {
+  const head = TREE_HEAD_RE.exec(Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, 64)).toString('latin1'));
+  const cuts: number[] = [];
+  const end = head ? yield* scanNodeArray(bytes, head[0].length, cuts) : -1;
+  if (end < 0 || !/^[ \t\r\n]*\}[ \t\r\n]*$/.test(utf8.decode(bytes.subarray(end + 1)))) return yield decodeTree(bytes);
+  let index = 0;
+  for (let i = 0; i + 1 < cuts.length; i++) {
+    const nodes = decodeBatch(bytes.subarray(cuts[i], cuts[i + 1]! - 1), index);
+    if (!nodes) return yield decodeTree(bytes); // throws: the tree is malformed
+    index += nodes.length;
+    yield nodes;
+  }
+}
+
+/**
+ * Positions after which batches of whole nodes start (`cuts`, each just past a top-level comma,
+ * the last one just past the array's end); returns the index of the closing `]`, or -1.
+ */
+function* scanNodeArray(b: Uint8Array, from: number, cuts: number[]): Generator<Node[], number> {
+  let depth = 0;
+  let inString = false;
+  cuts.push(from);
+  for (let i = from, pause = from + SCAN_BYTES; i < b.length; i++) {
+    if (i >= pause) {
+      yield [];
+      pause = i + SCAN_BYTES;
+    }
+    const c = b[i]!;
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) {
+      if (depth-- > 0) continue;
+      if (c !== 0x5d) return -1;
+      const blank = !/[^ \t\r\n]/.test(utf8.decode(b.subarray(cuts[cuts.length - 1], i)));
+      // `[]` has no batch; a blank last one after a comma is malformed (decodeTree says how)
+      if (blank) return cuts.length > 1 ? -1 : i;
+      cuts.push(i + 1);
+      return i;
+    } else if (c === 0x2c && depth === 0 && i + 1 - cuts[cuts.length - 1]! >= BATCH_BYTES) cuts.push(i + 1);
+  }
+  return -1;
+}
+
+/** The nodes in `json` (`node,node,…`), numbered from `index`; null when it is not valid JSON. */
+function decodeBatch(json: Uint8Array, index: number): Node[] | null {
+  const text = '[' + utf8.decode(json) + ']';
+  let list: unknown;
+  try {
+    list = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  nativeParse = true;
+  try {
+    return (list as unknown[]).map((o, i) => decodeNode(o, index + i));
+  } catch (err) {
+    if (err !== NEEDS_BIGINT) throw err;
+  } finally {
+    nativeParse = false;
+  }
+  return (parseJson(text) as unknown[]).map((o, i) => decodeNode(o, index + i));
+}

@@ -6,6 +6,7 @@ import os from 'node:os';
 import type { Backend, FileType, Handle } from '../backends/backend.js';
 import { DryRunBackend } from '../backends/dry-run.js';
 import {
+  AbortedError,
   asAbortedError,
   checkArg,
   checkOptions,
@@ -42,7 +43,7 @@ import { enableWorkerGc, fullGc, noteGarbage } from '../parallel/worker-gc.js';
 import { frameUnpacked, frameUnpackedWritten, unframeUnpacked } from '../format/unpacked.js';
 import { type Snapshot, decodeSnapshot, encodeSnapshot } from '../format/snapshot.js';
 import { type Node } from '../format/node.js';
-import { decodeTree, encodeTree } from '../format/tree.js';
+import { decodeTree, decodeTreeBatches, encodeTree } from '../format/tree.js';
 import { hashId, isId, randomId } from '../format/id.js';
 import { type LockOptions, type LockStore, RepositoryLock, removeAllLocks, removeStaleLocks } from './lock.js';
 import { decodeLock, type LockInfo } from '../format/lock-file.js';
@@ -75,6 +76,10 @@ const YIELD_INTERVAL_MS = 2;
  * MiB, so an unchanged or slightly changed re-backup never starts one. Trees never start them.
  */
 const IN_PROCESS_DATA = 8 * 1024 * 1024;
+/** Trees of at least this many bytes are decoded in batches (decodeBigTree). */
+const BIG_TREE_BYTES = 1024 * 1024;
+/** How long decodeBigTree may keep the event loop from running. */
+const YIELD_TREE_MS = 20;
 /** Index files of at least this many blobs are written after a full garbage collection. */
 const BIG_INDEX_BLOBS = 20_000;
 
@@ -136,6 +141,12 @@ export interface OpenOptions {
    * RESTIC_TS_MEMORY_LIMIT, else the container's cgroup limit.
    */
   memoryLimit?: number | null;
+  /**
+   * Stops work on this repository for good once it fires, where no operation's own signal
+   * reaches (the CLI's per-command signal): decoding a big tree, which otherwise holds the
+   * event loop for seconds, pauses between batches and rejects with AbortedError.
+   */
+  stopSignal?: AbortSignal;
 }
 
 /** Options every library operation takes: its lock and its cancellation. */
@@ -223,6 +234,8 @@ export class Repository {
   locking: boolean;
   /** What the memory limit allows: operations size their workers and buffers by it. */
   readonly memory: MemoryBudget;
+  /** OpenOptions.stopSignal. */
+  private readonly stopSignal?: AbortSignal;
 
   private constructor(
     /** The store; replaced by a DryRunBackend wrapper in setDryRun(). */
@@ -241,6 +254,7 @@ export class Repository {
     this.spool = new PackSpool(this.memory.tight);
     // On a tight budget this thread encodes and decodes too: collect its buffer garbage as workers do.
     if (this.memory.tight) enableWorkerGc();
+    this.stopSignal = opts.stopSignal;
   }
 
   /**
@@ -803,10 +817,25 @@ export class Repository {
   async loadTree(id: string): Promise<Node[]> {
     const bytes = await this.loadBlob('tree', id);
     try {
-      return decodeTree(bytes);
+      return bytes.length < BIG_TREE_BYTES ? decodeTree(bytes) : await this.decodeBigTree(bytes);
     } catch (err) {
+      if (err instanceof AbortedError) throw err;
       throw new FormatError(`tree ${id}: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /** A big tree decoded in batches, letting the event loop run (signals, timers, I/O) between them. */
+  private async decodeBigTree(bytes: Uint8Array): Promise<Node[]> {
+    const nodes: Node[] = [];
+    let turn = performance.now();
+    for (const batch of decodeTreeBatches(bytes)) {
+      for (const n of batch) nodes.push(n);
+      if (performance.now() - turn < YIELD_TREE_MS) continue;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      throwIfAborted(this.stopSignal, 'loading a tree');
+      turn = performance.now();
+    }
+    return nodes;
   }
 
   async saveTree(nodes: Node[]): Promise<string> {

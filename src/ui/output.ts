@@ -7,10 +7,14 @@ import type { Writable } from 'node:stream';
 import type { ByteString } from '../go/bytestring.js';
 
 const BATCH = 64 * 1024;
+/** How long output loops may go without letting the event loop run. */
+const TURN_MS = 20;
 
 export class Out {
   private parts: Buffer[] = [];
   private size = 0;
+  /** When the event loop last ran between writes (see writeNow). */
+  private turn = performance.now();
 
   constructor(private readonly stream: Writable = process.stdout) {}
 
@@ -54,8 +58,13 @@ export class Out {
         this.stream.off('error', onError);
         resolve();
       };
-      if (ok) done();
-      else this.stream.once('drain', done);
+      if (!ok) this.stream.once('drain', done);
+      else if (performance.now() - this.turn < TURN_MS) done();
+      else {
+        // a pipe that keeps up never makes the caller wait: let signals and timers in now and then
+        this.turn = performance.now();
+        setImmediate(done);
+      }
     });
   }
 }
