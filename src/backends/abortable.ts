@@ -10,6 +10,7 @@ import type { Backend, CallOptions, FileInfo, FileType, Handle, TempFileInfo } f
 export class AbortableBackend implements Backend {
   readonly location: string;
   readonly loadInto?: Backend['loadInto'];
+  readonly saveFile?: Backend['saveFile'];
   readonly packTempDir?: () => string;
   readonly adoptTempFile?: Backend['adoptTempFile'];
   readonly listTempFiles?: () => AsyncIterable<TempFileInfo>;
@@ -22,7 +23,9 @@ export class AbortableBackend implements Backend {
     private readonly signal: AbortSignal,
   ) {
     this.location = inner.location;
-    const { loadInto, packTempDir, adoptTempFile, listTempFiles, removeTempFile, forget, retain } = inner;
+    const { loadInto, saveFile, packTempDir, adoptTempFile, listTempFiles, removeTempFile, forget, retain } = inner;
+    // streamed pack uploads (spooled temp files) stay streamed
+    if (saveFile) this.saveFile = (h, file, opts) => this.begin(() => saveFile.call(inner, h, file, this.call(opts)));
     if (forget) this.forget = (h, reason) => forget.call(inner, h, reason);
     if (retain) this.retain = (type, keep) => retain.call(inner, type, keep);
     if (loadInto)

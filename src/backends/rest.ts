@@ -335,8 +335,10 @@ export class RestBackend implements Backend {
    * gathered in fresh memory. Anything but a plain 206 of the right size goes through load(),
    * which explains it (missing file, range beyond the end, a server ignoring ranges).
    */
-  async loadInto(h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array): Promise<Uint8Array> {
-    if (!(length > 0) || !Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length)) return this.load(h, offset, length);
+  async loadInto(h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array, opts?: CallOptions): Promise<Uint8Array> {
+    if (!(length > 0) || !Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length))
+      return this.load(h, offset, length, opts);
+    throwIfAborted(opts?.signal);
     const url = this.url(h);
     const headers: Record<string, string> = { accept: CONTENT_TYPE_V2, range: `bytes=${offset}-${offset + length - 1}` };
     if (this.auth) headers.authorization = this.auth;
@@ -344,7 +346,7 @@ export class RestBackend implements Backend {
     let out: Uint8Array | null = null;
     try {
       const [{ request }, dispatcher] = await Promise.all([loadUndici(), this.agent()]);
-      const res = await request(url, { method: 'GET', headers, dispatcher });
+      const res = await request(url, { method: 'GET', headers, dispatcher, signal: opts?.signal });
       if (res.statusCode !== 206 || Number(res.headers['content-length']) !== length) await res.body.dump();
       else {
         out = alloc(length);
@@ -359,11 +361,12 @@ export class RestBackend implements Backend {
           throw new BackendRequestError(`load ${describeHandle(h)}: got ${pos} bytes, wanted ${length} at offset ${offset}`, true);
       }
     } catch (err) {
+      throwIfAborted(opts?.signal, `GET ${redact(url)}`);
       throw err instanceof ResticError ? err : this.networkError('GET', url, err);
     } finally {
       this.sem.release();
     }
-    return out ?? this.load(h, offset, length);
+    return out ?? this.load(h, offset, length, opts);
   }
 
   async load(h: Handle, offset = 0, length = 0, opts?: CallOptions): Promise<Uint8Array> {

@@ -224,7 +224,7 @@ export class RetryBackend implements Backend {
   /** The inner store's streamed save, retried (absent when the inner store has none). */
   readonly saveFile?: (h: Handle, file: string, opts?: CallOptions) => Promise<void>;
   /** The inner store's load into a given buffer, retried (absent when the inner store has none). */
-  readonly loadInto?: (h: Handle, offset: number, length: number, alloc: (n: number) => Uint8Array) => Promise<Uint8Array>;
+  readonly loadInto?: Backend['loadInto'];
 
   constructor(
     readonly inner: Backend,
@@ -243,7 +243,8 @@ export class RetryBackend implements Backend {
     const loadInto = inner.loadInto?.bind(inner);
     if (loadInto) {
       const op = (h: Handle, o: number, l: number) => `load ${describe(h)} (offset ${o}, length ${l})`;
-      this.loadInto = (h, o, l, alloc) => retry(op(h, o, l), () => loadInto(h, o, l, alloc), this.options, this.breaker);
+      this.loadInto = (h, o, l, alloc, opts) =>
+        retry(op(h, o, l), () => loadInto(h, o, l, alloc, opts), this.options, this.breaker, opts?.signal);
     }
   }
 
