@@ -241,11 +241,14 @@ export class Archiver {
     if (this.opts.dryRun) this.repo.setDryRun();
     const backupStart = this.opts.backupStart ?? nowGoTime();
     const time = this.opts.time ?? backupStart;
-    await this.repo.loadIndex();
-    const before = { ...this.repo.added };
     const hostname = this.opts.hostname ?? os.hostname();
     const paths = targets.map((t) => (this.opts.cwd ? path.resolve(this.opts.cwd, t) : path.resolve(t)));
-    const parent = await this.findParent(hostname, paths, time);
+    // the index and snapshot listings concurrently: each is a round trip to a remote store
+    const parentP = this.findParent(hostname, paths, time);
+    parentP.catch(() => undefined); // awaited below, after the index's own error
+    await this.repo.loadIndex();
+    const before = { ...this.repo.added };
+    const parent = await parentP;
     this.opts.onParent?.(parent?.id);
     const tt = buildTargetTree(this.fs, targets);
     const stopProgress = this.startProgress(tt);

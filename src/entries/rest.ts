@@ -1,6 +1,6 @@
 /**
- * `restic-ts/rest`: the REST backend (restic's rest-server protocol). Its HTTP client
- * (undici) loads on first use.
+ * `restic-ts/rest`: the REST backend (restic's rest-server protocol) over node's own
+ * HTTP client (node:http, keep-alive).
  *
  * @example
  * ```ts

@@ -1,7 +1,7 @@
 /** Finding the key file a password opens. */
 import type { Backend } from '../backends/backend.js';
 import { IntegrityError, RepositoryNotFoundError, WrongPasswordError } from '../errors.js';
-import type { MasterKey } from '../crypto/index.js';
+import { type MasterKey, loadPoly1305 } from '../crypto/index.js';
 import { hashId } from '../format/id.js';
 import { decodeKeyFile, openKeyFile } from '../format/key.js';
 
@@ -29,7 +29,10 @@ export async function findKey(backend: Backend, password: string, hint?: string,
   for (const keyId of ids.slice(0, MAX_KEYS)) {
     const bytes = await backend.load({ type: 'key', name: keyId }, 0, 0, { signal });
     if (hashId(bytes) !== keyId) throw new IntegrityError(`key file ${keyId}: content does not match its name (file is damaged)`);
-    const master = await openKeyFile(decodeKeyFile(bytes, keyId), password, keyId);
+    const opening = openKeyFile(decodeKeyFile(bytes, keyId), password, keyId);
+    // scrypt now runs on the thread pool: the main thread is free to load the WASM MAC (once)
+    loadPoly1305().catch(() => undefined); // its users await it and see the error
+    const master = await opening;
     if (master) return { master, keyId };
   }
   throw new WrongPasswordError('wrong password or no key found');

@@ -195,7 +195,8 @@ export class RepositoryLock {
       await sleep(WAIT_BEFORE_LOCK_CHECK_MS, opts.signal);
       await clearConflicts(store, exclusive, id, opts);
     } catch (err) {
-      await lock.release();
+      // the cause is reported, not a failed clean-up (a store that went away fails both)
+      await lock.release().catch(() => undefined);
       throw err;
     }
     lock.startRefresh();

@@ -326,8 +326,6 @@ export class Repository {
   private static async openChecked(backend: Backend, password: string, opts: OpenOptions): Promise<Repository> {
     const { signal } = opts;
     throwIfAborted(signal, 'Repository.open');
-    // The WASM MAC loads on the main thread while scrypt runs on the thread pool.
-    const mac = loadPoly1305();
     let configBytes: Uint8Array;
     try {
       configBytes = await (opts.config ?? backend.load({ type: 'config', name: 'config' }, 0, 0, { signal }));
@@ -338,7 +336,8 @@ export class Repository {
       throw err;
     }
     const { master, keyId } = await (opts.key ?? findKey(backend, password, opts.keyHint, signal));
-    await mac;
+    // findKey starts loading the WASM MAC while scrypt runs on the thread pool
+    await loadPoly1305();
     throwIfAborted(signal, 'Repository.open');
     let config: Config;
     try {

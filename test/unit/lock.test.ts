@@ -107,6 +107,25 @@ describe('acquiring', () => {
     expect(await lockIds()).toEqual([]);
   });
 
+  it('reports why the lock check failed, not the failed removal of its own lock file', async () => {
+    const be = new MemoryBackend();
+    const r = await Repository.init(be, 'pw', { kdf: TEST_KDF_PARAMS });
+    let written = false;
+    const save = be.save.bind(be);
+    const list = be.list.bind(be);
+    vi.spyOn(be, 'save').mockImplementation(async (h, data, o) => {
+      await save(h, data, o);
+      if (h.type === 'lock') written = true;
+    });
+    // the store goes away between writing the lock and checking for others
+    vi.spyOn(be, 'list').mockImplementation((type, o) => {
+      if (type === 'lock' && written) throw new Error('list: store went away');
+      return list(type, o);
+    });
+    vi.spyOn(be, 'remove').mockRejectedValue(new Error('remove: store went away'));
+    await expect(r.acquireLock(true)).rejects.toThrow('list: store went away');
+  });
+
   it('removes conflicting stale locks itself and reports each one', async () => {
     const dead = await plant(info({ exclusive: true, hostname: os.hostname(), pid: deadPid() }));
     const old = await plant(info({ hostname: 'other-host', time: goTimeAgo(45 * 60_000) }));
