@@ -96,6 +96,14 @@ interface Exchange {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: Buffer;
+  /** The answer, written into `Into.alloc(length)` (a 206 of exactly that length only). */
+  into?: Uint8Array;
+}
+
+/** Where a ranged answer of a known length goes instead of fresh memory. */
+interface Into {
+  length: number;
+  alloc: (n: number) => Uint8Array;
 }
 
 /** A network error with a code, as node's own errors carry one. */
@@ -197,15 +205,16 @@ export class RestBackend implements Backend {
     headers: Record<string, string> = {},
     body?: Uint8Array | fs.ReadStream,
     signal?: AbortSignal,
-  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+    into?: Into,
+  ): Promise<Exchange> {
     const h: Record<string, string> = { accept: CONTENT_TYPE_V2, ...headers };
     if (this.auth) h.authorization = this.auth;
-    if (body) h['content-length'] = String(body.length);
+    if (body instanceof Uint8Array) h['content-length'] = String(body.length);
     await this.sem.acquire();
     try {
       let res: Exchange;
       try {
-        const p = this.exchange(method, url, h, body, signal);
+        const p = this.exchange(method, url, h, body, signal, into);
         this.inFlight.add(p);
         res = await p.finally(() => this.inFlight.delete(p));
       } catch (err) {
@@ -224,8 +233,9 @@ export class RestBackend implements Backend {
     method: string,
     url: string,
     headers: Record<string, string>,
-    body?: Uint8Array,
+    body?: Uint8Array | fs.ReadStream,
     signal?: AbortSignal,
+    into?: Into,
   ): Promise<Exchange> {
     return new Promise((resolve, reject) => {
       const mod = url.startsWith('https:') ? https : http;
@@ -247,15 +257,24 @@ export class RestBackend implements Backend {
       req.on('error', fail);
       req.on('response', (res) => {
         clearTimeout(connectTimer);
+        const take = into && res.statusCode === 206 && Number(res.headers['content-length']) === into.length;
+        const out = take ? into.alloc(into.length) : undefined;
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let pos = 0;
+        res.on('data', (c: Buffer) => {
+          if (!out) return void chunks.push(c);
+          if (pos + c.length > out.length) return void res.destroy(codedError('more bytes than the Content-Length', 'ECONNRESET'));
+          out.set(c, pos);
+          pos += c.length;
+        });
         res.on('error', fail);
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), into: out }));
         res.on('close', () => {
           if (!res.complete) fail(codedError('connection closed before the answer was complete', 'ECONNRESET'));
         });
       });
-      req.end(body);
+      if (body instanceof Uint8Array || body === undefined) req.end(body);
+      else body.on('error', (err) => req.destroy(err)).pipe(req);
     });
   }
 
@@ -380,34 +399,9 @@ export class RestBackend implements Backend {
     if (!(length > 0) || !Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length))
       return this.load(h, offset, length, opts);
     throwIfAborted(opts?.signal);
-    const url = this.url(h);
-    const headers: Record<string, string> = { accept: CONTENT_TYPE_V2, range: `bytes=${offset}-${offset + length - 1}` };
-    if (this.auth) headers.authorization = this.auth;
-    await this.sem.acquire();
-    let out: Uint8Array | null = null;
-    try {
-      const [{ request }, dispatcher] = await Promise.all([loadUndici(), this.agent()]);
-      const res = await request(url, { method: 'GET', headers, dispatcher, signal: opts?.signal });
-      if (res.statusCode !== 206 || Number(res.headers['content-length']) !== length) await res.body.dump();
-      else {
-        out = alloc(length);
-        let pos = 0;
-        for await (const chunk of res.body as AsyncIterable<Buffer>) {
-          if (pos + chunk.length > length)
-            throw new BackendRequestError(`load ${describeHandle(h)}: more bytes than the ${length} asked for`, true);
-          out.set(chunk, pos);
-          pos += chunk.length;
-        }
-        if (pos !== length)
-          throw new BackendRequestError(`load ${describeHandle(h)}: got ${pos} bytes, wanted ${length} at offset ${offset}`, true);
-      }
-    } catch (err) {
-      throwIfAborted(opts?.signal, `GET ${redact(url)}`);
-      throw err instanceof ResticError ? err : this.networkError('GET', url, err);
-    } finally {
-      this.sem.release();
-    }
-    return out ?? this.load(h, offset, length, opts);
+    const range = `bytes=${offset}-${offset + length - 1}`;
+    const res = await this.send('GET', this.url(h), { range }, undefined, opts?.signal, { length, alloc });
+    return res.into ?? this.load(h, offset, length, opts);
   }
 
   async load(h: Handle, offset = 0, length = 0, opts?: CallOptions): Promise<Uint8Array> {
