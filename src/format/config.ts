@@ -28,7 +28,7 @@ export function decodeConfig(plain: Uint8Array): Config {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new FormatError('config is not a JSON object');
   const { version, id, chunker_polynomial: pol } = raw;
   if (typeof version !== 'number' || version < MIN_REPO_VERSION || version > MAX_REPO_VERSION) {
-    throw new FormatError(`unsupported repository version ${String(version)}`);
+    throw new FormatError(`unsupported repository version ${JSON.stringify(version) ?? String(version)}`);
   }
   if (!isId(id)) throw new FormatError('config has an invalid repository id');
   if (typeof pol !== 'string' || !/^[0-9a-f]{1,16}$/.test(pol)) {

@@ -30,16 +30,22 @@ export function encodeLock(l: LockInfo): Uint8Array {
   return Buffer.from(json + '}');
 }
 
-/** A decrypted lock file; missing fields read as Go zero values. */
+/** A decrypted lock file; missing fields read as Go zero values, wrong types are refused (as Go's json). */
 export function decodeLock(plain: Uint8Array): LockInfo {
   const o = parseJson(plain) as Record<string, unknown>;
   if (!o || typeof o !== 'object' || Array.isArray(o)) throw new FormatError('lock file is not a JSON object');
+  const field = <T>(name: string, type: 'string' | 'number', zero: T): T => {
+    const v = o[name];
+    if (v === undefined || v === null) return zero;
+    if (typeof v !== type) throw new FormatError(`lock file: "${name}" is not a ${type}`);
+    return v as T;
+  };
   return {
-    time: String(o.time ?? ''),
+    time: field('time', 'string', ''),
     exclusive: o.exclusive === true,
-    hostname: String(o.hostname ?? ''),
-    username: String(o.username ?? ''),
-    pid: Number(o.pid ?? 0),
+    hostname: field('hostname', 'string', ''),
+    username: field('username', 'string', ''),
+    pid: field('pid', 'number', 0),
     uid: typeof o.uid === 'number' ? o.uid : undefined,
     gid: typeof o.gid === 'number' ? o.gid : undefined,
   };
