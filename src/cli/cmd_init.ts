@@ -47,7 +47,8 @@ export const initCommand: Command = {
     });
     if (ctx.json) {
       ctx.stdout(JSON.stringify({ message_type: 'initialized', id: repo.config.id, repository: location }) + '\n');
-    } else {
+    } else if (!ctx.quiet) {
+      // restic prints these with Verbosef: nothing under --quiet
       ctx.stdout(`created restic repository ${repo.config.id.slice(0, 10)} at ${location}\n\n`);
       ctx.stdout(
         'Please note that knowledge of your password is required to access\nthe repository. Losing your password means that your data is\nirrecoverably lost.\n',

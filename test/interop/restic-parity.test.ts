@@ -400,3 +400,13 @@ describe('9: restic 0.17+ snapshot summary and fields of newer restic versions',
     expect(JSON.parse(resticOk(repo, PASSWORD, ['snapshots', '--json', '--tag', 'x'])).length).toBe(1);
   });
 });
+
+describe('8: init --quiet', () => {
+  it('prints nothing, as restic (its lines are Verbosef)', () => {
+    const ours = cli(['-q', '-r', path.join(tmp.dir, 'repos', `q${n++}`), 'init'], env);
+    const theirs = restic(path.join(tmp.dir, 'repos', `q${n++}`), PASSWORD, ['-q', 'init']);
+    expect([ours.code, theirs.code]).toEqual([0, 0]);
+    expect(theirs.stdout).toBe('');
+    expect(ours.stdout).toBe(theirs.stdout);
+  });
+});
