@@ -9,14 +9,14 @@ import type { Backend, CallOptions, FileInfo, FileType, Handle, TempFileInfo } f
 
 export class AbortableBackend implements Backend {
   readonly location: string;
-  readonly loadInto?: Backend['loadInto'];
-  readonly saveFile?: Backend['saveFile'];
+  readonly loadInto?: NonNullable<Backend['loadInto']>;
+  readonly saveFile?: NonNullable<Backend['saveFile']>;
   readonly packTempDir?: () => string;
-  readonly adoptTempFile?: Backend['adoptTempFile'];
+  readonly adoptTempFile?: NonNullable<Backend['adoptTempFile']>;
   readonly listTempFiles?: () => AsyncIterable<TempFileInfo>;
   readonly removeTempFile?: (path: string) => Promise<void>;
-  readonly forget?: Backend['forget'];
-  readonly retain?: Backend['retain'];
+  readonly forget?: NonNullable<Backend['forget']>;
+  readonly retain?: NonNullable<Backend['retain']>;
 
   constructor(
     readonly inner: Backend,

@@ -224,7 +224,7 @@ export class RetryBackend implements Backend {
   /** The inner store's streamed save, retried (absent when the inner store has none). */
   readonly saveFile?: (h: Handle, file: string, opts?: CallOptions) => Promise<void>;
   /** The inner store's load into a given buffer, retried (absent when the inner store has none). */
-  readonly loadInto?: Backend['loadInto'];
+  readonly loadInto?: NonNullable<Backend['loadInto']>;
 
   constructor(
     readonly inner: Backend,
