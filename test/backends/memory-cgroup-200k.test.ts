@@ -28,7 +28,14 @@ const content = (n: number) =>
 
 let tmp: { dir: string; cleanup: () => void };
 
-describe('restore of 200,000 small files inside a 128 MiB memory cgroup', () => {
+/**
+ * Heavy and at the edge of its limit (it passed in two full runs and was OOM-killed once while
+ * the other test files wrote to the same disk in parallel: cgroup v1 charges dirty page cache),
+ * so it runs alone, by `npm run test:heavy`, not in the default suite. Issue 14 stays open.
+ */
+const HEAVY = process.env.RESTIC_TS_HEAVY_TESTS === '1';
+
+describe.runIf(HEAVY)('restore of 200,000 small files inside a 128 MiB memory cgroup', () => {
   beforeAll(async () => {
     const h = findHierarchy();
     if (typeof h === 'string') throw new Error(h);
