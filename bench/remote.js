@@ -181,7 +181,11 @@ function command(tool, store, args) {
 }
 
 function toolEnv(tool, store) {
-  return { ...process.env, ...store.env, RESTIC_PASSWORD: 'benchpass', RESTIC_CACHE_DIR: path.join(base, `cache-${tool}`) };
+  // Each tool's temp files in its own directory: a temp file in /tmp, an ancestor of the data,
+  // would change that directory's node and make the other tool's next backup store a new tree.
+  const tmp = path.join(base, `tmp-${tool}`);
+  fs.mkdirSync(tmp, { recursive: true });
+  return { ...process.env, ...store.env, TMPDIR: tmp, RESTIC_PASSWORD: 'benchpass', RESTIC_CACHE_DIR: path.join(base, `cache-${tool}`) };
 }
 
 /** Run a tool (asynchronously: the proxy lives in this process, a sync spawn would stall it). */

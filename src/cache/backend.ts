@@ -245,6 +245,14 @@ export class CachedBackend implements Backend {
       names.add(fi.name);
       yield fi;
     }
+    await this.listed(type, names);
+  }
+
+  /**
+   * What a listing of the repository showed (this one's, or one made before the cache was
+   * opened): cached index and snapshot files no longer listed go, missing ones are fetched.
+   */
+  async listed(type: FileType, names: ReadonlySet<string>): Promise<void> {
     if (type !== 'index' && type !== 'snapshot') return;
     await this.retain(type, (n) => names.has(n));
     void this.warm(

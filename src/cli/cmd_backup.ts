@@ -1,18 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { UsageError, ExitCode } from '../errors.js';
-import {
-  Archiver,
-  type BackupItem,
-  type BackupProgress,
-  type BackupResult,
-  type BackupWarning,
-  type FileChanged,
-} from '../archiver/archiver.js';
+import type { Archiver, BackupItem, BackupProgress, BackupResult, BackupWarning, FileChanged } from '../archiver/archiver.js';
 import type { Command } from './command.js';
-import { type GlobalContext, compressionOption, openRepository, withLock } from './global.js';
+import { type GlobalContext, compressionOption, openRepository, withLock, withOverlappedLock } from './global.js';
+import type { Repository } from '../repository/repository.js';
 import { removeStaleTempFiles } from '../repository/temp-files.js';
-import { backupEntries } from '../archiver/virtual.js';
 import { type ExcludeOptions, readPatternFile } from '../archiver/exclude.js';
 import { parseSize } from '../go/size.js';
 import path from 'node:path';
@@ -72,59 +65,68 @@ export const backupCommand: Command = {
     const backupStart = nowGoTime();
     const say = printer(ctx);
     say(2, 'open repository');
-    const repo = await openRepository(ctx);
+    const { repo, Archiver } = await openForBackup(ctx, dryRun);
     const started = Date.now();
     const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
     const line = !ctx.json && !ctx.quiet && StatusLine.available() ? new StatusLine() : undefined;
-    const archiver = new Archiver(repo, {
-      signal: ctx.signal,
-      hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
-      tags,
-      time: parseTimeFlag(ctx.opts['time'] as string | undefined),
-      backupStart,
-      programVersion: `restic-ts ${VERSION}`,
-      parent: ctx.opts['force'] ? false : (ctx.opts['parent'] as string | undefined),
-      excludes: excludeOptions(ctx),
-      onProgress: progressReporter(ctx, line),
-      progressInterval: progressInterval(ctx.env),
-      onScanFinished: (st, seconds) => {
-        line?.clear();
-        scanFinished(ctx, st, seconds);
-      },
-      onItem: verbosity(ctx) >= (ctx.json ? 2 : 3) ? (item) => verboseItem(ctx, item, line) : undefined,
-      onWarning: warningPrinter(ctx, line),
-      onFileChanged: fileChangedPrinter(ctx, line),
-      ...changeDetectionOptions(ctx),
-      dryRun,
-      noScan: !!ctx.opts['no-scan'],
-      onParent: (id) => {
-        say(1, id ? `using parent snapshot ${id.slice(0, 8)}` : 'no parent snapshot found, will read all files');
-        say(2, 'load index files');
-        say(2, `start scan on [${targets.join(' ')}]`);
-        say(2, `start backup on [${targets.join(' ')}]`);
-      },
-    });
-    // Read index and snapshots while the lock settles (restic waits 200 ms after writing it);
-    // the archiver re-lists both under the lock and keeps only what is unchanged.
-    repo.prefetchIndex();
-    repo.prefetchSnapshots();
+    const newArchiver = (signal: AbortSignal | undefined): Archiver =>
+      new Archiver(repo, {
+        signal,
+        hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
+        tags,
+        time: parseTimeFlag(ctx.opts['time'] as string | undefined),
+        backupStart,
+        programVersion: `restic-ts ${VERSION}`,
+        parent: ctx.opts['force'] ? false : (ctx.opts['parent'] as string | undefined),
+        excludes: excludeOptions(ctx),
+        onProgress: progressReporter(ctx, line),
+        progressInterval: progressInterval(ctx.env),
+        onScanFinished: (st, seconds) => {
+          line?.clear();
+          scanFinished(ctx, st, seconds);
+        },
+        onItem: verbosity(ctx) >= (ctx.json ? 2 : 3) ? (item) => verboseItem(ctx, item, line) : undefined,
+        onWarning: warningPrinter(ctx, line),
+        onFileChanged: fileChangedPrinter(ctx, line),
+        ...changeDetectionOptions(ctx),
+        dryRun,
+        noScan: !!ctx.opts['no-scan'],
+        onParent: (id) => {
+          say(1, id ? `using parent snapshot ${id.slice(0, 8)}` : 'no parent snapshot found, will read all files');
+          say(2, 'load index files');
+          say(2, `start scan on [${targets.join(' ')}]`);
+          say(2, `start backup on [${targets.join(' ')}]`);
+        },
+      });
     // restic takes no lock for a dry run: nothing is written
-    const run = async () => {
-      const r = await archiver.run(targets);
+    const run = async (signal: AbortSignal | undefined) => {
+      const r = await newArchiver(signal).run(targets);
       if (dryRun) return r;
+      await repo.writesAllowed(); // the lock is held (a skipped snapshot wrote nothing)
       // what killed backups left behind: removed once surely dead (best effort)
       const cleaned = await removeStaleTempFiles(repo.backend).catch(() => ({ files: 0, bytes: 0 }));
       if (cleaned.files && verbosity(ctx) >= 2 && !ctx.json) ctx.stdout(`removed ${cleaned.files} stale temp files\n`);
       return r;
     };
     if (!dryRun) say(2, 'lock repository');
-    const result = await (dryRun ? run() : withLock(ctx, repo, false, run, { honourNoLock: false }));
+    const result = await (dryRun ? run(ctx.signal) : withOverlappedLock(ctx, repo, run));
     line?.clear();
     printSummary(ctx, result, (Date.now() - started) / 1000);
     await repo.close();
     return result.warnings.length ? ExitCode.Incomplete : ExitCode.OK;
   },
 };
+
+/**
+ * The repository, with the lock's first look, the index and snapshot names listed while
+ * scrypt runs; the archiver's modules load once its first request is out.
+ */
+async function openForBackup(ctx: GlobalContext, dryRun: boolean): Promise<{ repo: Repository; Archiver: typeof Archiver }> {
+  const opening = openRepository(ctx, { listEarly: dryRun ? ['index', 'snapshot'] : ['lock', 'index', 'snapshot'] });
+  const archiverModule = import('../archiver/archiver.js');
+  const [repo, { Archiver }] = await Promise.all([opening, archiverModule]);
+  return { repo, Archiver };
+}
 
 /** restic's filterExisting: missing targets are skipped with a warning; none left is fatal. */
 function filterExisting(ctx: GlobalContext, targets: string[]): string[] {
@@ -372,6 +374,7 @@ async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> 
     .slice(0, -1)
     .map((_, i, parts) => ({ path: parts.slice(0, i + 1).join('/'), type: 'dir' as const, mode: 0o755, ...owner }));
   const entries = [...dirs, { path: rel, content, mode: 0o644, links: 0, ...owner }];
+  const { backupEntries } = await import('../archiver/virtual.js');
   const run = () =>
     backupEntries(repo, entries, {
       signal: ctx.signal,

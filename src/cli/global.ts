@@ -12,6 +12,7 @@ import type { OpenOptions, Repository } from '../repository/repository.js';
 import { defaultCacheBase, oldCacheDirs } from '../cache/dir.js';
 import { isLocalStore } from '../cache/backend.js';
 import type { LockOptions } from '../repository/lock.js';
+import { runWithOverlappedLock } from '../repository/overlapped-lock.js';
 import { parseGoDuration } from '../go/duration.js';
 import { findKey } from '../repository/key-search.js';
 import { parseMemorySize } from '../parallel/memory-budget.js';
@@ -265,6 +266,15 @@ async function oldCacheDirsNote(ctx: GlobalContext, repo: Repository): Promise<v
 export interface OpenRepositoryHow {
   /** Cache base directory instead of the default one (check's temporary cache); false: none. */
   cacheDir?: string | false;
+  /** Files to list while scrypt runs, once the config was read (OpenOptions.listings). */
+  listEarly?: Array<'lock' | 'index' | 'snapshot'>;
+}
+
+/** The names of one file type, listed from the start (see OpenRepositoryHow.listEarly). */
+async function listNames(backend: Backend, type: 'lock' | 'index' | 'snapshot'): Promise<string[]> {
+  const names: string[] = [];
+  for await (const f of backend.list(type)) names.push(f.name);
+  return names;
 }
 
 export async function openRepository(ctx: GlobalContext, how: OpenRepositoryHow = {}): Promise<Repository> {
@@ -278,6 +288,13 @@ export async function openRepository(ctx: GlobalContext, how: OpenRepositoryHow 
     const config = backend.load({ type: 'config', name: 'config' });
     const key = config.then(() => findKey(backend, password, keyHint));
     key.catch(() => undefined);
+    const listings = Object.fromEntries(
+      (how.listEarly ?? []).map((type) => {
+        const names = config.then(() => listNames(backend, type));
+        names.catch(() => undefined); // listed again when it is needed
+        return [type, names];
+      }),
+    );
     // Loaded here, not at start-up: commands that never open a repository skip its module graph.
     const { Repository } = await import('../repository/repository.js');
     // As the library's default: a local repository gains nothing from a copy on local disk.
@@ -287,6 +304,7 @@ export async function openRepository(ctx: GlobalContext, how: OpenRepositoryHow 
       keyHint,
       config,
       key,
+      listings,
       cache,
       memoryLimit: memoryLimitOption(ctx),
       packSize: packSizeOption(ctx),
@@ -359,6 +377,15 @@ export function lockOptions(ctx: GlobalContext): LockOptions {
       else if (e.type === 'waiting' && !ctx.quiet) ctx.stderr(`${e.message}\n`);
     },
   };
+}
+
+/** backup's shared lock, taken while the work already reads (see runWithOverlappedLock). */
+export function withOverlappedLock<T>(
+  ctx: GlobalContext,
+  repo: Repository,
+  run: (signal: AbortSignal | undefined) => Promise<T>,
+): Promise<T> {
+  return runWithOverlappedLock(repo, run, { ...lockOptions(ctx), signal: ctx.signal });
 }
 
 /**

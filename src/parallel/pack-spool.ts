@@ -37,6 +37,11 @@ export class PackSpool {
     }
   }
 
+  /** Remove a pack file that will not be committed (a store's temp file too). */
+  async discard(file: string): Promise<void> {
+    await fsp.rm(file, { force: true }).catch(() => undefined);
+  }
+
   /** Remove the spool directory and anything left in it. */
   remove(): void {
     if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });

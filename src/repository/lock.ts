@@ -113,6 +113,8 @@ export interface LockOptions {
   refreshIntervalMs?: number;
   /** Stops waiting for the lock (AbortedError). */
   signal?: AbortSignal;
+  /** Called once the lock file is written, before the wait and the second look. */
+  onWritten?: (id: string) => void;
 }
 
 /** Locks held by this process; a signal handler releases them before exiting. */
@@ -191,6 +193,7 @@ export class RepositoryLock {
     const id = await store.saveUnpacked('lock', encodeLock(info));
     const lock = new RepositoryLock(store, id, info, opts);
     lock.hold();
+    opts.onWritten?.(id);
     try {
       await sleep(WAIT_BEFORE_LOCK_CHECK_MS, opts.signal);
       await clearConflicts(store, exclusive, id, opts);

@@ -137,6 +137,11 @@ export interface OpenOptions {
   /** Cancels the open (the key search). */
   signal?: AbortSignal;
   /**
+   * Listings already under way (file names), each used once, by the next listing of its type,
+   * instead of asking the store again: the CLI's backup lists while scrypt runs.
+   */
+  listings?: Partial<Record<'lock' | 'index' | 'snapshot', Promise<string[]>>>;
+  /**
    * Bytes this process may use (null: no limit); sizes workers and packs in flight. Default:
    * RESTIC_TS_MEMORY_LIMIT, else the container's cgroup limit.
    */
@@ -215,6 +220,12 @@ export class Repository {
   /** Decoded snapshots by file name (files are named by their content, so never stale). */
   private readonly snapshotCache = new Map<string, Snapshot>();
   private snapshotPrefetch: Promise<void> | null = null;
+  /** OpenOptions.listings not used yet. */
+  private readonly earlyListings: Map<FileType, Promise<string[]>>;
+  /** The index files loadIndex() read (see indexStillListed). */
+  private loadedIndexIds: string[] = [];
+  /** Until it settles, pack, index and snapshot writes wait for it (see holdWrites). */
+  private writeGate: Promise<void> | null = null;
   private pool: BlobPool | null = null;
   /** Temp files for packs bound for a store without its own temp directory (remote ones). */
   private readonly spool: PackSpool;
@@ -255,6 +266,7 @@ export class Repository {
     // On a tight budget this thread encodes and decodes too: collect its buffer garbage as workers do.
     if (this.memory.tight) enableWorkerGc();
     this.stopSignal = opts.stopSignal;
+    this.earlyListings = new Map(Object.entries(opts.listings ?? {}) as Array<[FileType, Promise<string[]>]>);
   }
 
   /**
@@ -316,6 +328,7 @@ export class Repository {
   /** Open an existing repository with a password, trying each key file as restic does. */
   static async open(backend: Backend, password: string, opts: OpenOptions = {}): Promise<Repository> {
     checkOpenArgs('Repository.open', backend, password, opts);
+    for (const l of Object.values(opts.listings ?? {})) l.catch(() => undefined); // a failed one is listed again
     try {
       return await Repository.openChecked(backend, password, opts);
     } catch (err) {
@@ -369,8 +382,53 @@ export class Repository {
   private async saveFramed(type: 'index' | 'snapshot' | 'lock', framed: Uint8Array): Promise<string> {
     const data = encrypt(this.key, framed);
     const id = hashId(data);
+    if (type !== 'lock') await this.writeGate; // the lock is what the gate waits for
     await this.backend.save({ type, name: id }, data);
     return id;
+  }
+
+  /**
+   * Until `gate` settles, packs, index and snapshot files wait to be written (lock files do
+   * not); if it rejects, so do they, and the work that wanted them fails. Lets an operation
+   * read and compute while its lock settles (restic waits 200 ms after writing a lock).
+   */
+  holdWrites(gate: Promise<unknown>): void {
+    const held: Promise<void> = gate.then(() => {
+      if (this.writeGate === held) this.writeGate = null;
+    });
+    held.catch(() => undefined); // the writes waiting on it report it
+    this.writeGate = held;
+  }
+
+  /** Settles when writes may go (see holdWrites). */
+  async writesAllowed(): Promise<void> {
+    await this.writeGate;
+  }
+
+  /** No writes wait on a gate any more (the gate's rejection was handled). */
+  releaseWrites(): void {
+    this.writeGate = null;
+  }
+
+  /**
+   * Whether every index file loadIndex() read is still in the repository. Only an exclusive
+   * operation (prune, rebuild-index) removes index files; asked once the lock is held, true
+   * means the loaded index is as good as one loaded under the lock.
+   */
+  async indexStillListed(): Promise<boolean> {
+    const now = new Set<string>();
+    for await (const f of this.backend.list('index')) now.add(f.name);
+    return this.loadedIndexIds.every((id) => now.has(id));
+  }
+
+  /** Drop the loaded index and snapshots: the next loadIndex() and listSnapshots() read again. */
+  forgetLoaded(): void {
+    this.index.clear();
+    this.indexLoaded = false;
+    this.indexPrefetch = null;
+    this.loadedIndexIds = [];
+    this.snapshotCache.clear();
+    this.snapshotPrefetch = null;
   }
 
   /** Load, verify (name = SHA-256 of content), decrypt and unframe an unpacked file. */
@@ -393,6 +451,14 @@ export class Repository {
   }
 
   async *listIds(type: FileType): AsyncGenerator<string> {
+    const early = this.earlyListings.get(type);
+    this.earlyListings.delete(type);
+    const names = early && (await early.catch(() => null)); // a failed one is asked again
+    if (names) {
+      if (this.backend instanceof CachedBackend) await this.backend.listed(type, new Set(names));
+      yield* names;
+      return;
+    }
     for await (const f of this.backend.list(type)) yield f.name;
   }
 
@@ -408,6 +474,7 @@ export class Repository {
       // Index files are named by their content: the same names mean the same index.
       if (loaded && loaded.length === ids.length && loaded.every((id, i) => id === ids[i])) {
         this.indexLoaded = true;
+        this.loadedIndexIds = ids;
         await this.backend.retain?.('pack', (name) => this.index.hasPack(name));
         this.warmTreePacks();
         return;
@@ -416,6 +483,7 @@ export class Repository {
     }
     await this.readIndexFiles(ids);
     this.indexLoaded = true;
+    this.loadedIndexIds = ids;
     await this.backend.retain?.('pack', (name) => this.index.hasPack(name));
     this.warmTreePacks();
   }
@@ -673,7 +741,9 @@ export class Repository {
 
   /** Save a finished pack; its blobs enter the index once the backend has it (fsynced for local). */
   private startUpload(id: string, bytes: Uint8Array, blobs: BlobList, recycle: () => void): void {
-    this.track(this.backend.save(packHandle(id, packType(blobs)), bytes).then(recycle), id, blobs);
+    const h = packHandle(id, packType(blobs));
+    const saved = this.writeGate ? this.writeGate.then(() => this.backend.save(h, bytes)) : this.backend.save(h, bytes);
+    this.track(saved.then(recycle), id, blobs);
   }
 
   /**
@@ -689,8 +759,12 @@ export class Repository {
   /** Commit a pack a worker wrote to a temp file: adopted by the store (local) or uploaded from the spool. */
   private startCommit(id: string, file: string, blobs: BlobList): void {
     const h = packHandle(id, packType(blobs));
-    const saved = this.backend.adoptTempFile ? this.backend.adoptTempFile(h, file) : this.spool.upload(this.backend, h, file);
-    this.track(saved, id, blobs);
+    const commit = () => (this.backend.adoptTempFile ? this.backend.adoptTempFile(h, file) : this.spool.upload(this.backend, h, file));
+    const refused = async (err: unknown) => {
+      await this.spool.discard(file);
+      throw err;
+    };
+    this.track(this.writeGate ? this.writeGate.then(commit, refused) : commit(), id, blobs);
   }
 
   private track(saved: Promise<void>, id: string, blobs: BlobList): void {
