@@ -81,7 +81,9 @@ export const checkCommand: Command = {
 async function openForCheck(ctx: GlobalContext): Promise<{ repo: Repository; tempCache: string | false | undefined }> {
   const tempCache = await makeCheckCache(ctx);
   try {
-    return { repo: await openRepository(ctx, { cacheDir: tempCache }), tempCache };
+    // the lock's first look is listed while scrypt runs
+    const listEarly: Array<'lock'> = ctx.opts['no-lock'] ? [] : ['lock'];
+    return { repo: await openRepository(ctx, { cacheDir: tempCache, listEarly }), tempCache };
   } catch (err) {
     if (tempCache) await fs.rm(tempCache, { recursive: true, force: true });
     throw err;

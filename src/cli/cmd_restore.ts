@@ -38,7 +38,8 @@ export const restoreCommand: Command = {
     if (ctx.opts['delete'] && path.resolve(target) === '/' && !filtered)
       throw new UsageError("'--target / --delete' must be combined with an include or exclude filter");
     const overwrite = parseOverwrite((ctx.opts['overwrite'] as string | undefined) ?? 'always');
-    const repo = await openRepository(ctx);
+    // the lock's first look, the index and snapshot names are listed while scrypt runs
+    const repo = await openRepository(ctx, { listEarly: ctx.opts['no-lock'] ? ['index', 'snapshot'] : ['lock', 'index', 'snapshot'] });
     const started = Date.now();
     const line = !ctx.json && !ctx.quiet && StatusLine.available() ? new StatusLine() : undefined;
     // Workers and the index load while the lock settles (restic waits 200 ms after writing it).

@@ -14,7 +14,9 @@ import { isLocalStore } from '../cache/backend.js';
 import type { LockOptions } from '../repository/lock.js';
 import { runWithOverlappedLock } from '../repository/overlapped-lock.js';
 import { parseGoDuration } from '../go/duration.js';
-import { findKey } from '../repository/key-search.js';
+import { type EarlyUserKey, findKey } from '../repository/key-search.js';
+import { readKeyParams, writeKeyParams } from '../cache/key-params.js';
+import { deriveKey } from '../crypto/kdf.js';
 import { parseMemorySize } from '../parallel/memory-budget.js';
 import type { CommandInfo, OptionSpec, Parsed } from './args.js';
 
@@ -270,6 +272,19 @@ export interface OpenRepositoryHow {
   listEarly?: Array<'lock' | 'index' | 'snapshot'>;
 }
 
+/**
+ * The user key derived from the scrypt parameters the last command remembered for this
+ * location (cache/key-params.ts), started now: it runs while the process connects and reads
+ * the config and key files. None without a cache.
+ */
+function earlyUserKey(base: string | undefined, location: string, password: string): EarlyUserKey | undefined {
+  const kdf = base ? readKeyParams(base, location) : undefined;
+  if (!kdf) return undefined;
+  const userKey = deriveKey(password, kdf.salt, kdf.params);
+  userKey.catch(() => undefined); // used only if the key file matches; its user sees the error
+  return { kdf, userKey };
+}
+
 /** The names of one file type, listed from the start (see OpenRepositoryHow.listEarly). */
 async function listNames(backend: Backend, type: 'lock' | 'index' | 'snapshot'): Promise<string[]> {
   const names: string[] = [];
@@ -278,15 +293,22 @@ async function listNames(backend: Backend, type: 'lock' | 'index' | 'snapshot'):
 }
 
 export async function openRepository(ctx: GlobalContext, how: OpenRepositoryHow = {}): Promise<Repository> {
-  const backend = openBackend(repositoryLocation(ctx), ctx);
+  const location = repositoryLocation(ctx);
+  const backend = openBackend(location, ctx);
   try {
     const password = readPassword(ctx);
     const keyHint = (ctx.opts['key-hint'] as string | undefined) ?? ctx.env.RESTIC_KEY_HINT;
+    // As the library's default: a local repository gains nothing from a copy on local disk.
+    const cache = isLocalStore(backend) ? false : cacheOption(ctx, how.cacheDir);
+    // in the user's cache base also when this command's cache is a temporary one (check)
+    const keyParamsBase = cache ? cacheBase(ctx) : undefined;
+    const early = earlyUserKey(keyParamsBase, location, password);
     // Config, then the key search: scrypt runs on the thread pool while the repository
-    // modules load. Nothing else is requested before the config has been read (a refused
-    // login is one request); Repository.open reports both in restic's order.
+    // modules load (from process start, with remembered parameters). Nothing else is
+    // requested before the config has been read (a refused login is one request);
+    // Repository.open reports both in restic's order.
     const config = backend.load({ type: 'config', name: 'config' });
-    const key = config.then(() => findKey(backend, password, keyHint));
+    const key = config.then(() => findKey(backend, password, keyHint, undefined, early));
     key.catch(() => undefined);
     const listings = Object.fromEntries(
       (how.listEarly ?? []).map((type) => {
@@ -297,8 +319,6 @@ export async function openRepository(ctx: GlobalContext, how: OpenRepositoryHow 
     );
     // Loaded here, not at start-up: commands that never open a repository skip its module graph.
     const { Repository } = await import('../repository/repository.js');
-    // As the library's default: a local repository gains nothing from a copy on local disk.
-    const cache = isLocalStore(backend) ? false : cacheOption(ctx, how.cacheDir);
     const repo = await Repository.open(backend, password, {
       compression: compressionOption(ctx),
       keyHint,
@@ -314,6 +334,8 @@ export async function openRepository(ctx: GlobalContext, how: OpenRepositoryHow 
       stopSignal: ctx.signal,
     });
     await oldCacheDirsNote(ctx, repo);
+    const opened = await key.catch(() => undefined);
+    if (keyParamsBase && opened?.kdf && opened.keyId !== early?.kdf.keyId) writeKeyParams(keyParamsBase, location, opened.kdf);
     return repo;
   } catch (err) {
     // Release connections (SSH sessions, sockets) so the process can exit after the error.

@@ -101,10 +101,11 @@ export async function createKeyFile(
  * Derive the user key and decrypt the master key. Returns null when the password does
  * not fit this key (MAC mismatch), as restic then tries the next key.
  */
-export async function openKeyFile(key: KeyFile, password: string, name = ''): Promise<MasterKey | null> {
+export async function openKeyFile(key: KeyFile, password: string, name = '', userKey?: Promise<MasterKey>): Promise<MasterKey | null> {
   checkKdfParams({ N: key.N, r: key.r, p: key.p });
   if (key.salt.length !== 64) throw new FormatError(`key file ${name.slice(0, 8)}: salt must be 64 bytes`);
-  const user = await deriveKey(password, key.salt, { N: key.N, r: key.r, p: key.p });
+  // `userKey`: already being derived from this file's salt and parameters (the caller checked)
+  const user = await (userKey ?? deriveKey(password, key.salt, { N: key.N, r: key.r, p: key.p }));
   let plain: Uint8Array;
   try {
     plain = decrypt(user, key.data);
