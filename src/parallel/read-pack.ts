@@ -3,7 +3,7 @@
  * decompression, SHA-256), that index entries tile the pack without gaps, and that the pack's own
  * header agrees with the index. Runs on OpenPool's workers and in-process.
  */
-import { type BlobType, type PackedBlob, entrySize, parsePackBytes, HEADER_SIZE } from '../format/pack.js';
+import { type BlobType, type PackedBlob, entrySize, forEachHeaderEntry, packHeaderBytes, HEADER_SIZE } from '../format/pack.js';
 import type { BlobsView } from '../format/blob-list.js';
 import { hashId } from '../format/id.js';
 import type { MasterKey } from '../crypto/index.js';
@@ -89,10 +89,15 @@ export async function checkPackBytes(
   const errs: string[] = [];
   if (hasGaps(blobs)) errs.push('Index for pack contains gaps / overlapping blobs');
   const hash = hashId(pack);
-  let header: PackedBlob[] | null = null;
-  let headerSize = 0;
+  // The header is matched entry by entry as it is decoded: no object per entry.
+  let headerSize = -1;
+  const notIndexed: string[] = [];
   try {
-    ({ blobs: header, headerSize } = await parsePackBytes(key, id, pack));
+    const h = await packHeaderBytes(key, id, pack);
+    forEachHeaderEntry(h.plain, (type, blobId, offset, length, uncompressedLength) => {
+      if (!indexed(blobs, type, blobId, offset, length, uncompressedLength)) notIndexed.push(Buffer.from(blobId).toString('hex'));
+    });
+    headerSize = h.headerSize;
   } catch (err) {
     errs.push((err as Error).message);
   }
@@ -103,13 +108,11 @@ export async function checkPackBytes(
   }
   if (pack.length !== size) errs.push(`pack size ${pack.length} does not match the ${size} bytes predicted by the index`);
 
-  if (!header) return `pack ${id} contains ${errs.length} errors: [${errs.join(', ')}]`;
+  if (headerSize < 0) return `pack ${id} contains ${errs.length} errors: [${errs.join(', ')}]`;
   let indexHeaderSize = HEADER_SIZE;
   for (let k = 0; k < blobs.count; k++) indexHeaderSize += entrySize({ uncompressedLength: blobs.uncompressed[k]! });
   if (indexHeaderSize !== headerSize) errs.push(`Pack header size does not match, want ${indexHeaderSize}, got ${headerSize}`);
-  for (const b of header) {
-    if (!indexed(blobs, b)) errs.push(`Blob ${b.id} is not contained in index or position is incorrect`);
-  }
+  for (const blobId of notIndexed) errs.push(`Blob ${blobId} is not contained in index or position is incorrect`);
   return errs.length ? `pack ${id} contains ${errs.length} errors: [${errs.join(', ')}]` : null;
 }
 
@@ -122,18 +125,19 @@ function hasGaps(e: PackEntries): boolean {
   return false;
 }
 
-/** Whether the index has an entry equal to header entry `b` (entries sorted by offset). */
-function indexed(e: PackEntries, b: PackedBlob): boolean {
+/** Whether the index has an entry equal to this header entry (entries sorted by offset). */
+function indexed(e: PackEntries, type: BlobType, id: Uint8Array, offset: number, length: number, uncompressedLength: number): boolean {
   let lo = 0;
   let hi = e.count;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (e.offsets[mid]! < b.offset) lo = mid + 1;
+    if (e.offsets[mid]! < offset) lo = mid + 1;
     else hi = mid;
   }
-  const tree = b.type === 'tree' ? 1 : 0;
-  for (let k = lo; k < e.count && e.offsets[k] === b.offset; k++) {
-    if (e.trees[k] === tree && e.lengths[k] === b.length && e.uncompressed[k] === b.uncompressedLength && hexAt(e, k) === b.id) return true;
+  const tree = type === 'tree' ? 1 : 0;
+  for (let k = lo; k < e.count && e.offsets[k] === offset; k++) {
+    if (e.trees[k] !== tree || e.lengths[k] !== length || e.uncompressed[k] !== uncompressedLength) continue;
+    if (Buffer.compare(Buffer.from(e.ids.buffer, e.ids.byteOffset + k * 32, 32), id) === 0) return true;
   }
   return false;
 }
