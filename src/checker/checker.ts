@@ -8,11 +8,11 @@
  */
 import type { Repository } from '../repository/repository.js';
 import { mapLimit } from '../parallel/map-limit.js';
-import { decodeIndex, type IndexFile } from '../format/index-file.js';
+import { decodeIndexPacks, type IndexPack } from '../format/index-file.js';
 import { MasterIndex } from '../repository/master-index.js';
 import { decodeTree } from '../format/tree.js';
 import type { Node } from '../format/node.js';
-import { packSizeFromBlobs } from '../format/pack.js';
+import { HEADER_SIZE, entrySize } from '../format/pack.js';
 import { NotFoundError, isFatal } from '../errors.js';
 import { type Finding, error, hint } from './findings.js';
 import { verifyPack } from './verify-pack.js';
@@ -45,6 +45,15 @@ export function prestartReadData(repo: Repository, concurrency = readConcurrency
   prestartOpenPool(repo.key, readWorkers(repo, concurrency), repo.memory.holdFreedMemory);
 }
 
+/** Remember that index `index` lists pack `pack` (a single name until a second index lists it). */
+function notePackIndex(m: Map<string, string | string[]>, pack: string, index: string): void {
+  const had = m.get(pack);
+  if (had === undefined) m.set(pack, index);
+  else if (typeof had === 'string') {
+    if (had !== index) m.set(pack, [had, index]);
+  } else if (!had.includes(index)) had.push(index);
+}
+
 export class Checker {
   /** Merged index of every index file that loaded. */
   readonly index = new MasterIndex();
@@ -71,62 +80,93 @@ export class Checker {
   /**
    * Load every index file. Returns hints (duplicate packs, old format, obsolete index files,
    * mixed packs, duplicate blobs) and errors (unreadable index files; fatal for `check`).
+   * One file's parsed objects exist at a time (the next file downloads meanwhile); the
+   * merged index keeps only its compact arrays.
    */
   async loadIndex(): Promise<{ hints: Finding[]; errors: Finding[] }> {
     const hints: Finding[] = [];
     const errors: Finding[] = [];
     const ids: string[] = [];
     for await (const id of this.repo.listIds('index')) ids.push(id);
-    const files = new Map<string, IndexFile>();
-    await mapLimit(ids, 4, async (id) => {
+    const supersedes = new Map<string, string[]>();
+    const packToIndexes = new Map<string, string | string[]>();
+    const load = (id: string) =>
+      this.repo.loadUnpacked('index', id).then(
+        (b) => ({ b }),
+        (err: unknown) => ({ err }),
+      );
+    let next = ids.length ? load(ids[0]!) : null;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const got = await next!;
+      next = i + 1 < ids.length ? load(ids[i + 1]!) : null;
+      const packs: IndexPack[] = [];
       try {
-        files.set(id, decodeIndex(await this.repo.loadUnpacked('index', id), id));
+        if ('err' in got) throw got.err;
+        const head = decodeIndexPacks(
+          got.b,
+          id,
+          (p) => packs.push(p),
+          () => (packs.length = 0),
+        );
+        if (head.legacy) hints.push(hint('old-index-format', `index ${id} has old format`, { index: id }));
+        supersedes.set(id, head.supersedes);
       } catch (err) {
         if (isFatal(err)) throw err;
         errors.push(error('index-unreadable', `error loading index ${id}: ${(err as Error).message}`, { index: id }));
+        continue;
       }
-    });
-    const packToIndexes = new Map<string, string[]>();
-    for (const id of ids) {
-      const f = files.get(id);
-      if (!f) continue;
-      if (f.legacy) hints.push(hint('old-index-format', `index ${id} has old format`, { index: id }));
-      for (const p of f.packs) {
-        const list = packToIndexes.get(p.id) ?? [];
-        if (!list.includes(id)) list.push(id);
-        packToIndexes.set(p.id, list);
-      }
-      this.index.addIndex(f.packs);
+      for (const p of packs) notePackIndex(packToIndexes, p.id, id);
+      this.index.addIndex(packs);
     }
     for (const id of ids) {
-      for (const old of files.get(id)?.supersedes ?? []) {
-        if (files.has(old))
+      for (const old of supersedes.get(id) ?? []) {
+        if (supersedes.has(old))
           hints.push(hint('obsolete-index', `index ${old} is superseded by index ${id.slice(0, 8)} but still present`, { index: old }));
       }
     }
     this.repo.warmTreePacks(this.index);
-    for (const p of this.index.allPacks()) {
-      this.packs.set(p.id, packSizeFromBlobs(p.blobs));
-      const inIndexes = packToIndexes.get(p.id) ?? [];
-      if (inIndexes.length > 1) {
-        const names = inIndexes.map((i) => i.slice(0, 8)).sort();
-        hints.push(hint('duplicate-pack', `pack ${p.id} contained in several indexes: {${names.join(' ')}}`, { pack: p.id }));
-      }
-      const types = new Set(p.blobs.map((b) => b.type));
-      if (types.size > 1) hints.push(hint('mixed-pack', `pack ${p.id.slice(0, 8)} contains a mix of tree and data blobs`, { pack: p.id }));
-    }
+    this.packHints(packToIndexes, hints);
     const dups = this.duplicateBlobCount();
     if (dups > 0) hints.push(hint('duplicate-blobs', `${dups} blobs are stored in more than one pack`));
     return { hints, errors };
   }
 
+  /** Pack sizes predicted by the index, and the duplicate-pack and mixed-pack hints. */
+  private packHints(packToIndexes: Map<string, string | string[]>, hints: Finding[]): void {
+    for (const id of this.index.packIds()) {
+      const blobs = this.index.packBlobs(id)!;
+      let size = HEADER_SIZE;
+      let trees = 0;
+      for (let i = 0; i < blobs.length; i++) {
+        size += blobs.storedLength(i) + entrySize({ uncompressedLength: blobs.uncompressedLength(i) });
+        if (blobs.type(i) === 'tree') trees++;
+      }
+      this.packs.set(id, size);
+      const inIndexes = packToIndexes.get(id) ?? [];
+      if (Array.isArray(inIndexes) && inIndexes.length > 1) {
+        const names = inIndexes.map((i) => i.slice(0, 8)).sort();
+        hints.push(hint('duplicate-pack', `pack ${id} contained in several indexes: {${names.join(' ')}}`, { pack: id }));
+      }
+      if (trees > 0 && trees < blobs.length)
+        hints.push(hint('mixed-pack', `pack ${id.slice(0, 8)} contains a mix of tree and data blobs`, { pack: id }));
+    }
+  }
+
+  /** Blobs stored in more than one pack (each further pack counts once). */
   private duplicateBlobCount(): number {
+    const { blobs, entries } = this.index.counts();
+    if (entries === blobs) return 0; // no blob has a second location: the usual case, no walk
     const seen = new Set<string>();
     let dups = 0;
-    for (const p of this.index.allPacks()) {
+    for (const id of this.index.packIds()) {
+      const view = this.index.packBlobs(id)!;
       const inPack = new Set<string>();
-      for (const b of p.blobs) {
-        const k = b.type[0] + b.id;
+      for (let i = 0; i < view.length; i++) {
+        const hex = Buffer.from(view.idBytes(i)).toString('hex');
+        const type = view.type(i);
+        if (this.index.lookup(type, hex).length < 2) continue; // only blobs with several locations are kept
+        const k = type[0] + hex;
         if (inPack.has(k)) continue;
         inPack.add(k);
         if (seen.has(k)) dups++;
@@ -241,7 +281,7 @@ export class Checker {
     try {
       await mapLimit([...packs.keys()], concurrency, async (id) => {
         this.signal?.throwIfAborted();
-        const problem = await verifyPack(this.repo, id, this.index.packContents(id) ?? [], packs.get(id)!, pool, ring);
+        const problem = await verifyPack(this.repo, id, this.index.packBlobs(id) ?? [], packs.get(id)!, pool, ring);
         if (problem) out.push(error('read-data', problem, { pack: id }));
         progress?.(++done, packs.size);
       });

@@ -5,24 +5,25 @@
 import type { Repository } from '../repository/repository.js';
 import type { PackedBlob } from '../format/pack.js';
 import type { OpenPool } from '../parallel/open-pool.js';
-import { checkPackBytes } from '../parallel/read-pack.js';
+import { checkPackBytes, packEntries } from '../parallel/read-pack.js';
+import type { BlobsView } from '../format/blob-list.js';
 import { type BufferRing, loadRecycled } from '../parallel/buffer-ring.js';
 import { isFatal } from '../errors.js';
 
 /**
  * One line describing what is wrong with the pack, or null when it is sound. `indexed` holds
- * every index entry for the pack, so it stands for the index when matching the pack header.
+ * every index entry for the pack (objects, or the index's own view of them), so it stands for
+ * the index when matching the pack header.
  */
 export async function verifyPack(
   repo: Repository,
   id: string,
-  indexed: PackedBlob[],
+  indexed: PackedBlob[] | BlobsView,
   size: number,
   pool?: OpenPool,
   ring?: BufferRing,
 ): Promise<string | null> {
   if (!indexed.length) return `pack ${id} is empty or not indexed`;
-  const blobs = [...indexed].sort((a, b) => a.offset - b.offset);
   let pack: Uint8Array;
   try {
     const h = { type: 'pack' as const, name: id };
@@ -31,6 +32,7 @@ export async function verifyPack(
     if (isFatal(err)) throw err; // the repository is gone: one error, not one per pack
     return `pack ${id} failed to download: ${(err as Error).message}`;
   }
+  const blobs = packEntries(indexed);
   const giveBack = ring?.giveBackFor(pack);
   if (pool) return pool.checkPack(id, pack, blobs, size, giveBack);
   const problem = await checkPackBytes(repo.key, id, pack, blobs, size);

@@ -4,7 +4,7 @@
  * (never re-serialized); data blobs are decrypted, verified and re-encrypted with the
  * destination's key and compression.
  */
-import type { BlobType } from '../format/pack.js';
+import { BlobIdSet, blobIdInto } from '../format/blob-list.js';
 import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
 import type { RepositoryLock } from '../repository/lock.js';
 import { compareGoTimes, goTimeString } from '../go/time.js';
@@ -129,9 +129,19 @@ async function copyLocked(src: Repository, dst: Repository, opts: CopyOptions): 
   return result;
 }
 
+/** Data blobs the destination lacks, as compact IDs, and the source packs to read them from. */
+interface Wanted {
+  blobs: BlobIdSet;
+  /** Source pack of each wanted blob's first location, in the order the walk met them. */
+  packs: Set<string>;
+  /** The first wanted blob the source index does not have (an error once the walk is done). */
+  missing: string | null;
+}
+
 /**
  * Walk the trees under `root` (each at most once) and copy every blob the destination lacks.
- * Trees are saved as they are read (already verified), so each is downloaded once.
+ * Trees are saved as they are read (already verified), so each is downloaded once. Only tree
+ * IDs of one level and the wanted blobs' binary IDs are held, never an object per blob.
  */
 async function copyTree(
   src: Repository,
@@ -141,7 +151,8 @@ async function copyTree(
   progress?: (done: number, total: number) => void,
   signal?: AbortSignal,
 ): Promise<void> {
-  const wanted = new Map<string, { type: BlobType; id: string }>();
+  const wanted: Wanted = { blobs: new BlobIdSet(), packs: new Set(), missing: null };
+  const idBuf = Buffer.alloc(32);
   /** Source packs of the trees the destination lacked: restic's count includes them. */
   const treePacks = new Set<string>();
   let level = [root];
@@ -157,59 +168,89 @@ async function copyTree(
         if (pack) treePacks.add(pack);
       }
       for (const n of nodes) {
-        for (const blob of n.content ?? []) if (!dst.index.has('data', blob)) wanted.set(blob, { type: 'data', id: blob });
+        for (const blob of n.content ?? []) {
+          if (dst.index.has('data', blob) || !wanted.blobs.add('data', blobIdInto(blob, idBuf))) continue;
+          const pack = src.index.lookup('data', blob)[0]?.packId;
+          if (pack) wanted.packs.add(pack);
+          else wanted.missing ??= blob;
+        }
         if (n.type === 'dir' && n.subtree) next.push(n.subtree);
       }
     });
     level = next;
   }
-  await repackBlobs(src, dst, [...wanted.values()], treePacks, progress, signal);
+  if (wanted.missing) throw new FormatError(`data blob ${wanted.missing} is not in the source index`);
+  await repackBlobs(src, dst, wanted, treePacks, progress, signal);
+}
+
+interface PackEntry {
+  id: string;
+  offset: number;
+  length: number;
+  uncompressedLength: number;
+}
+
+/** The wanted blobs whose first location is `packId`, sorted by offset (taken out of `wanted`). */
+function takeFromPack(src: Repository, wanted: BlobIdSet, packId: string): PackEntry[] {
+  const view = src.index.packBlobs(packId);
+  const out: PackEntry[] = [];
+  if (!view) return out;
+  const { blobs, entries } = src.index.counts();
+  for (let i = 0; i < view.length; i++) {
+    const idBytes = view.idBytes(i);
+    if (view.type(i) !== 'data' || !wanted.has('data', idBytes)) continue;
+    const id = Buffer.from(idBytes.buffer, idBytes.byteOffset, 32).toString('hex');
+    // a blob stored twice is read from its first location, as lookup() lists them
+    if (entries !== blobs && src.index.lookup('data', id)[0]?.packId !== packId) continue;
+    wanted.delete('data', idBytes);
+    out.push({ id, offset: view.offset(i), length: view.storedLength(i), uncompressedLength: view.uncompressedLength(i) });
+  }
+  return out.sort((a, b) => a.offset - b.offset);
 }
 
 /**
  * restic's Repack into another repository: read each source pack once (the span holding
- * the wanted blobs), verify every blob and save it in the destination.
+ * the wanted blobs), verify every blob and save it in the destination. A pack's blob list
+ * exists only while that pack is copied.
  */
 async function repackBlobs(
   src: Repository,
   dst: Repository,
-  blobs: Array<{ type: BlobType; id: string }>,
+  wanted: Wanted,
   treePacks: Set<string>,
   progress?: (done: number, total: number) => void,
   signal?: AbortSignal,
 ): Promise<void> {
-  const byPack = new Map<string, Array<{ type: BlobType; id: string; offset: number; length: number; uncompressedLength: number }>>();
-  for (const b of blobs) {
-    const loc = src.index.lookup(b.type, b.id)[0];
-    if (!loc) throw new FormatError(`${b.type} blob ${b.id} is not in the source index`);
-    const list = byPack.get(loc.packId) ?? [];
-    list.push({ ...b, offset: loc.offset, length: loc.length, uncompressedLength: loc.uncompressedLength });
-    byPack.set(loc.packId, list);
-  }
-  const total = new Set([...treePacks, ...byPack.keys()]).size;
+  let total = treePacks.size;
+  for (const p of wanted.packs) if (!treePacks.has(p)) total++;
   let done = treePacks.size;
   progress?.(done, total);
-  await mapLimit([...byPack], 4, async ([packId, list]) => {
+  await mapLimit([...wanted.packs], src.memory.packsInFlight(4), async (packId) => {
     signal?.throwIfAborted();
-    list.sort((a, b) => a.offset - b.offset);
-    const start = list[0]!.offset;
-    const end = Math.max(...list.map((b) => b.offset + b.length));
-    let span: Uint8Array | null;
-    try {
-      span = await src.backend.load({ type: 'pack', name: packId }, start, end - start);
-    } catch {
-      span = null; // fall back to blob-by-blob reads, which also try other copies
-    }
-    for (const b of list) {
-      let plain: Uint8Array;
-      try {
-        if (!span) throw new Error('no span');
-        plain = src.openBlob(span.subarray(b.offset - start, b.offset - start + b.length), b.type, b.id, packId, b.uncompressedLength);
-      } catch {
-        plain = await src.loadBlob(b.type, b.id);
-      }
-      await dst.saveBlob(b.type, plain, b.id);
-    }
+    const list = takeFromPack(src, wanted.blobs, packId);
+    if (list.length) await copyPackBlobs(src, dst, packId, list);
     if (!treePacks.has(packId)) progress?.(++done, total);
   });
+}
+
+async function copyPackBlobs(src: Repository, dst: Repository, packId: string, list: PackEntry[]): Promise<void> {
+  const start = list[0]!.offset;
+  let end = start;
+  for (const b of list) end = Math.max(end, b.offset + b.length);
+  let span: Uint8Array | null;
+  try {
+    span = await src.backend.load({ type: 'pack', name: packId }, start, end - start);
+  } catch {
+    span = null; // fall back to blob-by-blob reads, which also try other copies
+  }
+  for (const b of list) {
+    let plain: Uint8Array;
+    try {
+      if (!span) throw new Error('no span');
+      plain = src.openBlob(span.subarray(b.offset - start, b.offset - start + b.length), 'data', b.id, packId, b.uncompressedLength);
+    } catch {
+      plain = await src.loadBlob('data', b.id);
+    }
+    await dst.saveBlob('data', plain, b.id);
+  }
 }

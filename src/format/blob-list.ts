@@ -227,6 +227,17 @@ export class BlobIdSet {
     return true;
   }
 
+  /** Every member (its ID a view, valid during the call), in insertion order unless members were deleted. */
+  forEach(fn: (type: BlobType, id: Uint8Array) => void): void {
+    const freed = this.free.length ? new Set(this.free) : null;
+    for (let s = 0; s < this.slots; s++) {
+      if (freed?.has(s)) continue;
+      const pg = this.pages[s >>> SLOT_PAGE_BITS]!;
+      const base = (s & SLOT_MASK) * 32;
+      fn(pg.types[s & SLOT_MASK] ? 'tree' : 'data', pg.ids.subarray(base, base + 32));
+    }
+  }
+
   private newSlot(): number {
     if (this.slots >>> SLOT_PAGE_BITS === this.pages.length)
       this.pages.push({ ids: new Uint8Array(SLOT_PAGE * 32), types: new Uint8Array(SLOT_PAGE) });

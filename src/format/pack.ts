@@ -95,8 +95,22 @@ export function forEachHeaderPiece(blobs: BlobList, onPiece: (piece: Uint8Array)
 }
 
 export function decodeHeader(plain: Uint8Array): PackedBlob[] {
-  const buf = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
   const blobs: PackedBlob[] = [];
+  forEachHeaderEntry(plain, (type, id, offset, length, uncompressedLength) => {
+    blobs.push({ type, id: Buffer.from(id.buffer, id.byteOffset, 32).toString('hex'), offset, length, uncompressedLength });
+  });
+  return blobs;
+}
+
+/**
+ * Every entry of a decrypted pack header, in order, without an object per entry (`id` is a
+ * view into `plain`). Throws as decodeHeader does on a malformed header.
+ */
+export function forEachHeaderEntry(
+  plain: Uint8Array,
+  each: (type: BlobType, id: Uint8Array, offset: number, length: number, uncompressedLength: number) => void,
+): void {
+  const buf = Buffer.from(plain.buffer, plain.byteOffset, plain.byteLength);
   let p = 0;
   let offset = 0;
   while (p < buf.length) {
@@ -107,12 +121,10 @@ export function decodeHeader(plain: Uint8Array): PackedBlob[] {
     if (p + need > buf.length) throw new FormatError('pack header has a truncated entry');
     const length = buf.readUInt32LE(p + 1);
     const uncompressedLength = compressed ? buf.readUInt32LE(p + 5) : 0;
-    const id = buf.toString('hex', p + need - 32, p + need);
-    blobs.push({ type: t & 1 ? 'tree' : 'data', id, offset, length, uncompressedLength });
+    each(t & 1 ? 'tree' : 'data', buf.subarray(p + need - 32, p + need), offset, length, uncompressedLength);
     offset += length;
     p += need;
   }
-  return blobs;
 }
 
 /** Accumulates encrypted blobs for one pack. */
@@ -176,8 +188,14 @@ export async function readPackHeader(
 }
 
 /** Same as readPackHeader, on a pack already in memory. */
-export function parsePackBytes(key: MasterKey, name: string, pack: Uint8Array): Promise<{ blobs: PackedBlob[]; headerSize: number }> {
-  return parsePackTail(key, name, pack.length, async (off, len) => pack.subarray(off, off + len));
+export async function parsePackBytes(key: MasterKey, name: string, pack: Uint8Array): Promise<{ blobs: PackedBlob[]; headerSize: number }> {
+  const { plain, headerSize } = await packHeaderBytes(key, name, pack);
+  return { blobs: decodeHeader(plain), headerSize };
+}
+
+/** The decrypted header of a pack in memory (walk it with forEachHeaderEntry). */
+export function packHeaderBytes(key: MasterKey, name: string, pack: Uint8Array): Promise<{ plain: Uint8Array; headerSize: number }> {
+  return decryptPackTail(key, name, pack.length, async (off, len) => pack.subarray(off, off + len));
 }
 
 async function parsePackTail(
@@ -186,6 +204,16 @@ async function parsePackTail(
   size: number,
   read: (offset: number, length: number) => Promise<Uint8Array>,
 ): Promise<{ blobs: PackedBlob[]; headerSize: number }> {
+  const { plain, headerSize } = await decryptPackTail(key, name, size, read);
+  return { blobs: decodeHeader(plain), headerSize };
+}
+
+async function decryptPackTail(
+  key: MasterKey,
+  name: string,
+  size: number,
+  read: (offset: number, length: number) => Promise<Uint8Array>,
+): Promise<{ plain: Uint8Array; headerSize: number }> {
   const short = name.slice(0, 8);
   if (size < HEADER_LENGTH_SIZE + Extension) throw new FormatError(`pack ${short} is too small (${size} bytes)`);
   const eager = Math.min(size, EAGER_READ);
@@ -208,6 +236,5 @@ async function parsePackTail(
   } catch (err) {
     throw new IntegrityError(`pack ${short}: header cannot be decrypted: ${(err as Error).message}`);
   }
-  const blobs = decodeHeader(plain);
-  return { blobs, headerSize: hlen + HEADER_LENGTH_SIZE };
+  return { plain, headerSize: hlen + HEADER_LENGTH_SIZE };
 }

@@ -9,8 +9,7 @@ import fs from 'node:fs';
 import { raiseMallocThresholds } from './malloc-threshold.js';
 import { gcTuningAllowed } from './worker-gc.js';
 import type { MasterKey } from '../crypto/index.js';
-import type { PackedBlob } from '../format/pack.js';
-import { checkPackBytes } from './read-pack.js';
+import { type PackEntries, checkPackBytes } from './read-pack.js';
 import { type SpanWrite, type SpanWriteResult, writeSpan } from './span-write.js';
 
 const WORKER_FILE = fileURLToPath(new URL('./open-worker.js', import.meta.url));
@@ -153,7 +152,7 @@ export class OpenPool {
   checkPack(
     packId: string,
     pack: Uint8Array,
-    indexed: PackedBlob[],
+    indexed: PackEntries,
     size: number,
     giveBack?: (buf: ArrayBuffer) => void,
   ): Promise<string | null> {

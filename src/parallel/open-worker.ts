@@ -1,8 +1,7 @@
 /** Worker thread for OpenPool: checks whole packs and writes restored blobs. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { type MasterKey, loadPoly1305 } from '../crypto/index.js';
-import type { PackedBlob } from '../format/pack.js';
-import { checkPackBytes } from './read-pack.js';
+import { type PackEntries, checkPackBytes } from './read-pack.js';
 import { type SpanWrite, writeSpan } from './span-write.js';
 import { enableWorkerGc } from './worker-gc.js';
 
@@ -13,7 +12,7 @@ const { key } = workerData as { key: MasterKey };
 enableWorkerGc((workerData as { gcTuning: boolean }).gcTuning);
 
 type Job =
-  | { seq: number; kind: 'check'; back: boolean; args: { packId: string; pack: Uint8Array; indexed: PackedBlob[]; size: number } }
+  | { seq: number; kind: 'check'; back: boolean; args: { packId: string; pack: Uint8Array; indexed: PackEntries; size: number } }
   | { seq: number; kind: 'write'; back: boolean; args: SpanWrite };
 
 /** The answer, with the job's buffer when the pool recycles it. */

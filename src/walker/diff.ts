@@ -4,7 +4,7 @@
  * U metadata updated) and the added/removed statistics, counted over unique blobs.
  */
 import type { Node } from '../format/node.js';
-import type { BlobType } from '../format/pack.js';
+import { BlobIdSet, blobIdInto } from '../format/blob-list.js';
 import { MasterIndex } from '../repository/master-index.js';
 import { parseGoTime } from '../go/time.js';
 import { type ByteString, bstr, compareBstr, joinPath } from '../go/bytestring.js';
@@ -52,11 +52,19 @@ function addNode(s: DiffStat, node: Node): void {
   else s.others++;
 }
 
-/** Blob handles as 'd'+id / 't'+id. */
-function addBlobs(set: Set<string>, node: Node | undefined): void {
+const idBuf = Buffer.alloc(32);
+
+/** The blobs a node references (restic's BlobSet: binary IDs, not a string each). */
+function addBlobs(set: BlobIdSet, node: Node | undefined): void {
   if (!node) return;
-  if (node.type === 'file') for (const id of node.content ?? []) set.add('d' + id);
-  else if (node.type === 'dir' && node.subtree) set.add('t' + node.subtree);
+  if (node.type === 'file') for (const id of node.content ?? []) set.add('data', blobIdInto(id, idBuf));
+  else if (node.type === 'dir' && node.subtree) set.add('tree', blobIdInto(node.subtree, idBuf));
+}
+
+function blobSetOf(tree: string): BlobIdSet {
+  const set = new BlobIdSet();
+  set.add('tree', blobIdInto(tree, idBuf));
+  return set;
 }
 
 function sameTime(a: string, b: string): boolean {
@@ -115,7 +123,7 @@ export async function diffTrees(repo: DiffRepository, tree1: string, tree2: stri
 interface Side {
   readonly mode: '-' | '+';
   readonly stats: DiffStat;
-  readonly blobs: Set<string>;
+  readonly blobs: BlobIdSet;
 }
 
 /** restic's Comparer: walks both trees, emits changes and collects the blobs on each side. */
@@ -125,7 +133,7 @@ class Comparer {
   private readonly before: Side;
   private readonly after: Side;
   /** Blobs of subtrees both sides share. */
-  private readonly common = new Set<string>();
+  private readonly common = new BlobIdSet();
   private readonly warn: (message: string) => void;
   private readonly emit: (c: DiffChange) => void | Promise<void>;
 
@@ -137,8 +145,8 @@ class Comparer {
   ) {
     this.warn = opts.onWarning ?? (() => {});
     this.emit = opts.onChange ?? (() => {});
-    this.before = { mode: '-', stats: this.result.removed, blobs: new Set<string>(['t' + tree1]) };
-    this.after = { mode: '+', stats: this.result.added, blobs: new Set<string>(['t' + tree2]) };
+    this.before = { mode: '-', stats: this.result.removed, blobs: blobSetOf(tree1) };
+    this.after = { mode: '+', stats: this.result.added, blobs: blobSetOf(tree2) };
   }
 
   async diffTree(prefix: ByteString, id1: string, id2: string): Promise<void> {
@@ -206,7 +214,7 @@ class Comparer {
     for (const node of await this.repo.loadTree(id)) await this.oneSided(side, prefix, bstr(node.name), node);
   }
 
-  private async collectDir(blobs: Set<string>, id: string): Promise<void> {
+  private async collectDir(blobs: BlobIdSet, id: string): Promise<void> {
     for (const node of await this.repo.loadTree(id)) {
       addBlobs(blobs, node);
       if (node.type === 'dir' && node.subtree) {
@@ -222,18 +230,17 @@ class Comparer {
   /** Add the blobs only on `side` (not on `other`, not shared) to its statistics. */
   private count(side: Side, other: Side): void {
     const stats = side.stats;
-    for (const h of side.blobs) {
-      if (other.blobs.has(h) || this.common.has(h)) continue;
-      const type: BlobType = h[0] === 'd' ? 'data' : 'tree';
-      const id = h.slice(1);
+    side.blobs.forEach((type, idBytes) => {
+      if (other.blobs.has(type, idBytes) || this.common.has(type, idBytes)) return;
+      const id = Buffer.from(idBytes.buffer, idBytes.byteOffset, 32).toString('hex');
       if (type === 'data') stats.dataBlobs++;
       else stats.treeBlobs++;
       const loc = this.repo.index.lookup(type, id)[0];
       if (!loc) {
         this.warn(`unable to find blob size for <${type}/${id.slice(0, 8)}>`);
-        continue;
+        return;
       }
       stats.bytes += MasterIndex.plaintextSize(loc);
-    }
+    });
   }
 }

@@ -12,6 +12,7 @@ import { MasterIndex } from '../repository/master-index.js';
 import { NotFoundError, UsageError } from '../errors.js';
 import { type ByteString, joinPath, bstr } from '../go/bytestring.js';
 import { walkTree } from './walker.js';
+import { BlobIdSet, blobIdInto } from '../format/blob-list.js';
 
 export type StatsMode = 'restore-size' | 'files-by-contents' | 'raw-data' | 'blobs-per-file';
 export const STATS_MODES: readonly StatsMode[] = ['restore-size', 'files-by-contents', 'blobs-per-file', 'raw-data'];
@@ -40,9 +41,12 @@ export function statsJson(r: StatsResult): string {
 
 export class StatsCollector {
   readonly result: StatsResult = { totalSize: 0, totalFileCount: 0, totalBlobCount: 0, snapshotsCount: 0 };
-  private readonly uniqueFiles = new Set<string>();
+  /** SHA-256 of each file's content list (as a data "ID": the set needs a type). */
+  private readonly uniqueFiles = new BlobIdSet();
   private readonly fileBlobs = new Map<ByteString, Set<string>>();
-  private readonly blobs = new Set<string>();
+  /** raw-data's referenced blobs as binary IDs (restic's BlobSet), not one string each. */
+  private blobs = new BlobIdSet();
+  private readonly idBuf = Buffer.alloc(32);
 
   constructor(
     private readonly repo: StatsRepository,
@@ -78,9 +82,7 @@ export class StatsCollector {
   private countByContents(parentTreeId: string, npath: ByteString, node: Node): void {
     const h = createHash('sha256');
     for (const id of node.content ?? []) h.update(Buffer.from(id, 'hex'));
-    const fid = h.digest('hex');
-    if (this.uniqueFiles.has(fid)) return;
-    this.uniqueFiles.add(fid);
+    if (!this.uniqueFiles.add('data', h.digest())) return;
     if (this.mode === 'files-by-contents') {
       this.result.totalSize += node.size ?? 0;
       this.result.totalFileCount++;
@@ -109,11 +111,9 @@ export class StatsCollector {
     const queue = [root];
     while (queue.length) {
       const id = queue.pop()!;
-      const h = 't' + id;
-      if (this.blobs.has(h)) continue;
-      this.blobs.add(h);
+      if (!this.blobs.add('tree', blobIdInto(id, this.idBuf))) continue;
       for (const node of await this.repo.loadTree(id)) {
-        if (node.type === 'file') for (const b of node.content ?? []) this.blobs.add('d' + b);
+        if (node.type === 'file') for (const b of node.content ?? []) this.blobs.add('data', blobIdInto(b, this.idBuf));
         else if (node.type === 'dir' && node.subtree) queue.push(node.subtree);
       }
     }
@@ -122,14 +122,16 @@ export class StatsCollector {
   /** Final numbers (raw-data sums the collected blobs' stored sizes here). */
   finish(): StatsResult {
     if (this.mode === 'raw-data') {
-      for (const h of this.blobs) {
-        const type = h[0] === 'd' ? 'data' : 'tree';
-        const loc = this.repo.index.lookup(type, h.slice(1))[0];
-        if (!loc) throw new NotFoundError(`blob <${type}/${h.slice(1, 9)}> not found`);
-        this.result.totalSize += loc.length;
+      let missing: string | null = null;
+      this.blobs.forEach((type, idBytes) => {
+        const id = Buffer.from(idBytes.buffer, idBytes.byteOffset, 32).toString('hex');
+        const loc = this.repo.index.lookup(type, id)[0];
+        if (!loc) missing ??= `blob <${type}/${id.slice(0, 8)}> not found`;
+        else this.result.totalSize += loc.length;
         this.result.totalBlobCount++;
-      }
-      this.blobs.clear();
+      });
+      this.blobs = new BlobIdSet();
+      if (missing) throw new NotFoundError(missing);
     }
     return this.result;
   }

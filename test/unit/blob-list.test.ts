@@ -184,3 +184,17 @@ describe('index files written into the compressor', () => {
     await repo.close();
   });
 });
+
+describe('BlobIdSet.forEach', () => {
+  it('visits every member once, in insertion order, skipping deleted ones', () => {
+    const set = new BlobIdSet();
+    const ids = Array.from({ length: 3000 }, (_, i) => crypto.createHash('sha256').update(`blob ${i}`).digest());
+    ids.forEach((id, i) => set.add(i % 3 ? 'data' : 'tree', id));
+    for (let i = 0; i < 3000; i += 7) set.delete(i % 3 ? 'data' : 'tree', ids[i]!);
+    const seen: string[] = [];
+    set.forEach((type, id) => seen.push(`${type}/${Buffer.from(id).toString('hex')}`));
+    const want = ids.flatMap((id, i) => (i % 7 ? [`${i % 3 ? 'data' : 'tree'}/${id.toString('hex')}`] : []));
+    expect(seen).toEqual(want);
+    expect(seen).toHaveLength(set.size);
+  });
+});
