@@ -12,7 +12,7 @@ import type { OpenOptions, Repository } from '../repository/repository.js';
 import { defaultCacheBase, oldCacheDirs } from '../cache/dir.js';
 import { isLocalStore } from '../cache/backend.js';
 import type { LockOptions } from '../repository/lock.js';
-import { runWithOverlappedLock } from '../repository/overlapped-lock.js';
+import { runUnderLock, runWithOverlappedLock } from '../repository/overlapped-lock.js';
 import { parseGoDuration } from '../go/duration.js';
 import { type EarlyUserKey, findKey } from '../repository/key-search.js';
 import { readKeyParams, writeKeyParams } from '../cache/key-params.js';
@@ -423,17 +423,5 @@ export async function withLock<T>(
   how: { honourNoLock?: boolean } = {},
 ): Promise<T> {
   if (ctx.opts['no-lock'] && (how.honourNoLock ?? true)) return fn();
-  const lock = await repo.acquireLock(exclusive, lockOptions(ctx));
-  let result: T;
-  try {
-    result = await fn();
-  } catch (err) {
-    // Uploads settle and workers remove their temp files before the lock goes (a signal's AbortedError too).
-    await repo.abandonWrites().catch(() => undefined);
-    // The command's own error is the cause to report; the lock goes if it still can.
-    await lock.release().catch(() => undefined);
-    throw err;
-  }
-  await lock.release();
-  return result;
+  return runUnderLock(repo, await repo.acquireLock(exclusive, lockOptions(ctx)), fn);
 }

@@ -73,14 +73,17 @@ export async function runWithOverlappedLock<T>(
       throw e;
     },
   );
-  if (!stale) return finishLocked(repo, lock, async () => ('result' in outcome ? outcome.result : Promise.reject(outcome.err)));
+  if (!stale) return runUnderLock(repo, lock, async () => ('result' in outcome ? outcome.result : Promise.reject(outcome.err)));
   repo.releaseWrites();
   repo.forgetLoaded();
-  return finishLocked(repo, lock, () => run(opts.signal));
+  return runUnderLock(repo, lock, () => run(opts.signal));
 }
 
-/** Release the held lock after `fn`, also when it fails (uploads settle first). */
-async function finishLocked<T>(repo: Repository, lock: RepositoryLock, fn: () => Promise<T>): Promise<T> {
+/**
+ * Run `fn` holding `lock`, then release it, also when `fn` fails: uploads settle and workers
+ * remove their temp files first, and `fn`'s error is the one reported.
+ */
+export async function runUnderLock<T>(repo: Repository, lock: RepositoryLock, fn: () => Promise<T>): Promise<T> {
   let result: T;
   try {
     result = await fn();
