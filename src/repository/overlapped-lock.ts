@@ -64,17 +64,22 @@ export async function runWithOverlappedLock<T>(
     await repo.abandonWrites().catch(() => undefined);
     outcome = { err };
   }
-  const lock = await locking; // refused: the cause to report (nothing was written)
-  const stale = await ready.then(
-    () => false,
-    async (e: unknown) => {
-      if (e instanceof StaleIndex) return true;
-      await lock.release().catch(() => undefined);
-      throw e;
-    },
-  );
+  let lock: RepositoryLock;
+  let stale: boolean;
+  try {
+    lock = await locking; // refused: the cause to report (nothing was written)
+    stale = await ready.then(
+      () => false,
+      async (e: unknown) => {
+        if (e instanceof StaleIndex) return true;
+        await lock.release().catch(() => undefined);
+        throw e;
+      },
+    );
+  } finally {
+    repo.releaseWrites(); // settled either way: later writes on this repository go ahead
+  }
   if (!stale) return runUnderLock(repo, lock, async () => ('result' in outcome ? outcome.result : Promise.reject(outcome.err)));
-  repo.releaseWrites();
   repo.forgetLoaded();
   return runUnderLock(repo, lock, () => run(opts.signal));
 }
