@@ -67,16 +67,12 @@ export const backupCommand: Command = {
     say(2, 'open repository');
     const { repo, Archiver } = await openForBackup(ctx, dryRun);
     const started = Date.now();
-    const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
     const line = !ctx.json && !ctx.quiet && StatusLine.available() ? new StatusLine() : undefined;
     const newArchiver = (signal: AbortSignal | undefined): Archiver =>
       new Archiver(repo, {
         signal,
-        hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
-        tags,
-        time: parseTimeFlag(ctx.opts['time'] as string | undefined),
+        ...snapshotFields(ctx),
         backupStart,
-        programVersion: `restic-ts ${VERSION}`,
         parent: ctx.opts['force'] ? false : (ctx.opts['parent'] as string | undefined),
         excludes: excludeOptions(ctx),
         onProgress: progressReporter(ctx, line),
@@ -116,6 +112,16 @@ export const backupCommand: Command = {
     return result.warnings.length ? ExitCode.Incomplete : ExitCode.OK;
   },
 };
+
+/** What --host, --tag and --time put in the snapshot, and our program version. */
+function snapshotFields(ctx: GlobalContext): { hostname: string; tags: string[]; time: string | undefined; programVersion: string } {
+  return {
+    hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
+    tags: ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean),
+    time: parseTimeFlag(ctx.opts['time'] as string | undefined),
+    programVersion: `restic-ts ${VERSION}`,
+  };
+}
 
 /**
  * The repository, with the lock's first look, the index and snapshot names listed while
@@ -363,10 +369,9 @@ async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> 
   const repo = await openRepository(ctx);
   const dryRun = !!ctx.opts['dry-run'];
   if (dryRun) repo.setDryRun();
-  const tags = ((ctx.opts['tag'] as string[] | undefined) ?? []).flatMap((t) => t.split(',')).filter(Boolean);
   const rel = path.posix.normalize(name).replace(/^\/+/, '');
+  const fields = snapshotFields(ctx);
   const content = ctx.opts['stdin-from-command'] ? commandOutput(ctx, args) : process.stdin;
-  const time = parseTimeFlag(ctx.opts['time'] as string | undefined);
   // restic's fs.Reader: mode 0644, no owner, no link count; directories above the file likewise
   const owner = { uid: 0, gid: 0, user: '', group: '' };
   const dirs = rel
@@ -378,12 +383,9 @@ async function backupStdin(ctx: GlobalContext, args: string[]): Promise<number> 
   const run = () =>
     backupEntries(repo, entries, {
       signal: ctx.signal,
-      hostname: (ctx.opts['host'] as string | undefined) ?? ctx.env.RESTIC_HOST ?? os.hostname(),
-      tags,
-      time,
+      ...fields,
       backupStart,
       paths: ['/' + rel],
-      programVersion: `restic-ts ${VERSION}`,
     });
   const result = await (dryRun ? run() : withLock(ctx, repo, false, run, { honourNoLock: false }));
   const elapsed = (Date.now() - started) / 1000;

@@ -1,7 +1,7 @@
 /** `recover`: save a snapshot of the trees nothing refers to (restic's words). */
 import type { Command } from './command.js';
 import { openRepository, withLock } from './global.js';
-import { warn } from './read-common.js';
+import { verboseLine, warn } from './read-common.js';
 import { recover } from '../repair/recover.js';
 
 export const recoverCommand: Command = {
@@ -10,9 +10,7 @@ export const recoverCommand: Command = {
   usage: 'restic-ts recover [flags]',
   options: [],
   async run(ctx) {
-    const say = (s: string) => {
-      if (!ctx.quiet) ctx.stdout(s + '\n');
-    };
+    const say = verboseLine(ctx);
     const repo = await openRepository(ctx);
     try {
       await withLock(

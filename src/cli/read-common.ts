@@ -46,6 +46,13 @@ export function logLine(ctx: GlobalContext): (line: string) => void {
   };
 }
 
+/** A printer of restic's Verbosef lines: shown unless --quiet (also with --json, as restic). */
+export function verboseLine(ctx: GlobalContext): (line: string) => void {
+  return (line) => {
+    if (!ctx.quiet) ctx.stdout(line + '\n');
+  };
+}
+
 /** restic's Verbosef prints at the default verbosity, i.e. unless --quiet. */
 export function verbose(ctx: GlobalContext): boolean {
   return !ctx.quiet;

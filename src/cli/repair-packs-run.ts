@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
 import { type GlobalContext, openRepository, withLock } from './global.js';
-import { parseIdProblem, warn } from './read-common.js';
+import { parseIdProblem, verboseLine, warn } from './read-common.js';
 import { repairPacks } from '../repair/packs.js';
 
 export async function runRepairPacks(ctx: GlobalContext, args: string[]): Promise<number> {
@@ -12,9 +12,7 @@ export async function runRepairPacks(ctx: GlobalContext, args: string[]): Promis
   }
   const ids = [...new Set(args)];
   if (!ids.length) throw new UsageError('no ids specified');
-  const say = (s: string) => {
-    if (!ctx.quiet) ctx.stdout(s + '\n');
-  };
+  const say = verboseLine(ctx);
   const repo = await openRepository(ctx);
   try {
     await withLock(
