@@ -148,6 +148,13 @@ function writeAll(fd: number, data: Uint8Array, position: number): void {
   }
 }
 
+/** A regular file's metadata by path (its descriptor was closed): owner, mode, then times. */
+export function applyMetaAt(p: Buffer, m: FileMeta): void {
+  if (m.owner) fs.lchownSync(p, m.owner[0], m.owner[1]);
+  if (m.mode !== null) fs.chmodSync(p, m.mode);
+  fs.utimesSync(p, m.atime, m.mtime);
+}
+
 /** A regular file's metadata through its descriptor: owner, mode, then times. */
 export function applyMeta(fd: number, m: FileMeta): void {
   if (m.owner) fs.fchownSync(fd, m.owner[0], m.owner[1]);

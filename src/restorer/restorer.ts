@@ -16,7 +16,7 @@ import { OpenPool, discardSpare, prestartOpenPool } from '../parallel/open-pool.
 import { BufferRing, loadRecycled } from '../parallel/buffer-ring.js';
 import { minorGc } from '../parallel/worker-gc.js';
 import type { SpanBlob } from '../format/blob-open.js';
-import { type FileMeta, type SpanWriteResult, type WriteFile, applyMeta, openTarget } from '../parallel/span-write.js';
+import { type FileMeta, type SpanWriteResult, type WriteFile, applyMeta, applyMetaAt, openTarget } from '../parallel/span-write.js';
 import type { Node } from '../format/node.js';
 import { posixPermFromGo } from '../format/mode.js';
 import { parseGoTime } from '../go/time.js';
@@ -97,9 +97,17 @@ function packReaders(repo: Repository): number {
 /** Files kept open between writes of their blobs; the rest are reopened per write. */
 const MAX_OPEN_FILES = 64;
 
+/**
+ * A file being restored. It keeps what writing and finishing need, not its tree node: a
+ * batch holds tens of thousands of these, and a node's strings and objects would be most of it.
+ */
 interface FileJob {
-  node: Node;
   path: Buffer;
+  /** Owner, mode and times, applied once the content is written. */
+  meta: FileMeta;
+  size: number;
+  /** Content blob IDs, kept only for --verify. */
+  verifyContent: string[] | null;
   /** Blob writes still to do. */
   remaining: number;
   failed: boolean;
@@ -111,7 +119,7 @@ interface FileJob {
   done: boolean;
   /** Span writes in flight on workers that may use `fd`: it is not closed before they end. */
   inflight: number;
-  /** For onItem: the path in the snapshot, and whether a differing file was replaced. */
+  /** For onItem only: the path in the snapshot, and whether a differing file was replaced. */
   item?: { path: string; updated: boolean };
 }
 
@@ -382,7 +390,7 @@ export class Restorer {
     }
     switch (node.type) {
       case 'file':
-        await this.restoreFile(node, p, linkKey !== undefined, { path: snapPath, updated: existed });
+        await this.restoreFile(node, p, linkKey !== undefined, this.opts.onItem ? { path: snapPath, updated: existed } : undefined);
         this.stats.files++;
         if (linkKey) this.links.set(linkKey, p);
         return; // metadata once the content is written
@@ -436,8 +444,10 @@ export class Restorer {
   private async restoreFile(node: Node, p: Buffer, linked: boolean, item?: FileJob['item']): Promise<void> {
     const content = node.content ?? [];
     const job: FileJob = {
-      node,
       path: p,
+      meta: this.fileMeta(node),
+      size: node.size ?? 0,
+      verifyContent: this.opts.verify ? content : null,
       remaining: content.length,
       failed: false,
       created: false,
@@ -479,9 +489,9 @@ export class Restorer {
   private finishFile(job: FileJob): void {
     job.done = true;
     try {
-      if (this.opts.verify) this.verifyFile(job.node, job.path);
-      if (job.fd >= 0) this.restoreFileMetadata(job.node, job.fd);
-      else this.restoreMetadata(job.node, job.path);
+      if (job.verifyContent) this.verifyFile(job.verifyContent, job.size, job.path);
+      if (job.fd >= 0) applyMeta(job.fd, job.meta);
+      else applyMetaAt(job.path, job.meta);
       this.stats.nodesDone++;
       this.fileItem(job);
     } catch (err) {
@@ -496,7 +506,7 @@ export class Restorer {
       this.opts.onItem?.({
         action: job.item.updated ? 'updated' : 'restored',
         path: job.item.path,
-        size: job.node.size ?? 0,
+        size: job.size,
         type: 'file',
       });
   }
@@ -643,7 +653,7 @@ export class Restorer {
       if (job.failed) return -1;
       let file: WriteFile;
       if (job.fd < 0 && count.get(job) === job.remaining) {
-        file = { fd: -1, path: job.path, create: !job.created, meta: this.opts.verify ? null : this.fileMeta(job.node) };
+        file = { fd: -1, path: job.path, create: !job.created, meta: job.verifyContent ? null : job.meta };
       } else {
         if (job.fd < 0) {
           try {
@@ -706,14 +716,14 @@ export class Restorer {
   }
 
   /** Re-read the file and compare each chunk's SHA-256 with the blob IDs of the snapshot. */
-  private verifyFile(node: Node, p: Buffer): void {
+  private verifyFile(content: string[], expectedSize: number, p: Buffer): void {
     const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
       // restic's check: the size recorded in the snapshot, then the content blob by blob
       const size = fs.fstatSync(fd).size;
-      if (size !== (node.size ?? 0)) throw new Error(`Invalid file size for ${p.toString()}: expected ${node.size ?? 0}, got ${size}`);
+      if (size !== expectedSize) throw new Error(`Invalid file size for ${p.toString()}: expected ${expectedSize}, got ${size}`);
       let pos = 0;
-      for (const id of node.content ?? []) {
+      for (const id of content) {
         const locs = this.repo.index.lookup('data', id);
         const size = locs[0] ? MasterIndex.plaintextSize(locs[0]) : 0;
         const buf = Buffer.allocUnsafe(size);
@@ -728,11 +738,6 @@ export class Restorer {
     } finally {
       fs.closeSync(fd);
     }
-  }
-
-  /** A regular file's metadata through its open descriptor: no path lookups, nothing followed. */
-  private restoreFileMetadata(node: Node, fd: number): void {
-    applyMeta(fd, this.fileMeta(node));
   }
 
   private restoreMetadata(node: Node, p: Buffer): void {
