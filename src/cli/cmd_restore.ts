@@ -7,7 +7,7 @@ import { goTimeString } from '../go/time.js';
 import { goList } from '../walker/select.js';
 import type { Command } from './command.js';
 import { formatDuration } from '../ui/duration.js';
-import { type GlobalContext, openRepository, withLock } from './global.js';
+import { type GlobalContext, lockOptions, openRepository } from './global.js';
 import { StatusLine, formatPercent, progressInterval, rateAndEta } from '../ui/progress.js';
 
 export const restoreCommand: Command = {
@@ -42,35 +42,37 @@ export const restoreCommand: Command = {
     const repo = await openRepository(ctx, { listEarly: ctx.opts['no-lock'] ? ['index', 'snapshot'] : ['lock', 'index', 'snapshot'] });
     const started = Date.now();
     const line = !ctx.json && !ctx.quiet && StatusLine.available() ? new StatusLine() : undefined;
-    // Workers and the index load while the lock settles (restic waits 200 ms after writing it).
+    // Workers and the index load while the lock is written.
     prestartRestore(repo);
     repo.prefetchIndex();
-    const stats = await withLock(ctx, repo, false, async () => {
-      const { id, snapshot } = await repo.findSnapshot(spec);
-      if (!ctx.json && !ctx.quiet) {
+    // The lock is taken while the index, the snapshot and the first packs are read; the
+    // target is written once it is held.
+    const stats = await restore(repo, spec, target, {
+      signal: ctx.signal,
+      lock: ctx.opts['no-lock'] ? false : undefined,
+      lockOptions: lockOptions(ctx),
+      subfolder,
+      include: ctx.opts['include'] as string[] | undefined,
+      exclude: ctx.opts['exclude'] as string[] | undefined,
+      verify: !!ctx.opts['verify'],
+      dryRun,
+      overwrite,
+      delete: !!ctx.opts['delete'],
+      onStart: (id, snapshot) => {
+        if (ctx.json || ctx.quiet) return;
         ctx.stdout(
           `restoring snapshot ${id.slice(0, 8)} of ${goList(snapshot.paths)} at ${goTimeString(snapshot.time)} by ${snapshot.username ?? ''}@${snapshot.hostname} to ${target}\n`,
         );
-      }
-      return restore(repo, id, target, {
-        signal: ctx.signal,
-        subfolder,
-        include: ctx.opts['include'] as string[] | undefined,
-        exclude: ctx.opts['exclude'] as string[] | undefined,
-        verify: !!ctx.opts['verify'],
-        dryRun,
-        overwrite,
-        delete: !!ctx.opts['delete'],
-        onItem: itemPrinter(ctx, line),
-        onProgress: progressReporter(ctx, started, line),
-        progressInterval: progressInterval(ctx.env),
-        onWarning: (w) => {
-          line?.clear();
-          if (ctx.json)
-            ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'restore', item: w.path }) + '\n');
-          else ctx.stderr(`ignoring error for ${w.path}: ${w.message}\n`);
-        },
-      });
+      },
+      onItem: itemPrinter(ctx, line),
+      onProgress: progressReporter(ctx, started, line),
+      progressInterval: progressInterval(ctx.env),
+      onWarning: (w) => {
+        line?.clear();
+        if (ctx.json)
+          ctx.stderr(JSON.stringify({ message_type: 'error', error: { message: w.message }, during: 'restore', item: w.path }) + '\n');
+        else ctx.stderr(`ignoring error for ${w.path}: ${w.message}\n`);
+      },
     });
     line?.clear();
     const seconds = (Date.now() - started) / 1000;

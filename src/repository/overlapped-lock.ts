@@ -3,8 +3,9 @@
  * look again) overlaps reading the index, the parent's trees and the files instead of
  * preceding them, which saves most of a remote backup's fixed cost.
  */
-import type { Repository } from './repository.js';
+import type { OperationOptions, Repository } from './repository.js';
 import type { LockOptions, RepositoryLock } from './lock.js';
+import { asAbortedError } from '../errors.js';
 
 /** The lock was taken, but an index file read before it is gone: the work is redone under it. */
 class StaleIndex extends Error {}
@@ -82,6 +83,26 @@ export async function runWithOverlappedLock<T>(
   if (!stale) return runUnderLock(repo, lock, async () => ('result' in outcome ? outcome.result : Promise.reject(outcome.err)));
   repo.forgetLoaded();
   return runUnderLock(repo, lock, () => run(opts.signal));
+}
+
+/**
+ * An operation's `run` under its shared lock as `how` asks (OperationOptions.lock): a lock of
+ * its own is taken overlapped (runWithOverlappedLock), so `run` reads while it settles and
+ * must await repo.writesAllowed() before it writes (to the repository or, for a restore, to
+ * the target); without one, `run` simply runs.
+ */
+export async function runOverlapped<T>(
+  repo: Repository,
+  what: string,
+  how: OperationOptions | undefined,
+  run: (signal: AbortSignal | undefined) => Promise<T>,
+): Promise<T> {
+  if (!repo.takesLock(what, false, how)) return repo.runLocked(what, false, how, () => run(how?.signal));
+  try {
+    return await runWithOverlappedLock(repo, run, { ...how?.lockOptions, signal: how?.signal });
+  } catch (err) {
+    throw asAbortedError(err, how?.signal, what);
+  }
 }
 
 /**

@@ -1070,18 +1070,27 @@ export class Repository {
 
   /** The lock an operation must take itself (null: opted out, passed in, or already held). */
   private async lockFor(what: string, exclusive: boolean, how: OperationOptions | undefined): Promise<RepositoryLock | null> {
+    if (!this.takesLock(what, exclusive, how)) return null;
+    // Not recorded in heldLocks: it ends with this operation, so others must not lean on it.
+    return RepositoryLock.acquire(this.lockStore(), exclusive, { ...how?.lockOptions, signal: how?.signal });
+  }
+
+  /**
+   * Whether an operation with these options takes a lock of its own: not with `lock: false`,
+   * a lock the caller holds, or one this repository already holds. Checks the options.
+   * @internal
+   */
+  takesLock(what: string, exclusive: boolean, how: OperationOptions | undefined): boolean {
     checkOptions(how, what);
     const { lock, signal } = how ?? {};
     throwIfAborted(signal, what);
     if (lock instanceof RepositoryLock) {
       checkArg(!lock.isReleased, what, 'options.lock to be a lock that is still held', lock);
       checkArg(lock.exclusive || !exclusive, what, 'options.lock to be an exclusive lock', lock);
-      return null;
+      return false;
     }
     checkArg(lock === undefined || typeof lock === 'boolean', what, 'options.lock to be a boolean or a RepositoryLock', lock);
-    if (lock === false || !this.locking || this.holdsLock(exclusive)) return null;
-    // Not recorded in heldLocks: it ends with this operation, so others must not lean on it.
-    return RepositoryLock.acquire(this.lockStore(), exclusive, { ...how?.lockOptions, signal });
+    return lock !== false && this.locking && !this.holdsLock(exclusive);
   }
 
   private holdsLock(exclusive: boolean): boolean {

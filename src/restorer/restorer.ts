@@ -23,6 +23,9 @@ import { parseGoTime } from '../go/time.js';
 import { bstr } from '../go/bytestring.js';
 import { type Pattern, childMatch, matchList, parsePattern } from '../go/filter.js';
 import { type OverwriteBehavior, existingContent, removeUnexpected, shouldOverwrite } from './overwrite.js';
+import { PackPrefetch } from './pack-prefetch.js';
+import { runOverlapped } from '../repository/overlapped-lock.js';
+import type { Snapshot } from '../format/snapshot.js';
 
 /** Options of restore(): filters, ownership, verification, progress, signal. */
 export interface RestoreOptions {
@@ -48,6 +51,8 @@ export interface RestoreOptions {
   onItem?: (item: RestoreItem) => void;
   /** Cancels the restore (AbortedError); files already written stay. */
   signal?: AbortSignal;
+  /** Called once the snapshot is found and the lock is held, before anything is written. */
+  onStart?: (snapshotId: string, snapshot: Snapshot) => void;
 }
 
 /** One entry restore() handled (RestoreOptions.onItem). */
@@ -177,6 +182,8 @@ export class Restorer {
   constructor(
     private readonly repo: Repository,
     private readonly opts: RestoreOptions = {},
+    /** Packs fetched ahead (while the lock settled), taken before reading a pack. */
+    private readonly prefetch: PackPrefetch | null = null,
   ) {
     this.chown = opts.restoreOwnership ?? process.getuid?.() === 0;
     this.includes = (opts.include ?? []).map(parsePattern);
@@ -564,7 +571,10 @@ export class Restorer {
     const last = locs[locs.length - 1]!.loc;
     let span: Uint8Array;
     try {
-      span = await loadRecycled(this.repo.backend, { type: 'pack', name: packId }, start, last.offset + last.length - start, this.ring);
+      const length = last.offset + last.length - start;
+      span =
+        (await this.prefetch?.take(packId, start, length)) ??
+        (await loadRecycled(this.repo.backend, { type: 'pack', name: packId }, start, length, this.ring));
       this.collect?.();
     } catch {
       // Blob-by-blob loads instead, which also try other copies.
@@ -805,12 +815,16 @@ export async function restore(
   checkArg(typeof snapshotSpec === 'string', 'restore', 'a snapshot ID or "latest" as second argument', snapshotSpec);
   checkArg(typeof target === 'string', 'restore', 'the target directory (a string) as third argument', target);
   try {
-    return await repo.runLocked('restore', false, opts, () => restoreSnapshot(repo, snapshotSpec, target, opts));
+    return await runOverlapped(repo, 'restore', opts, (signal) => restoreSnapshot(repo, snapshotSpec, target, { ...opts, signal }));
   } finally {
     await discardSpare(); // prestartRestore's workers, when the restore failed before taking them
   }
 }
 
+/**
+ * Find the snapshot and start on its first packs while the lock settles; the target is written
+ * only once repo.writesAllowed() says the lock is held.
+ */
 async function restoreSnapshot(
   repo: Repository,
   snapshotSpec: string,
@@ -818,7 +832,7 @@ async function restoreSnapshot(
   opts: RestoreOptions & { subfolder?: string },
 ): Promise<RestoreStats> {
   await repo.loadIndex();
-  const { snapshot } = await repo.findSnapshot(snapshotSpec);
+  const { id, snapshot } = await repo.findSnapshot(snapshotSpec);
   if (!snapshot.tree) throw new FormatError('snapshot has no tree');
   let tree = snapshot.tree;
   let location = '/';
@@ -828,7 +842,26 @@ async function restoreSnapshot(
     tree = node.subtree;
     location = path.posix.join(location, part);
   }
-  return new Restorer(repo, opts).restoreTree(tree, target, location);
+  const bounds = { packs: packReaders(repo), bytes: PREFETCH_BYTES };
+  const prefetch = prefetches(repo, opts) ? PackPrefetch.start(repo, tree, bounds, opts.signal) : null;
+  try {
+    await repo.writesAllowed();
+    opts.onStart?.(id, snapshot);
+    return await new Restorer(repo, opts, prefetch).restoreTree(tree, target, location);
+  } finally {
+    prefetch?.clear();
+  }
+}
+
+/** What packs fetched ahead may hold at most. */
+const PREFETCH_BYTES = 64 << 20;
+
+/**
+ * Whether to fetch packs ahead: not on a tight memory budget, and not when filters or a dry
+ * run may leave what the walk finds unread.
+ */
+function prefetches(repo: Repository, opts: RestoreOptions): boolean {
+  return !repo.memory.tight && !opts.dryRun && !opts.include?.length && !opts.exclude?.length;
 }
 
 /**
