@@ -115,6 +115,11 @@ const SFTP_OPTIONS = [
 ];
 const IO_CHUNK = 64 * 1024;
 const IO_PARALLEL = 8;
+/**
+ * Read requests in flight per load: over a long round trip a pack read is bounded by the bytes
+ * in flight, and 32 chunks still fit the SSH channel's window (docs/remote-bench.md).
+ */
+const READ_PARALLEL = 32;
 const DEFAULT_MODES = { dir: 0o700, file: 0o600 };
 
 // ---------------------------------------------------------------------------------------
@@ -928,7 +933,7 @@ async function writeAll(s: Session, handle: Buffer, data: Buffer): Promise<void>
   await Promise.all(Array.from({ length: IO_PARALLEL }, worker));
 }
 
-/** Read exactly `length` bytes at `offset` (short reads continued), IO_PARALLEL requests in flight. */
+/** Read exactly `length` bytes at `offset` (short reads continued), READ_PARALLEL requests in flight. */
 async function readAll(s: Session, handle: Buffer, offset: number, length: number): Promise<Uint8Array> {
   const buf = Buffer.allocUnsafeSlow(length);
   let next = 0;
@@ -953,6 +958,6 @@ async function readAll(s: Session, handle: Buffer, offset: number, length: numbe
       await readChunk(start, len);
     }
   };
-  if (length > 0) await Promise.all(Array.from({ length: IO_PARALLEL }, worker));
+  if (length > 0) await Promise.all(Array.from({ length: READ_PARALLEL }, worker));
   return new Uint8Array(buf.buffer, buf.byteOffset, length);
 }
