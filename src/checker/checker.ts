@@ -61,6 +61,9 @@ export class Checker {
   readonly packs = new Map<string, number>();
   private snapshotIds: string[] = [];
   private readonly checkedTrees = new Set<string>();
+  private packListing: Promise<Map<string, number>> | null = null;
+  /** Packs read-data downloaded ahead (readAhead), each taken once. */
+  private readonly ahead = new Map<string, Promise<Uint8Array | null>>();
 
   constructor(
     readonly repo: Repository,
@@ -176,11 +179,22 @@ export class Checker {
     return dups;
   }
 
+  /** Start listing the pack files (checkPacks takes the listing), e.g. while the index loads. */
+  listPacks(): void {
+    this.packListing ??= (async () => {
+      const present = new Map<string, number>();
+      for await (const f of this.repo.backend.list('pack')) present.set(f.name, f.size);
+      return present;
+    })();
+    this.packListing.catch(() => undefined); // checkPacks reports it
+  }
+
   /** Indexed packs must exist with the predicted size; packs no index lists are orphaned (hint). */
   async checkPacks(): Promise<Finding[]> {
     const out: Finding[] = [];
-    const present = new Map<string, number>();
-    for await (const f of this.repo.backend.list('pack')) present.set(f.name, f.size);
+    this.listPacks();
+    const present = await this.packListing!;
+    this.packListing = null;
     for (const [id, size] of this.packs) {
       const real = present.get(id);
       present.delete(id);
@@ -271,6 +285,22 @@ export class Checker {
   }
 
   /** Download each selected pack whole and verify it (a few in parallel). */
+  /**
+   * Start downloading the first packs readPacks() will verify, e.g. while the trees are
+   * checked: as many as it reads at once, not on a tight memory budget.
+   */
+  readAhead(packs: Iterable<string>, count = readConcurrency(this.repo)): void {
+    if (this.repo.memory.tight) return;
+    for (const id of packs) {
+      if (this.ahead.size >= count) return;
+      const data = this.repo.backend.load({ type: 'pack', name: id }, 0, 0, { signal: this.signal });
+      this.ahead.set(
+        id,
+        data.catch(() => null), // verifyPack downloads it again and reports the error
+      );
+    }
+  }
+
   async readPacks(packs: Map<string, number>, progress?: Progress, concurrency = readConcurrency(this.repo)): Promise<Finding[]> {
     const out: Finding[] = [];
     let done = 0;
@@ -281,11 +311,14 @@ export class Checker {
     try {
       await mapLimit([...packs.keys()], concurrency, async (id) => {
         this.signal?.throwIfAborted();
-        const problem = await verifyPack(this.repo, id, this.index.packBlobs(id) ?? [], packs.get(id)!, pool, ring);
+        const ahead = this.ahead.get(id);
+        this.ahead.delete(id);
+        const problem = await verifyPack(this.repo, id, this.index.packBlobs(id) ?? [], packs.get(id)!, pool, ring, await ahead);
         if (problem) out.push(error('read-data', problem, { pack: id }));
         progress?.(++done, packs.size);
       });
     } finally {
+      this.ahead.clear();
       await pool.close();
     }
     return out;

@@ -51,7 +51,12 @@ export interface CheckResult {
  */
 export async function check(repo: Repository, opts: CheckOptions = {}): Promise<CheckResult> {
   checkRepository(repo, 'check');
-  return repo.runLocked('check', true, opts, () => checkLocked(repo, opts));
+  // while a lock of its own settles, the cache fetches the index, snapshot and tree files
+  const onWritten = (id: string) => {
+    opts.lockOptions?.onWritten?.(id);
+    void repo.warmCache().catch(() => undefined);
+  };
+  return repo.runLocked('check', true, { ...opts, lockOptions: { ...opts.lockOptions, onWritten } }, () => checkLocked(repo, opts));
 }
 
 async function checkLocked(repo: Repository, opts: CheckOptions): Promise<CheckResult> {
@@ -88,10 +93,14 @@ async function checkPhases(repo: Repository, opts: CheckOptions, subset: Subset 
   });
 
   const chk = new Checker(repo, opts.signal);
-  await chk.loadSnapshots();
+  // the snapshot and pack listings run while the index files are read
+  const snapshots = chk.loadSnapshots();
+  snapshots.catch(() => undefined); // awaited below
+  chk.listPacks();
   opts.signal?.throwIfAborted();
   opts.onPhase?.('load-index');
   const { hints, errors } = await chk.loadIndex();
+  await snapshots;
   report(hints);
   if (errors.length) {
     report(errors);
@@ -100,21 +109,15 @@ async function checkPhases(repo: Repository, opts: CheckOptions, subset: Subset 
   opts.signal?.throwIfAborted();
   opts.onPhase?.('packs');
   report(await chk.checkPacks());
+  // the first packs to read download while the trees are checked
+  const packs = opts.readData ? chk.packs : subset ? selectPacks(chk.packs, subset) : null;
+  if (packs) chk.readAhead(packs.keys(), opts.readConcurrency);
   opts.signal?.throwIfAborted();
   opts.onPhase?.('structure');
   report(await chk.checkStructure(progress('structure')));
-
-  let packs: Map<string, number> | null = null;
-  if (opts.readData) {
-    packs = chk.packs;
-    opts.signal?.throwIfAborted();
-    opts.onPhase?.('read-data', 'read all data');
-  } else if (subset) {
-    packs = selectPacks(chk.packs, subset);
-    opts.signal?.throwIfAborted();
-    opts.onPhase?.('read-data', subsetLine(subset, packs.size, chk.packs.size));
-  }
   if (!packs) return result(false);
+  opts.signal?.throwIfAborted();
+  opts.onPhase?.('read-data', opts.readData ? 'read all data' : subsetLine(subset!, packs.size, chk.packs.size));
   report(await chk.readPacks(packs, progress('read-data'), opts.readConcurrency));
   return result(false, packs.size);
 }

@@ -22,12 +22,15 @@ export async function verifyPack(
   size: number,
   pool?: OpenPool,
   ring?: BufferRing,
+  /** The pack, when it was downloaded ahead. */
+  downloaded?: Uint8Array | null,
 ): Promise<string | null> {
   if (!indexed.length) return `pack ${id} is empty or not indexed`;
   let pack: Uint8Array;
   try {
     const h = { type: 'pack' as const, name: id };
-    pack = ring ? await loadRecycled(repo.backend, h, 0, 0, ring) : await repo.backend.load(h);
+    if (downloaded) pack = downloaded;
+    else pack = ring ? await loadRecycled(repo.backend, h, 0, 0, ring) : await repo.backend.load(h);
   } catch (err) {
     if (isFatal(err)) throw err; // the repository is gone: one error, not one per pack
     return `pack ${id} failed to download: ${(err as Error).message}`;

@@ -43,35 +43,43 @@ export const checkCommand: Command = {
     const { repo, tempCache } = await openForCheck(ctx);
     try {
       if (!ctx.opts['no-lock']) say('create exclusive lock for repository');
-      // read-data's workers load while the lock settles (restic waits 200 ms after writing it).
+      // read-data's workers load while the lock settles (restic waits 200 ms after writing it),
+      // and the (temporary) cache fetches the index, snapshot and tree files then.
       if (readData || subset) prestartReadData(repo);
-      return await withLock(ctx, repo, true, async () => {
-        const printer = new FindingPrinter(ctx);
-        const progress = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
-        const result = await check(repo, {
-          signal: ctx.signal,
-          readData,
-          readDataSubset: subset,
-          onPhase: (phase, detail) => {
-            progress.end();
-            printer.phaseDone(phase);
-            say(PHASE_LINES[phase] ?? detail ?? '');
-          },
-          onFinding: (f) => {
-            progress.end();
-            printer.print(f);
-          },
-          onProgress: (phase, done, total) => progress.update(done, total, phase === 'read-data' ? 'packs' : 'snapshots'),
-        });
-        progress.end();
-        printer.phaseDone(null);
-        if (ctx.json) printJsonSummary(ctx, result);
-        else await listTemps(ctx, repo);
-        if (result.indexUnreadable) throw new ResticError('LoadIndex returned errors');
-        if (result.errors) throw new ResticError('repository contains errors');
-        say('no errors were found');
-        return 0;
-      });
+      const whileSettling = () => void repo.warmCache().catch(() => undefined);
+      return await withLock(
+        ctx,
+        repo,
+        true,
+        async () => {
+          const printer = new FindingPrinter(ctx);
+          const progress = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
+          const result = await check(repo, {
+            signal: ctx.signal,
+            readData,
+            readDataSubset: subset,
+            onPhase: (phase, detail) => {
+              progress.end();
+              printer.phaseDone(phase);
+              say(PHASE_LINES[phase] ?? detail ?? '');
+            },
+            onFinding: (f) => {
+              progress.end();
+              printer.print(f);
+            },
+            onProgress: (phase, done, total) => progress.update(done, total, phase === 'read-data' ? 'packs' : 'snapshots'),
+          });
+          progress.end();
+          printer.phaseDone(null);
+          if (ctx.json) printJsonSummary(ctx, result);
+          else await listTemps(ctx, repo);
+          if (result.indexUnreadable) throw new ResticError('LoadIndex returned errors');
+          if (result.errors) throw new ResticError('repository contains errors');
+          say('no errors were found');
+          return 0;
+        },
+        { whileSettling },
+      );
     } finally {
       await closeForCheck(repo, tempCache);
     }

@@ -489,6 +489,32 @@ export class Repository {
   }
 
   /**
+   * With a cache: fetch the index and snapshot files into it, then the tree packs those index
+   * files name, e.g. while a lock settles (restic waits 200 ms after writing one), so the work
+   * after it reads locally. Nothing is kept in memory and nothing trusted: the work lists
+   * again under the lock and verifies what it reads from the cache.
+   */
+  async warmCache(): Promise<void> {
+    const cache = this.backend;
+    if (!(cache instanceof CachedBackend)) return;
+    const names = async (type: FileType) => {
+      const out: string[] = [];
+      for await (const f of cache.list(type)) out.push(f.name);
+      return out;
+    };
+    const [index] = await Promise.all([names('index'), names('snapshot')]);
+    await cache.warm(index.map((name) => ({ type: 'index', name })));
+    const trees = new Set<string>();
+    for (const id of index) {
+      const plain = await this.loadUnpacked('index', id);
+      decodeIndexPacks(plain, id, (p) => {
+        if (p.blobs[0]?.type === 'tree') trees.add(p.id);
+      });
+    }
+    await cache.warm([...trees].map((name) => packHandle(name, 'tree')));
+  }
+
+  /**
    * With a cache: start fetching the tree packs it lacks, several at once, in the background
    * (reads of those packs wait for them; close() stops it). `index` replaces the repository's
    * own (check).
