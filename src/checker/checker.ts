@@ -93,25 +93,34 @@ export class Checker {
     for await (const id of this.repo.listIds('index')) ids.push(id);
     const supersedes = new Map<string, string[]>();
     const packToIndexes = new Map<string, string | string[]>();
+    // the next file downloads while one is parsed; on a tight memory budget one at a time,
+    // each decompressed and scanned in pieces (Repository.decodeIndexFile)
+    const tight = this.repo.memory.tight;
     const load = (id: string) =>
       this.repo.loadUnpacked('index', id).then(
         (b) => ({ b }),
         (err: unknown) => ({ err }),
       );
-    let next = ids.length ? load(ids[0]!) : null;
+    let next = ids.length && !tight ? load(ids[0]!) : null;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
-      const got = await next!;
-      next = i + 1 < ids.length ? load(ids[i + 1]!) : null;
+      const got = next ? await next : null;
+      next = !tight && i + 1 < ids.length ? load(ids[i + 1]!) : null;
+      // into the merged index 64 packs at a time: a whole file's parsed objects never exist at
+      // once (packs passed again after a restart are entries the index already has)
       const packs: IndexPack[] = [];
+      const add = () => {
+        for (const p of packs) notePackIndex(packToIndexes, p.id, id);
+        this.index.addIndex(packs.splice(0));
+      };
+      const onPack = (p: IndexPack) => {
+        packs.push(p);
+        if (packs.length >= 64) add();
+      };
+      const restart = () => (packs.length = 0);
       try {
-        if ('err' in got) throw got.err;
-        const head = decodeIndexPacks(
-          got.b,
-          id,
-          (p) => packs.push(p),
-          () => (packs.length = 0),
-        );
+        if (got && 'err' in got) throw got.err;
+        const head = got ? decodeIndexPacks(got.b, id, onPack, restart) : await this.repo.decodeIndexFile(id, onPack, restart);
         if (head.legacy) hints.push(hint('old-index-format', `index ${id} has old format`, { index: id }));
         supersedes.set(id, head.supersedes);
       } catch (err) {
@@ -119,8 +128,7 @@ export class Checker {
         errors.push(error('index-unreadable', `error loading index ${id}: ${(err as Error).message}`, { index: id }));
         continue;
       }
-      for (const p of packs) notePackIndex(packToIndexes, p.id, id);
-      this.index.addIndex(packs);
+      add();
     }
     for (const id of ids) {
       for (const old of supersedes.get(id) ?? []) {

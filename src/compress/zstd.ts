@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { Decompress as FzstdStream, decompress as fzstdDecompress } from 'fzstd';
 import { FormatError } from '../errors.js';
 
 let ready = false;
@@ -232,13 +233,7 @@ const DST_TOO_SMALL = 70;
  */
 export function zstdDecompress(frame: Uint8Array, maxSize: number, expectedSize?: number): Uint8Array {
   ensureZstd(); // before the checks: a broken install is not a corrupt frame
-  const fcs = zstdFrameContentSize(frame);
-  const limit = Math.min(maxSize, frame.length * MAX_EXPANSION);
-  if (fcs > limit) throw new FormatError(`zstd frame claims ${fcs} bytes, more than the allowed ${limit}`);
-  if (expectedSize !== undefined && expectedSize > limit)
-    throw new FormatError(`expected ${expectedSize} bytes, more than ${frame.length} compressed bytes can hold (limit ${limit})`);
-  if (fcs >= 0 && expectedSize !== undefined && fcs !== expectedSize)
-    throw new FormatError(`zstd frame holds ${fcs} bytes, ${expectedSize} expected`);
+  const { fcs, limit } = checkFrame(frame, maxSize, expectedSize);
   const want = fcs >= 0 ? fcs : expectedSize;
   // Without a recorded size, start small and grow: the output alone decides what we allocate.
   let cap = want ?? Math.min(limit, Math.max(1 << 20, frame.length * 8));
@@ -252,6 +247,82 @@ export function zstdDecompress(frame: Uint8Array, maxSize: number, expectedSize?
     if (want !== undefined || cap >= limit) throw new FormatError(`zstd frame decompresses to more than ${cap} bytes`);
     cap = Math.min(limit, cap * 4);
   }
+}
+
+/**
+ * zstdDecompress() outside the WASM heap, for big files on a tight memory budget (index
+ * files): fzstd (pure JavaScript, slower) writes into a buffer a garbage collection frees,
+ * while the WASM heap would keep its high-water mark of input plus output for the life of
+ * the process. Frames that do not record their size take the WASM path, which bounds them.
+ */
+export function zstdDecompressLean(frame: Uint8Array, maxSize: number): Uint8Array {
+  const { fcs } = checkFrame(frame, maxSize);
+  if (fcs < 0) return zstdDecompress(frame, maxSize);
+  let out: Uint8Array;
+  try {
+    out = fzstdDecompress(frame, new Uint8Array(fcs));
+  } catch (err) {
+    throw new FormatError(`zstd decompression failed: ${(err as Error).message}`);
+  }
+  if (out.length !== fcs) throw new FormatError(`zstd frame holds ${out.length} bytes, its header says ${fcs}`);
+  return out;
+}
+
+/** Streaming decompression holds the frame's window: beyond this, the frame is decompressed whole. */
+const MAX_STREAM_WINDOW = 16 << 20;
+/** Input bytes handed to the streaming decoder at a time. */
+const STREAM_STEP = 64 << 10;
+
+/**
+ * Decompress a frame in pieces (fzstd's streaming decoder): `onPiece` gets the output a block
+ * at a time while only the frame's window is held, so a big index file's JSON never exists
+ * whole. Frames that record no size, are a single segment or have a big window are
+ * decompressed whole (zstdDecompressLean) and passed as one piece.
+ */
+export function zstdDecompressPieces(frame: Uint8Array, maxSize: number, onPiece: (piece: Uint8Array) => void): void {
+  const { fcs } = checkFrame(frame, maxSize);
+  const window = frameWindow(frame);
+  if (fcs < 0 || window < 0 || window > MAX_STREAM_WINDOW) {
+    onPiece(zstdDecompressLean(frame, maxSize));
+    return;
+  }
+  let total = 0;
+  const stream = new FzstdStream((piece) => {
+    total += piece.length;
+    if (total > fcs) throw new FormatError(`zstd frame yields more than the ${fcs} bytes its header says`);
+    onPiece(piece);
+  });
+  try {
+    for (let i = 0; i < frame.length; i += STREAM_STEP) stream.push(frame.subarray(i, i + STREAM_STEP), i + STREAM_STEP >= frame.length);
+  } catch (err) {
+    if (err instanceof FormatError) throw err;
+    throw new FormatError(`zstd decompression failed: ${(err as Error).message}`);
+  }
+  if (total !== fcs) throw new FormatError(`zstd frame holds ${total} bytes, its header says ${fcs}`);
+}
+
+/** The window size a frame's header declares; -1 for a single-segment frame (its window is its content). */
+function frameWindow(frame: Uint8Array): number {
+  const fhd = frame[4]!;
+  if ((fhd >> 5) & 1 || frame.length < 6) return -1;
+  const wd = frame[5]!;
+  const base = 2 ** (10 + (wd >> 3));
+  return base + (base / 8) * (wd & 7);
+}
+
+/**
+ * The size a frame records (-1: none) and the most it may yield: refused when it claims more
+ * than `maxSize` or its own length can produce, or differs from `expectedSize`.
+ */
+function checkFrame(frame: Uint8Array, maxSize: number, expectedSize?: number): { fcs: number; limit: number } {
+  const fcs = zstdFrameContentSize(frame);
+  const limit = Math.min(maxSize, frame.length * MAX_EXPANSION);
+  if (fcs > limit) throw new FormatError(`zstd frame claims ${fcs} bytes, more than the allowed ${limit}`);
+  if (expectedSize !== undefined && expectedSize > limit)
+    throw new FormatError(`expected ${expectedSize} bytes, more than ${frame.length} compressed bytes can hold (limit ${limit})`);
+  if (fcs >= 0 && expectedSize !== undefined && fcs !== expectedSize)
+    throw new FormatError(`zstd frame holds ${fcs} bytes, ${expectedSize} expected`);
+  return { fcs, limit };
 }
 
 /** One ZSTD_decompress call into a `cap`-byte buffer: the output (copied out), or zstd's error code. */

@@ -320,3 +320,192 @@ function decodeBlob(b: unknown, where: string): PackedBlob {
     uncompressedLength: (ul as number | undefined) ?? 0,
   };
 }
+
+type ScanState =
+  'start' | 'key' | 'firstKey' | 'afterMember' | 'firstElem' | 'elem' | 'afterElem' | 'firstBlob' | 'blob' | 'afterBlob' | 'end' | 'bad';
+
+/** How a pack entry starts as restic writes it: its blobs are then read one at a time. */
+const PACK_HEAD = /^\{"id":"([0-9a-f]{64})","blobs":\[/;
+const PACK_HEAD_LENGTH = 82;
+/** Blobs of one pack handed on together when a pack entry is read blob by blob. */
+const BLOB_BATCH = 4096;
+
+/**
+ * decodeIndexPacks() over the JSON in pieces (a streaming decompressor's output): only the
+ * entry not yet complete is kept between pieces, and a pack entry in restic's layout is read
+ * blob by blob (its blobs passed on in batches, each as an IndexPack of that pack), so neither
+ * a big index file nor a pack of 100,000 blobs exists whole. end() returns null when the file
+ * is not of the expected shape or an entry does not parse; the caller then decodes the whole
+ * file with decodeIndexPacks(), which explains the error.
+ */
+export class IndexStreamScanner {
+  private buf: Buffer = Buffer.alloc(1 << 16);
+  private len = 0;
+  private pos = 0;
+  private state: ScanState = 'start';
+  private legacy = false;
+  private sawPacks = false;
+  private readonly head = { supersedes: [] as string[] };
+  private readonly where: string;
+  /** The pack read blob by blob, its blobs not yet passed on, and whether some were. */
+  private pack: IndexPack | null = null;
+  private passed = false;
+
+  constructor(
+    name: string,
+    private readonly onPack: (p: IndexPack) => void,
+  ) {
+    this.where = `index ${name.slice(0, 8)}`;
+  }
+
+  push(piece: Uint8Array): void {
+    if (this.state === 'bad') return;
+    const rest = this.len - this.pos;
+    if (rest + piece.length > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(2 * this.buf.length, rest + piece.length));
+      this.buf.copy(grown, 0, this.pos, this.len);
+      this.buf = grown;
+    } else this.buf.copyWithin(0, this.pos, this.len);
+    this.buf.set(piece, rest);
+    this.len = rest + piece.length;
+    this.pos = 0;
+    this.run(false);
+  }
+
+  end(): Omit<IndexFile, 'packs'> | null {
+    if (this.state !== 'bad') this.run(true);
+    if (this.state !== 'end') return null;
+    return this.legacy ? { supersedes: [], legacy: true } : { supersedes: this.head.supersedes };
+  }
+
+  private run(final: boolean): void {
+    const b = this.buf.subarray(0, this.len);
+    try {
+      while (this.state !== 'bad' && this.step(b, final));
+    } catch (err) {
+      if (err instanceof FormatError) throw err;
+      this.state = 'bad'; // an entry that JSON.parse refused
+    }
+  }
+
+  /** One token; false when more input is needed (or the scan is over). */
+  private step(b: Buffer, final: boolean): boolean {
+    const i = skipWs(b, this.pos);
+    if (i >= b.length) {
+      if (final && this.state !== 'end') this.state = 'bad';
+      return false;
+    }
+    const c = b[i]!;
+    switch (this.state) {
+      case 'start':
+        if (c === 0x7b) return this.to(i + 1, 'firstKey');
+        this.legacy = c === 0x5b;
+        return this.to(i + 1, this.legacy ? 'firstElem' : 'bad');
+      case 'firstKey':
+        if (c === 0x7d) return this.to(i + 1, 'end');
+        return this.member(b, i, final);
+      case 'key':
+        return this.member(b, i, final);
+      case 'afterMember':
+        return this.to(i + 1, c === 0x2c ? 'key' : c === 0x7d ? 'end' : 'bad');
+      case 'firstElem':
+        if (c === 0x5d) return this.to(i + 1, this.legacy ? 'end' : 'afterMember');
+        return this.to(i, 'elem');
+      case 'elem':
+        return this.elem(b, i, final);
+      case 'afterElem':
+        if (c === 0x2c) return this.to(i + 1, 'elem');
+        return this.to(i + 1, c !== 0x5d ? 'bad' : this.legacy ? 'end' : 'afterMember');
+      case 'firstBlob':
+        if (c === 0x5d) return this.closePack(b, i, final);
+        return this.blob(b, i, final);
+      case 'blob':
+        return this.blob(b, i, final);
+      case 'afterBlob':
+        if (c === 0x2c) return this.to(i + 1, 'blob');
+        return c === 0x5d ? this.closePack(b, i, final) : this.to(i, 'bad');
+      default:
+        return this.to(i, 'bad'); // 'end': anything but whitespace after the JSON
+    }
+  }
+
+  /** A pack entry: whole, or blob by blob when it starts as restic writes it. */
+  private elem(b: Buffer, i: number, final: boolean): boolean {
+    if (b.length - i < PACK_HEAD_LENGTH && !final) return false;
+    const head = PACK_HEAD.exec(b.toString('latin1', i, i + PACK_HEAD_LENGTH));
+    if (head) {
+      this.pack = { id: head[1]!, blobs: [] };
+      this.passed = false;
+      return this.to(i + PACK_HEAD_LENGTH, 'firstBlob');
+    }
+    const e = complete(b, i, final);
+    if (e < 0) return this.need(final);
+    this.onPack(decodePack(JSON.parse(b.toString('utf8', i, e)), this.where));
+    return this.to(e, 'afterElem');
+  }
+
+  /** One blob of the pack read blob by blob; a full batch is passed on. */
+  private blob(b: Buffer, i: number, final: boolean): boolean {
+    const e = complete(b, i, final);
+    if (e < 0) return this.need(final);
+    const pack = this.pack!;
+    pack.blobs.push(decodeBlob(JSON.parse(b.toString('utf8', i, e)), this.where));
+    if (pack.blobs.length >= BLOB_BATCH) {
+      this.onPack({ id: pack.id, blobs: pack.blobs });
+      pack.blobs = [];
+      this.passed = true;
+    }
+    return this.to(e, 'afterBlob');
+  }
+
+  /** `]` then `}` ending the pack read blob by blob: its last blobs are passed on. */
+  private closePack(b: Buffer, i: number, final: boolean): boolean {
+    const close = skipWs(b, i + 1);
+    if (close >= b.length) return this.need(final);
+    if (b[close] !== 0x7d) return this.to(i, 'bad');
+    const pack = this.pack!;
+    if (pack.blobs.length || !this.passed) this.onPack(pack);
+    this.pack = null;
+    return this.to(close + 1, 'afterElem');
+  }
+
+  /** A member `"key": value`, whole or not at all; "packs" opens the entries' array. */
+  private member(b: Buffer, i: number, final: boolean): boolean {
+    if (b[i] !== 0x22) return this.to(i, 'bad');
+    const keyEnd = complete(b, i, final);
+    const colon = keyEnd < 0 ? -1 : skipWs(b, keyEnd);
+    const v = colon < 0 || colon >= b.length ? -1 : skipWs(b, colon + 1);
+    if (v < 0 || v >= b.length) return this.need(final);
+    if (b[colon] !== 0x3a) return this.to(i, 'bad');
+    const key = JSON.parse(b.toString('utf8', i, keyEnd)) as string;
+    if (key === 'packs' && b[v] === 0x5b) {
+      if (this.sawPacks) return this.to(i, 'bad'); // a repeated key: the whole-file parse decides
+      this.sawPacks = true;
+      return this.to(v + 1, 'firstElem');
+    }
+    const end = complete(b, v, final);
+    if (end < 0) return this.need(final);
+    // parsed (and so checked) even when unused; these values are small
+    const value = JSON.parse(b.toString('utf8', v, end)) as unknown;
+    if (key === 'supersedes') this.head.supersedes = Array.isArray(value) ? value.filter(isId) : [];
+    if (key === 'packs') this.sawPacks = true;
+    return this.to(end, 'afterMember');
+  }
+
+  private to(pos: number, state: ScanState): boolean {
+    this.pos = pos;
+    this.state = state;
+    return state !== 'bad';
+  }
+
+  private need(final: boolean): boolean {
+    if (final) this.state = 'bad';
+    return false;
+  }
+}
+
+/** valueEnd(), or -1 while the value may still go on in the next piece. */
+function complete(b: Buffer, i: number, final: boolean): number {
+  const end = valueEnd(b, i);
+  return end === b.length && !final && b[i] !== 0x22 && b[i] !== 0x7b && b[i] !== 0x5b ? -1 : end;
+}

@@ -4,11 +4,11 @@
  * kept for files written by v1-era code. v1 repositories never compress.
  */
 import { FormatError } from '../errors.js';
-import { zstdCompressTransient, zstdCompressWritten, zstdDecompress } from '../compress/zstd.js';
+import { zstdCompressTransient, zstdCompressWritten, zstdDecompress, zstdDecompressLean } from '../compress/zstd.js';
 
 const ZSTD_FORMAT = 0x02;
 /** Unpacked JSON files beyond this size are refused rather than inflated. */
-const MAX_UNPACKED_SIZE = 1 << 30;
+export const MAX_UNPACKED_SIZE = 1 << 30;
 
 export function frameUnpacked(json: Uint8Array, repoVersion: number): Uint8Array {
   if (repoVersion < 2) return json;
@@ -34,10 +34,16 @@ function framed(z: Uint8Array): Uint8Array {
   return out;
 }
 
-export function unframeUnpacked(plain: Uint8Array, repoVersion: number): Uint8Array {
+/** The zstd frame of a compressed unpacked file (v2, format byte 0x02), else null. */
+export function unpackedFrame(plain: Uint8Array, repoVersion: number): Uint8Array | null {
+  return repoVersion >= 2 && plain[0] === ZSTD_FORMAT ? plain.subarray(1) : null;
+}
+
+/** `lean`: decompress outside the WASM heap (zstdDecompressLean), for big files on a tight memory budget. */
+export function unframeUnpacked(plain: Uint8Array, repoVersion: number, lean = false): Uint8Array {
   if (repoVersion < 2 || plain.length === 0) return plain;
   const first = plain[0];
   if (first === 0x7b || first === 0x5b) return plain;
-  if (first === ZSTD_FORMAT) return zstdDecompress(plain.subarray(1), MAX_UNPACKED_SIZE);
+  if (first === ZSTD_FORMAT) return (lean ? zstdDecompressLean : zstdDecompress)(plain.subarray(1), MAX_UNPACKED_SIZE);
   throw new FormatError(`not supported encoding format ${first}`);
 }

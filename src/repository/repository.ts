@@ -20,7 +20,6 @@ import {
   UsageError,
 } from '../errors.js';
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, loadPoly1305, newRandomKey } from '../crypto/index.js';
-import type { CompressionMode } from '../compress/zstd.js';
 import { type FinishedPack, PackAssembler } from '../parallel/pack-assembler.js';
 import { type BlobWindow, BlobPool, type HeldBlob, workersAvailable } from '../parallel/blob-pool.js';
 import { openStoredBlob } from '../format/blob-open.js';
@@ -32,7 +31,9 @@ import type { BlobType } from '../format/pack.js';
 import {
   INDEX_MAX_BLOBS,
   type IndexFileToWrite,
+  type IndexFile,
   type IndexPack,
+  IndexStreamScanner,
   decodeIndexPacks,
   indexJsonBound,
   writeIndexJson,
@@ -40,7 +41,8 @@ import {
 import { BlobIdSet, type BlobList, type BlobsView, blobIdInto } from '../format/blob-list.js';
 import { MasterIndex } from './master-index.js';
 import { enableWorkerGc, fullGc, noteGarbage } from '../parallel/worker-gc.js';
-import { frameUnpacked, frameUnpackedWritten, unframeUnpacked } from '../format/unpacked.js';
+import { MAX_UNPACKED_SIZE, frameUnpacked, frameUnpackedWritten, unframeUnpacked, unpackedFrame } from '../format/unpacked.js';
+import { type CompressionMode, zstdDecompressPieces } from '../compress/zstd.js';
 import { type Snapshot, decodeSnapshot, encodeSnapshot } from '../format/snapshot.js';
 import { type Node } from '../format/node.js';
 import { decodeTree, decodeTreeBatches, encodeTree } from '../format/tree.js';
@@ -431,20 +433,56 @@ export class Repository {
     this.snapshotPrefetch = null;
   }
 
-  /** Load, verify (name = SHA-256 of content), decrypt and unframe an unpacked file. */
-  async loadUnpacked(type: 'index' | 'snapshot' | 'lock' | 'key', id: string): Promise<Uint8Array> {
+  /** Load and verify (name = SHA-256 of content) an unpacked file, and decrypt it (not key files). */
+  private async loadDecrypted(type: 'index' | 'snapshot' | 'lock' | 'key', id: string): Promise<Uint8Array> {
     const data = await this.backend.load({ type, name: id });
     const what = `${type} file ${id}`;
     if (hashId(data) !== id) throw new IntegrityError(`${what}: content does not match its name (file is damaged)`);
     if (type === 'key') return data;
-    let plain: Uint8Array;
     try {
-      plain = decrypt(this.key, data);
+      return decrypt(this.key, data);
     } catch (err) {
       throw new IntegrityError(`${what}: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /**
+   * An index file pack by pack (decodeIndexPacks). On a tight memory budget a compressed one
+   * is decompressed and scanned in pieces, so its JSON (tens of MiB for restic's 150,000-blob
+   * files) never exists whole; anything unexpected there is decoded again the usual way,
+   * which reports it as before.
+   * @internal
+   */
+  async decodeIndexFile(id: string, onPack: (p: IndexPack) => void, onRestart?: () => void): Promise<Omit<IndexFile, 'packs'>> {
+    if (this.memory.tight) {
+      const plain = await this.loadDecrypted('index', id);
+      const frame = unpackedFrame(plain, this.version);
+      if (frame) {
+        const scanner = new IndexStreamScanner(id, onPack);
+        const head = (() => {
+          try {
+            zstdDecompressPieces(frame, MAX_UNPACKED_SIZE, (piece) => scanner.push(piece));
+            return scanner.end();
+          } catch (err) {
+            if (err instanceof FormatError) return null;
+            throw err;
+          }
+        })();
+        if (head) return head;
+        onRestart?.();
+      }
+    }
+    return decodeIndexPacks(await this.loadUnpacked('index', id), id, onPack, onRestart);
+  }
+
+  /** Load, verify (name = SHA-256 of content), decrypt and unframe an unpacked file. */
+  async loadUnpacked(type: 'index' | 'snapshot' | 'lock' | 'key', id: string): Promise<Uint8Array> {
+    const what = `${type} file ${id}`;
+    const plain = await this.loadDecrypted(type, id);
+    if (type === 'key') return plain;
     try {
-      return unframeUnpacked(plain, this.version);
+      // an index file's JSON can be tens of MiB: on a tight budget not through the WASM heap
+      return unframeUnpacked(plain, this.version, type === 'index' && this.memory.tight);
     } catch (err) {
       throw new IntegrityError(`${what}: ${(err as Error).message}`, { cause: err });
     }
@@ -549,8 +587,7 @@ export class Repository {
     await mapLimit(ids, this.memory.tight ? 1 : 4, async (id) => {
       // Pack by pack into the master index: a whole file's parsed objects never exist at once.
       const packs: IndexPack[] = [];
-      decodeIndexPacks(
-        await this.loadUnpacked('index', id),
+      await this.decodeIndexFile(
         id,
         (p) => {
           if (this.version < 2 && p.blobs.some((b) => b.uncompressedLength)) {

@@ -6,13 +6,18 @@
  * - `ls --json` and `check` over snapshots whose files share a few contents: the index stays
  *   tiny, the trees grow with the file count, so only the walk could grow;
  * - `check --read-data` over a pack of 100,000 small blobs: the pack's entries travel to the
- *   verifying worker as typed arrays, not as an object per blob (the old code needed far more).
+ *   verifying worker as typed arrays, not as an object per blob (the old code needed far more);
+ * - `check` and `restore --dry-run` of 200,000 distinct blobs listed by one index file, as
+ *   restic writes them: on a tight budget the file is decompressed and scanned in pieces (the
+ *   old code, which held its JSON whole, was killed even at 128 MiB).
  * These are memory bounds, not timings.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend, Repository, type Node } from '../../src/index.js';
+import { decodeIndex } from '../../src/format/index-file.js';
 import { type CgroupResult, describeRun, findHierarchy, withMemoryCgroup } from '../helpers/cgroup.js';
 import { TEST_SCRYPT } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -86,7 +91,7 @@ async function expectFits(limit: number, args: string[]): Promise<CgroupResult> 
 }
 
 describe('read commands: memory independent of the snapshot size', () => {
-  const repos = { small: '', big: '', blobs: '' };
+  const repos = { small: '', big: '', blobs: '', index: '' };
   beforeAll(async () => {
     const h = findHierarchy();
     if (typeof h === 'string') throw new Error(h);
@@ -98,7 +103,9 @@ describe('read commands: memory independent of the snapshot size', () => {
     await makeRepo(repos.small, 20_000, shared);
     await makeRepo(repos.big, 200_000, shared);
     await makeRepo(repos.blobs, 100_000, (i) => `file ${i}\n`);
-  }, 120_000);
+    repos.index = path.join(tmp.dir, 'index');
+    await makeRepo(repos.index, 200_000, (i) => `distinct ${i}\n`);
+  }, 180_000);
 
   afterAll(() => tmp?.cleanup());
 
@@ -112,6 +119,22 @@ describe('read commands: memory independent of the snapshot size', () => {
         expect(big.stdout.split('\n').filter(Boolean)).toHaveLength(1 + 200_000 + 400);
       } else expect(big.stdout).toContain('no errors were found');
     }
+  }, 120_000);
+
+  it('check and restore --dry-run of one index file listing 200,000 blobs', async () => {
+    // restic's layout: one index file lists every data blob
+    const repo = await Repository.open(new LocalBackend(repos.index), PASSWORD);
+    const perFile: number[] = [];
+    for (const name of fs.readdirSync(path.join(repos.index, 'index'))) {
+      perFile.push(decodeIndex(await repo.loadUnpacked('index', name)).packs.reduce((n, p) => n + p.blobs.length, 0));
+    }
+    await repo.close();
+    expect(Math.max(...perFile)).toBeGreaterThanOrEqual(200_000);
+    const checked = await expectFits(LIMIT_READ, ['-r', repos.index, 'check']);
+    expect(checked.stdout).toContain('no errors were found');
+    const target = path.join(tmp.dir, 'target');
+    const restored = await expectFits(LIMIT_READ, ['-r', repos.index, 'restore', '--dry-run', 'latest', '--target', target]);
+    expect(restored.stdout).toMatch(/Summary: Restored 200400 files\/dirs/);
   }, 120_000);
 
   it('check --read-data of a pack of 100,000 blobs', async () => {
