@@ -47,44 +47,42 @@ export const checkCommand: Command = {
       // and the (temporary) cache fetches the index, snapshot and tree files then.
       if (readData || subset) prestartReadData(repo);
       const whileSettling = () => void repo.warmCache().catch(() => undefined);
-      return await withLock(
-        ctx,
-        repo,
-        true,
-        async () => {
-          const printer = new FindingPrinter(ctx);
-          const progress = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
-          const result = await check(repo, {
-            signal: ctx.signal,
-            readData,
-            readDataSubset: subset,
-            onPhase: (phase, detail) => {
-              progress.end();
-              printer.phaseDone(phase);
-              say(PHASE_LINES[phase] ?? detail ?? '');
-            },
-            onFinding: (f) => {
-              progress.end();
-              printer.print(f);
-            },
-            onProgress: (phase, done, total) => progress.update(done, total, phase === 'read-data' ? 'packs' : 'snapshots'),
-          });
-          progress.end();
-          printer.phaseDone(null);
-          if (ctx.json) printJsonSummary(ctx, result);
-          else await listTemps(ctx, repo);
-          if (result.indexUnreadable) throw new ResticError('LoadIndex returned errors');
-          if (result.errors) throw new ResticError('repository contains errors');
-          say('no errors were found');
-          return 0;
-        },
-        { whileSettling },
-      );
+      return await withLock(ctx, repo, true, () => checkAndReport(ctx, repo, readData, subset), { whileSettling });
     } finally {
       await closeForCheck(repo, tempCache);
     }
   },
 };
+
+/** Run the check under the lock, printing restic's phase lines, findings and summary. */
+async function checkAndReport(ctx: GlobalContext, repo: Repository, readData: boolean, subset: string | undefined): Promise<number> {
+  const say = logLine(ctx);
+  const printer = new FindingPrinter(ctx);
+  const progress = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
+  const result = await check(repo, {
+    signal: ctx.signal,
+    readData,
+    readDataSubset: subset,
+    onPhase: (phase, detail) => {
+      progress.end();
+      printer.phaseDone(phase);
+      say(PHASE_LINES[phase] ?? detail ?? '');
+    },
+    onFinding: (f) => {
+      progress.end();
+      printer.print(f);
+    },
+    onProgress: (phase, done, total) => progress.update(done, total, phase === 'read-data' ? 'packs' : 'snapshots'),
+  });
+  progress.end();
+  printer.phaseDone(null);
+  if (ctx.json) printJsonSummary(ctx, result);
+  else await listTemps(ctx, repo);
+  if (result.indexUnreadable) throw new ResticError('LoadIndex returned errors');
+  if (result.errors) throw new ResticError('repository contains errors');
+  say('no errors were found');
+  return 0;
+}
 
 async function openForCheck(ctx: GlobalContext): Promise<{ repo: Repository; tempCache: string | false | undefined }> {
   const tempCache = await makeCheckCache(ctx);
