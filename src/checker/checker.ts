@@ -36,8 +36,11 @@ function readConcurrency(repo: Repository): number {
 
 /** Worker threads verifying packs: one per core (as the memory budget allows), at most one per pack read in parallel. */
 function readWorkers(repo: Repository, concurrency: number): number {
-  // At least one: a worker collects its garbage as it goes (worker-gc.ts), this thread would not.
-  return Math.max(1, Math.min(concurrency, repo.memory.workers()));
+  const n = Math.min(concurrency, repo.memory.workers());
+  // On a tight budget none when it allows none: this thread then verifies, collecting its
+  // garbage as it goes as workers do (worker-gc.ts), and no second isolate or copy of a
+  // pack's entries is needed. Otherwise at least one: this thread would not collect.
+  return repo.memory.tight ? n : Math.max(1, n);
 }
 
 /** Start read-data's workers now, so they load while the index and trees are checked. */
