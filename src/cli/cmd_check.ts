@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomInt } from 'node:crypto';
 import { ResticError, UsageError } from '../errors.js';
 import type { Command } from './command.js';
-import { type GlobalContext, cacheBase, openRepository, withLock } from './global.js';
+import { type GlobalContext, cacheBase, lockOptions, openRepository } from './global.js';
 import { logLine } from './read-common.js';
 import { ProgressCounter } from '../ui/progress.js';
 import { formatDuration } from '../ui/duration.js';
@@ -43,24 +43,25 @@ export const checkCommand: Command = {
     const { repo, tempCache } = await openForCheck(ctx);
     try {
       if (!ctx.opts['no-lock']) say('create exclusive lock for repository');
-      // read-data's workers load while the lock settles (restic waits 200 ms after writing it),
-      // and the (temporary) cache fetches the index, snapshot and tree files then.
+      // read-data's workers load while the lock settles (restic waits 200 ms after writing it);
+      // check() takes the lock, and its (temporary) cache fetches index, snapshot and tree files then
       if (readData || subset) prestartReadData(repo);
-      const whileSettling = () => void repo.warmCache().catch(() => undefined);
-      return await withLock(ctx, repo, true, () => checkAndReport(ctx, repo, readData, subset), { whileSettling });
+      return await checkAndReport(ctx, repo, readData, subset);
     } finally {
       await closeForCheck(repo, tempCache);
     }
   },
 };
 
-/** Run the check under the lock, printing restic's phase lines, findings and summary. */
+/** Run the check (under its lock unless --no-lock), printing restic's phase lines, findings and summary. */
 async function checkAndReport(ctx: GlobalContext, repo: Repository, readData: boolean, subset: string | undefined): Promise<number> {
   const say = logLine(ctx);
   const printer = new FindingPrinter(ctx);
   const progress = new ProgressCounter(ctx.stdout, !ctx.json && !ctx.quiet);
   const result = await check(repo, {
     signal: ctx.signal,
+    lock: ctx.opts['no-lock'] ? false : undefined,
+    lockOptions: lockOptions(ctx),
     readData,
     readDataSubset: subset,
     onPhase: (phase, detail) => {

@@ -413,18 +413,15 @@ export function withOverlappedLock<T>(
 /**
  * Run `fn` under a repository lock unless --no-lock was given and the command honours it
  * (restic's backup, key, migrate and prune always lock). A signal releases the lock through
- * the handler installed by main. `whileSettling` runs once the lock file is written, during
- * restic's wait before the second look (only reads belong there).
+ * the handler installed by main.
  */
 export async function withLock<T>(
   ctx: GlobalContext,
   repo: Repository,
   exclusive: boolean,
   fn: () => Promise<T>,
-  how: { honourNoLock?: boolean; whileSettling?: () => void } = {},
+  how: { honourNoLock?: boolean } = {},
 ): Promise<T> {
   if (ctx.opts['no-lock'] && (how.honourNoLock ?? true)) return fn();
-  const opts = lockOptions(ctx);
-  if (how.whileSettling) opts.onWritten = how.whileSettling;
-  return runUnderLock(repo, await repo.acquireLock(exclusive, opts), fn);
+  return runUnderLock(repo, await repo.acquireLock(exclusive, lockOptions(ctx)), fn);
 }

@@ -454,37 +454,29 @@ export class Repository {
    * @internal
    */
   async decodeIndexFile(id: string, onPack: (p: IndexPack) => void, onRestart?: () => void): Promise<Omit<IndexFile, 'packs'>> {
-    if (this.memory.tight) {
-      const plain = await this.loadDecrypted('index', id);
-      const frame = unpackedFrame(plain, this.version);
-      if (frame) {
-        const scanner = new IndexStreamScanner(id, onPack);
-        const head = (() => {
-          try {
-            zstdDecompressPieces(frame, MAX_UNPACKED_SIZE, (piece) => scanner.push(piece));
-            return scanner.end();
-          } catch (err) {
-            if (err instanceof FormatError) return null;
-            throw err;
-          }
-        })();
-        if (head) return head;
-        onRestart?.();
-      }
+    const plain = await this.loadDecrypted('index', id);
+    const frame = this.memory.tight ? unpackedFrame(plain, this.version) : null;
+    if (frame) {
+      const head = scanIndexPieces(id, frame, onPack);
+      if (head) return head;
+      onRestart?.();
     }
-    return decodeIndexPacks(await this.loadUnpacked('index', id), id, onPack, onRestart);
+    return decodeIndexPacks(this.unframe('index', id, plain), id, onPack, onRestart);
   }
 
   /** Load, verify (name = SHA-256 of content), decrypt and unframe an unpacked file. */
   async loadUnpacked(type: 'index' | 'snapshot' | 'lock' | 'key', id: string): Promise<Uint8Array> {
-    const what = `${type} file ${id}`;
     const plain = await this.loadDecrypted(type, id);
-    if (type === 'key') return plain;
+    return type === 'key' ? plain : this.unframe(type, id, plain);
+  }
+
+  /** The JSON of a decrypted unpacked file (decompressed in v2). */
+  private unframe(type: 'index' | 'snapshot' | 'lock', id: string, plain: Uint8Array): Uint8Array {
     try {
       // an index file's JSON can be tens of MiB: on a tight budget not through the WASM heap
       return unframeUnpacked(plain, this.version, type === 'index' && this.memory.tight);
     } catch (err) {
-      throw new IntegrityError(`${what}: ${(err as Error).message}`, { cause: err });
+      throw new IntegrityError(`${type} file ${id}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -544,8 +536,7 @@ export class Repository {
     await cache.warm(index.map((name) => ({ type: 'index', name })));
     const trees = new Set<string>();
     for (const id of index) {
-      const plain = await this.loadUnpacked('index', id);
-      decodeIndexPacks(plain, id, (p) => {
+      await this.decodeIndexFile(id, (p) => {
         if (p.blobs[0]?.type === 'tree') trees.add(p.id);
       });
     }
@@ -1268,6 +1259,21 @@ export class Repository {
 }
 
 /** A pack's handle; packs of tree blobs are marked so a cache keeps them. */
+/**
+ * An index file's zstd frame decompressed and scanned in pieces (IndexStreamScanner); null
+ * when the frame or the scan is not as expected, and the file is to be decoded whole.
+ */
+function scanIndexPieces(id: string, frame: Uint8Array, onPack: (p: IndexPack) => void): Omit<IndexFile, 'packs'> | null {
+  const scanner = new IndexStreamScanner(id, onPack);
+  try {
+    zstdDecompressPieces(frame, MAX_UNPACKED_SIZE, (piece) => scanner.push(piece));
+    return scanner.end();
+  } catch (err) {
+    if (err instanceof FormatError) return null;
+    throw err;
+  }
+}
+
 function packHandle(name: string, type: BlobType): Handle {
   return type === 'tree' ? { type: 'pack', name, tree: true } : { type: 'pack', name };
 }

@@ -72,10 +72,8 @@ export class PackPrefetch {
     }
     if (this.bytes + end - start > this.bounds.bytes) return false;
     this.bytes += end - start;
-    const data = this.repo.backend.load({ type: 'pack', name: packId }, start, end - start, { signal }).then(
-      (d) => d,
-      () => null, // read again by the restore, which reports the error
-    );
+    // on failure the restore reads the pack itself and reports the error
+    const data = this.repo.backend.load({ type: 'pack', name: packId }, start, end - start, { signal }).catch(() => null);
     this.fetched.set(packId, { start, end, data });
     return true;
   }

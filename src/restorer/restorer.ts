@@ -750,13 +750,12 @@ export class Restorer {
     }
   }
 
+  /** Owner, mode and times by path; a symlink keeps its mode and its own times are set. */
   private restoreMetadata(node: Node, p: Buffer): void {
-    if (this.chown) fs.lchownSync(p, node.uid, node.gid);
-    if (node.type !== 'symlink' && node.mode !== undefined) fs.chmodSync(p, posixPermFromGo(node.mode));
-    const at = toSeconds(node.atime);
-    const mt = toSeconds(node.mtime);
-    if (node.type === 'symlink') fs.lutimesSync(p, at, mt);
-    else fs.utimesSync(p, at, mt);
+    const m = this.fileMeta(node);
+    if (node.type !== 'symlink') return applyMetaAt(p, m);
+    if (m.owner) fs.lchownSync(p, m.owner[0], m.owner[1]);
+    fs.lutimesSync(p, m.atime, m.mtime);
   }
 }
 
