@@ -24,6 +24,7 @@ import { bstr } from '../go/bytestring.js';
 import { type Pattern, childMatch, matchList, parsePattern } from '../go/filter.js';
 import { type OverwriteBehavior, existingContent, removeUnexpected, shouldOverwrite } from './overwrite.js';
 import { PackPrefetch } from './pack-prefetch.js';
+import { SpanReadAhead } from './span-read-ahead.js';
 import { runOverlapped } from '../repository/overlapped-lock.js';
 import type { Snapshot } from '../format/snapshot.js';
 
@@ -138,6 +139,26 @@ interface PlannedBlob {
   loc: BlobLocation;
   uses: BlobUse[];
 }
+
+/** The part of a pack a restore reads: from its first needed blob to the end of its last. */
+interface PackSpan {
+  packId: string;
+  /** The needed blobs, by offset. */
+  locs: Array<{ id: string; loc: BlobLocation; uses: BlobUse[] }>;
+  start: number;
+  length: number;
+}
+
+function packSpan(packId: string, blobs: Map<string, PlannedBlob>): PackSpan {
+  const locs = [...blobs].map(([id, { loc, uses }]) => ({ id, loc, uses }));
+  locs.sort((a, b) => a.loc.offset - b.loc.offset);
+  const start = locs[0]!.loc.offset;
+  const last = locs[locs.length - 1]!.loc;
+  return { packId, locs, start, length: last.offset + last.length - start };
+}
+
+/** Bytes of pack spans loaded ahead of the workers (not on a tight memory budget). */
+const READ_AHEAD_BYTES = 64 << 20;
 
 interface DirToFinish {
   node: Node;
@@ -554,28 +575,44 @@ export class Restorer {
 
   /**
    * Read each needed pack once (the span covering its needed blobs), verify and write
-   * every blob to all the places that need it. Packs are read a few at a time.
+   * every blob to all the places that need it. Packs are processed a few at a time and
+   * loaded ahead of their turn as far as the memory budget allows.
    */
   private async writeContents(): Promise<void> {
-    const packs = [...this.plan];
+    const spans = [...this.plan].map(([packId, blobs]) => packSpan(packId, blobs));
     this.plan.clear();
     this.plannedUses = 0;
-    await mapLimit(packs, this.readers, ([packId, blobs]) => this.restorePack(packId, blobs));
+    const ahead = new SpanReadAhead(
+      spans.map((s) => s.length),
+      (i) => this.loadSpan(spans[i]!),
+      this.repo.memory.tight ? 0 : READ_AHEAD_BYTES,
+    );
+    await mapLimit(
+      spans.map((_, i) => i),
+      this.readers,
+      async (i) => {
+        try {
+          await this.restorePack(spans[i]!, ahead.take(i));
+        } finally {
+          ahead.release(i);
+        }
+      },
+    );
   }
 
-  private async restorePack(packId: string, blobs: Map<string, PlannedBlob>): Promise<void> {
+  private async loadSpan({ packId, start, length }: PackSpan): Promise<Uint8Array> {
+    const span =
+      (await this.prefetch?.take(packId, start, length)) ??
+      (await loadRecycled(this.repo.backend, { type: 'pack', name: packId }, start, length, this.ring));
+    this.collect?.();
+    return span;
+  }
+
+  private async restorePack({ packId, locs, start }: PackSpan, loading: Promise<Uint8Array>): Promise<void> {
     this.opts.signal?.throwIfAborted();
-    const locs = [...blobs].map(([id, { loc, uses }]) => ({ id, loc, uses }));
-    locs.sort((a, b) => a.loc.offset - b.loc.offset);
-    const start = locs[0]!.loc.offset;
-    const last = locs[locs.length - 1]!.loc;
     let span: Uint8Array;
     try {
-      const length = last.offset + last.length - start;
-      span =
-        (await this.prefetch?.take(packId, start, length)) ??
-        (await loadRecycled(this.repo.backend, { type: 'pack', name: packId }, start, length, this.ring));
-      this.collect?.();
+      span = await loading;
     } catch {
       // Blob-by-blob loads instead, which also try other copies.
       for (const { id, uses } of locs) await this.restoreBlobHere(id, uses, null);
