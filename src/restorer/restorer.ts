@@ -140,6 +140,15 @@ interface PlannedBlob {
   uses: BlobUse[];
 }
 
+/** Thrown when the target, absent while the walk planned, exists once the lock is held: the restore starts over. */
+class TargetAppeared extends Error {}
+
+/** A new directory, or a file whose content is all there is to plan (no hard link, not empty). */
+function plansWithoutDisk(node: Node): boolean {
+  if (node.type === 'dir') return true;
+  return node.type === 'file' && !!node.content?.length && !(node.links && node.links > 1 && node.inode);
+}
+
 /** The part of a pack a restore reads: from its first needed blob to the end of its last. */
 interface PackSpan {
   packId: string;
@@ -197,6 +206,12 @@ export class Restorer {
   /** On a tight memory budget: a young-generation collection after each pack read frees a remote response's chunks at once. */
   private readonly collect: (() => void) | null;
   private openFiles = 0;
+  /**
+   * Until `gate` settles (a fresh target only): the target does not exist yet and the walk
+   * plans without touching the disk; what it would have done meanwhile waits here.
+   */
+  private deferred: Array<() => void> | null;
+  private target: Buffer | null = null;
   /** Blob uses in `plan`: past the budget's batch size the plan is written out before the walk goes on. */
   private plannedUses = 0;
 
@@ -205,7 +220,10 @@ export class Restorer {
     private readonly opts: RestoreOptions = {},
     /** Packs fetched ahead (while the lock settled), taken before reading a pack. */
     private readonly prefetch: PackPrefetch | null = null,
+    /** Settles once the target may be written (the lock is held); until then the walk only plans. */
+    private gate: Promise<void> | null = null,
   ) {
+    this.deferred = gate ? [] : null;
     this.chown = opts.restoreOwnership ?? process.getuid?.() === 0;
     this.includes = (opts.include ?? []).map(parsePattern);
     this.excludes = (opts.exclude ?? []).map(parsePattern);
@@ -226,19 +244,47 @@ export class Restorer {
 
   private warn(p: Buffer | string, err: unknown): void {
     if (isFatal(err)) throw err; // the repository is gone: no error per remaining file
+    this.now(() => this.report(p, err));
+  }
+
+  private report(p: Buffer | string, err: unknown): void {
     this.stats.errors++;
     this.opts.onWarning?.({ path: p.toString(), message: (err as Error)?.message ?? String(err) });
   }
 
+  /** Run `fn` now, or once the gate opens when the walk is still only planning. */
+  private now(fn: () => void): void {
+    if (this.deferred) this.deferred.push(fn);
+    else fn();
+  }
+
+  /** Whether the target was newly made. */
+  private makeTarget(dir: Buffer): boolean {
+    return this.dryRun ? !fs.existsSync(dir) : fs.mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
+  }
+
+  /** Wait for the lock, make the target and do what the walk put off meanwhile. */
+  private async openGate(): Promise<void> {
+    const gate = this.gate;
+    if (!gate) return;
+    this.gate = null;
+    await gate;
+    if (!this.makeTarget(this.target!)) throw new TargetAppeared();
+    const queued = this.deferred!;
+    this.deferred = null;
+    for (const fn of queued) fn();
+  }
+
   /** Restore the contents of tree `treeId` into directory `target` (created if missing). */
   async restoreTree(treeId: string, target: string, location = '/'): Promise<RestoreStats> {
-    const dir = Buffer.from(path.resolve(target));
-    const created = this.dryRun ? !fs.existsSync(dir) : fs.mkdirSync(dir, { recursive: true, mode: 0o700 }) !== undefined;
+    const dir = (this.target = Buffer.from(path.resolve(target)));
+    const created = this.gate ? true : this.makeTarget(dir);
     // Workers (one per core) decode and write the blobs; this thread plans, reads and finishes
     // files. They start up while the trees are walked.
     this.pool = new OpenPool(this.repo.key, restoreWorkers(this.repo), this.repo.memory.holdFreedMemory);
     try {
       await this.restoreDir(treeId, dir, location, created);
+      await this.openGate();
       await this.writeContents();
     } finally {
       await this.pool.close();
@@ -267,6 +313,7 @@ export class Restorer {
   /** Write out what is planned so far, when it reached the budget's batch size: the plan never holds a whole big snapshot. */
   private async writeBatchIfFull(): Promise<void> {
     if (this.plannedUses < this.repo.memory.restoreBatchBlobs) return;
+    await this.openGate();
     await this.writeContents();
     this.finishDirs();
   }
@@ -298,15 +345,19 @@ export class Restorer {
       const key = seen ? bstr(node.name) : '';
       const empty = seen !== null && !seen.has(key);
       seen?.add(key);
+      // Only a new directory or a new file's content can be planned before the target exists.
+      if (this.deferred && !(empty && plansWithoutDisk(node))) await this.openGate();
       try {
         if (node.type === 'dir') {
-          const made = this.dryRun ? empty || !isDirectory(p) : this.ensureDir(p, empty);
+          const made = this.dryRun ? empty || !isDirectory(p) : this.deferred ? this.mkdirLater(p) : this.ensureDir(p, empty);
           if (sel.restore) {
             this.stats.dirs++;
             this.stats.nodesTotal++;
             this.stats.nodesDone++;
-            this.opts.onItem?.({ action: 'restored', path: snapPath, size: 0, type: 'other' });
-            this.progress();
+            this.now(() => {
+              this.opts.onItem?.({ action: 'restored', path: snapPath, size: 0, type: 'other' });
+              this.progress();
+            });
           }
           if (node.subtree) await this.restoreDir(node.subtree, p, snapPath, made);
           this.dirsToFinish.push({ node, path: p });
@@ -360,6 +411,18 @@ export class Restorer {
     this.opts.onItem?.({ action: 'unchanged', path: snapPath, size, type: 'file' });
     if (!this.dryRun) this.restoreMetadata(node, p);
     return { replace: false, existed: true };
+  }
+
+  /** ensureDir() in a new parent, once the gate opens. */
+  private mkdirLater(p: Buffer): true {
+    this.deferred!.push(() => {
+      try {
+        fs.mkdirSync(p, { mode: 0o700 });
+      } catch (err) {
+        this.warn(p, err);
+      }
+    });
+    return true;
   }
 
   /**
@@ -881,11 +944,33 @@ async function restoreSnapshot(
   const bounds = { packs: packReaders(repo), bytes: PREFETCH_BYTES };
   const prefetch = prefetches(repo, opts) ? PackPrefetch.start(repo, tree, bounds, opts.signal) : null;
   try {
-    await repo.writesAllowed();
-    opts.onStart?.(id, snapshot);
+    if (prefetch && !pathExists(target)) {
+      // A new target: the trees are walked and the restore planned while the lock settles.
+      const gate = repo.writesAllowed().then(() => opts.onStart?.(id, snapshot));
+      gate.catch(() => undefined); // awaited below
+      try {
+        return await new Restorer(repo, opts, prefetch, gate).restoreTree(tree, target, location);
+      } catch (err) {
+        await gate; // a refused lock is the error to report
+        if (!(err instanceof TargetAppeared)) throw err;
+      }
+    } else {
+      await repo.writesAllowed();
+      opts.onStart?.(id, snapshot);
+    }
     return await new Restorer(repo, opts, prefetch).restoreTree(tree, target, location);
   } finally {
     prefetch?.clear();
+  }
+}
+
+/** Whether anything, even a dangling symlink, is at `p`. */
+function pathExists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
   }
 }
 
