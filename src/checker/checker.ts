@@ -17,13 +17,16 @@ import { NotFoundError, isFatal } from '../errors.js';
 import { type Finding, error, hint } from './findings.js';
 import { verifyPack } from './verify-pack.js';
 import { OpenPool, prestartOpenPool } from '../parallel/open-pool.js';
-import { BufferRing } from '../parallel/buffer-ring.js';
+import { BufferRing, loadRecycled } from '../parallel/buffer-ring.js';
+import { ReadAhead } from '../parallel/read-ahead.js';
 
 export type Progress = (done: number, total: number) => void;
 
 const NULL_ID = '0'.repeat(64);
 /** Node types restic 0.14's checker accepts. */
 const KNOWN_TYPES = new Set(['file', 'dir', 'symlink', 'socket', 'chardev', 'dev', 'fifo']);
+/** Bytes of packs downloaded ahead of the workers (not on a tight memory budget). */
+const READ_AHEAD_BYTES = 64 << 20;
 /** Trees loaded concurrently while walking snapshots. */
 const TREE_CONCURRENCY = 8;
 /**
@@ -312,6 +315,13 @@ export class Checker {
     }
   }
 
+  /** A whole pack: the one readAhead() fetched, else from the store. */
+  private async download(id: string, ring: BufferRing): Promise<Uint8Array> {
+    const early = this.ahead.get(id);
+    this.ahead.delete(id);
+    return (await early) ?? (await loadRecycled(this.repo.backend, { type: 'pack', name: id }, 0, 0, ring));
+  }
+
   async readPacks(packs: Map<string, number>, progress?: Progress, concurrency = readConcurrency(this.repo)): Promise<Finding[]> {
     const out: Finding[] = [];
     let done = 0;
@@ -319,15 +329,30 @@ export class Checker {
     // Packs are verified whole on worker threads (one per core); this thread only downloads.
     const pool = new OpenPool(this.repo.key, readWorkers(this.repo, concurrency), this.repo.memory.holdFreedMemory);
     const ring = new BufferRing(concurrency);
+    const ids = [...packs.keys()];
+    const ahead = new ReadAhead(
+      ids.map((id) => packs.get(id)!),
+      (i) => this.download(ids[i]!, ring),
+      this.repo.memory.tight ? 0 : READ_AHEAD_BYTES,
+    );
     try {
-      await mapLimit([...packs.keys()], concurrency, async (id) => {
-        this.signal?.throwIfAborted();
-        const ahead = this.ahead.get(id);
-        this.ahead.delete(id);
-        const problem = await verifyPack(this.repo, id, this.index.packBlobs(id) ?? [], packs.get(id)!, pool, ring, await ahead);
-        if (problem) out.push(error('read-data', problem, { pack: id }));
-        progress?.(++done, packs.size);
-      });
+      await mapLimit(
+        ids.map((_, i) => i),
+        concurrency,
+        async (i) => {
+          const id = ids[i]!;
+          try {
+            this.signal?.throwIfAborted();
+            // a failed download is tried again by verifyPack, which reports the error
+            const data = await ahead.take(i).catch(() => null);
+            const problem = await verifyPack(this.repo, id, this.index.packBlobs(id) ?? [], packs.get(id)!, pool, ring, data);
+            if (problem) out.push(error('read-data', problem, { pack: id }));
+            progress?.(++done, packs.size);
+          } finally {
+            ahead.release(i);
+          }
+        },
+      );
     } finally {
       this.ahead.clear();
       await pool.close();

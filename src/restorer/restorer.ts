@@ -24,7 +24,7 @@ import { bstr } from '../go/bytestring.js';
 import { type Pattern, childMatch, matchList, parsePattern } from '../go/filter.js';
 import { type OverwriteBehavior, existingContent, removeUnexpected, shouldOverwrite } from './overwrite.js';
 import { PackPrefetch } from './pack-prefetch.js';
-import { SpanReadAhead } from './span-read-ahead.js';
+import { ReadAhead } from '../parallel/read-ahead.js';
 import { runOverlapped } from '../repository/overlapped-lock.js';
 import type { Snapshot } from '../format/snapshot.js';
 
@@ -645,7 +645,7 @@ export class Restorer {
     const spans = [...this.plan].map(([packId, blobs]) => packSpan(packId, blobs));
     this.plan.clear();
     this.plannedUses = 0;
-    const ahead = new SpanReadAhead(
+    const ahead = new ReadAhead(
       spans.map((s) => s.length),
       (i) => this.loadSpan(spans[i]!),
       this.repo.memory.tight ? 0 : READ_AHEAD_BYTES,

@@ -1,6 +1,6 @@
-/** SpanReadAhead: restore's pack spans loaded ahead of their turn, within a byte bound. */
+/** ReadAhead: pack spans or whole packs loaded ahead of their turn, within a byte bound. */
 import { describe, expect, it } from 'vitest';
-import { SpanReadAhead } from '../../src/restorer/span-read-ahead.js';
+import { ReadAhead } from '../../src/parallel/read-ahead.js';
 
 function loader(fail: Set<number> = new Set()) {
   const started: number[] = [];
@@ -11,10 +11,10 @@ function loader(fail: Set<number> = new Set()) {
   return { started, load };
 }
 
-describe('SpanReadAhead', () => {
+describe('ReadAhead', () => {
   it('with no bound loads each span only when its turn comes', async () => {
     const { started, load } = loader();
-    const ahead = new SpanReadAhead([10, 10, 10], load, 0);
+    const ahead = new ReadAhead([10, 10, 10], load, 0);
     expect(started).toEqual([]);
     expect(await ahead.take(0)).toEqual(new Uint8Array([0]));
     expect(await ahead.take(1)).toEqual(new Uint8Array([1]));
@@ -25,7 +25,7 @@ describe('SpanReadAhead', () => {
 
   it('starts later spans while the bytes started and not released fit the bound', async () => {
     const { started, load } = loader();
-    const ahead = new SpanReadAhead([10, 10, 10, 10, 30], load, 25);
+    const ahead = new ReadAhead([10, 10, 10, 10, 30], load, 25);
     await ahead.take(0);
     expect(started).toEqual([0, 1]); // a third would hold 30 > 25
     ahead.release(0);
@@ -42,7 +42,7 @@ describe('SpanReadAhead', () => {
 
   it('reports a load that failed ahead of its turn when the span is taken, not before', async () => {
     const { load } = loader(new Set([1]));
-    const ahead = new SpanReadAhead([10, 10], load, 100);
+    const ahead = new ReadAhead([10, 10], load, 100);
     await ahead.take(0); // starts span 1 too; its rejection must not go unhandled
     await new Promise((r) => setTimeout(r, 10));
     await expect(ahead.take(1)).rejects.toThrow('span 1 failed');
