@@ -311,6 +311,57 @@ describe('layout and writes on the server', () => {
   });
 });
 
+/** SFTP channels ("subsystem 'sftp'" sessions) the server started since `from` lines of its log. */
+function sftpSessions(server: Sshd, from: number): number {
+  const lines = fs
+    .readFileSync(path.join(path.dirname(server.home), 'sshd.log'), 'utf8')
+    .split('\n')
+    .slice(from);
+  return lines.filter((l) => l.includes("subsystem 'sftp'")).length;
+}
+const logLines = (server: Sshd) => fs.readFileSync(path.join(path.dirname(server.home), 'sshd.log'), 'utf8').split('\n').length - 1;
+
+describe('pack reads over channels of their own', () => {
+  it('loads packs over four more SFTP channels of the one connection, bytes intact', async () => {
+    const dir = repoDir('bulk');
+    const be = bare(dir);
+    await be.create();
+    const files = Array.from({ length: 8 }, (_, i) => randomFile(300_000 + i));
+    await Promise.all(files.map((f) => be.save({ type: 'pack', name: f.name }, f.data)));
+    const before = logLines(sshd);
+    const loaded = await Promise.all(files.map((f) => be.load({ type: 'pack', name: f.name })));
+    loaded.forEach((b, i) => expectBytes(b, files[i]!.data));
+    const part = await be.load({ type: 'pack', name: files[3]!.name }, 1000, 5000);
+    expectBytes(part, files[3]!.data.subarray(1000, 6000));
+    await be.close();
+    await new Promise((r) => setTimeout(r, 200)); // sshd writes its log lines as it starts them
+    expect(sftpSessions(sshd, before)).toBe(4);
+    cleanup(be);
+  });
+
+  it('a server that allows one session per connection: packs load over the main channel', async () => {
+    const one = await startSshd({ extraConfig: ['MaxSessions 1'] });
+    try {
+      const be = new SftpBackend({
+        host: '127.0.0.1',
+        port: one.port,
+        user: 'root',
+        path: path.join(one.home, 'repo'),
+        privateKeys: [{ key: fs.readFileSync(one.clientKey), source: one.clientKey }],
+        knownHostsFile: one.knownHosts,
+      });
+      await be.create();
+      const files = Array.from({ length: 4 }, (_, i) => randomFile(200_000 + i));
+      await Promise.all(files.map((f) => be.save({ type: 'pack', name: f.name }, f.data)));
+      const loaded = await Promise.all(files.map((f) => be.load({ type: 'pack', name: f.name })));
+      loaded.forEach((b, i) => expectBytes(b, files[i]!.data));
+      await be.close();
+    } finally {
+      await one.stop();
+    }
+  }, 60_000);
+});
+
 describe('dropped connections', () => {
   it('reconnects when every session is killed between and during operations', async () => {
     const dir = repoDir('drop');

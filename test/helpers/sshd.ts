@@ -53,7 +53,8 @@ export interface Sshd {
   stop(): Promise<void>;
 }
 
-export async function startSshd(): Promise<Sshd> {
+/** `extraConfig`: more sshd_config lines (e.g. `MaxSessions 1`). */
+export async function startSshd(opts: { extraConfig?: string[] } = {}): Promise<Sshd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'restic-ts-sshd-'));
   const home = path.join(dir, 'home');
   fs.mkdirSync(home);
@@ -96,6 +97,7 @@ export async function startSshd(): Promise<Sshd> {
       'LogLevel VERBOSE',
       // -d: the session starts in `home`, so relative paths stay inside the temp dir.
       `Subsystem sftp internal-sftp -d ${home}`,
+      ...(opts.extraConfig ?? []),
       '',
     ].join('\n'),
   );

@@ -255,6 +255,10 @@ interface Session {
   /** The TCP socket (ours, handed to ssh2): referenced only while requests are in flight (see run()). */
   sock: net.Socket;
   sftp: SFTPWrapper;
+  /** More SFTP channels for pack reads (see bulkChannel), opened on first use; null: refused. */
+  bulk: Array<Promise<SFTPWrapper | null>>;
+  /** Pack reads started so far (they take turns over the channels). */
+  bulkTurn: number;
   /** Whether the server offers posix-rename@openssh.com; unknown until the first rename. */
   posixRename?: boolean;
   alive: boolean;
@@ -391,7 +395,7 @@ export class SftpBackend implements Backend {
       throw this.connectError(hostKey.problem, err);
     }
     const requestTimeoutMs = this.opts.requestTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
-    const s: Session = { client, sock, sftp, alive: true, pending: new Set(), requestTimeoutMs };
+    const s: Session = { client, sock, sftp, bulk: [], bulkTurn: 0, alive: true, pending: new Set(), requestTimeoutMs };
     this.current = s;
     if (this.busy === 0) sock.unref();
     watchSession(s);
@@ -642,24 +646,25 @@ export class SftpBackend implements Backend {
     if (!Number.isSafeInteger(length) || length < 0) throw new ResticError(`load ${describeHandle(h)}: invalid length ${length}`);
     const op = `load ${describeHandle(h)}`;
     return this.run(op, async (s) => {
+      const sftp = h.type === 'pack' ? await bulkChannel(s) : s.sftp;
       let handle: Buffer;
       try {
-        handle = await call<Buffer>(s, (cb) => s.sftp.open(file, 'r', cb));
+        handle = await call<Buffer>(s, (cb) => sftp.open(file, 'r', cb));
       } catch (err) {
         throw this.fail(s, op, err, h);
       }
       try {
-        const st = await call<Stats>(s, (cb) => s.sftp.fstat(handle, cb));
+        const st = await call<Stats>(s, (cb) => sftp.fstat(handle, cb));
         const size = st.size;
         if (offset > size) throw new ResticError(`${op}: offset ${offset} is beyond the end of the file (${size} bytes)`);
         const n = length > 0 ? length : size - offset;
         if (offset + n > size)
           throw new ResticError(`${op}: range offset ${offset}, length ${length} is beyond the end of the file (${size} bytes)`);
-        return await readAll(s, handle, offset, n);
+        return await readAll(s, sftp, handle, offset, n);
       } catch (err) {
         throw this.fail(s, op, err, h);
       } finally {
-        if (s.alive) await call<void>(s, (cb) => s.sftp.close(handle, cb)).catch(() => undefined);
+        if (s.alive) await call<void>(s, (cb) => sftp.close(handle, cb)).catch(() => undefined);
       }
     });
   }
@@ -842,19 +847,54 @@ function refSocket(sock: net.Socket | undefined, on: boolean): void {
 
 /** Mark the session lost (and fail what waits on it) when the connection or the channel ends. */
 function watchSession(s: Session): void {
-  const lost = (why: string) => (e?: Error) => {
+  const lost = sessionLost(s);
+  s.client.on('error', lost('connection error'));
+  s.client.on('close', lost('connection closed'));
+  s.client.on('end', lost('connection ended'));
+  watchChannel(s, s.sftp, lost);
+}
+
+/** A handler that marks the session lost (for `why`) and fails every request waiting on it. */
+function sessionLost(s: Session): (why: string) => (e?: Error) => void {
+  return (why) => (e) => {
     s.alive = false;
     s.lost ??= e ?? new Error(why);
     const waiting = [...s.pending];
     s.pending.clear();
     for (const p of waiting) p.reject(new Error(`connection lost (${s.lost.message})`));
   };
-  s.client.on('error', lost('connection error'));
-  s.client.on('close', lost('connection closed'));
-  s.client.on('end', lost('connection ended'));
-  s.sftp.on('close', lost('SFTP channel closed'));
-  s.sftp.on('end', lost('SFTP channel ended'));
-  s.sftp.on('error', lost('SFTP channel error'));
+}
+
+/** Losing any of the session's channels loses the session (its requests fail and it is dropped). */
+function watchChannel(s: Session, sftp: SFTPWrapper, lost = sessionLost(s)): void {
+  sftp.on('close', lost('SFTP channel closed'));
+  sftp.on('end', lost('SFTP channel ended'));
+  sftp.on('error', lost('SFTP channel error'));
+}
+
+/**
+ * Extra SFTP channels on the session's connection for pack reads. OpenSSH serves each channel
+ * with its own sftp-server process, answering in order, and each channel carries at most its
+ * window (2 MiB) per round trip: pack reads spread over channels of their own move more data
+ * per round trip and no longer hold up the lock and listing requests on the main channel.
+ */
+const BULK_CHANNELS = 4;
+
+/** The channel for the next pack read: the extra ones in turn, the main one if the server refuses more. */
+async function bulkChannel(s: Session): Promise<SFTPWrapper> {
+  const i = s.bulkTurn++ % BULK_CHANNELS;
+  s.bulk[i] ??= openBulk(s);
+  return (await s.bulk[i]) ?? s.sftp;
+}
+
+function openBulk(s: Session): Promise<SFTPWrapper | null> {
+  return new Promise((resolve) => {
+    s.client.sftp((err, sftp) => {
+      if (err || !s.alive) return resolve(null); // e.g. the server's MaxSessions
+      watchChannel(s, sftp);
+      resolve(sftp);
+    });
+  });
 }
 
 /** Say goodbye and wait until the connection is closed. */
@@ -934,14 +974,14 @@ async function writeAll(s: Session, handle: Buffer, data: Buffer): Promise<void>
 }
 
 /** Read exactly `length` bytes at `offset` (short reads continued), READ_PARALLEL requests in flight. */
-async function readAll(s: Session, handle: Buffer, offset: number, length: number): Promise<Uint8Array> {
+async function readAll(s: Session, sftp: SFTPWrapper, handle: Buffer, offset: number, length: number): Promise<Uint8Array> {
   const buf = Buffer.allocUnsafeSlow(length);
   let next = 0;
   const readChunk = async (start: number, len: number) => {
     let got = 0;
     while (got < len) {
       const n = await call<number>(s, (cb) =>
-        s.sftp.read(handle, buf, start + got, len - got, offset + start + got, (err, bytesRead) => {
+        sftp.read(handle, buf, start + got, len - got, offset + start + got, (err, bytesRead) => {
           if (err && (err as { code?: unknown }).code === FX_EOF) cb(undefined, 0);
           else cb(err, bytesRead);
         }),
