@@ -944,7 +944,7 @@ async function restoreSnapshot(
   const bounds = { packs: packReaders(repo), bytes: PREFETCH_BYTES };
   const prefetch = prefetches(repo, opts) ? PackPrefetch.start(repo, tree, bounds, opts.signal) : null;
   try {
-    if (prefetch && !pathExists(target)) {
+    if (prefetch && absentTarget(target)) {
       // A new target: the trees are walked and the restore planned while the lock settles.
       const gate = repo.writesAllowed().then(() => opts.onStart?.(id, snapshot));
       gate.catch(() => undefined); // awaited below
@@ -964,14 +964,15 @@ async function restoreSnapshot(
   }
 }
 
-/** Whether anything, even a dangling symlink, is at `p`. */
-function pathExists(p: string): boolean {
+/** Whether nothing, not even a dangling symlink, is at `p` (an error other than ENOENT counts as something). */
+function absentTarget(p: string): boolean {
+  let st: fs.Stats | undefined;
   try {
-    fs.lstatSync(p);
-    return true;
+    st = fs.lstatSync(p, { throwIfNoEntry: false });
   } catch {
-    return false;
+    return false; // e.g. EACCES: restored the usual way, which reports it
   }
+  return st === undefined;
 }
 
 /** What packs fetched ahead may hold at most. */
