@@ -343,9 +343,7 @@ export class Checker {
           const id = ids[i]!;
           try {
             this.signal?.throwIfAborted();
-            // a failed download is tried again by verifyPack, which reports the error
-            const data = await ahead.take(i).catch(() => null);
-            const problem = await verifyPack(this.repo, id, this.index.packBlobs(id) ?? [], packs.get(id)!, pool, ring, data);
+            const problem = await verifyPack(this.repo, id, this.index.packBlobs(id) ?? [], packs.get(id)!, pool, ring, ahead.take(i));
             if (problem) out.push(error('read-data', problem, { pack: id }));
             progress?.(++done, packs.size);
           } finally {

@@ -22,14 +22,14 @@ export async function verifyPack(
   size: number,
   pool?: OpenPool,
   ring?: BufferRing,
-  /** The pack, when it was downloaded ahead. */
-  downloaded?: Uint8Array | null,
+  /** The pack, or its download, when it was started ahead. */
+  downloaded?: Uint8Array | Promise<Uint8Array> | null,
 ): Promise<string | null> {
   if (!indexed.length) return `pack ${id} is empty or not indexed`;
   let pack: Uint8Array;
   try {
     const h = { type: 'pack' as const, name: id };
-    if (downloaded) pack = downloaded;
+    if (downloaded) pack = await downloaded;
     else pack = ring ? await loadRecycled(repo.backend, h, 0, 0, ring) : await repo.backend.load(h);
   } catch (err) {
     if (isFatal(err)) throw err; // the repository is gone: one error, not one per pack
