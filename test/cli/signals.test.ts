@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalBackend, Repository, type Node } from '../../dist/index.js';
 import { TEST_SCRYPT } from '../helpers/cli.js';
-import { hasRestic } from '../helpers/restic.js';
+import { requireRestic } from '../helpers/restic.js';
 import { resticAsync } from '../helpers/spawn-async.js';
 import { pseudoRandom } from '../helpers/gentree.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -21,7 +21,7 @@ const PW = 'pw';
 const KDF = { N: 1024, r: 8, p: 1 };
 /** From the signal to the process's end: generous for a loaded 2-core machine, far below the old 10+ s. */
 const EXIT_BOUND_MS = 3000;
-const maybe = hasRestic() ? describe : describe.skip;
+beforeAll(requireRestic);
 let tmp: { dir: string; cleanup: () => void };
 let src: string;
 let base: string;
@@ -152,7 +152,7 @@ beforeAll(async () => {
 }, 600_000);
 afterAll(() => tmp.cleanup());
 
-maybe('a signal stops the command promptly and leaves the repository clean', () => {
+describe('a signal stops the command promptly and leaves the repository clean', () => {
   it('backup of a big tree (SIGINT): no snapshot written', async () => {
     const repo = copyRepo('backup');
     const before = files(repo, 'snapshots');

@@ -26,6 +26,11 @@ export function resticOk(repo: string, password: string, args: string[], extraEn
   return r.stdout;
 }
 
+/** For a file's beforeAll: its tests fail at once when restic is missing (a skip would hide a missing install). */
+export function requireRestic(): void {
+  if (!hasRestic()) throw new Error('restic 0.14 must be installed (apt-get install restic)');
+}
+
 export function hasRestic(): boolean {
   const r = spawnSync(RESTIC, ['version'], { encoding: 'utf8' });
   return r.status === 0;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
-import { hasRestic, restic, resticOk } from '../helpers/restic.js';
+import { requireRestic, restic, resticOk } from '../helpers/restic.js';
 import { tempDir } from '../helpers/tmp.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -43,9 +43,9 @@ beforeAll(() => {
 });
 afterAll(() => tmp.cleanup());
 
-const maybe = hasRestic() ? describe : describe.skip;
+beforeAll(requireRestic);
 
-maybe('keys interoperate with restic 0.14', () => {
+describe('keys interoperate with restic 0.14', () => {
   let alphaId = '';
   let bravoId = '';
   let charlieId = '';

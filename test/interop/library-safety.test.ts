@@ -24,7 +24,7 @@ import {
 } from '../../src/index.js';
 import { TEST_KDF_PARAMS } from '../../src/crypto/kdf.js';
 import { nodeFs } from '../../src/archiver/fs.js';
-import { RESTIC, hasRestic, restic } from '../helpers/restic.js';
+import { RESTIC, requireRestic, restic } from '../helpers/restic.js';
 import { generateTree, pseudoRandom } from '../helpers/gentree.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -99,9 +99,9 @@ function expectResticCheckClean(dir: string): void {
   expect(r.code, r.stdout + r.stderr).toBe(0);
 }
 
-const maybe = hasRestic() ? describe : describe.skip;
+beforeAll(requireRestic);
 
-maybe('locks by default', () => {
+describe('locks by default', () => {
   it('prune rejects with LOCKED while restic 0.14 holds a lock; lock:false is the caller choice', async () => {
     const { dir, repo } = await newRepo();
     await backupEntries(repo, [{ path: 'a.txt', content: 'hello\n' }]);
@@ -161,7 +161,7 @@ maybe('locks by default', () => {
   }, 120_000);
 });
 
-maybe('abort at a random moment', () => {
+describe('abort at a random moment', () => {
   let src: string;
   beforeAll(() => {
     src = path.join(tmp.dir, 'src');

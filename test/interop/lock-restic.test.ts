@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_SCRYPT, cli } from '../helpers/cli.js';
-import { RESTIC, hasRestic, restic } from '../helpers/restic.js';
+import { RESTIC, requireRestic, restic } from '../helpers/restic.js';
 import { pseudoRandom } from '../helpers/gentree.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -98,9 +98,9 @@ async function holdsLock(repo: string, r: Running): Promise<void> {
   await new Promise((res) => setTimeout(res, 400));
 }
 
-const maybe = hasRestic() ? describe : describe.skip;
+beforeAll(requireRestic);
 
-maybe('restic-ts holds a lock', () => {
+describe('restic-ts holds a lock', () => {
   it('restic refuses exclusive work, and restic unlock leaves our live lock alone', async () => {
     const repo = newRepo();
     const b = ourBackup(repo);
@@ -127,7 +127,7 @@ maybe('restic-ts holds a lock', () => {
   }, 120_000);
 });
 
-maybe('restic holds a lock', () => {
+describe('restic holds a lock', () => {
   it('restic-ts refuses an exclusive operation with exit 11 and one line naming the holder', async () => {
     const repo = newRepo();
     const b = resticBackup(repo);
@@ -173,7 +173,7 @@ maybe('restic holds a lock', () => {
   }, 120_000);
 });
 
-maybe('stale locks', () => {
+describe('stale locks', () => {
   it('a lock left by a SIGKILLed restic-ts is cleared by the next restic-ts operation, with a message', async () => {
     const repo = newRepo();
     const b = ourBackup(repo);
@@ -212,7 +212,7 @@ maybe('stale locks', () => {
   }, 120_000);
 });
 
-maybe('signals', () => {
+describe('signals', () => {
   it('SIGINT during a backup: exit 130, lock removed, no snapshot, restic check clean', async () => {
     const repo = newRepo();
     const b = ourBackup(repo);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
 import { generateTree } from '../helpers/gentree.js';
-import { hasRestic, restic, resticOk } from '../helpers/restic.js';
+import { requireRestic, restic, resticOk } from '../helpers/restic.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const PW = 'migrate';
@@ -24,9 +24,9 @@ beforeAll(() => {
 afterAll(() => tmp.cleanup());
 
 const configVersion = (repo: string) => JSON.parse(resticOk(repo, PW, ['cat', 'config'])).version as number;
-const maybe = hasRestic() ? describe : describe.skip;
+beforeAll(requireRestic);
 
-maybe('migrate upgrade_repo_v2', () => {
+describe('migrate upgrade_repo_v2', () => {
   it('upgrades a restic-ts v1 repository; restic reads v2 and checks it clean, also after a compressed backup', () => {
     const repo = path.join(tmp.dir, 'ours');
     expect(cli(['-r', repo, 'init', '--repository-version', '1'], env).code).toBe(0);

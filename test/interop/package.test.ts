@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasRestic, restic } from '../helpers/restic.js';
+import { requireRestic, restic } from '../helpers/restic.js';
 import { generateTree } from '../helpers/gentree.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -64,9 +64,9 @@ function link(name: string): void {
   fs.symlinkSync(fs.realpathSync(path.join(ROOT, 'node_modules', name)), to);
 }
 
-const maybe = hasRestic() ? describe : describe.skip;
+beforeAll(requireRestic);
 
-maybe('the packed package in a fresh project', () => {
+describe('the packed package in a fresh project', () => {
   beforeAll(async () => {
     tmp = tempDir('restic-ts-package-');
     const packed = ok(await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp.dir], ROOT), 'npm pack');
