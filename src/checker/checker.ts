@@ -60,6 +60,14 @@ function notePackIndex(m: Map<string, string | string[]>, pack: string, index: s
   } else if (!had.includes(index)) had.push(index);
 }
 
+/** Packs being downloaded for read-data, in the order readPacks() verifies them. */
+interface PackReading {
+  packs: Map<string, number>;
+  ids: string[];
+  ring: BufferRing;
+  ahead: ReadAhead;
+}
+
 export class Checker {
   /** Merged index of every index file that loaded. */
   readonly index = new MasterIndex();
@@ -68,8 +76,8 @@ export class Checker {
   private snapshotIds: string[] = [];
   private readonly checkedTrees = new Set<string>();
   private packListing: Promise<Map<string, number>> | null = null;
-  /** Packs read-data downloaded ahead (readAhead), each taken once. */
-  private readonly ahead = new Map<string, Promise<Uint8Array | null>>();
+  /** read-data's downloads, started by readAhead() and taken by readPacks(). */
+  private reading: PackReading | null = null;
 
   constructor(
     readonly repo: Repository,
@@ -298,43 +306,32 @@ export class Checker {
     return errs;
   }
 
-  /** Download each selected pack whole and verify it (a few in parallel). */
   /**
-   * Start downloading the first packs readPacks() will verify, e.g. while the trees are
-   * checked: as many as it reads at once, not on a tight memory budget.
+   * Start downloading the packs readPacks() will verify, e.g. while the trees are checked:
+   * as far as the read-ahead bound allows (none on a tight memory budget).
    */
-  readAhead(packs: Iterable<string>, count = readConcurrency(this.repo)): void {
-    if (this.repo.memory.tight) return;
-    for (const id of packs) {
-      if (this.ahead.size >= count) return;
-      const data = this.repo.backend.load({ type: 'pack', name: id }, 0, 0, { signal: this.signal });
-      this.ahead.set(
-        id,
-        data.catch(() => null), // verifyPack downloads it again and reports the error
-      );
-    }
+  readAhead(packs: Map<string, number>, concurrency = readConcurrency(this.repo)): PackReading {
+    const ids = [...packs.keys()];
+    const ring = new BufferRing(concurrency);
+    const load = (i: number) => loadRecycled(this.repo.backend, { type: 'pack', name: ids[i]! }, 0, 0, ring, { signal: this.signal });
+    const ahead = new ReadAhead(
+      ids.map((id) => packs.get(id)!),
+      load,
+      this.repo.memory.tight ? 0 : READ_AHEAD_BYTES,
+    );
+    ahead.start();
+    return (this.reading = { packs, ids, ring, ahead });
   }
 
-  /** A whole pack: the one readAhead() fetched, else from the store. */
-  private async download(id: string, ring: BufferRing): Promise<Uint8Array> {
-    const early = this.ahead.get(id);
-    this.ahead.delete(id);
-    return (await early) ?? (await loadRecycled(this.repo.backend, { type: 'pack', name: id }, 0, 0, ring));
-  }
-
+  /** Download each selected pack whole and verify it (a few in parallel). */
   async readPacks(packs: Map<string, number>, progress?: Progress, concurrency = readConcurrency(this.repo)): Promise<Finding[]> {
     const out: Finding[] = [];
     let done = 0;
     progress?.(0, packs.size);
     // Packs are verified whole on worker threads (one per core); this thread only downloads.
     const pool = new OpenPool(this.repo.key, readWorkers(this.repo, concurrency), this.repo.memory.holdFreedMemory);
-    const ring = new BufferRing(concurrency);
-    const ids = [...packs.keys()];
-    const ahead = new ReadAhead(
-      ids.map((id) => packs.get(id)!),
-      (i) => this.download(ids[i]!, ring),
-      this.repo.memory.tight ? 0 : READ_AHEAD_BYTES,
-    );
+    const { ids, ring, ahead } = this.reading?.packs === packs ? this.reading : this.readAhead(packs, concurrency);
+    this.reading = null;
     try {
       await mapLimit(
         ids.map((_, i) => i),
@@ -352,7 +349,6 @@ export class Checker {
         },
       );
     } finally {
-      this.ahead.clear();
       await pool.close();
     }
     return out;

@@ -111,7 +111,7 @@ async function checkPhases(repo: Repository, opts: CheckOptions, subset: Subset 
   report(await chk.checkPacks());
   // the first packs to read download while the trees are checked
   const packs = opts.readData ? chk.packs : subset ? selectPacks(chk.packs, subset) : null;
-  if (packs) chk.readAhead(packs.keys(), opts.readConcurrency);
+  if (packs) chk.readAhead(packs, opts.readConcurrency);
   opts.signal?.throwIfAborted();
   opts.onPhase?.('structure');
   report(await chk.checkStructure(progress('structure')));

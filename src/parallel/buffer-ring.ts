@@ -4,7 +4,7 @@
  * makes the resident size grow by tens of MiB per thread. Buffers travel to a worker and
  * come back with its answer.
  */
-import type { Backend, Handle } from '../backends/backend.js';
+import type { Backend, CallOptions, Handle } from '../backends/backend.js';
 
 /** Capacities are rounded up to this, so packs of similar sizes share buffers. */
 const GRANULE = 4 << 20;
@@ -50,7 +50,14 @@ export class BufferRing {
 }
 
 /** Read [offset, offset+length) of a file (to the end when length is 0) into a ring buffer when the backend can. */
-export function loadRecycled(backend: Backend, h: Handle, offset: number, length: number, ring: BufferRing): Promise<Uint8Array> {
-  if (backend.loadInto) return backend.loadInto(h, offset, length, (n) => ring.take(n));
-  return backend.load(h, offset, length);
+export function loadRecycled(
+  backend: Backend,
+  h: Handle,
+  offset: number,
+  length: number,
+  ring: BufferRing,
+  opts?: CallOptions,
+): Promise<Uint8Array> {
+  if (backend.loadInto) return backend.loadInto(h, offset, length, (n) => ring.take(n), opts);
+  return backend.load(h, offset, length, opts);
 }

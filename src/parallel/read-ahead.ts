@@ -18,6 +18,11 @@ export class ReadAhead {
     private readonly aheadBytes: number,
   ) {}
 
+  /** Start the loads the bound allows before any piece is taken (e.g. while other work runs). */
+  start(): void {
+    this.fill(-1);
+  }
+
   /** Piece i (its load started now unless it ran ahead); loads of later pieces start as the bound allows. */
   take(i: number): Promise<Uint8Array> {
     this.fill(i);

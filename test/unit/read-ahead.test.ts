@@ -40,6 +40,15 @@ describe('ReadAhead', () => {
     expect(started).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('start() begins the loads the bound allows before any piece is taken', async () => {
+    const { started, load } = loader();
+    const ahead = new ReadAhead([10, 10, 10], load, 25);
+    ahead.start();
+    expect(started).toEqual([0, 1]);
+    expect(await ahead.take(0)).toEqual(new Uint8Array([0]));
+    expect(started).toEqual([0, 1]);
+  });
+
   it('reports a load that failed ahead of its turn when the span is taken, not before', async () => {
     const { load } = loader(new Set([1]));
     const ahead = new ReadAhead([10, 10], load, 100);
