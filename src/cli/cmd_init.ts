@@ -9,6 +9,7 @@ import {
   openBackend,
   openRepository,
   readPassword,
+  rememberKeyParams,
   repositoryLocation,
 } from './global.js';
 import { hasSecondaryRepo, secondaryContext, secondaryRepoOptions } from './secondary-repo.js';
@@ -38,12 +39,15 @@ export const initCommand: Command = {
     const location = repositoryLocation(ctx);
     const password = readPassword(ctx);
     if (!password) throw new UsageError('an empty password is not allowed by default');
-    const repo = await Repository.init(openBackend(location, ctx), password, {
+    const backend = openBackend(location, ctx);
+    const repo = await Repository.init(backend, password, {
       version,
       compression: compressionOption(ctx),
       kdf: kdfOverride(ctx.env),
       hostname: os.hostname(),
       polynomial,
+      // the next command derives this key from its start (see cache/key-params.ts)
+      onKeyParams: (kp) => rememberKeyParams(ctx, backend, location, kp),
     });
     if (ctx.json) {
       ctx.stdout(JSON.stringify({ message_type: 'initialized', id: repo.config.id, repository: location }) + '\n');

@@ -15,7 +15,7 @@ import type { LockOptions } from '../repository/lock.js';
 import { runUnderLock, runWithOverlappedLock } from '../repository/overlapped-lock.js';
 import { parseGoDuration } from '../go/duration.js';
 import { type EarlyUserKey, findKey } from '../repository/key-search.js';
-import { readKeyParams, writeKeyParams } from '../cache/key-params.js';
+import { type KeyParams, readKeyParams, writeKeyParams } from '../cache/key-params.js';
 import { deriveKey } from '../crypto/kdf.js';
 import { parseMemorySize } from '../parallel/memory-budget.js';
 import type { CommandInfo, OptionSpec, Parsed } from './args.js';
@@ -236,6 +236,20 @@ export function cacheBase(ctx: GlobalContext): string {
 }
 
 /**
+ * Where the scrypt parameters of the key that opened a repository are remembered
+ * (cache/key-params.ts): the cache base, unless there is no cache (--no-cache, local store).
+ */
+function keyParamsDir(ctx: GlobalContext, backend: Backend): string | undefined {
+  return ctx.opts['no-cache'] || isLocalStore(backend) ? undefined : cacheBase(ctx);
+}
+
+/** Remember a key's scrypt parameters for `location` (see keyParamsDir). */
+export function rememberKeyParams(ctx: GlobalContext, backend: Backend, location: string, kp: KeyParams): void {
+  const dir = keyParamsDir(ctx, backend);
+  if (dir) writeKeyParams(dir, location, kp);
+}
+
+/**
  * The cache for openRepository: none with --no-cache, else in `dir` (default cacheBase),
  * its reports (a damaged cached file re-fetched) on stderr.
  */
@@ -301,7 +315,7 @@ export async function openRepository(ctx: GlobalContext, how: OpenRepositoryHow 
     // As the library's default: a local repository gains nothing from a copy on local disk.
     const cache = isLocalStore(backend) ? false : cacheOption(ctx, how.cacheDir);
     // in the user's cache base also when this command's cache is a temporary one (check)
-    const keyParamsBase = cache ? cacheBase(ctx) : undefined;
+    const keyParamsBase = cache ? keyParamsDir(ctx, backend) : undefined;
     const early = earlyUserKey(keyParamsBase, location, password);
     // Config, then the key search: scrypt runs on the thread pool while the repository
     // modules load (from process start, with remembered parameters). Nothing else is

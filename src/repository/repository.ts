@@ -52,6 +52,7 @@ import { decodeLock, type LockInfo } from '../format/lock-file.js';
 import { compareGoTimes } from '../go/time.js';
 import { mapLimit } from '../parallel/map-limit.js';
 import { type CacheOptions, CachedBackend, isLocalStore, useCache } from '../cache/backend.js';
+import type { KeyParams } from '../cache/key-params.js';
 import { type MemoryBudget, memoryBudget, resolveMemoryLimit } from '../parallel/memory-budget.js';
 import { PackSpool } from '../parallel/pack-spool.js';
 
@@ -102,6 +103,8 @@ export interface InitOptions {
   hostname?: string;
   /** As OpenOptions.memoryLimit. */
   memoryLimit?: number | null;
+  /** Told the new key file's salt and scrypt parameters (what a cache may remember, see cache/key-params.ts). */
+  onKeyParams?: (kp: KeyParams) => void;
 }
 
 /** Options of Repository.open(). */
@@ -315,6 +318,7 @@ export class Repository {
     const config: Config = { version, id: randomId(), chunkerPolynomial: opts.polynomial ?? randomPolynomial() };
     throwIfAborted(signal, 'Repository.init');
     await backend.save({ type: 'key', name: key.id }, key.bytes, { signal });
+    opts.onKeyParams?.({ keyId: key.id, salt: key.key.salt, params });
     // The config last: until it exists there is no repository, so an abort leaves none.
     throwIfAborted(signal, 'Repository.init');
     await backend.save({ type: 'config', name: 'config' }, encrypt(master, encodeConfig(config)), { signal });
