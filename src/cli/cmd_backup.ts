@@ -3,8 +3,10 @@ import os from 'node:os';
 import { UsageError, ExitCode } from '../errors.js';
 import type { Archiver, BackupItem, BackupProgress, BackupResult, BackupWarning, FileChanged } from '../archiver/archiver.js';
 import type { Command } from './command.js';
-import { type GlobalContext, compressionOption, openRepository, withLock, withOverlappedLock } from './global.js';
+import { type GlobalContext, compressionOption, memoryLimitOption, openRepository, withLock, withOverlappedLock } from './global.js';
 import type { Repository } from '../repository/repository.js';
+import type { BlobWorkerSpares } from '../parallel/blob-pool.js';
+import { memoryBudget, resolveMemoryLimit } from '../parallel/memory-budget.js';
 import { removeStaleTempFiles } from '../repository/temp-files.js';
 import { type ExcludeOptions, readPatternFile } from '../archiver/exclude.js';
 import { parseSize } from '../go/size.js';
@@ -65,7 +67,7 @@ export const backupCommand: Command = {
     const backupStart = nowGoTime();
     const say = printer(ctx);
     say(2, 'open repository');
-    const { repo, Archiver } = await openForBackup(ctx, dryRun);
+    const { repo, Archiver } = await openForBackup(ctx, dryRun, targets);
     const started = Date.now();
     const line = !ctx.json && !ctx.quiet && StatusLine.available() ? new StatusLine() : undefined;
     const newArchiver = (signal: AbortSignal | undefined): Archiver =>
@@ -127,11 +129,51 @@ function snapshotFields(ctx: GlobalContext): { hostname: string; tags: string[];
  * The repository, with the lock's first look, the index and snapshot names listed while
  * scrypt runs; the archiver's modules load once its first request is out.
  */
-async function openForBackup(ctx: GlobalContext, dryRun: boolean): Promise<{ repo: Repository; Archiver: typeof Archiver }> {
-  const opening = openRepository(ctx, { listEarly: dryRun ? ['index', 'snapshot'] : ['lock', 'index', 'snapshot'] });
+async function openForBackup(
+  ctx: GlobalContext,
+  dryRun: boolean,
+  targets: string[],
+): Promise<{ repo: Repository; Archiver: typeof Archiver }> {
+  let spares: Promise<BlobWorkerSpares | undefined> = Promise.resolve(undefined);
+  const opening = openRepository(ctx, {
+    listEarly: dryRun ? ['index', 'snapshot'] : ['lock', 'index', 'snapshot'],
+    whileOpening: (listings) => {
+      if (!dryRun && listings.snapshot) spares = sparesForFirstBackup(ctx, targets, listings.snapshot);
+    },
+  });
   const archiverModule = import('../archiver/archiver.js');
-  const [repo, { Archiver }] = await Promise.all([opening, archiverModule]);
-  return { repo, Archiver };
+  try {
+    const [repo, { Archiver }] = await Promise.all([opening, archiverModule]);
+    const early = await spares;
+    if (early) repo.adoptBlobWorkers(early);
+    return { repo, Archiver };
+  } catch (err) {
+    await (await spares)?.close();
+    throw err;
+  }
+}
+
+/**
+ * Blob workers started while the key is derived, when the backup will surely read new data:
+ * the repository has no snapshot (so no parent) and the targets hold more than the calling
+ * thread would encode itself. Their start-up then overlaps scrypt instead of the data.
+ * None on a tight memory budget or a single core.
+ */
+async function sparesForFirstBackup(
+  ctx: GlobalContext,
+  targets: string[],
+  snapshots: Promise<string[]>,
+): Promise<BlobWorkerSpares | undefined> {
+  const cores = os.availableParallelism();
+  if (cores < 2 || memoryBudget(resolveMemoryLimit(memoryLimitOption(ctx))).tight) return undefined;
+  const names = await snapshots.catch(() => null);
+  if (!names || names.length) return undefined;
+  const [{ targetsHoldAtLeast }, { BlobWorkerSpares, IN_PROCESS_DATA }] = await Promise.all([
+    import('../archiver/data-estimate.js'),
+    import('../parallel/blob-pool.js'),
+  ]);
+  if (!targetsHoldAtLeast(targets, IN_PROCESS_DATA)) return undefined;
+  return new BlobWorkerSpares(Math.min(cores, 4));
 }
 
 /** restic's filterExisting: missing targets are skipped with a warning; none left is fatal. */

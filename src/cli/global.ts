@@ -209,7 +209,7 @@ export function compressionOption(ctx: GlobalContext): CompressionMode | undefin
 }
 
 /** `--memory-limit` / RESTIC_TS_MEMORY_LIMIT in bytes, null for "none", undefined when not given (the container's limit applies). */
-function memoryLimitOption(ctx: GlobalContext): number | null | undefined {
+export function memoryLimitOption(ctx: GlobalContext): number | null | undefined {
   const v = (ctx.opts['memory-limit'] as string | undefined) ?? ctx.env.RESTIC_TS_MEMORY_LIMIT;
   if (v === undefined || v === '') return undefined;
   if (/^\s*none\s*$/i.test(v)) return null;
@@ -284,7 +284,11 @@ export interface OpenRepositoryHow {
   cacheDir?: string | false;
   /** Files to list while scrypt runs, once the config was read (OpenOptions.listings). */
   listEarly?: Array<'lock' | 'index' | 'snapshot'>;
+  /** Called with those listings as they start, while the key is still to be derived. */
+  whileOpening?: (listings: EarlyListings) => void;
 }
+
+type EarlyListings = Partial<Record<'lock' | 'index' | 'snapshot', Promise<string[]>>>;
 
 /**
  * The user key derived from the scrypt parameters the last command remembered for this
@@ -324,13 +328,14 @@ export async function openRepository(ctx: GlobalContext, how: OpenRepositoryHow 
     const config = backend.load({ type: 'config', name: 'config' });
     const key = config.then(() => findKey(backend, password, keyHint, undefined, early));
     key.catch(() => undefined);
-    const listings = Object.fromEntries(
+    const listings: EarlyListings = Object.fromEntries(
       (how.listEarly ?? []).map((type) => {
         const names = config.then(() => listNames(backend, type));
         names.catch(() => undefined); // listed again when it is needed
         return [type, names];
       }),
     );
+    how.whileOpening?.(listings);
     // Loaded here, not at start-up: commands that never open a repository skip its module graph.
     const { Repository } = await import('../repository/repository.js');
     const repo = await Repository.open(backend, password, {

@@ -23,6 +23,13 @@ const DEFAULT_RING_SIZE = 20 * 1024 * 1024;
 const BATCH_BLOBS = 32;
 const BATCH_BYTES = 1024 * 1024;
 
+/**
+ * With the default worker count, new data up to this size is encoded on the calling thread:
+ * starting a worker costs ~150 ms of CPU (module and WASM loading), more than encoding a few
+ * MiB, so an unchanged or slightly changed re-backup never starts one. Trees never start them.
+ */
+export const IN_PROCESS_DATA = 8 * 1024 * 1024;
+
 /** Workers need the compiled worker file (absent when running TypeScript sources directly). */
 export function workersAvailable(): boolean {
   return fs.existsSync(WORKER_FILE);
@@ -40,8 +47,22 @@ export interface BlobJob {
   data?: Uint8Array;
 }
 
+/** What a worker needs to encode blobs: its first message (a worker may start before the key is known). */
+interface WorkerSetup {
+  key: MasterKey;
+  version: number;
+  compression: CompressionMode;
+  packSize: number;
+  ring: SharedArrayBuffer;
+  tempDir: string | null;
+}
+
 export type ToWorker =
-  { op: 'blobs'; batch: number; jobs: BlobJob[] } | { op: 'flush'; seq: number } | { op: 'recycle'; buf: ArrayBuffer } | { op: 'close' };
+  | { op: 'init'; setup: WorkerSetup }
+  | { op: 'blobs'; batch: number; jobs: BlobJob[] }
+  | { op: 'flush'; seq: number }
+  | { op: 'recycle'; buf: ArrayBuffer }
+  | { op: 'close' };
 
 export type FromWorker =
   | { op: 'done'; batch: number; stored: number[]; hashes: string[] }
@@ -80,6 +101,60 @@ export interface BlobPoolOptions {
   holdFreedMemory?: boolean;
   /** V8 limits for the workers (a tight memory budget's). */
   workerLimits?: { maxYoungGenerationSizeMb: number };
+  /** Workers started early (while the key was derived), used before starting new ones. */
+  spares?: BlobWorkerSpares;
+}
+
+/** Start a blob worker; it waits for its WorkerSetup. */
+function spawnBlobWorker(warmZstd: boolean, resourceLimits?: { maxYoungGenerationSizeMb: number }): Worker {
+  // Inherit no eval/loader flags (the worker is a plain module file), only profiling ones.
+  const execArgv = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
+  const w = new Worker(WORKER_FILE, { workerData: { gcTuning: gcTuningAllowed(), warmZstd }, execArgv, resourceLimits });
+  w.unref();
+  return w;
+}
+
+/**
+ * Blob workers started before a repository's key is known: a worker's start-up (modules,
+ * WASM) then runs while scrypt does, instead of at the start of the data. A BlobPool
+ * adopts them; close() stops those never adopted.
+ */
+export class BlobWorkerSpares {
+  private workers: Worker[] = [];
+  private failed = new Set<Worker>();
+
+  constructor(count: number) {
+    if (!workersAvailable()) return;
+    for (let i = 0; i < count; i++) {
+      const w = spawnBlobWorker(true);
+      // A spare that fails is simply not adopted; the pool starts a fresh one instead.
+      const lost = () => this.failed.add(w);
+      w.once('error', lost).once('exit', lost);
+      this.workers.push(w);
+    }
+  }
+
+  /** Spares started and not (yet) adopted or stopped. */
+  get count(): number {
+    return this.workers.length;
+  }
+
+  /** Up to `n` healthy spares for a pool; the rest are stopped. */
+  take(n: number): Worker[] {
+    const usable = this.workers.filter((w) => !this.failed.has(w));
+    const taken = usable.slice(0, n);
+    for (const w of taken) w.removeAllListeners();
+    this.workers = this.workers.filter((w) => !taken.includes(w));
+    void this.close();
+    return taken;
+  }
+
+  /** Stop the spares not adopted. */
+  async close(): Promise<void> {
+    const left = this.workers;
+    this.workers = [];
+    await Promise.all(left.map((w) => w.terminate()));
+  }
 }
 
 /** A part of the ring in use until its batch is done (or, for `window`, until the window moves on). */
@@ -164,25 +239,24 @@ export class BlobPool {
     this.ring = new SharedArrayBuffer(opts.ringSize ?? DEFAULT_RING_SIZE);
     if (opts.holdFreedMemory !== false) raiseMallocThresholds();
     this.ringBytes = new Uint8Array(this.ring);
+    const setup: WorkerSetup = {
+      key: opts.key,
+      version: opts.version,
+      compression: opts.compression,
+      packSize: opts.packSize,
+      ring: this.ring,
+      tempDir: opts.tempDir ?? null,
+    };
+    const warmZstd = opts.version >= 2 && opts.compression !== 'off';
+    const early = opts.spares?.take(opts.workers) ?? [];
     for (let i = 0; i < opts.workers; i++) {
-      const workerData = {
-        key: opts.key,
-        version: opts.version,
-        compression: opts.compression,
-        packSize: opts.packSize,
-        ring: this.ring,
-        tempDir: opts.tempDir ?? null,
-        gcTuning: gcTuningAllowed(),
-      };
-      // Inherit no eval/loader flags (the worker is a plain module file), only profiling ones.
-      const execArgv = process.execArgv.filter((a) => a.startsWith('--cpu-prof'));
-      const w = new Worker(WORKER_FILE, { workerData, execArgv, resourceLimits: opts.workerLimits });
+      const w = early[i] ?? spawnBlobWorker(warmZstd, opts.workerLimits);
       w.on('message', (m: FromWorker) => this.onMessage(w, m));
       w.on('error', (err) => this.fail(err));
       w.on('exit', (code) => {
         if (code !== 0) this.fail(new Error(`blob worker exited with code ${code}`));
       });
-      w.unref();
+      w.postMessage({ op: 'init', setup } satisfies ToWorker);
       this.workers.push(w);
     }
   }

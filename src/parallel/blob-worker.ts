@@ -5,8 +5,8 @@
  * finished packs are transferred back and their buffers returned for reuse after the upload.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type MasterKey, loadPoly1305 } from '../crypto/index.js';
-import type { CompressionMode } from '../compress/zstd.js';
+import { loadPoly1305 } from '../crypto/index.js';
+import { zstdCompressTransient } from '../compress/zstd.js';
 import { type FinishedPack, PackAssembler } from './pack-assembler.js';
 import type { BlobType } from '../format/pack.js';
 import { blobListTransfer } from '../format/blob-list.js';
@@ -16,19 +16,15 @@ import { enableWorkerGc, noteGarbage } from './worker-gc.js';
 
 // Bulk MACs need the WASM Poly1305 (the pure-JS fallback is far slower).
 await loadPoly1305();
+const start = workerData as { gcTuning: boolean; warmZstd: boolean };
 // Each AES update() leaves a garbage buffer (see worker-gc.ts).
-enableWorkerGc((workerData as { gcTuning: boolean }).gcTuning);
+enableWorkerGc(start.gcTuning);
+// A worker started while the key is derived instantiates zstd then, not with the first blob.
+if (start.warmZstd) zstdCompressTransient(new Uint8Array(64));
 
-const { key, version, compression, packSize, ring, tempDir } = workerData as {
-  key: MasterKey;
-  version: number;
-  compression: CompressionMode;
-  packSize: number;
-  ring: SharedArrayBuffer;
-  tempDir: string | null;
-};
-const assembler = new PackAssembler(key, version, compression, packSize, tempDir);
-const ringBytes = new Uint8Array(ring);
+/** Set by the pool's first message: the key is not known when a worker is started early. */
+let assembler!: PackAssembler;
+let ringBytes!: Uint8Array;
 const port = parentPort!;
 
 function send(m: FromWorker, transfer: ArrayBuffer[] = []): void {
@@ -45,13 +41,19 @@ port.on('message', (m: ToWorker) => {
   try {
     handle(m);
   } catch (err) {
-    assembler.abort(); // no temp files left behind; the error ends the worker
+    assembler?.abort(); // no temp files left behind; the error ends the worker
     throw err;
   }
 });
 
 function handle(m: ToWorker): void {
   switch (m.op) {
+    case 'init': {
+      const { key, version, compression, packSize, ring, tempDir } = m.setup;
+      assembler = new PackAssembler(key, version, compression, packSize, tempDir);
+      ringBytes = new Uint8Array(ring);
+      break;
+    }
     case 'blobs': {
       const stored: number[] = [];
       const hashes: string[] = [];
@@ -86,7 +88,7 @@ function handle(m: ToWorker): void {
       assembler.recycle(Buffer.from(m.buf));
       break;
     case 'close':
-      assembler.abort();
+      assembler?.abort();
       port.close();
       break;
   }

@@ -21,7 +21,14 @@ import {
 } from '../errors.js';
 import { type KdfParams, type MasterKey, calibrateKdf, decrypt, encrypt, loadPoly1305, newRandomKey } from '../crypto/index.js';
 import { type FinishedPack, PackAssembler } from '../parallel/pack-assembler.js';
-import { type BlobWindow, BlobPool, type HeldBlob, workersAvailable } from '../parallel/blob-pool.js';
+import {
+  type BlobWindow,
+  BlobPool,
+  type BlobWorkerSpares,
+  type HeldBlob,
+  IN_PROCESS_DATA,
+  workersAvailable,
+} from '../parallel/blob-pool.js';
 import { openStoredBlob } from '../format/blob-open.js';
 import { irreducible, randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from '../format/config.js';
@@ -73,12 +80,6 @@ const COMMIT_CONCURRENCY = 4;
 const SPARE_QUEUE_BYTES = 4 * 1024 * 1024;
 /** How long saveBlob may keep the event loop from running while uploads or workers need it. */
 const YIELD_INTERVAL_MS = 2;
-/**
- * With the default worker count, new data up to this size is encoded on the calling thread:
- * starting a worker costs ~150 ms of CPU (module and WASM loading), more than encoding a few
- * MiB, so an unchanged or slightly changed re-backup never starts one. Trees never start them.
- */
-const IN_PROCESS_DATA = 8 * 1024 * 1024;
 /** Trees of at least this many bytes are decoded in batches (decodeBigTree). */
 const BIG_TREE_BYTES = 1024 * 1024;
 /** How long decodeBigTree may keep the event loop from running. */
@@ -232,6 +233,8 @@ export class Repository {
   /** Until it settles, pack, index and snapshot writes wait for it (see holdWrites). */
   private writeGate: Promise<void> | null = null;
   private pool: BlobPool | null = null;
+  /** Blob workers started before the key was known (adoptBlobWorkers). */
+  private spares: BlobWorkerSpares | null = null;
   /** Temp files for packs bound for a store without its own temp directory (remote ones). */
   private readonly spool: PackSpool;
   private lastYield = 0;
@@ -686,7 +689,17 @@ export class Repository {
    * otherwise stay allocated beside the workers' for the rest of the backup.
    */
   private worthWorkers(bytes: number): boolean {
-    return this.workers !== undefined || this.memory.tight || this.inProcessData + bytes > IN_PROCESS_DATA;
+    return this.workers !== undefined || this.memory.tight || this.spares !== null || this.inProcessData + bytes > IN_PROCESS_DATA;
+  }
+
+  /**
+   * Use blob workers the caller started while the key was derived (a backup that expects new
+   * data): data goes to them from the first blob. Those not needed are stopped.
+   * @internal
+   */
+  adoptBlobWorkers(spares: BlobWorkerSpares): void {
+    if (this.pool || this.spares) void spares.close();
+    else this.spares = spares;
   }
 
   /**
@@ -787,6 +800,7 @@ export class Repository {
         onStored: (type, stored) => this.countStored(type, stored),
         holdFreedMemory: this.memory.holdFreedMemory,
         workerLimits: this.memory.workerLimits,
+        spares: this.spares ?? undefined,
       });
     }
     return this.pool;
@@ -1255,7 +1269,7 @@ export class Repository {
   }
 
   async close(): Promise<void> {
-    await this.pool?.close();
+    await Promise.all([this.pool?.close(), this.spares?.close()]);
     this.pool = null;
     this.spool.remove();
     await this.backend.close();

@@ -160,3 +160,30 @@ describe('cache over REST', () => {
     expect(refused.stderr).toMatch(/the cache is disabled/);
   });
 });
+
+describe('init remembers its key; a first backup starts its workers while the key is derived', () => {
+  it('init keeps the new key file’s scrypt parameters in the cache base (not with --no-cache); the first backup of 20 MiB checks and restores with restic', () => {
+    const base = path.join(tmp.dir, 'kp-cache');
+    const repoK = `rest:${server.url}k/`;
+    expect(cli(['-r', repoK, '--cache-dir', base, 'init'], env()).code).toBe(0);
+    const remembered = fs.readdirSync(path.join(base, 'key-params'));
+    expect(remembered).toHaveLength(1);
+    const kp = JSON.parse(fs.readFileSync(path.join(base, 'key-params', remembered[0]!), 'utf8')) as { keyId: string; N: number };
+    expect(cli(['-r', repoK, '--no-cache', 'list', 'keys'], env()).stdout.trim().split('\n')).toEqual([kp.keyId]);
+    expect(kp.N).toBeGreaterThan(0);
+
+    const noCacheBase = path.join(tmp.dir, 'kp-none');
+    expect(cli(['-r', `rest:${server.url}k2/`, '--cache-dir', noCacheBase, '--no-cache', 'init'], env()).code).toBe(0);
+    expect(fs.existsSync(path.join(noCacheBase, 'key-params'))).toBe(false);
+
+    // No snapshot yet and more than 8 MiB of targets: the blob workers start before the key is known.
+    const big = path.join(tmp.dir, 'big-src');
+    generateTree(big);
+    const backup = cli(['-r', repoK, '--cache-dir', base, 'backup', '--host', 'h', big], env());
+    expect(backup.code, backup.stderr).toBe(0);
+    resticOk(repoK, PASSWORD, ['check', '--read-data']);
+    const out = path.join(tmp.dir, 'big-restored');
+    resticOk(repoK, PASSWORD, ['restore', 'latest', '--target', out]);
+    expect(diffTrees(big, path.join(out, big))).toEqual([]);
+  }, 120_000);
+});

@@ -1,7 +1,7 @@
 /** The parallel pipeline's BlobPool ring buffer on its own (the whole pipeline: test/interop/pipeline.test.ts). */
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { BlobPool } from '../../dist/parallel/blob-pool.js';
+import { BlobPool, BlobWorkerSpares } from '../../dist/parallel/blob-pool.js';
 import { newRandomKey, decrypt } from '../../dist/crypto/index.js';
 import { parsePackBytes, type PackedBlob } from '../../dist/format/pack.js';
 import { zstdDecompress } from '../../dist/compress/zstd.js';
@@ -56,5 +56,72 @@ describe('BlobPool ring buffer', () => {
       }
     }
     expect(seen.size).toBe(sent.size);
+  }, 60_000);
+});
+
+describe('BlobPool with workers started before the key (BlobWorkerSpares)', () => {
+  it('adopts as many as it needs, stops the rest, and its packs decode to the blobs sent', async () => {
+    const spares = new BlobWorkerSpares(3);
+    expect(spares.count).toBe(3);
+    const key = newRandomKey();
+    const packs: Array<{ id: string; bytes: Uint8Array }> = [];
+    const pool = new BlobPool({
+      key,
+      version: 2,
+      compression: 'auto',
+      packSize: 256 * 1024,
+      workers: 2,
+      spares,
+      onPack: (p) => {
+        packs.push({ id: p.id, bytes: new Uint8Array(p.bytes) });
+        p.recycle();
+      },
+      onStored: () => undefined,
+    });
+    expect(pool.workerCount).toBe(2);
+    expect(spares.count).toBe(0); // two adopted, the third stopped
+    const sent = new Map<string, Buffer>();
+    try {
+      for (let i = 0; i < 64; i++) {
+        const data = i % 2 ? pseudoRandom(`spare${i}`, 20_000 + i) : textLike(`spare${i}`, 20_000 + i);
+        const id = crypto.createHash('sha256').update(data).digest('hex');
+        sent.set(id, data);
+        await pool.add('data', id, data);
+      }
+      await pool.flush();
+    } finally {
+      await pool.close();
+    }
+    const seen = new Set<string>();
+    for (const p of packs) {
+      const { blobs } = await parsePackBytes(key, p.id, p.bytes);
+      for (const b of blobs) {
+        let plain: Uint8Array = decrypt(key, p.bytes.subarray(b.offset, b.offset + b.length));
+        if (b.uncompressedLength) plain = zstdDecompress(plain, b.uncompressedLength, b.uncompressedLength);
+        expect(Buffer.from(plain).equals(sent.get(b.id)!)).toBe(true);
+        seen.add(b.id);
+      }
+    }
+    expect(seen.size).toBe(sent.size);
+  }, 60_000);
+
+  it('a pool needing more workers than were started early starts the rest; close() stops spares never adopted', async () => {
+    const spares = new BlobWorkerSpares(1);
+    const pool = new BlobPool({
+      key: newRandomKey(),
+      version: 1,
+      compression: 'off',
+      packSize: 64 * 1024,
+      workers: 2,
+      spares,
+      onPack: (p) => p.recycle(),
+      onStored: () => undefined,
+    });
+    expect(pool.workerCount).toBe(2);
+    await pool.close();
+    const unused = new BlobWorkerSpares(2);
+    expect(unused.count).toBe(2);
+    await unused.close();
+    expect(unused.count).toBe(0);
   }, 60_000);
 });
