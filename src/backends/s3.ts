@@ -46,7 +46,7 @@ import {
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, faultOptions } from './options.js';
 import { Semaphore } from './semaphore.js';
-import { importOptional } from './optional.js';
+import { requireOptional } from './optional.js';
 
 type Sdk = typeof SdkModule;
 
@@ -273,7 +273,7 @@ export class S3Backend implements Backend {
     this.clientP ??= (async () => {
       // The SDK warns on Node 20 about releases after January 2027; our version is pinned.
       process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-      const sdk = await importOptional(() => import('@aws-sdk/client-s3'), '@aws-sdk/client-s3', 's3');
+      const sdk = await requireOptional<Sdk>('@aws-sdk/client-s3', 's3');
       const o = this.opts;
       const onAws = o.endpoint === undefined || AWS_HOST_RE.test(new URL(o.endpoint).hostname);
       const lookup = o.bucketLookup ?? 'auto';

@@ -50,7 +50,7 @@ import {
 import { fingerprint, keyBlobType, knownHostsName, knownKeyTypes, parseKnownHosts, readKnownHosts, verifyHostKey } from './known-hosts.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from '../retry.js';
 import { Semaphore } from '../semaphore.js';
-import { importOptional } from '../optional.js';
+import { requireOptional } from '../optional.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, faultOptions, parseIntOption } from '../options.js';
 
 /** The server's host key was not accepted (unknown, changed or revoked). Never retried. */
@@ -225,10 +225,9 @@ function findPrivateKeys(env: NodeJS.ProcessEnv, keyFile?: string): SftpPrivateK
 
 type Ssh2 = typeof ssh2;
 
-/** ssh2, loaded on first use. It is CommonJS: under Node's ESM loader its exports sit on `default`. */
-async function loadSsh2(): Promise<Ssh2> {
-  const mod = (await importOptional(() => import('ssh2'), 'ssh2', 'sftp')) as Ssh2 & { default?: Ssh2 };
-  return mod.default ?? mod;
+/** ssh2, loaded on first use (CommonJS, see requireOptional). */
+function loadSsh2(): Promise<Ssh2> {
+  return requireOptional<Ssh2>('ssh2', 'sftp');
 }
 
 /** Parse each key now so a bad file or a missing passphrase is a clear error, not an auth failure. */
