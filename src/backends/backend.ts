@@ -42,6 +42,15 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** save()'s options. */
+export interface SaveOptions extends CallOptions {
+  /**
+   * The bytes' SHA-256 (hex), when the caller has it (a pack's or file's ID): a store that
+   * sends a content hash uses it instead of hashing the bytes again.
+   */
+  sha256?: string;
+}
+
 /**
  * The storage interface every store implements (local, memory, REST, S3, SFTP): files by
  * type and name. Every method takes `{ signal }` last.
@@ -52,7 +61,7 @@ export interface Backend {
   /** Create the repository layout (directories, bucket). Does not write config. */
   create(opts?: CallOptions): Promise<void>;
   /** Store a file atomically; saving the same name again with the same bytes is harmless. */
-  save(h: Handle, data: Uint8Array, opts?: CallOptions): Promise<void>;
+  save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void>;
   /**
    * Read a file or part of it. `length` undefined or 0 means "to the end".
    * Throws NotFoundError when the file does not exist.

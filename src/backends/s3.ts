@@ -42,6 +42,7 @@ import {
   FILE_TYPES,
   isIdName,
   type CallOptions,
+  type SaveOptions,
 } from './backend.js';
 import { AuthenticationError, BackendRequestError, RetryBackend } from './retry.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_MS, faultOptions } from './options.js';
@@ -360,24 +361,27 @@ export class S3Backend implements Backend {
     });
   }
 
-  async save(h: Handle, data: Uint8Array, opts?: CallOptions): Promise<void> {
+  async save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
     throwIfAborted(opts?.signal);
     const key = this.key(h);
-    // A private copy: the caller may reuse its buffer while the request is in flight.
-    const body = Buffer.from(data);
+    // A SHA-256 the caller has (the file's ID) is the signed payload hash: the server checks
+    // the body against it, so the SDK need not hash the body, and a buffer reused by the
+    // caller while the request is in flight cannot be stored. Otherwise a private copy.
+    const sha256 = opts?.sha256;
+    const body = sha256 ? Buffer.from(data.buffer, data.byteOffset, data.byteLength) : Buffer.from(data);
     const md5 = createHash('md5').update(body).digest('base64');
-    await this.request('saving', key, opts?.signal, (sdk, c) =>
-      c.send(
-        new sdk.PutObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          Body: body,
-          ContentLength: body.length,
-          ContentMD5: md5,
-          ContentType: 'application/octet-stream',
-        }),
-      ),
-    );
+    await this.request('saving', key, opts?.signal, (sdk, c) => {
+      const put = new sdk.PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        Body: body,
+        ContentLength: body.length,
+        ContentMD5: md5,
+        ContentType: 'application/octet-stream',
+      });
+      if (sha256) put.middlewareStack.add(payloadHash(sha256) as never, { step: 'build', name: 'resticPayloadHash' });
+      return c.send(put);
+    });
   }
 
   async load(h: Handle, offset = 0, length = 0, opts?: CallOptions): Promise<Uint8Array> {
@@ -613,4 +617,16 @@ function networkCode(err: unknown): string | undefined {
 
 function oneLine(s: string | undefined): string {
   return (s ?? '').replace(/\s+/g, ' ').trim();
+}
+
+/** The SDK's middleware handler, as far as payloadHash() needs it. */
+type SdkHandler = (args: { request: unknown }) => Promise<unknown>;
+
+/** A build-step middleware that sets SigV4's payload hash header to a SHA-256 known in advance (see save()). */
+function payloadHash(sha256: string): (next: SdkHandler) => SdkHandler {
+  return (next) => (args) => {
+    const req = args.request as { headers?: Record<string, string> };
+    if (req.headers) req.headers['x-amz-content-sha256'] = sha256;
+    return next(args);
+  };
 }

@@ -9,6 +9,7 @@
 import {
   type Backend,
   type CallOptions,
+  type SaveOptions,
   type FileInfo,
   type FileType,
   type Handle,
@@ -88,8 +89,8 @@ export class CachedBackend implements Backend {
     return this.inner.create();
   }
 
-  async save(h: Handle, data: Uint8Array): Promise<void> {
-    await this.inner.save(h, data);
+  async save(h: Handle, data: Uint8Array, opts?: SaveOptions): Promise<void> {
+    await this.inner.save(h, data, opts);
     if (this.cacheable(h)) await this.store(h, () => this.cache.write(h, data));
   }
 

@@ -320,7 +320,7 @@ export class Repository {
     const key = await createKeyFile(password, master, params, opts);
     const config: Config = { version, id: randomId(), chunkerPolynomial: opts.polynomial ?? randomPolynomial() };
     throwIfAborted(signal, 'Repository.init');
-    await backend.save({ type: 'key', name: key.id }, key.bytes, { signal });
+    await backend.save({ type: 'key', name: key.id }, key.bytes, { signal, sha256: key.id });
     opts.onKeyParams?.({ keyId: key.id, salt: key.key.salt, params });
     // The config last: until it exists there is no repository, so an abort leaves none.
     throwIfAborted(signal, 'Repository.init');
@@ -392,7 +392,7 @@ export class Repository {
     const data = encrypt(this.key, framed);
     const id = hashId(data);
     if (type !== 'lock') await this.writeGate; // the lock is what the gate waits for
-    await this.backend.save({ type, name: id }, data);
+    await this.backend.save({ type, name: id }, data, { sha256: id });
     return id;
   }
 
@@ -814,7 +814,8 @@ export class Repository {
   /** Save a finished pack; its blobs enter the index once the backend has it (fsynced for local). */
   private startUpload(id: string, bytes: Uint8Array, blobs: BlobList, recycle: () => void): void {
     const h = packHandle(id, packType(blobs));
-    const saved = this.writeGate ? this.writeGate.then(() => this.backend.save(h, bytes)) : this.backend.save(h, bytes);
+    const save = () => this.backend.save(h, bytes, { sha256: id });
+    const saved = this.writeGate ? this.writeGate.then(save) : save();
     this.track(saved.then(recycle), id, blobs);
   }
 
@@ -1233,7 +1234,7 @@ export class Repository {
       username: opts.username || undefined,
       hostname: opts.hostname || undefined,
     });
-    await this.backend.save({ type: 'key', name: key.id }, key.bytes);
+    await this.backend.save({ type: 'key', name: key.id }, key.bytes, { sha256: key.id });
     try {
       const stored = await this.loadUnpacked('key', key.id);
       const master = await openKeyFile(decodeKeyFile(stored, key.id), password, key.id);

@@ -3,7 +3,7 @@
  * backend conformance, our CLI round trip, restic 0.14 ↔ restic-ts on the same bucket,
  * a listing of more than 1,000 objects, and the one-line errors users can cause.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -97,6 +97,22 @@ describe('S3 backend on Ceph', () => {
     const want = files.map((f) => ({ name: f.name, size: f.data.length })).sort((a, b) => (a.name < b.name ? -1 : 1));
     expect(listed).toEqual(want);
     expect(await collect(be.list('index'))).toEqual([{ name: files[0]!.name, size: 1 }]);
+    await be.close();
+  });
+
+  it('a SHA-256 the caller passes is the signed payload hash: bytes that do not match it are refused and not stored', async () => {
+    const be = backend(bucketName('sha'));
+    await be.create();
+    const data = randomBytes(100_000);
+    const name = createHash('sha256').update(data).digest('hex');
+    await be.save({ type: 'pack', name }, data, { sha256: name });
+    expect(Buffer.from(await be.load({ type: 'pack', name })).equals(data)).toBe(true);
+    const other = createHash('sha256').update('other bytes').digest('hex');
+    await expect(be.save({ type: 'pack', name: other }, data, { sha256: other })).rejects.toThrow(/saving/);
+    await expect(be.stat({ type: 'pack', name: other })).rejects.toBeInstanceOf(NotFoundError);
+    // without one, the SDK hashes the bytes: any name
+    await be.save({ type: 'pack', name: other }, data);
+    expect(Buffer.from(await be.load({ type: 'pack', name: other })).equals(data)).toBe(true);
     await be.close();
   });
 
