@@ -30,7 +30,7 @@ import {
   workersAvailable,
 } from '../parallel/blob-pool.js';
 import { openStoredBlob } from '../format/blob-open.js';
-import { irreducible, randomPolynomial } from '../chunker/index.js';
+import { randomPolynomial } from '../chunker/index.js';
 import { type Config, decodeConfig, encodeConfig, MAX_REPO_VERSION } from '../format/config.js';
 import { createKeyFile, decodeKeyFile, type KeyFile, openKeyFile } from '../format/key.js';
 import { findKey, type OpenedKey } from './key-search.js';
@@ -367,7 +367,6 @@ export class Repository {
     } catch (err) {
       throw new IntegrityError(`config file: ${(err as Error).message}`, { cause: err });
     }
-    if (!irreducible(config.chunkerPolynomial)) throw new FormatError('config: invalid chunker polynomial (not irreducible)');
     const compression = config.version < 2 ? 'off' : opts.compression;
     const cache = opts.cache ?? (isLocalStore(backend) ? false : {});
     const store = cache ? await useCache(backend, config.id, cache) : backend;
