@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-import { installSignalHandlers, main } from './cli/main.js';
-import { tuneProcess } from './repository/process-tuning.js';
+import { startKeyAtLaunch } from './cli/early-key.js';
+
+// Before the rest of the CLI loads: scrypt then runs on the thread pool meanwhile.
+startKeyAtLaunch(process.argv.slice(2), process.env);
+const { installSignalHandlers, main } = await import('./cli/main.js');
+const { tuneProcess } = await import('./repository/process-tuning.js');
 
 // The CLI owns its process: V8 gc tuning and SIGHUP (restic's lock probe) are its to set.
 tuneProcess();

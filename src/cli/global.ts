@@ -16,6 +16,7 @@ import { runUnderLock, runWithOverlappedLock } from '../repository/overlapped-lo
 import { parseGoDuration } from '../go/duration.js';
 import { type EarlyUserKey, findKey } from '../repository/key-search.js';
 import { type KeyParams, readKeyParams, writeKeyParams } from '../cache/key-params.js';
+import { takeKeyStartedAtLaunch } from './early-key.js';
 import { deriveKey } from '../crypto/kdf.js';
 import { parseMemorySize } from '../parallel/memory-budget.js';
 import type { CommandInfo, OptionSpec, Parsed } from './args.js';
@@ -296,6 +297,8 @@ type EarlyListings = Partial<Record<'lock' | 'index' | 'snapshot', Promise<strin
  * the config and key files. None without a cache.
  */
 function earlyUserKey(base: string | undefined, location: string, password: string): EarlyUserKey | undefined {
+  const atLaunch = base ? takeKeyStartedAtLaunch(base, location, password) : undefined;
+  if (atLaunch) return atLaunch;
   const kdf = base ? readKeyParams(base, location) : undefined;
   if (!kdf) return undefined;
   const userKey = deriveKey(password, kdf.salt, kdf.params);
