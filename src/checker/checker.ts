@@ -18,6 +18,7 @@ import { type Finding, error, hint } from './findings.js';
 import { verifyPack } from './verify-pack.js';
 import { OpenPool, prestartOpenPool } from '../parallel/open-pool.js';
 import { BufferRing, loadRecycled } from '../parallel/buffer-ring.js';
+import type { EarlyPacks } from './early-packs.js';
 import { ReadAhead } from '../parallel/read-ahead.js';
 
 export type Progress = (done: number, total: number) => void;
@@ -26,14 +27,14 @@ const NULL_ID = '0'.repeat(64);
 /** Node types restic 0.14's checker accepts. */
 const KNOWN_TYPES = new Set(['file', 'dir', 'symlink', 'socket', 'chardev', 'dev', 'fifo']);
 /** Bytes of packs downloaded ahead of the workers (not on a tight memory budget). */
-const READ_AHEAD_BYTES = 64 << 20;
+export const READ_AHEAD_BYTES = 64 << 20;
 /** Trees loaded concurrently while walking snapshots. */
 const TREE_CONCURRENCY = 8;
 /**
  * Whole packs downloaded and verified concurrently by --read-data: one per worker plus the
  * one being read. More only adds a pack-sized buffer each to the resident size.
  */
-function readConcurrency(repo: Repository): number {
+export function readConcurrency(repo: Repository): number {
   return repo.memory.packsInFlight(repo.memory.workers() + 1);
 }
 
@@ -310,10 +311,16 @@ export class Checker {
    * Start downloading the packs readPacks() will verify, e.g. while the trees are checked:
    * as far as the read-ahead bound allows (none on a tight memory budget).
    */
-  readAhead(packs: Map<string, number>, concurrency = readConcurrency(this.repo)): PackReading {
-    const ids = [...packs.keys()];
+  readAhead(packs: Map<string, number>, concurrency = readConcurrency(this.repo), early?: EarlyPacks): PackReading {
+    // packs downloaded while the lock settled first, in their order
+    const first = early ? early.ids.filter((id) => packs.has(id)) : [];
+    const ids = first.length ? [...first, ...[...packs.keys()].filter((id) => !first.includes(id))] : [...packs.keys()];
     const ring = new BufferRing(concurrency);
-    const load = (i: number) => loadRecycled(this.repo.backend, { type: 'pack', name: ids[i]! }, 0, 0, ring, { signal: this.signal });
+    const fetch = (id: string) => loadRecycled(this.repo.backend, { type: 'pack', name: id }, 0, 0, ring, { signal: this.signal });
+    const load = async (i: number) => {
+      const id = ids[i]!;
+      return (early && (await early.take(id, packs.get(id)!))) ?? fetch(id);
+    };
     const ahead = new ReadAhead(
       ids.map((id) => packs.get(id)!),
       load,
@@ -324,13 +331,18 @@ export class Checker {
   }
 
   /** Download each selected pack whole and verify it (a few in parallel). */
-  async readPacks(packs: Map<string, number>, progress?: Progress, concurrency = readConcurrency(this.repo)): Promise<Finding[]> {
+  async readPacks(
+    packs: Map<string, number>,
+    progress?: Progress,
+    concurrency = readConcurrency(this.repo),
+    early?: EarlyPacks,
+  ): Promise<Finding[]> {
     const out: Finding[] = [];
     let done = 0;
     progress?.(0, packs.size);
     // Packs are verified whole on worker threads (one per core); this thread only downloads.
     const pool = new OpenPool(this.repo.key, readWorkers(this.repo, concurrency), this.repo.memory.holdFreedMemory);
-    const { ids, ring, ahead } = this.reading?.packs === packs ? this.reading : this.readAhead(packs, concurrency);
+    const { ids, ring, ahead } = this.reading?.packs === packs ? this.reading : this.readAhead(packs, concurrency, early);
     this.reading = null;
     try {
       await mapLimit(

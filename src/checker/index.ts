@@ -3,7 +3,8 @@
  * are made, under restic's exclusive lock unless the caller passes its own (or `lock: false`).
  */
 import { checkRepository, type OperationOptions, type Repository } from '../repository/repository.js';
-import { Checker, type Progress, prestartReadData } from './checker.js';
+import { Checker, type Progress, READ_AHEAD_BYTES, prestartReadData, readConcurrency } from './checker.js';
+import { EarlyPacks } from './early-packs.js';
 import { discardSpare } from '../parallel/open-pool.js';
 import type { Finding } from './findings.js';
 import { type Subset, parseSubset, selectPacks } from './subset.js';
@@ -51,26 +52,40 @@ export interface CheckResult {
  */
 export async function check(repo: Repository, opts: CheckOptions = {}): Promise<CheckResult> {
   checkRepository(repo, 'check');
-  // while a lock of its own settles, the cache fetches the index, snapshot and tree files
+  // While a lock of its own settles, the cache fetches the index, snapshot and tree files,
+  // and --read-data its first packs.
+  let early: EarlyPacks | undefined;
   const onWritten = (id: string) => {
     opts.lockOptions?.onWritten?.(id);
     void repo.warmCache().catch(() => undefined);
+    if (opts.readData && !repo.memory.tight) early = EarlyPacks.start(repo.backend, READ_AHEAD_BYTES, readConcurrency(repo), opts.signal);
   };
-  return repo.runLocked('check', true, { ...opts, lockOptions: { ...opts.lockOptions, onWritten } }, () => checkLocked(repo, opts));
+  try {
+    return await repo.runLocked('check', true, { ...opts, lockOptions: { ...opts.lockOptions, onWritten } }, () =>
+      checkLocked(repo, opts, early),
+    );
+  } finally {
+    early?.clear();
+  }
 }
 
-async function checkLocked(repo: Repository, opts: CheckOptions): Promise<CheckResult> {
+async function checkLocked(repo: Repository, opts: CheckOptions, early: EarlyPacks | undefined): Promise<CheckResult> {
   const subset = typeof opts.readDataSubset === 'string' ? parseSubset(opts.readDataSubset) : opts.readDataSubset;
   // read-data's workers load while the index and trees are checked.
   if (opts.readData || subset) prestartReadData(repo, opts.readConcurrency);
   try {
-    return await checkPhases(repo, opts, subset);
+    return await checkPhases(repo, opts, subset, early);
   } finally {
     await discardSpare(); // prestarted workers left untaken (the index was unreadable)
   }
 }
 
-async function checkPhases(repo: Repository, opts: CheckOptions, subset: Subset | undefined): Promise<CheckResult> {
+async function checkPhases(
+  repo: Repository,
+  opts: CheckOptions,
+  subset: Subset | undefined,
+  early: EarlyPacks | undefined,
+): Promise<CheckResult> {
   const findings: Finding[] = [];
   const report = (list: Finding[]) => {
     for (const f of list) {
@@ -111,14 +126,14 @@ async function checkPhases(repo: Repository, opts: CheckOptions, subset: Subset 
   report(await chk.checkPacks());
   // the first packs to read download while the trees are checked
   const packs = opts.readData ? chk.packs : subset ? selectPacks(chk.packs, subset) : null;
-  if (packs) chk.readAhead(packs, opts.readConcurrency);
+  if (packs) chk.readAhead(packs, opts.readConcurrency, early);
   opts.signal?.throwIfAborted();
   opts.onPhase?.('structure');
   report(await chk.checkStructure(progress('structure')));
   if (!packs) return result(false);
   opts.signal?.throwIfAborted();
   opts.onPhase?.('read-data', opts.readData ? 'read all data' : subsetLine(subset!, packs.size, chk.packs.size));
-  report(await chk.readPacks(packs, progress('read-data'), opts.readConcurrency));
+  report(await chk.readPacks(packs, progress('read-data'), opts.readConcurrency, early));
   return result(false, packs.size);
 }
 
