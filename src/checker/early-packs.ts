@@ -10,6 +10,8 @@ export class EarlyPacks {
   /** Per pack, in download order: its listed size and bytes (null: failed or stopped). */
   private readonly loads = new Map<string, { size: number; data: Promise<Uint8Array | null> }>();
   private readonly stop = new AbortController();
+  /** Ends the listing only (see endListing). */
+  private readonly listing = new AbortController();
   private bytes = 0;
 
   private constructor(
@@ -30,26 +32,36 @@ export class EarlyPacks {
   }
 
   private async run(concurrency: number, signal: AbortSignal): Promise<void> {
-    const queue: Array<{ name: string; size: number; done: (d: Uint8Array | null) => void }> = [];
-    try {
-      for await (const f of this.backend.list('pack', { signal })) {
-        if (this.bytes + f.size > this.maxBytes) break;
-        this.bytes += f.size;
-        let done!: (d: Uint8Array | null) => void;
-        const data = new Promise<Uint8Array | null>((resolve) => (done = resolve));
-        this.loads.set(f.name, { size: f.size, data });
-        queue.push({ name: f.name, size: f.size, done });
-      }
-    } catch {
-      // a failed listing: the packs listed so far still download (or settle as null when stopped)
-    }
+    const queue: Array<{ name: string; done: (d: Uint8Array | null) => void }> = [];
+    let active = 0;
     // a few at a time, so the lock's own requests are not stuck behind the downloads
-    const next = async (): Promise<void> => {
-      for (let f = queue.shift(); f; f = queue.shift()) {
-        f.done(signal.aborted ? null : await this.backend.load({ type: 'pack', name: f.name }, 0, 0, { signal }).catch(() => null));
+    const pump = (): void => {
+      while (active < concurrency && queue.length) {
+        const f = queue.shift()!;
+        active++;
+        const data = signal.aborted ? Promise.resolve(null) : this.backend.load({ type: 'pack', name: f.name }, 0, 0, { signal });
+        void data
+          .catch(() => null)
+          .then((d) => {
+            f.done(d);
+            active--;
+            pump();
+          });
       }
     };
-    await Promise.all(Array.from({ length: concurrency }, next));
+    try {
+      for await (const f of this.backend.list('pack', { signal: AbortSignal.any([signal, this.listing.signal]) })) {
+        // a store may go on listing a while after the signal (a batch of directories)
+        if (this.listing.signal.aborted || this.bytes + f.size > this.maxBytes) break;
+        this.bytes += f.size;
+        let done!: (d: Uint8Array | null) => void;
+        this.loads.set(f.name, { size: f.size, data: new Promise((resolve) => (done = resolve)) });
+        queue.push({ name: f.name, done });
+        pump();
+      }
+    } catch {
+      // a failed or ended listing: the packs listed so far still download
+    }
   }
 
   /** The packs started, in the order they download. */
@@ -64,6 +76,15 @@ export class EarlyPacks {
     this.loads.delete(id);
     const data = await l.data;
     return data && l.size === size && data.length === size ? data : null;
+  }
+
+  /**
+   * The wait is over: list no further (packs not listed yet are read-data's own). Listing
+   * costs a round trip per data/XX directory on some stores (SFTP), which the check repeats
+   * under its lock anyway.
+   */
+  endListing(): void {
+    this.listing.abort();
   }
 
   /** Stop downloading and drop what was not taken. */

@@ -70,6 +70,7 @@ export async function check(repo: Repository, opts: CheckOptions = {}): Promise<
 }
 
 async function checkLocked(repo: Repository, opts: CheckOptions, early: EarlyPacks | undefined): Promise<CheckResult> {
+  early?.endListing();
   const subset = typeof opts.readDataSubset === 'string' ? parseSubset(opts.readDataSubset) : opts.readDataSubset;
   // read-data's workers load while the index and trees are checked.
   if (opts.readData || subset) prestartReadData(repo, opts.readConcurrency);

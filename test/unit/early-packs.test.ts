@@ -64,4 +64,26 @@ describe('EarlyPacks', () => {
     await settle();
     expect(none.ids).toEqual([]);
   });
+
+  it('endListing() stops the listing (a round trip per data/XX directory on SFTP); listed packs still arrive', async () => {
+    const { be, packs } = await backendWith([1000, 1000, 1000, 1000, 1000]);
+    const slow = Object.assign(Object.create(be) as MemoryBackend, {
+      list: async function* (type: 'pack', opts?: { signal?: AbortSignal }) {
+        for await (const f of be.list(type)) {
+          await new Promise((r) => setTimeout(r, 30));
+          opts?.signal?.throwIfAborted();
+          yield f;
+        }
+      },
+    });
+    const early = EarlyPacks.start(slow, 1 << 20, 2);
+    await new Promise((r) => setTimeout(r, 75));
+    early.endListing();
+    await new Promise((r) => setTimeout(r, 100));
+    const ids = early.ids;
+    expect(ids.length).toBeGreaterThan(0);
+    expect(ids.length).toBeLessThan(packs.size);
+    for (const id of ids) expect(Buffer.from((await early.take(id, 1000))!).equals(packs.get(id)!)).toBe(true);
+    early.clear();
+  });
 });

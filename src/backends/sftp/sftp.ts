@@ -695,6 +695,7 @@ export class SftpBackend implements Backend {
     subdirs.sort();
     const BATCH = 8;
     for (let i = 0; i < subdirs.length; i += BATCH) {
+      throwIfAborted(opts?.signal);
       const lists = await Promise.all(subdirs.slice(i, i + BATCH).map((d) => this.listDir(path.posix.join(base, d))));
       for (const l of lists) yield* l;
     }
