@@ -7,6 +7,27 @@ import { parsePackBytes, type PackedBlob } from '../../dist/format/pack.js';
 import { zstdDecompress } from '../../dist/compress/zstd.js';
 import { pseudoRandom, textLike } from '../helpers/gentree.js';
 
+/** Every pack is named by its SHA-256, its header lists its blobs, and together they hold exactly the blobs sent. */
+async function expectPacksHold(
+  key: ReturnType<typeof newRandomKey>,
+  packs: Array<{ id: string; bytes: Uint8Array; blobs: PackedBlob[] }>,
+  sent: Map<string, Buffer>,
+): Promise<void> {
+  const seen = new Set<string>();
+  for (const p of packs) {
+    expect(crypto.createHash('sha256').update(p.bytes).digest('hex')).toBe(p.id);
+    const { blobs } = await parsePackBytes(key, p.id, p.bytes);
+    expect(blobs).toEqual(p.blobs);
+    for (const b of blobs) {
+      let plain: Uint8Array = decrypt(key, p.bytes.subarray(b.offset, b.offset + b.length));
+      if (b.uncompressedLength) plain = zstdDecompress(plain, b.uncompressedLength, b.uncompressedLength);
+      expect(Buffer.from(plain).equals(sent.get(b.id)!)).toBe(true);
+      seen.add(b.id);
+    }
+  }
+  expect(seen.size).toBe(sent.size);
+}
+
 describe('BlobPool ring buffer', () => {
   it('wraps a tiny ring, bypasses it for huge blobs, and every pack decodes to the blobs sent', async () => {
     const key = newRandomKey();
@@ -43,19 +64,7 @@ describe('BlobPool ring buffer', () => {
       await pool.close();
     }
     expect(storedCount).toBe(300);
-    const seen = new Set<string>();
-    for (const p of packs) {
-      expect(crypto.createHash('sha256').update(p.bytes).digest('hex')).toBe(p.id);
-      const { blobs } = await parsePackBytes(key, p.id, p.bytes);
-      expect(blobs).toEqual(p.blobs);
-      for (const b of blobs) {
-        let plain: Uint8Array = decrypt(key, p.bytes.subarray(b.offset, b.offset + b.length));
-        if (b.uncompressedLength) plain = zstdDecompress(plain, b.uncompressedLength, b.uncompressedLength);
-        expect(Buffer.from(plain).equals(sent.get(b.id)!)).toBe(true);
-        seen.add(b.id);
-      }
-    }
-    expect(seen.size).toBe(sent.size);
+    await expectPacksHold(key, packs, sent);
   }, 60_000);
 });
 
@@ -64,7 +73,7 @@ describe('BlobPool with workers started before the key (BlobWorkerSpares)', () =
     const spares = new BlobWorkerSpares(3);
     expect(spares.count).toBe(3);
     const key = newRandomKey();
-    const packs: Array<{ id: string; bytes: Uint8Array }> = [];
+    const packs: Array<{ id: string; bytes: Uint8Array; blobs: PackedBlob[] }> = [];
     const pool = new BlobPool({
       key,
       version: 2,
@@ -73,7 +82,7 @@ describe('BlobPool with workers started before the key (BlobWorkerSpares)', () =
       workers: 2,
       spares,
       onPack: (p) => {
-        packs.push({ id: p.id, bytes: new Uint8Array(p.bytes) });
+        packs.push({ id: p.id, bytes: new Uint8Array(p.bytes), blobs: p.blobs });
         p.recycle();
       },
       onStored: () => undefined,
@@ -92,17 +101,7 @@ describe('BlobPool with workers started before the key (BlobWorkerSpares)', () =
     } finally {
       await pool.close();
     }
-    const seen = new Set<string>();
-    for (const p of packs) {
-      const { blobs } = await parsePackBytes(key, p.id, p.bytes);
-      for (const b of blobs) {
-        let plain: Uint8Array = decrypt(key, p.bytes.subarray(b.offset, b.offset + b.length));
-        if (b.uncompressedLength) plain = zstdDecompress(plain, b.uncompressedLength, b.uncompressedLength);
-        expect(Buffer.from(plain).equals(sent.get(b.id)!)).toBe(true);
-        seen.add(b.id);
-      }
-    }
-    expect(seen.size).toBe(sent.size);
+    await expectPacksHold(key, packs, sent);
   }, 60_000);
 
   it('a pool needing more workers than were started early starts the rest; close() stops spares never adopted', async () => {
