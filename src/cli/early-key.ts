@@ -76,6 +76,7 @@ function plainStart(argv: string[], env: NodeJS.ProcessEnv): Omit<Started, 'key'
 
 /** Start deriving the user key now, if the arguments are plain and parameters are remembered. */
 export function startKeyAtLaunch(argv: string[], env: NodeJS.ProcessEnv): void {
+  started = undefined;
   const s = plainStart(argv, env);
   const kdf = s && readKeyParams(s.base, s.location);
   if (!s || !kdf) return;
@@ -84,9 +85,13 @@ export function startKeyAtLaunch(argv: string[], env: NodeJS.ProcessEnv): void {
   started = { ...s, key: { kdf, userKey } };
 }
 
-/** The derivation started at launch, once, if it was for this cache base, location and password. */
+/**
+ * The derivation started at launch, once, if it was for this cache base, location and
+ * password (copy opens its source repository too: that one leaves it for the destination).
+ */
 export function takeKeyStartedAtLaunch(base: string, location: string, password: string): EarlyUserKey | undefined {
   const s = started;
+  if (!s || s.base !== base || s.location !== location || s.password !== password) return undefined;
   started = undefined;
-  return s && s.base === base && s.location === location && s.password === password ? s.key : undefined;
+  return s.key;
 }

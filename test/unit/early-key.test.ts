@@ -23,7 +23,9 @@ const env = { RESTIC_PASSWORD: 'pw', RESTIC_CACHE_DIR: base };
 describe('startKeyAtLaunch', () => {
   it('derives the remembered key for -r and RESTIC_PASSWORD; handed out once, for the same location, password and cache', async () => {
     startKeyAtLaunch(['-r', location, 'snapshots'], env);
+    // another repository's open (copy's source) leaves it for the one it was started for
     expect(takeKeyStartedAtLaunch(base, location, 'other password')).toBeUndefined();
+    expect(takeKeyStartedAtLaunch(base, location, 'pw')?.kdf.keyId).toBe(keyId);
     startKeyAtLaunch([`--repo=${location}`, '-q', 'restore', 'latest'], env);
     const key = takeKeyStartedAtLaunch(base, location, 'pw');
     expect(key?.kdf.keyId).toBe(keyId);
