@@ -149,7 +149,7 @@ const { decodeTree } = require('restic-ts/format');
   if (!(err instanceof ResticError) || err.code !== 'WRONG_PASSWORD') throw new Error('expected WRONG_PASSWORD, got ' + err);
   await repo.close();
   process.stdout.write(text);
-})().catch((e) => { console.error(e); process.exit(1); });
+})().catch((e) => { console.error(e); process.exitCode = 1; });
 `,
     );
     expect(ok(await run(process.execPath, ['consumer.cjs'], project), 'consumer.cjs')).toBe('hello from require\n');
