@@ -313,8 +313,8 @@ export class Checker {
    */
   readAhead(packs: Map<string, number>, concurrency = readConcurrency(this.repo), early?: EarlyPacks): PackReading {
     // packs downloaded while the lock settled first, in their order
-    const first = early ? early.ids.filter((id) => packs.has(id)) : [];
-    const ids = first.length ? [...first, ...[...packs.keys()].filter((id) => !first.includes(id))] : [...packs.keys()];
+    const first = new Set(early?.ids.filter((id) => packs.has(id)));
+    const ids = [...first, ...[...packs.keys()].filter((id) => !first.has(id))];
     const ring = new BufferRing(concurrency);
     const fetch = (id: string) => loadRecycled(this.repo.backend, { type: 'pack', name: id }, 0, 0, ring, { signal: this.signal });
     const load = async (i: number) => {
@@ -331,18 +331,13 @@ export class Checker {
   }
 
   /** Download each selected pack whole and verify it (a few in parallel). */
-  async readPacks(
-    packs: Map<string, number>,
-    progress?: Progress,
-    concurrency = readConcurrency(this.repo),
-    early?: EarlyPacks,
-  ): Promise<Finding[]> {
+  async readPacks(packs: Map<string, number>, progress?: Progress, concurrency = readConcurrency(this.repo)): Promise<Finding[]> {
     const out: Finding[] = [];
     let done = 0;
     progress?.(0, packs.size);
     // Packs are verified whole on worker threads (one per core); this thread only downloads.
     const pool = new OpenPool(this.repo.key, readWorkers(this.repo, concurrency), this.repo.memory.holdFreedMemory);
-    const { ids, ring, ahead } = this.reading?.packs === packs ? this.reading : this.readAhead(packs, concurrency, early);
+    const { ids, ring, ahead } = this.reading?.packs === packs ? this.reading : this.readAhead(packs, concurrency);
     this.reading = null;
     try {
       await mapLimit(

@@ -134,7 +134,7 @@ async function checkPhases(
   if (!packs) return result(false);
   opts.signal?.throwIfAborted();
   opts.onPhase?.('read-data', opts.readData ? 'read all data' : subsetLine(subset!, packs.size, chk.packs.size));
-  report(await chk.readPacks(packs, progress('read-data'), opts.readConcurrency, early));
+  report(await chk.readPacks(packs, progress('read-data'), opts.readConcurrency));
   return result(false, packs.size);
 }
 

@@ -297,9 +297,10 @@ type EarlyListings = Partial<Record<'lock' | 'index' | 'snapshot', Promise<strin
  * the config and key files. None without a cache.
  */
 function earlyUserKey(base: string | undefined, location: string, password: string): EarlyUserKey | undefined {
-  const atLaunch = base ? takeKeyStartedAtLaunch(base, location, password) : undefined;
+  if (!base) return undefined;
+  const atLaunch = takeKeyStartedAtLaunch(base, location, password);
   if (atLaunch) return atLaunch;
-  const kdf = base ? readKeyParams(base, location) : undefined;
+  const kdf = readKeyParams(base, location);
   if (!kdf) return undefined;
   const userKey = deriveKey(password, kdf.salt, kdf.params);
   userKey.catch(() => undefined); // used only if the key file matches; its user sees the error
